@@ -1,0 +1,152 @@
+"""``mobileid eval ...``: measure accuracy on a labelled folder-per-identity root."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from mobileid.config import Settings
+
+
+def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    ev = sub.add_parser("eval", help="measure accuracy on labelled data").add_subparsers(
+        dest="what", required=True, metavar="MODALITY"
+    )
+    faces = ev.add_parser("faces", help="face protocols").add_subparsers(
+        dest="protocol", required=True, metavar="PROTOCOL"
+    )
+    v = faces.add_parser(
+        "verify",
+        parents=[common],
+        help="1:1 verification: all genuine pairs and all (or a fixed-seed sample of) impostor "
+        "pairs, or the pairs of an LFW-format pairs file (10-fold accuracy)",
+    )
+    v.add_argument("--pairs", type=Path, metavar="PAIRS.txt", help="LFW-format pairs file")
+    i = faces.add_parser(
+        "identify",
+        parents=[common],
+        help="open-set 1:N: first image of each identity with >= 2 images enrolled, the rest "
+        "mated probes, single-image identities non-mated probes",
+    )
+    c = faces.add_parser(
+        "calibrate",
+        parents=[common],
+        help="measure the score -> false-match-rate table on development data",
+    )
+    c.add_argument(
+        "--out", type=Path, help="where to write it (default: DATA_DIR/calibration/face.json)"
+    )
+    for p in (v, i, c):
+        p.add_argument(
+            "--root", type=Path, required=True, metavar="DIR", help="one folder per identity"
+        )
+    for p in (v, i):
+        p.add_argument(
+            "--report", type=Path, metavar="OUTDIR", help="write an HTML report with plots"
+        )
+    v.set_defaults(handler=_verify)
+    i.set_defaults(handler=_identify)
+    c.set_defaults(handler=_calibrate)
+
+
+def _embed(args: argparse.Namespace, settings: Settings) -> Any:
+    from mobileid.cli.progress import ProgressLine
+    from mobileid.eval.faces import embed_root
+    from mobileid.face.pipeline import load_face_pipeline
+
+    pid = load_face_pipeline(settings.face).pipeline_id
+    return embed_root(args.root, settings, pid, progress=ProgressLine("embed"))
+
+
+def _emit(args: argparse.Namespace, metrics: dict[str, Any], title: str, **plots: Any) -> None:
+    if args.report:
+        from mobileid.eval.report import write_report
+
+        page = write_report(args.report, title, metrics, **plots)
+        print(f"report: {page}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(metrics, indent=2, default=str))
+        return
+    for key, value in metrics.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else value
+        print(f"{key:>26}: {shown}")
+
+
+def _thresholds(settings: Settings) -> dict[str, float] | None:
+    from mobileid.errors import PipelineMismatch
+    from mobileid.service.context import open_context
+
+    try:
+        cal = open_context(settings).calibration
+    except PipelineMismatch:
+        return None
+    b = settings.bands
+    return {"strong": cal.threshold(b.strong_fmr), "possible": cal.threshold(b.possible_fmr)}
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.eval.faces import verify
+
+    metrics, gen, imp = verify(_embed(args, settings), args.pairs)
+    metrics["root"] = str(args.root)
+    _emit(
+        args,
+        metrics,
+        f"Face verification: {args.root.name}",
+        genuine=gen,
+        impostor=imp,
+        thresholds=_thresholds(settings),
+    )
+    return 0
+
+
+def _identify(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.errors import PipelineMismatch
+    from mobileid.eval.faces import identify
+    from mobileid.service.context import open_context
+
+    data = _embed(args, settings)
+    try:
+        cal = open_context(settings).calibration
+    except PipelineMismatch:
+        cal = None
+    b = settings.bands
+    metrics, ident = identify(data, cal, (b.strong_fmr, b.possible_fmr))
+    metrics["root"] = str(args.root)
+    _emit(
+        args,
+        metrics,
+        f"Open-set face identification: {args.root.name}",
+        ident=ident,
+        thresholds=metrics.get("band_thresholds"),
+    )
+    return 0
+
+
+def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.eval.faces import calibrate
+    from mobileid.service.context import local_face_calibration
+
+    data = _embed(args, settings)
+    cal = calibrate(data, f"{args.root.name}: all impostor pairs ({len(data.paths)} images)")
+    out = args.out or local_face_calibration(settings)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cal.save(out)
+    b = settings.bands
+    summary = {
+        "calibration": str(out),
+        "pipeline_id": cal.matcher,
+        "impostor_comparisons": cal.impostor_count,
+        "genuine_comparisons": cal.genuine_count,
+        "threshold_strong": cal.threshold(b.strong_fmr),
+        "threshold_possible": cal.threshold(b.possible_fmr),
+    }
+    print(
+        json.dumps(summary, indent=2)
+        if args.json
+        else "\n".join(f"{k}: {v}" for k, v in summary.items())
+    )
+    return 0

@@ -1,0 +1,187 @@
+"""The ``mobileid`` command. It only parses, calls the library and prints.
+
+Exit codes: 0 success; 1 unexpected error; 2 bad argument or input; 3 image unusable
+(unsupported, corrupt, too large or small, animated); 4 no face / low-quality capture;
+5 not found; 6 pipeline or calibration mismatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mobileid import NOTICE, __version__
+from mobileid.cli import render
+from mobileid.config import Settings
+from mobileid.errors import ImageTooLarge, InvalidArgument, MobileIdError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="where the gallery, indexes and caches live "
+        "(default: $MOBILEID_DATA_DIR or ./mobileid-data)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print one JSON object on stdout",
+    )
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="mobileid",
+        description="Accountable mobile biometric identification. " + NOTICE,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"mobileid {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    enrol = sub.add_parser("enroll", help="enrol subjects into a gallery").add_subparsers(
+        dest="what", required=True, metavar="WHAT"
+    )
+    faces = enrol.add_parser(
+        "faces",
+        parents=[common],
+        help="enrol faces from DIR: one folder per subject (folder name = name), images inside",
+    )
+    faces.add_argument("dir", type=Path, metavar="DIR")
+    faces.add_argument("--gallery", help="gallery to enrol into (default: 'default')")
+    faces.add_argument("--source", help="where the images come from (default: folder:<DIR name>)")
+    faces.set_defaults(handler=_enrol_faces)
+
+    ident = sub.add_parser("identify", help="search the galleries for a person").add_subparsers(
+        dest="what", required=True, metavar="WHAT"
+    )
+    face = ident.add_parser("face", parents=[common], help="identify from one face photo (1:N)")
+    face.add_argument("image", type=Path, metavar="IMAGE")
+    face.add_argument(
+        "--top", type=int, default=10, help="how many candidates (1..100, default 10)"
+    )
+    face.add_argument(
+        "--gallery", action="append", help="gallery to search (repeatable; default: 'default')"
+    )
+    face.set_defaults(handler=_identify_face)
+
+    subjects = sub.add_parser("subjects", help="list, show or delete enrolled subjects")
+    ssub = subjects.add_subparsers(dest="what", required=True, metavar="ACTION")
+    ls = ssub.add_parser("list", parents=[common], help="list subjects")
+    ls.add_argument("--gallery", help="only this gallery")
+    ls.set_defaults(handler=_subjects_list)
+    show = ssub.add_parser("show", parents=[common], help="show one subject")
+    show.add_argument("subject_id", metavar="SUBJECT_ID")
+    show.set_defaults(handler=_subjects_show)
+    rm = ssub.add_parser("delete", parents=[common], help="delete a subject and its embeddings")
+    rm.add_argument("subject_id", metavar="SUBJECT_ID")
+    rm.set_defaults(handler=_subjects_delete)
+
+    from mobileid.cli.eval_cmd import add_eval_parser
+
+    add_eval_parser(sub, common)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None) is not None:
+        overrides["data_dir"] = args.data_dir
+    return Settings.from_env(**overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.json = getattr(args, "json", False)
+    try:
+        settings = settings_from(args)
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except MobileIdError as exc:
+        if args.json:
+            error: dict[str, Any] = {"code": exc.code, "message": exc.message, "field": exc.field}
+            if hasattr(exc, "reasons"):
+                error["reasons"] = list(exc.reasons)
+            print(json.dumps({"error": error}))
+        print(f"mobileid: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mobileid: interrupted", file=sys.stderr)
+        return 130
+
+
+def _ctx(settings: Settings, label: str = "index") -> Any:
+    from mobileid.cli.progress import ProgressLine
+    from mobileid.service.context import open_context
+
+    return open_context(settings, progress=ProgressLine(label))
+
+
+def _enrol_faces(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.cli.progress import ProgressLine
+    from mobileid.service.enrol import enrol_directory
+
+    ctx = _ctx(settings)
+    report = enrol_directory(
+        ctx, args.dir, gallery=args.gallery, source=args.source, progress=ProgressLine("enrol")
+    )
+    render.enrol_report(report, as_json=args.json)
+    return 0
+
+
+def _identify_face(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.service.identify import identify_face
+
+    ctx = _ctx(settings)
+    data = read_limited(args.image, settings.limits.max_file_bytes)
+    result = identify_face(ctx, data, galleries=args.gallery, top=args.top)
+    render.identify_result(result, as_json=args.json)
+    return 0
+
+
+def read_limited(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, refusing a missing file or one over the size limit before reading."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ImageTooLarge(
+                f"IMAGE: expected at most {max_bytes} bytes, got {size} ({path})", field="IMAGE"
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidArgument(
+            f"IMAGE: expected a readable image file, got {str(path)!r} ({exc.strerror})",
+            field="IMAGE",
+        ) from None
+
+
+def _subjects_list(args: argparse.Namespace, settings: Settings) -> int:
+    render.subjects(_ctx(settings).gallery.subjects(args.gallery), as_json=args.json)
+    return 0
+
+
+def _subjects_show(args: argparse.Namespace, settings: Settings) -> int:
+    render.subject(_ctx(settings).gallery.get(args.subject_id), as_json=args.json)
+    return 0
+
+
+def _subjects_delete(args: argparse.Namespace, settings: Settings) -> int:
+    subject = _ctx(settings).gallery.remove(args.subject_id)
+    render.deleted(subject, as_json=args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

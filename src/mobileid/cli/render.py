@@ -1,0 +1,99 @@
+"""How CLI results look: a table for people, one JSON object for scripts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from mobileid.service.enrol import EnrolReport
+from mobileid.service.identify import IdentifyResult
+from mobileid.types import Subject
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def identify_json(result: IdentifyResult) -> dict[str, Any]:
+    return {
+        "candidates": [
+            {**asdict(c), "band": c.band.value, "rank": i + 1}
+            for i, c in enumerate(result.candidates)
+        ],
+        "pipeline_id": result.pipeline_id,
+        "notice": result.notice,
+        "galleries": list(result.galleries),
+        "gallery_sizes": result.gallery_sizes,
+        "thresholds": result.thresholds,
+        "fmr_bounds": result.fmr_bounds,
+        "expected_false_candidates": result.expected_false,
+        "faces_seen": result.faces_seen,
+        "face_rule": result.face_rule,
+        "quality": asdict(result.quality),
+        "calibration": result.calibration,
+    }
+
+
+def identify_result(result: IdentifyResult, *, as_json: bool) -> None:
+    if as_json:
+        _print_json(identify_json(result))
+        return
+    sizes = ", ".join(f"{g} ({n} embeddings)" for g, n in result.gallery_sizes.items())
+    print(f"searched: {sizes}; faces in photo: {result.faces_seen}")
+    print(f"{'rank':>4}  {'score':>6}  {'est. FMR':>9}  {'band':<8}  {'subject':<17}  name")
+    for i, c in enumerate(result.candidates, 1):
+        print(
+            f"{i:>4}  {c.score:6.3f}  {c.fmr:9.1e}  {c.band.value:<8}  {c.subject_id:<17}  {c.name}"
+        )
+    t = result.thresholds
+    print(
+        f"bands: strong from score {t['strong']:.3f}, possible from {t['possible']:.3f}; "
+        f"expected false candidates per search of someone not enrolled: "
+        f"{result.expected_false['strong']:.2g} strong, {result.expected_false['possible']:.2g} "
+        "possible or stronger"
+    )
+    print(f"pipeline: {result.pipeline_id}")
+    print(result.notice)
+
+
+def enrol_report(report: EnrolReport, *, as_json: bool) -> None:
+    if as_json:
+        _print_json(asdict(report))
+        return
+    print(
+        f"gallery {report.gallery!r}: {report.subjects_enrolled} subjects enrolled or extended, "
+        f"{report.images_added} images added, {report.images_skipped} already enrolled, "
+        f"{len(report.failures)} images failed"
+    )
+    for f in report.failures[:20]:
+        print(f"  failed: {f.path}: {f.message}")
+    if len(report.failures) > 20:
+        print(f"  ... and {len(report.failures) - 20} more (use --json for all)")
+    if report.subjects_failed:
+        print(f"  subjects with no usable image (not enrolled): {len(report.subjects_failed)}")
+    print(f"pipeline: {report.pipeline_id}")
+
+
+def subjects(items: list[Subject], *, as_json: bool) -> None:
+    if as_json:
+        _print_json({"subjects": [asdict(s) for s in items]})
+        return
+    for s in items:
+        print(f"{s.subject_id}  {s.gallery:<12} {s.embeddings:>3} faces  {s.name}  ({s.source})")
+    print(f"{len(items)} subjects")
+
+
+def subject(item: Subject, *, as_json: bool) -> None:
+    if as_json:
+        _print_json(asdict(item))
+        return
+    for k, v in asdict(item).items():
+        print(f"{k:>12}: {v}")
+
+
+def deleted(item: Subject, *, as_json: bool) -> None:
+    if as_json:
+        _print_json({"deleted": asdict(item)})
+        return
+    print(f"deleted {item.subject_id} ({item.name}) and its {item.embeddings} embeddings")

@@ -1,0 +1,268 @@
+"""Face evaluation protocols (../shared/data/PROVENANCE.md) on a folder-per-identity root.
+
+A capture that fails to enrol is never dropped: its comparisons score ``-inf``, so a genuine
+pair or a mated search with such an image counts as a miss, and the rate is reported as
+``fte_rate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from mobileid.config import Settings
+from mobileid.errors import InvalidArgument
+from mobileid.eval import metrics as m
+from mobileid.scoring import Calibration, build_calibration
+from mobileid.service.embedding import EmbeddingCache, Progress, embed_files
+from mobileid.service.enrol import scan_subject_folders
+
+FloatArray = npt.NDArray[np.float64]
+MAX_IMPOSTORS = 10_000_000  # beyond this, a fixed-seed sample of impostor pairs
+SEED = 20021
+
+
+@dataclass(frozen=True, eq=False)
+class EmbeddedSet:
+    """Every image of an evaluation root, its identity, and its embedding (NaN row if FTE)."""
+
+    paths: list[str]
+    identity: npt.NDArray[np.int64]
+    names: list[str]
+    vectors: npt.NDArray[np.float32]  # N×128, unit rows; zero rows where enrolment failed
+    ok: npt.NDArray[np.bool_]
+    failures: dict[str, int]  # error code -> count
+    pipeline_id: str
+
+    @property
+    def fte_rate(self) -> float:
+        return float(1.0 - self.ok.mean())
+
+    def scores(self, a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
+        """Similarity of image pairs (a[i], b[i]); -inf where either failed to enrol."""
+        ia, ib = np.asarray(a), np.asarray(b)
+        s = np.einsum("ij,ij->i", self.vectors[ia], self.vectors[ib]).astype(np.float64)
+        s[~(self.ok[ia] & self.ok[ib])] = -np.inf
+        return s
+
+
+def embed_root(
+    root: Path, settings: Settings, pipeline_id: str, progress: Progress | None = None
+) -> EmbeddedSet:
+    folders = scan_subject_folders(root)
+    paths: list[str] = []
+    identity: list[int] = []
+    for i, files in enumerate(folders.values()):
+        paths.extend(str(p) for p in files)
+        identity.extend([i] * len(files))
+    cache = EmbeddingCache(settings.cache_dir / "face-embeddings.sqlite3")
+    try:
+        outcomes = embed_files(paths, settings, pipeline_id, cache=cache, progress=progress)
+    finally:
+        cache.close()
+    vectors = np.zeros((len(paths), 128), dtype=np.float32)
+    failures: dict[str, int] = {}
+    for i, o in enumerate(outcomes):
+        if o.vector is not None:
+            vectors[i] = o.vector
+        else:
+            failures[o.error_code] = failures.get(o.error_code, 0) + 1
+    return EmbeddedSet(
+        paths=paths,
+        identity=np.array(identity, dtype=np.int64),
+        names=list(folders),
+        vectors=vectors,
+        ok=np.array([o.ok for o in outcomes]),
+        failures=failures,
+        pipeline_id=pipeline_id,
+    )
+
+
+def genuine_pairs(identity: npt.NDArray[np.int64]) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i < j) of images of the same identity."""
+    a, b = np.triu_indices(identity.size, k=1)
+    same = identity[a] == identity[b]
+    return a[same], b[same]
+
+
+def impostor_pairs(identity: npt.NDArray[np.int64]) -> tuple[np.ndarray, np.ndarray]:
+    """Every cross-identity pair, or a fixed-seed sample of MAX_IMPOSTORS of them."""
+    n = identity.size
+    if n * (n - 1) // 2 <= MAX_IMPOSTORS * 1.2:
+        a, b = np.triu_indices(n, k=1)
+        diff = identity[a] != identity[b]
+        return a[diff], b[diff]
+    rng = np.random.default_rng(SEED)
+    a = rng.integers(0, n, MAX_IMPOSTORS * 2)
+    b = rng.integers(0, n, MAX_IMPOSTORS * 2)
+    keep = identity[a] != identity[b]
+    return a[keep][:MAX_IMPOSTORS], b[keep][:MAX_IMPOSTORS]
+
+
+def verify(
+    data: EmbeddedSet, pairs_file: Path | None = None
+) -> tuple[dict, FloatArray, FloatArray]:
+    """Verification metrics, and the genuine and impostor scores behind them."""
+    if pairs_file is not None:
+        return _verify_pairs(data, pairs_file)
+    gen = data.scores(*genuine_pairs(data.identity))
+    imp = data.scores(*impostor_pairs(data.identity))
+    if gen.size == 0:
+        raise InvalidArgument(
+            "root: expected identities with 2 or more images, found none", field="root"
+        )
+    acc, thr = m.best_accuracy(gen, imp)
+    return _verify_metrics(data, gen, imp, acc, {"threshold": thr}), gen, imp
+
+
+def _verify_metrics(
+    data: EmbeddedSet, gen: FloatArray, imp: FloatArray, acc: float, extra: dict
+) -> dict:
+    return {
+        "accuracy": acc,
+        "tar_at_far_1e-3": m.tar_at_far(gen, imp, 1e-3),
+        "tar_at_far_1e-4": m.tar_at_far(gen, imp, 1e-4),
+        "eer": m.eer(gen, imp),
+        "genuine_pairs": int(gen.size),
+        "impostor_pairs": int(imp.size),
+        "images": len(data.paths),
+        "identities": len(data.names),
+        "fte_rate": data.fte_rate,
+        "fte_by_reason": data.failures,
+        "pipeline_id": data.pipeline_id,
+        **extra,
+    }
+
+
+def read_lfw_pairs(path: Path) -> tuple[list[tuple[str, int, str, int]], list[int]]:
+    """LFW's pairs format: a header 'folds n' (or just n), then 'name i j' (genuine) or
+    'name1 i name2 j' (impostor) lines. Returns the pairs and each pair's fold."""
+    try:
+        lines = [ln.split() for ln in path.read_text().splitlines() if ln.strip()]
+    except OSError as exc:
+        raise InvalidArgument(f"pairs: cannot read {path}: {exc.strerror}", field="pairs") from None
+    header = [int(x) for x in lines[0]] if lines and all(x.isdigit() for x in lines[0]) else []
+    # LFW's header: number of folds, then pairs per class per fold (genuine then impostor)
+    per = header[1] if len(header) == 2 else 0
+    pairs: list[tuple[str, int, str, int]] = []
+    fold_of: list[int] = []
+    for n, parts in enumerate(lines[1:] if header else lines, start=2 if header else 1):
+        try:
+            if len(parts) == 3:
+                pairs.append((parts[0], int(parts[1]), parts[0], int(parts[2])))
+            elif len(parts) == 4:
+                pairs.append((parts[0], int(parts[1]), parts[2], int(parts[3])))
+            else:
+                raise ValueError
+        except ValueError:
+            raise InvalidArgument(
+                f"pairs line {n}: expected 'name i j' or 'name1 i name2 j', "
+                f"got {' '.join(parts)!r}",
+                field="pairs",
+            ) from None
+        fold_of.append(len(fold_of) // (2 * per) if per else 0)
+    return pairs, fold_of
+
+
+def _verify_pairs(data: EmbeddedSet, pairs_file: Path) -> tuple[dict, FloatArray, FloatArray]:
+    pairs, folds = read_lfw_pairs(pairs_file)
+    index = {Path(p).name: i for i, p in enumerate(data.paths)}
+    a: list[int] = []
+    b: list[int] = []
+    for name1, i, name2, j in pairs:
+        for name, k, out in ((name1, i, a), (name2, j, b)):
+            key = f"{name}_{k:04d}"
+            hit = next((index[k] for k in (key + ".jpg", key + ".png") if k in index), None)
+            if hit is None:
+                raise InvalidArgument(
+                    f"pairs: expected image {name}/{key}.jpg under the root, it is absent",
+                    field="pairs",
+                )
+            out.append(hit)
+    s = data.scores(a, b)
+    truth = np.array([p[0] == p[2] for p in pairs])
+    extra: dict = {"pairs_file": str(pairs_file)}
+    if len(set(folds)) > 1:
+        acc, std, per = m.kfold_accuracy(s, truth, np.array(folds))
+        extra.update(accuracy_std=std, folds=len(per))
+    else:
+        acc, extra["threshold"] = m.best_accuracy(s[truth], s[~truth])
+    return _verify_metrics(data, s[truth], s[~truth], acc, extra), s[truth], s[~truth]
+
+
+def open_set_split(identity: npt.NDArray[np.int64]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gallery = first image of each identity with >= 2 images; the rest of those are mated
+    probes; all images of single-image identities are non-mated probes. Returns (gallery
+    image indices, probe image indices, mate column per probe or -1)."""
+    counts = np.bincount(identity)
+    first: dict[int, int] = {}
+    for i, ident in enumerate(identity):
+        first.setdefault(int(ident), i)
+    gallery = np.array([first[k] for k in sorted(first) if counts[k] >= 2], dtype=np.int64)
+    column = {int(identity[g]): c for c, g in enumerate(gallery)}
+    gset = set(gallery.tolist())
+    probes = np.array([i for i in range(identity.size) if i not in gset], dtype=np.int64)
+    mate = np.array([column.get(int(identity[p]), -1) for p in probes], dtype=np.int64)
+    return gallery, probes, mate
+
+
+def identify(
+    data: EmbeddedSet, cal: Calibration | None, bands: tuple[float, float]
+) -> tuple[dict, m.IdentificationMetrics]:
+    """Open-set 1:N metrics, with the honesty check of the calibrated bands."""
+    gallery, probes, mate = open_set_split(data.identity)
+    sim = (data.vectors[probes] @ data.vectors[gallery].T).astype(np.float64)
+    sim[~data.ok[probes], :] = -np.inf
+    sim[:, ~data.ok[gallery]] = -np.inf
+    ident = m.identification_metrics(sim, mate, fpir_points=(0.01, 0.001), max_rank=20)
+    out = {
+        "rank1": ident.rank1,
+        "rank10": float(ident.cmc[9]),
+        "fnir_at_fpir_0.01": ident.fnir_at_fpir[0.01],
+        "fnir_at_fpir_0.001": ident.fnir_at_fpir[0.001],
+        "threshold_at_fpir_0.01": ident.threshold_at_fpir[0.01],
+        "threshold_at_fpir_0.001": ident.threshold_at_fpir[0.001],
+        "gallery_size": int(gallery.size),
+        "mated_probes": ident.mated_probes,
+        "nonmated_probes": ident.nonmated_probes,
+        "fte_rate": data.fte_rate,
+        "fte_by_reason": data.failures,
+        "pipeline_id": data.pipeline_id,
+    }
+    if cal is not None:
+        out.update(band_check(ident, cal, bands, int(gallery.size)))
+    return out, ident
+
+
+def band_check(
+    ident: m.IdentificationMetrics, cal: Calibration, bands: tuple[float, float], n: int
+) -> dict:
+    """Observed FPIR of each band (non-mated searches whose best candidate reaches the band's
+    threshold: that band or a stronger one) beside the prediction N × FMR bound, capped at 1."""
+    observed, predicted, thresholds = {}, {}, {}
+    for name, bound in zip(("strong", "possible"), bands, strict=True):
+        t = cal.threshold(bound)
+        thresholds[name] = t
+        observed[name] = ident.fpir(t)
+        predicted[name] = min(1.0, n * bound)
+    return {
+        "band_fpir": observed,
+        "band_fpir_predicted": predicted,
+        "band_thresholds": thresholds,
+        "band_fnir": {k: ident.fnir(t) for k, t in thresholds.items()},
+        "calibration": cal.dataset,
+    }
+
+
+def calibrate(data: EmbeddedSet, dataset: str) -> Calibration:
+    """A score → FMR table from every impostor pair of images that enrolled."""
+    a, b = impostor_pairs(data.identity)
+    keep = data.ok[a] & data.ok[b]
+    imp = data.scores(a[keep], b[keep])
+    ga, gb = genuine_pairs(data.identity)
+    return build_calibration(
+        imp, int((data.ok[ga] & data.ok[gb]).sum()), matcher=data.pipeline_id, dataset=dataset
+    )

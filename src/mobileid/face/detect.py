@@ -1,0 +1,101 @@
+"""Stage 1: find faces on a downscaled copy and choose the one to identify."""
+
+from __future__ import annotations
+
+import math
+
+import dlib
+import numpy as np
+from PIL import Image
+
+from mobileid.config import FaceParams
+from mobileid.errors import NoFaceFound
+from mobileid.face.models import FaceModels
+from mobileid.types import Box, DecodedImage, Detections, FaceDetection, RGBArray
+
+CHOICE_RULE = (
+    "of the faces at least half as large (in area) as the largest, the one nearest the image centre"
+)
+
+
+def downscale(pixels: RGBArray, max_side: int) -> tuple[RGBArray, float]:
+    """A copy no larger than ``max_side`` on its longest side, and the factor it was shrunk by."""
+    h, w = pixels.shape[:2]
+    factor = max(h, w) / max_side
+    if factor <= 1.0:
+        return pixels, 1.0
+    size = (max(1, round(w / factor)), max(1, round(h / factor)))
+    small = Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(small), factor
+
+
+def _hog(small: RGBArray, models: FaceModels, upsample: int, min_score: float) -> list[tuple]:
+    rects, scores, _ = models.hog.run(small, upsample, min_score)
+    return [
+        (r.left(), r.top(), r.right(), r.bottom(), float(s))
+        for r, s in zip(rects, scores, strict=True)
+    ]
+
+
+def _cnn(small: RGBArray, models: FaceModels) -> list[tuple]:
+    found = models.cnn()(small, 0 if max(small.shape[:2]) >= 320 else 1)
+    return [
+        (d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom(), float(d.confidence))
+        for d in found
+    ]
+
+
+def choose_face(faces: list[FaceDetection], width: int, height: int) -> FaceDetection:
+    """Apply CHOICE_RULE: drop faces much smaller than the largest, then take the most central."""
+    largest = max(f.box.width * f.box.height for f in faces)
+    big = [f for f in faces if f.box.width * f.box.height >= largest / 2.0]
+    cx, cy = width / 2.0, height / 2.0
+    return min(big, key=lambda f: math.hypot(f.box.center[0] - cx, f.box.center[1] - cy))
+
+
+def detect_faces(image: DecodedImage, models: FaceModels, params: FaceParams) -> Detections:
+    """Detect faces; boxes are returned in full-resolution coordinates.
+
+    HOG first at no upsampling (fast), then upsampled once for small faces, then, when
+    ``params.cnn_fallback`` is set, dlib's CNN detector (slow, but it finds turned and
+    partly hidden faces that HOG misses). Raises NoFaceFound when every pass finds nothing.
+    """
+    small, factor = downscale(image.pixels, params.detect_max_side)
+    raw: list[tuple] = []
+    detector = "hog"
+    if params.detector == "hog":
+        for upsample in range(params.hog_upsample + 1):
+            raw = _hog(small, models, upsample, params.hog_min_score)
+            if raw:
+                break
+    if not raw and (params.detector == "cnn" or params.cnn_fallback):
+        raw, detector = _cnn(small, models), "cnn"
+    if not raw:
+        raise NoFaceFound(
+            f"image: expected a face, found none in a {image.width}x{image.height} image "
+            "(face the camera, move closer, and make sure the face is lit and not covered)",
+            field="image",
+        )
+    faces = [
+        FaceDetection(
+            box=_clip(Box(x0 * factor, y0 * factor, x1 * factor, y1 * factor), image),
+            score=s,
+            detector=detector,
+        )
+        for (x0, y0, x1, y1, s) in raw
+    ]
+    chosen = choose_face(faces, image.width, image.height)
+    return Detections(chosen=chosen, faces_seen=len(faces), rule=CHOICE_RULE)
+
+
+def _clip(box: Box, image: DecodedImage) -> Box:
+    return Box(
+        max(0.0, box.left),
+        max(0.0, box.top),
+        min(float(image.width - 1), box.right),
+        min(float(image.height - 1), box.bottom),
+    )
+
+
+def to_dlib_rect(box: Box) -> dlib.rectangle:
+    return dlib.rectangle(round(box.left), round(box.top), round(box.right), round(box.bottom))

@@ -1,0 +1,60 @@
+"""What a use case needs, built once per process: settings, gallery, pipeline, calibration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from mobileid.config import Settings
+from mobileid.errors import PipelineMismatch
+from mobileid.face.pipeline import FacePipeline, load_face_pipeline
+from mobileid.gallery.embedded import EmbeddedGallery, Progress
+from mobileid.gallery.protocol import GalleryIndex
+from mobileid.scoring import Calibration
+
+
+def shipped_face_calibration() -> Path:
+    return Path(str(resources.files("mobileid.face").joinpath("calibration.json")))
+
+
+def local_face_calibration(settings: Settings) -> Path:
+    """A calibration measured on this deployment's data overrides the shipped one."""
+    return settings.data_dir / "calibration" / "face.json"
+
+
+@dataclass
+class Context:
+    settings: Settings
+    gallery: GalleryIndex
+    _pipeline: FacePipeline | None = field(default=None, repr=False)
+    _calibration: Calibration | None = field(default=None, repr=False)
+
+    @property
+    def pipeline(self) -> FacePipeline:
+        if self._pipeline is None:
+            self._pipeline = load_face_pipeline(self.settings.face)
+        return self._pipeline
+
+    @property
+    def calibration(self) -> Calibration:
+        """The calibration for the current face pipeline; PipelineMismatch when none fits."""
+        if self._calibration is None:
+            wanted = self.pipeline.pipeline_id
+            for path in (local_face_calibration(self.settings), shipped_face_calibration()):
+                if path.exists():
+                    cal = Calibration.load(path)
+                    if cal.matcher == wanted:
+                        self._calibration = cal
+                        break
+            else:
+                raise PipelineMismatch(
+                    f"calibration: expected a score calibration for pipeline {wanted!r}, found "
+                    "none (run `mobileid eval faces calibrate --root DIR` on development data)"
+                )
+        return self._calibration
+
+
+def open_context(settings: Settings, progress: Progress | None = None) -> Context:
+    gallery = EmbeddedGallery(settings.database_path, settings.index_dir, progress=progress)
+    return Context(settings=settings, gallery=gallery)

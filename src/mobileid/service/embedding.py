@@ -1,0 +1,149 @@
+"""Turning many image files into face embeddings, in worker processes, with a cache.
+
+Enrolment and evaluation both go through here. A file that fails (no face, bad image,
+low quality) is an outcome with its error, never dropped and never fatal for the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mobileid.capture.decode import load_image_file
+from mobileid.config import Settings
+from mobileid.errors import InputError
+from mobileid.face.pipeline import FacePipeline, load_face_pipeline
+from mobileid.types import Vector
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, eq=False)
+class EmbedOutcome:
+    path: str
+    sha256: str
+    vector: Vector | None  # None when the image failed to enrol
+    error_code: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.vector is not None
+
+
+_worker: tuple[Settings, FacePipeline] | None = None
+
+
+def _init_worker(settings: Settings) -> None:
+    global _worker
+    _worker = (settings, load_face_pipeline(settings.face))
+
+
+def _embed_one(path: str) -> EmbedOutcome:
+    assert _worker is not None, "worker not initialised"
+    settings, pipeline = _worker
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return EmbedOutcome(path, "", None, "unreadable", f"{path}: {exc.strerror}")
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        image = load_image_file(path, settings.limits)
+        emb = pipeline.process(image)
+    except InputError as exc:
+        return EmbedOutcome(path, sha, None, exc.code, exc.message)
+    return EmbedOutcome(path, sha, emb.vector)
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class EmbeddingCache:
+    """Embeddings (and failures) by image hash and pipeline id, so reruns are fast."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path)
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS cache (sha256 TEXT, pipeline_id TEXT, vector BLOB,"
+            " error_code TEXT, error TEXT, PRIMARY KEY (sha256, pipeline_id))"
+        )
+
+    def get(self, sha: str, pipeline_id: str, path: str) -> EmbedOutcome | None:
+        row = self.db.execute(
+            "SELECT vector, error_code, error FROM cache WHERE sha256=? AND pipeline_id=?",
+            (sha, pipeline_id),
+        ).fetchone()
+        if row is None:
+            return None
+        vec = None if row[0] is None else np.frombuffer(row[0], dtype="<f4").copy()
+        return EmbedOutcome(path, sha, vec, row[1], row[2])
+
+    def put(self, outcome: EmbedOutcome, pipeline_id: str) -> None:
+        if not outcome.sha256:
+            return
+        blob = None if outcome.vector is None else outcome.vector.astype("<f4").tobytes()
+        self.db.execute(
+            "INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?)",
+            (outcome.sha256, pipeline_id, blob, outcome.error_code, outcome.error),
+        )
+
+    def close(self) -> None:
+        self.db.commit()
+        self.db.close()
+
+
+def embed_files(
+    paths: Sequence[str | Path],
+    settings: Settings,
+    pipeline_id: str,
+    *,
+    cache: EmbeddingCache | None = None,
+    progress: Progress | None = None,
+) -> list[EmbedOutcome]:
+    """One outcome per path, in order. Uses ``settings.workers`` processes."""
+    names = [str(p) for p in paths]
+    outcomes: dict[int, EmbedOutcome] = {}
+    todo: list[int] = []
+    for i, name in enumerate(names):
+        hit = cache.get(file_sha256(name), pipeline_id, name) if cache else None
+        if hit is not None:
+            outcomes[i] = hit
+        else:
+            todo.append(i)
+    done = len(outcomes)
+    if progress:
+        progress(done, len(names))
+    for i, outcome in zip(todo, _run([names[i] for i in todo], settings), strict=True):
+        outcomes[i] = outcome
+        if cache:
+            cache.put(outcome, pipeline_id)
+        done += 1
+        if progress:
+            progress(done, len(names))
+    return [outcomes[i] for i in range(len(names))]
+
+
+def _run(names: list[str], settings: Settings) -> Iterator[EmbedOutcome]:
+    if not names:
+        return
+    if settings.workers <= 1 or len(names) < 4:
+        _init_worker(settings)
+        yield from map(_embed_one, names)
+        return
+    with ProcessPoolExecutor(
+        max_workers=settings.workers,
+        # spawn, not fork: a forked child would inherit FAISS/OpenMP threads mid-state
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(settings,),
+    ) as pool:
+        yield from pool.map(_embed_one, names, chunksize=4)

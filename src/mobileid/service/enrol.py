@@ -1,0 +1,111 @@
+"""Use case: enrol faces from a folder-per-subject directory (LFW layout)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mobileid.errors import InvalidArgument
+from mobileid.service.context import Context
+from mobileid.service.embedding import EmbedOutcome, Progress, embed_files, file_sha256
+
+IMAGE_SUFFIXES = {
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".webp",
+    ".heic",
+    ".heif",
+    ".bmp",
+    ".pgm",
+    ".tif",
+    ".tiff",
+}
+
+
+@dataclass(frozen=True)
+class ImageFailure:
+    subject: str
+    path: str
+    code: str
+    message: str
+
+
+@dataclass
+class EnrolReport:
+    gallery: str
+    pipeline_id: str
+    subjects_enrolled: int = 0  # created or extended
+    images_added: int = 0
+    images_skipped: int = 0  # already enrolled (same content hash)
+    failures: list[ImageFailure] = field(default_factory=list)
+    subjects_failed: list[str] = field(default_factory=list)  # no usable image at all
+
+
+def scan_subject_folders(root: Path) -> dict[str, list[Path]]:
+    """{folder name: image files} for each sub-folder of ``root`` holding images."""
+    if not root.is_dir():
+        raise InvalidArgument(
+            f"DIR: expected a directory of subject folders, got {str(root)!r}", field="DIR"
+        )
+    found = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        images = sorted(
+            p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        )
+        if images:
+            found[folder.name] = images
+    if not found:
+        raise InvalidArgument(
+            f"DIR: expected one folder of images per subject in {str(root)!r}, found none",
+            field="DIR",
+        )
+    return found
+
+
+def display_name(folder: str) -> str:
+    return folder.replace("_", " ")
+
+
+def enrol_directory(
+    ctx: Context,
+    root: Path,
+    *,
+    gallery: str | None = None,
+    source: str | None = None,
+    progress: Progress | None = None,
+    on_subject: Callable[[str, int, list[ImageFailure]], None] | None = None,
+) -> EnrolReport:
+    """Enrol every subject folder. Each subject is written in one transaction with the images
+    that worked; images that failed are reported and skipped; already-enrolled images are not
+    embedded again."""
+    gallery = gallery or ctx.settings.default_gallery
+    source = source or f"folder:{root.resolve().name}"
+    pid = ctx.pipeline.pipeline_id
+    folders = scan_subject_folders(root)
+    todo: list[tuple[str, Path]] = []
+    report = EnrolReport(gallery=gallery, pipeline_id=pid)
+    for name, images in folders.items():
+        for path in images:
+            if ctx.gallery.has_image(gallery, file_sha256(path), pid):
+                report.images_skipped += 1
+            else:
+                todo.append((name, path))
+    outcomes = embed_files([p for _, p in todo], ctx.settings, pid, progress=progress)
+    by_subject: dict[str, list[EmbedOutcome]] = {}
+    for (name, _), outcome in zip(todo, outcomes, strict=True):
+        by_subject.setdefault(name, []).append(outcome)
+    for name, results in by_subject.items():
+        failures = [ImageFailure(name, o.path, o.error_code, o.error) for o in results if not o.ok]
+        good = [(o.sha256, o.vector) for o in results if o.vector is not None]
+        report.failures.extend(failures)
+        if not good:
+            report.subjects_failed.append(name)
+        else:
+            _, added = ctx.gallery.enrol(gallery, name, display_name(name), source, good, pid)
+            report.images_added += added
+            report.subjects_enrolled += 1
+        if on_subject:
+            on_subject(name, len(good), failures)
+    return report

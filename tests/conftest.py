@@ -1,0 +1,58 @@
+"""Shared fixtures: real test data lives in ../shared/data and is never copied into the repo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(
+    os.environ.get(
+        "MOBILEID_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+    )
+).resolve()
+
+
+def shared_path(*parts: str) -> Path:
+    """Path inside ../shared/data; fails the test with a clear message when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(
+            f"test data missing: expected {path} (the shared data folder beside the checkout, "
+            "or set MOBILEID_SHARED_DATA)",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def lfw_dev() -> Path:
+    return shared_path("faces", "lfw-dev")
+
+
+@pytest.fixture(scope="session")
+def fr_samples() -> Path:
+    return shared_path("faces", "face_recognition_samples")
+
+
+@pytest.fixture(scope="session")
+def orl_faces() -> Path:
+    return shared_path("faces", "orl_faces")
+
+
+@pytest.fixture(scope="session")
+def face_pipeline():  # type: ignore[no-untyped-def]
+    from mobileid.face.pipeline import load_face_pipeline
+
+    return load_face_pipeline()
+
+
+def link_subjects(src: Path, dest: Path, names: list[str], per_subject: int | None = None) -> Path:
+    """A folder-per-subject tree of symlinks to real images (the data is never copied)."""
+    for name in names:
+        images = sorted((src / name).iterdir())[:per_subject]
+        (dest / name).mkdir(parents=True, exist_ok=True)
+        for image in images:
+            (dest / name / image.name).symlink_to(image)
+    return dest

@@ -1,0 +1,159 @@
+"""The face pipeline on real photos: detection, alignment, quality gates and embeddings."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance, ImageFilter
+
+from mobileid.capture.decode import decode_image, load_image_file
+from mobileid.config import CaptureLimits
+from mobileid.errors import LowQualityCapture, NoFaceFound
+from mobileid.face.pipeline import FacePipeline
+
+LIMITS = CaptureLimits()
+
+
+def _embed(pipeline: FacePipeline, image: Image.Image, fmt: str = "PNG", **save: object):
+    buf = io.BytesIO()
+    image.save(buf, fmt, **save)
+    return pipeline.process(decode_image(buf.getvalue(), LIMITS))
+
+
+def _file(pipeline: FacePipeline, path: Path):
+    return pipeline.process(load_image_file(path, LIMITS))
+
+
+def test_same_person_scores_well_above_different_people(face_pipeline, lfw_dev):
+    """Two photos of one person are far more alike than photos of two people."""
+    a1 = _file(face_pipeline, lfw_dev / "Colin_Powell" / "Colin_Powell_0001.jpg")
+    a2 = _file(face_pipeline, lfw_dev / "Colin_Powell" / "Colin_Powell_0002.jpg")
+    b1 = _file(face_pipeline, lfw_dev / "Ariel_Sharon" / "Ariel_Sharon_0001.jpg")
+    genuine = float(a1.vector @ a2.vector)
+    impostor = float(a1.vector @ b1.vector)
+    # cosine scores of this model are compressed: on lfw-dev, impostor median 0.84 and 99th
+    # percentile 0.91, genuine 5th percentile 0.94
+    assert genuine > 0.93
+    assert impostor < 0.88
+    assert genuine - impostor > 0.08
+
+
+def test_embedding_is_unit_length_and_stamped(face_pipeline, lfw_dev):
+    """Every embedding is 128-d, unit length, and names the models that made it."""
+    e = _file(face_pipeline, lfw_dev / "Aaron_Eckhart" / "Aaron_Eckhart_0001.jpg")
+    assert e.vector.shape == (128,)
+    assert abs(float(np.linalg.norm(e.vector)) - 1.0) < 1e-5
+    assert "sp5" in e.pipeline_id and "resnet" in e.pipeline_id and "dlib" in e.pipeline_id
+    assert e.faces_seen == 1 and e.detection.score > 0.3
+
+
+def test_several_faces_are_counted_and_the_central_large_one_chosen(face_pipeline, fr_samples):
+    """A photo with two people reports both and picks one by the documented rule."""
+    path = fr_samples / "examples" / "knn_examples" / "test" / "obama_and_biden.jpg"
+    e = _file(face_pipeline, path)
+    assert e.faces_seen >= 2
+    image = load_image_file(path, LIMITS)
+    cx = e.detection.box.center[0]
+    assert abs(cx - image.width / 2) < image.width / 2  # inside the frame
+    obama = _file(face_pipeline, fr_samples / "examples" / "obama.jpg")
+    biden = _file(face_pipeline, fr_samples / "examples" / "biden.jpg")
+    # the chosen face is one of the two people, clearly
+    assert max(float(e.vector @ obama.vector), float(e.vector @ biden.vector)) > 0.93
+
+
+def test_crop_comes_from_full_resolution(face_pipeline, fr_samples):
+    """A 12-megapixel version of a photo gives the same embedding as the original."""
+    small = Image.open(fr_samples / "examples" / "obama.jpg").convert("RGB")
+    big = small.resize((3000, round(3000 * small.height / small.width)), Image.Resampling.LANCZOS)
+    assert big.width * big.height > 3_500_000
+    e_small = _embed(face_pipeline, small, "JPEG", quality=92)
+    e_big = _embed(face_pipeline, big, "JPEG", quality=92)
+    assert float(e_small.vector @ e_big.vector) > 0.97
+
+
+def test_no_face_in_a_photo_of_a_wall(face_pipeline):
+    """A textured image with no face is refused with NoFaceFound, a ValueError."""
+    rng = np.random.default_rng(1)
+    wall = (rng.normal(128, 30, (480, 640, 3)).clip(0, 255)).astype(np.uint8)
+    img = Image.fromarray(wall).filter(ImageFilter.GaussianBlur(3))
+    with pytest.raises(NoFaceFound, match="image: expected a face") as info:
+        _embed(face_pipeline, img)
+    assert isinstance(info.value, ValueError)
+
+
+def test_blurred_capture_is_refused_with_advice(face_pipeline, fr_samples):
+    """A heavily blurred face is refused and the reason says to hold steady."""
+    img = Image.open(fr_samples / "examples" / "obama.jpg").convert("RGB")
+    with pytest.raises(LowQualityCapture) as info:
+        _embed(face_pipeline, img.filter(ImageFilter.GaussianBlur(9)))
+    assert any("blurred" in r for r in info.value.reasons)
+
+
+def test_dark_capture_is_refused_with_advice(face_pipeline, fr_samples):
+    """A very dark capture is refused and the reason says to find light."""
+    img = Image.open(fr_samples / "examples" / "obama.jpg").convert("RGB")
+    dark = ImageEnhance.Brightness(img).enhance(0.2)
+    with pytest.raises(LowQualityCapture) as info:
+        _embed(face_pipeline, dark)
+    assert any("too dark" in r for r in info.value.reasons)
+
+
+def test_small_face_is_refused_with_move_closer(face_pipeline, fr_samples):
+    """A face a few pixels wide in a large frame is refused: move closer."""
+    img = Image.open(fr_samples / "examples" / "obama.jpg").convert("RGB")
+    face = img.resize((img.width // 7, img.height // 7), Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", (img.width // 7 * 3, img.height // 7 * 3), (120, 120, 120))
+    canvas.paste(face, (face.width, face.height))
+    try:
+        _embed(face_pipeline, canvas)
+    except LowQualityCapture as exc:
+        assert any("move closer" in r for r in exc.reasons)
+    except NoFaceFound:
+        pass  # too small even to detect: also refused, with advice to move closer
+    else:
+        pytest.fail("a tiny face was accepted")
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "cmyk_jpeg",
+        "grey16_png",
+        "grey8_png",
+        "palette_png",
+        "rgba_png",
+        "exif_rotated",
+        "png_as_jpg",
+    ],
+)
+def test_tricky_valid_images_give_the_same_person(face_pipeline, lfw_dev, tmp_path, variant):
+    """Unusual encodings of a photo decode upright and embed as the same person."""
+    src = lfw_dev / "Colin_Powell" / "Colin_Powell_0001.jpg"
+    plain = _file(face_pipeline, src)
+    img = Image.open(src).convert("RGB")
+    path = tmp_path / "probe.img"
+    if variant == "cmyk_jpeg":
+        img.convert("CMYK").save(path, "JPEG", quality=95)
+    elif variant == "grey16_png":
+        grey = np.asarray(img.convert("L"), dtype=np.uint16) * 257
+        Image.fromarray(grey).save(path, "PNG")
+    elif variant == "grey8_png":
+        img.convert("L").save(path, "PNG")
+    elif variant == "palette_png":
+        img.convert("P", palette=Image.Palette.ADAPTIVE, colors=256).save(path, "PNG")
+    elif variant == "rgba_png":
+        rgba = img.convert("RGBA")
+        rgba.putalpha(255)
+        rgba.save(path, "PNG")
+    elif variant == "exif_rotated":
+        exif = Image.Exif()
+        exif[0x0112] = 6  # stored turned; viewers rotate 90° clockwise to show it upright
+        img.transpose(Image.Transpose.ROTATE_90).save(path, "JPEG", quality=95, exif=exif)
+    elif variant == "png_as_jpg":
+        path = tmp_path / "probe.jpg"
+        img.save(path, "PNG")
+    e = _file(face_pipeline, path)
+    assert float(plain.vector @ e.vector) > 0.96

@@ -1,0 +1,136 @@
+"""The GalleryIndex contract: every backend passes these (today: the embedded one)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mobileid.errors import InvalidArgument, NotFound
+from mobileid.gallery.embedded import EmbeddedGallery
+
+PID = "test-pipeline/1"
+
+
+def unit(rng: np.random.Generator, n: int = 1) -> np.ndarray:
+    v = rng.normal(size=(n, 128)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.fixture(params=["embedded"])
+def gallery(request, tmp_path: Path) -> Iterator[EmbeddedGallery]:
+    g = EmbeddedGallery(tmp_path / "g.sqlite3", tmp_path / "index")
+    yield g
+    g.close()
+
+
+def test_search_returns_the_enrolled_subject_first(gallery):
+    """A probe near one subject's embedding finds that subject at rank 1 with a high score."""
+    rng = np.random.default_rng(0)
+    vecs = unit(rng, 50)
+    for i, v in enumerate(vecs):
+        gallery.enrol("g1", f"ref{i}", f"Person {i}", "test", [(f"sha{i}", v)], PID)
+    probe = vecs[17] + 0.05 * unit(rng)[0]
+    probe /= np.linalg.norm(probe)
+    hits = gallery.search("g1", probe, PID, k=5)
+    assert len(hits) == 5
+    assert gallery.get(hits[0].subject_id).name == "Person 17"
+    assert hits[0].score > 0.95 > hits[1].score
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_a_subject_with_several_embeddings_appears_once(gallery):
+    """Search ranks subjects, not images: best score per subject, no duplicates."""
+    rng = np.random.default_rng(1)
+    base = unit(rng)[0]
+    near = [base + 0.01 * unit(rng)[0] for _ in range(6)]
+    gallery.enrol(
+        "g1", "a", "A", "t", [(f"a{i}", v / np.linalg.norm(v)) for i, v in enumerate(near)], PID
+    )
+    for i, v in enumerate(unit(rng, 10)):
+        gallery.enrol("g1", f"o{i}", f"O{i}", "t", [(f"o{i}", v)], PID)
+    hits = gallery.search("g1", base, PID, k=3)
+    ids = [h.subject_id for h in hits]
+    assert len(ids) == len(set(ids)) == 3
+
+
+def test_re_enrolling_the_same_image_is_skipped(gallery):
+    """Enrolling an image hash twice adds nothing the second time."""
+    v = unit(np.random.default_rng(2))[0]
+    s1, added1 = gallery.enrol("g1", "r", "R", "t", [("h1", v)], PID)
+    s2, added2 = gallery.enrol("g1", "r", "R", "t", [("h1", v)], PID)
+    assert (added1, added2) == (1, 0)
+    assert s1.subject_id == s2.subject_id
+    assert gallery.count("g1", PID) == 1
+
+
+def test_invalid_vector_writes_nothing(gallery):
+    """A batch with one bad embedding is refused whole: no subject, no embedding."""
+    rng = np.random.default_rng(3)
+    bad = np.full(128, np.nan, dtype=np.float32)
+    with pytest.raises(InvalidArgument, match="embedding: expected 128 finite numbers"):
+        gallery.enrol("g1", "r", "R", "t", [("ok", unit(rng)[0]), ("bad", bad)], PID)
+    assert gallery.subjects() == []
+    assert gallery.count("g1") == 0
+
+
+def test_galleries_and_pipelines_are_kept_apart(gallery):
+    """A search reaches only its own gallery and only embeddings of its pipeline."""
+    rng = np.random.default_rng(4)
+    v = unit(rng)[0]
+    gallery.enrol("g1", "a", "A", "t", [("x", v)], PID)
+    gallery.enrol("g2", "b", "B", "t", [("y", v)], PID)
+    gallery.enrol("g1", "c", "C", "t", [("z", v)], "other-pipeline/2")
+    hits = gallery.search("g1", v, PID, k=10)
+    assert [gallery.get(h.subject_id).name for h in hits] == ["A"]
+    assert gallery.galleries() == ["g1", "g2"]
+    assert gallery.count("g1") == 2 and gallery.count("g1", PID) == 1
+
+
+def test_remove_deletes_subject_and_embeddings(gallery):
+    """After removal the subject is gone from lookups and searches; removing twice is NotFound."""
+    rng = np.random.default_rng(5)
+    vecs = unit(rng, 3)
+    subs = [
+        gallery.enrol("g1", f"r{i}", f"N{i}", "t", [(f"h{i}", v)], PID)[0]
+        for i, v in enumerate(vecs)
+    ]
+    assert len(gallery.search("g1", vecs[1], PID, k=3)) == 3  # index built
+    gallery.remove(subs[1].subject_id)
+    hits = gallery.search("g1", vecs[1], PID, k=3)
+    assert subs[1].subject_id not in [h.subject_id for h in hits]
+    assert gallery.count("g1") == 2
+    with pytest.raises(NotFound):
+        gallery.remove(subs[1].subject_id)
+    with pytest.raises(NotFound):
+        gallery.get(subs[1].subject_id)
+
+
+def test_index_is_rebuilt_when_missing_or_stale(tmp_path):
+    """The FAISS file is a cache: deleted or out of step with the database, it is rebuilt."""
+    rng = np.random.default_rng(6)
+    vecs = unit(rng, 20)
+    g = EmbeddedGallery(tmp_path / "g.sqlite3", tmp_path / "index")
+    for i, v in enumerate(vecs):
+        g.enrol("g1", f"r{i}", f"N{i}", "t", [(f"h{i}", v)], PID)
+    assert g.search("g1", vecs[3], PID, k=1)[0].score > 0.999
+    for f in (tmp_path / "index").iterdir():
+        f.unlink()
+    fresh = EmbeddedGallery(tmp_path / "g.sqlite3", tmp_path / "index")
+    assert fresh.get(fresh.search("g1", vecs[3], PID, k=1)[0].subject_id).name == "N3"
+    # another process (here: another instance) adds a subject: the first one sees it
+    extra = unit(rng)[0]
+    fresh.enrol("g1", "new", "Newcomer", "t", [("hn", extra)], PID)
+    assert g.get(g.search("g1", extra, PID, k=1)[0].subject_id).name == "Newcomer"
+    g.close()
+    fresh.close()
+
+
+def test_search_argument_errors(gallery):
+    """k below 1 and wrong-sized probes are refused with the field named."""
+    with pytest.raises(InvalidArgument, match="top"):
+        gallery.search("g1", np.zeros(128, dtype=np.float32), PID, k=0)
+    with pytest.raises(InvalidArgument, match="embedding"):
+        gallery.search("g1", np.zeros(64, dtype=np.float32), PID, k=1)
