@@ -134,3 +134,15 @@ def test_search_argument_errors(gallery):
         gallery.search("g1", np.zeros(128, dtype=np.float32), PID, k=0)
     with pytest.raises(InvalidArgument, match="embedding"):
         gallery.search("g1", np.zeros(64, dtype=np.float32), PID, k=1)
+
+
+def test_get_many_returns_known_subjects_in_one_call(gallery):
+    """get_many answers for the ids that exist and leaves out the others."""
+    rng = np.random.default_rng(7)
+    subs = [
+        gallery.enrol("g1", f"r{i}", f"N{i}", "t", [(f"h{i}", v)], PID)[0]
+        for i, v in enumerate(unit(rng, 3))
+    ]
+    got = gallery.get_many([subs[0].subject_id, "missing", subs[2].subject_id])
+    assert set(got) == {subs[0].subject_id, subs[2].subject_id}
+    assert got[subs[2].subject_id].name == "N2" and got[subs[2].subject_id].embeddings == 1

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mobileid.errors import InvalidArgument, NotFound
-from mobileid.gallery.faiss_index import DIM, FlatIndex, index_stem
+from mobileid.gallery.faiss_index import DIM, FlatIndex, index_stem, set_search_threads
 from mobileid.gallery.store import EmbeddingRow, GalleryVersion, SubjectRow, open_engine
 from mobileid.types import SearchHit, Subject, Vector
 
@@ -44,7 +44,14 @@ def _check_vector(vector: Vector) -> np.ndarray:
 class EmbeddedGallery:
     """A ``GalleryIndex`` that needs no server: one SQLite file and FAISS index files."""
 
-    def __init__(self, database: Path, index_dir: Path, progress: Progress | None = None):
+    def __init__(
+        self,
+        database: Path,
+        index_dir: Path,
+        progress: Progress | None = None,
+        search_threads: int = 1,
+    ):
+        set_search_threads(search_threads)
         self.engine = open_engine(database)
         self.index_dir = index_dir
         self.progress = progress
@@ -161,12 +168,33 @@ class EmbeddedGallery:
             return [_subject(row, int(n)) for row, n in s.execute(q)]
 
     def galleries(self) -> list[str]:
+        """Galleries that have ever been enrolled into (one version row each: no table scan)."""
         with Session(self.engine) as s:
-            return list(
-                s.scalars(select(SubjectRow.gallery).distinct().order_by(SubjectRow.gallery))
-            )
+            return list(s.scalars(select(GalleryVersion.gallery).order_by(GalleryVersion.gallery)))
 
     def count(self, gallery: str, pipeline_id: str | None = None) -> int:
+        if pipeline_id is not None:
+            return self.index(gallery, pipeline_id).size  # no table scan per search
+        return self._count_rows(gallery, None)
+
+    def get_many(self, subject_ids: Sequence[str]) -> dict[str, Subject]:
+        """Several subjects in one query (unknown ids are left out)."""
+        ids = list(dict.fromkeys(subject_ids))
+        counts = (
+            select(EmbeddingRow.subject_id, func.count().label("n"))
+            .where(EmbeddingRow.subject_id.in_(ids))
+            .group_by(EmbeddingRow.subject_id)
+            .subquery()
+        )
+        q = (
+            select(SubjectRow, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.subject_id == SubjectRow.subject_id)
+            .where(SubjectRow.subject_id.in_(ids))
+        )
+        with Session(self.engine) as s:
+            return {row.subject_id: _subject(row, int(n)) for row, n in s.execute(q)}
+
+    def _count_rows(self, gallery: str, pipeline_id: str | None) -> int:
         q = select(func.count()).select_from(EmbeddingRow).where(EmbeddingRow.gallery == gallery)
         if pipeline_id is not None:
             q = q.where(EmbeddingRow.pipeline_id == pipeline_id)
@@ -203,7 +231,7 @@ class EmbeddedGallery:
 
     def _rebuild(self, gallery: str, pipeline_id: str, version: int) -> FlatIndex:
         flat = FlatIndex(version=version)
-        total = self.count(gallery, pipeline_id)
+        total = self._count_rows(gallery, pipeline_id)
         q = (
             select(EmbeddingRow.subject_id, EmbeddingRow.vector)
             .where(EmbeddingRow.gallery == gallery, EmbeddingRow.pipeline_id == pipeline_id)

@@ -21,6 +21,11 @@ from mobileid.types import SearchHit, Vector
 DIM = 128
 
 
+def set_search_threads(n: int) -> None:
+    """FAISS's OpenMP thread count (process-wide)."""
+    faiss.omp_set_num_threads(max(1, n))
+
+
 def index_stem(index_dir: Path, gallery: str, pipeline_id: str) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", gallery)[:40]
     digest = hashlib.sha256(pipeline_id.encode()).hexdigest()[:12]

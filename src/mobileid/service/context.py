@@ -56,5 +56,10 @@ class Context:
 
 
 def open_context(settings: Settings, progress: Progress | None = None) -> Context:
-    gallery = EmbeddedGallery(settings.database_path, settings.index_dir, progress=progress)
+    gallery = EmbeddedGallery(
+        settings.database_path,
+        settings.index_dir,
+        progress=progress,
+        search_threads=settings.search_threads,
+    )
     return Context(settings=settings, gallery=gallery)

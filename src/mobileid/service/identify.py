@@ -9,7 +9,7 @@ from mobileid.capture.decode import decode_image
 from mobileid.errors import InvalidArgument, NotFound
 from mobileid.scoring import band_for
 from mobileid.service.context import Context
-from mobileid.types import Band, Candidate, FaceEmbedding, Quality, Subject
+from mobileid.types import Band, Candidate, FaceEmbedding, Quality
 
 MAX_TOP = 100
 
@@ -58,14 +58,16 @@ def search_embedding(
     cal = ctx.calibration
     bands = ctx.settings.bands
     pid = embedding.pipeline_id
-    subjects: dict[str, Subject] = {}
     candidates: list[Candidate] = []
     sizes = {}
     for gallery in galleries:
+        hits = ctx.gallery.search(gallery, embedding.vector, pid, top)
         sizes[gallery] = ctx.gallery.count(gallery, pid)
-        for hit in ctx.gallery.search(gallery, embedding.vector, pid, top):
-            subject = subjects.get(hit.subject_id) or ctx.gallery.get(hit.subject_id)
-            subjects[hit.subject_id] = subject
+        subjects = ctx.gallery.get_many([h.subject_id for h in hits])
+        for hit in hits:
+            subject = subjects.get(hit.subject_id)
+            if subject is None:  # deleted between the search and this lookup
+                continue
             fmr = cal.fmr(hit.score)
             candidates.append(
                 Candidate(
