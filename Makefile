@@ -29,9 +29,12 @@ lint: $(STAMP)
 eval: $(STAMP)
 	$(PY) -m mobileid.cli.main eval faces verify --root $(SHARED)/faces/lfw-dev --report reports/lfw-verify
 	$(PY) -m mobileid.cli.main eval faces identify --root $(SHARED)/faces/lfw-dev --report reports/lfw-identify
+	$(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB1_B --report reports/fvc2002-db1b
+	$(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB4_B --report reports/fvc2002-db4b
 
 bench: $(STAMP)
 	$(PY) bench/bench_face.py
+	$(PY) bench/bench_records.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

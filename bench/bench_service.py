@@ -22,15 +22,21 @@ from sqlalchemy import Table, insert
 from sqlalchemy.engine import Engine
 
 from bench_common import Figure, Section, latency, log, peak_rss_mb, single, synthetic_gallery
+from mobileid.auth.crypto import SecretBox, load_key
 from mobileid.capture.decode import decode_image
 from mobileid.config import Settings
 from mobileid.errors import PipelineMismatch
 from mobileid.gallery.embedded import EmbeddedGallery
+from mobileid.gallery.sealing import row_context
 from mobileid.gallery.store import EmbeddingRow, GalleryVersion, SubjectRow, utcnow
 from mobileid.scoring import build_calibration
 from mobileid.service.context import Context, local_face_calibration, open_context
 from mobileid.service.enrol import IMAGE_SUFFIXES, enrol_directory
 from mobileid.service.identify import identify_face, search_embedding
+from mobileid.service.purpose import TRAINING, Purposes
+
+# The bench gallery is a training one: synthetic subjects, searched for practice.
+REASON = Purposes().reason(TRAINING, "BENCH-0001")
 
 IDENTIFY_TARGET_MS = 400.0
 ENROL_TARGET_PER_S = 8.0
@@ -73,8 +79,11 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 # --- identify -------------------------------------------------------------------------------
-def bulk_load(engine: Engine, pipeline_id: str, vectors: npt.NDArray[np.float32]) -> None:
-    """Insert one subject with one embedding per row of ``vectors``, in 50k-row transactions.
+def bulk_load(
+    engine: Engine, pipeline_id: str, vectors: npt.NDArray[np.float32], box: SecretBox
+) -> None:
+    """Insert one subject with one embedding per row of ``vectors``, in 50k-row transactions,
+    sealed under the deployment key as enrolment seals them; the gallery is a training one.
 
     Per-subject ``enrol`` calls cost a transaction and several queries each: far too slow
     for a million subjects.
@@ -90,7 +99,14 @@ def bulk_load(engine: Engine, pipeline_id: str, vectors: npt.NDArray[np.float32]
         ]
         embeddings = [
             {"subject_id": f"S{i}", "gallery": GALLERY, "pipeline_id": pipeline_id}
-            | {"image_sha256": f"{i:064x}", "vector": row.tobytes(), "created_at": now}
+            | {
+                "image_sha256": f"{i:064x}",
+                "vector": box.seal(
+                    row.tobytes(), row_context(GALLERY, f"S{i}", f"{i:064x}", pipeline_id)
+                ),
+                "key_id": box.key_id,
+                "created_at": now,
+            }
             for i, row in zip(ids, blobs, strict=True)
         ]
         with engine.begin() as conn:
@@ -98,7 +114,7 @@ def bulk_load(engine: Engine, pipeline_id: str, vectors: npt.NDArray[np.float32]
             conn.execute(insert(_EMBEDDINGS), embeddings)
         log(f"identify: loaded {ids.stop:,}/{len(vectors):,} embeddings")
     with engine.begin() as conn:
-        conn.execute(insert(_VERSIONS).values(gallery=GALLERY, version=1))
+        conn.execute(insert(_VERSIONS).values(gallery=GALLERY, version=1, training=True))
 
 
 def ensure_calibration(ctx: Context, vectors: npt.NDArray[np.float32]) -> str:
@@ -139,7 +155,7 @@ def identify_breakdown(ctx: Context, probe: bytes, repeat: int) -> list[Figure]:
         timed("gallery.count()", ctx.gallery.count, GALLERY, pid)
         hits = timed("gallery.search()", ctx.gallery.search, GALLERY, emb.vector, pid, 10)
         timed("gallery.get_many()", ctx.gallery.get_many, [h.subject_id for h in hits])
-        timed("search_embedding() total", search_embedding, ctx, emb, [GALLERY], 10)
+        timed("search_embedding() total", search_embedding, ctx, emb, [GALLERY], 10, REASON, "Q0")
     return [latency(f"  of which {k}", v) for k, v in parts.items()]
 
 
@@ -149,7 +165,8 @@ def _build_gallery(ctx: Context, n: int, mate_jpeg: bytes, section: Section) -> 
     vectors = synthetic_gallery(n, seed=3)
     section.notes["calibration"] = ensure_calibration(ctx, vectors)
     t0 = time.perf_counter()
-    bulk_load(embedded(ctx).engine, pid, vectors)
+    box = SecretBox(load_key(ctx.settings.deployment_key_path))
+    bulk_load(embedded(ctx).engine, pid, vectors, box)
     load_s = time.perf_counter() - t0
     section.figures.append(single("bulk load into SQLite", "s", load_s))
     image = decode_image(mate_jpeg, ctx.settings.limits)
@@ -173,9 +190,9 @@ def identify_bench(probe: bytes, mate_jpeg: bytes, n: int, repeat: int) -> Secti
         reload_s = _index_reload(ctx.settings)
         section.figures.append(single("index load from file (new ctx)", "s", reload_s))
         log(f"identify: timing identify_face x{repeat}")
-        result = identify_face(ctx, probe, galleries=[GALLERY], top=10)  # warm-up
+        result = identify_face(ctx, probe, reason=REASON, galleries=[GALLERY], top=10)  # warm-up
         runs = [
-            _timed(lambda: identify_face(ctx, probe, galleries=[GALLERY], top=10))[0]
+            _timed(lambda: identify_face(ctx, probe, reason=REASON, galleries=[GALLERY], top=10))[0]
             for _ in range(repeat)
         ]
         section.figures.append(latency("identify_face()", runs, target_p50_ms=IDENTIFY_TARGET_MS))

@@ -56,3 +56,28 @@ def link_subjects(src: Path, dest: Path, names: list[str], per_subject: int | No
         for image in images:
             (dest / name / image.name).symlink_to(image)
     return dest
+
+
+LIVE_PURPOSE = "lead-check"
+
+
+def write_purposes(data_dir: Path) -> Path:
+    """A deployer's purposes file with one live purpose mapped to a (fictitious) authority."""
+    import json
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "purposes.json"
+    path.write_text(
+        json.dumps(
+            {
+                "purposes": [
+                    {
+                        "code": LIVE_PURPOSE,
+                        "description": "checking a lead in an open case (test deployment)",
+                        "legal_authority": "Test Deployment Authority s.1",
+                    }
+                ]
+            }
+        )
+    )
+    return path

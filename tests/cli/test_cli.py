@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from mobileid.cli.main import main
-from tests.conftest import link_subjects
+from tests.conftest import LIVE_PURPOSE, link_subjects, write_purposes
+
+WHY = ["--purpose", LIVE_PURPOSE, "--case", "CASE-0001"]
 
 PEOPLE = ["Alejandro_Toledo", "Alvaro_Uribe", "Andre_Agassi", "Bill_Clinton"]
 SINGLES = ["AJ_Cook", "AJ_Lamas", "Aaron_Guiel", "Aaron_Patterson"]
@@ -32,12 +34,14 @@ def people(tmp_path_factory, lfw_dev) -> Path:
 def enrolled_data(people, tmp_path_factory) -> str:
     """A data dir with the people enrolled in the default gallery."""
     data = tmp_path_factory.mktemp("enrolled")
+    write_purposes(data)
     assert main(["enroll", "faces", str(people / "people"), "--data-dir", str(data)]) == 0
     return str(data)
 
 
 def test_enrol_identify_list_show_delete(capsys, people, lfw_dev, tmp_path):
     """The documented commands work together and print parseable JSON."""
+    write_purposes(tmp_path / "data")
     data = ["--data-dir", str(tmp_path / "data")]
     code, out, err = run(capsys, "enroll", "faces", str(people / "people"), *data, "--json")
     assert code == 0, err
@@ -45,7 +49,7 @@ def test_enrol_identify_list_show_delete(capsys, people, lfw_dev, tmp_path):
     assert "enrol:" in err  # progress on stderr
 
     probe = lfw_dev / "Andre_Agassi" / "Andre_Agassi_0010.jpg"
-    code, out, _ = run(capsys, "identify", "face", str(probe), "--top", "3", "--json", *data)
+    code, out, _ = run(capsys, "identify", "face", str(probe), "--top", "3", "--json", *data, *WHY)
     result = json.loads(out)
     assert code == 0
     assert next(c["name"] for c in result["candidates"]) == "Andre Agassi"
@@ -65,7 +69,7 @@ def test_enrol_identify_list_show_delete(capsys, people, lfw_dev, tmp_path):
     code, out, err = run(capsys, "subjects", "show", sid, "--json", *data)
     assert code == 5 and json.loads(out)["error"]["code"] == "not_found"
 
-    code, out, _ = run(capsys, "identify", "face", str(probe), "--json", *data)
+    code, out, _ = run(capsys, "identify", "face", str(probe), "--json", *data, *WHY)
     assert json.loads(out)["candidates"][0]["name"] != "Andre Agassi"
 
 
@@ -83,7 +87,7 @@ def test_errors_have_exit_codes_and_json(capsys, tmp_path, enrolled_data, conten
     if content is not None:
         path.write_bytes(content)
     got, out, err = run(
-        capsys, "identify", "face", str(path), "--json", "--data-dir", enrolled_data
+        capsys, "identify", "face", str(path), "--json", "--data-dir", enrolled_data, *WHY
     )
     assert got == code
     assert json.loads(out)["error"]["code"] == error
@@ -97,7 +101,7 @@ def test_no_face_exits_4_with_advice(capsys, tmp_path, enrolled_data):
 
     path = tmp_path / "wall.png"
     Image.fromarray(np.full((300, 400, 3), 90, dtype=np.uint8)).save(path)
-    got, _out, err = run(capsys, "identify", "face", str(path), "--data-dir", enrolled_data)
+    got, _out, err = run(capsys, "identify", "face", str(path), "--data-dir", enrolled_data, *WHY)
     assert got == 4 and "move closer" in err
 
 
@@ -112,6 +116,7 @@ def test_unknown_gallery_exits_5(capsys, enrolled_data, lfw_dev):
         "--gallery",
         "nope",
         "--json",
+        *WHY,
         "--data-dir",
         enrolled_data,
     )
@@ -202,3 +207,62 @@ def test_eval_verify_with_an_lfw_pairs_file(capsys, people, tmp_path):
         *data,
     )
     assert code == 2 and "pairs line 2" in json.loads(out)["error"]["message"]
+
+
+def test_search_disposition_audit_and_oversight(capsys, enrolled_data, lfw_dev):
+    """A search, its disposition, an intact audit chain and the oversight report agree."""
+    data = ["--data-dir", enrolled_data]
+    probe = lfw_dev / "Bill_Clinton" / "Bill_Clinton_0010.jpg"
+    code, out, _ = run(capsys, "identify", "face", str(probe), "--json", *data, *WHY)
+    search_id = json.loads(out)["search_id"]
+    code, out, _ = run(capsys, "disposition", search_id, "not_a_match", "--json", *data)
+    assert code == 0 and json.loads(out)["disposition"] == "not_a_match"
+    code, out, _ = run(capsys, "audit", "verify", "--json", *data)
+    assert code == 0 and json.loads(out)["ok"] is True
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    code, out, _ = run(
+        capsys,
+        "report",
+        "oversight",
+        "--from",
+        str(today - timedelta(days=1)),
+        "--to",
+        str(today + timedelta(days=1)),
+        "--json",
+        *data,
+    )
+    report = json.loads(out)
+    assert code == 0 and report["chain"]["ok"] is True
+    assert report["searches"]["per_purpose"][LIVE_PURPOSE]["live"] >= 1
+    assert report["dispositions"]["recorded"]["not_a_match"] >= 1
+
+
+def test_identify_without_a_purpose_is_refused(capsys, enrolled_data, lfw_dev):
+    """Leaving out --purpose or --case exits 2 before any search, naming the field."""
+    probe = lfw_dev / "Bill_Clinton" / "Bill_Clinton_0010.jpg"
+    code, out, _ = run(
+        capsys,
+        "identify",
+        "face",
+        str(probe),
+        "--json",
+        "--data-dir",
+        enrolled_data,
+        "--case",
+        "C-123",
+    )
+    assert code == 2 and json.loads(out)["error"]["field"] == "purpose"
+    code, out, _ = run(
+        capsys,
+        "identify",
+        "face",
+        str(probe),
+        "--json",
+        "--data-dir",
+        enrolled_data,
+        "--purpose",
+        LIVE_PURPOSE,
+    )
+    assert code == 2 and json.loads(out)["error"]["field"] == "case_number"

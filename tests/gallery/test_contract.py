@@ -12,6 +12,7 @@ from mobileid.errors import InvalidArgument, NotFound
 from mobileid.gallery.embedded import EmbeddedGallery
 
 PID = "test-pipeline/1"
+KEY = bytes(range(32))
 
 
 def unit(rng: np.random.Generator, n: int = 1) -> np.ndarray:
@@ -21,7 +22,7 @@ def unit(rng: np.random.Generator, n: int = 1) -> np.ndarray:
 
 @pytest.fixture(params=["embedded"])
 def gallery(request, tmp_path: Path) -> Iterator[EmbeddedGallery]:
-    g = EmbeddedGallery(tmp_path / "g.sqlite3", tmp_path / "index")
+    g = EmbeddedGallery(tmp_path / "g.sqlite3", tmp_path / "index", key=KEY)
     yield g
     g.close()
 
@@ -112,13 +113,13 @@ def test_index_is_rebuilt_when_missing_or_stale(tmp_path):
     """The FAISS file is a cache: deleted or out of step with the database, it is rebuilt."""
     rng = np.random.default_rng(6)
     vecs = unit(rng, 20)
-    g = EmbeddedGallery(tmp_path / "g.sqlite3", tmp_path / "index")
+    g = EmbeddedGallery(tmp_path / "g.sqlite3", tmp_path / "index", key=KEY)
     for i, v in enumerate(vecs):
         g.enrol("g1", f"r{i}", f"N{i}", "t", [(f"h{i}", v)], PID)
     assert g.search("g1", vecs[3], PID, k=1)[0].score > 0.999
     for f in (tmp_path / "index").iterdir():
         f.unlink()
-    fresh = EmbeddedGallery(tmp_path / "g.sqlite3", tmp_path / "index")
+    fresh = EmbeddedGallery(tmp_path / "g.sqlite3", tmp_path / "index", key=KEY)
     assert fresh.get(fresh.search("g1", vecs[3], PID, k=1)[0].subject_id).name == "N3"
     # another process (here: another instance) adds a subject: the first one sees it
     extra = unit(rng)[0]
@@ -146,3 +147,43 @@ def test_get_many_returns_known_subjects_in_one_call(gallery):
     got = gallery.get_many([subs[0].subject_id, "missing", subs[2].subject_id])
     assert set(got) == {subs[0].subject_id, subs[2].subject_id}
     assert got[subs[2].subject_id].name == "N2" and got[subs[2].subject_id].embeddings == 1
+
+
+def test_training_and_live_galleries_are_told_apart(gallery):
+    """A gallery's kind is fixed at creation and listed by kind; names are validated."""
+    rng = np.random.default_rng(8)
+    gallery.create_gallery("range", training=True)
+    gallery.enrol("range", "r", "Trainee Target", "synthetic", [("h", unit(rng)[0])], PID)
+    gallery.enrol("live", "l", "L", "t", [("h2", unit(rng)[0])], PID)
+    assert gallery.galleries(training=True) == ["range"]
+    assert gallery.galleries(training=False) == ["live"]
+    with pytest.raises(InvalidArgument, match="training and live data stay apart"):
+        gallery.create_gallery("live", training=True)
+    with pytest.raises(InvalidArgument, match="gallery: expected"):
+        gallery.enrol("bad name!", "x", "X", "t", [("h3", unit(rng)[0])], PID)
+
+
+def test_a_failing_in_transaction_hook_rolls_the_change_back(gallery):
+    """When the hook (the audit entry) fails, neither enrolment nor removal happens."""
+    rng = np.random.default_rng(9)
+
+    def refuse(session, subject, n):
+        raise RuntimeError("audit store unavailable")
+
+    with pytest.raises(RuntimeError):
+        gallery.enrol("g1", "r", "R", "t", [("h", unit(rng)[0])], PID, in_transaction=refuse)
+    assert gallery.subjects() == [] and gallery.count("g1") == 0
+    seen = []
+    subject, _ = gallery.enrol(
+        "g1",
+        "r",
+        "R",
+        "t",
+        [("h", unit(rng)[0])],
+        PID,
+        in_transaction=lambda s, subj, n: seen.append((subj.name, n)),
+    )
+    assert seen == [("R", 1)]
+    with pytest.raises(RuntimeError):
+        gallery.remove(subject.subject_id, in_transaction=refuse)
+    assert gallery.get(subject.subject_id).embeddings == 1

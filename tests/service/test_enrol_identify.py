@@ -11,9 +11,9 @@ from mobileid.config import Settings
 from mobileid.errors import CorruptImage, NotFound, UnsupportedImage
 from mobileid.service.context import open_context
 from mobileid.service.enrol import enrol_directory
-from mobileid.service.identify import identify_face
+from mobileid.service.identify import identify_face, require_reason
 from mobileid.types import Band
-from tests.conftest import link_subjects
+from tests.conftest import LIVE_PURPOSE, link_subjects, write_purposes
 
 PEOPLE = [
     "Alejandro_Toledo",
@@ -25,6 +25,10 @@ PEOPLE = [
 ]
 
 
+def _reason(ctx):
+    return require_reason(ctx, LIVE_PURPOSE, "CASE-0001")
+
+
 @pytest.fixture(scope="module")
 def enrolled(tmp_path_factory, lfw_dev):
     """Three images of each of six people, plus a broken and a non-image file."""
@@ -34,6 +38,7 @@ def enrolled(tmp_path_factory, lfw_dev):
     truncated = (lfw_dev / "Carlos_Menem" / "Carlos_Menem_0010.jpg").read_bytes()[:3000]
     (root / "people" / "Carlos_Menem" / "cut.jpg").write_bytes(truncated)
     settings = replace(Settings(), data_dir=root / "data", workers=2)
+    write_purposes(settings.data_dir)
     ctx = open_context(settings)
     report = enrol_directory(ctx, root / "people", gallery="field")
     return ctx, report, root
@@ -63,7 +68,7 @@ def test_identify_finds_the_person_from_an_unseen_photo(enrolled, lfw_dev):
     """A photo not used at enrolment ranks its person first, in the strong band."""
     ctx, _, _ = enrolled
     probe = (lfw_dev / "Ariel_Sharon" / "Ariel_Sharon_0010.jpg").read_bytes()
-    result = identify_face(ctx, probe, galleries=["field"], top=3)
+    result = identify_face(ctx, probe, reason=_reason(ctx), galleries=["field"], top=3)
     best = result.candidates[0]
     assert best.name == "Ariel Sharon"
     assert best.band is Band.STRONG and best.fmr <= 1e-5
@@ -78,7 +83,7 @@ def test_a_person_who_is_not_enrolled_gets_no_strong_candidate(enrolled, lfw_dev
     """Searching someone outside the gallery returns candidates, none of them strong."""
     ctx, _, _ = enrolled
     probe = (lfw_dev / "Colin_Powell" / "Colin_Powell_0001.jpg").read_bytes()
-    result = identify_face(ctx, probe, galleries=["field"], top=6)
+    result = identify_face(ctx, probe, reason=_reason(ctx), galleries=["field"], top=6)
     assert len(result.candidates) == 6
     assert all(c.band is not Band.STRONG for c in result.candidates)
     assert all(c.name != "Colin Powell" for c in result.candidates)
@@ -97,7 +102,7 @@ def test_bad_probe_is_refused_and_changes_nothing(enrolled, data, error):
     ctx, _, _ = enrolled
     before = (ctx.gallery.count("field"), len(ctx.gallery.subjects()))
     with pytest.raises(error):
-        identify_face(ctx, data, galleries=["field"])
+        identify_face(ctx, data, reason=_reason(ctx), galleries=["field"])
     assert (ctx.gallery.count("field"), len(ctx.gallery.subjects())) == before
 
 
@@ -105,7 +110,7 @@ def test_unknown_gallery_is_not_found(enrolled, lfw_dev):
     """Naming a gallery that does not exist is refused before any work."""
     ctx, _, _ = enrolled
     with pytest.raises(NotFound, match="gallery"):
-        identify_face(ctx, b"whatever", galleries=["nope"])
+        identify_face(ctx, b"whatever", reason=_reason(ctx), galleries=["nope"])
 
 
 def test_a_subject_with_no_usable_image_is_not_enrolled(tmp_path, lfw_dev):

@@ -22,7 +22,8 @@ from mobileid.config import Settings
 from mobileid.errors import MobileIdError
 from mobileid.service.context import open_context
 from mobileid.service.enrol import IMAGE_SUFFIXES, enrol_directory
-from mobileid.service.identify import identify_face
+from mobileid.service.identify import identify_face, require_reason
+from mobileid.service.purpose import TRAINING
 
 LFW_URL = "http://vis-www.cs.umass.edu/lfw/lfw-deepfunneled.tgz"
 LFW_MD5 = "68331da3eb755a505a502b5aacb3c201"  # as published for lfw-deepfunneled.tgz
@@ -87,18 +88,23 @@ def main() -> int:
         gallery_dir, probes = pick_demo(root, DEMO_SUBJECTS, settings.data_dir)
         ctx = open_context(settings, progress=ProgressLine("index"))
         print(f"enrolling {DEMO_SUBJECTS} subjects from {root} into gallery 'demo' ...")
+        # The demo runs on the training range: its gallery is never reached by live searches.
         report = enrol_directory(
             ctx,
             gallery_dir,
             gallery="demo",
             source=f"demo:{root.name}",
+            training=True,
             progress=ProgressLine("enrol"),
         )
+        reason = require_reason(ctx, TRAINING, "DEMO-0001", None)
         render.enrol_report(report, as_json=False)
         for probe in probes:
             print(f"\n=== probe {probe.parent.name}/{probe.name}")
             try:
-                result = identify_face(ctx, probe.read_bytes(), galleries=["demo"], top=5)
+                result = identify_face(
+                    ctx, probe.read_bytes(), reason=reason, galleries=["demo"], top=5
+                )
             except MobileIdError as exc:
                 print(f"refused: {exc.message}")
                 continue

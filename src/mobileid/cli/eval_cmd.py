@@ -15,6 +15,9 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     ev = sub.add_parser("eval", help="measure accuracy on labelled data").add_subparsers(
         dest="what", required=True, metavar="MODALITY"
     )
+    from mobileid.cli.fingers_cmd import add_fingers_eval_parser
+
+    add_fingers_eval_parser(ev, common)
     faces = ev.add_parser("faces", help="face protocols").add_subparsers(
         dest="protocol", required=True, metavar="PROTOCOL"
     )
@@ -61,7 +64,15 @@ def _embed(args: argparse.Namespace, settings: Settings) -> Any:
     return embed_root(args.root, settings, pid, progress=ProgressLine("embed"))
 
 
-def _emit(args: argparse.Namespace, metrics: dict[str, Any], title: str, **plots: Any) -> None:
+def _emit(
+    args: argparse.Namespace,
+    settings: Settings,
+    kind: str,
+    metrics: dict[str, Any],
+    title: str,
+    **plots: Any,
+) -> None:
+    save_accuracy(settings, kind, metrics)
     if args.report:
         from mobileid.eval.report import write_report
 
@@ -73,6 +84,27 @@ def _emit(args: argparse.Namespace, metrics: dict[str, Any], title: str, **plots
     for key, value in metrics.items():
         shown = f"{value:.4f}" if isinstance(value, float) else value
         print(f"{key:>26}: {shown}")
+
+
+def save_accuracy(settings: Settings, kind: str, metrics: dict[str, Any]) -> Path:
+    """Keep the figures where the oversight report finds them (the newest per pipeline)."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    pid = str(metrics.get("pipeline_id", ""))
+    out = (
+        settings.data_dir / "eval" / f"{kind}-{hashlib.sha256(pid.encode()).hexdigest()[:10]}.json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "kind": kind,
+        "pipeline_id": pid,
+        "dataset": str(metrics.get("root", "")),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "metrics": metrics,
+    }
+    out.write_text(json.dumps(record, indent=2, default=str))
+    return out
 
 
 def _thresholds(settings: Settings) -> dict[str, float] | None:
@@ -94,6 +126,8 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     metrics["root"] = str(args.root)
     _emit(
         args,
+        settings,
+        "faces-verify",
         metrics,
         f"Face verification: {args.root.name}",
         genuine=gen,
@@ -118,6 +152,8 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
     metrics["root"] = str(args.root)
     _emit(
         args,
+        settings,
+        "faces-identify",
         metrics,
         f"Open-set face identification: {args.root.name}",
         ident=ident,

@@ -1,8 +1,10 @@
 """The ``mobileid`` command. It only parses, calls the library and prints.
 
-Exit codes: 0 success; 1 unexpected error; 2 bad argument or input; 3 image unusable
-(unsupported, corrupt, too large or small, animated); 4 no face / low-quality capture;
-5 not found; 6 pipeline or calibration mismatch.
+Exit codes: 0 success; 1 unexpected error; 2 bad argument or input (a missing or unknown
+purpose or case number too); 3 image unusable (unsupported, corrupt, too large or small,
+animated); 4 no face / low-quality capture; 5 not found; 6 pipeline or calibration mismatch;
+7 audit log not intact; 8 access denied (or an audit key problem); 9 authentication failed;
+10 a record source is unavailable.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from mobileid import NOTICE, __version__
 from mobileid.cli import render
+from mobileid.cli.reason import reason_arguments
 from mobileid.config import Settings
 from mobileid.errors import ImageTooLarge, InvalidArgument, MobileIdError
 
@@ -61,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     faces.add_argument("dir", type=Path, metavar="DIR")
     faces.add_argument("--gallery", help="gallery to enrol into (default: 'default')")
     faces.add_argument("--source", help="where the images come from (default: folder:<DIR name>)")
+    faces.add_argument(
+        "--training",
+        action="store_true",
+        help="enrol into a training-range gallery (synthetic or consented data, never live)",
+    )
     faces.set_defaults(handler=_enrol_faces)
 
     ident = sub.add_parser("identify", help="search the galleries for a person").add_subparsers(
@@ -74,7 +82,22 @@ def build_parser() -> argparse.ArgumentParser:
     face.add_argument(
         "--gallery", action="append", help="gallery to search (repeatable; default: 'default')"
     )
+    reason_arguments(face)
     face.set_defaults(handler=_identify_face)
+
+    disp = sub.add_parser(
+        "disposition",
+        parents=[common],
+        help="record what became of a search's candidates (audited against the search)",
+    )
+    disp.add_argument("search_id", metavar="SEARCH_ID", help="as printed by identify")
+    disp.add_argument(
+        "disposition",
+        choices=["confirmed", "not_a_match", "inconclusive", "no_action"],
+        help="confirmed by other means / not a match / inconclusive / no action",
+    )
+    disp.add_argument("--subject", help="the candidate's subject id the disposition concerns")
+    disp.set_defaults(handler=_disposition)
 
     subjects = sub.add_parser("subjects", help="list, show or delete enrolled subjects")
     ssub = subjects.add_subparsers(dest="what", required=True, metavar="ACTION")
@@ -88,9 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("subject_id", metavar="SUBJECT_ID")
     rm.set_defaults(handler=_subjects_delete)
 
+    from mobileid.cli.admin_cmd import add_admin_parser
+    from mobileid.cli.audit_cmd import add_audit_parser
     from mobileid.cli.eval_cmd import add_eval_parser
+    from mobileid.cli.operators_cmd import add_operators_parser
+    from mobileid.cli.records_cmd import add_query_parser, add_records_parser
+    from mobileid.cli.report_cmd import add_report_parser
 
     add_eval_parser(sub, common)
+    add_audit_parser(sub, common)
+    add_operators_parser(sub, common)
+    add_report_parser(sub, common)
+    add_records_parser(sub, common)
+    add_query_parser(sub, common)
+    add_admin_parser(sub, common)
     return parser
 
 
@@ -135,18 +169,24 @@ def _enrol_faces(args: argparse.Namespace, settings: Settings) -> int:
 
     ctx = _ctx(settings)
     report = enrol_directory(
-        ctx, args.dir, gallery=args.gallery, source=args.source, progress=ProgressLine("enrol")
+        ctx,
+        args.dir,
+        gallery=args.gallery,
+        source=args.source,
+        training=args.training,
+        progress=ProgressLine("enrol"),
     )
     render.enrol_report(report, as_json=args.json)
     return 0
 
 
 def _identify_face(args: argparse.Namespace, settings: Settings) -> int:
-    from mobileid.service.identify import identify_face
+    from mobileid.service.identify import identify_face, require_reason
 
     ctx = _ctx(settings)
+    reason = require_reason(ctx, args.purpose, args.case, args.location)
     data = read_limited(args.image, settings.limits.max_file_bytes)
-    result = identify_face(ctx, data, galleries=args.gallery, top=args.top)
+    result = identify_face(ctx, data, reason=reason, galleries=args.gallery, top=args.top)
     render.identify_result(result, as_json=args.json)
     return 0
 
@@ -177,8 +217,22 @@ def _subjects_show(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _disposition(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.service.disposition import record_disposition
+
+    entry = record_disposition(_ctx(settings), args.search_id, args.disposition, args.subject)
+    if args.json:
+        print(json.dumps({"recorded": entry.sequence, **dict(entry.details)}))
+    else:
+        seq = entry.sequence
+        print(f"disposition {args.disposition} recorded for {args.search_id} (audit #{seq})")
+    return 0
+
+
 def _subjects_delete(args: argparse.Namespace, settings: Settings) -> int:
-    subject = _ctx(settings).gallery.remove(args.subject_id)
+    from mobileid.service.enrol import delete_subject
+
+    subject = delete_subject(_ctx(settings), args.subject_id)
     render.deleted(subject, as_json=args.json)
     return 0
 

@@ -17,6 +17,11 @@ def _print_json(obj: Any) -> None:
 
 def identify_json(result: IdentifyResult) -> dict[str, Any]:
     return {
+        "search_id": result.search_id,
+        "purpose": result.reason.purpose,
+        "legal_authority": result.reason.legal_authority,
+        "case_number": result.reason.case_number,
+        "training": not result.reason.live,
         "candidates": [
             {**asdict(c), "band": c.band.value, "rank": i + 1}
             for i, c in enumerate(result.candidates)
@@ -40,7 +45,10 @@ def identify_result(result: IdentifyResult, *, as_json: bool) -> None:
         _print_json(identify_json(result))
         return
     sizes = ", ".join(f"{g} ({n} embeddings)" for g, n in result.gallery_sizes.items())
-    print(f"searched: {sizes}; faces in photo: {result.faces_seen}")
+    r = result.reason
+    kind = "TRAINING" if not r.live else "live"
+    print(f"search {result.search_id} ({kind}): purpose {r.purpose!r} under {r.legal_authority!r}")
+    print(f"case {r.case_number}; searched: {sizes}; faces in photo: {result.faces_seen}")
     print(f"{'rank':>4}  {'score':>6}  {'est. FMR':>9}  {'band':<8}  {'subject':<17}  name")
     for i, c in enumerate(result.candidates, 1):
         print(
@@ -55,6 +63,7 @@ def identify_result(result: IdentifyResult, *, as_json: bool) -> None:
     )
     print(f"pipeline: {result.pipeline_id}")
     print(result.notice)
+    print(f"record the outcome: mobileid disposition {result.search_id} DISPOSITION")
 
 
 def enrol_report(report: EnrolReport, *, as_json: bool) -> None:

@@ -7,6 +7,7 @@ pair or a mated search with such an image counts as a miss, and the rate is repo
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,8 +60,12 @@ def embed_root(
         paths.extend(str(p) for p in files)
         identity.extend([i] * len(files))
     cache = EmbeddingCache(settings.cache_dir / "face-embeddings.sqlite3")
+    # Detection and quality settings change outcomes without changing the embedding space
+    # (the pipeline id), so they are part of the cache key.
+    digest = hashlib.sha256(repr((settings.face, settings.limits)).encode()).hexdigest()[:12]
+    key = f"{pipeline_id}|{digest}"
     try:
-        outcomes = embed_files(paths, settings, pipeline_id, cache=cache, progress=progress)
+        outcomes = embed_files(paths, settings, key, cache=cache, progress=progress)
     finally:
         cache.close()
     vectors = np.zeros((len(paths), 128), dtype=np.float32)

@@ -1,9 +1,15 @@
-"""The embedded gallery: SQLite (via SQLAlchemy) as the source of truth, FAISS for search."""
+"""The embedded gallery: SQLite (via SQLAlchemy) as the source of truth, FAISS for search.
+
+Embedding vectors and index files are sealed under the deployment key (see ``sealing.py``);
+the key is given to the constructor, never read from disk here.
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +17,38 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mobileid.errors import InvalidArgument, NotFound
-from mobileid.gallery.faiss_index import DIM, FlatIndex, index_stem, set_search_threads
-from mobileid.gallery.store import EmbeddingRow, GalleryVersion, SubjectRow, open_engine
+from mobileid.gallery import upkeep
+from mobileid.gallery.faiss_index import (
+    DIM,
+    FlatIndex,
+    index_stem,
+    remove_index_files,
+    set_search_threads,
+)
+from mobileid.gallery.protocol import InTransaction, Purged, PurgeHook, RetentionHook, RotationHook
+from mobileid.gallery.sealing import (
+    FileSeal,
+    SecretBox,
+    as_vectors,
+    open_vector,
+    row_context,
+    seal_vector,
+)
+from mobileid.gallery.store import (
+    EmbeddingRow,
+    GalleryVersion,
+    SubjectRow,
+    bump_version,
+    open_engine,
+    stamp,
+)
 from mobileid.types import SearchHit, Subject, Vector
 
 Progress = Callable[[int, int], None]
+Clock = Callable[[], datetime]
 
 _BATCH = 50_000
+GALLERY_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def _subject(row: SubjectRow, count: int) -> Subject:
@@ -42,20 +73,36 @@ def _check_vector(vector: Vector) -> np.ndarray:
 
 
 class EmbeddedGallery:
-    """A ``GalleryIndex`` that needs no server: one SQLite file and FAISS index files."""
+    """A ``GalleryIndex`` that needs no server: one SQLite file and FAISS index files.
+
+    ``key`` is the 32-byte deployment key that seals embeddings and index files; ``clock``
+    gives the time stored with new subjects and captures (the retention rules read it).
+    Rows of a database written before encryption are sealed when it is first opened.
+    """
 
     def __init__(
         self,
         database: Path,
         index_dir: Path,
+        *,
+        key: bytes,
         progress: Progress | None = None,
         search_threads: int = 1,
+        clock: Clock = lambda: datetime.now(UTC),
     ):
+        self._box, self._files = SecretBox(key), FileSeal(key)
         set_search_threads(search_threads)
         self.engine = open_engine(database)
         self.index_dir = index_dir
         self.progress = progress
+        self.clock = clock
         self._indexes: dict[tuple[str, str], FlatIndex] = {}
+        upkeep.seal_plaintext(self.engine, self._box)
+
+    @property
+    def key_id(self) -> str:
+        """The public fingerprint of the key in use (never the key)."""
+        return self._box.key_id
 
     def close(self) -> None:
         self.engine.dispose()
@@ -69,8 +116,12 @@ class EmbeddedGallery:
         source: str,
         embeddings: Sequence[tuple[str, Vector]],
         pipeline_id: str,
+        in_transaction: InTransaction | None = None,
     ) -> tuple[Subject, int]:
         checked = [(sha, _check_vector(v)) for sha, v in embeddings]
+        if not GALLERY_NAME.match(gallery):
+            self.create_gallery(gallery, training=False)  # raises the naming error
+        now = stamp(self.clock())
         with Session(self.engine) as s, s.begin():
             row = s.scalar(
                 select(SubjectRow).where(
@@ -84,6 +135,7 @@ class EmbeddedGallery:
                     reference=reference,
                     name=name,
                     source=source,
+                    created_at=now,
                 )
                 s.add(row)
             seen = set(
@@ -101,20 +153,25 @@ class EmbeddedGallery:
                     continue
                 seen.add(sha)
                 added.append(v)
+                context = row_context(gallery, row.subject_id, sha, pipeline_id)
                 s.add(
                     EmbeddingRow(
                         subject_id=row.subject_id,
                         gallery=gallery,
                         pipeline_id=pipeline_id,
                         image_sha256=sha,
-                        vector=v.astype("<f4").tobytes(),
+                        vector=seal_vector(self._box, v, context),
+                        key_id=self._box.key_id,
+                        created_at=now,
                     )
                 )
             if added:
-                self._bump(s, gallery)
+                bump_version(s, gallery)
             s.flush()
             count = s.scalar(select(func.count()).where(EmbeddingRow.subject_id == row.subject_id))
             subject = _subject(row, int(count or 0))
+            if in_transaction:
+                in_transaction(s, subject, len(added))
         self._indexes.pop((gallery, pipeline_id), None)
         return subject, len(added)
 
@@ -131,7 +188,7 @@ class EmbeddedGallery:
                 is not None
             )
 
-    def remove(self, subject_id: str) -> Subject:
+    def remove(self, subject_id: str, in_transaction: InTransaction | None = None) -> Subject:
         with Session(self.engine) as s, s.begin():
             row = s.get(SubjectRow, subject_id)
             if row is None:
@@ -140,7 +197,9 @@ class EmbeddedGallery:
             subject = _subject(row, int(n or 0))
             s.execute(delete(EmbeddingRow).where(EmbeddingRow.subject_id == subject_id))
             s.execute(delete(SubjectRow).where(SubjectRow.subject_id == subject_id))
-            self._bump(s, subject.gallery)
+            bump_version(s, subject.gallery)
+            if in_transaction:
+                in_transaction(s, subject, -subject.embeddings)
         self._indexes = {k: v for k, v in self._indexes.items() if k[0] != subject.gallery}
         return subject
 
@@ -167,10 +226,32 @@ class EmbeddedGallery:
         with Session(self.engine) as s:
             return [_subject(row, int(n)) for row, n in s.execute(q)]
 
-    def galleries(self) -> list[str]:
-        """Galleries that have ever been enrolled into (one version row each: no table scan)."""
+    def create_gallery(self, gallery: str, *, training: bool) -> None:
+        """Create a gallery of the given kind; an existing one must be of the same kind."""
+        if not GALLERY_NAME.match(gallery):
+            raise InvalidArgument(
+                f"gallery: expected 1-64 letters, digits, '-' or '_', got {gallery!r}",
+                field="gallery",
+            )
+        with Session(self.engine) as s, s.begin():
+            row = s.get(GalleryVersion, gallery)
+            if row is None:
+                s.add(GalleryVersion(gallery=gallery, version=0, training=training))
+            elif row.training != training:
+                kind = "a training" if row.training else "a live"
+                raise InvalidArgument(
+                    f"gallery: {gallery!r} exists as {kind} gallery; a gallery's kind never "
+                    "changes (training and live data stay apart)",
+                    field="gallery",
+                )
+
+    def galleries(self, training: bool | None = None) -> list[str]:
+        """Gallery names (of one kind, when given), from the version table: no table scan."""
+        q = select(GalleryVersion.gallery).order_by(GalleryVersion.gallery)
+        if training is not None:
+            q = q.where(GalleryVersion.training == training)
         with Session(self.engine) as s:
-            return list(s.scalars(select(GalleryVersion.gallery).order_by(GalleryVersion.gallery)))
+            return list(s.scalars(q))
 
     def count(self, gallery: str, pipeline_id: str | None = None) -> int:
         if pipeline_id is not None:
@@ -215,10 +296,10 @@ class EmbeddedGallery:
         if cached is not None and cached.version == version:
             return cached
         stem = index_stem(self.index_dir, gallery, pipeline_id)
-        loaded = FlatIndex.load(stem)
+        loaded = FlatIndex.load(stem, self._files)
         if loaded is None or loaded.version != version:
             loaded = self._rebuild(gallery, pipeline_id, version)
-            loaded.save(stem)
+            loaded.save(stem, self._files)
         self._indexes[key] = loaded
         return loaded
 
@@ -233,23 +314,66 @@ class EmbeddedGallery:
         flat = FlatIndex(version=version)
         total = self._count_rows(gallery, pipeline_id)
         q = (
-            select(EmbeddingRow.subject_id, EmbeddingRow.vector)
+            select(
+                EmbeddingRow.subject_id,
+                EmbeddingRow.vector,
+                EmbeddingRow.key_id,
+                EmbeddingRow.image_sha256,
+            )
             .where(EmbeddingRow.gallery == gallery, EmbeddingRow.pipeline_id == pipeline_id)
             .order_by(EmbeddingRow.id)
             .execution_options(yield_per=_BATCH)
         )
+        box = self._box
         with Session(self.engine) as s:
             for part in s.execute(q).partitions(_BATCH):
-                vectors = np.frombuffer(b"".join(r[1] for r in part), dtype="<f4").reshape(-1, DIM)
-                flat.add(vectors, [r[0] for r in part])
+                blobs = [
+                    open_vector(box, r[1], row_context(gallery, r[0], r[3], pipeline_id), r[2])
+                    for r in part
+                ]
+                flat.add(as_vectors(blobs, DIM), [r[0] for r in part])
                 if self.progress:
                     self.progress(flat.size, total)
         return flat
 
-    @staticmethod
-    def _bump(s: Session, gallery: str) -> None:
-        row = s.get(GalleryVersion, gallery)
-        if row is None:
-            s.add(GalleryVersion(gallery=gallery, version=1))
-        else:
-            row.version += 1
+    # --- retention ------------------------------------------------------------------------
+    def retention(self, gallery: str) -> int | None:
+        return upkeep.retention(self.engine, gallery)
+
+    def retention_rules(self) -> dict[str, int | None]:
+        """Every gallery's retention rule in hours (None: no rule), by name."""
+        return upkeep.retention_rules(self.engine)
+
+    def set_retention(
+        self, gallery: str, hours: int | None, in_transaction: RetentionHook | None = None
+    ) -> int | None:
+        return upkeep.set_retention(self.engine, gallery, hours, in_transaction)
+
+    def purge_before(
+        self, gallery: str, cutoff: datetime, in_transaction: PurgeHook | None = None
+    ) -> Purged:
+        purged = upkeep.purge_before(self.engine, gallery, cutoff, in_transaction)
+        self._indexes = {k: v for k, v in self._indexes.items() if k[0] != gallery}
+        return purged
+
+    # --- keys -----------------------------------------------------------------------------
+    def key_ids(self) -> dict[str | None, int]:
+        return upkeep.key_ids(self.engine)
+
+    def rotate_key(
+        self,
+        old: bytes,
+        new: bytes,
+        *,
+        batch: int = 5_000,
+        in_transaction: RotationHook | None = None,
+    ) -> int:
+        """Re-seal every embedding under ``new`` (see ``upkeep.reseal_rows``), then drop the
+        index files sealed under ``old``; from then on this gallery uses ``new``."""
+        new_box = SecretBox(new)
+        n = upkeep.reseal_rows(
+            self.engine, SecretBox(old), new_box, batch=batch, in_transaction=in_transaction
+        )
+        self._box, self._files = new_box, FileSeal(new)
+        remove_index_files(self.index_dir)
+        return n

@@ -1,7 +1,10 @@
 """An exact inner-product FAISS index derived from the embeddings in the database.
 
 The index file is a cache: it records the gallery version it was built from and is rebuilt
-when that version is not the database's. Deleting it loses nothing.
+when that version is not the database's. Deleting it loses nothing. It holds every vector of
+the gallery, so it is sealed whole under the deployment key (``STEM.sealed``: AES-GCM over a
+JSON header line and the serialized FAISS index); a file that does not open with the key in
+use is treated as missing.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from mobileid.gallery.sealing import DeploymentKeyError, FileSeal, index_context
 from mobileid.types import SearchHit, Vector
 
 DIM = 128
@@ -71,23 +75,42 @@ class FlatIndex:
         hits = [SearchHit(subject_id=s, score=v) for s, v in best.items()]
         return hits[:k]
 
-    def save(self, stem: Path) -> None:
+    def save(self, stem: Path, seal: FileSeal) -> None:
         stem.parent.mkdir(parents=True, exist_ok=True)
-        tmp = stem.with_suffix(".tmp")
-        faiss.write_index(self.index, str(tmp))
-        tmp.replace(stem.with_suffix(".faiss"))
-        meta = {"version": self.version, "subject_of_row": self.subject_of_row}
-        stem.with_suffix(".json.tmp").write_text(json.dumps(meta))
-        stem.with_suffix(".json.tmp").replace(stem.with_suffix(".json"))
+        header = json.dumps({"version": self.version, "subject_of_row": self.subject_of_row})
+        pieces = seal.seal(header.encode(), faiss.serialize_index(self.index), _context(stem))
+        tmp = stem.with_suffix(".sealed.tmp")
+        with tmp.open("wb") as f:
+            f.writelines(pieces)
+        tmp.replace(stem.with_suffix(".sealed"))
+        for old in (".faiss", ".json"):  # plaintext files written before encryption
+            stem.with_suffix(old).unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, stem: Path) -> FlatIndex | None:
-        """The saved index, or None when it is missing or unreadable (it is only a cache)."""
+    def load(cls, stem: Path, seal: FileSeal) -> FlatIndex | None:
+        """The saved index, or None when it is missing, unreadable or sealed under another
+        key (it is only a cache)."""
         try:
-            meta = json.loads(stem.with_suffix(".json").read_text())
-            index = faiss.read_index(str(stem.with_suffix(".faiss")))
-        except (OSError, ValueError, RuntimeError):
+            data = stem.with_suffix(".sealed").read_bytes()
+            header, body = seal.open(data, _context(stem))
+            meta = json.loads(header)
+            index = faiss.deserialize_index(np.frombuffer(body, dtype=np.uint8))
+        except (OSError, ValueError, RuntimeError, DeploymentKeyError):
             return None
         if index.ntotal != len(meta["subject_of_row"]):
             return None
         return cls(version=int(meta["version"]), index=index, subject_of_row=meta["subject_of_row"])
+
+
+def _context(stem: Path) -> str:
+    return index_context(stem.name)
+
+
+def remove_index_files(index_dir: Path) -> int:
+    """Delete every index file (sealed or from before encryption); they are rebuilt on use."""
+    removed = 0
+    for pattern in ("*.sealed", "*.sealed.tmp", "*.faiss", "*.json", "*.tmp"):
+        for path in index_dir.glob(pattern):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 from mobileid.types import SearchHit, Subject, Vector
+
+InTransaction = Callable[[Any, Subject, int], None]
+"""Called inside a change's transaction with (session, subject, embeddings added or removed);
+if it raises, the change is rolled back. Audit entries are written this way."""
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What one purge of one gallery deleted: the deletion receipt's figures."""
+
+    gallery: str
+    retention_hours: int
+    cutoff: datetime  # captures stored before this time were deleted
+    subjects_deleted: int  # subjects left with no capture
+    embeddings_deleted: int
+
+
+PurgeHook = Callable[[Any, Purged], None]
+"""Called inside the purge's transaction (the receipt); if it raises, nothing is deleted."""
+
+RetentionHook = Callable[[Any, int | None, int | None], None]
+"""Called inside the rule change's transaction with (session, old hours, new hours)."""
+
+RotationHook = Callable[[Any, int], None]
+"""Called inside the last re-sealing transaction with (session, rows re-sealed)."""
 
 
 class GalleryIndex(Protocol):
@@ -23,15 +50,17 @@ class GalleryIndex(Protocol):
         source: str,
         embeddings: Sequence[tuple[str, Vector]],
         pipeline_id: str,
+        in_transaction: InTransaction | None = None,
     ) -> tuple[Subject, int]:
         """Create or extend the subject known by ``reference`` with (image sha256, vector)
         pairs, atomically. Images already enrolled are skipped. Returns the subject and the
-        number of embeddings added."""
+        number of embeddings added. ``in_transaction(session, subject, added)`` runs inside
+        the same transaction (the audit entry); if it raises, nothing is written."""
         ...
 
     def has_image(self, gallery: str, image_sha256: str, pipeline_id: str) -> bool: ...
 
-    def remove(self, subject_id: str) -> Subject:
+    def remove(self, subject_id: str, in_transaction: InTransaction | None = None) -> Subject:
         """Delete a subject and all its embeddings; NotFound when absent."""
         ...
 
@@ -43,7 +72,11 @@ class GalleryIndex(Protocol):
 
     def subjects(self, gallery: str | None = None) -> list[Subject]: ...
 
-    def galleries(self) -> list[str]: ...
+    def create_gallery(self, gallery: str, *, training: bool) -> None:
+        """Create a gallery (enrolment creates live ones); its kind can never change."""
+        ...
+
+    def galleries(self, training: bool | None = None) -> list[str]: ...
 
     def count(self, gallery: str, pipeline_id: str | None = None) -> int:
         """Number of embeddings in the gallery (of one pipeline, when given)."""
@@ -51,4 +84,41 @@ class GalleryIndex(Protocol):
 
     def search(self, gallery: str, probe: Vector, pipeline_id: str, k: int) -> list[SearchHit]:
         """The ``k`` best subjects, best first, each with its best score over its embeddings."""
+        ...
+
+    def retention(self, gallery: str) -> int | None:
+        """The gallery's retention rule: maximum age of captures in hours, or None (kept until
+        deleted by hand). NotFound for an unknown gallery."""
+        ...
+
+    def set_retention(
+        self, gallery: str, hours: int | None, in_transaction: RetentionHook | None = None
+    ) -> int | None:
+        """Set the rule (hours >= 1, or None); returns the previous one."""
+        ...
+
+    def purge_before(
+        self, gallery: str, cutoff: datetime, in_transaction: PurgeHook | None = None
+    ) -> Purged:
+        """Delete the gallery's captures stored before ``cutoff``, and its subjects created
+        before it that are left with none, in one transaction with ``in_transaction``."""
+        ...
+
+
+@runtime_checkable
+class SealedAtRest(Protocol):
+    """A backend that seals biometric data under the deployment key and can change key."""
+
+    @property
+    def key_id(self) -> str: ...
+
+    def key_ids(self) -> dict[str | None, int]:
+        """Rows per sealing key id (None: rows not sealed)."""
+        ...
+
+    def rotate_key(
+        self, old: bytes, new: bytes, *, batch: int, in_transaction: RotationHook | None = None
+    ) -> int:
+        """Re-seal every row sealed with ``old`` under ``new``, ``batch`` rows per
+        transaction, resuming where an interrupted run stopped; returns rows re-sealed."""
         ...

@@ -1,4 +1,8 @@
-"""SQLite tables of the embedded gallery: the source of truth for subjects and embeddings."""
+"""SQLite tables of the embedded gallery: the source of truth for subjects and embeddings.
+
+Embedding vectors are stored sealed (AES-GCM under the deployment key, see ``sealing.py``);
+``key_id`` says which key sealed each row, so a key rotation can proceed row by row.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,26 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
+    text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+from mobileid.errors import InvalidArgument
+
+
+def stamp(moment: datetime) -> str:
+    """A stored time: UTC, ISO-8601 to the second, so that stored times sort as text sorts."""
+    if moment.tzinfo is None:
+        raise InvalidArgument(
+            f"time: expected a datetime with a UTC offset, got {moment.isoformat()}", field="time"
+        )
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return stamp(datetime.now(UTC))
 
 
 class Base(DeclarativeBase):
@@ -46,6 +63,7 @@ class EmbeddingRow(Base):
     __table_args__ = (
         UniqueConstraint("gallery", "pipeline_id", "image_sha256"),
         Index("ix_embeddings_gallery_pipeline", "gallery", "pipeline_id"),
+        Index("ix_embeddings_key_id", "key_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -55,18 +73,38 @@ class EmbeddingRow(Base):
     gallery: Mapped[str] = mapped_column(String(64))
     pipeline_id: Mapped[str] = mapped_column(String(200))
     image_sha256: Mapped[str] = mapped_column(String(64))
-    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian
+    # nonce || AES-GCM(float32 little-endian vector); see sealing.row_context for the AAD
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    # which deployment key sealed ``vector``; None only in a database written before
+    # encryption, whose rows are sealed when the gallery is first opened with a key
+    key_id: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[str] = mapped_column(String(32), default=utcnow)
     subject: Mapped[SubjectRow] = relationship(back_populates="embeddings")
 
 
 class GalleryVersion(Base):
-    """Bumped on every change of a gallery, so derived index files know they are stale."""
+    """One row per gallery: whether it is a training gallery, and a version bumped on every
+    change, so derived index files know when they are stale."""
 
     __tablename__ = "gallery_versions"
 
     gallery: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(default=0)
+    # Training galleries hold synthetic or consented data and are reached only by training
+    # searches; live galleries never by them.
+    training: Mapped[bool] = mapped_column(default=False)
+    # Captures older than this many hours are deleted by the purge job; None: kept until
+    # deleted by hand.
+    retention_hours: Mapped[int | None] = mapped_column(default=None)
+
+
+def bump_version(s: Session, gallery: str) -> None:
+    """Mark the gallery changed, so derived index files are rebuilt."""
+    row = s.get(GalleryVersion, gallery)
+    if row is None:
+        s.add(GalleryVersion(gallery=gallery, version=1))
+    else:
+        row.version += 1
 
 
 def open_engine(path: Path) -> Engine:
@@ -79,7 +117,30 @@ def open_engine(path: Path) -> Engine:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA busy_timeout=10000")
+        # Deleted rows are overwritten with zeros, not left in free pages: a purge or a
+        # deletion removes the data from the file, not just from the tables.
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     Base.metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+# Columns added after the first release: (table, column, SQL type). ``create_all`` makes new
+# tables only, so a database from before gets them here (SQLite's ALTER TABLE ADD COLUMN).
+_ADDED_COLUMNS = (
+    ("face_embeddings", "key_id", "VARCHAR(16)"),
+    ("gallery_versions", "retention_hours", "INTEGER"),
+)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    with engine.begin() as conn:
+        have = {t: {c["name"] for c in inspect(conn).get_columns(t)} for t, _, _ in _ADDED_COLUMNS}
+        for table, column, sql_type in _ADDED_COLUMNS:
+            if column not in have[table]:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+        conn.execute(
+            text("CREATE INDEX IF NOT EXISTS ix_embeddings_key_id ON face_embeddings (key_id)")
+        )

@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from mobileid.audit import EmbeddedAuditLog, open_audit_log
+from mobileid.auth.crypto import load_or_create_key
 from mobileid.config import Settings
 from mobileid.errors import PipelineMismatch
 from mobileid.face.pipeline import FacePipeline, load_face_pipeline
 from mobileid.gallery.embedded import EmbeddedGallery, Progress
 from mobileid.gallery.protocol import GalleryIndex
 from mobileid.scoring import Calibration
+from mobileid.service.purpose import Purposes
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, as the audit log records it."""
+
+    operator: str
+    role: str
+    unit: str | None = None
+
+
+def console_actor() -> Actor:
+    """The local command line: whoever can read the data folder, named by the OS account."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor(operator=f"os:{user}", role="console")
 
 
 def shipped_face_calibration() -> Path:
@@ -27,8 +49,23 @@ def local_face_calibration(settings: Settings) -> Path:
 class Context:
     settings: Settings
     gallery: GalleryIndex
+    actor: Actor = field(default_factory=console_actor)
     _pipeline: FacePipeline | None = field(default=None, repr=False)
     _calibration: Calibration | None = field(default=None, repr=False)
+    _audit: EmbeddedAuditLog | None = field(default=None, repr=False)
+
+    @property
+    def audit(self) -> EmbeddedAuditLog:
+        """The tamper-evident audit log (in the same database as the galleries)."""
+        if self._audit is None:
+            self._audit = open_audit_log(
+                self.settings.data_dir, checkpoint_every=self.settings.audit_checkpoint_every
+            )
+        return self._audit
+
+    @property
+    def purposes(self) -> Purposes:
+        return Purposes.load(self.settings.data_dir / "purposes.json")
 
     @property
     def pipeline(self) -> FacePipeline:
@@ -56,9 +93,11 @@ class Context:
 
 
 def open_context(settings: Settings, progress: Progress | None = None) -> Context:
+    """The context of a data folder; its deployment key is created on first use."""
     gallery = EmbeddedGallery(
         settings.database_path,
         settings.index_dir,
+        key=load_or_create_key(settings.deployment_key_path),
         progress=progress,
         search_threads=settings.search_threads,
     )

@@ -73,27 +73,27 @@ class EmbeddingCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path)
         self.db.execute(
-            "CREATE TABLE IF NOT EXISTS cache (sha256 TEXT, pipeline_id TEXT, vector BLOB,"
-            " error_code TEXT, error TEXT, PRIMARY KEY (sha256, pipeline_id))"
+            "CREATE TABLE IF NOT EXISTS cache (sha256 TEXT, key TEXT, vector BLOB,"
+            " error_code TEXT, error TEXT, PRIMARY KEY (sha256, key))"
         )
 
-    def get(self, sha: str, pipeline_id: str, path: str) -> EmbedOutcome | None:
+    def get(self, sha: str, key: str, path: str) -> EmbedOutcome | None:
         row = self.db.execute(
-            "SELECT vector, error_code, error FROM cache WHERE sha256=? AND pipeline_id=?",
-            (sha, pipeline_id),
+            "SELECT vector, error_code, error FROM cache WHERE sha256=? AND key=?",
+            (sha, key),
         ).fetchone()
         if row is None:
             return None
         vec = None if row[0] is None else np.frombuffer(row[0], dtype="<f4").copy()
         return EmbedOutcome(path, sha, vec, row[1], row[2])
 
-    def put(self, outcome: EmbedOutcome, pipeline_id: str) -> None:
+    def put(self, outcome: EmbedOutcome, key: str) -> None:
         if not outcome.sha256:
             return
         blob = None if outcome.vector is None else outcome.vector.astype("<f4").tobytes()
         self.db.execute(
             "INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?)",
-            (outcome.sha256, pipeline_id, blob, outcome.error_code, outcome.error),
+            (outcome.sha256, key, blob, outcome.error_code, outcome.error),
         )
 
     def close(self) -> None:
@@ -104,17 +104,18 @@ class EmbeddingCache:
 def embed_files(
     paths: Sequence[str | Path],
     settings: Settings,
-    pipeline_id: str,
+    cache_key: str,
     *,
     cache: EmbeddingCache | None = None,
     progress: Progress | None = None,
 ) -> list[EmbedOutcome]:
-    """One outcome per path, in order. Uses ``settings.workers`` processes."""
+    """One outcome per path, in order, using ``settings.workers`` processes. With a cache,
+    outcomes are looked up and stored under (image hash, ``cache_key``)."""
     names = [str(p) for p in paths]
     outcomes: dict[int, EmbedOutcome] = {}
     todo: list[int] = []
     for i, name in enumerate(names):
-        hit = cache.get(file_sha256(name), pipeline_id, name) if cache else None
+        hit = cache.get(file_sha256(name), cache_key, name) if cache else None
         if hit is not None:
             outcomes[i] = hit
         else:
@@ -125,7 +126,7 @@ def embed_files(
     for i, outcome in zip(todo, _run([names[i] for i in todo], settings), strict=True):
         outcomes[i] = outcome
         if cache:
-            cache.put(outcome, pipeline_id)
+            cache.put(outcome, cache_key)
         done += 1
         if progress:
             progress(done, len(names))

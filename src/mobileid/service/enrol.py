@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from mobileid.audit import AuditEvent, EventType
 from mobileid.errors import InvalidArgument
+from mobileid.gallery.protocol import InTransaction
 from mobileid.service.context import Context
 from mobileid.service.embedding import EmbedOutcome, Progress, embed_files, file_sha256
+from mobileid.types import Subject
 
 IMAGE_SUFFIXES = {
     ".jpg",
@@ -43,6 +47,33 @@ class EnrolReport:
     subjects_failed: list[str] = field(default_factory=list)  # no usable image at all
 
 
+def gallery_audit(
+    ctx: Context, event: EventType, component: str, *, training: bool
+) -> InTransaction:
+    """A hook that writes the change's audit entry inside the change's own transaction."""
+    log = ctx.audit  # opened now: opening it inside the transaction would wait on its lock
+
+    def append(session: Any, subject: Subject, embeddings: int) -> None:
+        details = {
+            "gallery": subject.gallery,
+            "subject_id": subject.subject_id,
+            # counts only; the key names what the number is (the log refuses biometric keys)
+            "embeddings_added" if embeddings >= 0 else "embeddings_removed": abs(embeddings),
+            "training": training,
+        }
+        ev = AuditEvent(event, ctx.actor.operator, ctx.actor.role, component, details=details)
+        log.append(session, ev)
+
+    return append
+
+
+def delete_subject(ctx: Context, subject_id: str) -> Subject:
+    """Remove a subject and its embeddings, audited in the same transaction."""
+    training = ctx.gallery.get(subject_id).gallery in ctx.gallery.galleries(training=True)
+    hook = gallery_audit(ctx, EventType.DELETE, "subjects", training=training)
+    return ctx.gallery.remove(subject_id, in_transaction=hook)
+
+
 def scan_subject_folders(root: Path) -> dict[str, list[Path]]:
     """{folder name: image files} for each sub-folder of ``root`` holding images."""
     if not root.is_dir():
@@ -74,6 +105,7 @@ def enrol_directory(
     *,
     gallery: str | None = None,
     source: str | None = None,
+    training: bool = False,
     progress: Progress | None = None,
     on_subject: Callable[[str, int, list[ImageFailure]], None] | None = None,
 ) -> EnrolReport:
@@ -83,6 +115,9 @@ def enrol_directory(
     gallery = gallery or ctx.settings.default_gallery
     source = source or f"folder:{root.resolve().name}"
     pid = ctx.pipeline.pipeline_id
+    if training:
+        ctx.gallery.create_gallery(gallery, training=True)
+    audit = gallery_audit(ctx, EventType.ENROL, "enrol", training=training)
     folders = scan_subject_folders(root)
     todo: list[tuple[str, Path]] = []
     report = EnrolReport(gallery=gallery, pipeline_id=pid)
@@ -103,7 +138,9 @@ def enrol_directory(
         if not good:
             report.subjects_failed.append(name)
         else:
-            _, added = ctx.gallery.enrol(gallery, name, display_name(name), source, good, pid)
+            _, added = ctx.gallery.enrol(
+                gallery, name, display_name(name), source, good, pid, in_transaction=audit
+            )
             report.images_added += added
             report.subjects_enrolled += 1
         if on_subject:

@@ -1,14 +1,25 @@
-"""Use case: identify a person from one face photo (1:N) in one or more galleries."""
+"""Use case: identify a person from one face photo (1:N) in one or more galleries.
+
+Every search states its purpose, legal authority and case number (checked before anything
+else) and leaves exactly one audit entry: ``search`` with outcome ``ok``, or ``refused`` with
+the error's code when the photo cannot be used. No answer is returned unless its audit entry
+was written. The entry holds counts and ids, never images or embeddings.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from mobileid import NOTICE
+from mobileid.audit import AuditEvent, EventType, Outcome
 from mobileid.capture.decode import decode_image
-from mobileid.errors import InvalidArgument, NotFound
+from mobileid.errors import InputError, InvalidArgument, NotFound
 from mobileid.scoring import band_for
 from mobileid.service.context import Context
+from mobileid.service.purpose import SearchReason
 from mobileid.types import Band, Candidate, FaceEmbedding, Quality
 
 MAX_TOP = 100
@@ -16,6 +27,7 @@ MAX_TOP = 100
 
 @dataclass(frozen=True)
 class IdentifyResult:
+    search_id: str  # quote it when recording the disposition
     candidates: tuple[Candidate, ...]  # best first
     pipeline_id: str
     galleries: tuple[str, ...]
@@ -29,31 +41,116 @@ class IdentifyResult:
     face_rule: str
     quality: Quality
     calibration: str
+    reason: SearchReason
     notice: str = NOTICE
 
 
-def identify_face(
-    ctx: Context, image_bytes: bytes, *, galleries: list[str] | None = None, top: int = 10
-) -> IdentifyResult:
-    """Decode, embed and search; candidates carry a calibrated FMR and a band."""
-    if not 1 <= top <= MAX_TOP:
-        raise InvalidArgument(f"top: expected 1..{MAX_TOP}, got {top}", field="top")
+def require_reason(
+    ctx: Context,
+    purpose: str | None,
+    case_number: str | None,
+    location: str | None = None,
+    *,
+    modality: str = "face",
+) -> SearchReason:
+    """Check the stated reason before any search; a refusal is audited, then raised."""
+    try:
+        return ctx.purposes.reason(purpose, case_number, location)
+    except InputError as exc:
+        details = {
+            "modality": modality,
+            "purpose": purpose,
+            "case_number": case_number,
+            "error": exc.code,
+            "field": exc.field,
+        }
+        _audit(ctx, Outcome.REFUSED, details)
+        raise
+
+
+def check_galleries(ctx: Context, galleries: list[str] | None, reason: SearchReason) -> list[str]:
+    """The galleries to search: they must exist and be of the kind the purpose may reach."""
     names = galleries or [ctx.settings.default_gallery]
-    known = set(ctx.gallery.galleries())
-    missing = [g for g in names if g not in known]
-    if missing:
+    allowed = set(ctx.gallery.galleries(training=not reason.live))
+    wrong = [g for g in names if g not in allowed]
+    if wrong:
+        kind = "live" if reason.live else "training"
         raise NotFound(
-            f"gallery: expected one of {sorted(known) or 'the enrolled galleries (none yet)'}, "
-            f"got {missing}",
+            f"gallery: expected {kind} galleries ({sorted(allowed) or 'none exist'}) for "
+            f"purpose {reason.purpose!r}, got {wrong}",
             field="gallery",
         )
-    image = decode_image(image_bytes, ctx.settings.limits)
-    embedding = ctx.pipeline.process(image)
-    return search_embedding(ctx, embedding, names, top)
+    return names
+
+
+def identify_face(
+    ctx: Context,
+    image_bytes: bytes,
+    *,
+    reason: SearchReason,
+    galleries: list[str] | None = None,
+    top: int = 10,
+) -> IdentifyResult:
+    """Decode, embed and search; candidates carry a calibrated FMR and a band."""
+    search_id = "Q" + uuid.uuid4().hex[:15]
+    base = _reason_details(search_id, reason, ctx)
+    try:
+        if not 1 <= top <= MAX_TOP:
+            raise InvalidArgument(f"top: expected 1..{MAX_TOP}, got {top}", field="top")
+        names = check_galleries(ctx, galleries, reason)
+        image = decode_image(image_bytes, ctx.settings.limits)
+        embedding = ctx.pipeline.process(image)
+    except (InputError, NotFound) as exc:
+        _audit(ctx, Outcome.REFUSED, {**base, "galleries": galleries or [], "error": exc.code})
+        raise
+    result = search_embedding(ctx, embedding, names, top, reason, search_id)
+    bands = Counter(c.band.value for c in result.candidates)
+    _audit(
+        ctx,
+        Outcome.OK,
+        {
+            **base,
+            "galleries": result.gallery_sizes,
+            "candidates": len(result.candidates),
+            "bands": {b.value: bands.get(b.value, 0) for b in Band},
+            "best_band": result.candidates[0].band.value if result.candidates else None,
+            "faces_seen": result.faces_seen,
+            "pipeline_id": result.pipeline_id,
+            "thresholds": result.thresholds,
+            "fmr_bounds": result.fmr_bounds,
+        },
+    )
+    return result
+
+
+def _reason_details(search_id: str, reason: SearchReason, ctx: Context) -> dict[str, Any]:
+    return {
+        "search_id": search_id,
+        "modality": "face",
+        "purpose": reason.purpose,
+        "legal_authority": reason.legal_authority,
+        "case_number": reason.case_number,
+        "location": reason.location,
+        "unit": ctx.actor.unit,
+        "training": not reason.live,
+    }
+
+
+def _audit(ctx: Context, outcome: Outcome, details: dict[str, Any]) -> None:
+    ctx.audit.record(
+        AuditEvent(
+            EventType.SEARCH, ctx.actor.operator, ctx.actor.role, "identify", outcome, details
+        )
+    )
 
 
 def search_embedding(
-    ctx: Context, embedding: FaceEmbedding, galleries: list[str], top: int
+    ctx: Context,
+    embedding: FaceEmbedding,
+    galleries: list[str],
+    top: int,
+    reason: SearchReason,
+    search_id: str,
 ) -> IdentifyResult:
     cal = ctx.calibration
     bands = ctx.settings.bands
@@ -85,6 +182,7 @@ def search_embedding(
     n = sum(sizes.values())
     bounds = {Band.STRONG.value: bands.strong_fmr, Band.POSSIBLE.value: bands.possible_fmr}
     return IdentifyResult(
+        search_id=search_id,
         candidates=tuple(candidates[:top]),
         pipeline_id=pid,
         galleries=tuple(galleries),
@@ -96,4 +194,5 @@ def search_embedding(
         face_rule="largest, then most central",
         quality=embedding.quality,
         calibration=cal.dataset,
+        reason=reason,
     )

@@ -1,0 +1,220 @@
+"""Logon (password + TOTP), lockout, sessions with an idle timeout, and logout.
+
+A refused logon is committed (failed-logon counter, event) before the error is raised, so a
+caller cannot undo its own failures by making the request fail. Messages do not say which
+factor was wrong; the ``logon_failed`` event does (``reason``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from mobileid.auth import clock as auth_clock
+from mobileid.auth import passwords, totp
+from mobileid.auth.context import AuthDeps, digest, emit, find_operator, principal_of, tick
+from mobileid.auth.errors import AccountLocked, AuthenticationFailed, SessionExpired
+from mobileid.auth.events import EventType, Outcome
+from mobileid.auth.operators import totp_secret
+from mobileid.auth.store import OperatorRow, SessionRow
+from mobileid.auth.values import LogonResult, Principal
+
+_REFUSED = "logon: expected a valid username, password and current TOTP code, got a mismatch"
+
+
+@dataclass(frozen=True)
+class _Failure:
+    reason: str
+    locked_until: datetime | None = None
+
+
+def logon(
+    deps: AuthDeps, dummy: passwords.DummyHash, username: str, password: str, code: str
+) -> LogonResult:
+    with Session(deps.engine) as s, s.begin():
+        reading = tick(deps, s)
+        row = find_operator(s, username)
+        outcome = _attempt(deps, dummy, s, row, username, password, code, reading)
+        if isinstance(outcome, LogonResult):
+            return outcome
+    if outcome.locked_until is not None:
+        raise AccountLocked(
+            f"logon: expected an account that is not locked, got {username!r} locked until "
+            f"{outcome.locked_until.isoformat(timespec='seconds')} after repeated failures",
+            until=outcome.locked_until,
+        )
+    raise AuthenticationFailed(_REFUSED, field="credentials")
+
+
+def _attempt(
+    deps: AuthDeps,
+    dummy: passwords.DummyHash,
+    s: Session,
+    row: OperatorRow | None,
+    username: str,
+    password: str,
+    code: str,
+    reading: auth_clock.Reading,
+) -> LogonResult | _Failure:
+    now = reading.now
+    if row is None:
+        dummy.burn(password)
+        emit(
+            deps, EventType.LOGON_FAILED, username[:64], Outcome.FAILURE, reason="unknown_operator"
+        )
+        return _Failure("unknown_operator")
+    if row.disabled_at is not None:
+        return _fail(deps, s, row, "disabled")
+    if row.locked_until is not None and now < row.locked_until:
+        emit(
+            deps,
+            EventType.LOGON_FAILED,
+            row,
+            Outcome.FAILURE,
+            reason="account_locked",
+            locked_until=row.locked_until.isoformat(),
+        )
+        return _Failure("account_locked", row.locked_until)
+    if not passwords.verify(deps.hasher, row.password_hash, password):
+        return _fail(deps, s, row, "bad_password", now=now)
+    step, replay = totp.match_step(
+        totp_secret(deps, row),
+        code,
+        reading.raw,
+        drift=deps.params.totp_drift_steps,
+        last_step=row.last_totp_step,
+    )
+    if step is None or replay or not _claim_step(s, row, step):
+        return _fail(deps, s, row, "bad_totp" if step is None else "totp_replayed", now=now)
+    return _succeed(deps, s, row, password, step, now)
+
+
+def _claim_step(s: Session, row: OperatorRow, step: int) -> bool:
+    """Record ``step`` as used, atomically: of two logons racing with one code, one wins."""
+    newer = or_(OperatorRow.last_totp_step.is_(None), OperatorRow.last_totp_step < step)
+    claimed = s.connection().execute(
+        update(OperatorRow).where(OperatorRow.id == row.id, newer).values(last_totp_step=step)
+    )
+    s.refresh(row, ["last_totp_step"])
+    return claimed.rowcount == 1
+
+
+def _fail(
+    deps: AuthDeps, s: Session, row: OperatorRow, reason: str, *, now: datetime | None = None
+) -> _Failure:
+    """Record a refusal; with ``now`` it counts towards the lockout."""
+    if now is not None:  # counted in SQL, so parallel guesses are each counted
+        s.connection().execute(
+            update(OperatorRow)
+            .where(OperatorRow.id == row.id)
+            .values(failed_logons=OperatorRow.failed_logons + 1)
+        )
+        s.refresh(row, ["failed_logons"])
+    emit(
+        deps,
+        EventType.LOGON_FAILED,
+        row,
+        Outcome.FAILURE,
+        reason=reason,
+        failed_logons=row.failed_logons,
+    )
+    if now is None or row.failed_logons < deps.params.max_failed_logons:
+        return _Failure(reason)
+    row.locked_until = now + deps.params.lockout
+    emit(
+        deps,
+        EventType.LOCKOUT,
+        row,
+        Outcome.FAILURE,
+        failed_logons=row.failed_logons,
+        locked_until=row.locked_until.isoformat(),
+    )
+    row.failed_logons = 0  # the lock is the consequence; a fresh count starts after it
+    return _Failure(reason, row.locked_until)
+
+
+def _succeed(
+    deps: AuthDeps, s: Session, row: OperatorRow, password: str, step: int, now: datetime
+) -> LogonResult:
+    if deps.hasher.check_needs_rehash(row.password_hash):
+        row.password_hash = deps.hasher.hash(password)
+    row.failed_logons, row.locked_until = 0, None
+    row.last_logon_at = now
+    token = secrets.token_urlsafe(32)
+    s.add(
+        SessionRow(token_sha256=digest(token), operator_id=row.id, created_at=now, last_used_at=now)
+    )
+    principal = principal_of(s, row, "session")
+    emit(deps, EventType.LOGON, principal, Outcome.SUCCESS)
+    idle = int(deps.params.session_idle.total_seconds())
+    return LogonResult(session_token=token, principal=principal, idle_timeout_s=idle)
+
+
+def session_principal(deps: AuthDeps, session_token: str) -> Principal:
+    """Who holds this session; each use restarts the idle timer."""
+    with Session(deps.engine) as s, s.begin():
+        now = tick(deps, s).now
+        found = _live_session(deps, s, session_token, now)
+        if isinstance(found, str):
+            failure = found
+        else:
+            sess, row = found
+            sess.last_used_at = now
+            return principal_of(s, row, "session")
+    raise SessionExpired(
+        f"session: expected a live session, got one that is {failure}; log on again",
+        field="session",
+    )
+
+
+def _live_session(
+    deps: AuthDeps, s: Session, token: str, now: datetime
+) -> tuple[SessionRow, OperatorRow] | str:
+    sess = s.scalar(select(SessionRow).where(SessionRow.token_sha256 == digest(token)))
+    if sess is None:
+        emit(deps, EventType.ACCESS_DENIED, None, Outcome.DENIED, reason="session_unknown")
+        return "unknown"
+    row = s.get_one(OperatorRow, sess.operator_id)
+    if sess.ended_at is not None:
+        emit(
+            deps,
+            EventType.ACCESS_DENIED,
+            row,
+            Outcome.DENIED,
+            reason="session_ended",
+            end_reason=sess.end_reason,
+        )
+        return f"ended ({sess.end_reason})"
+    if row.disabled_at is not None:
+        sess.ended_at, sess.end_reason = now, "disabled"
+        emit(deps, EventType.ACCESS_DENIED, row, Outcome.DENIED, reason="operator_disabled")
+        return "ended (operator disabled)"
+    idle = now - sess.last_used_at
+    if idle >= deps.params.session_idle:
+        sess.ended_at, sess.end_reason = now, "idle"
+        emit(
+            deps,
+            EventType.SESSION_EXPIRED,
+            row,
+            Outcome.SUCCESS,
+            reason="idle",
+            idle_s=int(idle.total_seconds()),
+        )
+        return f"expired after {int(idle.total_seconds()) // 60} minutes idle"
+    return sess, row
+
+
+def logout(deps: AuthDeps, session_token: str) -> None:
+    """End the session; logging out of an ended or unknown session is harmless."""
+    with Session(deps.engine) as s, s.begin():
+        now = tick(deps, s).now
+        sess = s.scalar(select(SessionRow).where(SessionRow.token_sha256 == digest(session_token)))
+        if sess is None or sess.ended_at is not None:
+            return
+        sess.ended_at, sess.end_reason = now, "logout"
+        row = s.get_one(OperatorRow, sess.operator_id)
+        emit(deps, EventType.LOGOUT, row, Outcome.SUCCESS)

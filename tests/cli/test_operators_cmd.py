@@ -1,0 +1,125 @@
+"""``mobileid operators ...`` on a temporary data folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pyotp
+import pytest
+from argon2 import PasswordHasher
+
+from mobileid.auth import DuplicateOperator, LastAdmin, MemoryEvents, UnknownRole, WeakPassword
+from mobileid.cli import operators_cmd as cmd
+from mobileid.config import Settings
+
+PASSWORD = "correct horse battery"
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    p = argparse.ArgumentParser(prog="mobileid")
+    cmd.add_operators_parser(p.add_subparsers(dest="command", required=True), common)
+    return p
+
+
+def run(capsys, data: Path, *argv: str) -> tuple[int, str]:
+    args = parser().parse_args(["operators", *argv])
+    args.json = getattr(args, "json", False)
+    code = args.handler(args, Settings(data_dir=data))
+    return code, capsys.readouterr().out
+
+
+@pytest.fixture
+def data(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("MOBILEID_PASSWORD", PASSWORD)
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def fast(monkeypatch) -> None:
+    """Cheap argon2 in the handlers (the first test keeps the real default)."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    real = cmd.open_auth
+    monkeypatch.setattr(cmd, "open_auth", lambda s, events=None: real(s, events, cheap))
+
+
+def test_add_prints_totp_uri_and_creates_key(capsys, data):
+    """add stores the operator, prints the provisioning URI once and creates a 0600 key."""
+    code, out = run(capsys, data, "add", "alice", "--role", "officer", "--unit", "North")
+    assert code == 0 and "operator alice (officer) added" in out
+    uri = next(line for line in out.splitlines() if line.startswith("otpauth://"))
+    secret = pyotp.parse_uri(uri).secret
+    key = data / "keys" / "deployment.key"
+    assert key.stat().st_mode & 0o777 == 0o600 and key.stat().st_size == 32
+    assert (data / "operators.sqlite3").exists()
+    events = MemoryEvents()
+    svc = cmd.open_auth(Settings(data_dir=data), events)
+    result = svc.logon("alice", PASSWORD, pyotp.TOTP(secret).now())
+    svc.close()
+    assert result.principal.unit == "North" and len(events.of_type("logon")) == 1
+
+
+def test_list_json_grant_disable(capsys, data, fast):
+    """list --json shows roles and entitlements and never secrets; grant and disable apply."""
+    run(capsys, data, "add", "root", "--role", "admin")
+    run(capsys, data, "add", "alice", "--role", "officer", "--name", "Alice Smith")
+    code, out = run(capsys, data, "grant", "alice", "--gallery", "wanted", "--json")
+    assert code == 0 and json.loads(out)["operator"]["galleries"] == ["wanted"]
+    run(capsys, data, "grant", "alice", "--source", "vehicles")
+    run(capsys, data, "disable", "alice")
+    code, out = run(capsys, data, "list", "--json")
+    ops = {o["username"]: o for o in json.loads(out)["operators"]}
+    alice = ops["alice"]
+    assert code == 0 and set(ops) == {"alice", "root"}
+    assert (alice["role"], alice["display_name"], alice["sources"]) == (
+        "officer",
+        "Alice Smith",
+        ["vehicles"],
+    )
+    assert alice["disabled_at"] is not None and ops["root"]["disabled_at"] is None
+    assert "secret" not in out and "argon2" not in out
+    code, out = run(capsys, data, "list")
+    assert "alice" in out and "disabled" in out and "gallery:wanted" in out
+
+
+def test_revoke_entitlement(capsys, data, fast):
+    """revoke removes one gallery."""
+    run(capsys, data, "add", "alice", "--role", "officer")
+    run(capsys, data, "grant", "alice", "--gallery", "wanted")
+    code, out = run(capsys, data, "revoke", "alice", "--gallery", "wanted", "--json")
+    assert code == 0 and json.loads(out)["operator"]["galleries"] == []
+
+
+def test_grant_needs_exactly_one_target(capsys, data):
+    """grant refuses both --gallery and --source at once, and neither."""
+    for argv in (["grant", "alice"], ["grant", "alice", "--gallery", "g", "--source", "s"]):
+        with pytest.raises(SystemExit):
+            parser().parse_args(["operators", *argv])
+
+
+def test_bad_input_raises_clear_errors(capsys, data, fast, monkeypatch):
+    """Unknown role, duplicate name, weak password and last admin are input errors."""
+    with pytest.raises(UnknownRole):
+        run(capsys, data, "add", "alice", "--role", "sheriff")
+    run(capsys, data, "add", "root", "--role", "admin")
+    with pytest.raises(DuplicateOperator):
+        run(capsys, data, "add", "root", "--role", "officer")
+    with pytest.raises(LastAdmin):
+        run(capsys, data, "disable", "root")
+    monkeypatch.setenv("MOBILEID_PASSWORD", "short")
+    with pytest.raises(WeakPassword) as err:
+        run(capsys, data, "add", "bob", "--role", "officer")
+    assert err.value.exit_code == 2
+
+
+def test_password_prompt_when_no_env(capsys, data, fast, monkeypatch):
+    """Without MOBILEID_PASSWORD the password is asked twice; a mismatch is refused."""
+    monkeypatch.delenv("MOBILEID_PASSWORD")
+    answers = iter([PASSWORD, PASSWORD + "x"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    with pytest.raises(ValueError, match="same password twice"):
+        run(capsys, data, "add", "alice", "--role", "officer")

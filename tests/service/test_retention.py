@@ -1,0 +1,118 @@
+"""Retention rules and the purge job, driven by an injected clock, with audited receipts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from mobileid.audit import EventType
+from mobileid.config import Settings
+from mobileid.errors import InvalidArgument
+from mobileid.oversight.activity import retention_figures
+from mobileid.service.context import open_context
+from mobileid.service.retention import purge, retention_rules, set_retention
+
+PID = "test-pipeline/1"
+T0 = datetime(2026, 3, 4, 8, 0, tzinfo=UTC)
+
+
+def vec(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=128).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    """Two subjects in a 12-hour gallery (enrolled at t0 and t0+10h), one in a rule-less one."""
+    ctx = open_context(replace(Settings(), data_dir=tmp_path / "data"))
+    g = ctx.gallery
+    g.clock = lambda: T0
+    g.enrol("custody", "a", "Early", "t", [("h1", vec(1))], PID)
+    g.enrol("keep", "k", "Kept", "t", [("h3", vec(3))], PID)
+    g.clock = lambda: T0 + timedelta(hours=10)
+    g.enrol("custody", "b", "Late", "t", [("h2", vec(2))], PID)
+    set_retention(ctx, "custody", 12)
+    return ctx
+
+
+def entries(ctx, event):
+    return [e for e in ctx.audit.read() if e.event == event]
+
+
+def test_purge_deletes_exactly_the_expired_subject_and_writes_a_receipt(ctx):
+    """At t0+13h a 12-hour rule deletes the t0 subject only; its receipt is in the log."""
+    (receipt,) = purge(ctx, T0 + timedelta(hours=13))
+    assert (receipt.gallery, receipt.subjects_deleted, receipt.embeddings_deleted) == (
+        "custody",
+        1,
+        1,
+    )
+    assert [s.name for s in ctx.gallery.subjects("custody")] == ["Late"]
+    assert [s.name for s in ctx.gallery.subjects("keep")] == ["Kept"]
+    (entry,) = entries(ctx, EventType.PURGE)
+    assert entry.outcome == "ok" and entry.component == "retention"
+    assert dict(entry.details) == {
+        "gallery": "custody",
+        "rule": "12h",
+        "retention_hours": 12,
+        "now": "2026-03-04T21:00:00+00:00",
+        "cutoff": "2026-03-04T09:00:00+00:00",
+        "deleted": 1,
+        "embeddings_deleted": 1,
+        "subjects_deleted": 1,
+        "training": False,
+    }
+    assert ctx.audit.verify().ok
+    figures = retention_figures(ctx.audit.read())
+    assert figures["by_target"] == [
+        {"kind": "gallery", "name": "custody", "rule": "12h", "purges": 1, "deleted": 1}
+    ]
+
+
+def test_a_purge_whose_receipt_fails_deletes_nothing(ctx, monkeypatch):
+    """When the audit append raises, the gallery keeps every subject and no receipt exists."""
+
+    def refuse(session, event):
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(ctx.audit, "append", refuse)
+    with pytest.raises(RuntimeError):
+        purge(ctx, T0 + timedelta(hours=30))
+    monkeypatch.undo()
+    assert sorted(s.name for s in ctx.gallery.subjects("custody")) == ["Early", "Late"]
+    assert entries(ctx, EventType.PURGE) == []
+
+
+def test_nothing_expired_still_leaves_a_receipt_and_keeps_data(ctx):
+    """Before any capture expires the job deletes nothing and records that it ran."""
+    (receipt,) = purge(ctx, T0 + timedelta(hours=11))
+    assert (receipt.subjects_deleted, receipt.embeddings_deleted) == (0, 0)
+    assert len(ctx.gallery.subjects("custody")) == 2
+    assert entries(ctx, EventType.PURGE)[0].details["deleted"] == 0
+
+
+def test_rule_changes_are_audited_and_a_naive_clock_is_refused(ctx):
+    """set_retention records old and new rule; purge refuses a time without a UTC offset."""
+    change = set_retention(ctx, "custody", None)
+    assert (change.old_hours, change.new_hours) == (12, None)
+    assert retention_rules(ctx) == {"custody": None, "keep": None}
+    changes = [dict(e.details) for e in entries(ctx, EventType.RETENTION_CHANGE)]
+    assert [(c["old_hours"], c["new_hours"], c["rule"]) for c in changes] == [
+        (None, 12, "12h"),
+        (12, None, "none"),
+    ]
+    assert purge(ctx, T0 + timedelta(days=30)) == []
+    with pytest.raises(InvalidArgument, match="now: expected a time with a UTC offset"):
+        purge(ctx, datetime(2026, 3, 5))
+
+
+def test_receipts_hold_no_biometric_data(ctx):
+    """The receipt's details are flat counts, names and times: nothing vector-like."""
+    purge(ctx, T0 + timedelta(hours=13))
+    (entry,) = entries(ctx, EventType.PURGE)
+    assert all(isinstance(v, str | int | bool) for v in entry.details.values())
+    assert len(json.dumps(dict(entry.details))) < 400
