@@ -24,7 +24,8 @@ runs after one warm-up run):
 Output: a plain-text table on stdout, progress on stderr, the figures as JSON with
 ``--json FILE``. Every gallery and data directory is temporary and removed at the end.
 Timings on a machine that is busy with other work are slower: the table prints the load
-average seen at the start.
+average seen at the start. Settings come from the environment, so
+``MOBILEID_FACE_FLIP_AVERAGE=false`` measures the faster profile (one ResNet pass).
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ def run_stages(
 
 
 def stage_bench(plan: Plan) -> list[Section]:
-    settings = Settings()
+    settings = Settings.from_env()
     models = load_face_models()
     index = FlatIndex(version=0)
     vectors = synthetic_gallery(plan.stage_gallery, seed=2)
@@ -224,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(enrol_bench(lfw, plan.enrol_images, plan.workers))
     machine = {"cores": os.cpu_count(), "load average at start (1 min)": f"{load[0]:.2f}"}
     machine["peak RSS"] = f"{peak_rss_mb():,.0f} MiB"
+    face = Settings.from_env().face
+    machine["face profile"] = (
+        f"flip_average={face.flip_average} (set MOBILEID_FACE_FLIP_AVERAGE=false for the "
+        "faster, less accurate profile)"
+    )
     sections.append(Section("machine", notes=machine))
     print(render(sections))
     if json_path is not None:

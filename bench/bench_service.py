@@ -52,7 +52,7 @@ _VERSIONS = cast(Table, GalleryVersion.__table__)
 def temp_context(workers: int | None = None) -> Iterator[Context]:
     """A service context on a fresh temporary data directory, removed on exit."""
     tmp = Path(tempfile.mkdtemp(prefix="mobileid-bench-"))
-    settings = replace(Settings(), data_dir=tmp / "data")
+    settings = replace(Settings.from_env(), data_dir=tmp / "data")
     if workers is not None:
         settings = replace(settings, workers=workers)
     try:

@@ -36,8 +36,11 @@ def console_actor() -> Actor:
     return Actor(operator=f"os:{user}", role="console")
 
 
-def shipped_face_calibration() -> Path:
-    return Path(str(resources.files("mobileid.face").joinpath("calibration.json")))
+def shipped_face_calibrations() -> list[Path]:
+    """The calibrations measured for the shipped face pipelines: the default one
+    (``calibration.json``) and variants such as ``calibration-noflip.json``."""
+    folder = Path(str(resources.files("mobileid.face")))
+    return sorted(folder.glob("calibration*.json"))
 
 
 def local_face_calibration(settings: Settings) -> Path:
@@ -78,7 +81,7 @@ class Context:
         """The calibration for the current face pipeline; PipelineMismatch when none fits."""
         if self._calibration is None:
             wanted = self.pipeline.pipeline_id
-            for path in (local_face_calibration(self.settings), shipped_face_calibration()):
+            for path in (local_face_calibration(self.settings), *shipped_face_calibrations()):
                 if path.exists():
                     cal = Calibration.load(path)
                     if cal.matcher == wanted:
