@@ -140,3 +140,29 @@ def test_no_face_is_refused_and_audited(ctx):
         identify_face(ctx, buf.getvalue(), reason=reason, galleries=["field"])
     last = _entries(ctx, EventType.SEARCH)[-1]
     assert (last.outcome, last.details["error"]) == ("refused", "no_face_found")
+
+
+def test_changes_to_purposes_and_bands_are_audited(ctx):
+    """Editing the purposes file or a band bound is logged before the next search; no change,
+    no entry."""
+    import json
+
+    def changes():
+        kinds = (EventType.PURPOSE_CHANGE, EventType.THRESHOLD_CHANGE)
+        return [e for e in ctx.audit.read() if e.event in kinds]
+
+    require_reason(ctx, LIVE_PURPOSE, "CASE-12")
+    before = len(changes())
+    require_reason(ctx, LIVE_PURPOSE, "CASE-13")
+    assert len(changes()) == before  # nothing changed, nothing logged
+    path = ctx.settings.data_dir / "purposes.json"
+    data = json.loads(path.read_text())
+    data["purposes"][0]["legal_authority"] = "Amended Authority s.2"
+    path.write_text(json.dumps(data))
+    ctx.settings = replace(ctx.settings, bands=replace(ctx.settings.bands, strong_fmr=1e-6))
+    reason = require_reason(ctx, LIVE_PURPOSE, "CASE-14")
+    assert reason.legal_authority == "Amended Authority s.2"
+    new = changes()[before:]
+    assert [e.event for e in new] == [EventType.PURPOSE_CHANGE, EventType.THRESHOLD_CHANGE]
+    assert "Amended Authority s.2" in json.dumps(new[0].details)
+    assert new[1].details["strong_fmr"] == 1e-6

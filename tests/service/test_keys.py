@@ -70,6 +70,7 @@ def test_rotation_replaces_the_key_and_everything_still_opens(settings):
         "old_key_id": key_id(old),
         "new_key_id": key_id(new),
         "face_rows_resealed": 5,
+        "finger_rows_resealed": 0,
         "operator_secrets_resealed": 1,
         "resumed": False,
     }
@@ -106,3 +107,21 @@ def test_two_retired_keys_are_refused(settings):
         path.with_name(f"{path.name}.{name}.retired").hardlink_to(path)
     with pytest.raises(DeploymentKeyError, match="at most one retired key"):
         rotate_deployment_key(open_context(settings))
+
+
+def test_rotation_reseals_finger_templates_too(settings):
+    """Finger templates are re-sealed before the old key is deleted, and still open after."""
+    from mobileid.gallery.fingers import FingerCapture
+    from tests.conftest import shared_path
+
+    ctx = open_context(settings)
+    path = shared_path("fingerprints", "FVC2002", "DB1_B", "101_1.tif")
+    template = ctx.finger_pipeline.enrol_file(path)
+    capture = FingerCapture(template=template, position="unknown", image_sha256="f" * 64)
+    ctx.fingers.enrol("g", "r0", "N0", "t", [capture])
+    result = rotate_deployment_key(open_context(settings), batch=2)
+    new = load_key(settings.deployment_key_path)
+    fresh = open_context(settings)
+    assert fresh.fingers.key_ids() == {key_id(new): 1}
+    entry = [e for e in fresh.audit.read() if e.event == EventType.KEY_ROTATION][-1]
+    assert entry.details["finger_rows_resealed"] == 1 and result.new_key_id == key_id(new)

@@ -1,7 +1,8 @@
-"""``mobileid eval fingers``: the FVC protocol on a folder of ``NNN_k`` prints.
+"""Fingerprint commands: ``eval fingers``, ``enroll fingers`` and ``identify finger``.
 
-Wire it under the ``eval`` sub-commands with ``add_fingers_eval_parser(eval_subparsers,
-common)``; the handler only parses, calls :mod:`mobileid.eval.fingers` and prints.
+Wire them with ``add_fingers_eval_parser(eval_subparsers, common)`` and
+``add_fingers_parsers(enroll_sub, identify_sub, common)``; the handlers only parse, call the
+library (:mod:`mobileid.eval.fingers`, :mod:`mobileid.service.fingers`) and print.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from mobileid.config import Settings
 
-__all__ = ["add_fingers_eval_parser"]
+__all__ = ["add_fingers_eval_parser", "add_fingers_parsers"]
 
 
 def add_fingers_eval_parser(eval_subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -87,3 +88,158 @@ def _plain(value: Any) -> Any:
     if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
         return None
     return value
+
+
+def add_fingers_parsers(
+    enroll_sub: Any, identify_sub: Any, common: argparse.ArgumentParser
+) -> None:
+    """Add ``enroll fingers`` and ``identify finger`` to their sub-command groups."""
+    from mobileid.cli.reason import reason_arguments
+
+    p = enroll_sub.add_parser(
+        "fingers",
+        parents=[common],
+        help="enrol fingerprints from DIR: one folder per subject, prints named by finger "
+        "position (right_index.png) or FVC-style NNN_k (position unknown)",
+    )
+    p.add_argument("dir", type=Path, metavar="DIR")
+    p.add_argument("--gallery", help="gallery to enrol into (default: 'default')")
+    p.add_argument(
+        "--training",
+        action="store_true",
+        help="enrol into a training-range gallery (synthetic or consented data, never live)",
+    )
+    p.add_argument("--ppi", type=float, help="resolution of the prints when files do not say")
+    p.set_defaults(handler=enrol_fingers_cmd)
+
+    q = identify_sub.add_parser(
+        "finger",
+        parents=[common],
+        help="identify from one or more fingerprints of one person (1:N, fused per subject)",
+    )
+    q.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    q.add_argument(
+        "--contactless", action="store_true", help="the images are phone photos of fingertips"
+    )
+    q.add_argument("--ppi", type=float, help="resolution of contact prints when files do not say")
+    q.add_argument("--top", type=int, default=10, help="how many candidates (1..100, default 10)")
+    q.add_argument(
+        "--gallery", action="append", help="gallery to search (repeatable; default: 'default')"
+    )
+    reason_arguments(q)
+    q.set_defaults(handler=identify_finger_cmd)
+
+
+def enrol_fingers_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import asdict
+
+    from mobileid.cli.progress import ProgressLine
+    from mobileid.service.context import open_context
+    from mobileid.service.fingers import enrol_fingers
+
+    ctx = open_context(settings)
+    report = enrol_fingers(
+        ctx,
+        args.dir,
+        gallery=args.gallery,
+        training=args.training,
+        ppi=args.ppi,
+        progress=ProgressLine("enrol"),
+    )
+    if getattr(args, "json", False):
+        print(json.dumps(asdict(report), indent=2))
+        return 0
+    print(
+        f"gallery {report.gallery!r}: {report.subjects_enrolled} subjects enrolled or extended, "
+        f"{report.prints_added} prints added, {report.prints_skipped} already enrolled, "
+        f"{len(report.failures)} prints failed"
+    )
+    for f in report.failures:
+        print(f"  failed: {f.path}: {f.code}: {f.message}")
+    if report.subjects_failed:
+        print(f"  subjects with no usable print (not enrolled): {len(report.subjects_failed)}")
+    print(f"pipeline: {report.pipeline_id}")
+    return 0
+
+
+def identify_finger_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.cli.main import read_limited
+    from mobileid.service.context import open_context
+    from mobileid.service.fingers import identify_fingers
+    from mobileid.service.identify import require_reason
+
+    ctx = open_context(settings)
+    reason = require_reason(ctx, args.purpose, args.case, args.location, modality="finger")
+    data = [read_limited(p, settings.limits.max_file_bytes) for p in args.images]
+    result = identify_fingers(
+        ctx,
+        data,
+        reason=reason,
+        galleries=args.gallery,
+        top=args.top,
+        contactless=args.contactless,
+        ppi=args.ppi,
+    )
+    if getattr(args, "json", False):
+        print(json.dumps(_plain(identify_finger_json(result)), indent=2))
+        return 0
+    _print_identify(result)
+    return 0
+
+
+def identify_finger_json(result: Any) -> dict[str, Any]:
+    """The stable JSON shape of a finger search (keys as ``identify face`` where they agree)."""
+    from dataclasses import asdict
+
+    r = result.reason
+    return {
+        "search_id": result.search_id,
+        "modality": "finger",
+        "purpose": r.purpose,
+        "legal_authority": r.legal_authority,
+        "case_number": r.case_number,
+        "training": not r.live,
+        "candidates": [
+            {**asdict(c), "band": c.band.value, "rank": i + 1}
+            for i, c in enumerate(result.candidates)
+        ],
+        "pipeline_id": result.pipeline_id,
+        "notice": result.notice,
+        "galleries": list(result.galleries),
+        "gallery_sizes": result.gallery_sizes,
+        "probes": [asdict(p) for p in result.probes],
+        "thresholds": result.thresholds,
+        "fmr_bounds": result.fmr_bounds,
+        "fmr_resolution": result.fmr_resolution,
+        "expected_false_candidates": result.expected_false,
+        "fusion_rule": result.fusion_rule,
+        "calibration": result.calibration,
+    }
+
+
+def _print_identify(result: Any) -> None:
+    r = result.reason
+    kind = "TRAINING" if not r.live else "live"
+    sizes = ", ".join(f"{g} ({n} templates)" for g, n in result.gallery_sizes.items())
+    print(f"search {result.search_id} ({kind}): purpose {r.purpose!r} under {r.legal_authority!r}")
+    print(f"case {r.case_number}; searched: {sizes}; probe prints: {len(result.probes)}")
+    print(f"{'rank':>4}  {'evidence':>8}  {'est. FMR':>9}  {'band':<8}  {'subject':<17}  name")
+    for i, c in enumerate(result.candidates, 1):
+        print(
+            f"{i:>4}  {c.score:8.2f}  {c.fmr:9.1e}  {c.band.value:<8}  {c.subject_id:<17}  "
+            f"{c.name}  ["
+            + ", ".join(f"#{m.probe}:{m.position} {m.score:.3f}" for m in c.matches)
+            + "]"
+        )
+    possible = result.thresholds.get("possible")
+    shown = f"{possible:.3f}" if possible is not None else "never"
+    print(
+        f"bands: possible from a single-print score of {shown}; strong cannot be shown by this "
+        f"calibration (it resolves rates down to {result.fmr_resolution:.1e} only)"
+        if result.thresholds.get("strong") is None
+        else f"bands: strong from {result.thresholds['strong']:.3f}, possible from {shown}"
+    )
+    print(f"fusion: {result.fusion_rule}; calibration: {result.calibration}")
+    print(f"pipeline: {result.pipeline_id}")
+    print(result.notice)
+    print(f"record the outcome: mobileid disposition {result.search_id} DISPOSITION")

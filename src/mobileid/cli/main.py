@@ -18,7 +18,7 @@ from typing import Any
 
 from mobileid import NOTICE, __version__
 from mobileid.cli import render
-from mobileid.cli.reason import reason_arguments
+from mobileid.cli.reason import reason_arguments, token_argument
 from mobileid.config import Settings
 from mobileid.errors import ImageTooLarge, InvalidArgument, MobileIdError
 
@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     reason_arguments(face)
     face.set_defaults(handler=_identify_face)
 
+    from mobileid.cli.fingers_cmd import add_fingers_parsers
+
+    add_fingers_parsers(enrol, ident, common)
+
     disp = sub.add_parser(
         "disposition",
         parents=[common],
@@ -97,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="confirmed by other means / not a match / inconclusive / no action",
     )
     disp.add_argument("--subject", help="the candidate's subject id the disposition concerns")
+    token_argument(disp)
     disp.set_defaults(handler=_disposition)
 
     subjects = sub.add_parser("subjects", help="list, show or delete enrolled subjects")
@@ -181,12 +186,16 @@ def _enrol_faces(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _identify_face(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.service.access import act_as
     from mobileid.service.identify import identify_face, require_reason
 
     ctx = _ctx(settings)
+    principal = act_as(ctx, args.token)
     reason = require_reason(ctx, args.purpose, args.case, args.location)
     data = read_limited(args.image, settings.limits.max_file_bytes)
-    result = identify_face(ctx, data, reason=reason, galleries=args.gallery, top=args.top)
+    result = identify_face(
+        ctx, data, reason=reason, galleries=args.gallery, top=args.top, principal=principal
+    )
     render.identify_result(result, as_json=args.json)
     return 0
 
@@ -218,9 +227,12 @@ def _subjects_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _disposition(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.service.access import act_as
     from mobileid.service.disposition import record_disposition
 
-    entry = record_disposition(_ctx(settings), args.search_id, args.disposition, args.subject)
+    ctx = _ctx(settings)
+    principal = act_as(ctx, args.token)
+    entry = record_disposition(ctx, args.search_id, args.disposition, args.subject, principal)
     if args.json:
         print(json.dumps({"recorded": entry.sequence, **dict(entry.details)}))
     else:

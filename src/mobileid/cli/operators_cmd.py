@@ -79,6 +79,57 @@ def add_operators_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         which.add_argument("--gallery", metavar="G")
         which.add_argument("--source", metavar="S")
         p.set_defaults(handler=_entitlement, grant=grant)
+    tok = osub.add_parser(
+        "token",
+        parents=[common],
+        help="log on (password from $MOBILEID_PASSWORD or a prompt, TOTP code from "
+        "$MOBILEID_TOTP or a prompt) and issue an API token for the command line or a client; "
+        "the token is printed once",
+    )
+    tok.add_argument("username", metavar="USERNAME")
+    tok.add_argument(
+        "--scope",
+        required=True,
+        help="comma-separated actions, within the role (e.g. search_live,record_disposition)",
+    )
+    tok.add_argument("--days", type=float, default=1.0, help="lifetime in days (default 1)")
+    tok.add_argument("--label", default="", help="what the token is for")
+    tok.set_defaults(handler=_token)
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
+    password = os.environ.get(PASSWORD_ENV) or getpass.getpass("password: ")
+    code = os.environ.get("MOBILEID_TOTP") or input("TOTP code: ")
+    svc = open_auth(settings)
+    try:
+        logon = svc.logon(args.username, password, code.strip())
+        issued = svc.issue_token(
+            logon.principal,
+            [s.strip() for s in args.scope.split(",") if s.strip()],
+            expires_in=timedelta(days=args.days),
+            label=args.label,
+        )
+        svc.logout(logon.session_token)
+    finally:
+        svc.close()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "token_id": issued.token_id,
+                    "token": issued.token,
+                    "scope": sorted(issued.scope),
+                    "expires_at": issued.expires_at.isoformat(),
+                }
+            )
+        )
+    else:
+        print(f"token {issued.token_id}, valid until {issued.expires_at.isoformat()}:")
+        print(issued.token)
+        print("store it now (it is not shown again); use it as --token or $MOBILEID_TOKEN")
+    return 0
 
 
 def _actor() -> Principal:

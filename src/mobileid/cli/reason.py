@@ -21,3 +21,13 @@ def reason_arguments(p: argparse.ArgumentParser) -> None:
         help="case or incident number; default $MOBILEID_CASE",
     )
     p.add_argument("--location", default=env.get("MOBILEID_LOCATION"), help="where (optional)")
+    token_argument(p)
+
+
+def token_argument(p: argparse.ArgumentParser) -> None:
+    """Who: an operator's API token (needed once the deployment has operators)."""
+    p.add_argument(
+        "--token",
+        default=os.environ.get("MOBILEID_TOKEN"),
+        help="operator API token (mobileid operators token); default $MOBILEID_TOKEN",
+    )

@@ -213,6 +213,7 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _query(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.records.query import make_query
+    from mobileid.service.access import act_as
     from mobileid.service.context import open_context
     from mobileid.service.identify import require_reason
     from mobileid.service.records_search import audited_super_query
@@ -234,6 +235,7 @@ def _query(args: argparse.Namespace, settings: Settings) -> int:
     if not 0 < args.timeout <= 60:
         raise InvalidArgument(f"--timeout: expected 0..60 s, got {args.timeout}", field="timeout")
     ctx = open_context(settings)
+    principal = act_as(ctx, args.token)
     reason = require_reason(ctx, args.purpose, args.case, args.location, modality="records")
     registry = _registry(settings, timeout_s=args.timeout)
     sources = registry.open_all()
@@ -241,7 +243,15 @@ def _query(args: argparse.Namespace, settings: Settings) -> int:
     entitled = args.source if args.source is not None else list(sources)
     try:
         search_id, result = audited_super_query(
-            ctx, reason, query, sources, entries, entitled, timeout_s=args.timeout, limit=args.limit
+            ctx,
+            reason,
+            query,
+            sources,
+            entries,
+            entitled,
+            timeout_s=args.timeout,
+            limit=args.limit,
+            principal=principal,
         )
     finally:
         for source in sources.values():

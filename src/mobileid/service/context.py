@@ -12,7 +12,9 @@ from mobileid.auth.crypto import load_or_create_key
 from mobileid.config import Settings
 from mobileid.errors import PipelineMismatch
 from mobileid.face.pipeline import FacePipeline, load_face_pipeline
+from mobileid.finger.pipeline import FingerPipeline, load_finger_pipeline
 from mobileid.gallery.embedded import EmbeddedGallery, Progress
+from mobileid.gallery.fingers import FingerGallery
 from mobileid.gallery.protocol import GalleryIndex
 from mobileid.scoring import Calibration
 from mobileid.service.purpose import Purposes
@@ -56,6 +58,9 @@ class Context:
     _pipeline: FacePipeline | None = field(default=None, repr=False)
     _calibration: Calibration | None = field(default=None, repr=False)
     _audit: EmbeddedAuditLog | None = field(default=None, repr=False)
+    _fingers: FingerGallery | None = field(default=None, repr=False)
+    _finger_pipeline: FingerPipeline | None = field(default=None, repr=False)
+    _finger_calibration: Calibration | None = field(default=None, repr=False)
 
     @property
     def audit(self) -> EmbeddedAuditLog:
@@ -93,6 +98,37 @@ class Context:
                     "none (run `mobileid eval faces calibrate --root DIR` on development data)"
                 )
         return self._calibration
+
+    @property
+    def fingers(self) -> FingerGallery:
+        """Finger templates, in the same database as the face gallery and the audit log."""
+        if self._fingers is None:
+            key = load_or_create_key(self.settings.deployment_key_path)
+            self._fingers = FingerGallery(self.settings.database_path, key=key)
+        return self._fingers
+
+    @property
+    def finger_pipeline(self) -> FingerPipeline:
+        if self._finger_pipeline is None:
+            self._finger_pipeline = load_finger_pipeline(limits=self.settings.limits)
+        return self._finger_pipeline
+
+    @property
+    def finger_calibration(self) -> Calibration:
+        """The calibration of the contact-print pipeline; PipelineMismatch when none fits."""
+        if self._finger_calibration is None:
+            wanted = self.finger_pipeline.pipeline_id
+            shipped = Path(str(resources.files("mobileid.finger"))) / "calibration.json"
+            for path in (self.settings.data_dir / "calibration" / "finger.json", shipped):
+                if path.exists() and (cal := Calibration.load(path)).matcher == wanted:
+                    self._finger_calibration = cal
+                    break
+            else:
+                raise PipelineMismatch(
+                    f"calibration: expected a finger score calibration for pipeline {wanted!r}, "
+                    "found none (measure one with mobileid.eval.fingers.calibrate)"
+                )
+        return self._finger_calibration
 
 
 def open_context(settings: Settings, progress: Progress | None = None) -> Context:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import enum
 
 from mobileid.audit import AuditEntry, AuditEvent, EventType
+from mobileid.auth import Action, Principal
 from mobileid.errors import InvalidArgument, NotFound
+from mobileid.service.access import authorize
 from mobileid.service.context import Context
 
 
@@ -29,9 +31,14 @@ def find_search(ctx: Context, search_id: str) -> AuditEntry:
 
 
 def record_disposition(
-    ctx: Context, search_id: str, disposition: str, subject_id: str | None = None
+    ctx: Context,
+    search_id: str,
+    disposition: str,
+    subject_id: str | None = None,
+    principal: Principal | None = None,
 ) -> AuditEntry:
     """Audit the disposition of a search that happened; refuse unknown values or searches."""
+    authorize(ctx, principal, Action.RECORD_DISPOSITION)
     try:
         value = Disposition(disposition)
     except ValueError:

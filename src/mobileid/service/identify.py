@@ -15,9 +15,12 @@ from typing import Any
 
 from mobileid import NOTICE
 from mobileid.audit import AuditEvent, EventType, Outcome
+from mobileid.auth import Action, Principal
 from mobileid.capture.decode import decode_image
 from mobileid.errors import InputError, InvalidArgument, NotFound
 from mobileid.scoring import band_for
+from mobileid.service.access import authorize
+from mobileid.service.config_audit import audit_config_changes
 from mobileid.service.context import Context
 from mobileid.service.purpose import SearchReason
 from mobileid.types import Band, Candidate, FaceEmbedding, Quality
@@ -53,7 +56,9 @@ def require_reason(
     *,
     modality: str = "face",
 ) -> SearchReason:
-    """Check the stated reason before any search; a refusal is audited, then raised."""
+    """Check the stated reason before any search; a refusal is audited, then raised.
+    Any change to the purposes or band bounds since the last search is audited first."""
+    audit_config_changes(ctx)
     try:
         return ctx.purposes.reason(purpose, case_number, location)
     except InputError as exc:
@@ -90,14 +95,19 @@ def identify_face(
     reason: SearchReason,
     galleries: list[str] | None = None,
     top: int = 10,
+    principal: Principal | None = None,
 ) -> IdentifyResult:
-    """Decode, embed and search; candidates carry a calibrated FMR and a band."""
+    """Decode, embed and search; candidates carry a calibrated FMR and a band. With an
+    operator ``principal``, its role and gallery entitlements are checked first (a refusal
+    raises AccessDenied and is audited)."""
     search_id = "Q" + uuid.uuid4().hex[:15]
     base = _reason_details(search_id, reason, ctx)
     try:
         if not 1 <= top <= MAX_TOP:
             raise InvalidArgument(f"top: expected 1..{MAX_TOP}, got {top}", field="top")
         names = check_galleries(ctx, galleries, reason)
+        action = Action.SEARCH_LIVE if reason.live else Action.SEARCH_TRAINING
+        authorize(ctx, principal, action, galleries=names)
         image = decode_image(image_bytes, ctx.settings.limits)
         embedding = ctx.pipeline.process(image)
     except (InputError, NotFound) as exc:

@@ -68,12 +68,16 @@ def rotate_deployment_key(ctx: Context, *, batch: int = 5_000) -> KeyRotation:
         ctx.settings.data_dir / "operators.sqlite3", old_box, new_box
     )
     log = ctx.audit  # opened now: opening it inside the transaction would wait on its lock
+    # Finger templates first: a rerun skips rows already under the new key, so a rotation
+    # interrupted anywhere before the retired key is deleted can be finished.
+    finger_rows = ctx.fingers.rotate_key(old, new, batch=batch)
 
     def append(session: Any, rows: int) -> None:
         details = {
             "old_key_id": old_box.key_id,
             "new_key_id": new_box.key_id,
             "face_rows_resealed": rows,
+            "finger_rows_resealed": finger_rows,
             "operator_secrets_resealed": operators,
             "resumed": resumed,
         }

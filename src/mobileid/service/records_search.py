@@ -13,7 +13,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import fields
 
 from mobileid.audit import AuditEvent, EventType, Outcome
+from mobileid.auth import Action, Principal
 from mobileid.records import RecordQuery, RecordSource, SourceEntry
+from mobileid.service.access import authorize
 from mobileid.service.context import Context
 from mobileid.service.purpose import SearchReason
 from mobileid.service.super_query import SuperQueryResult, super_query
@@ -29,9 +31,14 @@ def audited_super_query(
     *,
     timeout_s: float = 2.0,
     limit: int = 50,
+    principal: Principal | None = None,
 ) -> tuple[str, SuperQueryResult]:
-    """Run the fan-out over the entitled sources of the purpose's kind; audit it."""
+    """Run the fan-out over the entitled sources of the purpose's kind; audit it. With an
+    operator ``principal``, its role must allow the search and only its sources are reached."""
+    authorize(ctx, principal, Action.SEARCH_LIVE if reason.live else Action.SEARCH_TRAINING)
     kind_ok = {n for n, e in registry.items() if e.synthetic != reason.live}
+    if principal is not None:
+        kind_ok &= set(principal.sources)
     allowed = [n for n in entitled if n in kind_ok]
     result = super_query(query, sources, allowed, timeout_s=timeout_s, limit=limit)
     search_id = "R" + uuid.uuid4().hex[:15]

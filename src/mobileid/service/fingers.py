@@ -1,0 +1,434 @@
+"""Use cases: enrol fingerprints from a folder per subject; identify from one or more prints.
+
+Searches are accountable exactly as face searches are (:mod:`mobileid.service.identify`): the
+reason is checked first, every search leaves one ``search`` audit entry (``ok``, or
+``refused`` with the error's code), and the entry holds counts and ids, never templates.
+
+Fusion of several probe fingers, per subject (see :func:`fuse_fmrs`):
+
+1. Each probe is searched on its own (screen + geometric check). A subject's score for that
+   probe is its best over its templates; the finger calibration turns it into an estimated
+   false-match rate ``f_i`` per comparison, as the face side does. A subject that no
+   shortlist of probe ``i`` reached gets ``f_i = 1`` (no evidence).
+2. Evidence adds in log space, like log-likelihood ratios: ``E = Σ -log10 f_i`` (each term is
+   log10 of how much rarer an impostor is than a mate at that score, the mate's tail being ~1).
+3. ``E`` is turned back into a rate with Fisher's formula: the chance that an impostor
+   reaches ``E`` or more with ``k`` independent probes is ``p · Σ_{j<k} (ln 1/p)^j / j!`` with
+   ``p = 10^-E`` — more than ``p``, because ``k`` chances were taken.
+4. Two floors keep weak evidence weak: fusion improves the best single piece of evidence by
+   at most one decade (``MAX_GAIN_DECADES``), and never claims a rate below the calibration's
+   resolution (``1/impostor_count``). With the shipped finger calibration (2,880 impostor
+   pairs, resolution 3.5e-4) fingerprint candidates can reach the possible band, never the
+   strong one (1e-5): that needs a calibration of at least 1e5 impostor pairs.
+
+The same rule fuses a face candidate with a finger candidate of the same subject
+(:func:`fuse_modalities`; floor: the finest resolution among the calibrations involved). What
+the floors guarantee: pieces that are each in the none band (FMR > 1e-3) reach at most the
+possible band together, and strong needs at least one piece at 1e-4 or better on its own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mobileid import NOTICE
+from mobileid.audit import AuditEvent, EventType, Outcome
+from mobileid.config import BandParams
+from mobileid.errors import InputError, InvalidArgument, NotFound, PipelineMismatch
+from mobileid.gallery.fingers import FINGER_POSITIONS, FingerCapture
+from mobileid.scoring import band_for
+from mobileid.service.context import Context
+from mobileid.service.embedding import file_sha256
+from mobileid.service.enrol import ImageFailure, display_name
+from mobileid.service.identify import MAX_TOP, check_galleries
+from mobileid.service.purpose import SearchReason
+from mobileid.types import Band, Candidate
+
+PRINT_SUFFIXES = {".tif", ".tiff", ".png", ".bmp", ".jpg", ".jpeg", ".wsq"}
+MAX_PROBES = 10
+MAX_GAIN_DECADES = 1.0
+SHORTLIST = 100  # templates checked per probe; DB1_B: 99.1% of mates are in the top 40 of 79
+FUSION_RULE = "fisher-sum-log10-fmr/1 (gain <= 1 decade over the best probe; resolution floor)"
+
+_FVC = re.compile(r"^\d+_\d+$")
+_POSITION = re.compile(r"^(?P<pos>[a-z]+_[a-z]+)(?:_\d+)?$")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class FingerEnrolReport:
+    gallery: str
+    pipeline_id: str
+    training: bool
+    subjects_enrolled: int = 0  # created or extended
+    prints_added: int = 0
+    prints_skipped: int = 0  # already enrolled (same content hash)
+    failures: list[ImageFailure] = field(default_factory=list)
+    subjects_failed: list[str] = field(default_factory=list)  # no usable print at all
+
+
+def print_position(path: Path) -> str:
+    """``right_index.png`` (or ``right_index_2.png``) → its position; FVC ``NNN_k`` → unknown."""
+    stem = path.stem.lower()
+    if _FVC.match(stem):
+        return "unknown"
+    m = _POSITION.match(stem)
+    if m and m.group("pos") in FINGER_POSITIONS:
+        return m.group("pos")
+    raise InvalidArgument(
+        f"{path.name}: expected a file named by finger position ({', '.join(FINGER_POSITIONS[1:])}"
+        f", optionally _k) or FVC-style NNN_k, got {path.stem!r}",
+        field="file_name",
+    )
+
+
+def scan_print_folders(root: Path) -> dict[str, list[Path]]:
+    """{folder name: print files} for each sub-folder of ``root`` holding prints."""
+    if not root.is_dir():
+        raise InvalidArgument(
+            f"DIR: expected a directory of subject folders, got {str(root)!r}", field="DIR"
+        )
+    found = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        prints = sorted(
+            p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PRINT_SUFFIXES
+        )
+        if prints:
+            found[folder.name] = prints
+    if not found:
+        raise InvalidArgument(
+            f"DIR: expected one folder of fingerprints per subject in {str(root)!r}, found none",
+            field="DIR",
+        )
+    return found
+
+
+def enrol_fingers(
+    ctx: Context,
+    root: Path,
+    *,
+    gallery: str | None = None,
+    training: bool = False,
+    ppi: float | None = None,
+    progress: Progress | None = None,
+) -> FingerEnrolReport:
+    """Enrol every subject folder, one transaction and one audit entry per subject; prints
+    that fail are reported and skipped; already-enrolled prints are not extracted again."""
+    gallery = gallery or ctx.settings.default_gallery
+    source = f"folder:{root.resolve().name}"
+    pipe = ctx.finger_pipeline
+    pid = pipe.pipeline_id
+    ctx.gallery.create_gallery(gallery, training=training)  # naming and kind, before any work
+    report = FingerEnrolReport(gallery=gallery, pipeline_id=pid, training=training)
+    folders = scan_print_folders(root)
+    total, done = sum(len(v) for v in folders.values()), 0
+    for name, paths in folders.items():
+        captures, failures = [], []
+        for path in paths:
+            done += 1
+            try:
+                position = print_position(path)
+                sha = file_sha256(path)
+                if ctx.fingers.has_image(gallery, sha, pid):
+                    report.prints_skipped += 1
+                    continue
+                template = pipe.enrol_bytes(path.read_bytes(), ppi=ppi, field=path.name)
+                captures.append(FingerCapture(template, position, sha))
+            except InputError as exc:
+                failures.append(ImageFailure(name, str(path), exc.code, exc.message))
+            except OSError as exc:
+                failures.append(ImageFailure(name, str(path), "unreadable", str(exc)))
+            if progress:
+                progress(done, total)
+        report.failures.extend(failures)
+        if captures:
+            _, added = ctx.fingers.enrol(
+                gallery,
+                name,
+                display_name(name),
+                source,
+                captures,
+                training=training,
+                in_transaction=_enrol_audit(ctx, training),
+            )
+            report.prints_added += added
+            report.subjects_enrolled += 1
+        elif failures:
+            report.subjects_failed.append(name)
+    return report
+
+
+def _enrol_audit(ctx: Context, training: bool) -> Callable[[Any, Any, int], None]:
+    log = ctx.audit  # opened now: opening it inside the transaction would wait on its lock
+
+    def append(session: Any, subject: Any, added: int) -> None:
+        details = {
+            "modality": "finger",
+            "gallery": subject.gallery,
+            "subject_id": subject.subject_id,
+            "templates_added": added,  # a count; the log refuses biometric keys
+            "training": training,
+        }
+        ev = AuditEvent(
+            EventType.ENROL, ctx.actor.operator, ctx.actor.role, "enrol", details=details
+        )
+        log.append(session, ev)
+
+    return append
+
+
+def fuse_fmrs(fmrs: Sequence[float], floor: float) -> tuple[float, float]:
+    """(fused FMR, evidence ``Σ -log10 f_i``) of independent pieces of evidence (module doc).
+
+    ``floor`` is the finest rate the calibrations involved can show. One piece is returned
+    as it is (above ``floor``).
+    """
+    if not fmrs:
+        raise InvalidArgument("fmrs: expected at least one rate, got none", field="fmrs")
+    rates = [min(max(float(f), 1e-300), 1.0) for f in fmrs]
+    evidence = sum(-math.log10(f) for f in rates)
+    x = evidence * math.log(10.0)  # ln(1/p)
+    term, tail = 1.0, 1.0
+    for j in range(1, len(rates)):
+        term *= x / j
+        tail += term
+    fisher = math.prod(rates) * tail  # exactly the piece itself when there is one
+    gain_floor = min(rates) / 10.0**MAX_GAIN_DECADES
+    return min(1.0, max(fisher, gain_floor, floor)), evidence
+
+
+@dataclass(frozen=True)
+class FingerMatch:
+    """The best template of a candidate for one probe print."""
+
+    probe: int  # index of the probe, in the order given
+    position: str  # the candidate's finger position that matched best
+    score: float  # matcher similarity, higher is more alike
+    fmr: float  # per comparison, from the finger calibration
+
+
+@dataclass(frozen=True)
+class FingerCandidate:
+    """A lead for human review, never a verdict: one subject, evidence fused over probes."""
+
+    subject_id: str
+    name: str
+    gallery: str
+    score: float  # fused evidence Σ -log10 f_i over the probes; higher is more alike
+    fmr: float  # fused estimated false-match rate (module doc)
+    band: Band
+    pipeline_id: str
+    source: str
+    matches: tuple[FingerMatch, ...]
+
+
+@dataclass(frozen=True)
+class ProbePrint:
+    minutiae_count: int
+    quality: float
+
+
+@dataclass(frozen=True)
+class FingerIdentifyResult:
+    search_id: str  # quote it when recording the disposition
+    candidates: tuple[FingerCandidate, ...]  # best first
+    pipeline_id: str
+    galleries: tuple[str, ...]
+    gallery_sizes: dict[str, int]  # templates of this pipeline per gallery
+    probes: tuple[ProbePrint, ...]
+    thresholds: dict[str, float | None]  # single-probe score where a band starts; None: never
+    fmr_bounds: dict[str, float]
+    expected_false: dict[str, float]  # templates × probes × bound, for someone not enrolled
+    fmr_resolution: float  # the smallest rate the calibration can show
+    fusion_rule: str
+    calibration: str
+    reason: SearchReason
+    notice: str = NOTICE
+
+
+def identify_fingers(
+    ctx: Context,
+    images: Sequence[bytes],
+    *,
+    reason: SearchReason,
+    galleries: list[str] | None = None,
+    top: int = 10,
+    contactless: bool = False,
+    ppi: float | None = None,
+) -> FingerIdentifyResult:
+    """Extract each probe print, search 1:N, fuse per subject; audited like a face search."""
+    search_id = "Q" + uuid.uuid4().hex[:15]
+    base = _reason_details(search_id, reason, ctx)
+    pipe = ctx.finger_pipeline
+    try:
+        if not 1 <= top <= MAX_TOP:
+            raise InvalidArgument(f"top: expected 1..{MAX_TOP}, got {top}", field="top")
+        if not 1 <= len(images) <= MAX_PROBES:
+            raise InvalidArgument(
+                f"IMAGE: expected 1..{MAX_PROBES} prints, got {len(images)}", field="IMAGE"
+            )
+        names = check_galleries(ctx, galleries, reason)
+        probes = [
+            pipe.enrol_photo(d, field=f"IMAGE[{i}]")
+            if contactless
+            else pipe.enrol_bytes(d, ppi=ppi, field=f"IMAGE[{i}]")
+            for i, d in enumerate(images)
+        ]
+        cal = ctx.finger_calibration
+        if cal.matcher != probes[0].pipeline_id:
+            raise PipelineMismatch(
+                f"calibration: expected one for pipeline {probes[0].pipeline_id!r}, have only "
+                f"{cal.matcher!r} (contactless prints are not calibrated yet)",
+                field="pipeline_id",
+            )
+    except (InputError, NotFound, PipelineMismatch) as exc:
+        _audit(ctx, Outcome.REFUSED, {**base, "galleries": galleries or [], "error": exc.code})
+        raise
+    pid = probes[0].pipeline_id
+    feats = [pipe.features(t) for t in probes]
+    bands = ctx.settings.bands
+    floor = cal.resolution
+    best: dict[tuple[str, str], dict[int, FingerMatch]] = {}
+    sizes: dict[str, int] = {}
+    for g in names:
+        for i, f in enumerate(feats):
+            hits, per_subject = ctx.fingers.search(g, f, SHORTLIST)
+            sizes[g] = sum(per_subject.values())
+            for h in hits:
+                slot = best.setdefault((g, h.subject_id), {})
+                if i not in slot or h.score > slot[i].score:
+                    slot[i] = FingerMatch(i, h.position, round(h.score, 6), cal.fmr(h.score))
+    subjects = ctx.gallery.get_many([sid for _, sid in best])
+    candidates = []
+    for (g, sid), matches in best.items():
+        subject = subjects.get(sid)
+        if subject is None:  # deleted between the search and this lookup
+            continue
+        rates = [matches[i].fmr if i in matches else 1.0 for i in range(len(probes))]
+        fmr, evidence = fuse_fmrs(rates, floor)
+        candidates.append(
+            FingerCandidate(
+                subject_id=sid,
+                name=subject.name,
+                gallery=g,
+                score=round(evidence, 4),
+                fmr=fmr,
+                band=band_for(fmr, bands.strong_fmr, bands.possible_fmr),
+                pipeline_id=pid,
+                source=subject.source,
+                matches=tuple(matches[i] for i in sorted(matches)),
+            )
+        )
+    candidates.sort(key=lambda c: (c.fmr, -c.score))
+    bounds = {Band.STRONG.value: bands.strong_fmr, Band.POSSIBLE.value: bands.possible_fmr}
+    n = sum(sizes.values()) * len(probes)
+    result = FingerIdentifyResult(
+        search_id=search_id,
+        candidates=tuple(candidates[:top]),
+        pipeline_id=pid,
+        galleries=tuple(names),
+        gallery_sizes=sizes,
+        probes=tuple(ProbePrint(t.count, round(t.quality, 2)) for t in probes),
+        thresholds={b: cal.threshold(f) if f >= floor else None for b, f in bounds.items()},
+        fmr_bounds=bounds,
+        expected_false={b: n * max(f, floor) for b, f in bounds.items()},
+        fmr_resolution=floor,
+        fusion_rule=FUSION_RULE,
+        calibration=cal.dataset,
+        reason=reason,
+    )
+    counts = Counter(c.band.value for c in result.candidates)
+    _audit(
+        ctx,
+        Outcome.OK,
+        {
+            **base,
+            "galleries": sizes,
+            "probes": len(probes),
+            "candidates": len(result.candidates),
+            "bands": {b.value: counts.get(b.value, 0) for b in Band},
+            "best_band": result.candidates[0].band.value if result.candidates else None,
+            "pipeline_id": pid,
+            "thresholds": result.thresholds,
+            "fmr_bounds": bounds,
+            "fusion_rule": FUSION_RULE,
+        },
+    )
+    return result
+
+
+def _reason_details(search_id: str, reason: SearchReason, ctx: Context) -> dict[str, Any]:
+    return {
+        "search_id": search_id,
+        "modality": "finger",
+        "purpose": reason.purpose,
+        "legal_authority": reason.legal_authority,
+        "case_number": reason.case_number,
+        "location": reason.location,
+        "unit": ctx.actor.unit,
+        "training": not reason.live,
+    }
+
+
+def _audit(ctx: Context, outcome: Outcome, details: dict[str, Any]) -> None:
+    ctx.audit.record(
+        AuditEvent(
+            EventType.SEARCH, ctx.actor.operator, ctx.actor.role, "identify", outcome, details
+        )
+    )
+
+
+@dataclass(frozen=True)
+class FusedCandidate:
+    """One subject's face and finger evidence together (a lead for human review)."""
+
+    subject_id: str
+    name: str
+    gallery: str
+    fmr: float  # fused, see the module doc
+    band: Band
+    evidence: float  # Σ -log10 FMR over the pieces
+    face_fmr: float | None  # None: the face search did not return this subject
+    finger_fmr: float | None
+
+
+def fuse_modalities(
+    face: Sequence[Candidate],
+    fingers: Sequence[FingerCandidate],
+    *,
+    floor: float,
+    bands: BandParams,
+) -> list[FusedCandidate]:
+    """Join face and finger candidates by subject id and fuse their FMRs with :func:`fuse_fmrs`.
+
+    A subject missing from one search adds no piece (it may have no face, or no prints,
+    enrolled): its other piece stands alone. ``floor`` is the finest resolution of the two
+    calibrations. Best (lowest fused FMR) first.
+    """
+    by_id: dict[str, tuple[Candidate | None, FingerCandidate | None]] = {}
+    for c in face:
+        by_id[c.subject_id] = (c, None)
+    for f in fingers:
+        by_id[f.subject_id] = (by_id.get(f.subject_id, (None, None))[0], f)
+    out = []
+    for sid, (fc, gc) in by_id.items():
+        first = fc or gc
+        assert first is not None  # every entry came from one of the two lists
+        rates = [c.fmr for c in (fc, gc) if c is not None]
+        fmr, evidence = fuse_fmrs(rates, floor)
+        band = band_for(fmr, bands.strong_fmr, bands.possible_fmr)
+        out.append(
+            FusedCandidate(
+                sid, first.name, first.gallery, fmr, band, round(evidence, 4),
+                fc.fmr if fc else None, gc.fmr if gc else None,
+            )
+        )  # fmt: skip
+    return sorted(out, key=lambda c: (c.fmr, -c.evidence))

@@ -1,0 +1,55 @@
+"""``mobileid enroll fingers`` and ``mobileid identify finger``: exit codes and JSON shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mobileid.cli.main import main
+from tests.conftest import LIVE_PURPOSE, shared_path, write_purposes
+
+KEYS = {"search_id", "modality", "purpose", "legal_authority", "case_number", "training",
+        "candidates", "pipeline_id", "notice", "galleries", "gallery_sizes", "probes",
+        "thresholds", "fmr_bounds", "fmr_resolution", "expected_false_candidates",
+        "fusion_rule", "calibration"}  # fmt: skip
+CANDIDATE = {"subject_id", "name", "gallery", "score", "fmr", "band", "pipeline_id", "source",
+             "matches", "rank"}  # fmt: skip
+
+
+def _db1(name: str) -> Path:
+    return shared_path("fingerprints", "FVC2002", "DB1_B", name)
+
+
+def test_enrol_then_identify_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Enrolment reports counts; a search prints one JSON object with the stable keys."""
+    for finger, position in ((104, "left_thumb"), (107, "right_middle")):
+        (tmp_path / "in" / f"P{finger}").mkdir(parents=True)
+        (tmp_path / "in" / f"P{finger}" / f"{position}.tif").symlink_to(_db1(f"{finger}_1.tif"))
+    data = ["--data-dir", str(tmp_path / "data")]
+    write_purposes(tmp_path / "data")
+    assert main(["enroll", "fingers", str(tmp_path / "in"), "--json", *data]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["subjects_enrolled"], report["prints_added"], report["failures"]) == (2, 2, [])
+    search = ["identify", "finger", str(_db1("104_3.tif")), "--purpose", LIVE_PURPOSE]
+    assert main([*search, "--case", "CASE-C1", "--top", "2", "--json", *data]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out.keys() == KEYS and out["modality"] == "finger"
+    assert out["candidates"][0].keys() == CANDIDATE
+    best = out["candidates"][0]
+    assert (best["name"], best["band"], best["rank"]) == ("P104", "possible", 1)
+    assert best["matches"][0]["position"] == "left_thumb"
+    assert out["thresholds"]["strong"] is None and "human review" in out["notice"]
+    assert out["gallery_sizes"] == {"default": 2}
+
+
+def test_identify_without_a_case_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A search without a case number exits 2 with a JSON error naming the field."""
+    write_purposes(tmp_path / "data")
+    argv = ["identify", "finger", str(_db1("104_3.tif")), "--purpose", LIVE_PURPOSE, "--json"]
+    assert main([*argv, "--case", "", "--data-dir", str(tmp_path / "data")]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["field"] == "case_number"

@@ -1,0 +1,37 @@
+"""From the command line: an operator gets a token and searches with it, within its rights."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlparse
+
+import pyotp
+
+from mobileid.cli.main import main
+from tests.conftest import LIVE_PURPOSE, link_subjects, write_purposes
+
+
+def test_operator_token_then_search(capsys, monkeypatch, tmp_path, lfw_dev):
+    """operators add/grant/token, then identify with --token; no token is refused."""
+    link_subjects(lfw_dev, tmp_path / "people", ["Bill_Clinton", "Carlos_Menem"], per_subject=2)
+    data = ["--data-dir", str(tmp_path / "data")]
+    write_purposes(tmp_path / "data")
+    assert main(["enroll", "faces", str(tmp_path / "people"), *data]) == 0
+    monkeypatch.setenv("MOBILEID_PASSWORD", "a long enough passphrase")
+    capsys.readouterr()
+    assert main(["operators", "add", "officer1", "--role", "officer", "--json", *data]) == 0
+    uri = json.loads(capsys.readouterr().out)["totp_uri"]
+    secret = parse_qs(urlparse(uri).query)["secret"][0]
+    assert main(["operators", "grant", "officer1", "--gallery", "default", *data]) == 0
+    monkeypatch.setenv("MOBILEID_TOTP", pyotp.TOTP(secret).now())
+    capsys.readouterr()
+    argv = ["operators", "token", "officer1", "--scope", "search_live", "--json", *data]
+    assert main(argv) == 0
+    token = json.loads(capsys.readouterr().out)["token"]
+
+    probe = str(lfw_dev / "Bill_Clinton" / "Bill_Clinton_0010.jpg")
+    why = ["--purpose", LIVE_PURPOSE, "--case", "CASE-31"]
+    assert main(["identify", "face", probe, *why, "--json", *data]) == 9  # no token
+    capsys.readouterr()
+    assert main(["identify", "face", probe, *why, "--token", token, "--json", *data]) == 0
+    assert json.loads(capsys.readouterr().out)["candidates"][0]["name"] == "Bill Clinton"

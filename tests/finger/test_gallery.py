@@ -1,0 +1,150 @@
+"""The finger gallery: sealed rows, one subject across modalities, kinds, cascade deletion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mobileid.errors import InvalidArgument
+from mobileid.finger.types import FingerTemplate
+from mobileid.gallery.embedded import EmbeddedGallery
+from mobileid.gallery.fingers import (
+    FingerCapture,
+    FingerGallery,
+    FingerTemplateRow,
+    pack_template,
+    unpack_template,
+)
+from mobileid.gallery.sealing import DeploymentKeyError
+
+KEY = bytes(range(32))
+PID = "finger/test-pipeline/1"
+
+
+def _template(seed: int, n: int = 30) -> FingerTemplate:
+    rng = np.random.default_rng(seed)
+    m = np.stack(
+        [
+            rng.uniform(20, 280, n),
+            rng.uniform(20, 360, n),
+            rng.uniform(-np.pi, np.pi, n),
+            rng.integers(1, 3, n),
+            rng.uniform(0.5, 1.0, n),
+        ],
+        axis=1,
+    )
+    return FingerTemplate(m.astype(np.float32), 300, 380, 500.0, 71.5, PID)
+
+
+def _capture(seed: int, position: str = "unknown") -> FingerCapture:
+    return FingerCapture(_template(seed), position, f"sha{seed:04d}")
+
+
+@pytest.fixture
+def galleries(tmp_path: Path) -> tuple[EmbeddedGallery, FingerGallery]:
+    db = tmp_path / "db.sqlite3"
+    faces = EmbeddedGallery(db, tmp_path / "index", key=KEY)
+    return faces, FingerGallery(db, key=KEY)
+
+
+def test_payload_round_trips_exactly() -> None:
+    """A template packs and unpacks to the same minutiae and header, bit for bit."""
+    t = _template(1)
+    back = unpack_template(pack_template(t), PID)
+    assert np.array_equal(back.minutiae, t.minutiae)
+    assert (back.width, back.height, back.ppi, back.quality) == (300, 380, 500.0, 71.5)
+
+
+def test_rows_are_sealed_and_bound_to_their_row(galleries) -> None:
+    """Stored bytes hold no plaintext minutiae; a payload moved to another row fails to open."""
+    _, fingers = galleries
+    fingers.enrol("g1", "a", "A", "t", [_capture(1), _capture(2, "right_index")])
+    with Session(fingers.engine) as s:
+        rows = list(s.scalars(select(FingerTemplateRow).order_by(FingerTemplateRow.id)))
+    assert pack_template(_template(1))[20:80] not in rows[0].template
+    assert {r.position for r in rows} == {"unknown", "right_index"}
+    with Session(fingers.engine) as s, s.begin():
+        s.execute(
+            update(FingerTemplateRow)
+            .where(FingerTemplateRow.id == rows[1].id)
+            .values(template=rows[0].template)
+        )
+    with pytest.raises(DeploymentKeyError, match="fails authentication"):
+        fingers.search("g1", _features(_template(1)), 5)
+
+
+def _features(t: FingerTemplate):  # type: ignore[no-untyped-def]
+    from mobileid.finger.match import prepare
+
+    return prepare(t)
+
+
+def test_face_and_finger_share_one_subject(galleries) -> None:
+    """The same gallery and reference is one subject, enrolled by face and by finger."""
+    faces, fingers = galleries
+    v = np.ones(128, dtype=np.float32) / np.sqrt(128)
+    face_subject, _ = faces.enrol("g1", "ref-7", "Ann", "t", [("img", v)], "face/x")
+    finger_subject, added = fingers.enrol("g1", "ref-7", "Ann", "t", [_capture(3)])
+    assert finger_subject.subject_id == face_subject.subject_id and added == 1
+    assert finger_subject.embeddings == 1  # the subject's face embeddings
+    assert fingers.positions(face_subject.subject_id) == {"unknown": 1}
+
+
+def test_re_enrolling_skips_and_kinds_never_change(galleries) -> None:
+    """A print enrolled twice is added once; a live gallery refuses training enrolment."""
+    faces, fingers = galleries
+    assert fingers.enrol("g1", "a", "A", "t", [_capture(4)])[1] == 1
+    assert fingers.enrol("g1", "a", "A", "t", [_capture(4)])[1] == 0
+    with pytest.raises(InvalidArgument, match="exists as a live gallery"):
+        fingers.enrol("g1", "b", "B", "t", [_capture(5)], training=True)
+    fingers.enrol("range", "b", "B", "t", [_capture(5)], training=True)
+    assert faces.galleries(training=True) == ["range"]
+    assert fingers.count("g1") == 1 and fingers.count("range", PID) == 1
+
+
+def test_bad_position_or_gallery_writes_nothing(galleries) -> None:
+    """An unknown finger position or gallery name is refused before anything is stored."""
+    faces, fingers = galleries
+    with pytest.raises(InvalidArgument, match="position: expected one of"):
+        fingers.enrol("g1", "a", "A", "t", [_capture(6), _capture(7, "right_toe")])
+    with pytest.raises(InvalidArgument, match="gallery: expected"):
+        fingers.enrol("bad name", "a", "A", "t", [_capture(6)])
+    assert faces.subjects() == [] and fingers.count("g1") == 0
+
+
+def test_deleting_a_subject_deletes_its_prints(galleries) -> None:
+    """Removing a subject through the face gallery removes its finger templates (cascade)."""
+    faces, fingers = galleries
+    subject, _ = fingers.enrol("g1", "a", "A", "t", [_capture(8), _capture(9)])
+    faces.remove(subject.subject_id)
+    assert fingers.count("g1") == 0
+
+
+def test_search_finds_an_identical_template(galleries) -> None:
+    """A gallery template searched with itself comes back first, with its subject."""
+    _, fingers = galleries
+    a, _ = fingers.enrol("g1", "a", "A", "t", [_capture(10, "left_thumb")])
+    fingers.enrol("g1", "b", "B", "t", [_capture(11)])
+    hits, per_subject = fingers.search("g1", _features(_template(10)), 5)
+    assert hits[0].subject_id == a.subject_id and hits[0].position == "left_thumb"
+    assert hits[0].score > 0.9 and sorted(per_subject.values()) == [1, 1]
+    assert fingers.search("g1", _features(_template(10)), 5)[0] == hits  # cached
+
+
+def test_key_rotation_reseals_every_row(tmp_path: Path) -> None:
+    """After re-sealing under a new key, a gallery opened with that key searches as before."""
+    db = tmp_path / "db.sqlite3"
+    fingers = FingerGallery(db, key=KEY)
+    fingers.enrol("g1", "a", "A", "t", [_capture(12), _capture(13), _capture(14)])
+    new = bytes(range(1, 33))
+    assert fingers.rotate_key(KEY, new, batch=2) == 3
+    assert fingers.rotate_key(KEY, new, batch=2) == 0  # a rerun has nothing left to do
+    reopened = FingerGallery(db, key=new)
+    assert reopened.key_ids() == {reopened.key_id: 3}
+    assert reopened.search("g1", _features(_template(13)), 5)[0][0].score > 0.9
+    with pytest.raises(DeploymentKeyError, match="deployment key in use"):
+        FingerGallery(db, key=KEY).search("g1", _features(_template(13)), 5)
