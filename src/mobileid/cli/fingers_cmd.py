@@ -164,11 +164,13 @@ def enrol_fingers_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 def identify_finger_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.cli.main import read_limited
+    from mobileid.service.access import act_as
     from mobileid.service.context import open_context
     from mobileid.service.fingers import identify_fingers
     from mobileid.service.identify import require_reason
 
     ctx = open_context(settings)
+    principal = act_as(ctx, args.token)
     reason = require_reason(ctx, args.purpose, args.case, args.location, modality="finger")
     data = [read_limited(p, settings.limits.max_file_bytes) for p in args.images]
     result = identify_fingers(
@@ -179,6 +181,7 @@ def identify_finger_cmd(args: argparse.Namespace, settings: Settings) -> int:
         top=args.top,
         contactless=args.contactless,
         ppi=args.ppi,
+        principal=principal,
     )
     if getattr(args, "json", False):
         print(json.dumps(_plain(identify_finger_json(result)), indent=2))

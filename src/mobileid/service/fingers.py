@@ -40,10 +40,12 @@ from typing import Any
 
 from mobileid import NOTICE
 from mobileid.audit import AuditEvent, EventType, Outcome
+from mobileid.auth import Action, Principal
 from mobileid.config import BandParams
 from mobileid.errors import InputError, InvalidArgument, NotFound, PipelineMismatch
 from mobileid.gallery.fingers import FINGER_POSITIONS, FingerCapture
 from mobileid.scoring import band_for
+from mobileid.service.access import authorize
 from mobileid.service.context import Context
 from mobileid.service.embedding import file_sha256
 from mobileid.service.enrol import ImageFailure, display_name
@@ -263,8 +265,10 @@ def identify_fingers(
     top: int = 10,
     contactless: bool = False,
     ppi: float | None = None,
+    principal: Principal | None = None,
 ) -> FingerIdentifyResult:
-    """Extract each probe print, search 1:N, fuse per subject; audited like a face search."""
+    """Extract each probe print, search 1:N, fuse per subject; audited like a face search.
+    With an operator ``principal``, role and gallery entitlements are checked first."""
     search_id = "Q" + uuid.uuid4().hex[:15]
     base = _reason_details(search_id, reason, ctx)
     pipe = ctx.finger_pipeline
@@ -276,6 +280,8 @@ def identify_fingers(
                 f"IMAGE: expected 1..{MAX_PROBES} prints, got {len(images)}", field="IMAGE"
             )
         names = check_galleries(ctx, galleries, reason)
+        action = Action.SEARCH_LIVE if reason.live else Action.SEARCH_TRAINING
+        authorize(ctx, principal, action, galleries=names)
         probes = [
             pipe.enrol_photo(d, field=f"IMAGE[{i}]")
             if contactless
