@@ -63,6 +63,7 @@ def test_purge_deletes_exactly_the_expired_subject_and_writes_a_receipt(ctx):
         "cutoff": "2026-03-04T09:00:00+00:00",
         "deleted": 1,
         "embeddings_deleted": 1,
+        "templates_deleted": 0,
         "subjects_deleted": 1,
         "training": False,
     }
@@ -116,3 +117,26 @@ def test_receipts_hold_no_biometric_data(ctx):
     (entry,) = entries(ctx, EventType.PURGE)
     assert all(isinstance(v, str | int | bool) for v in entry.details.values())
     assert len(json.dumps(dict(entry.details))) < 400
+
+
+def test_finger_templates_follow_the_gallery_rule(ctx):
+    """An expired finger capture is purged with its receipt; a subject with prints left is kept."""
+    from mobileid.gallery.fingers import FingerCapture
+    from tests.conftest import shared_path
+
+    template = ctx.finger_pipeline.enrol_file(
+        shared_path("fingerprints", "FVC2002", "DB1_B", "102_1.tif")
+    )
+    fingers = ctx.fingers
+    fingers.clock = lambda: T0
+    fingers.enrol("custody", "p", "Printed", "t", [FingerCapture(template, "unknown", "f" * 64)])
+    fingers.clock = lambda: T0 + timedelta(hours=10)
+    late = FingerCapture(template, "unknown", "e" * 64)
+    fingers.enrol("custody", "q", "Printed Late", "t", [late])
+    (receipt,) = purge(ctx, T0 + timedelta(hours=13))
+    assert (receipt.templates_deleted, receipt.embeddings_deleted) == (1, 1)
+    names = sorted(s.name for s in ctx.gallery.subjects("custody"))
+    assert names == ["Late", "Printed Late"]
+    assert fingers.count("custody") == 1
+    entry = entries(ctx, EventType.PURGE)[-1]
+    assert (entry.details["templates_deleted"], entry.details["deleted"]) == (1, 2)

@@ -23,6 +23,7 @@ class Purged:
     cutoff: datetime  # captures stored before this time were deleted
     subjects_deleted: int  # subjects left with no capture
     embeddings_deleted: int
+    templates_deleted: int = 0  # finger templates
 
 
 PurgeHook = Callable[[Any, Purged], None]

@@ -78,6 +78,8 @@ def _rowcount(result: Any) -> int:
 def purge_before(
     engine: Engine, gallery: str, cutoff: datetime, in_transaction: PurgeHook | None
 ) -> Purged:
+    from mobileid.gallery.fingers import FingerTemplateRow  # here: fingers imports this module
+
     cut = stamp(cutoff)
     with Session(engine) as s, s.begin():
         rule = _gallery_row(s, gallery).retention_hours
@@ -88,8 +90,20 @@ def purge_before(
                 )
             )
         )
+        # Finger captures follow the same rule as face captures.
+        FingerTemplateRow.__table__.create(s.connection(), checkfirst=True)  # type: ignore[attr-defined]
+        templates = _rowcount(
+            s.execute(
+                delete(FingerTemplateRow).where(
+                    FingerTemplateRow.gallery == gallery, FingerTemplateRow.created_at < cut
+                )
+            )
+        )
         has_capture = select(EmbeddingRow.id).where(
             EmbeddingRow.subject_id == SubjectRow.subject_id
+        )
+        has_print = select(FingerTemplateRow.id).where(
+            FingerTemplateRow.subject_id == SubjectRow.subject_id
         )
         subjects = _rowcount(
             s.execute(
@@ -97,12 +111,13 @@ def purge_before(
                     SubjectRow.gallery == gallery,
                     SubjectRow.created_at < cut,
                     ~has_capture.exists(),
+                    ~has_print.exists(),
                 )
             )
         )
-        if embeddings or subjects:
+        if embeddings or subjects or templates:
             bump_version(s, gallery)
-        purged = Purged(gallery, rule or 0, cutoff, subjects, embeddings)
+        purged = Purged(gallery, rule or 0, cutoff, subjects, embeddings, templates)
         if in_transaction:
             in_transaction(s, purged)
     return purged

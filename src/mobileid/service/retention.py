@@ -91,8 +91,10 @@ def purge(ctx: Context, now: datetime) -> list[Purged]:
                 "retention_hours": hours,
                 "now": now.isoformat(timespec="seconds"),
                 "cutoff": purged.cutoff.isoformat(timespec="seconds"),
-                "deleted": purged.embeddings_deleted,  # captures: what the rule is about
+                # captures (face embeddings and finger templates): what the rule is about
+                "deleted": purged.embeddings_deleted + purged.templates_deleted,
                 "embeddings_deleted": purged.embeddings_deleted,
+                "templates_deleted": purged.templates_deleted,
                 "subjects_deleted": purged.subjects_deleted,
                 "training": purged.gallery in training,
             }
