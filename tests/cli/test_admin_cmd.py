@@ -63,6 +63,7 @@ def test_retention_then_purge_as_of_a_given_time(capsys, data):
             "cutoff": "2026-03-04T09:00:00+00:00",
             "subjects_deleted": 1,
             "embeddings_deleted": 1,
+            "templates_deleted": 0,
         }
     ]
     assert [s.name for s in open_context(Settings(data_dir=data)).gallery.subjects()] == ["N1"]

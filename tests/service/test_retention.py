@@ -140,3 +140,34 @@ def test_finger_templates_follow_the_gallery_rule(ctx):
     assert fingers.count("custody") == 1
     entry = entries(ctx, EventType.PURGE)[-1]
     assert (entry.details["templates_deleted"], entry.details["deleted"]) == (1, 2)
+
+
+def test_record_sources_are_purged_by_their_rule_with_a_receipt(ctx):
+    """A source with retention_days loses records imported before the cutoff, with a receipt;
+    one without a rule keeps everything."""
+    from dataclasses import replace as dc_replace
+
+    from mobileid.records import SourceRegistry
+    from mobileid.records.generate import generate
+    from mobileid.service.retention import purge_sources
+    from tests.records.conftest import entry
+
+    persons, links = generate(5, seed=7)["syn-persons"]
+    registry = SourceRegistry(ctx.settings.data_dir / "records")
+    registry.register(dc_replace(entry("kept30"), retention_days=30))
+    registry.register(entry("forever"))
+    for name in ("kept30", "forever"):
+        source = registry.open(name)
+        source.add(persons, links)
+        source.close()
+    now = datetime.now(UTC)
+    assert purge_sources(ctx, now + timedelta(days=29)) == {"kept30": 0}
+    assert purge_sources(ctx, now + timedelta(days=31)) == {"kept30": 5}
+    counts = {n: sum(registry.open(n).counts().values()) for n in ("kept30", "forever")}
+    assert counts["kept30"] == 0 and counts["forever"] > 0
+    last = entries(ctx, EventType.PURGE)[-1]
+    assert (last.details["source"], last.details["deleted"], last.details["rule"]) == (
+        "kept30",
+        5,
+        "30d",
+    )

@@ -120,10 +120,12 @@ def _retention(args: argparse.Namespace, settings: Settings) -> int:
 
 def _purge(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.service.context import open_context
-    from mobileid.service.retention import purge
+    from mobileid.service.retention import purge, purge_sources
 
     now = parse_now(args.now)
-    receipts = purge(open_context(settings), now)
+    ctx = open_context(settings)
+    receipts = purge(ctx, now)
+    sources = purge_sources(ctx, now)
     rows = [
         {
             "gallery": r.gallery,
@@ -131,12 +133,16 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
             "cutoff": r.cutoff.isoformat(timespec="seconds"),
             "subjects_deleted": r.subjects_deleted,
             "embeddings_deleted": r.embeddings_deleted,
+            "templates_deleted": r.templates_deleted,
         }
         for r in receipts
     ]
     if args.json:
-        print(json.dumps({"now": now.isoformat(timespec="seconds"), "purged": rows}, indent=2))
+        now_s = now.isoformat(timespec="seconds")
+        print(json.dumps({"now": now_s, "purged": rows, "sources": sources}, indent=2))
         return 0
+    for name, deleted in sources.items():
+        print(f"record source {name}: {deleted} records deleted under its retention rule")
     if not rows:
         print("no gallery has a retention rule; nothing purged")
     for r in rows:

@@ -36,6 +36,12 @@ def add_records_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     reg.add_argument(
         "--url", default="", help="database URL (default: DATA_DIR/records/NAME.sqlite3)"
     )
+    reg.add_argument(
+        "--retention-days",
+        type=int,
+        help="records imported more than this many days ago are deleted by "
+        "`mobileid admin purge` (with an audited receipt)",
+    )
     reg.set_defaults(handler=_register)
 
     imp = rsub.add_parser(
@@ -147,7 +153,14 @@ def _register(args: argparse.Namespace, settings: Settings) -> int:
             f"--types: expected some of {kinds}, got {args.types!r}", field="types"
         ) from None
     entry = SourceEntry(
-        args.name, args.agency, args.authority, types, args.retention, args.entitlement, args.url
+        args.name,
+        args.agency,
+        args.authority,
+        types,
+        args.retention,
+        args.entitlement,
+        args.url,
+        retention_days=args.retention_days,
     )
     _registry(settings).register(entry)
     if args.json:

@@ -31,6 +31,9 @@ class SourceEntry:
     entitlement: str  # what an operator must hold to reach it
     url: str = ""  # empty: the embedded SQLite file DATA_DIR/records/NAME.sqlite3
     synthetic: bool = False  # demo and training data only
+    # The machine-enforced part of the retention rule: records imported more than this many
+    # days ago are purged by `mobileid admin purge` (None: the rule is enforced elsewhere).
+    retention_days: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -54,6 +57,11 @@ def check_entry(entry: SourceEntry) -> SourceEntry:
             raise InvalidArgument(
                 f"{field}: expected a value (every source states it), got nothing", field=field
             )
+    if entry.retention_days is not None and not 1 <= entry.retention_days <= 36500:
+        raise InvalidArgument(
+            f"retention_days: expected 1..36500 days, got {entry.retention_days}",
+            field="retention_days",
+        )
     if not entry.record_types:
         raise InvalidArgument("record_types: expected at least one, got none", field="record_types")
     return entry

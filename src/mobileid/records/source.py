@@ -7,12 +7,12 @@ source, ``sqlite:///PATH``) and on PostgreSQL (``postgresql://...``), chosen by 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Table, func, insert, or_, select
+from sqlalchemy import Table, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
@@ -174,6 +174,25 @@ class SqlRecordSource:
             ) from exc
 
     # -- reading ---------------------------------------------------------------------------
+
+    def purge_imported_before(
+        self, cutoff: datetime, receipt: Callable[[int], None] | None = None
+    ) -> int:
+        """Delete records imported before ``cutoff`` with their keys, names and links, in one
+        transaction; ``receipt(deleted)`` runs inside it (the audit entry): if it raises,
+        nothing is deleted."""
+        cut = cutoff.astimezone(UTC).isoformat(timespec="seconds")
+        with self.engine.begin() as conn:
+            old = select(records.c.record_id).where(records.c.imported_at < cut)
+            conn.execute(delete(links).where(links.c.from_id.in_(old)))
+            conn.execute(delete(links).where(links.c.to_id.in_(old)))
+            conn.execute(delete(record_keys).where(record_keys.c.record_id.in_(old)))
+            conn.execute(delete(record_names).where(record_names.c.record_id.in_(old)))
+            done = conn.execute(delete(records).where(records.c.imported_at < cut))
+            deleted = int(done.rowcount or 0)
+            if receipt:
+                receipt(deleted)
+        return deleted
 
     def types_of(self, record_ids: Iterable[str]) -> dict[str, RecordType]:
         """The type of each of these records that the source holds (absent ones left out)."""

@@ -112,3 +112,47 @@ def purge(ctx: Context, now: datetime) -> list[Purged]:
         cutoff = now - timedelta(hours=hours)
         receipts.append(ctx.gallery.purge_before(gallery, cutoff, in_transaction=receipt))
     return receipts
+
+
+def purge_sources(ctx: Context, now: datetime) -> dict[str, int]:
+    """Enforce each record source's ``retention_days`` as of ``now``: records imported before
+    the cutoff are deleted, and the receipt is written inside the source's deleting
+    transaction (if it cannot be written, nothing is deleted). Returns {source: deleted}."""
+    from mobileid.records import SourceRegistry, SqlRecordSource
+
+    if now.tzinfo is None:
+        raise InvalidArgument(
+            f"now: expected a time with a UTC offset, got {now.isoformat()}", field="now"
+        )
+    registry = SourceRegistry(ctx.settings.data_dir / "records")
+    done: dict[str, int] = {}
+    for entry in registry.entries():
+        if entry.retention_days is None:
+            continue
+        cutoff = now.astimezone(UTC) - timedelta(days=entry.retention_days)
+        details = {
+            "source": entry.name,
+            "rule": f"{entry.retention_days}d",
+            "retention_days": entry.retention_days,
+            "now": now.astimezone(UTC).isoformat(timespec="seconds"),
+            "cutoff": cutoff.isoformat(timespec="seconds"),
+            "training": entry.synthetic,
+        }
+
+        def receipt(deleted: int, details: dict[str, Any] = details) -> None:
+            event = AuditEvent(
+                EventType.PURGE,
+                ctx.actor.operator,
+                ctx.actor.role,
+                "retention",
+                details={**details, "deleted": deleted},
+            )
+            ctx.audit.record(event)
+
+        source = registry.open(entry.name)
+        try:
+            assert isinstance(source, SqlRecordSource)
+            done[entry.name] = source.purge_imported_before(cutoff, receipt)
+        finally:
+            source.close()
+    return done
