@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import ExifTags, Image, ImageOps
 
+from mobileid.capture.jpeg import fast_jpeg
 from mobileid.config import CaptureLimits
 from mobileid.errors import (
     AnimatedImage,
@@ -79,9 +80,14 @@ def decode_image(data: bytes, limits: CaptureLimits, *, field: str = "image") ->
     fmt, source_mode = img.format or "unknown", img.mode
     _check_dimensions(img.width, img.height, limits, field)
     _check_still(img, fmt, field)
-    orientation = _load_upright(img, fmt, field)
+    fast = fast_jpeg(data, img) if fmt == "JPEG" else None
+    if fast is not None:
+        pixels, orientation = fast
+    else:
+        orientation = _load_upright(img, fmt, field)
+        pixels = _to_rgb_checked(img, fmt, field)
     return DecodedImage(
-        pixels=_to_rgb_checked(img, fmt, field),
+        pixels=pixels,
         format=fmt,
         sha256=hashlib.sha256(data).hexdigest(),
         source_mode=source_mode,
