@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,22 +74,22 @@ def delete_subject(ctx: Context, subject_id: str) -> Subject:
     return ctx.gallery.remove(subject_id, in_transaction=hook)
 
 
-def scan_subject_folders(root: Path) -> dict[str, list[Path]]:
-    """{folder name: image files} for each sub-folder of ``root`` holding images."""
+def scan_subject_folders(
+    root: Path, suffixes: Collection[str] = IMAGE_SUFFIXES, what: str = "images"
+) -> dict[str, list[Path]]:
+    """{folder name: files} for each sub-folder of ``root`` holding files with ``suffixes``."""
     if not root.is_dir():
         raise InvalidArgument(
             f"DIR: expected a directory of subject folders, got {str(root)!r}", field="DIR"
         )
     found = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        images = sorted(
-            p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        )
+        images = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
         if images:
             found[folder.name] = images
     if not found:
         raise InvalidArgument(
-            f"DIR: expected one folder of images per subject in {str(root)!r}, found none",
+            f"DIR: expected one folder of {what} per subject in {str(root)!r}, found none",
             field="DIR",
         )
     return found

@@ -48,7 +48,7 @@ from mobileid.scoring import band_for
 from mobileid.service.access import authorize
 from mobileid.service.context import Context
 from mobileid.service.embedding import file_sha256
-from mobileid.service.enrol import ImageFailure, display_name
+from mobileid.service.enrol import ImageFailure, display_name, scan_subject_folders
 from mobileid.service.identify import MAX_TOP, check_galleries
 from mobileid.service.purpose import SearchReason
 from mobileid.types import Band, Candidate
@@ -92,27 +92,6 @@ def print_position(path: Path) -> str:
     )
 
 
-def scan_print_folders(root: Path) -> dict[str, list[Path]]:
-    """{folder name: print files} for each sub-folder of ``root`` holding prints."""
-    if not root.is_dir():
-        raise InvalidArgument(
-            f"DIR: expected a directory of subject folders, got {str(root)!r}", field="DIR"
-        )
-    found = {}
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        prints = sorted(
-            p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PRINT_SUFFIXES
-        )
-        if prints:
-            found[folder.name] = prints
-    if not found:
-        raise InvalidArgument(
-            f"DIR: expected one folder of fingerprints per subject in {str(root)!r}, found none",
-            field="DIR",
-        )
-    return found
-
-
 def enrol_fingers(
     ctx: Context,
     root: Path,
@@ -130,7 +109,7 @@ def enrol_fingers(
     pid = pipe.pipeline_id
     ctx.gallery.create_gallery(gallery, training=training)  # naming and kind, before any work
     report = FingerEnrolReport(gallery=gallery, pipeline_id=pid, training=training)
-    folders = scan_print_folders(root)
+    folders = scan_subject_folders(root, PRINT_SUFFIXES, "fingerprints")
     total, done = sum(len(v) for v in folders.values()), 0
     for name, paths in folders.items():
         captures, failures = [], []
