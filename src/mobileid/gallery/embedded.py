@@ -7,7 +7,6 @@ the key is given to the constructor, never read from disk here.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +40,7 @@ from mobileid.gallery.store import (
     bump_version,
     open_engine,
     stamp,
+    subject_row,
 )
 from mobileid.types import SearchHit, Subject, Vector
 
@@ -123,21 +123,7 @@ class EmbeddedGallery:
             self.create_gallery(gallery, training=False)  # raises the naming error
         now = stamp(self.clock())
         with Session(self.engine) as s, s.begin():
-            row = s.scalar(
-                select(SubjectRow).where(
-                    SubjectRow.gallery == gallery, SubjectRow.reference == reference
-                )
-            )
-            if row is None:
-                row = SubjectRow(
-                    subject_id="S" + uuid.uuid4().hex[:15],
-                    gallery=gallery,
-                    reference=reference,
-                    name=name,
-                    source=source,
-                    created_at=now,
-                )
-                s.add(row)
+            row = subject_row(s, gallery, reference, name, source, now)
             seen = set(
                 s.scalars(
                     select(EmbeddingRow.image_sha256).where(

@@ -21,7 +21,6 @@ templates are cached in memory per (gallery, pipeline id) and rebuilt when the t
 from __future__ import annotations
 
 import struct
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,9 +41,9 @@ from mobileid.gallery.store import (
     Base,
     EmbeddingRow,
     GalleryVersion,
-    SubjectRow,
     open_engine,
     stamp,
+    subject_row,
 )
 from mobileid.types import Subject
 
@@ -197,21 +196,7 @@ class FingerGallery:
         now = stamp(self.clock())
         with Session(self.engine) as s, s.begin():
             _ensure_kind(s, gallery, training)
-            row = s.scalar(
-                select(SubjectRow).where(
-                    SubjectRow.gallery == gallery, SubjectRow.reference == reference
-                )
-            )
-            if row is None:
-                row = SubjectRow(
-                    subject_id="S" + uuid.uuid4().hex[:15],
-                    gallery=gallery,
-                    reference=reference,
-                    name=name,
-                    source=source,
-                    created_at=now,
-                )
-                s.add(row)
+            row = subject_row(s, gallery, reference, name, source, now)
             added = 0
             for c in captures:
                 pid = c.template.pipeline_id

@@ -6,6 +6,7 @@ Embedding vectors are stored sealed (AES-GCM under the deployment key, see ``sea
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sqlalchemy import (
     create_engine,
     event,
     inspect,
+    select,
     text,
 )
 from sqlalchemy.engine import Engine
@@ -144,3 +146,24 @@ def _add_missing_columns(engine: Engine) -> None:
         conn.execute(
             text("CREATE INDEX IF NOT EXISTS ix_embeddings_key_id ON face_embeddings (key_id)")
         )
+
+
+def subject_row(
+    s: Session, gallery: str, reference: str, name: str, source: str, created_at: str
+) -> SubjectRow:
+    """The subject known by ``reference`` in ``gallery``, created (in ``s``) when new. Face
+    and finger enrolment share it, so one person is one subject whatever the modality."""
+    row = s.scalar(
+        select(SubjectRow).where(SubjectRow.gallery == gallery, SubjectRow.reference == reference)
+    )
+    if row is None:
+        row = SubjectRow(
+            subject_id="S" + uuid.uuid4().hex[:15],
+            gallery=gallery,
+            reference=reference,
+            name=name,
+            source=source,
+            created_at=created_at,
+        )
+        s.add(row)
+    return row

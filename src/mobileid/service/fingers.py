@@ -49,7 +49,7 @@ from mobileid.service.access import authorize
 from mobileid.service.context import Context
 from mobileid.service.embedding import file_sha256
 from mobileid.service.enrol import ImageFailure, display_name, scan_subject_folders
-from mobileid.service.identify import MAX_TOP, check_galleries
+from mobileid.service.identify import MAX_TOP, audit_search, check_galleries, search_details
 from mobileid.service.purpose import SearchReason
 from mobileid.types import Band, Candidate
 
@@ -249,7 +249,7 @@ def identify_fingers(
     """Extract each probe print, search 1:N, fuse per subject; audited like a face search.
     With an operator ``principal``, role and gallery entitlements are checked first."""
     search_id = "Q" + uuid.uuid4().hex[:15]
-    base = _reason_details(search_id, reason, ctx)
+    base = search_details(search_id, reason, ctx, "finger")
     pipe = ctx.finger_pipeline
     try:
         if not 1 <= top <= MAX_TOP:
@@ -275,7 +275,9 @@ def identify_fingers(
                 field="pipeline_id",
             )
     except (InputError, NotFound, PipelineMismatch) as exc:
-        _audit(ctx, Outcome.REFUSED, {**base, "galleries": galleries or [], "error": exc.code})
+        audit_search(
+            ctx, Outcome.REFUSED, {**base, "galleries": galleries or [], "error": exc.code}
+        )
         raise
     pid = probes[0].pipeline_id
     feats = [pipe.features(t) for t in probes]
@@ -331,7 +333,7 @@ def identify_fingers(
         reason=reason,
     )
     counts = Counter(c.band.value for c in result.candidates)
-    _audit(
+    audit_search(
         ctx,
         Outcome.OK,
         {
@@ -348,27 +350,6 @@ def identify_fingers(
         },
     )
     return result
-
-
-def _reason_details(search_id: str, reason: SearchReason, ctx: Context) -> dict[str, Any]:
-    return {
-        "search_id": search_id,
-        "modality": "finger",
-        "purpose": reason.purpose,
-        "legal_authority": reason.legal_authority,
-        "case_number": reason.case_number,
-        "location": reason.location,
-        "unit": ctx.actor.unit,
-        "training": not reason.live,
-    }
-
-
-def _audit(ctx: Context, outcome: Outcome, details: dict[str, Any]) -> None:
-    ctx.audit.record(
-        AuditEvent(
-            EventType.SEARCH, ctx.actor.operator, ctx.actor.role, "identify", outcome, details
-        )
-    )
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def require_reason(
             "error": exc.code,
             "field": exc.field,
         }
-        _audit(ctx, Outcome.REFUSED, details)
+        audit_search(ctx, Outcome.REFUSED, details)
         raise
 
 
@@ -101,7 +101,7 @@ def identify_face(
     operator ``principal``, its role and gallery entitlements are checked first (a refusal
     raises AccessDenied and is audited)."""
     search_id = "Q" + uuid.uuid4().hex[:15]
-    base = _reason_details(search_id, reason, ctx)
+    base = search_details(search_id, reason, ctx, "face")
     try:
         if not 1 <= top <= MAX_TOP:
             raise InvalidArgument(f"top: expected 1..{MAX_TOP}, got {top}", field="top")
@@ -111,11 +111,13 @@ def identify_face(
         image = decode_image(image_bytes, ctx.settings.limits)
         embedding = ctx.pipeline.process(image)
     except (InputError, NotFound) as exc:
-        _audit(ctx, Outcome.REFUSED, {**base, "galleries": galleries or [], "error": exc.code})
+        audit_search(
+            ctx, Outcome.REFUSED, {**base, "galleries": galleries or [], "error": exc.code}
+        )
         raise
     result = search_embedding(ctx, embedding, names, top, reason, search_id)
     bands = Counter(c.band.value for c in result.candidates)
-    _audit(
+    audit_search(
         ctx,
         Outcome.OK,
         {
@@ -133,10 +135,13 @@ def identify_face(
     return result
 
 
-def _reason_details(search_id: str, reason: SearchReason, ctx: Context) -> dict[str, Any]:
+def search_details(
+    search_id: str, reason: SearchReason, ctx: Context, modality: str
+) -> dict[str, Any]:
+    """What every search's audit entry says about why it ran and who ran it."""
     return {
         "search_id": search_id,
-        "modality": "face",
+        "modality": modality,
         "purpose": reason.purpose,
         "legal_authority": reason.legal_authority,
         "case_number": reason.case_number,
@@ -146,7 +151,8 @@ def _reason_details(search_id: str, reason: SearchReason, ctx: Context) -> dict[
     }
 
 
-def _audit(ctx: Context, outcome: Outcome, details: dict[str, Any]) -> None:
+def audit_search(ctx: Context, outcome: Outcome, details: dict[str, Any]) -> None:
+    """The one audit entry of a search (answered or refused)."""
     ctx.audit.record(
         AuditEvent(
             EventType.SEARCH, ctx.actor.operator, ctx.actor.role, "identify", outcome, details

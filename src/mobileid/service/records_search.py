@@ -17,6 +17,7 @@ from mobileid.auth import Action, Principal
 from mobileid.records import RecordQuery, RecordSource, SourceEntry
 from mobileid.service.access import authorize
 from mobileid.service.context import Context
+from mobileid.service.identify import search_details
 from mobileid.service.purpose import SearchReason
 from mobileid.service.super_query import SuperQueryResult, super_query
 
@@ -43,14 +44,7 @@ def audited_super_query(
     result = super_query(query, sources, allowed, timeout_s=timeout_s, limit=limit)
     search_id = "R" + uuid.uuid4().hex[:15]
     details = {
-        "search_id": search_id,
-        "modality": "records",
-        "purpose": reason.purpose,
-        "legal_authority": reason.legal_authority,
-        "case_number": reason.case_number,
-        "location": reason.location,
-        "unit": ctx.actor.unit,
-        "training": not reason.live,
+        **search_details(search_id, reason, ctx, "records"),
         "keys": sorted(f.name for f in fields(query) if getattr(query, f.name)),
         "sources": {o.source: o.state.value for o in result.sources},
         "hits": {o.source: o.hits for o in result.sources},
