@@ -57,3 +57,43 @@ def test_eval_fingers_json_and_report(
     assert out["eer_all"] == 0.0 and out["fte_rate"] == 0.0
     assert (tmp_path / "rep" / "index.html").exists()
     assert (tmp_path / "rep" / "det.png").exists()
+
+
+def test_eval_fingers_contactless_writes_both_calibrations(
+    tmp_path: Path, templates: TemplateBank, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Photos against prints (impostors only) and photos of different fingers: two tables,
+    named for their pipeline pairs, whose datasets say how few comparisons they rest on."""
+    from mobileid.finger.pipeline import calibration_matcher
+    from mobileid.scoring import Calibration
+
+    root, photos = tmp_path / "root", tmp_path / "photos"
+    root.mkdir()
+    photos.mkdir()
+    settings = Settings(data_dir=tmp_path / "data")
+    pipe = templates.pipeline
+    cache = TemplateCache(settings.cache_dir, pipe.pipeline_id)
+    for name in PRINTS:
+        path = shared_path("fingerprints", "FVC2002", "DB1_B", name)
+        (root / name).symlink_to(path)
+        cache.put(hashlib.sha256(path.read_bytes()).hexdigest(), templates.db1(name))
+    for name in ("1_i_1_w_1.jpg", "1_o_1_n_1.jpg", "9_o_2_n_1.jpg"):
+        (photos / name).symlink_to(shared_path("contactless", "ISPFDv1_samples", name))
+    out_dir = tmp_path / "out"
+    args = _parser().parse_args(
+        ["eval", "fingers-contactless", "--photos", str(photos), "--root", str(root),
+         "--out", str(out_dir), "--json"]
+    )  # fmt: skip
+    assert args.handler(args, settings) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["fingertips_usable"], out["contact_prints"]) == (3, 5)
+    assert (out["photo_contact_impostors"], out["photo_photo_impostors"]) == (15, 2)
+    assert len(out["photo_photo_genuine"]) == 1 and out["refused"] == {}
+    to_contact = Calibration.load(out_dir / "calibration-contactless.json")
+    to_photo = Calibration.load(out_dir / "calibration-contactless-photo.json")
+    cpid = pipe.contactless_pipeline_id
+    assert to_contact.matcher == calibration_matcher(cpid, pipe.pipeline_id) != cpid
+    assert to_photo.matcher == calibration_matcher(cpid, cpid) == cpid
+    assert (to_contact.impostor_count, to_photo.impostor_count) == (15, 2)
+    assert "15 photo/contact impostor comparisons only" in to_contact.dataset
+    assert "neither the strong (1e-5) nor the possible (1e-3) band" in to_photo.dataset

@@ -1,23 +1,103 @@
-"""Contactless photos: a fingertip is found and scaled; non-finger photos are refused."""
+"""Contactless photos: fingertips are found, scaled and placed; non-finger photos are refused.
+
+There is no photo of a hand in ../shared/data: :func:`four_finger_photo` composes one from the
+real ISPFD finger photos (each finger cut out along its skin mask and pasted onto a plain wall at
+hand-like heights), in memory; nothing generated is written into the repository.
+"""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from PIL import Image
+from scipy import ndimage  # type: ignore[import-untyped]
 
 from mobileid.capture.decode import load_image_file
 from mobileid.config import CaptureLimits
-from mobileid.finger.contactless import fingertip_print
-from mobileid.finger.errors import NotAFingerprint
+from mobileid.errors import InputError, InvalidArgument
+from mobileid.finger.contactless import (
+    fingertip_print,
+    mirror_template,
+    segment_fingertips,
+    skin_mask,
+)
+from mobileid.finger.errors import FingerprintTooSmall, NotAFingerprint
+from mobileid.finger.params import ContactlessParams
+from mobileid.finger.pipeline import PhotoTemplates
 from tests.conftest import shared_path
-from tests.finger.bank import TemplateBank
+from tests.finger.bank import TemplateBank, template_bank
+
+# A right hand seen from the pad side, left to right: little, ring, middle, index. The heights
+# are how far each tip sits below the middle one, in finger widths.
+RIGHT_HAND = ("9_o_2_n_1.jpg", "1_i_2_w_1.jpg", "9_o_1_n_1.jpg", "1_i_1_w_1.jpg")
+RIGHT_POSITIONS = ["right_little", "right_ring", "right_middle", "right_index"]
+HAND_DROPS = (1.0, 0.25, 0.0, 0.35)
+
+
+def photo_path(name: str) -> Path:
+    return shared_path("contactless", "ISPFDv1_samples", name)
 
 
 def _photo(name: str) -> bytes:
-    return shared_path("contactless", "ISPFDv1_samples", name).read_bytes()
+    return photo_path(name).read_bytes()
+
+
+def _finger_cutout(name: str, scale: float) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
+    """The finger of a real photo from just above its tip down, and its skin mask."""
+    image = load_image_file(photo_path(name), CaptureLimits())
+    left, top, right, _ = segment_fingertips(image.pixels).tips[0].box
+    skin, _ = skin_mask(image.pixels, ContactlessParams())
+    h, w = image.pixels.shape[:2]
+    full = np.asarray(Image.fromarray(skin.astype(np.uint8) * 255).resize((w, h))) > 127
+    pad = (right - left) // 8
+    x0, x1, y0 = max(0, left - pad), min(w, right + pad), max(0, top - pad)
+    labels, _ = ndimage.label(full[y0:, x0:x1])
+    mask = labels == labels[top - y0 + (right - left) // 2, (left + right) // 2 - x0]
+    size = (round((x1 - x0) * scale), round((h - y0) * scale))
+    rgb = Image.fromarray(image.pixels[y0:, x0:x1]).resize(size, Image.Resampling.LANCZOS)
+    small = Image.fromarray(mask.astype(np.uint8) * 255).resize(size)
+    return np.asarray(rgb), np.asarray(small) > 127
+
+
+def four_finger_photo(
+    names: Sequence[str] = RIGHT_HAND, drops: Sequence[float] = HAND_DROPS, scale: float = 0.5
+) -> npt.NDArray[np.uint8]:
+    """Four real fingers side by side on a plain wall, tips ``drops`` finger widths down."""
+    cuts = [_finger_cutout(n, scale) for n in names]
+    unit = float(np.mean([m.any(axis=0).sum() for _, m in cuts]))
+    gap, top = round(0.1 * unit), round(0.5 * unit)
+    height = round(top + max(drops) * unit + 2.6 * unit)
+    canvas = np.empty((height, sum(c.shape[1] for c, _ in cuts) + 5 * gap, 3), np.uint8)
+    canvas[:] = (70, 75, 80)
+    x = gap
+    for (rgb, mask), drop in zip(cuts, drops, strict=True):
+        y = top + round(drop * unit) - round(0.125 * unit)
+        rows = min(rgb.shape[0], height - y)
+        region = canvas[y : y + rows, x : x + rgb.shape[1]]
+        region[mask[:rows]] = rgb[:rows][mask[:rows]]
+        x += rgb.shape[1] + gap
+    return canvas
+
+
+def jpeg(rgb: npt.NDArray[np.uint8]) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(out, format="JPEG", quality=92)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def hand() -> npt.NDArray[np.uint8]:
+    return four_finger_photo()
+
+
+@pytest.fixture(scope="module")
+def hand_templates(hand: npt.NDArray[np.uint8]) -> PhotoTemplates:
+    return template_bank().pipeline.enrol_photo_tips(jpeg(hand))
 
 
 def test_fingertip_is_found_and_scaled() -> None:
@@ -29,6 +109,27 @@ def test_fingertip_is_found_and_scaled() -> None:
     assert 12.0 < period < 30.0  # ridge period in the photo, px
     assert 700 < image.source_ppi < 1700 and image.ppi == 500.0
     assert 200 < image.width < 600 and 200 < image.height < 600
+    assert tip.position == "unknown" and tip.finger is None
+
+
+def test_every_sample_photo_shows_one_fingertip() -> None:
+    """Each of the 8 ISPFD photos, backgrounds and all, gives exactly one central fingertip."""
+    for path in sorted(shared_path("contactless", "ISPFDv1_samples").iterdir()):
+        layout = segment_fingertips(load_image_file(path, CaptureLimits()).pixels)
+        assert len(layout.tips) == 1 and layout.quarter_turns == 0, path.name
+        left, top, right, _ = layout.tips[0].box
+        assert 300 < (left + right) / 2 < 2100 and 600 < top < 1400, path.name
+        assert "four in a row" in layout.positions
+
+
+def test_a_sideways_photo_is_turned_upright() -> None:
+    """A photo turned a quarter either way finds the same fingertip, turned back."""
+    pixels = load_image_file(photo_path("1_i_1_w_1.jpg"), CaptureLimits()).pixels
+    upright = segment_fingertips(pixels).tips[0].box
+    for turns in (1, 3):
+        layout = segment_fingertips(np.ascontiguousarray(np.rot90(pixels, turns)))
+        assert (turns + layout.quarter_turns) % 4 == 0
+        assert np.allclose(layout.tips[0].box, upright, atol=20)
 
 
 def test_same_finger_photos_outscore_another_finger(templates: TemplateBank) -> None:
@@ -44,19 +145,111 @@ def test_same_finger_photos_outscore_another_finger(templates: TemplateBank) -> 
     assert genuine > pipe.compare(b, other).score + 0.1
 
 
+def test_four_fingertips_get_their_positions(hand: npt.NDArray[np.uint8]) -> None:
+    """A right hand held flat: four tips, little to index from the left, told by tip heights."""
+    layout = segment_fingertips(hand)
+    assert [t.position for t in layout.tips] == RIGHT_POSITIONS
+    assert layout.quarter_turns == 0 and "right hand" in layout.positions
+    flipped = segment_fingertips(np.ascontiguousarray(hand[:, ::-1]))  # the little finger right
+    assert [t.position for t in flipped.tips] == [
+        "left_index", "left_middle", "left_ring", "left_little"
+    ]  # fmt: skip
+
+
+def test_a_sideways_hand_gets_the_same_positions(hand: npt.NDArray[np.uint8]) -> None:
+    """Fingers pointing left or right: the photo is turned upright and positions hold."""
+    for turns in (1, 3):
+        layout = segment_fingertips(np.ascontiguousarray(np.rot90(hand, turns)))
+        assert (turns + layout.quarter_turns) % 4 == 0
+        assert [t.position for t in layout.tips] == RIGHT_POSITIONS
+
+
+def test_level_fingertips_get_no_position() -> None:
+    """Four tips at one height: which end is the little finger cannot be told, so none is."""
+    layout = segment_fingertips(four_finger_photo(drops=(0.0, 0.0, 0.0, 0.0)))
+    assert len(layout.tips) == 4
+    assert {t.position for t in layout.tips} == {"unknown"}
+    assert "cannot be told" in layout.positions
+
+
+def test_composed_fingertips_match_their_source_photos(hand_templates: PhotoTemplates) -> None:
+    """Each fingertip of the composed hand matches its own source photo best, by a margin."""
+    pipe = template_bank().pipeline
+    sources = [pipe.enrol_photo(_photo(n)) for n in RIGHT_HAND]
+    assert [t.tip.position for t in hand_templates.tips] == RIGHT_POSITIONS
+    for i, tip in enumerate(hand_templates.tips):
+        assert tip.template is not None and tip.error is None
+        scores = [pipe.compare(tip.template, s).score for s in sources]
+        others = max(s for j, s in enumerate(scores) if j != i)
+        assert scores[i] > 0.5 and scores[i] > others + 0.25, (i, scores)
+
+
+def test_one_fingertip_verb_refuses_a_hand(hand: npt.NDArray[np.uint8]) -> None:
+    """``enrol_photo`` wants one fingertip and says so; ``enrol_photo_tips`` takes the hand."""
+    with pytest.raises(InvalidArgument, match="expected a photo of one fingertip, got 4"):
+        template_bank().pipeline.enrol_photo(jpeg(hand))
+
+
+def test_mirroring_twice_gives_the_template_back(templates: TemplateBank) -> None:
+    """Mirroring (photo vs contact print) flips x and angles and is its own inverse."""
+    t = templates.db1("101_1.tif")
+    once = mirror_template(t, "finger/x")
+    twice = mirror_template(once, t.pipeline_id)
+    assert once.pipeline_id == "finger/x"
+    assert np.allclose(once.minutiae[:, 0], t.width - 1 - t.minutiae[:, 0])
+    assert np.allclose(twice.minutiae, t.minutiae, atol=1e-5)
+
+
+def test_photo_views_mirror_for_contact_prints_only(templates: TemplateBank) -> None:
+    """A photo template meets photo templates as it is and contact prints mirrored."""
+    pipe = templates.pipeline
+    photo = pipe.enrol_photo(_photo("1_o_1_n_1.jpg"))
+    views = pipe.photo_views(photo)
+    assert views[pipe.contactless_pipeline_id] is photo
+    contact = views[pipe.pipeline_id]
+    assert contact.pipeline_id == pipe.pipeline_id
+    assert np.allclose(contact.minutiae[:, 0], photo.width - 1 - photo.minutiae[:, 0])
+    with pytest.raises(InvalidArgument, match="pipeline"):
+        pipe.photo_views(templates.db1("101_1.tif"))
+
+
 def test_face_photo_is_not_a_fingertip(templates: TemplateBank) -> None:
     """A face photo is skin-coloured but has no ridges: refused before extraction."""
     face = next(shared_path("faces", "face_recognition_samples").rglob("obama.jpg"))
     with pytest.raises(NotAFingerprint):
-        templates.pipeline.enrol_photo(face.read_bytes())
+        templates.pipeline.enrol_photo_tips(face.read_bytes())
+
+
+def test_no_face_photo_passes_as_fingertips(templates: TemplateBank) -> None:
+    """Every distinct face photo of the face_recognition samples is refused as an input error."""
+    faces = {p.name: p for p in shared_path("faces", "face_recognition_samples").rglob("*.jpg")}
+    assert len(faces) >= 15
+    for name, path in sorted(faces.items()):
+        with pytest.raises(InputError):
+            templates.pipeline.enrol_photo_tips(path.read_bytes())
+            pytest.fail(f"{name} passed as a fingertip photo")
+
+
+def test_a_fingertip_too_small_to_show_ridges_is_refused(templates: TemplateBank) -> None:
+    """A real fingertip photo shrunk until the finger is ~80 px wide: too small, and says so."""
+    small = Image.open(photo_path("1_o_1_n_1.jpg")).convert("RGB").resize((300, 400))
+    with pytest.raises(FingerprintTooSmall, match="expected a fingertip at least 104 px wide"):
+        templates.pipeline.enrol_photo_tips(jpeg(np.asarray(small)))
 
 
 def test_wall_photo_has_no_finger(templates: TemplateBank) -> None:
     """A grey wall photo has no skin-coloured region."""
     rng = np.random.default_rng(3)
     wall = np.clip(150 + rng.normal(0, 8, (600, 800, 3)), 0, 255).astype(np.uint8)
-    out = io.BytesIO()
-    Image.fromarray(wall).save(out, format="JPEG")
     with pytest.raises(NotAFingerprint) as err:
-        templates.pipeline.enrol_photo(out.getvalue())
-    assert err.value.reasons == ("no_finger",)
+        templates.pipeline.enrol_photo_tips(jpeg(wall))
+    assert err.value.reasons == ("no_finger",) and err.value.field == "image"
+
+
+@pytest.mark.parametrize("colour", [(255, 255, 255), (200, 140, 120)])
+def test_blank_photo_has_no_fingertip(templates: TemplateBank, colour: tuple[int, ...]) -> None:
+    """A blank white frame, or one all skin colour, holds no fingertip: refused, saying so."""
+    blank = np.empty((480, 640, 3), np.uint8)
+    blank[:] = colour
+    with pytest.raises(NotAFingerprint, match="expected a photo of one to four fingertips"):
+        templates.pipeline.enrol_photo_tips(jpeg(blank))

@@ -148,3 +148,25 @@ def test_key_rotation_reseals_every_row(tmp_path: Path) -> None:
     assert reopened.search("g1", _features(_template(13)), 5)[0][0].score > 0.9
     with pytest.raises(DeploymentKeyError, match="deployment key in use"):
         FingerGallery(db, key=KEY).search("g1", _features(_template(13)), 5)
+
+
+def test_each_pipeline_is_searched_on_its_own(galleries) -> None:
+    """Contact and photo templates of one subject live side by side; a search reaches only
+    the rows of its probe's pipeline; the fingertips of one photo keep one row each."""
+    from dataclasses import replace
+
+    from mobileid.service.fingers import tip_key
+
+    _, fingers = galleries
+    photo = "finger/test-photo-pipeline/1"
+    tips = [
+        FingerCapture(replace(_template(s), pipeline_id=photo), pos, tip_key("photo-sha", i))
+        for i, (s, pos) in enumerate([(21, "right_index"), (22, "right_middle")])
+    ]
+    subject, added = fingers.enrol("g1", "a", "A", "t", [_capture(20), *tips])
+    assert added == 3 and fingers.count("g1", PID) == 1 and fingers.count("g1", photo) == 2
+    hits, per_subject = fingers.search("g1", _features(_template(20)), 5)
+    assert len(hits) == 1 and per_subject == {subject.subject_id: 1}
+    hits, per_subject = fingers.search("g1", _features(tips[1].template), 5)
+    assert hits[0].position == "right_middle" and hits[0].score > 0.9
+    assert per_subject == {subject.subject_id: 2}

@@ -161,14 +161,151 @@ def test_training_and_live_stay_apart(enrolled) -> None:
     assert result.candidates[0].name == "R106"
 
 
-def test_contactless_probes_are_refused_without_a_calibration(enrolled) -> None:
-    """A fingertip photo is refused (and audited) until contactless scores are calibrated."""
-    ctx, _, _ = enrolled
-    photo = sorted(shared_path("contactless", "ISPFDv1_samples").iterdir())[0].read_bytes()
-    reason = require_reason(ctx, LIVE_PURPOSE, "CASE-F4", modality="finger")
-    with pytest.raises(PipelineMismatch, match="not calibrated"):
-        identify_fingers(ctx, [photo], reason=reason, galleries=["field"], contactless=True)
+@pytest.fixture(scope="module")
+def street(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """A gallery of contact prints (two DB1_B fingers) and of photo-enrolled fingertips."""
+    from mobileid.service.fingers import enrol_fingers
+
+    root = tmp_path_factory.mktemp("street")
+    prints, photos = root / "prints", root / "photos"
+    for finger in (101, 102):
+        (prints / f"C{finger}").mkdir(parents=True)
+        (prints / f"C{finger}" / "right_index.tif").symlink_to(_db1(f"{finger}_1.tif"))
+    for name, photo in (("P1", "1_i_1_w_1.jpg"), ("P9", "9_o_2_n_1.jpg")):
+        (photos / name).mkdir(parents=True)
+        (photos / name / "right_middle.jpg").symlink_to(_photo_path(photo))
+    (photos / "Face").mkdir()
+    (photos / "Face" / "left_index.jpg").symlink_to(_face_path())
+    settings = replace(Settings(), data_dir=root / "data")
+    write_purposes(settings.data_dir)
+    ctx = open_context(settings)
+    enrol_fingers(ctx, prints, gallery="street")
+    report = enrol_fingers(ctx, photos, gallery="street", contactless=True)
+    return ctx, report
+
+
+def _photo_path(name: str) -> Path:
+    return shared_path("contactless", "ISPFDv1_samples", name)
+
+
+def _face_path() -> Path:
+    return next(shared_path("faces", "face_recognition_samples").rglob("obama.jpg"))
+
+
+def _photo_search(ctx, images, case="CASE-P1"):  # type: ignore[no-untyped-def]
+    reason = require_reason(ctx, LIVE_PURPOSE, case, modality="finger")
+    return identify_fingers(ctx, images, reason=reason, galleries=["street"], contactless=True)
+
+
+def test_photos_enrol_under_their_own_pipeline(street) -> None:
+    """Photos enrol as photo templates with the file name's position; a face is reported."""
+    ctx, report = street
+    pipe = ctx.finger_pipeline
+    assert report.pipeline_id == pipe.contactless_pipeline_id
+    assert (report.subjects_enrolled, report.prints_added) == (2, 2)
+    assert [(Path(f.path).name, f.code) for f in report.failures] == [
+        ("left_index.jpg", "not_a_fingerprint")
+    ]
+    assert ctx.fingers.count("street", pipe.contactless_pipeline_id) == 2
+    assert ctx.fingers.count("street", pipe.pipeline_id) == 2
+
+
+def test_a_photo_finds_its_finger_among_contact_and_photo_templates(street) -> None:
+    """Another photo of an enrolled finger scores it highest; contact prints are searched too
+    (mirrored); both calibrations are named and neither can show the strong band.
+
+    Candidates rank by estimated rate, and the photo -> photo table rests on 13 impostor pairs:
+    its rates stop at 1/13, so its best match may rank below a contact print it outscores.
+    """
+    ctx, _ = street
+    pipe = ctx.finger_pipeline
+    result = _photo_search(ctx, [_photo_path("1_o_1_n_1.jpg").read_bytes()])
+    by_name = {c.name: c for c in result.candidates}
+    best = max(result.candidates, key=lambda c: c.matches[0].score)
+    assert best.name == "P1" and best.matches[0].position == "right_middle"
+    assert best.matches[0].pipeline_id == pipe.contactless_pipeline_id
+    assert best.matches[0].score > 0.35
+    photo_cal = ctx.contactless_calibrations[pipe.contactless_pipeline_id]
+    assert by_name["P1"].fmr == pytest.approx(photo_cal.resolution)
+    assert {c.name for c in result.candidates} >= {"C101", "C102"}  # contact prints reached
+    assert result.contactless and result.pipeline_id == pipe.contactless_pipeline_id
+    assert result.gallery_sizes == {"street": 4}
+    uses = {u.gallery_pipeline_id: u for u in result.calibrations}
+    assert set(uses) == {pipe.pipeline_id, pipe.contactless_pipeline_id}
+    assert all(u.thresholds["strong"] is None and u.templates == 2 for u in uses.values())
+    assert all(u.fmr_resolution == 1 / u.impostor_count for u in uses.values())
+    assert "impostor comparisons only" in result.calibration
+    assert all(c.band is not Band.STRONG for c in result.candidates)
+    assert [p.position for p in result.probes] == ["unknown"]
+
+
+def test_a_four_finger_photo_searches_with_every_fingertip(street) -> None:
+    """A composed right hand gives four probes with positions; each source finger enrolled
+    is found by the probe of its position."""
+    from tests.finger.test_contactless import RIGHT_POSITIONS, four_finger_photo, jpeg
+
+    ctx, _ = street
+    result = _photo_search(ctx, [jpeg(four_finger_photo())], "CASE-P2")
+    assert [p.position for p in result.probes] == RIGHT_POSITIONS
+    assert [p.finger for p in result.probes] == ["little", "ring", "middle", "index"]
+    assert {p.hand for p in result.probes} == {"right"} and result.probes[0].image == 0
+    by_name = {c.name: c for c in result.candidates}
+    # RIGHT_HAND: 9_o_2 is the little finger (probe 0), 1_i_1 the index (probe 3).
+    for name, probe in (("P9", 0), ("P1", 3)):
+        best = max(by_name[name].matches, key=lambda m: m.score)
+        assert best.probe == probe and best.score > 0.5
+    last = ctx.audit.read()[-1]
+    assert last.outcome == "ok" and last.details["probes"] == 4 and last.details["contactless"]
+
+
+@pytest.mark.parametrize("what", ["face", "wall", "blank"])
+def test_bad_photos_are_refused_and_audited(street, what: str) -> None:
+    """A face, a wall or a blank frame: NotAFingerprint naming the image, audited, no change."""
+    ctx, _ = street
+    if what == "face":
+        data = _face_path().read_bytes()
+    else:
+        rng = np.random.default_rng(5)
+        grey = 150 + (
+            rng.normal(0, 8, (480, 640, 3)) if what == "wall" else np.zeros((480, 640, 3))
+        )
+        buf = io.BytesIO()
+        Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)).save(buf, "JPEG")
+        data = buf.getvalue()
+    before = ctx.fingers.count("street")
+    with pytest.raises(NotAFingerprint, match="expected a") as err:
+        _photo_search(ctx, [data], "CASE-P3")
+    assert err.value.field in ("image", "IMAGE[0]")
+    last = ctx.audit.read()[-1]
+    assert last.outcome == "refused" and last.details["error"] == "not_a_fingerprint"
+    assert last.details["contactless"] is True and ctx.fingers.count("street") == before
+
+
+def test_photo_probes_are_refused_without_their_calibrations(street) -> None:
+    """With no photo calibration for this pipeline, a photo search is refused and audited."""
+    ctx, _ = street
+    saved = ctx._contactless_calibrations
+    ctx._contactless_calibrations = {}
+    try:
+        with pytest.raises(PipelineMismatch, match="not calibrated"):
+            _photo_search(ctx, [_photo_path("1_o_1_n_1.jpg").read_bytes()], "CASE-P4")
+    finally:
+        ctx._contactless_calibrations = saved
     assert ctx.audit.read()[-1].outcome == "refused"
+
+
+def test_shipped_contactless_calibrations_fit_the_pipelines(street) -> None:
+    """Both shipped photo calibrations name the current pipelines (rebuild them with
+    ``mobileid eval fingers-contactless`` when this fails) and cannot show the strong band."""
+    ctx, _ = street
+    pipe = ctx.finger_pipeline
+    cals = ctx.contactless_calibrations
+    cpid = pipe.contactless_pipeline_id
+    assert set(cals) == {f"{cpid} -> {pipe.pipeline_id}", cpid}
+    for cal in cals.values():
+        assert cal.resolution > 1e-5 and "impostor comparisons only" in cal.dataset
+        with pytest.raises(InvalidArgument, match="resolution"):
+            cal.threshold(1e-5)
 
 
 def test_file_names_give_positions() -> None:

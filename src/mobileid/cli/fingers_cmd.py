@@ -31,6 +31,36 @@ def add_fingers_eval_parser(eval_subparsers: Any, common: argparse.ArgumentParse
     )
     p.add_argument("--report", type=Path, metavar="OUTDIR", help="write an HTML report with plots")
     p.set_defaults(handler=eval_fingers)
+    c = eval_subparsers.add_parser(
+        "fingers-contactless",
+        parents=[common],
+        help="measure the calibrations of fingertip-photo probes from impostor comparisons: "
+        "every photo against every contact print (mirrored), and photos of different fingers",
+    )
+    c.add_argument(
+        "--photos",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="fingertip photos named as ISPFD: <subject>_<i|o>_<finger>_<w|n>_<n>.jpg",
+    )
+    c.add_argument(
+        "--root",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="DIR",
+        help="folder of FVC NNN_k contact prints (repeatable)",
+    )
+    c.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="write calibration-contactless.json and calibration-contactless-photo.json here "
+        "(the shipped ones: src/mobileid/finger); default: DATA_DIR/calibration/"
+        "finger-contactless*.json, which override the shipped ones",
+    )
+    c.set_defaults(handler=eval_fingers_contactless)
 
 
 def eval_fingers(args: argparse.Namespace, settings: Settings) -> int:
@@ -81,6 +111,40 @@ def eval_fingers(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def eval_fingers_contactless(args: argparse.Namespace, settings: Settings) -> int:
+    """Enrol the contact prints (cached) and the photos, compare, write both calibrations."""
+    from mobileid.cli.progress import ProgressLine
+    from mobileid.eval.fingers import (
+        TemplateCache,
+        contactless_calibrations,
+        enrol_root,
+        list_fvc_root,
+        save_contactless,
+    )
+    from mobileid.finger.pipeline import load_finger_pipeline
+
+    pipeline = load_finger_pipeline(limits=settings.limits)
+    cache = TemplateCache(settings.cache_dir, pipeline.pipeline_id)
+    files = [f for root in args.root for f in list_fvc_root(root)]
+    contact = enrol_root(files, pipeline, cache, progress=ProgressLine("enrol"))
+    cal = contactless_calibrations(args.photos, contact, pipeline, ProgressLine("photos"))
+    if args.out:
+        paths = save_contactless(cal, args.out, "calibration-contactless")
+    else:
+        paths = save_contactless(cal, settings.data_dir / "calibration", "finger-contactless")
+    tables = (cal.to_contact, cal.to_photo)
+    out = {
+        **cal.metrics,
+        "calibrations": {str(p): c.dataset for p, c in zip(paths, tables, strict=True)},
+    }
+    if getattr(args, "json", False):
+        print(json.dumps(_plain(out), indent=2))
+        return 0
+    for key, value in out.items():
+        print(f"{key:>24}: {value}")
+    return 0
+
+
 def _plain(value: Any) -> Any:
     """JSON-safe: non-finite floats become null (``json`` would write NaN)."""
     if isinstance(value, dict):
@@ -110,6 +174,12 @@ def add_fingers_parsers(
         help="enrol into a training-range gallery (synthetic or consented data, never live)",
     )
     p.add_argument("--ppi", type=float, help="resolution of the prints when files do not say")
+    p.add_argument(
+        "--contactless",
+        action="store_true",
+        help="the files are phone photos of fingertips; a photo of several (a hand held flat) "
+        "must be named NNN_k and each fingertip takes the position the photo tells",
+    )
     p.set_defaults(handler=enrol_fingers_cmd)
 
     q = identify_sub.add_parser(
@@ -119,7 +189,10 @@ def add_fingers_parsers(
     )
     q.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
     q.add_argument(
-        "--contactless", action="store_true", help="the images are phone photos of fingertips"
+        "--contactless",
+        action="store_true",
+        help="the images are phone photos of one to four fingertips (a hand held flat, fingers "
+        "up or sideways): every fingertip is a probe",
     )
     q.add_argument("--ppi", type=float, help="resolution of contact prints when files do not say")
     q.add_argument("--top", type=int, default=10, help="how many candidates (1..100, default 10)")
@@ -144,6 +217,7 @@ def enrol_fingers_cmd(args: argparse.Namespace, settings: Settings) -> int:
         gallery=args.gallery,
         training=args.training,
         ppi=args.ppi,
+        contactless=args.contactless,
         progress=ProgressLine("enrol"),
     )
     if getattr(args, "json", False):
@@ -217,6 +291,9 @@ def identify_finger_json(result: Any) -> dict[str, Any]:
         "expected_false_candidates": result.expected_false,
         "fusion_rule": result.fusion_rule,
         "calibration": result.calibration,
+        "contactless": result.contactless,
+        "calibrations": [asdict(u) for u in result.calibrations],
+        "refused_fingertips": list(result.refused_fingertips),
     }
 
 
@@ -226,6 +303,13 @@ def _print_identify(result: Any) -> None:
     sizes = ", ".join(f"{g} ({n} templates)" for g, n in result.gallery_sizes.items())
     print(f"search {result.search_id} ({kind}): purpose {r.purpose!r} under {r.legal_authority!r}")
     print(f"case {r.case_number}; searched: {sizes}; probe prints: {len(result.probes)}")
+    if result.contactless:
+        for i, p in enumerate(result.probes):
+            print(f"  probe #{i}: photo {p.image}, position {p.position}")
+        if result.probes:
+            print(f"  positions: {result.probes[0].positions}")
+        for note in result.refused_fingertips:
+            print(f"  not used: {note}")
     print(f"{'rank':>4}  {'evidence':>8}  {'est. FMR':>9}  {'band':<8}  {'subject':<17}  name")
     for i, c in enumerate(result.candidates, 1):
         print(
@@ -234,14 +318,14 @@ def _print_identify(result: Any) -> None:
             + ", ".join(f"#{m.probe}:{m.position} {m.score:.3f}" for m in c.matches)
             + "]"
         )
-    possible = result.thresholds.get("possible")
-    shown = f"{possible:.3f}" if possible is not None else "never"
-    print(
-        f"bands: possible from a single-print score of {shown}; strong cannot be shown by this "
-        f"calibration (it resolves rates down to {result.fmr_resolution:.1e} only)"
-        if result.thresholds.get("strong") is None
-        else f"bands: strong from {result.thresholds['strong']:.3f}, possible from {shown}"
-    )
+    for u in result.calibrations:
+        t = u.thresholds
+        shown = {b: f"{t[b]:.3f}" if t.get(b) is not None else "never" for b in t}
+        print(
+            f"bands against {u.gallery_pipeline_id}: strong from {shown['strong']}, possible "
+            f"from {shown['possible']} (single-print score); this calibration resolves rates "
+            f"down to {u.fmr_resolution:.1e} only ({u.impostor_count} impostor comparisons)"
+        )
     print(f"fusion: {result.fusion_rule}; calibration: {result.calibration}")
     print(f"pipeline: {result.pipeline_id}")
     print(result.notice)

@@ -5,9 +5,11 @@
 3. :func:`~mobileid.finger.extract.extract_minutiae`: LEADER minutiae → ``FingerTemplate``
 4. :func:`~mobileid.finger.match.compare`: cylinders + rigid alignment → similarity
 
-Phone photos replace stages 1-2 with :func:`~mobileid.finger.contactless.fingertip_print`
-(segment, rescale by ridge period, normalise, invert) and get their own pipeline id: whether
-contactless templates may be compared with contact ones is a calibration question still open.
+Phone photos replace stages 1-2 with :func:`~mobileid.finger.contactless.fingertip_prints`
+(find up to four fingertips, rescale by ridge period, normalise, band-pass, invert) and get
+their own pipeline id. A photo template is compared with contact templates only mirrored
+(:meth:`FingerPipeline.photo_views`) and only under a calibration measured for that pair of
+pipelines, named by :func:`calibration_matcher`.
 
 Templates are compared only within one ``pipeline_id``: it names every stage that changes
 minutiae or scores, with the model's hash and the constants that matter.
@@ -20,7 +22,13 @@ from pathlib import Path
 
 from mobileid.capture.decode import decode_image
 from mobileid.config import CaptureLimits
-from mobileid.finger.contactless import fingertip_print
+from mobileid.errors import InputError, InvalidArgument
+from mobileid.finger.contactless import (
+    Fingertip,
+    check_period,
+    fingertip_prints,
+    mirror_template,
+)
 from mobileid.finger.extract import MinutiaeExtractor, extract_minutiae, load_extractor
 from mobileid.finger.load import load_fingerprint
 from mobileid.finger.match import MatchFeatures, match_features, prepare
@@ -34,10 +42,46 @@ from mobileid.finger.params import (
 from mobileid.finger.quality import check_fingerprint
 from mobileid.finger.types import FingerImage, FingerTemplate, MatchResult
 
-__all__ = ["FingerPipeline", "load_finger_pipeline"]
+__all__ = [
+    "FingerPipeline",
+    "PhotoTemplates",
+    "PhotoTip",
+    "calibration_matcher",
+    "load_finger_pipeline",
+]
 
 MATCHER_VERSION = "mcc8x6-rigid/1"
-CONTACTLESS_VERSION = "contactless-skin-otsu-period/1"
+CONTACTLESS_VERSION = "contactless-skin-tips-period-dog/2"
+
+
+def calibration_matcher(probe_pipeline_id: str, gallery_pipeline_id: str) -> str:
+    """The ``matcher`` of the calibration for probes of one pipeline against templates of
+    another: the pipeline id itself when they are the same, else ``"PROBE -> GALLERY"``."""
+    if probe_pipeline_id == gallery_pipeline_id:
+        return probe_pipeline_id
+    return f"{probe_pipeline_id} -> {gallery_pipeline_id}"
+
+
+@dataclass(frozen=True, eq=False)
+class PhotoTip:
+    """One fingertip of a photo: its template, or why it gave none."""
+
+    tip: Fingertip  # where it is, and its finger and hand where the photo tells them
+    template: FingerTemplate | None
+    error: InputError | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class PhotoTemplates:
+    """The fingertips of one phone photo, left to right once turned fingers-up."""
+
+    tips: tuple[PhotoTip, ...]
+    quarter_turns: int  # counter-clockwise quarter turns that made the fingers point up
+    positions: str  # how the positions were told, or why not
+
+    @property
+    def usable(self) -> tuple[PhotoTip, ...]:
+        return tuple(t for t in self.tips if t.template is not None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,22 +126,72 @@ class FingerPipeline:
         """Templates from phone photos: same extractor and matcher, different first stages."""
         return self.pipeline_id.replace("finger/contact-", f"finger/{CONTACTLESS_VERSION}+", 1)
 
-    def enrol_photo(
+    def enrol_photo_tips(
         self, data: bytes, *, params: ContactlessParams | None = None, field: str = "image"
-    ) -> FingerTemplate:
-        """A phone photo of one fingertip → template (``contactless_pipeline_id``)."""
+    ) -> PhotoTemplates:
+        """A phone photo of one to four fingertips → one template per usable fingertip.
+
+        Raises the first fingertip's error when none is usable (``NotAFingerprint`` for a
+        face, a wall or a blank image); otherwise failed fingertips carry their error. Errors
+        name ``field``; a fingertip's place in the photo is its index in ``tips``.
+        """
         p = params or ContactlessParams()
         decoded = decode_image(data, self.limits, field=field)
-        image, _, _ = fingertip_print(decoded, p)
-        # The normalised photo is checked as a print with the contactless floors: a face or a
+        layout, prints = fingertip_prints(decoded, p)
+        # The plainly normalised print is checked with the contactless floors: a face or a
         # defocused finger yields texture, not ridges (measured in contactless.py).
         floors = replace(
             self.ridges,
             min_ridge_fraction=p.min_ridge_fraction,
             min_foreground_fraction=p.min_foreground_fraction,
         )
-        check_fingerprint(image, floors, self.load, field=field)
-        return extract_minutiae(image, self.extractor, self.contactless_pipeline_id, field=field)
+        tips = []
+        for tp in prints:
+            try:
+                check_period(tp, p, field=field)
+                check_fingerprint(tp.plain, floors, self.load, field=field)
+                template = extract_minutiae(
+                    tp.image, self.extractor, self.contactless_pipeline_id, field=field
+                )
+                tips.append(PhotoTip(tp.tip, template))
+            except InputError as exc:
+                tips.append(PhotoTip(tp.tip, None, exc))
+        result = PhotoTemplates(tuple(tips), layout.quarter_turns, layout.positions)
+        if not result.usable:
+            assert tips[0].error is not None  # a layout has at least one fingertip
+            raise tips[0].error
+        return result
+
+    def enrol_photo(
+        self, data: bytes, *, params: ContactlessParams | None = None, field: str = "image"
+    ) -> FingerTemplate:
+        """A phone photo of one fingertip → template (``contactless_pipeline_id``)."""
+        result = self.enrol_photo_tips(data, params=params, field=field)
+        if len(result.tips) != 1:
+            raise InvalidArgument(
+                f"{field}: expected a photo of one fingertip, got {len(result.tips)} "
+                "(enrol_photo_tips takes photos of several)",
+                field=field,
+            )
+        template = result.tips[0].template
+        assert template is not None  # enrol_photo_tips raised otherwise
+        return template
+
+    def photo_views(self, template: FingerTemplate) -> dict[str, FingerTemplate]:
+        """A photo template as each pipeline it may be compared with sees it, by pipeline id:
+        itself for photo templates, mirrored for contact prints (``mirror_template``). Photo
+        templates are those of :meth:`enrol_photo_tips` with ``ContactlessParams.mirror``
+        left off, as the calibrations were measured."""
+        if template.pipeline_id != self.contactless_pipeline_id:
+            raise InvalidArgument(
+                f"template: expected pipeline {self.contactless_pipeline_id!r}, got "
+                f"{template.pipeline_id!r}",
+                field="pipeline_id",
+            )
+        return {
+            self.contactless_pipeline_id: template,
+            self.pipeline_id: mirror_template(template, self.pipeline_id),
+        }
 
     def features(self, template: FingerTemplate) -> MatchFeatures:
         """The matcher's working form of ``template``; compute once per template."""

@@ -61,6 +61,7 @@ class Context:
     _fingers: FingerGallery | None = field(default=None, repr=False)
     _finger_pipeline: FingerPipeline | None = field(default=None, repr=False)
     _finger_calibration: Calibration | None = field(default=None, repr=False)
+    _contactless_calibrations: dict[str, Calibration] | None = field(default=None, repr=False)
 
     @property
     def audit(self) -> EmbeddedAuditLog:
@@ -129,6 +130,21 @@ class Context:
                     "found none (measure one with mobileid.eval.fingers.calibrate)"
                 )
         return self._finger_calibration
+
+    @property
+    def contactless_calibrations(self) -> dict[str, Calibration]:
+        """Calibrations for phone-photo probes, by ``matcher`` (photo -> contact, photo):
+        ``finger-contactless*.json`` in DATA_DIR/calibration, else the shipped
+        ``calibration-contactless*.json`` (``mobileid eval fingers-contactless`` writes both)."""
+        if self._contactless_calibrations is None:
+            local = sorted(
+                (self.settings.data_dir / "calibration").glob("finger-contactless*.json")
+            )
+            shipped = Path(str(resources.files("mobileid.finger")))
+            paths = local or sorted(shipped.glob("calibration-contactless*.json"))
+            cals = [Calibration.load(p) for p in paths]
+            self._contactless_calibrations = {c.matcher: c for c in cals}
+        return self._contactless_calibrations
 
 
 def open_context(settings: Settings, progress: Progress | None = None) -> Context:

@@ -21,6 +21,14 @@ Fusion of several probe fingers, per subject (see :func:`fuse_fmrs`):
    pairs, resolution 3.5e-4) fingerprint candidates can reach the possible band, never the
    strong one (1e-5): that needs a calibration of at least 1e5 impostor pairs.
 
+Phone photos (``contactless=True``): each photo gives one probe per usable fingertip (up to
+four, with its position where the photo tells it). Each probe searches the contact templates
+(mirrored, under the photo -> contact calibration) and the photo-enrolled ones (under the photo
+calibration); a subject's piece for that probe is its lowest estimated rate over both. The
+shipped contactless calibrations rest on a few hundred impostor comparisons (see their
+``dataset``): their resolution keeps photo probes out of the strong band, and the photo ->
+photo one out of the possible band too. A search without both calibrations is refused.
+
 The same rule fuses a face candidate with a finger candidate of the same subject
 (:func:`fuse_modalities`; floor: the finest resolution among the calibrations involved). What
 the floors guarantee: pieces that are each in the none band (FMR > 1e-3) reach at most the
@@ -29,6 +37,7 @@ possible band together, and strong needs at least one piece at 1e-4 or better on
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import uuid
@@ -43,8 +52,10 @@ from mobileid.audit import AuditEvent, EventType, Outcome
 from mobileid.auth import Action, Principal
 from mobileid.config import BandParams
 from mobileid.errors import InputError, InvalidArgument, NotFound, PipelineMismatch
+from mobileid.finger.pipeline import FingerPipeline, calibration_matcher
+from mobileid.finger.types import FingerTemplate
 from mobileid.gallery.fingers import FINGER_POSITIONS, FingerCapture
-from mobileid.scoring import band_for
+from mobileid.scoring import Calibration, band_for
 from mobileid.service.access import authorize
 from mobileid.service.context import Context
 from mobileid.service.embedding import file_sha256
@@ -99,27 +110,36 @@ def enrol_fingers(
     gallery: str | None = None,
     training: bool = False,
     ppi: float | None = None,
+    contactless: bool = False,
     progress: Progress | None = None,
 ) -> FingerEnrolReport:
     """Enrol every subject folder, one transaction and one audit entry per subject; prints
-    that fail are reported and skipped; already-enrolled prints are not extracted again."""
+    that fail are reported and skipped; already-enrolled prints are not extracted again.
+
+    ``contactless``: the files are phone photos (:func:`photo_captures`)."""
     gallery = gallery or ctx.settings.default_gallery
     source = f"folder:{root.resolve().name}"
     pipe = ctx.finger_pipeline
-    pid = pipe.pipeline_id
+    pid = pipe.contactless_pipeline_id if contactless else pipe.pipeline_id
     ctx.gallery.create_gallery(gallery, training=training)  # naming and kind, before any work
     report = FingerEnrolReport(gallery=gallery, pipeline_id=pid, training=training)
     folders = scan_subject_folders(root, PRINT_SUFFIXES, "fingerprints")
     total, done = sum(len(v) for v in folders.values()), 0
     for name, paths in folders.items():
-        captures, failures = [], []
+        captures: list[FingerCapture] = []
+        failures: list[ImageFailure] = []
         for path in paths:
             done += 1
             try:
                 position = print_position(path)
                 sha = file_sha256(path)
-                if ctx.fingers.has_image(gallery, sha, pid):
+                if any(ctx.fingers.has_image(gallery, k, pid) for k in (sha, tip_key(sha, 0))):
                     report.prints_skipped += 1
+                    continue
+                if contactless:
+                    got, lost = photo_captures(pipe, path, position, sha)
+                    captures.extend(got)
+                    failures.extend(ImageFailure(name, w, e.code, e.message) for w, e in lost)
                     continue
                 template = pipe.enrol_bytes(path.read_bytes(), ppi=ppi, field=path.name)
                 captures.append(FingerCapture(template, position, sha))
@@ -145,6 +165,37 @@ def enrol_fingers(
         elif failures:
             report.subjects_failed.append(name)
     return report
+
+
+def tip_key(image_sha256: str, tip: int) -> str:
+    """The row key of fingertip ``tip`` of a photo of several (one image, several rows)."""
+    return hashlib.sha256(f"{image_sha256}:fingertip{tip}".encode()).hexdigest()
+
+
+def photo_captures(
+    pipe: FingerPipeline, path: Path, position: str, sha: str
+) -> tuple[list[FingerCapture], list[tuple[str, InputError]]]:
+    """The usable fingertips of one photo, and (where, error) for the others. One fingertip
+    takes the file name's position; a photo of several needs an FVC-style name (``NNN_k``) and
+    each fingertip takes the position the photo tells, or ``unknown``."""
+    photo = pipe.enrol_photo_tips(path.read_bytes(), field=path.name)
+    if len(photo.tips) > 1 and position != "unknown":
+        raise InvalidArgument(
+            f"{path.name}: expected one fingertip in a photo named by position, got "
+            f"{len(photo.tips)}; name a photo of several NNN_k and each fingertip takes the "
+            "position the photo tells",
+            field="file_name",
+        )
+    captures, failures = [], []
+    for i, t in enumerate(photo.tips):
+        if t.template is None:
+            assert t.error is not None  # a fingertip without a template carries its error
+            failures.append((f"{path} fingertip {i + 1}", t.error))
+        elif len(photo.tips) == 1:
+            captures.append(FingerCapture(t.template, position, sha))
+        else:
+            captures.append(FingerCapture(t.template, t.tip.position, tip_key(sha, i)))
+    return captures, failures
 
 
 def _enrol_audit(ctx: Context, training: bool) -> Callable[[Any, Any, int], None]:
@@ -193,7 +244,8 @@ class FingerMatch:
     probe: int  # index of the probe, in the order given
     position: str  # the candidate's finger position that matched best
     score: float  # matcher similarity, higher is more alike
-    fmr: float  # per comparison, from the finger calibration
+    fmr: float  # per comparison, from the calibration of this pair of pipelines
+    pipeline_id: str  # of the candidate's template (a contact print or a photo)
 
 
 @dataclass(frozen=True)
@@ -215,24 +267,52 @@ class FingerCandidate:
 class ProbePrint:
     minutiae_count: int
     quality: float
+    image: int = 0  # which IMAGE it came from
+    position: str = "unknown"  # right_index...; a photo tells it for four fingertips in a row
+    finger: str | None = None  # index, middle, ring, little: where a photo tells it
+    hand: str | None = None  # left, right: where a photo tells it
+    positions: str = ""  # for a photo: how its positions were told, or why they could not be
+
+
+@dataclass(frozen=True)
+class CalibrationUse:
+    """One calibration a search used: the templates it scores and the rates it can show."""
+
+    gallery_pipeline_id: str  # templates of this pipeline were searched with it
+    matcher: str
+    dataset: str
+    impostor_count: int
+    fmr_resolution: float  # 1/impostor_count: no candidate scored by it claims less
+    thresholds: dict[str, float | None]  # single-probe score where a band starts; None: never
+    templates: int  # searched with it, over all galleries
 
 
 @dataclass(frozen=True)
 class FingerIdentifyResult:
     search_id: str  # quote it when recording the disposition
     candidates: tuple[FingerCandidate, ...]  # best first
-    pipeline_id: str
+    pipeline_id: str  # of the probes
     galleries: tuple[str, ...]
-    gallery_sizes: dict[str, int]  # templates of this pipeline per gallery
+    gallery_sizes: dict[str, int]  # templates searched per gallery
     probes: tuple[ProbePrint, ...]
-    thresholds: dict[str, float | None]  # single-probe score where a band starts; None: never
+    thresholds: dict[str, float | None]  # of the first calibration (contact prints)
     fmr_bounds: dict[str, float]
     expected_false: dict[str, float]  # templates × probes × bound, for someone not enrolled
-    fmr_resolution: float  # the smallest rate the calibration can show
+    fmr_resolution: float  # the smallest rate any calibration used can show
     fusion_rule: str
     calibration: str
     reason: SearchReason
+    contactless: bool = False
+    calibrations: tuple[CalibrationUse, ...] = ()
+    refused_fingertips: tuple[str, ...] = ()  # fingertips of photos that gave no template
     notice: str = NOTICE
+
+
+@dataclass(frozen=True, eq=False)
+class _Probes:
+    templates: list[FingerTemplate]
+    prints: list[ProbePrint]
+    refused: list[str]
 
 
 def identify_fingers(
@@ -246,8 +326,9 @@ def identify_fingers(
     ppi: float | None = None,
     principal: Principal | None = None,
 ) -> FingerIdentifyResult:
-    """Extract each probe print, search 1:N, fuse per subject; audited like a face search.
-    With an operator ``principal``, role and gallery entitlements are checked first."""
+    """Extract each probe print (every fingertip of each photo when ``contactless``), search
+    1:N, fuse per subject; audited like a face search. With an operator ``principal``, role
+    and gallery entitlements are checked first."""
     search_id = "Q" + uuid.uuid4().hex[:15]
     base = search_details(search_id, reason, ctx, "finger")
     pipe = ctx.finger_pipeline
@@ -261,47 +342,168 @@ def identify_fingers(
         names = check_galleries(ctx, galleries, reason)
         action = Action.SEARCH_LIVE if reason.live else Action.SEARCH_TRAINING
         authorize(ctx, principal, action, galleries=names)
-        probes = [
-            pipe.enrol_photo(d, field=f"IMAGE[{i}]")
-            if contactless
-            else pipe.enrol_bytes(d, ppi=ppi, field=f"IMAGE[{i}]")
-            for i, d in enumerate(images)
-        ]
-        cal = ctx.finger_calibration
-        if cal.matcher != probes[0].pipeline_id:
-            raise PipelineMismatch(
-                f"calibration: expected one for pipeline {probes[0].pipeline_id!r}, have only "
-                f"{cal.matcher!r} (contactless prints are not calibrated yet)",
-                field="pipeline_id",
-            )
+        probes = _probe_photos(pipe, images) if contactless else _probe_prints(pipe, images, ppi)
+        cals = _calibrations(ctx, pipe, contactless)
     except (InputError, NotFound, PipelineMismatch) as exc:
         audit_search(
-            ctx, Outcome.REFUSED, {**base, "galleries": galleries or [], "error": exc.code}
+            ctx,
+            Outcome.REFUSED,
+            {**base, "galleries": galleries or [], "contactless": contactless, "error": exc.code},
         )
         raise
-    pid = probes[0].pipeline_id
-    feats = [pipe.features(t) for t in probes]
+    pid = probes.templates[0].pipeline_id
+    best, sizes, used = _search(ctx, pipe, names, probes.templates, cals, contactless)
+    floors = {gp: cal.resolution for gp, cal in cals}
+    candidates = _candidates(ctx, best, len(probes.templates), pid, floors)
     bands = ctx.settings.bands
-    floor = cal.resolution
-    best: dict[tuple[str, str], dict[int, FingerMatch]] = {}
-    sizes: dict[str, int] = {}
+    bounds = {Band.STRONG.value: bands.strong_fmr, Band.POSSIBLE.value: bands.possible_fmr}
+    uses = tuple(_use(gp, cal, used[gp], bounds) for gp, cal in cals)
+    n = len(probes.templates)
+    result = FingerIdentifyResult(
+        search_id=search_id,
+        candidates=tuple(candidates[:top]),
+        pipeline_id=pid,
+        galleries=tuple(names),
+        gallery_sizes=sizes,
+        probes=tuple(probes.prints),
+        thresholds=uses[0].thresholds,
+        fmr_bounds=bounds,
+        expected_false={
+            b: sum(u.templates * n * max(f, u.fmr_resolution) for u in uses)
+            for b, f in bounds.items()
+        },
+        fmr_resolution=min(u.fmr_resolution for u in uses),
+        fusion_rule=FUSION_RULE,
+        calibration="; ".join(u.dataset for u in uses),
+        reason=reason,
+        contactless=contactless,
+        calibrations=uses,
+        refused_fingertips=tuple(probes.refused),
+    )
+    counts = Counter(c.band.value for c in result.candidates)
+    audit_search(
+        ctx,
+        Outcome.OK,
+        {
+            **base,
+            "galleries": sizes,
+            "probes": n,
+            "contactless": contactless,
+            "candidates": len(result.candidates),
+            "bands": {b.value: counts.get(b.value, 0) for b in Band},
+            "best_band": result.candidates[0].band.value if result.candidates else None,
+            "pipeline_id": pid,
+            "calibrations": [u.matcher for u in uses],
+            "thresholds": result.thresholds,
+            "fmr_bounds": bounds,
+            "fusion_rule": FUSION_RULE,
+        },
+    )
+    return result
+
+
+def _probe_prints(pipe: FingerPipeline, images: Sequence[bytes], ppi: float | None) -> _Probes:
+    templates = [pipe.enrol_bytes(d, ppi=ppi, field=f"IMAGE[{i}]") for i, d in enumerate(images)]
+    prints = [ProbePrint(t.count, round(t.quality, 2), i) for i, t in enumerate(templates)]
+    return _Probes(templates, prints, [])
+
+
+def _probe_photos(pipe: FingerPipeline, images: Sequence[bytes]) -> _Probes:
+    """Every usable fingertip of every photo; a photo with none refuses the search."""
+    out = _Probes([], [], [])
+    for i, data in enumerate(images):
+        photo = pipe.enrol_photo_tips(data, field=f"IMAGE[{i}]")
+        for k, tip in enumerate(photo.tips):
+            t, where = tip.template, tip.tip
+            if t is None:
+                code = tip.error.code if tip.error else "unusable"
+                out.refused.append(f"IMAGE[{i}] fingertip {k + 1} ({where.position}): {code}")
+                continue
+            out.templates.append(t)
+            out.prints.append(
+                ProbePrint(
+                    t.count, round(t.quality, 2), i, where.position, where.finger, where.hand,
+                    photo.positions,
+                )
+            )  # fmt: skip
+    if len(out.templates) > MAX_PROBES:
+        raise InvalidArgument(
+            f"IMAGE: expected at most {MAX_PROBES} fingertips over all photos, got "
+            f"{len(out.templates)}",
+            field="IMAGE",
+        )
+    return out
+
+
+def _calibrations(
+    ctx: Context, pipe: FingerPipeline, contactless: bool
+) -> list[tuple[str, Calibration]]:
+    """(template pipeline id, calibration) for every kind of template the probes search."""
+    if not contactless:
+        return [(pipe.pipeline_id, ctx.finger_calibration)]
+    have = ctx.contactless_calibrations
+    out = []
+    for gp in (pipe.pipeline_id, pipe.contactless_pipeline_id):
+        matcher = calibration_matcher(pipe.contactless_pipeline_id, gp)
+        if matcher not in have:
+            raise PipelineMismatch(
+                f"calibration: expected one for {matcher!r}, have {sorted(have)} (contactless "
+                "probes are not calibrated for this pipeline: rebuild with `mobileid eval "
+                "fingers-contactless`)",
+                field="pipeline_id",
+            )
+        out.append((gp, have[matcher]))
+    return out
+
+
+_Best = dict[tuple[str, str], dict[int, FingerMatch]]
+
+
+def _search(
+    ctx: Context,
+    pipe: FingerPipeline,
+    names: list[str],
+    templates: list[FingerTemplate],
+    cals: list[tuple[str, Calibration]],
+    contactless: bool,
+) -> tuple[_Best, dict[str, int], dict[str, int]]:
+    """Each probe against each kind of template of each gallery. A subject's match for a probe
+    is its lowest estimated rate (scores of different calibrations do not compare)."""
+    views = [pipe.photo_views(t) if contactless else {t.pipeline_id: t} for t in templates]
+    feats = {(i, gp): pipe.features(v[gp]) for i, v in enumerate(views) for gp, _ in cals}
+    best: _Best = {}
+    sizes = dict.fromkeys(names, 0)
+    used = {gp: 0 for gp, _ in cals}
     for g in names:
-        for i, f in enumerate(feats):
-            hits, per_subject = ctx.fingers.search(g, f, SHORTLIST)
-            sizes[g] = sum(per_subject.values())
-            for h in hits:
-                slot = best.setdefault((g, h.subject_id), {})
-                if i not in slot or h.score > slot[i].score:
-                    slot[i] = FingerMatch(i, h.position, round(h.score, 6), cal.fmr(h.score))
+        for gp, cal in cals:
+            for i in range(len(templates)):
+                hits, per_subject = ctx.fingers.search(g, feats[i, gp], SHORTLIST)
+                for h in hits:
+                    m = FingerMatch(i, h.position, round(h.score, 6), cal.fmr(h.score), gp)
+                    slot = best.setdefault((g, h.subject_id), {})
+                    if i not in slot or (m.fmr, -m.score) < (slot[i].fmr, -slot[i].score):
+                        slot[i] = m
+            n = sum(per_subject.values()) if templates else 0
+            sizes[g] += n
+            used[gp] += n
+    return best, sizes, used
+
+
+def _candidates(
+    ctx: Context, best: _Best, probes: int, pid: str, floors: dict[str, float]
+) -> list[FingerCandidate]:
+    """Fused per subject; the floor is the finest resolution among the calibrations that
+    scored the subject's matches (``floors``: template pipeline id → resolution)."""
+    bands = ctx.settings.bands
     subjects = ctx.gallery.get_many([sid for _, sid in best])
-    candidates = []
+    out = []
     for (g, sid), matches in best.items():
         subject = subjects.get(sid)
         if subject is None:  # deleted between the search and this lookup
             continue
-        rates = [matches[i].fmr if i in matches else 1.0 for i in range(len(probes))]
-        fmr, evidence = fuse_fmrs(rates, floor)
-        candidates.append(
+        rates = [matches[i].fmr if i in matches else 1.0 for i in range(probes)]
+        fmr, evidence = fuse_fmrs(rates, min(floors[m.pipeline_id] for m in matches.values()))
+        out.append(
             FingerCandidate(
                 subject_id=sid,
                 name=subject.name,
@@ -314,42 +516,22 @@ def identify_fingers(
                 matches=tuple(matches[i] for i in sorted(matches)),
             )
         )
-    candidates.sort(key=lambda c: (c.fmr, -c.score))
-    bounds = {Band.STRONG.value: bands.strong_fmr, Band.POSSIBLE.value: bands.possible_fmr}
-    n = sum(sizes.values()) * len(probes)
-    result = FingerIdentifyResult(
-        search_id=search_id,
-        candidates=tuple(candidates[:top]),
-        pipeline_id=pid,
-        galleries=tuple(names),
-        gallery_sizes=sizes,
-        probes=tuple(ProbePrint(t.count, round(t.quality, 2)) for t in probes),
-        thresholds={b: cal.threshold(f) if f >= floor else None for b, f in bounds.items()},
-        fmr_bounds=bounds,
-        expected_false={b: n * max(f, floor) for b, f in bounds.items()},
-        fmr_resolution=floor,
-        fusion_rule=FUSION_RULE,
-        calibration=cal.dataset,
-        reason=reason,
-    )
-    counts = Counter(c.band.value for c in result.candidates)
-    audit_search(
-        ctx,
-        Outcome.OK,
-        {
-            **base,
-            "galleries": sizes,
-            "probes": len(probes),
-            "candidates": len(result.candidates),
-            "bands": {b.value: counts.get(b.value, 0) for b in Band},
-            "best_band": result.candidates[0].band.value if result.candidates else None,
-            "pipeline_id": pid,
-            "thresholds": result.thresholds,
-            "fmr_bounds": bounds,
-            "fusion_rule": FUSION_RULE,
+    out.sort(key=lambda c: (c.fmr, -c.score))
+    return out
+
+
+def _use(gp: str, cal: Calibration, templates: int, bounds: dict[str, float]) -> CalibrationUse:
+    return CalibrationUse(
+        gallery_pipeline_id=gp,
+        matcher=cal.matcher,
+        dataset=cal.dataset,
+        impostor_count=cal.impostor_count,
+        fmr_resolution=cal.resolution,
+        thresholds={
+            b: cal.threshold(f) if f >= cal.resolution else None for b, f in bounds.items()
         },
+        templates=templates,
     )
-    return result
 
 
 @dataclass(frozen=True)
