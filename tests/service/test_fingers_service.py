@@ -16,7 +16,8 @@ from mobileid.config import Settings
 from mobileid.errors import InvalidArgument, NotFound, PipelineMismatch
 from mobileid.finger.errors import NotAFingerprint
 from mobileid.service.context import open_context
-from mobileid.service.fingers import fuse_fmrs, identify_fingers, print_position
+from mobileid.service.fingers import identify_fingers, print_position
+from mobileid.service.fusion import fuse_fmrs
 from mobileid.service.identify import require_reason
 from mobileid.service.purpose import TRAINING
 from mobileid.types import Band
@@ -337,28 +338,3 @@ def test_shipped_calibration_supports_the_possible_band_only(enrolled) -> None:
     assert 0.3 < cal.threshold(1e-3) < 0.6
     with pytest.raises(InvalidArgument, match="resolution"):
         cal.threshold(1e-5)
-
-
-def test_face_and_finger_fuse_per_subject_without_inflating_weak_evidence() -> None:
-    """Face and finger evidence of one subject add up; two none-band pieces never reach strong."""
-    from mobileid.config import BandParams
-    from mobileid.service.fingers import FingerCandidate, fuse_modalities
-    from mobileid.types import Candidate
-
-    def face(sid: str, fmr: float) -> Candidate:
-        return Candidate(sid, sid, "g", 0.9, fmr, Band.NONE, "face/x")
-
-    def finger(sid: str, fmr: float) -> FingerCandidate:
-        return FingerCandidate(sid, sid, "g", 1.0, fmr, Band.NONE, "finger/x", "", ())
-
-    fused = fuse_modalities(
-        [face("A", 2e-3), face("B", 1e-6), face("C", 5e-3)],
-        [finger("A", 3e-3), finger("C", RESOLUTION), finger("D", 0.5)],
-        floor=1 / 3_000_000,
-        bands=BandParams(),
-    )
-    by = {c.subject_id: c for c in fused}
-    assert fused[0].subject_id == "B" and by["B"].band is Band.STRONG  # face alone stands
-    assert by["B"].fmr == 1e-6 and by["B"].finger_fmr is None
-    assert by["A"].band is Band.POSSIBLE and by["A"].fmr >= 2e-4  # two none-band pieces
-    assert by["C"].band is Band.POSSIBLE and by["D"].face_fmr is None

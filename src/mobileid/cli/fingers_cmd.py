@@ -89,7 +89,7 @@ def eval_fingers(args: argparse.Namespace, settings: Settings) -> int:
         metrics["threshold_possible"] = thresholds["possible"]
     from mobileid.cli.eval_cmd import save_accuracy
 
-    save_accuracy(settings, "fingers", _plain(metrics))
+    save_accuracy(settings, "fingers", json_safe(metrics))
     if args.report:
         from mobileid.eval.report import write_report
 
@@ -103,7 +103,7 @@ def eval_fingers(args: argparse.Namespace, settings: Settings) -> int:
         )
         print(f"report: {page}", file=sys.stderr)
     if getattr(args, "json", False):
-        print(json.dumps(_plain(metrics), indent=2))
+        print(json.dumps(json_safe(metrics), indent=2))
         return 0
     for key, value in metrics.items():
         shown = f"{value:.4f}" if isinstance(value, float) else value
@@ -138,17 +138,17 @@ def eval_fingers_contactless(args: argparse.Namespace, settings: Settings) -> in
         "calibrations": {str(p): c.dataset for p, c in zip(paths, tables, strict=True)},
     }
     if getattr(args, "json", False):
-        print(json.dumps(_plain(out), indent=2))
+        print(json.dumps(json_safe(out), indent=2))
         return 0
     for key, value in out.items():
         print(f"{key:>24}: {value}")
     return 0
 
 
-def _plain(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe: non-finite floats become null (``json`` would write NaN)."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
         return None
     return value
@@ -258,7 +258,7 @@ def identify_finger_cmd(args: argparse.Namespace, settings: Settings) -> int:
         principal=principal,
     )
     if getattr(args, "json", False):
-        print(json.dumps(_plain(identify_finger_json(result)), indent=2))
+        print(json.dumps(json_safe(identify_finger_json(result)), indent=2))
         return 0
     _print_identify(result)
     return 0

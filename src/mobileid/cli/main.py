@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_fingers_parsers(enrol, ident, common)
 
+    from mobileid.cli.person_cmd import add_person_parser
+
+    add_person_parser(ident, common)
+
     disp = sub.add_parser(
         "disposition",
         parents=[common],

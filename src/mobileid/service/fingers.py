@@ -10,16 +10,11 @@ Fusion of several probe fingers, per subject (see :func:`fuse_fmrs`):
    probe is its best over its templates; the finger calibration turns it into an estimated
    false-match rate ``f_i`` per comparison, as the face side does. A subject that no
    shortlist of probe ``i`` reached gets ``f_i = 1`` (no evidence).
-2. Evidence adds in log space, like log-likelihood ratios: ``E = Σ -log10 f_i`` (each term is
-   log10 of how much rarer an impostor is than a mate at that score, the mate's tail being ~1).
-3. ``E`` is turned back into a rate with Fisher's formula: the chance that an impostor
-   reaches ``E`` or more with ``k`` independent probes is ``p · Σ_{j<k} (ln 1/p)^j / j!`` with
-   ``p = 10^-E`` — more than ``p``, because ``k`` chances were taken.
-4. Two floors keep weak evidence weak: fusion improves the best single piece of evidence by
-   at most one decade (``MAX_GAIN_DECADES``), and never claims a rate below the calibration's
-   resolution (``1/impostor_count``). With the shipped finger calibration (2,880 impostor
-   pairs, resolution 3.5e-4) fingerprint candidates can reach the possible band, never the
-   strong one (1e-5): that needs a calibration of at least 1e5 impostor pairs.
+2. The pieces are fused with :func:`mobileid.service.fusion.fuse_fmrs` (summed ``-log10``
+   rates, Fisher's correction for the number of pieces, at most one decade of gain over the
+   best piece, never below the calibration's resolution). With the shipped finger calibration
+   (2,880 impostor pairs, resolution 3.5e-4) fingerprint candidates can reach the possible
+   band, never the strong one (1e-5): that needs a calibration of at least 1e5 impostor pairs.
 
 Phone photos (``contactless=True``): each photo gives one probe per usable fingertip (up to
 four, with its position where the photo tells it). Each probe searches the contact templates
@@ -29,16 +24,13 @@ shipped contactless calibrations rest on a few hundred impostor comparisons (see
 ``dataset``): their resolution keeps photo probes out of the strong band, and the photo ->
 photo one out of the possible band too. A search without both calibrations is refused.
 
-The same rule fuses a face candidate with a finger candidate of the same subject
-(:func:`fuse_modalities`; floor: the finest resolution among the calibrations involved). What
-the floors guarantee: pieces that are each in the none band (FMR > 1e-3) reach at most the
-possible band together, and strong needs at least one piece at 1e-4 or better on its own.
+Face and finger evidence of one subject are fused by the same rule in
+:mod:`mobileid.service.person`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import uuid
 from collections import Counter
@@ -50,7 +42,6 @@ from typing import Any
 from mobileid import NOTICE
 from mobileid.audit import AuditEvent, EventType, Outcome
 from mobileid.auth import Action, Principal
-from mobileid.config import BandParams
 from mobileid.errors import InputError, InvalidArgument, NotFound, PipelineMismatch
 from mobileid.finger.pipeline import FingerPipeline, calibration_matcher
 from mobileid.finger.types import FingerTemplate
@@ -60,15 +51,14 @@ from mobileid.service.access import authorize
 from mobileid.service.context import Context
 from mobileid.service.embedding import file_sha256
 from mobileid.service.enrol import ImageFailure, display_name, scan_subject_folders
+from mobileid.service.fusion import FUSION_RULE, fuse_fmrs
 from mobileid.service.identify import MAX_TOP, audit_search, check_galleries, search_details
 from mobileid.service.purpose import SearchReason
-from mobileid.types import Band, Candidate
+from mobileid.types import Band
 
 PRINT_SUFFIXES = {".tif", ".tiff", ".png", ".bmp", ".jpg", ".jpeg", ".wsq"}
 MAX_PROBES = 10
-MAX_GAIN_DECADES = 1.0
 SHORTLIST = 100  # templates checked per probe; DB1_B: 99.1% of mates are in the top 40 of 79
-FUSION_RULE = "fisher-sum-log10-fmr/1 (gain <= 1 decade over the best probe; resolution floor)"
 
 _FVC = re.compile(r"^\d+_\d+$")
 _POSITION = re.compile(r"^(?P<pos>[a-z]+_[a-z]+)(?:_\d+)?$")
@@ -217,26 +207,6 @@ def _enrol_audit(ctx: Context, training: bool) -> Callable[[Any, Any, int], None
     return append
 
 
-def fuse_fmrs(fmrs: Sequence[float], floor: float) -> tuple[float, float]:
-    """(fused FMR, evidence ``Σ -log10 f_i``) of independent pieces of evidence (module doc).
-
-    ``floor`` is the finest rate the calibrations involved can show. One piece is returned
-    as it is (above ``floor``).
-    """
-    if not fmrs:
-        raise InvalidArgument("fmrs: expected at least one rate, got none", field="fmrs")
-    rates = [min(max(float(f), 1e-300), 1.0) for f in fmrs]
-    evidence = sum(-math.log10(f) for f in rates)
-    x = evidence * math.log(10.0)  # ln(1/p)
-    term, tail = 1.0, 1.0
-    for j in range(1, len(rates)):
-        term *= x / j
-        tail += term
-    fisher = math.prod(rates) * tail  # exactly the piece itself when there is one
-    gain_floor = min(rates) / 10.0**MAX_GAIN_DECADES
-    return min(1.0, max(fisher, gain_floor, floor)), evidence
-
-
 @dataclass(frozen=True)
 class FingerMatch:
     """The best template of a candidate for one probe print."""
@@ -309,10 +279,14 @@ class FingerIdentifyResult:
 
 
 @dataclass(frozen=True, eq=False)
-class _Probes:
+class FingerProbes:
+    """The probe templates of one search and the calibrations their searches need."""
+
     templates: list[FingerTemplate]
     prints: list[ProbePrint]
-    refused: list[str]
+    refused: list[str]  # fingertips of photos that gave no template
+    calibrations: list[tuple[str, Calibration]]  # (template pipeline id searched, calibration)
+    contactless: bool
 
 
 def identify_fingers(
@@ -331,19 +305,13 @@ def identify_fingers(
     and gallery entitlements are checked first."""
     search_id = "Q" + uuid.uuid4().hex[:15]
     base = search_details(search_id, reason, ctx, "finger")
-    pipe = ctx.finger_pipeline
     try:
         if not 1 <= top <= MAX_TOP:
             raise InvalidArgument(f"top: expected 1..{MAX_TOP}, got {top}", field="top")
-        if not 1 <= len(images) <= MAX_PROBES:
-            raise InvalidArgument(
-                f"IMAGE: expected 1..{MAX_PROBES} prints, got {len(images)}", field="IMAGE"
-            )
         names = check_galleries(ctx, galleries, reason)
         action = Action.SEARCH_LIVE if reason.live else Action.SEARCH_TRAINING
         authorize(ctx, principal, action, galleries=names)
-        probes = _probe_photos(pipe, images) if contactless else _probe_prints(pipe, images, ppi)
-        cals = _calibrations(ctx, pipe, contactless)
+        probes = finger_probes(ctx, images, contactless=contactless, ppi=ppi)
     except (InputError, NotFound, PipelineMismatch) as exc:
         audit_search(
             ctx,
@@ -351,15 +319,55 @@ def identify_fingers(
             {**base, "galleries": galleries or [], "contactless": contactless, "error": exc.code},
         )
         raise
+    result = search_prints(ctx, probes, names, top, reason, search_id)
+    audit_search(ctx, Outcome.OK, {**base, **finger_audit_details(result)})
+    return result
+
+
+def finger_probes(
+    ctx: Context,
+    images: Sequence[bytes],
+    *,
+    contactless: bool,
+    ppi: float | None = None,
+    field: str = "IMAGE",
+) -> FingerProbes:
+    """Templates of the probe images (``{field}[i]`` in errors) and the calibrations they need;
+    raises ``InputError`` for an unusable image, ``PipelineMismatch`` without a calibration."""
+    if not 1 <= len(images) <= MAX_PROBES:
+        raise InvalidArgument(
+            f"{field}: expected 1..{MAX_PROBES} prints, got {len(images)}", field=field
+        )
+    pipe = ctx.finger_pipeline
+    templates, prints, refused = (
+        _probe_photos(pipe, images, field)
+        if contactless
+        else _probe_prints(pipe, images, ppi, field)
+    )
+    cals = _calibrations(ctx, pipe, contactless)
+    return FingerProbes(templates, prints, refused, cals, contactless)
+
+
+def search_prints(
+    ctx: Context,
+    probes: FingerProbes,
+    names: list[str],
+    top: int,
+    reason: SearchReason,
+    search_id: str,
+) -> FingerIdentifyResult:
+    """Search checked galleries with ready probes and fuse per subject (not audited here)."""
+    cals = probes.calibrations
     pid = probes.templates[0].pipeline_id
-    best, sizes, used = _search(ctx, pipe, names, probes.templates, cals, contactless)
+    pipe = ctx.finger_pipeline
+    best, sizes, used = _search(ctx, pipe, names, probes.templates, cals, probes.contactless)
     floors = {gp: cal.resolution for gp, cal in cals}
     candidates = _candidates(ctx, best, len(probes.templates), pid, floors)
     bands = ctx.settings.bands
     bounds = {Band.STRONG.value: bands.strong_fmr, Band.POSSIBLE.value: bands.possible_fmr}
     uses = tuple(_use(gp, cal, used[gp], bounds) for gp, cal in cals)
     n = len(probes.templates)
-    result = FingerIdentifyResult(
+    return FingerIdentifyResult(
         search_id=search_id,
         candidates=tuple(candidates[:top]),
         pipeline_id=pid,
@@ -376,63 +384,68 @@ def identify_fingers(
         fusion_rule=FUSION_RULE,
         calibration="; ".join(u.dataset for u in uses),
         reason=reason,
-        contactless=contactless,
+        contactless=probes.contactless,
         calibrations=uses,
         refused_fingertips=tuple(probes.refused),
     )
+
+
+def finger_audit_details(result: FingerIdentifyResult) -> dict[str, Any]:
+    """What an answered finger search adds to its audit entry (counts and ids only)."""
     counts = Counter(c.band.value for c in result.candidates)
-    audit_search(
-        ctx,
-        Outcome.OK,
-        {
-            **base,
-            "galleries": sizes,
-            "probes": n,
-            "contactless": contactless,
-            "candidates": len(result.candidates),
-            "bands": {b.value: counts.get(b.value, 0) for b in Band},
-            "best_band": result.candidates[0].band.value if result.candidates else None,
-            "pipeline_id": pid,
-            "calibrations": [u.matcher for u in uses],
-            "thresholds": result.thresholds,
-            "fmr_bounds": bounds,
-            "fusion_rule": FUSION_RULE,
-        },
-    )
-    return result
+    return {
+        "galleries": result.gallery_sizes,
+        "probes": len(result.probes),
+        "contactless": result.contactless,
+        "candidates": len(result.candidates),
+        "bands": {b.value: counts.get(b.value, 0) for b in Band},
+        "best_band": result.candidates[0].band.value if result.candidates else None,
+        "pipeline_id": result.pipeline_id,
+        "calibrations": [u.matcher for u in result.calibrations],
+        "thresholds": result.thresholds,
+        "fmr_bounds": result.fmr_bounds,
+        "fusion_rule": result.fusion_rule,
+    }
 
 
-def _probe_prints(pipe: FingerPipeline, images: Sequence[bytes], ppi: float | None) -> _Probes:
-    templates = [pipe.enrol_bytes(d, ppi=ppi, field=f"IMAGE[{i}]") for i, d in enumerate(images)]
+_Extracted = tuple[list[FingerTemplate], list[ProbePrint], list[str]]
+
+
+def _probe_prints(
+    pipe: FingerPipeline, images: Sequence[bytes], ppi: float | None, field: str
+) -> _Extracted:
+    templates = [pipe.enrol_bytes(d, ppi=ppi, field=f"{field}[{i}]") for i, d in enumerate(images)]
     prints = [ProbePrint(t.count, round(t.quality, 2), i) for i, t in enumerate(templates)]
-    return _Probes(templates, prints, [])
+    return templates, prints, []
 
 
-def _probe_photos(pipe: FingerPipeline, images: Sequence[bytes]) -> _Probes:
+def _probe_photos(pipe: FingerPipeline, images: Sequence[bytes], field: str) -> _Extracted:
     """Every usable fingertip of every photo; a photo with none refuses the search."""
-    out = _Probes([], [], [])
+    templates: list[FingerTemplate] = []
+    prints: list[ProbePrint] = []
+    refused: list[str] = []
     for i, data in enumerate(images):
-        photo = pipe.enrol_photo_tips(data, field=f"IMAGE[{i}]")
+        photo = pipe.enrol_photo_tips(data, field=f"{field}[{i}]")
         for k, tip in enumerate(photo.tips):
             t, where = tip.template, tip.tip
             if t is None:
                 code = tip.error.code if tip.error else "unusable"
-                out.refused.append(f"IMAGE[{i}] fingertip {k + 1} ({where.position}): {code}")
+                refused.append(f"{field}[{i}] fingertip {k + 1} ({where.position}): {code}")
                 continue
-            out.templates.append(t)
-            out.prints.append(
+            templates.append(t)
+            prints.append(
                 ProbePrint(
                     t.count, round(t.quality, 2), i, where.position, where.finger, where.hand,
                     photo.positions,
                 )
             )  # fmt: skip
-    if len(out.templates) > MAX_PROBES:
+    if len(templates) > MAX_PROBES:
         raise InvalidArgument(
-            f"IMAGE: expected at most {MAX_PROBES} fingertips over all photos, got "
-            f"{len(out.templates)}",
-            field="IMAGE",
+            f"{field}: expected at most {MAX_PROBES} fingertips over all photos, got "
+            f"{len(templates)}",
+            field=field,
         )
-    return out
+    return templates, prints, refused
 
 
 def _calibrations(
@@ -532,51 +545,3 @@ def _use(gp: str, cal: Calibration, templates: int, bounds: dict[str, float]) ->
         },
         templates=templates,
     )
-
-
-@dataclass(frozen=True)
-class FusedCandidate:
-    """One subject's face and finger evidence together (a lead for human review)."""
-
-    subject_id: str
-    name: str
-    gallery: str
-    fmr: float  # fused, see the module doc
-    band: Band
-    evidence: float  # Σ -log10 FMR over the pieces
-    face_fmr: float | None  # None: the face search did not return this subject
-    finger_fmr: float | None
-
-
-def fuse_modalities(
-    face: Sequence[Candidate],
-    fingers: Sequence[FingerCandidate],
-    *,
-    floor: float,
-    bands: BandParams,
-) -> list[FusedCandidate]:
-    """Join face and finger candidates by subject id and fuse their FMRs with :func:`fuse_fmrs`.
-
-    A subject missing from one search adds no piece (it may have no face, or no prints,
-    enrolled): its other piece stands alone. ``floor`` is the finest resolution of the two
-    calibrations. Best (lowest fused FMR) first.
-    """
-    by_id: dict[str, tuple[Candidate | None, FingerCandidate | None]] = {}
-    for c in face:
-        by_id[c.subject_id] = (c, None)
-    for f in fingers:
-        by_id[f.subject_id] = (by_id.get(f.subject_id, (None, None))[0], f)
-    out = []
-    for sid, (fc, gc) in by_id.items():
-        first = fc or gc
-        assert first is not None  # every entry came from one of the two lists
-        rates = [c.fmr for c in (fc, gc) if c is not None]
-        fmr, evidence = fuse_fmrs(rates, floor)
-        band = band_for(fmr, bands.strong_fmr, bands.possible_fmr)
-        out.append(
-            FusedCandidate(
-                sid, first.name, first.gallery, fmr, band, round(evidence, 4),
-                fc.fmr if fc else None, gc.fmr if gc else None,
-            )
-        )  # fmt: skip
-    return sorted(out, key=lambda c: (c.fmr, -c.evidence))

@@ -1,0 +1,179 @@
+"""Use case: identify a person from a face photo and fingerprints together (1:N, fused).
+
+Both captures are checked before anything is searched; one search then leaves one audit entry
+(modality ``face+finger``), as a single-modality search does. Each modality is searched as on
+its own (:func:`~mobileid.service.identify.search_embedding`,
+:func:`~mobileid.service.fingers.search_prints`) for its ``FUSION_SHORTLIST`` best
+candidates, and the two lists are joined per subject and fused with the rule of
+:mod:`mobileid.service.fusion`: a subject found by both gets both pieces of evidence; a subject
+found by one (it may have no face, or no prints, enrolled) keeps that piece alone, neither
+helped nor hurt. A result is a list of leads for human review, never a verdict.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mobileid import NOTICE
+from mobileid.audit import Outcome
+from mobileid.auth import Action, Principal
+from mobileid.capture.decode import decode_image
+from mobileid.config import BandParams
+from mobileid.errors import InputError, InvalidArgument, NotFound, PipelineMismatch
+from mobileid.scoring import band_for
+from mobileid.service.access import authorize
+from mobileid.service.context import Context
+from mobileid.service.fingers import (
+    FingerCandidate,
+    FingerIdentifyResult,
+    finger_audit_details,
+    finger_probes,
+    search_prints,
+)
+from mobileid.service.fusion import FUSION_RULE, fuse_fmrs
+from mobileid.service.identify import (
+    MAX_TOP,
+    IdentifyResult,
+    audit_search,
+    check_galleries,
+    search_details,
+    search_embedding,
+)
+from mobileid.service.purpose import SearchReason
+from mobileid.types import Band, Candidate
+
+__all__ = ["FusedCandidate", "PersonIdentifyResult", "fuse_modalities", "identify_person"]
+
+FUSION_SHORTLIST = 50  # candidates taken from each modality before they are joined
+
+
+@dataclass(frozen=True)
+class FusedCandidate:
+    """One subject's face and finger evidence together (a lead for human review)."""
+
+    subject_id: str
+    name: str
+    gallery: str
+    fmr: float  # fused, see mobileid.service.fusion
+    band: Band
+    evidence: float  # Σ -log10 FMR over the pieces
+    face_fmr: float | None  # None: the face search did not return this subject
+    finger_fmr: float | None  # None: the finger search did not return this subject
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class PersonIdentifyResult:
+    search_id: str  # quote it when recording the disposition
+    candidates: tuple[FusedCandidate, ...]  # best (lowest fused FMR) first
+    galleries: tuple[str, ...]
+    face: IdentifyResult  # the face search on its own (its FUSION_SHORTLIST best)
+    fingers: FingerIdentifyResult  # the finger search on its own
+    fmr_bounds: dict[str, float]
+    fmr_resolution: float  # the finest rate the calibrations involved can show
+    fusion_rule: str
+    reason: SearchReason
+    notice: str = NOTICE
+
+
+def fuse_modalities(
+    face: Sequence[Candidate],
+    fingers: Sequence[FingerCandidate],
+    *,
+    floor: float,
+    bands: BandParams,
+) -> list[FusedCandidate]:
+    """Join face and finger candidates by subject id and fuse their FMRs with
+    :func:`~mobileid.service.fusion.fuse_fmrs` (module doc). ``floor`` is the finest
+    resolution of the two calibrations. Best (lowest fused FMR) first."""
+    by_id: dict[str, tuple[Candidate | None, FingerCandidate | None]] = {}
+    for c in face:
+        if c.subject_id not in by_id:  # best first: keep a subject's best face candidate
+            by_id[c.subject_id] = (c, None)
+    for f in fingers:
+        by_id[f.subject_id] = (by_id.get(f.subject_id, (None, None))[0], f)
+    out = []
+    for sid, (fc, gc) in by_id.items():
+        first = fc or gc
+        assert first is not None  # every entry came from one of the two lists
+        rates = [c.fmr for c in (fc, gc) if c is not None]
+        fmr, evidence = fuse_fmrs(rates, floor)
+        band = band_for(fmr, bands.strong_fmr, bands.possible_fmr)
+        out.append(
+            FusedCandidate(
+                sid, first.name, first.gallery, fmr, band, round(evidence, 4),
+                fc.fmr if fc else None, gc.fmr if gc else None, first.source,
+            )
+        )  # fmt: skip
+    return sorted(out, key=lambda c: (c.fmr, -c.evidence))
+
+
+def identify_person(
+    ctx: Context,
+    face_image: bytes,
+    finger_images: Sequence[bytes],
+    *,
+    reason: SearchReason,
+    galleries: list[str] | None = None,
+    top: int = 10,
+    contactless: bool = False,
+    ppi: float | None = None,
+    principal: Principal | None = None,
+) -> PersonIdentifyResult:
+    """Embed the face, extract the prints, search both, fuse per subject; one audit entry.
+    An unusable capture of either kind refuses the whole search (audited), before any search."""
+    search_id = "Q" + uuid.uuid4().hex[:15]
+    base = search_details(search_id, reason, ctx, "face+finger")
+    try:
+        if not 1 <= top <= MAX_TOP:
+            raise InvalidArgument(f"top: expected 1..{MAX_TOP}, got {top}", field="top")
+        names = check_galleries(ctx, galleries, reason)
+        action = Action.SEARCH_LIVE if reason.live else Action.SEARCH_TRAINING
+        authorize(ctx, principal, action, galleries=names)
+        face_capture = decode_image(face_image, ctx.settings.limits, field="FACE")
+        embedding = ctx.pipeline.process(face_capture)
+        probes = finger_probes(ctx, finger_images, contactless=contactless, ppi=ppi, field="FINGER")
+    except (InputError, NotFound, PipelineMismatch) as exc:
+        details = {**base, "galleries": galleries or [], "contactless": contactless}
+        audit_search(ctx, Outcome.REFUSED, {**details, "error": exc.code, "field": exc.field})
+        raise
+    face = search_embedding(ctx, embedding, names, FUSION_SHORTLIST, reason, search_id)
+    fingers = search_prints(ctx, probes, names, FUSION_SHORTLIST, reason, search_id)
+    floor = min(ctx.calibration.resolution, fingers.fmr_resolution)
+    bands = ctx.settings.bands
+    fused = fuse_modalities(face.candidates, fingers.candidates, floor=floor, bands=bands)
+    result = PersonIdentifyResult(
+        search_id=search_id,
+        candidates=tuple(fused[:top]),
+        galleries=tuple(names),
+        face=face,
+        fingers=fingers,
+        fmr_bounds=fingers.fmr_bounds,
+        fmr_resolution=floor,
+        fusion_rule=FUSION_RULE,
+        reason=reason,
+    )
+    counts = Counter(c.band.value for c in result.candidates)
+    finger_details = finger_audit_details(fingers)
+    audit_search(
+        ctx,
+        Outcome.OK,
+        {
+            **base,
+            "galleries": {"face": face.gallery_sizes, "finger": fingers.gallery_sizes},
+            "probes": finger_details["probes"],
+            "contactless": contactless,
+            "candidates": len(result.candidates),
+            "bands": {b.value: counts.get(b.value, 0) for b in Band},
+            "best_band": result.candidates[0].band.value if result.candidates else None,
+            "pipeline_id": {"face": face.pipeline_id, "finger": fingers.pipeline_id},
+            "calibrations": [ctx.calibration.matcher, *finger_details["calibrations"]],
+            "thresholds": {"face": face.thresholds, "finger": fingers.thresholds},
+            "fmr_bounds": result.fmr_bounds,
+            "fusion_rule": FUSION_RULE,
+        },
+    )
+    return result
