@@ -220,6 +220,18 @@ def test_face_photo_is_not_a_fingertip(templates: TemplateBank) -> None:
         templates.pipeline.enrol_photo_tips(face.read_bytes())
 
 
+def test_lfw_faces_are_refused_as_faces(templates: TemplateBank) -> None:
+    """Faces whose hair passed the ridge check are caught by the face guard first."""
+    people = sorted(shared_path("faces", "lfw-dev").iterdir())[::40]
+    assert len(people) >= 25
+    for person in people:
+        photo = sorted(person.iterdir())[0]
+        with pytest.raises(NotAFingerprint) as err:
+            templates.pipeline.enrol_photo_tips(photo.read_bytes(), field="IMAGE[0]")
+        assert err.value.reasons == ("face",), photo.name
+        assert "IMAGE[0]: expected a photo of fingertips, got a photo with a face" in str(err.value)
+
+
 def test_no_face_photo_passes_as_fingertips(templates: TemplateBank) -> None:
     """Every distinct face photo of the face_recognition samples is refused as an input error."""
     faces = {p.name: p for p in shared_path("faces", "face_recognition_samples").rglob("*.jpg")}

@@ -30,6 +30,7 @@ from mobileid.finger.contactless import (
     mirror_template,
 )
 from mobileid.finger.extract import MinutiaeExtractor, extract_minutiae, load_extractor
+from mobileid.finger.face_guard import refuse_faces
 from mobileid.finger.load import load_fingerprint
 from mobileid.finger.match import MatchFeatures, match_features, prepare
 from mobileid.finger.params import (
@@ -137,6 +138,7 @@ class FingerPipeline:
         """
         p = params or ContactlessParams()
         decoded = decode_image(data, self.limits, field=field)
+        refuse_faces(decoded, field=field)
         layout, prints = fingertip_prints(decoded, p)
         # The plainly normalised print is checked with the contactless floors: a face or a
         # defocused finger yields texture, not ridges (measured in contactless.py).
