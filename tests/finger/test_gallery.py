@@ -155,7 +155,7 @@ def test_each_pipeline_is_searched_on_its_own(galleries) -> None:
     the rows of its probe's pipeline; the fingertips of one photo keep one row each."""
     from dataclasses import replace
 
-    from mobileid.service.fingers import tip_key
+    from mobileid.service.finger_enrol import tip_key
 
     _, fingers = galleries
     photo = "finger/test-photo-pipeline/1"

@@ -16,7 +16,8 @@ from mobileid.config import Settings
 from mobileid.errors import InvalidArgument, NotFound, PipelineMismatch
 from mobileid.finger.errors import NotAFingerprint
 from mobileid.service.context import open_context
-from mobileid.service.fingers import identify_fingers, print_position
+from mobileid.service.finger_enrol import print_position
+from mobileid.service.fingers import identify_fingers
 from mobileid.service.fusion import fuse_fmrs
 from mobileid.service.identify import require_reason
 from mobileid.service.purpose import TRAINING
@@ -39,7 +40,7 @@ def _png(value: int) -> bytes:
 @pytest.fixture(scope="module")
 def enrolled(tmp_path_factory):  # type: ignore[no-untyped-def]
     """Three FVC-named fingers and one position-named, 2 impressions each; bad prints too."""
-    from mobileid.service.fingers import enrol_fingers
+    from mobileid.service.finger_enrol import enrol_fingers
 
     root = tmp_path_factory.mktemp("fingers")
     people = root / "people"
@@ -165,7 +166,7 @@ def test_training_and_live_stay_apart(enrolled) -> None:
 @pytest.fixture(scope="module")
 def street(tmp_path_factory):  # type: ignore[no-untyped-def]
     """A gallery of contact prints (two DB1_B fingers) and of photo-enrolled fingertips."""
-    from mobileid.service.fingers import enrol_fingers
+    from mobileid.service.finger_enrol import enrol_fingers
 
     root = tmp_path_factory.mktemp("street")
     prints, photos = root / "prints", root / "photos"

@@ -21,7 +21,8 @@ from mobileid.errors import InvalidArgument, NoFaceFound
 from mobileid.finger.errors import NotAFingerprint
 from mobileid.service.context import open_context
 from mobileid.service.enrol import enrol_directory
-from mobileid.service.fingers import FingerCandidate, enrol_fingers
+from mobileid.service.finger_enrol import enrol_fingers
+from mobileid.service.fingers import FingerCandidate
 from mobileid.service.identify import require_reason
 from mobileid.service.person import fuse_modalities, identify_person
 from mobileid.types import Band, Candidate

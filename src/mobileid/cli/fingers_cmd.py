@@ -208,7 +208,7 @@ def enrol_fingers_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
     from mobileid.cli.progress import ProgressLine
     from mobileid.service.context import open_context
-    from mobileid.service.fingers import enrol_fingers
+    from mobileid.service.finger_enrol import enrol_fingers
 
     ctx = open_context(settings)
     report = enrol_fingers(
