@@ -35,6 +35,7 @@ eval: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_face.py
 	$(PY) bench/bench_records.py
+	$(PY) bench/bench_fingers.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
