@@ -16,7 +16,8 @@ What is measured (wall clock, ``time.perf_counter``; progress on stderr, a table
    suppression), points them along a smooth ridge flow (arch, loop or whorl, with noise),
    types 50/50 (types do not enter the screen) and qualities drawn from the real ones. Their
    codes go through ``prepare`` and ``screen_codes``, and are cached outside the repository
-   (``--cache-dir``) under the seed, the count and a hash of the real statistics.
+   (``--cache-dir``) under the seed, the count, a hash of the real statistics and a hash of
+   the pipeline id and the matcher and screen parameters.
 4. Two stages on real prints, per database: gallery = impression 1 of each of the 10 fingers
    plus the synthetic distractors, probes = impressions 2-8 (70). Rank-1 of ``screen`` →
    shortlist → ``match_features``, for a shortlist of 20 and of the service's ``SHORTLIST``,
@@ -24,9 +25,19 @@ What is measured (wall clock, ``time.perf_counter``; progress on stderr, a table
    probes whose mate survived the first stage. The notes compare first-stage scores of mates,
    real impostors and synthetic distractors (whose tail should look like the real one).
 5. The time of one geometric comparison (``match_features``), over every check of section 4.
+6. The finger gallery at scale (``FingerGallery``, ``--gallery-only`` runs just this after
+   extracting DB1_B): ``prepare`` per real DB1_B template (target p50 < 1 ms); the section-3
+   synthetic templates (``--gallery-size``, default as many as distractors) plus impression 1
+   of 10 DB1_B fingers bulk-enrolled (``enrol_many``, sealed rows in a temporary database);
+   then, in a fresh process, the cold load (``preload``), its RSS and peak RSS, and one search
+   end to end (``prepare`` of the probe, screen, geometric check of ``SHORTLIST`` rows) for
+   impression 2 of each of the 10 fingers, p50; and one search repeated (features cached).
+   The synthetic templates are cached like the codes, also keyed by the pipeline id and the
+   match and screen parameters.
 
-The first run generates the distractors (~11 min on the shared 2-core host: ``prepare`` takes
-~5 ms a template); later runs load them and take ~5 minutes.
+The first run generates the distractors (~11 min on the shared 2-core host when ``prepare``
+took ~5 ms a template; it now takes ~0.4 ms); later runs load them and take ~5 minutes, plus
+~4 minutes for section 6.
 """
 
 from __future__ import annotations
@@ -34,12 +45,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import itertools
 import multiprocessing
 import os
+import secrets
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +67,10 @@ from bench_common import Figure, Section, latency, log, render, single
 from mobileid.errors import InputError
 from mobileid.finger.index import screen, screen_codes
 from mobileid.finger.match import MatchFeatures, match_features, prepare
+from mobileid.finger.params import MatchParams, ScreenParams
 from mobileid.finger.pipeline import FingerPipeline, load_finger_pipeline
 from mobileid.finger.types import FingerTemplate
+from mobileid.gallery.fingers import FingerCapture, FingerEnrolment, FingerGallery
 from mobileid.service.fingers import SHORTLIST
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -81,6 +97,8 @@ class Plan:
     data: Path
     cache: Path
     workers: int
+    gallery_size: int = 0  # synthetic templates enrolled in section 6
+    gallery_only: bool = False
 
 
 def parse_args(argv: list[str] | None = None) -> Plan:
@@ -95,9 +113,12 @@ def parse_args(argv: list[str] | None = None) -> Plan:
         default=Path(tempfile.gettempdir()) / "mobileid-bench",
         help="where generated codes are kept between runs (default: TMPDIR/mobileid-bench)",
     )
+    p.add_argument("--gallery-only", action="store_true", help="only section 6 (~4 min)")
+    p.add_argument("--gallery-size", type=int, help="synthetic templates of section 6")
     a = p.parse_args(argv)
+    distractors = a.distractors or (10_000 if a.quick else 100_000)
     return Plan(
-        distractors=a.distractors or (10_000 if a.quick else 100_000),
+        distractors=distractors,
         seed=a.seed,
         screen_probes=5 if a.quick else 11,
         photo_runs=1 if a.quick else 3,
@@ -106,6 +127,8 @@ def parse_args(argv: list[str] | None = None) -> Plan:
         data=a.data,
         cache=a.cache_dir,
         workers=max(1, min(2, os.cpu_count() or 1)),
+        gallery_size=a.gallery_size or distractors,
+        gallery_only=a.gallery_only,
     )
 
 
@@ -289,7 +312,8 @@ def codes_chunk(model: PrintModel, seed: int, start: int, stop: int) -> tuple[in
 
 def synthetic_codes(model: PrintModel, plan: Plan) -> tuple[U64, str]:
     """The distractors' codes, from the cache or generated in worker processes."""
-    path = plan.cache / f"finger-codes-seed{plan.seed}-n{plan.distractors}-{model.key()}.npy"
+    key = f"{model.key()}-{params_key(model.pipeline_id)}"  # a change to the code rebuilds it
+    path = plan.cache / f"finger-codes-seed{plan.seed}-n{plan.distractors}-{key}.npy"
     if path.exists():
         log(f"synthetic: {plan.distractors:,} codes from {path}")
         return np.load(path), f"cached in {path}"
@@ -488,23 +512,223 @@ def accuracy_section(db: str, tally: Tally, real: int, synth: int, plan: Plan) -
     return section
 
 
+# --- 6. the finger gallery at scale -----------------------------------------------------------
+GALLERY = "bench"
+GALLERY_FINGERS = 10  # DB1_B fingers whose impression 1 is enrolled and impression 2 searched
+PREPARE_MS = 1.0
+_ENROL_BATCH = 2_000  # subjects per transaction
+
+
+def params_key(pipeline_id: str) -> str:
+    """What the gallery derives from a template depends on: the pipeline and the parameters."""
+    text = f"{pipeline_id}|{MatchParams()!r}|{ScreenParams()!r}"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class TemplatePack:
+    """Synthetic templates as flat arrays (what is cached): template i's minutiae are
+    ``minutiae[starts[i]:starts[i + 1]]``."""
+
+    minutiae: npt.NDArray[np.float32]
+    starts: npt.NDArray[np.int64]
+    qualities: npt.NDArray[np.float32]
+
+    def templates(self, model: PrintModel) -> Iterator[FingerTemplate]:
+        for i in range(self.qualities.size):
+            m = self.minutiae[self.starts[i] : self.starts[i + 1]]
+            q = float(self.qualities[i])
+            yield FingerTemplate(m, model.width, model.height, 500.0, q, model.pipeline_id)
+
+
+def templates_chunk(
+    model: PrintModel, seed: int, start: int, stop: int
+) -> tuple[int, list[FingerTemplate]]:
+    """Worker task: synthetic templates ``start..stop``."""
+    return start, [synth_template(model, seed, i) for i in range(start, stop)]
+
+
+def synthetic_templates(model: PrintModel, plan: Plan) -> tuple[TemplatePack, str]:
+    """Section 3's synthetic templates (the first ``gallery_size``), cached or generated."""
+    n = plan.gallery_size
+    key = f"{model.key()}-{params_key(model.pipeline_id)}"
+    path = plan.cache / f"finger-templates-seed{plan.seed}-n{n}-{key}.npz"
+    if path.exists():
+        log(f"gallery: {n:,} synthetic templates from {path}")
+        with np.load(path) as z:
+            return TemplatePack(z["minutiae"], z["starts"], z["qualities"]), f"cached in {path}"
+    log(f"gallery: generating {n:,} templates with {plan.workers} processes")
+    t0 = time.perf_counter()
+    parts: dict[int, list[FingerTemplate]] = {}
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(plan.workers, mp_context=spawn) as pool:
+        tasks = [
+            pool.submit(templates_chunk, model, plan.seed, a, min(a + _CHUNK, n))
+            for a in range(0, n, _CHUNK)
+        ]
+        for task in as_completed(tasks):
+            start, chunk = task.result()
+            parts[start] = chunk
+    every = [t for start in sorted(parts) for t in parts[start]]
+    counts = np.array([t.count for t in every], dtype=np.int64)
+    pack = TemplatePack(
+        np.concatenate([t.minutiae for t in every]),
+        np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        np.array([t.quality for t in every], dtype=np.float32),
+    )
+    seconds = time.perf_counter() - t0
+    plan.cache.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    np.savez(partial, minutiae=pack.minutiae, starts=pack.starts, qualities=pack.qualities)
+    partial.replace(path)
+    return pack, f"generated in {seconds:.0f} s, now in {path}"
+
+
+def enrol_gallery(
+    fingers: FingerGallery, pack: TemplatePack, model: PrintModel, mates: list[FingerTemplate]
+) -> tuple[float, dict[int, str]]:
+    """The real mates (subject ids by position in ``mates``) then the synthetic templates,
+    through ``enrol_many`` as a bulk load would (no audit hook: a bench, as bench_face)."""
+    real = [
+        FingerEnrolment(
+            f"mate-{k}", f"Mate {k}", "bench:db1_b", [FingerCapture(t, "unknown", f"m{k}")]
+        )
+        for k, t in enumerate(mates)
+    ]
+    synth = (
+        FingerEnrolment(
+            f"R{i}", f"Synthetic {i}", "bench:synthetic", [FingerCapture(t, "unknown", f"{i:064x}")]
+        )
+        for i, t in enumerate(pack.templates(model))
+    )
+    t0 = time.perf_counter()
+    done = fingers.enrol_many(GALLERY, real, training=True)
+    enrolled = 0
+    while batch := list(itertools.islice(synth, 10 * _ENROL_BATCH)):
+        fingers.enrol_many(GALLERY, batch, training=True, batch=_ENROL_BATCH)
+        enrolled += len(batch)
+        log(f"gallery: enrolled {enrolled:,}/{pack.qualities.size:,}")
+    return time.perf_counter() - t0, {k: subject.subject_id for k, (subject, _) in enumerate(done)}
+
+
+def rss_mb(peak: bool = False) -> float:
+    """Resident set size of this process now, or its peak (Linux). Not ``ru_maxrss``: a
+    spawned process inherits there the peak of the parent it was forked from."""
+    field = "VmHWM:" if peak else "VmRSS:"
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+@dataclass(frozen=True)
+class GalleryRun:
+    """What the fresh process that loaded and searched the gallery measured."""
+
+    rss_start_mb: float  # imports and compiled kernels, before the load
+    load_s: float
+    loaded: int
+    rss_loaded_mb: float
+    search_s: list[float]
+    again_s: list[float]
+    mates_first: int
+    peak_rss_mb: float
+
+
+def measure_gallery(
+    database: Path, key: bytes, pipeline_id: str, probes: list[tuple[FingerTemplate, str]]
+) -> GalleryRun:
+    """In a fresh process: the cold load, then each probe searched end to end (its mate's
+    subject id given), then the first probe again."""
+    warm = prepare(probes[0][0])  # load the compiled kernels before the clock starts
+    screen(screen_codes([warm])[0], screen_codes([warm]), 1)
+    rss_start = rss_mb()
+    fingers = FingerGallery(database, key=key)
+    t0 = time.perf_counter()
+    loaded = fingers.preload(GALLERY, pipeline_id)
+    load_s = time.perf_counter() - t0
+    rss_loaded = rss_mb()
+
+    def search(probe: FingerTemplate) -> tuple[float, str | None]:
+        t0 = time.perf_counter()
+        hits, _ = fingers.search(GALLERY, prepare(probe), SHORTLIST)
+        return time.perf_counter() - t0, hits[0].subject_id if hits else None
+
+    runs = [(search(probe), mate) for probe, mate in probes]
+    again = [search(probes[0][0])[0] for _ in range(3)]
+    fingers.close()
+    return GalleryRun(
+        rss_start,
+        load_s,
+        loaded,
+        rss_loaded,
+        [s for (s, _), _ in runs],
+        again,
+        sum(first == mate for (_, first), mate in runs),
+        rss_mb(peak=True),
+    )
+
+
+def prepare_seconds(templates: list[FingerTemplate], rounds: int = 3) -> list[float]:
+    prepare(templates[0])  # compile, or load the compiled kernel
+    seconds = []
+    for _ in range(rounds):
+        for t in templates:
+            t0 = time.perf_counter()
+            prepare(t)
+            seconds.append(time.perf_counter() - t0)
+    return seconds
+
+
+def gallery_section(db1: dict[str, FingerTemplate], model: PrintModel, plan: Plan) -> Section:
+    prep = prepare_seconds(list(db1.values()))
+    names = sorted({n.split("_")[0] for n in db1})
+    pairs = [f for f in names if f"{f}_1" in db1 and f"{f}_2" in db1][:GALLERY_FINGERS]
+    pack, source = synthetic_templates(model, plan)
+    key = secrets.token_bytes(32)
+    with tempfile.TemporaryDirectory(prefix="mobileid-bench-") as tmp:
+        database = Path(tmp) / "gallery.sqlite3"
+        fingers = FingerGallery(database, key=key)
+        enrol_s, mates = enrol_gallery(fingers, pack, model, [db1[f"{f}_1"] for f in pairs])
+        size = fingers.count(GALLERY)
+        fingers.close()
+        log(f"gallery: {size:,} templates enrolled in {enrol_s:.0f} s; loading in a fresh process")
+        probes = [(db1[f"{f}_2"], mates[k]) for k, f in enumerate(pairs)]
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+            run = pool.submit(measure_gallery, database, key, model.pipeline_id, probes).result()
+    log(f"gallery: loaded in {run.load_s:.0f} s, search p50 {np.median(run.search_s):.2f} s")
+    section = Section(f"6. finger gallery (FingerGallery), {size:,} templates")
+    section.figures += [
+        latency(f"prepare, DB1_B template ({len(db1)})", prep, target_p50_ms=PREPARE_MS),
+        single(f"bulk enrol (enrol_many, {_ENROL_BATCH:,} a transaction)", "s", enrol_s),
+        single("gallery load, cold (preload)", "s", run.load_s),
+        single("  RSS after the load", "MB", run.rss_loaded_mb),
+        single("  peak RSS", "MB", run.peak_rss_mb),
+        latency(f"search end to end, shortlist {SHORTLIST}", run.search_s),
+        latency("  same probe again (features cached)", run.again_s),
+    ]
+    section.notes["load"] = (
+        f"{run.loaded:,} templates, {run.loaded / run.load_s:,.0f}/s; RSS {run.rss_start_mb:.0f} "
+        f"MB before it (imports, kernels), +{run.rss_loaded_mb - run.rss_start_mb:.0f} MB"
+    )
+    section.notes["enrol"] = f"{size / enrol_s:,.0f} templates/s"
+    section.notes["mates ranked first"] = f"{run.mates_first}/{len(probes)} DB1_B probes"
+    section.notes["BLAS threads"] = os.environ.get("OPENBLAS_NUM_THREADS", "OpenBLAS default")
+    section.notes["synthetic templates"] = source
+    return section
+
+
 # --- main -------------------------------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
-    plan = parse_args(argv)
-    load = os.getloadavg()
-    log(f"plan: {plan}; load average {load[0]:.2f}")
-    t_start = time.perf_counter()
-    pipeline = load_finger_pipeline()
+def other_sections(
+    pipeline: FingerPipeline,
+    templates: dict[str, dict[str, FingerTemplate]],
+    model: PrintModel,
+    plan: Plan,
+) -> list[Section]:
+    """Sections 2-5."""
     fvc = {db: plan.data / FVC / db for db in ("DB1_B", "DB4_B")}
-    pipeline.enrol_file(sorted(fvc["DB1_B"].glob("*.tif"))[0])  # warm-up
-    sections, templates = [], {}
-    for db, folder in fvc.items():
-        log(f"extract {db}")
-        templates[db], seconds, refused = enrol_prints(pipeline, folder, plan.impressions)
-        t = next(iter(templates[db].values()))
-        sections.append(extraction_section(db, seconds, refused, f"{t.width}x{t.height}"))
-    sections.append(photo_section(pipeline, plan))
-    model = PrintModel.measure(list(templates["DB1_B"].values()))
+    sections = [photo_section(pipeline, plan)]
     synth, source = synthetic_codes(model, plan)
     probes = screen_codes([prepare(t) for t in templates["DB1_B"].values()])
     section = throughput_section(synth, probes, plan, source)
@@ -518,6 +742,29 @@ def main(argv: list[str] | None = None) -> int:
     sections.append(
         Section("5. geometric check", [latency("match_features, one comparison", match_s)])
     )
+    return sections
+
+
+def main(argv: list[str] | None = None) -> int:
+    plan = parse_args(argv)
+    load = os.getloadavg()
+    log(f"plan: {plan}; load average {load[0]:.2f}")
+    t_start = time.perf_counter()
+    pipeline = load_finger_pipeline()
+    fvc = {db: plan.data / FVC / db for db in ("DB1_B", "DB4_B")}
+    pipeline.enrol_file(sorted(fvc["DB1_B"].glob("*.tif"))[0])  # warm-up
+    sections, templates = [], {}
+    for db, folder in fvc.items():
+        if plan.gallery_only and db != "DB1_B":
+            continue
+        log(f"extract {db}")
+        templates[db], seconds, refused = enrol_prints(pipeline, folder, plan.impressions)
+        t = next(iter(templates[db].values()))
+        sections.append(extraction_section(db, seconds, refused, f"{t.width}x{t.height}"))
+    model = PrintModel.measure(list(templates["DB1_B"].values()))
+    if not plan.gallery_only:
+        sections += other_sections(pipeline, templates, model, plan)
+    sections.append(gallery_section(templates["DB1_B"], model, plan))
     machine = {
         "cores": str(os.cpu_count()),
         "load average at start (1 min)": f"{load[0]:.2f}",

@@ -6,15 +6,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from mobileid.errors import InvalidArgument
+from mobileid.finger.index import screen, screen_codes
+from mobileid.finger.match import match_features, prepare
 from mobileid.finger.types import FingerTemplate
 from mobileid.gallery.embedded import EmbeddedGallery
+from mobileid.gallery.finger_screen import FeatureCache
 from mobileid.gallery.fingers import (
     FingerCapture,
+    FingerEnrolment,
     FingerGallery,
+    FingerHit,
     FingerTemplateRow,
     pack_template,
     unpack_template,
@@ -170,3 +175,112 @@ def test_each_pipeline_is_searched_on_its_own(galleries) -> None:
     hits, per_subject = fingers.search("g1", _features(tips[1].template), 5)
     assert hits[0].position == "right_middle" and hits[0].score > 0.9
     assert per_subject == {subject.subject_id: 2}
+
+
+def _eager_search(fingers: FingerGallery, gallery: str, probe: FingerTemplate) -> list[FingerHit]:
+    """The search as it was: every template of the gallery prepared up front, then screened
+    and the shortlist (5) checked. Templates come back from their hashes (``_capture``)."""
+    with Session(fingers.engine) as s:
+        q = select(FingerTemplateRow).where(FingerTemplateRow.gallery == gallery)
+        rows = list(s.scalars(q.order_by(FingerTemplateRow.id)))
+    features = [prepare(_template(int(r.image_sha256[3:]))) for r in rows]
+    listed, _ = screen(screen_codes([prepare(probe)])[0], screen_codes(features), 5)
+    hits = []
+    for r in listed.tolist():
+        m = match_features(prepare(probe), features[r])
+        hits.append(FingerHit(rows[r].subject_id, rows[r].position, m.score, m.matched))
+    return sorted(hits, key=lambda h: -h.score)
+
+
+def _people(seeds: range) -> list[FingerEnrolment]:
+    return [FingerEnrolment(f"r{i}", f"P{i}", "t", [_capture(i, "right_index")]) for i in seeds]
+
+
+def test_search_follows_enrolment_and_deletion(galleries, monkeypatch) -> None:
+    """After enrolments and deletions the loaded gallery searches as one prepared afresh."""
+    faces, fingers = galleries
+    read: list[int] = []  # the highest row id already loaded, at each read of the table
+    inner = fingers._read
+
+    def spy(s: Session, gallery: str, pipeline_id: str, after: int, *rest):  # type: ignore[no-untyped-def]
+        read.append(after)
+        return inner(s, gallery, pipeline_id, after, *rest)
+
+    monkeypatch.setattr(fingers, "_read", spy)
+    fingers.enrol_many("g1", _people(range(30, 42)))
+    probe = _template(33)
+    assert fingers.search("g1", prepare(probe), 5)[0] == _eager_search(fingers, "g1", probe)
+    fingers.enrol_many("g1", _people(range(42, 50)))
+    gone = [s for s in faces.subjects() if s.name in ("P33", "P45")]
+    for subject in gone:
+        faces.remove(subject.subject_id)
+    for seed in (33, 45, 47):
+        hits, per_subject = fingers.search("g1", prepare(_template(seed)), 5)
+        assert hits == _eager_search(fingers, "g1", _template(seed))
+        assert len(per_subject) == 18 and not {s.subject_id for s in gone} & set(per_subject)
+    assert hits[0].score > 0.9  # 47 is still there
+    assert read == [0, 12]  # the second load read only rows above the highest id seen
+
+
+def test_search_is_the_same_with_a_tiny_feature_cache(galleries) -> None:
+    """Prepared templates evicted from the cache are prepared again, to the same hits."""
+    _, fingers = galleries
+    fingers.enrol_many("g1", _people(range(60, 70)), batch=3)
+    fingers._features = FeatureCache(size=2)
+    for seed in (61, 65, 61):
+        hits, _ = fingers.search("g1", prepare(_template(seed)), 5)
+        assert hits == _eager_search(fingers, "g1", _template(seed))
+    assert len(fingers._features) == 2
+
+
+def test_feature_cache_drops_the_least_recently_used() -> None:
+    """A full cache drops the entry asked for longest ago; a hit is not made again."""
+    cache = FeatureCache(size=2)
+    made: list[int] = []
+
+    def maker(i: int):  # type: ignore[no-untyped-def]
+        def make():  # type: ignore[no-untyped-def]
+            made.append(i)
+            return prepare(_template(i))
+
+        return make
+
+    for i in (1, 2, 1, 3, 1, 2):
+        cache.get(i, maker(i))
+    assert made == [1, 2, 3, 2] and len(cache) == 2
+
+
+def test_bulk_enrolment_audits_each_subject_in_its_batch(galleries) -> None:
+    """enrol_many writes what enrol would, calling the hook once per subject inside the
+    transaction; a bad capture fails its own batch only, and a rerun completes the rest."""
+    _, fingers = galleries
+    calls: list[tuple[str, int, int]] = []  # (name, added, its rows the hook's session sees)
+
+    def hook(s: Session, subject, added: int) -> None:  # type: ignore[no-untyped-def]
+        stored = s.scalar(
+            select(func.count()).where(FingerTemplateRow.subject_id == subject.subject_id)
+        )
+        calls.append((subject.name, added, stored))
+
+    people = _people(range(80, 85))
+    people[3] = FingerEnrolment("r83", "P83", "t", [_capture(83, "right_toe")])
+    with pytest.raises(InvalidArgument, match="position"):
+        fingers.enrol_many("g1", people, in_transaction=hook, batch=2)
+    assert fingers.count("g1") == 2 and [c[0] for c in calls] == ["P80", "P81"]
+    people[3] = _people(range(83, 84))[0]
+    again = fingers.enrol_many("g1", [*people, people[0]], in_transaction=hook, batch=2)
+    assert [added for _, added in again] == [0, 0, 1, 1, 1, 0]
+    assert fingers.count("g1") == 5 and {seen for _, _, seen in calls} == {1}
+    assert again[0][0].subject_id == again[5][0].subject_id  # the same reference: one subject
+    with pytest.raises(InvalidArgument, match="batch"):
+        fingers.enrol_many("g1", people, batch=0)
+
+
+def test_preload_and_key_rotation_reload(galleries) -> None:
+    """preload loads the gallery; after a key rotation the same object searches as before."""
+    _, fingers = galleries
+    fingers.enrol_many("g1", _people(range(90, 96)), batch=4)
+    assert fingers.preload("g1", PID) == 6 and fingers.preload("g2", PID) == 0
+    before = fingers.search("g1", prepare(_template(92)), 5)
+    fingers.rotate_key(KEY, bytes(range(2, 34)))
+    assert fingers.search("g1", prepare(_template(92)), 5) == before

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from mobileid.errors import PipelineMismatch
-from mobileid.finger.match import compare
+from mobileid.finger.match import compare, prepare
+from mobileid.finger.params import MatchParams
 from mobileid.finger.types import FingerTemplate
 from tests.finger.bank import TemplateBank
 
@@ -78,3 +79,74 @@ def test_empty_template_scores_zero(templates: TemplateBank) -> None:
     probe = templates.afis("probe.png")
     empty = replace(probe, minutiae=np.zeros((0, 5), np.float32))
     assert compare(probe, empty).score == 0.0
+
+
+def _reference_cylinders(points: np.ndarray, directions: np.ndarray, p: MatchParams) -> np.ndarray:
+    """The numpy cylinders that ``prepare``'s numba kernel replaced, kept as they were."""
+
+    def wrap(angle: np.ndarray) -> np.ndarray:
+        return (angle + np.pi) % (2.0 * np.pi) - np.pi
+
+    step = 2.0 * p.radius / p.spatial_cells
+    offsets = (np.arange(p.spatial_cells) + 0.5) * step - p.radius
+    gx, gy = np.meshgrid(offsets, offsets)
+    cells = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    cells = cells[np.hypot(cells[:, 0], cells[:, 1]) <= p.radius]
+    n = points.shape[0]
+    if n == 0:
+        return np.zeros((0, cells.shape[0] * p.angle_cells), dtype=np.float32)
+    c, s = np.cos(directions), np.sin(directions)
+    gx = points[:, None, 0] + c[:, None] * cells[None, :, 0] - s[:, None] * cells[None, :, 1]
+    gy = points[:, None, 1] + s[:, None] * cells[None, :, 0] + c[:, None] * cells[None, :, 1]
+    dx = gx[:, :, None] - points[None, None, :, 0]
+    dy = gy[:, :, None] - points[None, None, :, 1]
+    spatial = np.exp(-(dx * dx + dy * dy) / (2.0 * p.sigma_s**2))
+    near = np.hypot(*(points[:, None, :] - points[None, :, :]).transpose(2, 0, 1))
+    neighbour = (near <= p.radius + 3.0 * p.sigma_s) & ~np.eye(n, dtype=bool)
+    spatial *= neighbour[:, None, :]
+    bins = -np.pi + (np.arange(p.angle_cells) + 0.5) * (2.0 * np.pi / p.angle_cells)
+    rel = wrap(directions[None, :] - directions[:, None])
+    angular = np.exp(-(wrap(rel[:, :, None] - bins[None, None, :]) ** 2) / (2 * p.sigma_d**2))
+    values = np.einsum("icm,imk->ick", spatial, angular).reshape(n, -1)
+    cyl = 1.0 / (1.0 + np.exp(-p.sig_tau * (values - p.sig_mu)))
+    norms = np.linalg.norm(cyl, axis=1, keepdims=True)
+    valid = neighbour.sum(axis=1) >= p.min_neighbours
+    out = np.where(valid[:, None] & (norms > 0), cyl / np.maximum(norms, 1e-12), 0.0)
+    return out.astype(np.float32)
+
+
+def _assert_same_as_reference(t: FingerTemplate, p: MatchParams) -> None:
+    fast = prepare(t, p)
+    m = t.minutiae.astype(np.float64)
+    assert np.array_equal(fast.points, m[:, :2]) and np.array_equal(fast.directions, -m[:, 2])
+    ref = _reference_cylinders(m[:, :2].copy(), -m[:, 2], p)
+    assert fast.cylinders.dtype == np.float32 and fast.cylinders.shape == ref.shape
+    # Within float32 rounding: one unit in the last place of 1, the largest entry.
+    np.testing.assert_allclose(fast.cylinders, ref, rtol=0.0, atol=2.0**-23)
+    assert np.array_equal(fast.cylinders.any(axis=1), ref.any(axis=1))  # the same rows empty
+
+
+def test_cylinders_equal_the_numpy_reference(templates: TemplateBank) -> None:
+    """On real prints (also turned past ±180°), the kernel's cylinders are numpy's."""
+    prints = [templates.afis(n) for n in ("probe.png", "matching.png", "nonmatching.png")]
+    prints += [templates.db1(f"{f}_{k}.tif") for f in (104, 106, 108) for k in (1, 4)]
+    prints += [_moved(prints[0], 170.0, 30.0, 10.0), _moved(prints[3], -200.0, -20.0, 5.0)]
+    for t in prints:
+        _assert_same_as_reference(t, MatchParams())
+
+
+def test_cylinders_equal_the_reference_for_other_parameters(templates: TemplateBank) -> None:
+    """A finer grid, sharper Gaussians and more angle bins: still numpy's cylinders."""
+    p = MatchParams(radius=50.0, spatial_cells=11, angle_cells=5, sigma_s=2.5, sigma_d=0.3)
+    _assert_same_as_reference(templates.db1("104_1.tif"), p)
+
+
+def test_cylinders_of_edge_cases_equal_the_reference(templates: TemplateBank) -> None:
+    """No minutiae, one, and neighbours exactly at the reach (integer ISO coordinates)."""
+    base = templates.afis("probe.png")
+    reach = MatchParams().radius + 3.0 * MatchParams().sigma_s  # 98 px
+    edge = np.array(
+        [[100, 100, 0.3, 1, 0.9], [100 + reach, 100, -2.0, 2, 0.8], [100, 100 + reach, 3.1, 1, 0.7]]
+    )
+    for m in (np.zeros((0, 5)), edge[:1], edge, np.round(base.minutiae)):
+        _assert_same_as_reference(replace(base, minutiae=m.astype(np.float32)), MatchParams())

@@ -13,34 +13,50 @@ associated data naming its row, exactly as face embeddings are (``sealing.py``):
 copied into another row fails to open.
 
 Search is two-stage (:mod:`mobileid.finger.index`): the binary-cylinder screen over every
-template of the gallery, then the geometric matcher on a shortlist. The decrypted, prepared
-templates are cached in memory per (gallery, pipeline id) and rebuilt when the table changes
-(row count or highest row id: ids are never reused, see ``sqlite_autoincrement``).
+template of the gallery, then the geometric matcher on a shortlist. Per (gallery, pipeline id)
+the screen codes and the decrypted minutiae stay in memory (:mod:`.finger_screen`, ~220 MB per
+100,000 templates); the matcher's working form is made for shortlisted rows only and kept in a
+bounded cache. The first search of a gallery loads it (every template prepared once for its
+code: ~0.5 ms each with the numba cylinder kernel; :meth:`FingerGallery.preload` does it at
+start-up instead); when the table changes (row count or highest row id: ids are never reused,
+see ``sqlite_autoincrement``) only new rows are read and deleted ones dropped.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, func, select
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    LargeBinary,
+    Row,
+    String,
+    UniqueConstraint,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mobileid.errors import InvalidArgument
-from mobileid.finger.index import U64, screen, screen_codes
+from mobileid.finger.index import screen, screen_codes
 from mobileid.finger.match import MatchFeatures, match_features, prepare
 from mobileid.finger.types import FingerTemplate
 from mobileid.gallery.embedded import GALLERY_NAME
+from mobileid.gallery.finger_screen import FeatureCache, ScreenSet
 from mobileid.gallery.sealing import DeploymentKeyError, SecretBox
 from mobileid.gallery.store import (
     Base,
     EmbeddingRow,
     GalleryVersion,
+    SubjectRow,
     open_engine,
     stamp,
     subject_row,
@@ -50,6 +66,7 @@ from mobileid.types import Subject
 __all__ = [
     "FINGER_POSITIONS",
     "FingerCapture",
+    "FingerEnrolment",
     "FingerGallery",
     "FingerHit",
     "FingerHook",
@@ -74,6 +91,8 @@ FingerHook = Callable[[Any, Subject, int], None]
 """Called inside an enrolment's transaction with (session, subject, templates added)."""
 
 Clock = Callable[[], datetime]
+
+_READ_CHUNK = 500  # rows decrypted and prepared at a time while loading (~26 MB of features)
 
 
 class FingerTemplateRow(Base):
@@ -104,6 +123,16 @@ class FingerCapture:
     template: FingerTemplate
     position: str
     image_sha256: str
+
+
+@dataclass(frozen=True, eq=False)
+class FingerEnrolment:
+    """One subject of a bulk enrolment (:meth:`FingerGallery.enrol_many`)."""
+
+    reference: str
+    name: str
+    source: str
+    captures: Sequence[FingerCapture]
 
 
 @dataclass(frozen=True)
@@ -143,17 +172,6 @@ def unpack_template(data: bytes, pipeline_id: str) -> FingerTemplate:
     return FingerTemplate(m, width, height, ppi, quality, pipeline_id)
 
 
-@dataclass(frozen=True, eq=False)
-class _Loaded:
-    """A gallery's templates of one pipeline, ready to search."""
-
-    stamp: tuple[int, int]
-    subjects: list[str]
-    positions: list[str]
-    features: list[MatchFeatures]
-    codes: U64
-
-
 class FingerGallery:
     """Finger templates in the embedded database; ``key`` seals them (never read from disk)."""
 
@@ -164,7 +182,8 @@ class FingerGallery:
         self.engine = open_engine(database)
         Base.metadata.create_all(self.engine, tables=[FingerTemplateRow.__table__])  # type: ignore[list-item]
         self.clock = clock
-        self._loaded: dict[tuple[str, str], _Loaded] = {}
+        self._loaded: dict[tuple[str, str], ScreenSet] = {}
+        self._features = FeatureCache()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -186,44 +205,116 @@ class FingerGallery:
         of the given kind; an existing one of the other kind is refused. Returns the subject
         and the number of templates added; ``in_transaction`` runs in the same transaction.
         """
+        return self.enrol_many(
+            gallery,
+            [FingerEnrolment(reference, name, source, captures)],
+            training=training,
+            in_transaction=in_transaction,
+        )[0]
+
+    def enrol_many(
+        self,
+        gallery: str,
+        enrolments: Iterable[FingerEnrolment],
+        *,
+        training: bool = False,
+        in_transaction: FingerHook | None = None,
+        batch: int = 1,
+    ) -> list[tuple[Subject, int]]:
+        """:meth:`enrol` for many subjects, ``batch`` subjects per transaction (bulk loads).
+
+        Each subject is enrolled as :meth:`enrol` does it, its ``in_transaction`` call in the
+        transaction that writes its rows, so an audit entry commits with its subject's rows.
+        A failure rolls back its own transaction only: earlier batches stay, and a rerun skips
+        the images they stored. Returns (subject, templates added) per enrolment, in order.
+        """
+        if batch < 1:
+            raise InvalidArgument(f"batch: expected >= 1, got {batch}", field="batch")
         _check_gallery(gallery)
-        for c in captures:
-            if c.position not in FINGER_POSITIONS:
-                raise InvalidArgument(
-                    f"position: expected one of {list(FINGER_POSITIONS)}, got {c.position!r}",
-                    field="position",
-                )
+        out: list[tuple[Subject, int]] = []
+        pending: list[FingerEnrolment] = []
+        for e in enrolments:
+            _check_positions(e.captures)
+            pending.append(e)
+            if len(pending) == batch:
+                out += self._enrol_batch(gallery, pending, training, in_transaction)
+                pending = []
+        if pending:
+            out += self._enrol_batch(gallery, pending, training, in_transaction)
+        return out
+
+    def _enrol_batch(
+        self,
+        gallery: str,
+        enrolments: list[FingerEnrolment],
+        training: bool,
+        hook: FingerHook | None,
+    ) -> list[tuple[Subject, int]]:
+        """One transaction: subjects found or created, new images sealed and inserted in one
+        statement, then the hook once per subject (set-wise: a row at a time took ~2.5 ms a
+        subject, mostly the ORM's flushes and per-image queries)."""
         now = stamp(self.clock())
-        with Session(self.engine) as s, s.begin():
+        with Session(self.engine) as s, s.begin(), s.no_autoflush:
             _ensure_kind(s, gallery, training)
-            row = subject_row(s, gallery, reference, name, source, now)
-            added = 0
-            for c in captures:
-                pid = c.template.pipeline_id
-                if self._has(s, gallery, c.image_sha256, pid):
-                    continue
-                context = row_context(gallery, row.subject_id, c.position, c.image_sha256, pid)
-                s.add(
-                    FingerTemplateRow(
-                        subject_id=row.subject_id,
-                        gallery=gallery,
-                        position=c.position,
-                        pipeline_id=pid,
-                        image_sha256=c.image_sha256,
-                        template=self._box.seal(pack_template(c.template), context),
-                        key_id=self._box.key_id,
-                        created_at=now,
-                    )
+            rows = _subject_rows(s, gallery, enrolments, now)
+            seen = self._stored_images(s, gallery, enrolments)
+            inserts, added = [], []
+            for e, row in zip(enrolments, rows, strict=True):
+                fresh = [
+                    c for c in e.captures if (c.image_sha256, c.template.pipeline_id) not in seen
+                ]
+                seen.update((c.image_sha256, c.template.pipeline_id) for c in fresh)
+                inserts += [self._sealed_row(gallery, row.subject_id, c, now) for c in fresh]
+                added.append(len(fresh))
+            s.flush()  # new subjects first: template rows refer to them
+            if inserts:
+                s.execute(insert(FingerTemplateRow), inserts)
+            faces = _face_counts(s, [r.subject_id for r in rows])
+            out = []
+            for row, n in zip(rows, added, strict=True):
+                subject = Subject(
+                    row.subject_id, row.name, row.gallery, row.source,
+                    faces.get(row.subject_id, 0), row.created_at,
+                )  # fmt: skip
+                if hook:
+                    hook(s, subject, n)
+                out.append((subject, n))
+        return out
+
+    def _sealed_row(
+        self, gallery: str, subject_id: str, c: FingerCapture, now: str
+    ) -> dict[str, str | bytes]:
+        pid = c.template.pipeline_id
+        context = row_context(gallery, subject_id, c.position, c.image_sha256, pid)
+        return {
+            "subject_id": subject_id,
+            "gallery": gallery,
+            "position": c.position,
+            "pipeline_id": pid,
+            "image_sha256": c.image_sha256,
+            "template": self._box.seal(pack_template(c.template), context),
+            "key_id": self._box.key_id,
+            "created_at": now,
+        }
+
+    @staticmethod
+    def _stored_images(
+        s: Session, gallery: str, enrolments: list[FingerEnrolment]
+    ) -> set[tuple[str, str]]:
+        """(image hash, pipeline id) of the enrolments' images already in the gallery."""
+        wanted: dict[str, set[str]] = {}
+        for e in enrolments:
+            for c in e.captures:
+                wanted.setdefault(c.template.pipeline_id, set()).add(c.image_sha256)
+        t = FingerTemplateRow
+        found: set[tuple[str, str]] = set()
+        for pid, shas in wanted.items():
+            for part in _parts(sorted(shas)):
+                q = select(t.image_sha256).where(
+                    t.gallery == gallery, t.pipeline_id == pid, t.image_sha256.in_(part)
                 )
-                s.flush()
-                added += 1
-            faces = s.scalar(select(func.count()).where(EmbeddingRow.subject_id == row.subject_id))
-            subject = Subject(
-                row.subject_id, row.name, row.gallery, row.source, int(faces or 0), row.created_at
-            )
-            if in_transaction:
-                in_transaction(s, subject, added)
-        return subject, added
+                found.update((sha, pid) for sha in s.scalars(q))
+        return found
 
     @staticmethod
     def _has(s: Session, gallery: str, sha: str, pipeline_id: str) -> bool:
@@ -265,19 +356,23 @@ class FingerGallery:
         gallery has in this pipeline (the number of comparisons its best score is a maximum of).
         """
         loaded = self._load(gallery, probe.pipeline_id)
-        per_subject: dict[str, int] = {}
-        for sid in loaded.subjects:
-            per_subject[sid] = per_subject.get(sid, 0) + 1
-        if not loaded.subjects:
+        per_subject = dict(loaded.per_subject)
+        if not loaded.size:
             return [], per_subject
         code = screen_codes([probe])[0]
         rows, _ = screen(code, loaded.codes, shortlist)
         hits = []
         for r in rows.tolist():
-            m = match_features(probe, loaded.features[r])
+            features = self._features.get(int(loaded.ids[r]), _preparer(loaded, r))
+            m = match_features(probe, features)
             hits.append(FingerHit(loaded.subjects[r], loaded.positions[r], m.score, m.matched))
         hits.sort(key=lambda h: -h.score)
         return hits, per_subject
+
+    def preload(self, gallery: str, pipeline_id: str) -> int:
+        """Load the gallery's templates of ``pipeline_id`` for search now, rather than at its
+        first search (minutes for a large gallery); returns the templates loaded."""
+        return self._load(gallery, pipeline_id).size
 
     # --- keys -----------------------------------------------------------------------------
     @property
@@ -317,6 +412,7 @@ class FingerGallery:
             if len(rows) < batch:
                 break
         self._box, self._loaded = new_box, {}
+        self._features.clear()
         return total
 
     def _stamp(self, s: Session, gallery: str, pipeline_id: str) -> tuple[int, int]:
@@ -326,45 +422,121 @@ class FingerGallery:
         n, last = s.execute(q).one()
         return int(n), int(last)
 
-    def _load(self, gallery: str, pipeline_id: str) -> _Loaded:
+    def _load(self, gallery: str, pipeline_id: str) -> ScreenSet:
+        """The gallery's templates of ``pipeline_id``, read anew only where the table changed."""
+        where = (FingerTemplateRow.gallery == gallery, FingerTemplateRow.pipeline_id == pipeline_id)
         with Session(self.engine) as s:
             now = self._stamp(s, gallery, pipeline_id)
             cached = self._loaded.get((gallery, pipeline_id))
             if cached is not None and cached.stamp == now:
                 return cached
-            q = (
-                select(FingerTemplateRow)
-                .where(
-                    FingerTemplateRow.gallery == gallery,
-                    FingerTemplateRow.pipeline_id == pipeline_id,
-                )
-                .order_by(FingerTemplateRow.id)
-            )
-            rows = list(s.scalars(q))
-            features = [prepare(self._open(r)) for r in rows]
-        loaded = _Loaded(
-            now,
-            [r.subject_id for r in rows],
-            [r.position for r in rows],
-            features,
-            screen_codes(features),
-        )
+            if cached is None:
+                loaded = self._read(s, gallery, pipeline_id, 0, now, 0)
+            else:  # rows only come (above the highest id seen) or go
+                ids = s.scalars(select(FingerTemplateRow.id).where(*where))
+                kept = cached.select(np.isin(cached.ids, np.fromiter(ids, dtype=np.int64)))
+                fresh = self._read(s, gallery, pipeline_id, cached.stamp[1], now, kept.size)
+                loaded = ScreenSet.join(pipeline_id, [kept, fresh])
         self._loaded[(gallery, pipeline_id)] = loaded
         return loaded
 
-    def _open(self, row: FingerTemplateRow) -> FingerTemplate:
+    def _read(
+        self,
+        s: Session,
+        gallery: str,
+        pipeline_id: str,
+        after: int,
+        upto: tuple[int, int],
+        kept: int,
+    ) -> ScreenSet:
+        """Rows above id ``after`` up to the stamp ``upto`` (rows, highest id) of which ``kept``
+        are loaded already, opened and screen-coded ``_READ_CHUNK`` at a time."""
+        t = FingerTemplateRow
+        q = (
+            select(t.id, t.subject_id, t.position, t.image_sha256, t.template, t.key_id)
+            .where(t.gallery == gallery, t.pipeline_id == pipeline_id)
+            .where(t.id > after, t.id <= upto[1])
+            .order_by(t.id)
+            .execution_options(yield_per=_READ_CHUNK)
+        )
+        chunks = (
+            (
+                [r.id for r in rows],
+                [r.subject_id for r in rows],
+                [r.position for r in rows],
+                [self._open(r, gallery, pipeline_id) for r in rows],
+            )
+            for rows in s.execute(q).partitions()
+        )
+        return ScreenSet.read(pipeline_id, chunks, expected=max(upto[0] - kept, 0))
+
+    def _open(
+        self, row: Row[int, str, str, str, bytes, str], gallery: str, pipeline_id: str
+    ) -> FingerTemplate:
+        """The template of a row of ``_read``'s query (its gallery and pipeline are known)."""
         if row.key_id != self._box.key_id:
             raise DeploymentKeyError(
                 f"finger templates: expected rows sealed with the deployment key in use "
                 f"({self._box.key_id}), got a row sealed with key {row.key_id}",
                 field="key",
             )
-        plain = self._box.open(row.template, _context(row), row.key_id)
-        return unpack_template(plain, row.pipeline_id)
+        context = row_context(gallery, row.subject_id, row.position, row.image_sha256, pipeline_id)
+        return unpack_template(self._box.open(row.template, context, row.key_id), pipeline_id)
+
+
+def _preparer(loaded: ScreenSet, r: int) -> Callable[[], MatchFeatures]:
+    return lambda: prepare(loaded.template(r))
 
 
 def _context(row: FingerTemplateRow) -> str:
     return row_context(row.gallery, row.subject_id, row.position, row.image_sha256, row.pipeline_id)
+
+
+_IN_LIMIT = 500  # values per SQL IN list (SQLite allows 32,766 parameters a statement)
+
+
+def _parts(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(values), _IN_LIMIT):
+        yield values[i : i + _IN_LIMIT]
+
+
+def _subject_rows(
+    s: Session, gallery: str, enrolments: list[FingerEnrolment], now: str
+) -> list[SubjectRow]:
+    """Each enrolment's subject: found by reference, or created (in ``s``) when new."""
+    refs = sorted({e.reference for e in enrolments})
+    known: dict[str, SubjectRow] = {}
+    for part in _parts(refs):
+        q = select(SubjectRow).where(SubjectRow.gallery == gallery, SubjectRow.reference.in_(part))
+        known.update((r.reference, r) for r in s.scalars(q))
+    rows = []
+    for e in enrolments:
+        if e.reference not in known:
+            known[e.reference] = subject_row(s, gallery, e.reference, e.name, e.source, now)
+        rows.append(known[e.reference])
+    return rows
+
+
+def _face_counts(s: Session, subject_ids: list[str]) -> dict[str, int]:
+    ids = sorted(set(subject_ids))
+    out: dict[str, int] = {}
+    for part in _parts(ids):
+        q = (
+            select(EmbeddingRow.subject_id, func.count())
+            .where(EmbeddingRow.subject_id.in_(part))
+            .group_by(EmbeddingRow.subject_id)
+        )
+        out.update((sid, int(n)) for sid, n in s.execute(q))
+    return out
+
+
+def _check_positions(captures: Sequence[FingerCapture]) -> None:
+    for c in captures:
+        if c.position not in FINGER_POSITIONS:
+            raise InvalidArgument(
+                f"position: expected one of {list(FINGER_POSITIONS)}, got {c.position!r}",
+                field="position",
+            )
 
 
 def _check_gallery(gallery: str) -> None:
