@@ -17,7 +17,10 @@ NBIS MINDTCT (native)  31-50          2.86% / 11.4%                7.50% / 46.1%
 
 MINDTCT would need a C build at install time; it is 50x faster and 8x less accurate at FMR 1e-3
 on DB1_B, so it is not used. LEADER's graph is rewritten at load time (fused GELU and layer
-norm, same function): 0.48 s per print on two onnxruntime threads, 0.71 s on one.
+norm, same function): 0.48-0.56 s per 388×374 print on two onnxruntime threads, 0.71 s on one.
+It then runs on the print's bounding box of contrast blocks plus 32 px (:func:`foreground_box`),
+not the blank frame: 19% less time on DB1_B (p50 564 -> 456 ms), DB1_B metrics unchanged,
+DB4_B FMR1000 6.1% -> 5.7%.
 """
 
 from __future__ import annotations
@@ -99,12 +102,32 @@ def minutiae_from_maps(maps: np.ndarray, params: ExtractParams) -> np.ndarray:
     return m[order][: params.max_minutiae]
 
 
+def foreground_box(pixels: np.ndarray, params: ExtractParams) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the blocks with contrast, widened by ``crop_margin``:
+    LEADER then runs on the print, not on the blank frame around it."""
+    b, (h, w) = params.crop_block, pixels.shape
+    rows, cols = h // b, w // b
+    if rows == 0 or cols == 0:
+        return 0, h, 0, w
+    blocks = pixels[: rows * b, : cols * b].reshape(rows, b, cols, b)
+    ys, xs = np.nonzero(blocks.std(axis=(1, 3)) >= params.crop_min_std)
+    if ys.size == 0:
+        return 0, h, 0, w
+    m = params.crop_margin
+    top, left = max(0, int(ys.min()) * b - m), max(0, int(xs.min()) * b - m)
+    bottom, right = min(h, (int(ys.max()) + 1) * b + m), min(w, (int(xs.max()) + 1) * b + m)
+    return top, bottom, left, right
+
+
 def extract_minutiae(
     image: FingerImage, extractor: MinutiaeExtractor, pipeline_id: str, *, field: str = "image"
 ) -> FingerTemplate:
     """Minutiae template of ``image``; ``LowQualityFingerprint`` when too few are found."""
     p = extractor.params
-    m = minutiae_from_maps(extractor.maps(image.pixels), p)
+    top, bottom, left, right = foreground_box(image.pixels, p)
+    m = minutiae_from_maps(extractor.maps(image.pixels[top:bottom, left:right]), p)
+    m[:, 0] += left
+    m[:, 1] += top
     if m.shape[0] < p.min_minutiae:
         raise LowQualityFingerprint(
             f"{field}: expected at least {p.min_minutiae} reliable minutiae, got {m.shape[0]}; "

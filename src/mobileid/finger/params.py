@@ -51,6 +51,10 @@ class ExtractParams:
     # onnxruntime intra-op threads: with the fused graph, 2 threads took 0.48 s per print on the
     # 2-core host and 1 thread 0.71 s (the unfused graph gained less: 0.69 s against 1.07 s).
     threads: int = 2
+    # LEADER runs on the blocks with contrast plus a margin (the frame around a print is blank).
+    crop_block: int = 16  # px at 500 ppi
+    crop_min_std: float = 6.0  # grey-level spread of a block with anything in it
+    crop_margin: int = 32  # px kept around them: LEADER's context reaches past a minutia
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from mobileid.errors import InvalidArgument, NotFound
+from mobileid.gallery.finger_rows import FingerTemplateRow
 from mobileid.gallery.protocol import Purged, PurgeHook, RetentionHook, RotationHook
 from mobileid.gallery.sealing import DeploymentKeyError, SecretBox, open_vector, row_context
 from mobileid.gallery.store import EmbeddingRow, GalleryVersion, SubjectRow, bump_version, stamp
@@ -78,8 +79,6 @@ def _rowcount(result: Any) -> int:
 def purge_before(
     engine: Engine, gallery: str, cutoff: datetime, in_transaction: PurgeHook | None
 ) -> Purged:
-    from mobileid.gallery.fingers import FingerTemplateRow  # here: fingers imports this module
-
     cut = stamp(cutoff)
     with Session(engine) as s, s.begin():
         rule = _gallery_row(s, gallery).retention_hours

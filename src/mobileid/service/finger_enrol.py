@@ -18,7 +18,7 @@ from typing import Any
 from mobileid.audit import AuditEvent, EventType
 from mobileid.errors import InputError, InvalidArgument
 from mobileid.finger.pipeline import FingerPipeline
-from mobileid.gallery.fingers import FINGER_POSITIONS, FingerCapture
+from mobileid.gallery.finger_rows import FINGER_POSITIONS, FingerCapture
 from mobileid.service.context import Context
 from mobileid.service.embedding import file_sha256
 from mobileid.service.enrol import ImageFailure, display_name, scan_subject_folders
