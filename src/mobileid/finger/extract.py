@@ -19,8 +19,10 @@ MINDTCT would need a C build at install time; it is 50x faster and 8x less accur
 on DB1_B, so it is not used. LEADER's graph is rewritten at load time (fused GELU and layer
 norm, same function): 0.48-0.56 s per 388×374 print on two onnxruntime threads, 0.71 s on one.
 It then runs on the print's bounding box of contrast blocks plus 32 px (:func:`foreground_box`),
-not the blank frame: 19% less time on DB1_B (p50 564 -> 456 ms), DB1_B metrics unchanged,
-DB4_B FMR1000 6.1% -> 5.7%.
+not the blank frame, its margin trimmed (to no less than 20 px) to a multiple of 32 rather
+than padded up to one. On DB1_B the mean extraction went from 0.49 s (whole frame, the same
+session) to 0.41 s; DB1_B EER and FMR1000 stay 0.36% (ZeroFMR 0.36% -> 0.71%), DB4_B
+FMR1000 6.1% -> 5.7%.
 """
 
 from __future__ import annotations
@@ -113,10 +115,24 @@ def foreground_box(pixels: np.ndarray, params: ExtractParams) -> tuple[int, int,
     ys, xs = np.nonzero(blocks.std(axis=(1, 3)) >= params.crop_min_std)
     if ys.size == 0:
         return 0, h, 0, w
-    m = params.crop_margin
-    top, left = max(0, int(ys.min()) * b - m), max(0, int(xs.min()) * b - m)
-    bottom, right = min(h, (int(ys.max()) + 1) * b + m), min(w, (int(xs.max()) + 1) * b + m)
+    m, keep = params.crop_margin, params.crop_margin - params.crop_snap
+    inner = (int(ys.min()) * b, (int(ys.max()) + 1) * b, int(xs.min()) * b, (int(xs.max()) + 1) * b)
+    top, bottom = _snap(max(0, inner[0] - m), min(h, inner[1] + m), inner[0], inner[1], keep)
+    left, right = _snap(max(0, inner[2] - m), min(w, inner[3] + m), inner[2], inner[3], keep)
     return top, bottom, left, right
+
+
+def _snap(start: int, stop: int, first: int, last: int, keep: int) -> tuple[int, int]:
+    """Trim the margin so the side is a multiple of 32 (LEADER pads up to one otherwise: the
+    trimmed margin is cheaper than the padding), keeping ``keep`` px beyond the contrast
+    blocks ``first..last``; unchanged when that is not possible (e.g. at the image's edge)."""
+    excess = (stop - start) % _MULTIPLE
+    room_a, room_b = max(0, first - keep - start), max(0, stop - (last + keep))
+    if excess == 0 or excess > room_a + room_b:
+        return start, stop
+    a = min(room_a, excess // 2)
+    a = max(a, excess - room_b)
+    return start + a, stop - (excess - a)
 
 
 def extract_minutiae(

@@ -55,6 +55,7 @@ class ExtractParams:
     crop_block: int = 16  # px at 500 ppi
     crop_min_std: float = 6.0  # grey-level spread of a block with anything in it
     crop_margin: int = 32  # px kept around them: LEADER's context reaches past a minutia
+    crop_snap: int = 12  # px of margin a side that may be trimmed to reach a multiple of 32
 
 
 @dataclass(frozen=True)

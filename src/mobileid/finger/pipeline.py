@@ -100,7 +100,7 @@ class FingerPipeline:
         e = self.extractor.params
         return (
             f"finger/contact-{self.load.working_ppi:g}ppi+{self.extractor.model_id}"
-            f"-q{e.quality_threshold:g}-crop{e.crop_margin}+{MATCHER_VERSION}"
+            f"-q{e.quality_threshold:g}-crop{e.crop_margin}s{e.crop_snap}+{MATCHER_VERSION}"
         )
 
     def load_image(
