@@ -158,7 +158,6 @@ def add_fingers_parsers(
     enroll_sub: Any, identify_sub: Any, common: argparse.ArgumentParser
 ) -> None:
     """Add ``enroll fingers`` and ``identify finger`` to their sub-command groups."""
-    from mobileid.cli.reason import reason_arguments
 
     p = enroll_sub.add_parser(
         "fingers",
@@ -188,19 +187,26 @@ def add_fingers_parsers(
         help="identify from one or more fingerprints of one person (1:N, fused per subject)",
     )
     q.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
-    q.add_argument(
+    finger_search_arguments(q, "the images")
+    q.set_defaults(handler=identify_finger_cmd)
+
+
+def finger_search_arguments(p: argparse.ArgumentParser, images: str) -> None:
+    """The options of a search with fingerprints (``identify finger``, ``identify person``)."""
+    from mobileid.cli.reason import reason_arguments
+
+    p.add_argument(
         "--contactless",
         action="store_true",
-        help="the images are phone photos of one to four fingertips (a hand held flat, fingers "
+        help=f"{images} are phone photos of one to four fingertips (a hand held flat, fingers "
         "up or sideways): every fingertip is a probe",
     )
-    q.add_argument("--ppi", type=float, help="resolution of contact prints when files do not say")
-    q.add_argument("--top", type=int, default=10, help="how many candidates (1..100, default 10)")
-    q.add_argument(
+    p.add_argument("--ppi", type=float, help="resolution of contact prints when files do not say")
+    p.add_argument("--top", type=int, default=10, help="how many candidates (1..100, default 10)")
+    p.add_argument(
         "--gallery", action="append", help="gallery to search (repeatable; default: 'default')"
     )
-    reason_arguments(q)
-    q.set_defaults(handler=identify_finger_cmd)
+    reason_arguments(p)
 
 
 def enrol_fingers_cmd(args: argparse.Namespace, settings: Settings) -> int:

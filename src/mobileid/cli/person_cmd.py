@@ -15,7 +15,7 @@ _REASON_KEYS = ("search_id", "modality", "purpose", "legal_authority", "case_num
 
 def add_person_parser(identify_sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``identify person`` to the identify sub-commands."""
-    from mobileid.cli.reason import reason_arguments
+    from mobileid.cli.fingers_cmd import finger_search_arguments
 
     p = identify_sub.add_parser(
         "person",
@@ -32,17 +32,7 @@ def add_person_parser(identify_sub: Any, common: argparse.ArgumentParser) -> Non
         metavar="IMAGE",
         help="a fingerprint (repeatable): contact prints, or phone photos with --contactless",
     )
-    p.add_argument(
-        "--contactless",
-        action="store_true",
-        help="the --finger images are phone photos of one to four fingertips",
-    )
-    p.add_argument("--ppi", type=float, help="resolution of contact prints when files do not say")
-    p.add_argument("--top", type=int, default=10, help="how many candidates (1..100, default 10)")
-    p.add_argument(
-        "--gallery", action="append", help="gallery to search (repeatable; default: 'default')"
-    )
-    reason_arguments(p)
+    finger_search_arguments(p, "the --finger images")
     p.set_defaults(handler=identify_person_cmd)
 
 
