@@ -39,15 +39,14 @@ from typing import Any
 
 from mobileid import NOTICE
 from mobileid.audit import Outcome
-from mobileid.auth import Action, Principal
+from mobileid.auth import Principal
 from mobileid.errors import InputError, InvalidArgument, NotFound, PipelineMismatch
 from mobileid.finger.pipeline import FingerPipeline, calibration_matcher
 from mobileid.finger.types import FingerTemplate
 from mobileid.scoring import Calibration, band_for
-from mobileid.service.access import authorize
 from mobileid.service.context import Context
 from mobileid.service.fusion import FUSION_RULE, fuse_fmrs
-from mobileid.service.identify import MAX_TOP, audit_search, check_galleries, search_details
+from mobileid.service.identify import audit_search, permitted_galleries, search_details
 from mobileid.service.purpose import SearchReason
 from mobileid.types import Band
 
@@ -154,11 +153,7 @@ def identify_fingers(
     search_id = "Q" + uuid.uuid4().hex[:15]
     base = search_details(search_id, reason, ctx, "finger")
     try:
-        if not 1 <= top <= MAX_TOP:
-            raise InvalidArgument(f"top: expected 1..{MAX_TOP}, got {top}", field="top")
-        names = check_galleries(ctx, galleries, reason)
-        action = Action.SEARCH_LIVE if reason.live else Action.SEARCH_TRAINING
-        authorize(ctx, principal, action, galleries=names)
+        names = permitted_galleries(ctx, galleries, reason, top, principal)
         probes = finger_probes(ctx, images, contactless=contactless, ppi=ppi)
     except (InputError, NotFound, PipelineMismatch) as exc:
         audit_search(

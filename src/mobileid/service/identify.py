@@ -88,6 +88,24 @@ def check_galleries(ctx: Context, galleries: list[str] | None, reason: SearchRea
     return names
 
 
+def permitted_galleries(
+    ctx: Context,
+    galleries: list[str] | None,
+    reason: SearchReason,
+    top: int,
+    principal: Principal | None,
+) -> list[str]:
+    """What every gallery search checks before it looks at a capture: ``top`` in range, the
+    galleries (:func:`check_galleries`) and, with an operator ``principal``, its role and
+    gallery entitlements. Returns the gallery names to search."""
+    if not 1 <= top <= MAX_TOP:
+        raise InvalidArgument(f"top: expected 1..{MAX_TOP}, got {top}", field="top")
+    names = check_galleries(ctx, galleries, reason)
+    action = Action.SEARCH_LIVE if reason.live else Action.SEARCH_TRAINING
+    authorize(ctx, principal, action, galleries=names)
+    return names
+
+
 def identify_face(
     ctx: Context,
     image_bytes: bytes,
@@ -103,11 +121,7 @@ def identify_face(
     search_id = "Q" + uuid.uuid4().hex[:15]
     base = search_details(search_id, reason, ctx, "face")
     try:
-        if not 1 <= top <= MAX_TOP:
-            raise InvalidArgument(f"top: expected 1..{MAX_TOP}, got {top}", field="top")
-        names = check_galleries(ctx, galleries, reason)
-        action = Action.SEARCH_LIVE if reason.live else Action.SEARCH_TRAINING
-        authorize(ctx, principal, action, galleries=names)
+        names = permitted_galleries(ctx, galleries, reason, top, principal)
         image = decode_image(image_bytes, ctx.settings.limits)
         embedding = ctx.pipeline.process(image)
     except (InputError, NotFound) as exc:

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 
 from mobileid import NOTICE
 from mobileid.audit import Outcome
-from mobileid.auth import Action, Principal
+from mobileid.auth import Principal
 from mobileid.capture.decode import decode_image
 from mobileid.config import BandParams
-from mobileid.errors import InputError, InvalidArgument, NotFound, PipelineMismatch
+from mobileid.errors import InputError, NotFound, PipelineMismatch
 from mobileid.scoring import band_for
-from mobileid.service.access import authorize
 from mobileid.service.context import Context
 from mobileid.service.fingers import (
     FingerCandidate,
@@ -35,10 +34,9 @@ from mobileid.service.fingers import (
 )
 from mobileid.service.fusion import FUSION_RULE, fuse_fmrs
 from mobileid.service.identify import (
-    MAX_TOP,
     IdentifyResult,
     audit_search,
-    check_galleries,
+    permitted_galleries,
     search_details,
     search_embedding,
 )
@@ -128,11 +126,7 @@ def identify_person(
     search_id = "Q" + uuid.uuid4().hex[:15]
     base = search_details(search_id, reason, ctx, "face+finger")
     try:
-        if not 1 <= top <= MAX_TOP:
-            raise InvalidArgument(f"top: expected 1..{MAX_TOP}, got {top}", field="top")
-        names = check_galleries(ctx, galleries, reason)
-        action = Action.SEARCH_LIVE if reason.live else Action.SEARCH_TRAINING
-        authorize(ctx, principal, action, galleries=names)
+        names = permitted_galleries(ctx, galleries, reason, top, principal)
         face_capture = decode_image(face_image, ctx.settings.limits, field="FACE")
         embedding = ctx.pipeline.process(face_capture)
         probes = finger_probes(ctx, finger_images, contactless=contactless, ppi=ppi, field="FINGER")
