@@ -6,7 +6,8 @@ temporary data directory holding ``--size`` synthetic subjects (bulk-loaded as i
 made from ``faces/face_recognition_samples/examples/obama.jpg`` (upscaled with LANCZOS to
 3000x4000, JPEG q90) to ``POST /api/v1/searches/face`` with an officer's API token, at 1, 4
 and 16 concurrent clients (``--clients``), each client sending its requests one after
-another. For each level: p50/p95 latency of answered (200) requests, answered requests per
+another. First, the same search runs through the use case in process (no HTTP), as a
+baseline. For each level: p50/p95 latency of answered (200) requests, answered requests per
 second over the level's wall clock, the count of 503 answers (the bounded queue refusing;
 expected at 16 clients with the default 2 workers and queue of 8) and of any other status,
 and the process's peak RSS (server and clients together). Target: p50 <= 500 ms at 1 client;
@@ -35,7 +36,9 @@ from bench_face import DEFAULT_DATA, PHOTO, make_probes
 from bench_service import GALLERY, MATE_NAME, _build_gallery, temp_context
 from mobileid.api import ApiOptions, create_app
 from mobileid.auth import console_principal
+from mobileid.service.caller import console_caller
 from mobileid.service.context import Context
+from mobileid.service.searches import Where, Why, search_face
 
 TARGET_P50_MS = 500.0
 PASSWORD = "bench password, never used elsewhere"
@@ -142,6 +145,21 @@ def run_level(port: int, body: bytes, headers: dict[str, str], clients: int, eac
     return section
 
 
+def direct_baseline(ctx: Context, probe: bytes, repeat: int) -> Section:
+    """The same search through the use case in this process, without HTTP: what the service
+    adds is the difference."""
+    why, where = Why("training", "BENCH-DIRECT"), Where((GALLERY,), 10)
+    search_face(ctx, console_caller(), probe, why, where)  # warm-up
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        search_face(ctx, console_caller(), probe, why, where)
+        runs.append(time.perf_counter() - t0)
+    section = Section("baseline: the same search in process, no HTTP")
+    section.figures.append(latency("search_face() use case", runs))
+    return section
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--size", type=int, default=1_000_000, help="synthetic subjects (1000000)")
@@ -156,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         build = Section(f"gallery: {args.size:,} synthetic subjects + the probe's person")
         _build_gallery(ctx, args.size, (args.data / PHOTO).read_bytes(), build)
         sections.append(build)
+        sections.append(direct_baseline(ctx, probe, args.requests))
         body, content_type = _multipart(probe)
         headers = {"Authorization": f"Bearer {_officer_token(ctx)}", "Content-Type": content_type}
         with Server(ctx, _free_port()) as server:
