@@ -24,12 +24,18 @@ def test_metrics_count_routes_without_personal_data(deployment: Deployment) -> N
     """Prometheus text with route templates, never a subject id, operator or case."""
     sid = deployment.subjects["Bill Clinton"]
     deployment.client.get(f"{API}/subjects/{sid}", headers=deployment.headers("sup1"))
+    frame = _jpeg(Image.new("RGB", (160, 120), (90, 90, 90)))  # one job through the work pool
+    files = {"image": ("f.jpg", frame)}
+    h = deployment.headers("off1")
+    assert deployment.client.post(f"{API}/capture/quality", headers=h, files=files).is_success
     text = deployment.client.get(f"{API}/metrics").text
     assert 'route="/api/v1/subjects/{subject_id}"' in text
     assert (
         "mobileid_work_queue_depth" in text
         and 'mobileid_gallery_embeddings{gallery="field"}' in text
     )
+    assert 'mobileid_stage_seconds_count{stage="work"}' in text
+    assert 'mobileid_stage_seconds_count{stage="queue_wait"}' in text
     for personal in (sid, "sup1", "off1", "CASE-", "Bill"):
         assert personal not in text
 

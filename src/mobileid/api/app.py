@@ -81,7 +81,7 @@ def create_app(
         options.workers,
         options.queue,
         retry_after_s=options.retry_after_s,
-        on_wait=lambda s: holder["m"].stage.labels("queue_wait").observe(s),
+        on_stage=lambda stage, s: holder["m"].stage.labels(stage).observe(s),
     )
     metrics = holder["m"] = Metrics(ctx, lambda: pool.depth)
     limiter = LoginLimiter(options.login_per_address, options.login_window_s)

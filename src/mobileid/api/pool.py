@@ -26,7 +26,7 @@ class WorkPool:
         queue: int,
         *,
         retry_after_s: int = 2,
-        on_wait: Callable[[float], None] | None = None,
+        on_stage: Callable[[str, float], None] | None = None,
     ) -> None:
         if workers < 1 or queue < 0:
             raise ValueError(f"pool: expected workers >= 1 and queue >= 0, got {workers}, {queue}")
@@ -35,7 +35,7 @@ class WorkPool:
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="mobileid-work")
         self._lock = threading.Lock()
         self._busy = 0
-        self._on_wait = on_wait
+        self._on_stage = on_stage
 
     @property
     def depth(self) -> int:
@@ -62,9 +62,13 @@ class WorkPool:
         queued = time.perf_counter()
 
         def timed() -> T:
-            if self._on_wait is not None:
-                self._on_wait(time.perf_counter() - queued)
-            return fn(*args)
+            started = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                if self._on_stage is not None:
+                    self._on_stage("queue_wait", started - queued)
+                    self._on_stage("work", time.perf_counter() - started)
 
         try:
             future = self._executor.submit(timed)
