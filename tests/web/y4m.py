@@ -8,7 +8,9 @@ import numpy as np
 from PIL import Image
 
 
-def frame_from_photo(photo: Path, width: int = 640, height: int = 480, gain: float = 1.0) -> np.ndarray:
+def frame_from_photo(
+    photo: Path, width: int = 640, height: int = 480, gain: float = 1.0
+) -> np.ndarray:
     """The photo scaled to the frame's height, centred on grey, brightness times ``gain``."""
     with Image.open(photo) as im:
         rgb = im.convert("RGB")

@@ -1,0 +1,164 @@
+"""Browser-test fixtures: Debian's Chromium driven by Playwright against the real service.
+
+Chromium comes from the ``chromium`` apt package (installed here when /usr/bin/chromium is
+missing); Playwright never downloads a browser of its own. The service is started once per
+session with ``mobileid serve`` on a free port, over a small real deployment. The fake camera
+plays a .y4m made from an unseen photo of a person enrolled in the test gallery: two dim
+frames (the quality check asks for light) and then the lit photo.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.deployment import Deployment, build
+from tests.web.y4m import frame_from_photo, write_y4m
+
+os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+PHONE = {"width": 390, "height": 844}  # a common phone's CSS pixels
+FLAGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+
+
+def _install_chromium() -> None:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            pytest.fail(f"could not install Chromium ({' '.join(cmd)}): {done.stderr[-500:]}")
+    if not CHROMIUM.exists():
+        pytest.fail(f"apt-get installed chromium but {CHROMIUM} is missing")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory: pytest.TempPathFactory, lfw_dev: Path) -> Deployment:
+    return build(tmp_path_factory.mktemp("web-deployment"), lfw_dev)
+
+
+@pytest.fixture(scope="session")
+def service(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of ``mobileid serve`` running over the test deployment."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("web-service") / "serve.log"
+    cmd = [sys.executable, "-m", "mobileid.cli.main", "serve", "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--data-dir", str(deployment.data_dir)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_ready(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"mobileid serve exited {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url + "api/v1/readyz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"mobileid serve not ready after 120 s: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def camera_video(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    photo = deployment.probe_photo
+    frames = [frame_from_photo(photo, gain=0.12)] * 2 + [frame_from_photo(photo)] * 20
+    return write_y4m(tmp_path_factory.mktemp("camera") / "face.y4m", frames, fps=1)
+
+
+@pytest.fixture(scope="session")
+def browser(camera_video: Path) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        _install_chromium()
+    with sync_playwright() as p:
+        flags = [*FLAGS, f"--use-file-for-fake-video-capture={camera_video}"]
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=flags)
+        yield b
+        b.close()
+
+
+class PageErrors:
+    """Every JavaScript error and console error the page logs; a test fails on any."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def console(self, msg: Any) -> None:
+        if msg.type == "error":
+            self.items.append(f"console error: {msg.text} ({msg.location})")
+
+    def page_error(self, exc: Any) -> None:
+        self.items.append(f"page error: {exc}")
+
+
+@pytest.fixture
+def phone(browser: Browser, service: str) -> Iterator[Page]:
+    """A fresh phone-sized, touch-enabled page on the service; fails the test on any JS error."""
+    context = browser.new_context(
+        base_url=service,
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="en-GB",
+    )
+    page = context.new_page()
+    errors = PageErrors()
+    page.on("console", errors.console)
+    page.on("pageerror", errors.page_error)
+    yield page
+    context.close()
+    assert not errors.items, "the page logged errors:\n" + "\n".join(errors.items)
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """Where a test saves its screenshots: $MOBILEID_WEB_SHOTS/<test> when set, else tmp_path."""
+    base = os.environ.get("MOBILEID_WEB_SHOTS")
+    folder = Path(base) / request.node.name if base else tmp_path / "screens"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
