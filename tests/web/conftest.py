@@ -10,6 +10,7 @@ frames (the quality check asks for light) and then the lit photo.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -110,33 +111,61 @@ def camera_video(deployment: Deployment, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture(scope="session")
-def browser(camera_video: Path) -> Iterator[Browser]:
+def playwright_chromium() -> Iterator[Any]:
     if not CHROMIUM.exists():
         _install_chromium()
     with sync_playwright() as p:
-        flags = [*FLAGS, f"--use-file-for-fake-video-capture={camera_video}"]
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=flags)
-        yield b
-        b.close()
+        yield p.chromium
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_chromium: Any, camera_video: Path) -> Iterator[Browser]:
+    """Chromium whose camera shows the probe video and is granted without asking."""
+    flags = [*FLAGS, f"--use-file-for-fake-video-capture={camera_video}"]
+    b = playwright_chromium.launch(executable_path=str(CHROMIUM), args=flags)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="session")
+def camera_refusing_browser(playwright_chromium: Any) -> Iterator[Browser]:
+    """Chromium in which the page is refused the camera (nobody grants the permission)."""
+    flags = [f for f in FLAGS if f != "--use-fake-ui-for-media-stream"]
+    b = playwright_chromium.launch(executable_path=str(CHROMIUM), args=flags)
+    yield b
+    b.close()
+
+
+FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
 
 
 class PageErrors:
-    """Every JavaScript error and console error the page logs; a test fails on any."""
+    """Every JavaScript error and console error the page logs; a test fails on any. Chromium
+    also logs each HTTP error answer as a console error: a test that provokes one on purpose
+    says which status it expects, and only that one is let through."""
 
     def __init__(self) -> None:
         self.items: list[str] = []
+        self.expected_statuses: set[int] = set()
 
     def console(self, msg: Any) -> None:
-        if msg.type == "error":
-            self.items.append(f"console error: {msg.text} ({msg.location})")
+        if msg.type != "error":
+            return
+        failed = FAILED_LOAD.match(msg.text)
+        if failed and int(failed.group(1)) in self.expected_statuses:
+            return
+        self.items.append(f"console error: {msg.text} ({msg.location})")
 
     def page_error(self, exc: Any) -> None:
         self.items.append(f"page error: {exc}")
 
 
 @pytest.fixture
-def phone(browser: Browser, service: str) -> Iterator[Page]:
-    """A fresh phone-sized, touch-enabled page on the service; fails the test on any JS error."""
+def page_errors() -> PageErrors:
+    return PageErrors()
+
+
+def _phone_page(browser: Browser, service: str, errors: PageErrors) -> Iterator[Page]:
     context = browser.new_context(
         base_url=service,
         viewport=PHONE,
@@ -146,12 +175,25 @@ def phone(browser: Browser, service: str) -> Iterator[Page]:
         locale="en-GB",
     )
     page = context.new_page()
-    errors = PageErrors()
     page.on("console", errors.console)
     page.on("pageerror", errors.page_error)
     yield page
     context.close()
     assert not errors.items, "the page logged errors:\n" + "\n".join(errors.items)
+
+
+@pytest.fixture
+def phone(browser: Browser, service: str, page_errors: PageErrors) -> Iterator[Page]:
+    """A fresh phone-sized, touch-enabled page on the service; fails the test on any JS error."""
+    yield from _phone_page(browser, service, page_errors)
+
+
+@pytest.fixture
+def phone_without_camera(
+    camera_refusing_browser: Browser, service: str, page_errors: PageErrors
+) -> Iterator[Page]:
+    """The same, on a phone whose camera the page is refused."""
+    yield from _phone_page(camera_refusing_browser, service, page_errors)
 
 
 @pytest.fixture

@@ -10,6 +10,12 @@ const PREVIEW_SIDE = 480; // enough for the quality gates, small enough to send 
 const PREVIEW_INTERVAL_MS = 500; // at most 2 preview frames a second
 const CAPTURE_SIDE = 2400; // fingertips need the full resolution; faces are downscaled server-side
 
+// "move closer", ["too dark", "face the camera"] -> "Move closer." / "Too dark; face the camera."
+function adviceText(advice) {
+  const text = [].concat(advice || []).join("; ");
+  return text ? `${text[0].toUpperCase()}${text.slice(1)}.` : "";
+}
+
 export class CaptureScreen {
   constructor(prefix, modality, { onSearch, onUnauthorized }) {
     this.modality = modality;
@@ -119,7 +125,7 @@ export class CaptureScreen {
     try {
       const answer = await api.quality(blob, this.modality);
       if (!this.active || this.probe) return PREVIEW_INTERVAL_MS;
-      const advice = [].concat(answer.advice || []).join("; ");
+      const advice = adviceText(answer.advice);
       this.captureButton.disabled = !answer.ok;
       this.say(answer.ok ? advice || "Good: hold still and press Capture." : advice || "Adjust the picture.");
       this.advice.classList.toggle("ok", Boolean(answer.ok));
@@ -153,7 +159,7 @@ export class CaptureScreen {
     this.setProbe(file);
     try {
       const answer = await api.quality(file, this.modality);
-      this.say([].concat(answer.advice || []).join("; ") || (answer.ok ? "Good photo." : ""));
+      this.say(adviceText(answer.advice) || (answer.ok ? "Good photo." : ""));
     } catch (err) {
       this.say(nextStep(err));
     }

@@ -27,13 +27,15 @@ export function fill(list, items, render) {
 }
 
 // A problem+json refusal, said as what to do next.
-export function nextStep(err) {
+const sentence = (text) => (text && !/[.!?:]$/.test(text) ? `${text}.` : text);
+
+export function nextStep(err, what401 = "Log in again.") {
   const p = err.problem || {};
-  const parts = [err.message];
-  if (p.advice) parts.push(Array.isArray(p.advice) ? p.advice.join("; ") : p.advice);
+  const parts = [sentence(err.message)];
+  if (p.advice) parts.push(sentence(`Try: ${[].concat(p.advice).join("; ")}`));
   const what = {
     0: "",
-    401: "Log in again.",
+    401: what401,
     403: "Your role or entitlements do not allow this; ask your supervisor.",
     413: "The photo is too large: take it again or choose a smaller one.",
     429: "Too many attempts: wait a few minutes, then try again.",
@@ -45,9 +47,9 @@ export function nextStep(err) {
   return parts.filter(Boolean).join(" ");
 }
 
-export function showError(err) {
+export function showError(err, what401) {
   const box = $("error");
-  box.textContent = typeof err === "string" ? err : nextStep(err);
+  box.textContent = typeof err === "string" ? err : nextStep(err, what401);
   box.hidden = false;
   box.scrollIntoView({ block: "nearest" });
 }

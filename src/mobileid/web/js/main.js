@@ -98,7 +98,11 @@ async function onLogin(event) {
     await toReason();
   } catch (err) {
     f.totp.value = "";
-    showError(err);
+    showError(
+      err,
+      "Check the username, the password and the current code, then try again; " +
+        "5 failures lock the account for 10 minutes.",
+    );
   }
 }
 
