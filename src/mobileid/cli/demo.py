@@ -26,6 +26,7 @@ from mobileid.cli.main import main as cli_main
 from mobileid.cli.progress import ProgressLine
 from mobileid.config import Settings
 from mobileid.errors import MobileIdError
+from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
 from mobileid.service.enrol import IMAGE_SUFFIXES, enrol_directory
 
@@ -94,6 +95,7 @@ def enrol_demo(settings: Settings, root: Path) -> None:
     print(f"enrolling {DEMO_SUBJECTS} subjects from {root} into gallery {DEMO_GALLERY!r} ...")
     report = enrol_directory(
         ctx,
+        console_caller(),
         gallery_dir,
         gallery=DEMO_GALLERY,
         source=f"demo:{root.name}",
