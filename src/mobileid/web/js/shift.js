@@ -3,22 +3,16 @@
 import * as api from "./api.js";
 import { $, el, fill, nextStep } from "./dom.js";
 
+// One line per search: when, what, why, and how it ended (best band, or the refusal).
 function describeSearch(s) {
-  const when = s.at || s.created_at || s.timestamp || "";
+  const when = s.time || s.at || "";
   const time = when ? new Date(when).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
-  const bands = s.band_counts
-    ? Object.entries(s.band_counts)
-        .map(([b, n]) => `${n} ${b}`)
-        .join(", ")
-    : "";
+  const ended = s.error ? `refused: ${s.error}` : s.best_band ? `best: ${s.best_band}` : s.outcome || "";
   const li = el("li", { class: `record${s.training ? " training-item" : ""}` });
   li.append(
     el("span", { class: "tag", text: s.modality || "search" }),
-    ` ${time} · ${s.purpose || ""} · case ${s.case_number || s.case || "?"}`,
-    el("span", {
-      class: "fine",
-      text: ` ${s.search_id}${bands ? ` · ${bands}` : ""}${s.disposition ? ` · ${s.disposition}` : ""}`,
-    }),
+    ` ${time} · ${s.purpose || ""} · case ${s.case_number || "?"}${ended ? ` · ${ended}` : ""}`,
+    el("span", { class: "fine", text: ` ${s.search_id || ""}` }),
   );
   if (s.training) li.append(el("span", { class: "tag synthetic", text: "TRAINING" }));
   return li;
