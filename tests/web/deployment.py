@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -17,13 +18,15 @@ TARGET = "Bill_Clinton"  # enrolled in both galleries; the fake camera shows an 
 LIVE_PEOPLE = [TARGET, "Carlos_Menem", "Colin_Powell", "Ariel_Sharon", "Alvaro_Uribe"]
 TRAINING_PEOPLE = [TARGET, "Andre_Agassi", "Bill_Gates"]
 PASSWORD = "correct horse battery staple 7"
-OFFICER = "officer1"
+# One officer per browser test: a TOTP code is accepted once, so two logins by the same
+# officer within one 30-second step would have to wait for the next code.
+OFFICERS = ("officer1", "officer2", "officer3", "officer4")
 
 
 @dataclass(frozen=True)
 class Deployment:
     data_dir: Path
-    totp_secret: str
+    totp_secrets: dict[str, str]  # officer -> TOTP secret
     target_subject: str  # the live gallery's subject id of TARGET
     target_name: str
     probe_photo: Path
@@ -53,20 +56,24 @@ def build(root: Path, lfw: Path) -> Deployment:
     subjects = cli("subjects", "list", "--gallery", "default", "--json", *d)["subjects"]
     target = next(s for s in subjects if s["name"] == TARGET.replace("_", " "))
     _records(root, data, target["subject_id"], target["name"])
-    import os
+    secrets = {name: _officer(name, data) for name in OFFICERS}
+    probe = sorted((lfw / TARGET).iterdir())[5]
+    return Deployment(data, secrets, target["subject_id"], target["name"], probe)
 
+
+def _officer(name: str, data: Path) -> str:
+    """An officer entitled to both galleries and every source; returns its TOTP secret."""
+    d = ["--data-dir", str(data)]
     os.environ["MOBILEID_PASSWORD"] = PASSWORD  # read by `operators add`
     try:
-        added = cli("operators", "add", OFFICER, "--role", "officer", "--json", *d)
+        added = cli("operators", "add", name, "--role", "officer", "--json", *d)
     finally:
         del os.environ["MOBILEID_PASSWORD"]
-    secret = parse_qs(urlparse(added["totp_uri"]).query)["secret"][0]
     for gallery in ("default", "practice"):
-        cli("operators", "grant", OFFICER, "--gallery", gallery, *d)
+        cli("operators", "grant", name, "--gallery", gallery, *d)
     for source in _source_names(data):
-        cli("operators", "grant", OFFICER, "--source", source, *d)
-    probe = sorted((lfw / TARGET).iterdir())[5]
-    return Deployment(data, secret, target["subject_id"], target["name"], probe)
+        cli("operators", "grant", name, "--source", source, *d)
+    return parse_qs(urlparse(added["totp_uri"]).query)["secret"][0]
 
 
 def _records(root: Path, data: Path, subject_id: str, name: str) -> None:

@@ -11,7 +11,7 @@ import pyotp
 from playwright.sync_api import Page, expect
 
 from tests.web.conftest import PageErrors
-from tests.web.deployment import OFFICER, PASSWORD, Deployment
+from tests.web.deployment import OFFICERS, PASSWORD, Deployment
 
 CLIENT_TEXTS = {"", "Starting the camera…", "Checking the picture…"}
 
@@ -20,11 +20,11 @@ def shot(page: Page, folder: Path, name: str) -> None:
     page.screenshot(path=folder / f"{name}.png", full_page=True)
 
 
-def log_in(page: Page, dep: Deployment) -> None:
+def log_in(page: Page, dep: Deployment, officer: str) -> None:
     page.goto("/")
-    page.get_by_label("Username").fill(OFFICER)
+    page.get_by_label("Username").fill(officer)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("One-time code").fill(pyotp.TOTP(dep.totp_secret).now())
+    page.get_by_label("One-time code").fill(pyotp.TOTP(dep.totp_secrets[officer]).now())
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Reason for this shift")).to_be_visible()
 
@@ -87,7 +87,7 @@ def test_a_shift_from_login_to_training_range(phone: Page, deployment: Deploymen
     page = phone
     page.goto("/")
     shot(page, shots, "01-login")
-    log_in(page, deployment)
+    log_in(page, deployment, OFFICERS[0])
     state_reason(page, deployment)
     shot(page, shots, "02-reason")
     page.get_by_role("button", name="Start shift").click()
@@ -158,8 +158,8 @@ def test_a_shift_from_login_to_training_range(phone: Page, deployment: Deploymen
 def test_service_worker_caches_the_app_shell_only(phone: Page, deployment: Deployment):
     """After a search with photos, the offline cache holds app files and nothing from the API."""
     page = phone
-    log_in(page, deployment)
-    page.wait_for_function("navigator.serviceWorker.controller !== null || location.reload()")
+    log_in(page, deployment, OFFICERS[1])
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
     state_reason(page, deployment)
     page.get_by_role("button", name="Start shift").click()
     watch_advice(page)
@@ -186,7 +186,7 @@ def test_a_wrong_code_says_what_to_do(phone: Page, deployment: Deployment, page_
     page = phone
     page_errors.expected_statuses.add(401)
     page.goto("/")
-    page.get_by_label("Username").fill(OFFICER)
+    page.get_by_label("Username").fill(OFFICERS[2])
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_label("One-time code").fill("000000")
     with page.expect_response(lambda r: "/auth/login" in r.url) as info:
@@ -205,7 +205,7 @@ def test_a_refused_camera_falls_back_to_the_file_input(
     """Without the camera the screen says so and a photo taken with the file input (capture
     "environment") is searched instead, finding the enrolled person first."""
     page = phone_without_camera
-    log_in(page, deployment)
+    log_in(page, deployment, OFFICERS[3])
     state_reason(page, deployment)
     page.get_by_role("button", name="Start shift").click()
     expect(page.locator("#face-advice")).to_contain_text("camera is not available")

@@ -43,7 +43,7 @@ export function nextStep(err, what401 = "Log in again.") {
   }[err.status];
   if (what) parts.push(what);
   else if (err.status >= 500) parts.push("Try again; if it keeps failing, tell your administrator.");
-  if (p.field) parts.push(`(field: ${p.field})`);
+  if (p.field && (err.status === 400 || err.status === 422)) parts.push(`(field: ${p.field})`);
   return parts.filter(Boolean).join(" ");
 }
 

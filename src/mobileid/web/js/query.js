@@ -3,7 +3,7 @@
 
 import * as api from "./api.js";
 import { $, clearError, fill, showError } from "./dom.js";
-import { describeLink, describeRecord, describeSource } from "./records.js";
+import { bySourceStatus, describeLink, describeRecord, describeSource } from "./records.js";
 
 export function setupQuery({ reason, training, onUnauthorized }) {
   const form = $("query-form");
@@ -33,7 +33,7 @@ export function setupQuery({ reason, training, onUnauthorized }) {
 }
 
 function show(answer) {
-  fill($("query-sources"), answer.sources, describeSource);
+  fill($("query-sources"), bySourceStatus(answer.sources), describeSource);
   fill($("query-records"), answer.records || answer.hits, describeRecord);
   fill($("query-links"), answer.links, describeLink);
   const partial = answer.complete === false ? " Not every source answered: this answer is partial." : "";

@@ -51,11 +51,17 @@ const STATUS_WORDS = {
   searched: "searched",
 };
 
+// Answered sources first: what is missing from an answer is listed after what it holds.
+export function bySourceStatus(items) {
+  const rank = (s) => (["answered", "searched"].includes(s.status || s.state || "searched") ? 0 : 1);
+  return [...(items || [])].sort((a, b) => rank(a) - rank(b));
+}
+
 export function describeSource(s) {
   const status = s.status || s.state || "searched";
   const words = STATUS_WORDS[status] || status;
   const extra = [];
-  if (typeof s.hits === "number") extra.push(`${s.hits} hits`);
+  if (status === "answered" && typeof s.hits === "number") extra.push(`${s.hits} hits`);
   if (s.reason) extra.push(s.reason);
   const li = el("li", { class: `reach ${status === "answered" || status === "searched" ? "ok" : "gap"}` });
   li.append(

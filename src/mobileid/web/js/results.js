@@ -96,7 +96,9 @@ function dispositionButtons(result, candidate, onUnauthorized) {
 
 function candidateCard(result, c, i, probeUrl, onUnauthorized) {
   const band = c.band || "none";
-  const card = el("article", { class: `candidate band-${band}`, "aria-label": `Candidate ${i + 1}: ${c.name}` });
+  // A candidate in no band is shown smaller: it is there for completeness, not as a lead.
+  const size = band === "none" ? " compact" : "";
+  const card = el("article", { class: `candidate band-${band}${size}`, "aria-label": `Candidate ${i + 1}: ${c.name}` });
   const pair = el("div", { class: "pair" });
   pair.append(
     el("figure", { class: "probe" }, el("img", { src: probeUrl, alt: "Probe: this capture" }), el("figcaption", { text: "Probe" })),
