@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     from mobileid.cli.operators_cmd import add_operators_parser
     from mobileid.cli.records_cmd import add_query_parser, add_records_parser
     from mobileid.cli.report_cmd import add_report_parser
+    from mobileid.cli.serve_cmd import add_serve_parser
 
     add_eval_parser(sub, common)
     add_audit_parser(sub, common)
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_records_parser(sub, common)
     add_query_parser(sub, common)
     add_admin_parser(sub, common)
+    add_serve_parser(sub, common)
     return parser
 
 
