@@ -20,7 +20,7 @@ TRAINING_PEOPLE = [TARGET, "Andre_Agassi", "Bill_Gates"]
 PASSWORD = "correct horse battery staple 7"
 # One officer per browser test: a TOTP code is accepted once, so two logins by the same
 # officer within one 30-second step would have to wait for the next code.
-OFFICERS = ("officer1", "officer2", "officer3", "officer4")
+OFFICERS = ("officer1", "officer2", "officer3", "officer4", "officer5")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Deployment:
     target_name: str
     probe_photo: Path
     purpose: str = LIVE_PURPOSE
+    missing_api: str = ""  # a route the app needs that the service does not have (see conftest)
 
 
 def cli(*argv: str) -> dict:
