@@ -178,7 +178,20 @@ def page_errors() -> PageErrors:
     return PageErrors()
 
 
-def _phone_page(browser: Browser, service: str, errors: PageErrors) -> Iterator[Page]:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
+
+
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+def _phone_page(
+    browser: Browser, service: str, errors: PageErrors, request: pytest.FixtureRequest
+) -> Iterator[Page]:
     context = browser.new_context(
         base_url=service,
         viewport=PHONE,
@@ -191,29 +204,43 @@ def _phone_page(browser: Browser, service: str, errors: PageErrors) -> Iterator[
     page.on("console", errors.console)
     page.on("pageerror", errors.page_error)
     yield page
+    if request.node.stash.get(CALL_FAILED, False):  # what the screen showed when it failed
+        page.screenshot(path=_shots_folder(request) / "failed.png", full_page=True)
     context.close()
     assert not errors.items, "the page logged errors:\n" + "\n".join(errors.items)
 
 
 @pytest.fixture
-def phone(browser: Browser, service: str, page_errors: PageErrors) -> Iterator[Page]:
+def phone(
+    browser: Browser, service: str, page_errors: PageErrors, request: pytest.FixtureRequest
+) -> Iterator[Page]:
     """A fresh phone-sized, touch-enabled page on the service; fails the test on any JS error."""
-    yield from _phone_page(browser, service, page_errors)
+    yield from _phone_page(browser, service, page_errors, request)
 
 
 @pytest.fixture
 def phone_without_camera(
-    camera_refusing_browser: Browser, service: str, page_errors: PageErrors
+    camera_refusing_browser: Browser,
+    service: str,
+    page_errors: PageErrors,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Page]:
     """The same, on a phone whose camera the page is refused."""
-    yield from _phone_page(camera_refusing_browser, service, page_errors)
+    yield from _phone_page(camera_refusing_browser, service, page_errors, request)
+
+
+def _shots_folder(request: pytest.FixtureRequest) -> Path:
+    base = os.environ.get("MOBILEID_WEB_SHOTS")
+    if base:
+        return Path(base) / request.node.name
+    return Path(request.getfixturevalue("tmp_path")) / "screens"
 
 
 @pytest.fixture
-def shots(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    """Where a test saves its screenshots: $MOBILEID_WEB_SHOTS/<test> when set, else tmp_path."""
-    base = os.environ.get("MOBILEID_WEB_SHOTS")
-    folder = Path(base) / request.node.name if base else tmp_path / "screens"
+def shots(request: pytest.FixtureRequest) -> Path:
+    """Where a test saves its screenshots: $MOBILEID_WEB_SHOTS/<test> when set, else under
+    the test's tmp_path."""
+    folder = _shots_folder(request)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder

@@ -17,6 +17,7 @@ from tests.conftest import LIVE_PURPOSE, link_subjects, write_purposes
 TARGET = "Bill_Clinton"  # enrolled in both galleries; the fake camera shows an unseen photo
 LIVE_PEOPLE = [TARGET, "Carlos_Menem", "Colin_Powell", "Ariel_Sharon", "Alvaro_Uribe"]
 TRAINING_PEOPLE = [TARGET, "Andre_Agassi", "Bill_Gates"]
+PRACTICE_NAME = "Practice Subject 01"  # the training range knows its subjects by pseudonyms
 PASSWORD = "correct horse battery staple 7"
 # One officer per browser test: a TOTP code is accepted once, so two logins by the same
 # officer within one 30-second step would have to wait for the next code.
@@ -51,7 +52,11 @@ def build(root: Path, lfw: Path) -> Deployment:
     write_purposes(data)
     # the first image of each person is enrolled; the camera later shows another one
     link_subjects(lfw, root / "live", LIVE_PEOPLE, per_subject=1)
-    link_subjects(lfw, root / "practice", TRAINING_PEOPLE, per_subject=1)
+    for i, person in enumerate(TRAINING_PEOPLE, 1):
+        folder = root / "practice" / f"Practice_Subject_{i:02d}"
+        folder.mkdir(parents=True)
+        image = sorted((lfw / person).iterdir())[0]
+        (folder / image.name).symlink_to(image)
     cli("enroll", "faces", str(root / "live"), "--gallery", "default", *d)
     cli("enroll", "faces", str(root / "practice"), "--gallery", "practice", "--training", *d)
     subjects = cli("subjects", "list", "--gallery", "default", "--json", *d)["subjects"]

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.web.conftest import PageErrors
-from tests.web.deployment import OFFICERS, PASSWORD, Deployment
+from tests.web.deployment import OFFICERS, PASSWORD, PRACTICE_NAME, Deployment
 
 CLIENT_TEXTS = {"", "Starting the camera…", "Checking the picture…"}
 
@@ -236,10 +236,10 @@ def test_the_training_range_searches_training_galleries_only(
     practice = info.value.json()
     assert practice["training"] is True and practice["purpose"] == "training"
     assert set(practice["galleries"]) == {"practice"}
-    check_first_candidate(page, practice, deployment.target_name)
+    check_first_candidate(page, practice, PRACTICE_NAME)
     expect(page.get_by_role("status").filter(has_text="TRAINING")).to_be_visible()
     expect(page.locator("body")).to_have_class(re.compile(r"\btraining\b"))
     shot(page, shots, "01-training-results")
-    # the same screen fit to publish (docs/phone-results.png): no identifiable face in it
+    # the same screen fit to publish (docs/phone-results.png): a pseudonym, no recognisable face
     page.locator("img").evaluate_all("imgs => imgs.forEach(i => { i.style.filter = 'blur(9px)'; })")
     page.screenshot(path=shots / "01-training-results-blurred.png")

@@ -6,18 +6,21 @@ export class Camera {
     this.video = video;
     this.stream = null;
     this.facing = "environment";
+    this.ticket = 0; // bumped by every stop(): a start that was overtaken gives up its stream
   }
 
   get running() {
     return this.stream !== null;
   }
 
+  // Resolves true once the video plays, false when a later stop() or start() overtook it.
   async start() {
     this.stop();
+    const ticket = this.ticket;
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       throw new Error("this browser gives no camera to this page (it needs HTTPS)");
     }
-    this.stream = await navigator.mediaDevices.getUserMedia({
+    const stream = await navigator.mediaDevices.getUserMedia({
       audio: false,
       video: {
         facingMode: { ideal: this.facing },
@@ -25,11 +28,23 @@ export class Camera {
         height: { ideal: 1080 },
       },
     });
-    this.video.srcObject = this.stream;
-    await this.video.play();
+    if (ticket !== this.ticket) {
+      for (const track of stream.getTracks()) track.stop();
+      return false;
+    }
+    this.stream = stream;
+    this.video.srcObject = stream;
+    try {
+      await this.video.play();
+    } catch (err) {
+      if (ticket !== this.ticket) return false; // play() interrupted by a stop(): expected
+      throw err;
+    }
+    return ticket === this.ticket;
   }
 
   stop() {
+    this.ticket += 1;
     if (this.stream) {
       for (const track of this.stream.getTracks()) track.stop();
     }

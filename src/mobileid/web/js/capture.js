@@ -30,6 +30,7 @@ export class CaptureScreen {
     this.probeUrl = null;
     this.loopTimer = null;
     this.active = false;
+    this.attempt = 0;
     this.captureButton.addEventListener("click", () => this.capture());
     this.ids("switch").addEventListener("click", () => this.switchCamera());
     this.ids("retake").addEventListener("click", () => this.retake());
@@ -48,6 +49,7 @@ export class CaptureScreen {
 
   close() {
     this.active = false;
+    this.attempt += 1;
     this.stopLoop();
     this.camera.stop();
   }
@@ -62,14 +64,19 @@ export class CaptureScreen {
   }
 
   async startLive() {
+    // Leaving and re-entering the screen quickly starts the camera twice: only the latest
+    // start may change the screen.
+    const attempt = ++this.attempt;
     this.liveParts(true);
     this.ids("probe").hidden = true;
     this.captureButton.disabled = true;
     this.advice.classList.remove("ok");
     this.say("Starting the camera…");
+    let playing;
     try {
-      await this.camera.start();
+      playing = await this.camera.start();
     } catch (err) {
+      if (attempt !== this.attempt) return;
       this.liveParts(false);
       this.say(
         `The camera is not available (${err.message || err.name}). ` +
@@ -77,10 +84,7 @@ export class CaptureScreen {
       );
       return;
     }
-    if (!this.active) {
-      this.camera.stop();
-      return;
-    }
+    if (!playing || attempt !== this.attempt || !this.active) return;
     await this.afterStart();
     this.say("Checking the picture…");
     this.loop();
