@@ -241,5 +241,7 @@ def test_the_training_range_searches_training_galleries_only(
     expect(page.locator("body")).to_have_class(re.compile(r"\btraining\b"))
     shot(page, shots, "01-training-results")
     # the same screen fit to publish (docs/phone-results.png): a pseudonym, no recognisable face
-    page.locator("img").evaluate_all("imgs => imgs.forEach(i => { i.style.filter = 'blur(14px)'; })")
+    page.locator("img").evaluate_all(
+        "imgs => imgs.forEach(i => { i.style.filter = 'blur(14px)'; })"
+    )
     page.screenshot(path=shots / "01-training-results-blurred.png")

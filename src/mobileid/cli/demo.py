@@ -57,7 +57,13 @@ def download_lfw(cache: Path, url: str = LFW_URL, md5: str = LFW_MD5) -> Path:
     if not archive.exists():
         print(f"downloading {url} ...", file=sys.stderr)
         part = archive.with_suffix(".part")
-        urllib.request.urlretrieve(url, part)
+        try:
+            urllib.request.urlretrieve(url, part)
+        except OSError as exc:  # no network: say what to do instead of a traceback
+            raise MobileIdError(
+                f"LFW download from {url} failed ({exc}); set MOBILEID_DEMO_DATA to a "
+                "folder-per-subject directory of face photos instead"
+            ) from None
         part.replace(archive)
     digest = hashlib.md5(archive.read_bytes(), usedforsecurity=False).hexdigest()
     if digest != md5:
@@ -119,9 +125,20 @@ def synthetic_sources(settings: Settings) -> None:
 
 
 def main() -> int:
-    settings = Settings.from_env()
+    from dataclasses import replace
+
+    from mobileid.api.serve import serve
+
+    # Searches that name no gallery reach the demo gallery (the demo has no live gallery).
+    settings = replace(Settings.from_env(), default_gallery=DEMO_GALLERY)
     host = os.environ.get("MOBILEID_HOST", "127.0.0.1")
-    port = os.environ.get("MOBILEID_PORT", str(DEFAULT_PORT))
+    raw_port = os.environ.get("MOBILEID_PORT", str(DEFAULT_PORT))
+    if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+        print(
+            f"mobileid: error: MOBILEID_PORT: expected 1..65535, got {raw_port!r}", file=sys.stderr
+        )
+        return 2
+    port = int(raw_port)
     try:
         enrol_demo(settings, demo_root())
         synthetic_sources(settings)
@@ -131,9 +148,11 @@ def main() -> int:
         return exc.exit_code
     print_accounts(accounts, sys.stdout)
     print(f"\nthe phone app: http://{host}:{port}/  (Ctrl-C stops the service)")
-    print("from a phone on this network: mobileid serve --tls --host 0.0.0.0 (see README)")
+    print("log in as demo-officer with the purpose 'training' (the demo gallery is for practice)")
+    print("from a phone on this network: see README, 'From a phone on the same network'")
     sys.stdout.flush()
-    return cli_main(["serve", "--host", host, "--port", port, "--data-dir", str(settings.data_dir)])
+    serve(settings, host=host, port=port, tls=False)
+    return 0
 
 
 if __name__ == "__main__":
