@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from mobileid.audit import EmbeddedAuditLog, open_audit_log
+from mobileid.audit import EmbeddedAuditLog, open_deployment_audit_log
 from mobileid.auth import AuthService
 from mobileid.auth.crypto import load_or_create_key
 from mobileid.config import Settings
@@ -58,9 +58,7 @@ class Context:
         """The tamper-evident audit log (in the same database as the galleries)."""
         with self._lock:
             if self._audit is None:
-                self._audit = open_audit_log(
-                    self.settings.data_dir, checkpoint_every=self.settings.audit_checkpoint_every
-                )
+                self._audit = open_deployment_audit_log(self.settings)
             return self._audit
 
     @property
