@@ -29,6 +29,7 @@ export class CaptureScreen {
     this.probe = null;
     this.probeUrl = null;
     this.loopTimer = null;
+    this.loopId = 0;
     this.active = false;
     this.attempt = 0;
     this.captureButton.addEventListener("click", () => this.capture());
@@ -105,19 +106,21 @@ export class CaptureScreen {
   }
 
   stopLoop() {
+    this.loopId += 1; // a check still in flight finds its loop ended and schedules nothing
     clearTimeout(this.loopTimer);
-    this.loopTimer = null;
   }
 
   loop() {
     this.stopLoop();
+    const id = this.loopId;
+    const running = () => id === this.loopId && this.active && this.camera.running;
     const tick = async () => {
-      if (!this.active || !this.camera.running) return;
+      if (!running()) return;
       const started = performance.now();
       let wait = PREVIEW_INTERVAL_MS;
       const frame = await this.camera.frame(PREVIEW_SIDE, 0.7);
-      if (frame) wait = Math.max(wait, await this.check(frame));
-      if (!this.active || !this.camera.running) return;
+      if (frame && running()) wait = Math.max(wait, await this.check(frame));
+      if (!running()) return;
       const spent = performance.now() - started;
       this.loopTimer = setTimeout(tick, Math.max(0, wait - spent));
     };
@@ -129,6 +132,13 @@ export class CaptureScreen {
     try {
       const answer = await api.quality(blob, this.modality);
       if (!this.active || this.probe) return PREVIEW_INTERVAL_MS;
+      if (this.modality === "finger" && !("fingertips_seen" in answer)) {
+        // This service checks faces only: its advice would be about faces, so stop asking.
+        this.stopLoop();
+        this.captureButton.disabled = false;
+        this.say("Hold the fingers inside the guide, in good light; the photo is checked when you search.");
+        return 0;
+      }
       const advice = adviceText(answer.advice);
       this.captureButton.disabled = !answer.ok;
       this.say(answer.ok ? advice || "Good: hold still and press Capture." : advice || "Adjust the picture.");
