@@ -1,4 +1,9 @@
-"""``make run`` until the HTTP service exists: enrol a demo gallery, identify a few probes.
+"""``make run``: the phone app and its service on the embedded default, with a demo gallery.
+
+At every start the demo gallery is enrolled (images already enrolled are skipped) on the
+training range, synthetic record sources are generated once, and at the first start one demo
+operator per role is created, whose password and TOTP secret (an otpauth URI and a QR code)
+are printed once and never stored in clear. Then ``mobileid serve`` runs in the foreground.
 
 Demo data is a folder-per-subject directory: ``$MOBILEID_DEMO_DATA`` when set, else
 ``../shared/data/faces/lfw-dev`` when present, else LFW (deep-funneled) downloaded from its
@@ -15,20 +20,21 @@ import tarfile
 import urllib.request
 from pathlib import Path
 
-from mobileid import NOTICE
 from mobileid.cli import render
+from mobileid.cli.demo_operators import create_demo_operators, print_accounts
+from mobileid.cli.main import main as cli_main
 from mobileid.cli.progress import ProgressLine
 from mobileid.config import Settings
 from mobileid.errors import MobileIdError
 from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
 from mobileid.service.enrol import IMAGE_SUFFIXES, enrol_directory
-from mobileid.service.identify import identify_face, require_reason
-from mobileid.service.purpose import TRAINING
 
 LFW_URL = "http://vis-www.cs.umass.edu/lfw/lfw-deepfunneled.tgz"
 LFW_MD5 = "68331da3eb755a505a502b5aacb3c201"  # as published for lfw-deepfunneled.tgz
 DEMO_SUBJECTS = 60  # enough to make a search meaningful, quick to enrol on 2 cores
+DEMO_GALLERY = "demo"
+DEFAULT_PORT = 8000
 
 
 def demo_root(environ: dict[str, str] | None = None, cache: Path | None = None) -> Path:
@@ -51,7 +57,13 @@ def download_lfw(cache: Path, url: str = LFW_URL, md5: str = LFW_MD5) -> Path:
     if not archive.exists():
         print(f"downloading {url} ...", file=sys.stderr)
         part = archive.with_suffix(".part")
-        urllib.request.urlretrieve(url, part)
+        try:
+            urllib.request.urlretrieve(url, part)
+        except OSError as exc:  # no network: say what to do instead of a traceback
+            raise MobileIdError(
+                f"LFW download from {url} failed ({exc}); set MOBILEID_DEMO_DATA to a "
+                "folder-per-subject directory of face photos instead"
+            ) from None
         part.replace(archive)
     digest = hashlib.md5(archive.read_bytes(), usedforsecurity=False).hexdigest()
     if digest != md5:
@@ -82,44 +94,64 @@ def pick_demo(root: Path, n: int, workdir: Path) -> tuple[Path, list[Path]]:
     return gallery, probes
 
 
+def enrol_demo(settings: Settings, root: Path) -> None:
+    """The demo gallery on the training range: live searches never reach it."""
+    gallery_dir, _ = pick_demo(root, DEMO_SUBJECTS, settings.data_dir)
+    ctx = open_context(settings, progress=ProgressLine("index"))
+    print(f"enrolling {DEMO_SUBJECTS} subjects from {root} into gallery {DEMO_GALLERY!r} ...")
+    report = enrol_directory(
+        ctx,
+        console_caller(),
+        gallery_dir,
+        gallery=DEMO_GALLERY,
+        source=f"demo:{root.name}",
+        training=True,
+        progress=ProgressLine("enrol"),
+    )
+    render.enrol_report(report, as_json=False)
+
+
+def synthetic_sources(settings: Settings) -> None:
+    """Synthetic record sources for the super query, generated once (fixed seed)."""
+    from mobileid.records.registry import SourceRegistry
+
+    if SourceRegistry(settings.data_dir / "records").entries():
+        return
+    out = settings.data_dir / "synthetic-records"
+    argv = ["records", "generate", "--out", str(out), "--count", "200", "--load"]
+    code = cli_main([*argv, "--data-dir", str(settings.data_dir)])
+    if code != 0:
+        raise MobileIdError(f"generating synthetic record sources failed (exit {code})")
+
+
 def main() -> int:
-    settings = Settings.from_env()
-    try:
-        root = demo_root()
-        gallery_dir, probes = pick_demo(root, DEMO_SUBJECTS, settings.data_dir)
-        ctx = open_context(settings, progress=ProgressLine("index"))
-        print(f"enrolling {DEMO_SUBJECTS} subjects from {root} into gallery 'demo' ...")
-        # The demo runs on the training range: its gallery is never reached by live searches.
-        report = enrol_directory(
-            ctx,
-            console_caller(),
-            gallery_dir,
-            gallery="demo",
-            source=f"demo:{root.name}",
-            training=True,
-            progress=ProgressLine("enrol"),
+    from dataclasses import replace
+
+    from mobileid.api.serve import serve
+
+    # Searches that name no gallery reach the demo gallery (the demo has no live gallery).
+    settings = replace(Settings.from_env(), default_gallery=DEMO_GALLERY)
+    host = os.environ.get("MOBILEID_HOST", "127.0.0.1")
+    raw_port = os.environ.get("MOBILEID_PORT", str(DEFAULT_PORT))
+    if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+        print(
+            f"mobileid: error: MOBILEID_PORT: expected 1..65535, got {raw_port!r}", file=sys.stderr
         )
-        reason = require_reason(ctx, console_caller(), TRAINING, "DEMO-0001", None)
-        render.enrol_report(report, as_json=False)
-        for probe in probes:
-            print(f"\n=== probe {probe.parent.name}/{probe.name}")
-            try:
-                result = identify_face(
-                    ctx,
-                    console_caller(),
-                    probe.read_bytes(),
-                    reason=reason,
-                    galleries=["demo"],
-                    top=5,
-                )
-            except MobileIdError as exc:
-                print(f"refused: {exc.message}")
-                continue
-            render.identify_result(result, as_json=False)
+        return 2
+    port = int(raw_port)
+    try:
+        enrol_demo(settings, demo_root())
+        synthetic_sources(settings)
+        accounts = create_demo_operators(settings, galleries=[DEMO_GALLERY])
     except MobileIdError as exc:
         print(f"mobileid: error: {exc.message}", file=sys.stderr)
         return exc.exit_code
-    print(f"\n{NOTICE}")
+    print_accounts(accounts, sys.stdout)
+    print(f"\nthe phone app: http://{host}:{port}/  (Ctrl-C stops the service)")
+    print("log in as demo-officer with the purpose 'training' (the demo gallery is for practice)")
+    print("from a phone on this network: see README, 'From a phone on the same network'")
+    sys.stdout.flush()
+    serve(settings, host=host, port=port, tls=False)
     return 0
 
 
