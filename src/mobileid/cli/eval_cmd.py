@@ -28,6 +28,15 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "pairs, or the pairs of an LFW-format pairs file (10-fold accuracy)",
     )
     v.add_argument("--pairs", type=Path, metavar="PAIRS.txt", help="LFW-format pairs file")
+    v.add_argument(
+        "--splits",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also measure accuracy as LFW's View 2 does, on K identity-disjoint folds of the "
+        "root (300 genuine and 300 impostor pairs each, threshold from the other folds)",
+    )
+    v.add_argument("--seed", type=int, default=1, help="seed of the folds (default 1)")
     i = faces.add_parser(
         "identify",
         parents=[common],
@@ -42,6 +51,7 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     c.add_argument(
         "--out", type=Path, help="where to write it (default: DATA_DIR/calibration/face.json)"
     )
+    _add_accuracy_options(i, c)
     for p in (v, i, c):
         p.add_argument(
             "--root", type=Path, required=True, metavar="DIR", help="one folder per identity"
@@ -55,13 +65,35 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     c.set_defaults(handler=_calibrate)
 
 
+def _add_accuracy_options(identify: Any, calibrate: Any) -> None:
+    """Identity-disjoint splits for ``identify``; the bootstrap for both."""
+    from mobileid.eval.bootstrap import RESAMPLES
+
+    identify.add_argument(
+        "--splits",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also run K identity-disjoint splits: calibrate on half of the identities, search "
+        "for the others; band FPIR observed vs predicted with 95%% upper bounds (default 0)",
+    )
+    identify.add_argument("--seed", type=int, default=1, help="seed of the splits (default 1)")
+    for p, default in ((identify, 100), (calibrate, RESAMPLES)):
+        p.add_argument(
+            "--resamples",
+            type=int,
+            default=default,
+            metavar="B",
+            help="identity-bootstrap resamples of each calibration; the table keeps the 95%% "
+            f"upper bound (default {default}; 0: the in-sample curve)",
+        )
+
+
 def _embed(args: argparse.Namespace, settings: Settings) -> Any:
     from mobileid.cli.progress import ProgressLine
     from mobileid.eval.faces import embed_root
-    from mobileid.face.pipeline import load_face_pipeline
 
-    pid = load_face_pipeline(settings.face).pipeline_id
-    return embed_root(args.root, settings, pid, progress=ProgressLine("embed"))
+    return embed_root(args.root, settings, progress=ProgressLine("embed"))
 
 
 def _emit(
@@ -122,8 +154,13 @@ def _thresholds(settings: Settings) -> dict[str, float] | None:
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.eval.faces import verify
 
-    metrics, gen, imp = verify(_embed(args, settings), args.pairs)
+    data = _embed(args, settings)
+    metrics, gen, imp = verify(data, args.pairs)
     metrics["root"] = str(args.root)
+    if args.splits:
+        from mobileid.eval.splits import split_verify
+
+        metrics["identity_disjoint"] = split_verify(data, folds=args.splits, seed=args.seed)
     _emit(
         args,
         settings,
@@ -150,6 +187,12 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
     b = settings.bands
     metrics, ident = identify(data, cal, (b.strong_fmr, b.possible_fmr))
     metrics["root"] = str(args.root)
+    if args.splits:
+        from mobileid.eval.splits import split_report
+
+        metrics["identity_disjoint"] = split_report(
+            data, (b.strong_fmr, b.possible_fmr), args.splits, args.seed, args.resamples or None
+        )
     _emit(
         args,
         settings,
@@ -167,7 +210,11 @@ def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.service.context import local_face_calibration
 
     data = _embed(args, settings)
-    cal = calibrate(data, f"{args.root.name}: all impostor pairs ({len(data.paths)} images)")
+    cal = calibrate(
+        data,
+        f"{args.root.name}: all impostor pairs ({len(data.paths)} images)",
+        resamples=args.resamples or None,
+    )
     out = args.out or local_face_calibration(settings)
     out.parent.mkdir(parents=True, exist_ok=True)
     cal.save(out)

@@ -8,6 +8,7 @@ pair or a mated search with such an image counts as a miss, and the rate is repo
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,9 @@ import numpy.typing as npt
 from mobileid.config import Settings
 from mobileid.errors import InvalidArgument
 from mobileid.eval import metrics as m
+from mobileid.eval.bootstrap import RESAMPLES, bootstrap_calibration
+from mobileid.eval.concentration import false_candidates_by_subject
+from mobileid.face.pipeline import load_face_pipeline
 from mobileid.scoring import Calibration, build_calibration
 from mobileid.service.embedding import EmbeddingCache, Progress, embed_files
 from mobileid.service.enrol import scan_subject_folders
@@ -28,7 +32,7 @@ SEED = 20021
 
 @dataclass(frozen=True, eq=False)
 class EmbeddedSet:
-    """Every image of an evaluation root, its identity, and its embedding (NaN row if FTE)."""
+    """Every image of an evaluation root, its identity, and its embedding (zero row if FTE)."""
 
     paths: list[str]
     identity: npt.NDArray[np.int64]
@@ -50,15 +54,15 @@ class EmbeddedSet:
         return s
 
 
-def embed_root(
-    root: Path, settings: Settings, pipeline_id: str, progress: Progress | None = None
-) -> EmbeddedSet:
+def embed_root(root: Path, settings: Settings, progress: Progress | None = None) -> EmbeddedSet:
+    """Embed every image under ``root`` with the pipeline these settings choose (cached)."""
     folders = scan_subject_folders(root)
     paths: list[str] = []
     identity: list[int] = []
     for i, files in enumerate(folders.values()):
         paths.extend(str(p) for p in files)
         identity.extend([i] * len(files))
+    pipeline_id = load_face_pipeline(settings.face).pipeline_id
     cache = EmbeddingCache(settings.cache_dir / "face-embeddings.sqlite3")
     # Detection and quality settings change outcomes without changing the embedding space
     # (the pipeline id), so they are part of the cache key.
@@ -226,7 +230,7 @@ def identify(
     sim[~data.ok[probes], :] = -np.inf
     sim[:, ~data.ok[gallery]] = -np.inf
     ident = m.identification_metrics(sim, mate, fpir_points=(0.01, 0.001), max_rank=20)
-    out = {
+    out: dict = {
         "rank1": ident.rank1,
         "rank10": float(ident.cmc[9]),
         "fnir_at_fpir_0.01": ident.fnir_at_fpir[0.01],
@@ -240,8 +244,12 @@ def identify(
         "fte_by_reason": data.failures,
         "pipeline_id": data.pipeline_id,
     }
+    lines: dict[str, float] = {"fpir_0.01": ident.threshold_at_fpir[0.01]}
     if cal is not None:
         out.update(band_check(ident, cal, bands, int(gallery.size)))
+        lines.update(out["band_thresholds"])
+    names = [data.names[int(data.identity[g])] for g in gallery]
+    out["false_candidates_by_subject"] = false_candidates_by_subject(sim, mate, names, lines)
     return out, ident
 
 
@@ -252,7 +260,8 @@ def band_check(
     threshold: that band or a stronger one) beside the prediction N × FMR bound, capped at 1."""
     observed, predicted, thresholds = {}, {}, {}
     for name, bound in zip(("strong", "possible"), bands, strict=True):
-        t = cal.threshold(bound)
+        # a bound finer than the calibration's resolution cannot be reached by any score
+        t = cal.threshold(bound) if bound >= cal.resolution else math.inf
         thresholds[name] = t
         observed[name] = ident.fpir(t)
         predicted[name] = min(1.0, n * bound)
@@ -265,12 +274,24 @@ def band_check(
     }
 
 
-def calibrate(data: EmbeddedSet, dataset: str) -> Calibration:
-    """A score → FMR table from every impostor pair of images that enrolled."""
+def calibrate(data: EmbeddedSet, dataset: str, *, resamples: int | None = RESAMPLES) -> Calibration:
+    """A score → FMR table from every impostor pair of images that enrolled: the upper bound
+    over an identity bootstrap (``mobileid.eval.bootstrap``), or with ``resamples=None`` the
+    in-sample empirical curve."""
     a, b = impostor_pairs(data.identity)
     keep = data.ok[a] & data.ok[b]
-    imp = data.scores(a[keep], b[keep])
+    a, b = a[keep], b[keep]
+    imp = data.scores(a, b)
     ga, gb = genuine_pairs(data.identity)
-    return build_calibration(
-        imp, int((data.ok[ga] & data.ok[gb]).sum()), matcher=data.pipeline_id, dataset=dataset
+    genuine = int((data.ok[ga] & data.ok[gb]).sum())
+    if resamples is None:
+        return build_calibration(imp, genuine, matcher=data.pipeline_id, dataset=dataset)
+    return bootstrap_calibration(
+        imp,
+        data.identity[a],
+        data.identity[b],
+        genuine,
+        matcher=data.pipeline_id,
+        dataset=dataset,
+        resamples=resamples,
     )

@@ -187,11 +187,38 @@ def _cell(value: Any) -> str:
     return html.escape("n/a" if value is None else str(value))
 
 
+def _worst_subjects(metrics: dict[str, Any]) -> str:
+    """One table per threshold of the gallery subjects that drew the most false candidates."""
+    esc = html.escape
+    parts = []
+    for label, got in (metrics.get("false_candidates_by_subject") or {}).items():
+        rows = "".join(
+            f"<tr><td>{esc(str(w['subject']))}</td><td>{w['false_candidates']}</td>"
+            f"<td>{_cell(w['rate'])}</td></tr>"
+            for w in got.get("worst", [])
+        )
+        parts.append(
+            f"<h3>At {esc(label)} (score &ge; {_cell(got.get('threshold'))}): "
+            f"{got.get('false_candidates')} false candidates on {got.get('subjects_hit')} "
+            f"subjects; mean rate per subject {_cell(got.get('mean_rate'))}, worst "
+            f"{_cell(got.get('max_rate'))}</h3>\n<table><tr><th>gallery subject</th>"
+            f"<th>false candidates</th><th>rate per search</th></tr>{rows}</table>"
+        )
+    if not parts:
+        return ""
+    return (
+        "<h2>Gallery subjects that attract false candidates</h2>\n<p>A false candidate is a "
+        "search for someone else that scores at or above the threshold against the subject, at "
+        "any rank.</p>\n" + "\n".join(parts)
+    )
+
+
 def _html(
     title: str, metrics: dict[str, Any], lines: dict[str, float], images: list[tuple[str, str]]
 ) -> str:
     esc = html.escape
-    rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{_cell(v)}</td></tr>" for k, v in _flatten(metrics))
+    shown = {k: v for k, v in metrics.items() if k != "false_candidates_by_subject"}
+    rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{_cell(v)}</td></tr>" for k, v in _flatten(shown))
     band_rows = "\n".join(
         f"<tr><th>{esc(k)}</th><td>{_cell(v)}</td></tr>" for k, v in sorted(lines.items())
     )
@@ -217,6 +244,7 @@ img{{max-width:100%}}</style></head>
 {rows}
 </table>
 {thresholds}
+{_worst_subjects(metrics)}
 {figures}
 </body></html>
 """

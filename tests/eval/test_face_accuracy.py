@@ -1,0 +1,136 @@
+"""Conservative calibration, false-candidate concentration and identity-disjoint splits on real
+lfw-dev faces (a small sample, embedded once per module)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mobileid.config import Settings
+from mobileid.eval.bootstrap import bootstrap_calibration
+from mobileid.eval.concentration import false_candidates_by_subject
+from mobileid.eval.faces import EmbeddedSet, calibrate, embed_root, impostor_pairs, open_set_split
+from mobileid.eval.report import write_report
+from mobileid.eval.splits import (
+    clopper_pearson_upper,
+    identity_splits,
+    split_identify,
+    subset,
+)
+from mobileid.scoring import build_calibration
+from tests.conftest import link_subjects
+
+MANY = 12  # identities with 3 images each
+SINGLES = 16
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory, lfw_dev: Path) -> EmbeddedSet:
+    root = tmp_path_factory.mktemp("faces") / "people"
+    folders = sorted(p for p in lfw_dev.iterdir() if p.is_dir())
+    many = [p.name for p in folders if len(list(p.iterdir())) >= 3][:MANY]
+    singles = [p.name for p in folders if len(list(p.iterdir())) == 1][:SINGLES]
+    link_subjects(lfw_dev, root, many, per_subject=3)
+    link_subjects(lfw_dev, root, singles, per_subject=1)
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), workers=1)
+    return embed_root(root, settings)
+
+
+def test_bootstrap_bound_lies_above_the_in_sample_curve(sample: EmbeddedSet) -> None:
+    """The identity-bootstrap table never promises a lower FMR than the in-sample curve, and
+    promises a higher one in the tail, where few people decide the rate."""
+    empirical = calibrate(sample, "sample", resamples=None)
+    conservative = calibrate(sample, "sample", resamples=200)
+    assert conservative.impostor_count == empirical.impostor_count
+    at = np.array(empirical.scores)
+    cons = np.array([conservative.fmr(s) for s in at])
+    emp = np.array([empirical.fmr(s) for s in at])
+    assert np.all(cons >= emp)
+    tail = emp <= 0.01
+    assert np.all(cons[tail] > emp[tail])
+    assert conservative.fmr(1.0) == empirical.fmr(1.0) == 1.0 / empirical.impostor_count
+    assert conservative.threshold(0.01) > empirical.threshold(0.01)
+
+
+def test_bootstrap_of_independent_people_stays_close_to_the_curve() -> None:
+    """With one impostor pair per pair of people (no clusters), the bound stays within a small
+    factor of the empirical rate where hundreds of pairs decide it."""
+    rng = np.random.default_rng(3)
+    a, b = np.triu_indices(400, k=1)
+    scores = rng.normal(size=a.size)
+    cal = bootstrap_calibration(scores, a, b, 0, matcher="m", dataset="d", resamples=100)
+    emp = build_calibration(scores, 0, matcher="m", dataset="d")
+    s = emp.threshold(0.01)
+    assert emp.fmr(s) <= cal.fmr(s) < 1.3 * emp.fmr(s)
+
+
+def test_a_hub_face_draws_the_false_candidates(sample: EmbeddedSet, tmp_path: Path) -> None:
+    """A gallery face made to resemble everyone (the mean of all faces) is the worst subject,
+    the counts add up to the false comparisons above the threshold, and the report names it."""
+    gallery, probes, mate = open_set_split(sample.identity)
+    g = sample.vectors[gallery].astype(np.float64)
+    hub = sample.vectors[sample.ok].mean(axis=0)
+    g[0] = hub / np.linalg.norm(hub)
+    sim = sample.vectors[probes] @ g.T
+    names = [f"s{i}" for i in range(g.shape[0])]
+    t = float(np.quantile(sim, 0.9))
+    got = false_candidates_by_subject(sim, mate, names, {"t": t})["t"]
+    false = sim.copy()
+    rows = np.flatnonzero(mate >= 0)
+    false[rows, mate[rows]] = -np.inf
+    assert got["false_candidates"] == int((false >= t).sum())
+    assert got["worst"][0]["subject"] == "s0"
+    assert got["max_rate"] > 2 * got["mean_rate"]
+    page = write_report(tmp_path, "t", {"false_candidates_by_subject": {"t": got}})
+    assert "<td>s0</td>" in page.read_text(encoding="utf-8")
+
+
+def test_splits_are_identity_disjoint_and_report_every_band(sample: EmbeddedSet) -> None:
+    """Each split's development and test images share no identity and cover the set; the
+    report carries band FPIR observed, its upper bound and the prediction for each band."""
+    masks = identity_splits(sample.identity, 3, seed=5)
+    assert len(masks) == 3 and len({m.tobytes() for m in masks}) == 3
+    for dev in masks:
+        assert not set(sample.identity[dev]) & set(sample.identity[~dev])
+        assert abs(len(set(sample.identity[dev])) - (MANY + SINGLES) / 2) <= 1
+    seen: list[int] = []
+
+    def cal(dev: EmbeddedSet):  # type: ignore[no-untyped-def]
+        seen.append(len(dev.names))
+        return calibrate(dev, "dev", resamples=None)
+
+    out = split_identify(sample, cal, (1e-2, 1e-1), splits=3, seed=5)
+    assert seen == [(MANY + SINGLES) // 2] * 3
+    for band in ("strong", "possible"):
+        assert 0 <= out["band_fpir"][band] <= out["band_fpir_upper95"][band] <= 1
+        assert out["band_fpir_predicted"][band] > 0
+    assert 0 < out["rank1"] <= 1 and len(out["band_fpir_events"]["strong"]) == 3
+
+
+def test_subset_renumbers_identities(sample: EmbeddedSet) -> None:
+    """A subset keeps each image's own name and vector under renumbered identities."""
+    pick = np.flatnonzero(sample.identity % 2 == 1)
+    part = subset(sample, pick)
+    assert part.identity.min() == 0 and len(part.names) == part.identity.max() + 1
+    for i, j in enumerate(pick):
+        assert part.names[part.identity[i]] == sample.names[sample.identity[j]]
+        assert np.array_equal(part.vectors[i], sample.vectors[j])
+
+
+def test_clopper_pearson_upper_bound() -> None:
+    """The exact upper bound: 3/n for no events in n (rule of three), above the rate else."""
+    assert clopper_pearson_upper(0, 1000) == pytest.approx(0.002991, rel=1e-3)
+    assert 0.01 < clopper_pearson_upper(10, 1000) < 0.02
+    assert clopper_pearson_upper(5, 5) == 1.0
+
+
+def test_impostor_sampling_is_unchanged_by_a_subset(sample: EmbeddedSet) -> None:
+    """Impostor pairs of a subset are exactly the cross-identity pairs within it."""
+    part = subset(sample, np.arange(10))
+    a, b = impostor_pairs(part.identity)
+    assert np.all(part.identity[a] != part.identity[b])
+    n = part.identity.size
+    same = sum(int(c) * (int(c) - 1) // 2 for c in np.bincount(part.identity))
+    assert a.size == n * (n - 1) // 2 - same
