@@ -16,13 +16,13 @@ from mobileid.errors import InvalidArgument
 from mobileid.service.caller import console_caller
 
 ROTATE_HELP = """\
-Replace the deployment key (DATA_DIR/keys/deployment.key) and re-seal every face embedding
-and operator TOTP secret under the new one. Stop the API server and other mobileid commands
-first: they hold the old key in memory. The old key is kept as
-deployment.key.<key id>.retired until every row is re-sealed and the key_rotation audit entry
-is written, then deleted; index files are rebuilt on the next search. If the command stops
-part-way, run it again: it finishes the same rotation. Afterwards back up the new key apart
-from the database."""
+Replace the deployment key (DATA_DIR/keys/deployment.key) and re-seal every face embedding,
+finger template, reference photo and operator TOTP secret under the new one.
+Stop the API server and other mobileid commands first: they hold the old key in memory.
+The old key is kept as deployment.key.<key id>.retired until every row is re-sealed and the
+key_rotation audit entry is written, then deleted; index files are rebuilt on the next
+search. If the command stops part-way, run it again: it finishes the same rotation.
+Afterwards back up the new key apart from the database."""
 
 
 def add_admin_parser(sub: Any, common: argparse.ArgumentParser) -> None:
