@@ -21,7 +21,7 @@ from mobileid.cli import render
 from mobileid.cli.reason import (
     caller,
     console_or_token,
-    read_limited,
+    read_captures,
     reason_arguments,
     token_argument,
     where,
@@ -210,7 +210,7 @@ def _identify_face(args: argparse.Namespace, settings: Settings) -> int:
 
     ctx = _ctx(settings)
     who = caller(ctx, args)
-    data = read_limited(args.image, settings.limits.max_file_bytes)
+    (data,) = read_captures(ctx, who, args, [args.image], "face")
     result = search_face(ctx, who, data, why(args), where(args))
     render.identify_result(result, as_json=args.json)
     return 0
