@@ -3,6 +3,10 @@ audited."""
 
 from __future__ import annotations
 
+import io
+
+from PIL import Image
+
 from mobileid.audit import EventType
 from tests.api.conftest import API, Deployment, assert_problem
 
@@ -13,7 +17,8 @@ def test_a_supervisor_views_a_subject_and_the_view_is_audited(deployment: Deploy
     answer = deployment.client.get(f"{API}/subjects/{sid}", headers=deployment.headers("sup1"))
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert (body["name"], body["gallery"], body["photos"]) == ("Bill Clinton", "field", [])
+    photos = [f"{API}/subjects/{sid}/photos/{n}" for n in (1, 2)]
+    assert (body["name"], body["gallery"], body["photos"]) == ("Bill Clinton", "field", photos)
     last = deployment.ctx.audit.read()[-1]
     assert (last.event, last.operator, last.details["subject_id"]) == (
         EventType.RECORD_VIEW,
@@ -45,14 +50,40 @@ def test_a_training_subject_is_outside_a_live_entitlement(deployment: Deployment
     assert_problem(answer, 403, "access_denied")
 
 
-def test_reference_photos_say_none_is_kept(deployment: Deployment) -> None:
-    """No gallery keeps reference photos yet: 404 'no reference photo' for those allowed,
-    403 for those who are not."""
+def test_a_reference_photo_is_served_unstored_and_audited(deployment: Deployment) -> None:
+    """sup1 gets Bill Clinton's first enrolment photo: a JPEG of at most 480 px, sent with
+    Cache-Control: no-store, its view a record_view entry naming sup1, the subject and n."""
+    sid = deployment.subjects["Bill Clinton"]
+    answer = deployment.client.get(
+        f"{API}/subjects/{sid}/photos/1", headers=deployment.headers("sup1")
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "image/jpeg"
+    assert answer.headers["cache-control"] == "no-store"
+    picture = Image.open(io.BytesIO(answer.content))
+    assert picture.format == "JPEG" and max(picture.size) <= 480
+    last = deployment.ctx.audit.read()[-1]
+    assert (last.event, last.operator, last.details["subject_id"], last.details["n"]) == (
+        EventType.RECORD_VIEW,
+        "sup1",
+        sid,
+        1,
+    )
+
+
+def test_reference_photos_are_refused_without_the_right(deployment: Deployment) -> None:
+    """The auditor (no view_record) and off2 (token without view_record) get 403, and the
+    refusal is audited; a photo number past the last is 404 'no reference photo'."""
     sid = deployment.subjects["Bill Clinton"]
     url = f"{API}/subjects/{sid}/photos/1"
-    body = assert_problem(deployment.client.get(url, headers=deployment.headers("sup1")), 404)
+    for user in ("aud1", "off2"):
+        answer = deployment.client.get(url, headers=deployment.headers(user))
+        assert_problem(answer, 403, "access_denied")
+        last = deployment.ctx.audit.read()[-1]
+        assert (last.event, last.operator) == (EventType.ACCESS_DENIED, user)
+    past = f"{API}/subjects/{sid}/photos/3"
+    body = assert_problem(deployment.client.get(past, headers=deployment.headers("sup1")), 404)
     assert "no reference photo" in body["detail"]
-    assert_problem(deployment.client.get(url, headers=deployment.headers("aud1")), 403)
 
 
 def test_the_super_query_reaches_the_entitled_sources_only(deployment: Deployment) -> None:

@@ -45,7 +45,7 @@ def test_an_officer_finds_the_right_candidate_with_photo_url_and_records(
     best = body["candidates"][0]
     assert set(best) == CANDIDATE_KEYS
     assert best["name"] == "Bill Clinton" and best["band"] == "strong" and best["rank"] == 1
-    assert best["photo_url"] is None
+    assert best["photo_url"] == f"{API}/subjects/{best['subject_id']}/photos/1"
     assert [r["record_id"] for r in best["records"]] == ["R-1"]
     assert all(c["records"] == [] for c in body["candidates"][1:])
     entry = _searches(deployment)[body["search_id"]]
@@ -158,6 +158,7 @@ def test_fingers_and_person_searches_answer_with_their_cli_shapes(deployment: De
     assert fused["modality"] == "face+finger" and {"face", "finger"} <= set(fused)
     best = fused["candidates"][0]
     assert best["name"] == "Bill Clinton" and best["finger_fmr"] is None
+    assert best["photo_url"] == f"{API}/subjects/{best['subject_id']}/photos/1"
     assert [r["record_id"] for r in best["records"]] == ["R-1"]
 
 

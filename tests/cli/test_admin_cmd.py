@@ -64,6 +64,7 @@ def test_retention_then_purge_as_of_a_given_time(capsys, data):
             "subjects_deleted": 1,
             "embeddings_deleted": 1,
             "templates_deleted": 0,
+            "photos_deleted": 0,
         }
     ]
     assert [s.name for s in open_context(Settings(data_dir=data)).gallery.subjects()] == ["N1"]
@@ -89,6 +90,7 @@ def test_rotate_key_reports_key_ids_only(capsys, data):
         "old_key_id": key_id(old),
         "new_key_id": key_id(new),
         "face_rows_resealed": 2,
+        "photo_rows_resealed": 0,
         "operator_secrets_resealed": 0,
         "resumed": False,
     }

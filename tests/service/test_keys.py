@@ -74,6 +74,7 @@ def test_rotation_replaces_the_key_and_everything_still_opens(settings):
         "new_key_id": key_id(new),
         "face_rows_resealed": 5,
         "finger_rows_resealed": 0,
+        "photo_rows_resealed_count": 0,
         "operator_secrets_resealed": 1,
         "resumed": False,
     }

@@ -67,6 +67,7 @@ def test_purge_deletes_exactly_the_expired_subject_and_writes_a_receipt(ctx):
         "deleted": 1,
         "embeddings_deleted": 1,
         "templates_deleted": 0,
+        "photos_deleted": 0,
         "subjects_deleted": 1,
         "training": False,
     }

@@ -13,7 +13,13 @@ from mobileid.records.query import make_query
 from mobileid.service.answers import query_json, subject_json
 from mobileid.service.caller import Caller
 from mobileid.service.disposition import Disposition, record_disposition
-from mobileid.service.review import recent_searches, reference_photo, search_summary, view_subject
+from mobileid.service.review import (
+    recent_searches,
+    reference_photo,
+    search_summary,
+    subject_photo_urls,
+    view_subject,
+)
 from mobileid.service.searches import Why, run_super_query
 
 router = APIRouter(tags=["review"])
@@ -122,7 +128,8 @@ async def queries(body: QueryIn, who: CallerDep, rt: RuntimeDep) -> dict[str, An
     "/subjects/{subject_id}",
     responses=problems(404),
     description=described(
-        "One enrolled subject (name, gallery, source, capture counts). Every view is an audit "
+        "One enrolled subject (name, gallery, source, capture counts, the URLs of its reference "
+        "photos). Every view is an audit "
         "entry (record_view).",
         roles="officer, supervisor",
         scopes="view_record, and an entitlement to the subject's gallery",
@@ -131,7 +138,8 @@ async def queries(body: QueryIn, who: CallerDep, rt: RuntimeDep) -> dict[str, An
     ),
 )
 def subject(subject_id: SubjectId, who: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
-    return {**subject_json(view_subject(rt.ctx, who, subject_id)), "photos": []}
+    found = view_subject(rt.ctx, who, subject_id)
+    return {**subject_json(found), "photos": subject_photo_urls(rt.ctx, subject_id)}
 
 
 @router.get(
@@ -142,9 +150,10 @@ def subject(subject_id: SubjectId, who: CallerDep, rt: RuntimeDep) -> dict[str, 
         **problems(404),
     },
     description=described(
-        "The n-th reference photo of a subject (from 1), sent with Cache-Control: no-store. "
-        "Galleries do not keep reference photos yet: the answer is then 404 'no reference "
-        "photo'.",
+        "The n-th reference photo of a subject (from 1): the JPEG kept at enrolment (long "
+        "side at most 480 px), sent with Cache-Control: no-store; every view is a record_view "
+        "audit entry. A subject enrolled before photos were kept has none: the answer is then "
+        "404 'no reference photo'.",
         roles="officer, supervisor",
         scopes="view_record, and an entitlement to the subject's gallery",
         refuses="a role, scope or gallery entitlement that does not allow it (403, audited); "

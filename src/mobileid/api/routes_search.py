@@ -17,6 +17,7 @@ from mobileid.service.caller import Caller
 from mobileid.service.candidates import candidate_records, with_review
 from mobileid.service.context import Context
 from mobileid.service.fingers import MAX_PROBES
+from mobileid.service.review import photo_urls
 from mobileid.service.searches import (
     FingerOptions,
     Where,
@@ -49,7 +50,7 @@ _REFUSES = (
 def _reviewed(ctx: Context, who: Caller, answer: dict[str, Any], reason: Any) -> dict[str, Any]:
     ids = [c["subject_id"] for c in answer["candidates"]]
     records = candidate_records(ctx, who, reason, answer["search_id"], ids)
-    return with_review(dict(json_safe(answer)), records)
+    return with_review(dict(json_safe(answer)), records, photo_urls(ctx, ids))
 
 
 def _face(ctx: Context, who: Caller, image: bytes, why: Why, where: Where) -> dict[str, Any]:

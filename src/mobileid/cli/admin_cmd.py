@@ -16,13 +16,13 @@ from mobileid.errors import InvalidArgument
 from mobileid.service.caller import console_caller
 
 ROTATE_HELP = """\
-Replace the deployment key (DATA_DIR/keys/deployment.key) and re-seal every face embedding
-and operator TOTP secret under the new one. Stop the API server and other mobileid commands
-first: they hold the old key in memory. The old key is kept as
-deployment.key.<key id>.retired until every row is re-sealed and the key_rotation audit entry
-is written, then deleted; index files are rebuilt on the next search. If the command stops
-part-way, run it again: it finishes the same rotation. Afterwards back up the new key apart
-from the database."""
+Replace the deployment key (DATA_DIR/keys/deployment.key) and re-seal every face embedding,
+finger template, reference photo and operator TOTP secret under the new one.
+Stop the API server and other mobileid commands first: they hold the old key in memory.
+The old key is kept as deployment.key.<key id>.retired until every row is re-sealed and the
+key_rotation audit entry is written, then deleted; index files are rebuilt on the next
+search. If the command stops part-way, run it again: it finishes the same rotation.
+Afterwards back up the new key apart from the database."""
 
 
 def add_admin_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -135,6 +135,7 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
             "subjects_deleted": r.subjects_deleted,
             "embeddings_deleted": r.embeddings_deleted,
             "templates_deleted": r.templates_deleted,
+            "photos_deleted": r.photos_deleted,
         }
         for r in receipts
     ]
@@ -149,7 +150,8 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
     for r in rows:
         print(
             f"{r['gallery']}: {r['subjects_deleted']} subjects, {r['embeddings_deleted']} "
-            f"captures stored before {r['cutoff']} deleted (rule {r['retention_hours']}h)"
+            f"captures and {r['photos_deleted']} reference photos stored before "
+            f"{r['cutoff']} deleted (rule {r['retention_hours']}h)"
         )
     return 0
 
@@ -163,6 +165,7 @@ def _rotate_key(args: argparse.Namespace, settings: Settings) -> int:
         "old_key_id": result.old_key_id,
         "new_key_id": result.new_key_id,
         "face_rows_resealed": result.face_rows_resealed,
+        "photo_rows_resealed": result.photo_rows_resealed,
         "operator_secrets_resealed": result.operator_secrets_resealed,
         "resumed": result.resumed,
     }
@@ -171,7 +174,8 @@ def _rotate_key(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(
             f"deployment key {result.old_key_id} -> {result.new_key_id}: "
-            f"{result.face_rows_resealed} face embeddings and "
+            f"{result.face_rows_resealed} face embeddings, "
+            f"{result.photo_rows_resealed} reference photos and "
             f"{result.operator_secrets_resealed} operator secrets re-sealed"
             + (" (finished an interrupted rotation)" if result.resumed else "")
         )

@@ -24,6 +24,7 @@ class Purged:
     subjects_deleted: int  # subjects left with no capture
     embeddings_deleted: int
     templates_deleted: int = 0  # finger templates
+    photos_deleted: int = 0  # reference photos (one per face capture that had one)
 
 
 PurgeHook = Callable[[Any, Purged], None]

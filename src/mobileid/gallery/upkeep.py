@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from mobileid.errors import InvalidArgument, NotFound
 from mobileid.gallery.finger_rows import FingerTemplateRow
+from mobileid.gallery.photos import purge_photos
 from mobileid.gallery.protocol import Purged, PurgeHook, RetentionHook, RotationHook
 from mobileid.gallery.sealing import DeploymentKeyError, SecretBox, open_vector, row_context
 from mobileid.gallery.store import EmbeddingRow, GalleryVersion, SubjectRow, bump_version, stamp
@@ -104,19 +105,18 @@ def purge_before(
         has_print = select(FingerTemplateRow.id).where(
             FingerTemplateRow.subject_id == SubjectRow.subject_id
         )
-        subjects = _rowcount(
-            s.execute(
-                delete(SubjectRow).where(
-                    SubjectRow.gallery == gallery,
-                    SubjectRow.created_at < cut,
-                    ~has_capture.exists(),
-                    ~has_print.exists(),
-                )
-            )
+        doomed = select(SubjectRow.subject_id).where(
+            SubjectRow.gallery == gallery,
+            SubjectRow.created_at < cut,
+            ~has_capture.exists(),
+            ~has_print.exists(),
         )
+        # Reference photos go with their captures (and with subjects about to be deleted).
+        photos = purge_photos(s, gallery, cut, doomed)
+        subjects = _rowcount(s.execute(delete(SubjectRow).where(SubjectRow.subject_id.in_(doomed))))
         if embeddings or subjects or templates:
             bump_version(s, gallery)
-        purged = Purged(gallery, rule or 0, cutoff, subjects, embeddings, templates)
+        purged = Purged(gallery, rule or 0, cutoff, subjects, embeddings, templates, photos)
         if in_transaction:
             in_transaction(s, purged)
     return purged

@@ -19,7 +19,7 @@ from mobileid.records.serial import record_to_dict
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 from mobileid.service.purpose import SearchReason
-from mobileid.service.review import may, photo_url
+from mobileid.service.review import may
 from mobileid.service.super_query import super_query
 
 RECORDS_PER_SOURCE = 5
@@ -87,10 +87,19 @@ def _record(hit: Any) -> dict[str, Any]:
     }
 
 
-def with_review(answer: dict[str, Any], records: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """The search answer with each candidate's ``photo_url`` and ``records`` added."""
+def with_review(
+    answer: dict[str, Any],
+    records: dict[str, list[dict[str, Any]]],
+    photos: dict[str, str | None],
+) -> dict[str, Any]:
+    """The search answer with each candidate's ``photo_url`` (None: no reference photo, see
+    ``review.photo_urls``) and ``records`` added."""
     candidates = [
-        {**c, "photo_url": photo_url(c["subject_id"]), "records": records.get(c["subject_id"], [])}
+        {
+            **c,
+            "photo_url": photos.get(c["subject_id"]),
+            "records": records.get(c["subject_id"], []),
+        }
         for c in answer["candidates"]
     ]
     return {**answer, "candidates": candidates}

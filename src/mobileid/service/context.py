@@ -22,6 +22,7 @@ from mobileid.face.pipeline import FacePipeline, load_face_pipeline
 from mobileid.finger.pipeline import FingerPipeline, load_finger_pipeline
 from mobileid.gallery.embedded import EmbeddedGallery, Progress
 from mobileid.gallery.fingers import FingerGallery
+from mobileid.gallery.photos import ReferencePhotos
 from mobileid.gallery.protocol import GalleryIndex
 from mobileid.scoring import Calibration
 from mobileid.service.deployment_key import deployment_key
@@ -50,6 +51,7 @@ class Context:
     _calibration: Calibration | None = field(default=None, repr=False)
     _audit: EmbeddedAuditLog | None = field(default=None, repr=False)
     _fingers: FingerGallery | None = field(default=None, repr=False)
+    _photos: ReferencePhotos | None = field(default=None, repr=False)
     _finger_calibration: Calibration | None = field(default=None, repr=False)
     _contactless_calibrations: dict[str, Calibration] | None = field(default=None, repr=False)
 
@@ -122,6 +124,15 @@ class Context:
             return self._fingers
 
     @property
+    def photos(self) -> ReferencePhotos:
+        """Reference photos of enrolled faces, in the same database as the face gallery."""
+        with self._lock:
+            if self._photos is None:
+                key = load_or_create_key(self.settings.deployment_key_path)
+                self._photos = ReferencePhotos(self.settings.database_path, key=key)
+            return self._photos
+
+    @property
     def finger_pipeline(self) -> FingerPipeline:
         """This thread's finger pipeline (loaded on first use in each thread)."""
         pipe: FingerPipeline | None = getattr(self._local, "finger", None)
@@ -176,6 +187,8 @@ class Context:
                 self._auth.close()
             if self._audit is not None:
                 self._audit.close()
+            if self._photos is not None:
+                self._photos.close()
 
 
 def open_context(settings: Settings, progress: Progress | None = None) -> Context:

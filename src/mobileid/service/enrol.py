@@ -1,15 +1,23 @@
-"""Use case: enrol faces from a folder-per-subject directory (LFW layout)."""
+"""Use case: enrol faces from a folder-per-subject directory (LFW layout).
+
+Each capture that enrols also leaves a reference photo (``capture/reference.py``), sealed and
+written in the same transaction as the subject's embeddings (``gallery/photos.py``), so that
+a person reviewing a candidate can compare faces. Deleting a subject deletes its photos.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mobileid.audit import AuditEvent, EventType
 from mobileid.auth import Action
-from mobileid.errors import InvalidArgument
+from mobileid.capture.decode import load_image_file
+from mobileid.capture.reference import ReferenceImage, reference_image
+from mobileid.errors import InputError, InvalidArgument
+from mobileid.gallery.photos import add_photos, delete_subject_photos
 from mobileid.gallery.protocol import InTransaction
 from mobileid.service.access import authorize
 from mobileid.service.caller import Caller
@@ -46,24 +54,36 @@ class EnrolReport:
     subjects_enrolled: int = 0  # created or extended
     images_added: int = 0
     images_skipped: int = 0  # already enrolled (same content hash)
+    photos_added: int = 0  # reference photos kept (one per capture added)
     failures: list[ImageFailure] = field(default_factory=list)
     subjects_failed: list[str] = field(default_factory=list)  # no usable image at all
 
 
+class AuditHook(Protocol):
+    """An ``InTransaction`` hook that can also count the reference photos kept or removed."""
+
+    def __call__(
+        self, session: Any, subject: Subject, embeddings: int, photos: int | None = None
+    ) -> None: ...
+
+
 def gallery_audit(
     ctx: Context, caller: Caller, event: EventType, component: str, *, training: bool
-) -> InTransaction:
+) -> AuditHook:
     """A hook that writes the change's audit entry inside the change's own transaction."""
     log = ctx.audit  # opened now: opening it inside the transaction would wait on its lock
 
-    def append(session: Any, subject: Subject, embeddings: int) -> None:
-        details = {
+    def append(session: Any, subject: Subject, embeddings: int, photos: int | None = None) -> None:
+        added = embeddings >= 0
+        details: dict[str, Any] = {
             "gallery": subject.gallery,
             "subject_id": subject.subject_id,
             # counts only; the key names what the number is (the log refuses biometric keys)
-            "embeddings_added" if embeddings >= 0 else "embeddings_removed": abs(embeddings),
+            "embeddings_added" if added else "embeddings_removed": abs(embeddings),
             "training": training,
         }
+        if photos is not None:
+            details["photos_added" if added else "photos_removed"] = photos
         ev = AuditEvent(event, caller.operator, caller.role, component, details=details)
         log.append(session, ev)
 
@@ -75,8 +95,42 @@ def delete_subject(ctx: Context, caller: Caller, subject_id: str) -> Subject:
     be allowed to manage galleries (the console, or an admin): a refusal is audited."""
     authorize(ctx, caller, Action.MANAGE_GALLERIES)
     training = ctx.gallery.get(subject_id).gallery in ctx.gallery.galleries(training=True)
-    hook = gallery_audit(ctx, caller, EventType.DELETE, "subjects", training=training)
+    audit = gallery_audit(ctx, caller, EventType.DELETE, "subjects", training=training)
+
+    def hook(session: Any, subject: Subject, embeddings: int) -> None:
+        photos = delete_subject_photos(session, subject.subject_id)
+        audit(session, subject, embeddings, photos)
+
     return ctx.gallery.remove(subject_id, in_transaction=hook)
+
+
+def reference_images(ctx: Context, outcomes: list[EmbedOutcome]) -> list[ReferenceImage]:
+    """A reference photo of each capture that enrolled. A file that changed or vanished since
+    it was embedded gives none (its embedding still counts): the photo is for review only."""
+    photos = []
+    for outcome in outcomes:
+        try:
+            decoded = load_image_file(outcome.path, ctx.settings.limits)
+        except InputError:
+            continue
+        if decoded.sha256 == outcome.sha256:
+            photos.append(reference_image(decoded))
+    return photos
+
+
+def keeping_photos(
+    ctx: Context, photos: list[ReferenceImage], audit: AuditHook
+) -> tuple[InTransaction, list[int]]:
+    """A hook that stores ``photos`` for the enrolled subject, then writes the audit entry,
+    inside the enrolment's transaction; the list receives the number of photos kept."""
+    box, kept = ctx.photos.box, []
+
+    def hook(session: Any, subject: Subject, embeddings: int) -> None:
+        n = add_photos(session, box, subject.subject_id, subject.gallery, photos)
+        audit(session, subject, embeddings, n)
+        kept.append(n)
+
+    return hook, kept
 
 
 def scan_subject_folders(
@@ -155,10 +209,13 @@ def enrol_directory(
         if not good:
             report.subjects_failed.append(name)
         else:
+            photos = reference_images(ctx, [o for o in results if o.ok])
+            hook, kept = keeping_photos(ctx, photos, audit)
             _, added = ctx.gallery.enrol(
-                gallery, name, display_name(name), source, good, pid, in_transaction=audit
+                gallery, name, display_name(name), source, good, pid, in_transaction=hook
             )
             report.images_added += added
+            report.photos_added += sum(kept)
             report.subjects_enrolled += 1
         if on_subject:
             on_subject(name, len(good), failures)

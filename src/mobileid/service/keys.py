@@ -7,7 +7,8 @@ The procedure (``mobileid admin rotate-key``), run with the API server and other
    ``deployment.key.<old key id>.retired`` (a hard link: same bytes, mode 0600), then a new
    random key replaces ``deployment.key``.
 2. The operators' TOTP secrets (``operators.sqlite3``) are re-sealed under the new key in one
-   transaction; then every face embedding row, ``batch`` rows per transaction.
+   transaction; then finger templates, reference photos and every face embedding row,
+   ``batch`` rows per transaction.
 3. The last of those transactions writes the one ``key_rotation`` audit entry (rows
    re-sealed, old and new key ids; never a key). Index files sealed under the old key are
    deleted; the next search rebuilds them.
@@ -49,6 +50,7 @@ class KeyRotation:
     face_rows_resealed: int
     operator_secrets_resealed: int
     resumed: bool  # finished a rotation an earlier run had started
+    photo_rows_resealed: int = 0  # reference photos
 
 
 def retired_key_files(key_path: Path) -> list[Path]:
@@ -75,6 +77,7 @@ def rotate_deployment_key(ctx: Context, caller: Caller, *, batch: int = 5_000) -
     # Finger templates first: a rerun skips rows already under the new key, so a rotation
     # interrupted anywhere before the retired key is deleted can be finished.
     finger_rows = ctx.fingers.rotate_key(old, new, batch=batch)
+    photo_rows = ctx.photos.rotate_key(old, new, batch=batch)
 
     def append(session: Any, rows: int) -> None:
         details = {
@@ -82,6 +85,8 @@ def rotate_deployment_key(ctx: Context, caller: Caller, *, batch: int = 5_000) -
             "new_key_id": new_box.key_id,
             "face_rows_resealed": rows,
             "finger_rows_resealed": finger_rows,
+            # "photo" names a payload to the log's guard; "_count" says this is a number
+            "photo_rows_resealed_count": photo_rows,
             "operator_secrets_resealed": operators,
             "resumed": resumed,
         }
@@ -92,7 +97,7 @@ def rotate_deployment_key(ctx: Context, caller: Caller, *, batch: int = 5_000) -
 
     rows = gallery.rotate_key(old, new, batch=batch, in_transaction=append)
     retired.unlink()
-    return KeyRotation(old_box.key_id, new_box.key_id, rows, operators, resumed)
+    return KeyRotation(old_box.key_id, new_box.key_id, rows, operators, resumed, photo_rows)
 
 
 def _keys(key_path: Path) -> tuple[bytes, bytes, Path, bool]:

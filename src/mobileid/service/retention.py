@@ -1,8 +1,9 @@
 """Use case: retention rules per gallery, and the purge job that enforces them.
 
 A rule is the maximum age of a gallery's captures in hours. ``purge(ctx, now)`` deletes, per
-gallery with a rule, every capture (face embedding) stored before ``now - rule``, and every
-subject created before then that is left with none, in one transaction with one ``purge``
+gallery with a rule, every capture (face embedding, finger template, and the capture's
+reference photo) stored before ``now - rule``, and every subject created before then that is
+left with none, in one transaction with one ``purge``
 audit entry: the deletion receipt (gallery, rule, cutoff, counts; never biometric data). A
 gallery whose receipt cannot be written keeps everything. ``now`` is the caller's clock, so
 tests (and a catch-up run) say what time it is.
@@ -100,6 +101,8 @@ def purge(ctx: Context, caller: Caller, now: datetime) -> list[Purged]:
                 "deleted": purged.embeddings_deleted + purged.templates_deleted,
                 "embeddings_deleted": purged.embeddings_deleted,
                 "templates_deleted": purged.templates_deleted,
+                # reference photos: deleted with their captures, counted apart
+                "photos_deleted": purged.photos_deleted,
                 "subjects_deleted": purged.subjects_deleted,
                 "training": purged.gallery in training,
             }

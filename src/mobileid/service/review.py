@@ -2,13 +2,14 @@
 candidate, this operator's recent searches, and the quality of a preview frame.
 
 Every view of a subject or its photos is an audit entry (``record_view``); a view needs
-``view_record`` and the entitlement to the subject's gallery. Reference photos are not stored
-yet: the photo use case answers "no reference photo" (NotFound) for every subject, so the
-front ends can already offer the route.
+``view_record`` and the entitlement to the subject's gallery. Reference photos are kept by
+enrolment (one per face capture, see ``gallery/photos.py``); a subject enrolled before they
+were, or by fingerprints only, has none, and its photo answers "no reference photo" (NotFound).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,8 +48,12 @@ class ReferencePhoto:
     data: bytes
 
 
-def _record_view(ctx: Context, caller: Caller, subject: Subject, what: str) -> None:
+PHOTO_URL = "/api/v1/subjects/{subject_id}/photos/{n}"
+
+
+def _record_view(ctx: Context, caller: Caller, subject: Subject, what: str, **extra: Any) -> None:
     details = {"subject_id": subject.subject_id, "gallery": subject.gallery, "view": what}
+    details.update(extra)
     ctx.audit.record(
         AuditEvent(EventType.RECORD_VIEW, caller.operator, caller.role, "review", details=details)
     )
@@ -65,22 +70,37 @@ def view_subject(ctx: Context, caller: Caller, subject_id: str) -> Subject:
 
 
 def reference_photo(ctx: Context, caller: Caller, subject_id: str, n: int) -> ReferencePhoto:
-    """The ``n``-th reference photo of a subject (from 1), audited as a view. No gallery keeps
-    reference photos yet, so this refuses with NotFound after the access check."""
+    """The ``n``-th reference photo of a subject (from 1), opened, the view audited. The role
+    and the gallery entitlement are checked before the photo is read; NotFound ("no reference
+    photo") when the subject has no photo ``n``."""
     if n < 1:
         raise InvalidArgument(f"n: expected a photo number >= 1, got {n}", field="n")
     authorize(ctx, caller, Action.VIEW_RECORD)
     subject = ctx.gallery.get(subject_id)
     authorize(ctx, caller, Action.VIEW_RECORD, galleries=[subject.gallery])
-    raise NotFound(
-        f"photo: no reference photo {n} for subject {subject_id!r} (this gallery keeps none)",
-        field="n",
-    )
+    try:
+        found = ctx.photos.read(subject_id, n)
+    except NotFound:
+        raise NotFound(f"n: no reference photo {n} for subject {subject_id!r}", field="n") from None
+    _record_view(ctx, caller, subject, "photo", n=n)
+    return ReferencePhoto(subject_id, n, found.media_type, found.data)
 
 
-def photo_url(subject_id: str, n: int = 1) -> str | None:
-    """Where a candidate's reference photo is served; None while no photos are kept."""
-    return None
+def photo_url(subject_id: str, n: int = 1) -> str:
+    """Where the ``n``-th reference photo of a subject is served."""
+    return PHOTO_URL.format(subject_id=subject_id, n=n)
+
+
+def photo_urls(ctx: Context, subject_ids: Sequence[str]) -> dict[str, str | None]:
+    """{subject id: the URL of its first reference photo, or None: "no reference photo"}."""
+    kept = ctx.photos.count(subject_ids)
+    return {sid: photo_url(sid) if kept.get(sid) else None for sid in subject_ids}
+
+
+def subject_photo_urls(ctx: Context, subject_id: str) -> list[str]:
+    """The URLs of all of a subject's reference photos, in enrolment order."""
+    n = ctx.photos.count([subject_id]).get(subject_id, 0)
+    return [photo_url(subject_id, i) for i in range(1, n + 1)]
 
 
 def may(principal: Principal | None, action: Action) -> bool:
