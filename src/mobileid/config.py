@@ -80,6 +80,13 @@ class Settings:
     # 2 on a busy machine; 10k vectors 0.5 ms against 16 ms).
     search_threads: int = 1
     audit_checkpoint_every: int = 100  # a signed checkpoint after this many audit entries
+    # Where face vectors are searched: None = FAISS files in the data folder; a Milvus
+    # server (``http://HOST:19530``) or Milvus Lite (a path ending in ``.db``). SQL stays the
+    # source of truth either way.
+    vector_uri: str | None = None
+    # The embedded index's kind: "auto" (exact below 200,000 vectors, IVF-SQ8 with exact
+    # re-ranking above), "exact" or "ivf".
+    vector_index: str = "auto"
 
     @property
     def database_path(self) -> Path:
@@ -101,7 +108,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
-        """Defaults, then ``MOBILEID_DATA_DIR``, ``MOBILEID_WORKERS``, ``MOBILEID_FACE_*``,
+        """Defaults, then ``MOBILEID_DATA_DIR``, ``MOBILEID_WORKERS``, ``MOBILEID_VECTOR_URI``,
+        ``MOBILEID_VECTOR_INDEX``, ``MOBILEID_FACE_*``,
         ``MOBILEID_LIMIT_*`` and ``MOBILEID_BAND_*`` variables, then ``overrides``."""
         env = dict(os.environ if environ is None else environ)
         s = cls()
@@ -111,6 +119,10 @@ class Settings:
             name = "MOBILEID_" + key.upper()
             if name in env:
                 s = replace(s, **{key: _parse(name, env[name], int)})
+        if env.get("MOBILEID_VECTOR_URI"):
+            s = replace(s, vector_uri=env["MOBILEID_VECTOR_URI"])
+        if env.get("MOBILEID_VECTOR_INDEX"):
+            s = replace(s, vector_index=env["MOBILEID_VECTOR_INDEX"])
         s = replace(
             s,
             limits=_from_prefix(s.limits, "MOBILEID_LIMIT_", env),

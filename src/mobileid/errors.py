@@ -13,7 +13,8 @@
     │   ├── LowQualityCapture       a face, but too small, blurred, dark, bright or turned
     │   └── InvalidArgument         a bad option or field (not an image problem)
     ├── NotFound (also LookupError) a subject or gallery that does not exist
-    └── PipelineMismatch            two embeddings from different pipelines were compared
+    ├── PipelineMismatch            two embeddings from different pipelines were compared
+    └── BackendUnavailable          a server we depend on (Milvus, a database) is down or slow
 
 Every message names the field, what was expected and what came, so that a person in the field
 or a script can act on it. Each class carries a stable ``code`` (for the API's problem+json
@@ -96,3 +97,10 @@ class NotFound(MobileIdError, LookupError):
 class PipelineMismatch(MobileIdError):
     code = "pipeline_mismatch"
     exit_code = 6
+
+
+class BackendUnavailable(MobileIdError):
+    """A backend server did not answer within its time limit; nothing was half-written."""
+
+    code = "backend_unavailable"
+    exit_code = 11

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from mobileid.errors import InvalidArgument, NotFound
+from mobileid.gallery import changes
 from mobileid.gallery.finger_rows import FingerTemplateRow
 from mobileid.gallery.protocol import Purged, PurgeHook, RetentionHook, RotationHook
 from mobileid.gallery.sealing import DeploymentKeyError, SecretBox, open_vector, row_context
@@ -82,6 +83,10 @@ def purge_before(
     cut = stamp(cutoff)
     with Session(engine) as s, s.begin():
         rule = _gallery_row(s, gallery).retention_hours
+        expired = select(EmbeddingRow.gallery, EmbeddingRow.pipeline_id, EmbeddingRow.id).where(
+            EmbeddingRow.gallery == gallery, EmbeddingRow.created_at < cut
+        )
+        changes.log_removed(s, [(g, p, i) for g, p, i in s.execute(expired)])
         embeddings = _rowcount(
             s.execute(
                 delete(EmbeddingRow).where(

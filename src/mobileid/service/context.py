@@ -13,6 +13,7 @@ from mobileid.config import Settings
 from mobileid.errors import PipelineMismatch
 from mobileid.face.pipeline import FacePipeline, load_face_pipeline
 from mobileid.finger.pipeline import FingerPipeline, load_finger_pipeline
+from mobileid.gallery.backends import open_vector_index
 from mobileid.gallery.embedded import EmbeddedGallery, Progress
 from mobileid.gallery.fingers import FingerGallery
 from mobileid.gallery.protocol import GalleryIndex
@@ -149,11 +150,16 @@ class Context:
 
 def open_context(settings: Settings, progress: Progress | None = None) -> Context:
     """The context of a data folder; its deployment key is created on first use."""
+    key = load_or_create_key(settings.deployment_key_path)
+    vectors = open_vector_index(
+        settings.vector_uri, settings.index_dir, key=key, kind=settings.vector_index
+    )
     gallery = EmbeddedGallery(
         settings.database_path,
         settings.index_dir,
-        key=load_or_create_key(settings.deployment_key_path),
+        key=key,
         progress=progress,
         search_threads=settings.search_threads,
+        vectors=vectors,
     )
     return Context(settings=settings, gallery=gallery)
