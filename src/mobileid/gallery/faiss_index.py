@@ -67,12 +67,13 @@ class FaissVectorIndex:
     """A ``VectorIndex`` in this process's memory, persisted as sealed files.
 
     ``kind`` is "auto" (exact below ``ivf_from`` vectors, IVF from there on), "exact" or
-    "ivf". ``nprobe`` overrides the number of IVF cells a search visits.
+    "ivf". ``nprobe`` overrides the number of IVF cells a search visits. With ``index_dir``
+    None the index lives in memory only (benchmarks, tests).
     """
 
     def __init__(
         self,
-        index_dir: Path,
+        index_dir: Path | None,
         *,
         key: bytes,
         kind: str = "auto",
@@ -187,9 +188,9 @@ class FaissVectorIndex:
     def drop(self, partition: Partition) -> None:
         with self._lock:
             self._parts.pop(partition, None)
-            index_stem(self.index_dir, *_names(partition)).with_suffix(".sealed").unlink(
-                missing_ok=True
-            )
+            if self.index_dir is not None:
+                stem = index_stem(self.index_dir, *_names(partition))
+                stem.with_suffix(".sealed").unlink(missing_ok=True)
 
     def rekey(self, key: bytes) -> None:
         """Seal files under ``key`` from now on (after a key rotation); the vectors in memory
@@ -226,6 +227,8 @@ class FaissVectorIndex:
         }
 
     def _save(self, partition: Partition, part: _Part) -> None:
+        if self.index_dir is None:
+            return
         stem = index_stem(self.index_dir, *_names(partition))
         stem.parent.mkdir(parents=True, exist_ok=True)
         header = json.dumps(self._header(partition, part)).encode()
@@ -239,6 +242,8 @@ class FaissVectorIndex:
     def _load(self, partition: Partition) -> _Part | None:
         """The saved index, or None when missing, damaged, another key's, another format's
         or another partition's: it is only a cache, rebuilt from SQL."""
+        if self.index_dir is None:
+            return None
         stem = index_stem(self.index_dir, *_names(partition))
         try:
             header, body = self._seal.open(stem.with_suffix(".sealed").read_bytes(), _context(stem))
