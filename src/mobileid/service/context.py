@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from mobileid.audit import EmbeddedAuditLog, open_audit_log
+from mobileid.audit import EmbeddedAuditLog, open_deployment_audit_log
 from mobileid.auth.crypto import load_or_create_key
 from mobileid.config import Settings
 from mobileid.errors import PipelineMismatch
@@ -68,9 +68,7 @@ class Context:
     def audit(self) -> EmbeddedAuditLog:
         """The tamper-evident audit log (in the same database as the galleries)."""
         if self._audit is None:
-            self._audit = open_audit_log(
-                self.settings.data_dir, checkpoint_every=self.settings.audit_checkpoint_every
-            )
+            self._audit = open_deployment_audit_log(self.settings)
         return self._audit
 
     @property
