@@ -37,6 +37,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from bench_ann import compare
 from bench_common import Section, latency, log, single
 from bench_milvus import milvus_server
 from mobileid.config import Settings
@@ -167,8 +168,12 @@ def bench_size(n: int, kinds: list[str], milvus: bool, ctx: dict[str, Any]) -> S
         db = tmp / "g.sqlite3"
         writer = EmbeddedGallery(db, tmp / "unused", key=key)
         load_s = write_gallery(writer, n, model, real, cal.matcher)
-        writer.close()
         section.figures.append(single("bulk enrolment into SQLite", "s", load_s))
+        ann_figures, ann_notes = ann_sweep(writer, real, cal.matcher, ctx["alternatives"])
+        ctx["alternatives"] = False  # the other index types once, at the first size
+        writer.close()
+        section.figures.extend(ann_figures)
+        section.notes["shortlist recall vs exact"] = ann_notes
         section.notes["SQLite size"] = f"{db.stat().st_size / 2**20:,.0f} MiB"
         exact_ranks = None
         for kind in [*kinds, *(["milvus"] if milvus else [])]:
@@ -194,6 +199,21 @@ def bench_size(n: int, kinds: list[str], milvus: bool, ctx: dict[str, Any]) -> S
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return section
+
+
+def ann_sweep(
+    g: EmbeddedGallery, real: Real, pid: str, alternatives: bool
+) -> tuple[list[Any], dict[str, Any]]:
+    """bench_ann.compare on the gallery's vectors as stored (the real faces are its last
+    rows, in ``real.gallery_ids`` order)."""
+    log("  reading the gallery back for the index comparison")
+    parts = list(g.sync.snapshot(Partition(GALLERY, pid)))
+    ids = np.concatenate([b.ids for b in parts])
+    vectors = np.concatenate([b.vectors for b in parts])
+    del parts
+    row_of = dict(zip(real.gallery_ids, ids[-len(real.gallery_ids) :].tolist(), strict=True))
+    mates = np.array([row_of[m] for m in real.mated_ids])
+    return compare(vectors, ids, real.mated, mates, alternatives)
 
 
 def open_kind(kind: str, path: Path, key: bytes, n: int, ctx: dict[str, Any]) -> VectorIndex:
@@ -226,6 +246,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--milvus-sizes", default="100000", help="sizes also run on Milvus ('' none)")
     p.add_argument("--milvus-uri", help="a running Milvus server (else one is started)")
     p.add_argument("--quick", action="store_true", help="sizes 20000 only")
+    p.add_argument("--no-alternatives", action="store_true", help="skip IVF-PQ/Flat and HNSW")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
     p.add_argument("--data-dir", type=Path, default=Path("mobileid-data"), help="embedding cache")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
@@ -255,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     fit_section.notes["scales"] = f"a_b={fitted.model.a_b}, a_w={fitted.model.a_w}"
     ctx = {"real": real, "model": fitted.model, "cal": shipped_calibration(pid)}
+    ctx["alternatives"] = not a.no_alternatives
     ctx["settings"] = settings
     sections = [fit_section]
     with milvus_server(a.milvus_uri if on_milvus else "none") as uri:
@@ -266,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     sections.append(Section("machine", notes=machine))
     print(render(sections))
     if a.json:
+        a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps([s.to_json() for s in sections], indent=1) + "\n")
     return 0
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import cast
 
-from sqlalchemy import Boolean, Index, Integer, String, Table, func, insert, select
+from sqlalchemy import Boolean, Index, Integer, String, Table, bindparam, func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mobileid.gallery.store import Base
@@ -50,6 +51,11 @@ def _serialise(s: Session) -> None:
         )
 
 
+_LATEST = select(func.max(_CHANGES.c.seq)).where(  # built once: it runs before every search
+    _CHANGES.c.gallery == bindparam("gallery"), _CHANGES.c.pipeline_id == bindparam("pipeline_id")
+)
+
+
 def log_added(s: Session, gallery: str, pipeline_id: str, ids: Iterable[int]) -> None:
     rows = [
         {"gallery": gallery, "pipeline_id": pipeline_id, "embedding_id": int(i), "removed": False}
@@ -73,12 +79,10 @@ def log_removed(s: Session, rows: Sequence[tuple[str, str, int]]) -> None:
         )
 
 
-def latest(s: Session, partition: Partition) -> int:
+def latest(s: Session | Connection, partition: Partition) -> int:
     """The partition's newest sequence number (0 when nothing was ever logged)."""
-    q = select(func.max(ChangeRow.seq)).where(
-        ChangeRow.gallery == partition.gallery, ChangeRow.pipeline_id == partition.pipeline_id
-    )
-    return int(s.scalar(q) or 0)
+    params = {"gallery": partition.gallery, "pipeline_id": partition.pipeline_id}
+    return int(s.execute(_LATEST, params).scalar() or 0)
 
 
 def touched(s: Session, partition: Partition, after: int, upto: int) -> list[int]:

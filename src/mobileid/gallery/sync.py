@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -61,8 +61,8 @@ class VectorSync:
         """Apply every change logged since the index's last one; rebuild when the index has
         none to start from. Returns the number of embedding ids applied."""
         with self._lock(partition):
-            with Session(self.engine) as s:
-                newest = changes.latest(s, partition)  # read before the rows: see changes.py
+            with self.engine.connect() as conn:
+                newest = changes.latest(conn, partition)  # read before the rows: changes.py
             applied = self.vectors.applied(partition)
             if applied is None:
                 self.rebuild(partition, newest)
@@ -116,12 +116,7 @@ class VectorSync:
         last = 0
         while True:
             with Session(self.engine) as s:
-                q = (
-                    _rows(partition)
-                    .where(EmbeddingRow.id > last)
-                    .order_by(EmbeddingRow.id)
-                    .limit(SNAPSHOT_BATCH)
-                )
+                q = _rows(partition).where(last < _ID).order_by(_ID).limit(SNAPSHOT_BATCH)
                 batch = self._open(partition, s.execute(q).all())
             if not len(batch.ids):
                 return
@@ -133,7 +128,7 @@ class VectorSync:
         rows: list[Any] = []
         for start in range(0, len(ids), _IN_CHUNK):
             chunk = list(ids[start : start + _IN_CHUNK])
-            rows.extend(s.execute(_rows(partition).where(EmbeddingRow.id.in_(chunk))).all())
+            rows.extend(s.execute(_rows(partition).where(_ID.in_(chunk))).all())
         return self._open(partition, rows)
 
     def _open(self, partition: Partition, rows: Sequence[Any]) -> Batch:
@@ -163,11 +158,12 @@ class VectorSync:
         return [SearchHit(subject_id=sid, score=score) for sid, score in ranked]
 
     def _rerank(self, partition: Partition, ids: list[int], query: Vector) -> dict[str, float]:
-        with Session(self.engine) as s:
+        # Core, not the ORM: per search, the ORM's bookkeeping cost more than the query.
+        with self.engine.connect() as conn:
             rows: list[Any] = []
             for start in range(0, len(ids), _IN_CHUNK):
-                chunk = ids[start : start + _IN_CHUNK]
-                rows.extend(s.execute(_rows(partition).where(EmbeddingRow.id.in_(chunk))).all())
+                params = _params(partition) | {"ids": ids[start : start + _IN_CHUNK]}
+                rows.extend(conn.execute(_BY_IDS, params).all())
         if not rows:
             return {}
         scores = self._open(partition, rows).vectors @ query
@@ -178,15 +174,23 @@ class VectorSync:
         return best
 
 
-def _rows(partition: Partition):  # type: ignore[no-untyped-def]
+_T = cast(Table, EmbeddingRow.__table__).c
+_ID = _T.id
+
+
+def _params(partition: Partition) -> dict[str, Any]:
+    return {"gallery": partition.gallery, "pipeline_id": partition.pipeline_id}
+
+
+def _rows(partition: Partition) -> Select[Any]:
     return select(
-        EmbeddingRow.id,
-        EmbeddingRow.subject_id,
-        EmbeddingRow.vector,
-        EmbeddingRow.key_id,
-        EmbeddingRow.image_sha256,
-        EmbeddingRow.pipeline_id,
-    ).where(
-        EmbeddingRow.gallery == partition.gallery,
-        EmbeddingRow.pipeline_id == partition.pipeline_id,
-    )
+        _T.id, _T.subject_id, _T.vector, _T.key_id, _T.image_sha256, _T.pipeline_id
+    ).where(_T.gallery == partition.gallery, _T.pipeline_id == partition.pipeline_id)
+
+
+# Built once: per search, building the statement cost about as much as running it.
+_BY_IDS = select(_T.id, _T.subject_id, _T.vector, _T.key_id, _T.image_sha256, _T.pipeline_id).where(
+    _T.gallery == bindparam("gallery"),
+    _T.pipeline_id == bindparam("pipeline_id"),
+    _T.id.in_(bindparam("ids", expanding=True)),
+)
