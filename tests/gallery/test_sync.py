@@ -241,3 +241,38 @@ def test_concurrent_searches_during_enrolment_stay_correct(tmp_path):
         t.join()
     assert not errors and g.count("g1", PID) == 400
     g.close()
+
+
+def test_a_purge_reaches_the_index_through_the_change_log(tmp_path):
+    """Captures deleted by a retention purge leave the index at its next catch-up."""
+    from datetime import UTC, datetime, timedelta
+
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    g = opened(tmp_path, clock=lambda: now[0])
+    vecs = unit(np.random.default_rng(7), 40)
+    g.enrol_many("g1", [batch(vecs[:30])], PID)
+    assert g.count("g1", PID) == 30
+    now[0] += timedelta(days=10)
+    g.enrol_many("g1", [batch(vecs[30:], 30)], PID)
+    purged = g.purge_before("g1", now[0] - timedelta(days=1))
+    assert purged.embeddings_deleted == 30
+    assert g.catch_up("g1", PID) == 40 and g.count("g1", PID) == 10  # 30 removed, 10 added
+    assert g.get(g.search("g1", vecs[35], PID, k=1)[0].subject_id).name == "N35"
+    g.close()
+
+
+def test_a_failing_hook_rolls_its_batch_back(tmp_path):
+    """When a batch's audit hook raises, that batch writes nothing; earlier batches stay."""
+    g = opened(tmp_path)
+    vecs = unit(np.random.default_rng(8), 20)
+    calls = []
+
+    def hook(_session, added: int) -> None:
+        calls.append(added)
+        if len(calls) == 2:
+            raise RuntimeError("audit log unavailable")
+
+    with pytest.raises(RuntimeError, match="audit log unavailable"):
+        g.enrol_many("g1", [batch(vecs[:10]), batch(vecs[10:], 10)], PID, in_transaction=hook)
+    assert calls == [10, 10] and g.count("g1", PID) == 10 and len(g.subjects("g1")) == 10
+    g.close()
