@@ -3,10 +3,10 @@
 What is measured (wall clock, ``time.perf_counter``; latencies as p50/p95 over ``--repeat``
 runs after one warm-up run):
 
-1. Per-stage latency of decode, detect, align, quality, embed and search (FlatIndex of 100k
+1. Per-stage latency of decode, detect, align, quality, embed and search (exact index of 100k
    synthetic vectors) for two JPEG q90 probes made from the face_recognition sample
    ``obama.jpg``: 640 px on the longest side, and 12 MP (3000×4000, upscaled with LANCZOS).
-2. Exact search latency (``FlatIndex``, faiss IndexFlatIP, top 10) at 10k, 100k and 1M
+2. Exact search latency (``FaissVectorIndex`` "exact", IndexFlatIP, top 10) at 10k, 100k, 1M
    synthetic 128-d unit vectors (``--sizes``), probes being perturbed gallery vectors; with
    faiss's default OpenMP thread count and with one thread (on a CPU shared with other work,
    OpenMP's spinning threads can make the default much slower).
@@ -61,7 +61,8 @@ from mobileid.face.detect import detect_faces
 from mobileid.face.embed import embed_face
 from mobileid.face.models import FaceModels, load_face_models
 from mobileid.face.quality import assess_quality
-from mobileid.gallery.faiss_index import FlatIndex
+from mobileid.gallery.faiss_index import FaissVectorIndex
+from mobileid.gallery.vectors import Batch, Partition
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PHOTO = Path("faces/face_recognition_samples/examples/obama.jpg")
@@ -130,8 +131,18 @@ def make_probes(photo: Path) -> dict[str, bytes]:
     }
 
 
+PART = Partition("bench", "bench")
+
+
+def exact_index(vectors: np.ndarray) -> FaissVectorIndex:
+    """An exact index of ``vectors`` (ids 0..n-1), in memory only."""
+    index = FaissVectorIndex(None, key=bytes(32), kind="exact")
+    index.apply(PART, Batch(np.arange(len(vectors)), vectors), np.empty(0, np.int64), 1)
+    return index
+
+
 def run_stages(
-    data: bytes, models: FaceModels, settings: Settings, index: FlatIndex
+    data: bytes, models: FaceModels, settings: Settings, index: FaissVectorIndex
 ) -> list[float]:
     """One pass through the stages; seconds per stage, in STAGES order."""
     params = settings.face
@@ -146,7 +157,7 @@ def run_stages(
     t.append(time.perf_counter())
     vector = embed_face(aligned, models, params)
     t.append(time.perf_counter())
-    index.search(vector, 10)
+    index.search(PART, vector, 10)
     t.append(time.perf_counter())
     return list(np.diff(t))
 
@@ -154,9 +165,8 @@ def run_stages(
 def stage_bench(plan: Plan) -> list[Section]:
     settings = Settings.from_env()
     models = load_face_models()
-    index = FlatIndex(version=0)
     vectors = synthetic_gallery(plan.stage_gallery, seed=2)
-    index.add(vectors, [f"S{i}" for i in range(len(vectors))])
+    index = exact_index(vectors)
     sections = []
     for label, data in make_probes(plan.data / PHOTO).items():
         log(f"stages: {label} probe ({len(data) / 1e6:.2f} MB) x{plan.repeat}")
@@ -165,22 +175,22 @@ def stage_bench(plan: Plan) -> list[Section]:
         figures = [latency(stage, runs[:, i]) for i, stage in enumerate(STAGES)]
         figures.append(latency("all stages", runs.sum(axis=1)))
         section = Section(f"1. stage latency, {label} JPEG q90 probe", figures)
-        section.notes["probe"] = f"{len(data):,} bytes; search = FlatIndex of {len(vectors):,}"
+        section.notes["probe"] = f"{len(data):,} bytes; search = exact index of {len(vectors):,}"
         sections.append(section)
     return sections
 
 
 # --- 2. search --------------------------------------------------------------------------------
-def time_search(index: FlatIndex, probes: np.ndarray, threads: int) -> list[float]:
+def time_search(index: FaissVectorIndex, probes: np.ndarray, threads: int) -> list[float]:
     """Seconds per ``search(probe, 10)`` with faiss limited to ``threads`` OpenMP threads."""
     default = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(threads)
     try:
-        index.search(probes[0], 10)  # warm-up
+        index.search(PART, probes[0], 10)  # warm-up
         runs = []
         for probe in probes[1:]:
             t0 = time.perf_counter()
-            index.search(probe, 10)
+            index.search(PART, probe, 10)
             runs.append(time.perf_counter() - t0)
         return runs
     finally:
@@ -188,14 +198,13 @@ def time_search(index: FlatIndex, probes: np.ndarray, threads: int) -> list[floa
 
 
 def search_bench(plan: Plan) -> Section:
-    section = Section("2. exact search (FlatIndex.search, top 10), synthetic 128-d unit vectors")
+    section = Section("2. exact search (exact index, top 10), synthetic 128-d unit vectors")
     threads = faiss.omp_get_max_threads()
     for n in plan.sizes:
-        log(f"search: building a FlatIndex of {n:,}")
+        log(f"search: building an exact index of {n:,}")
         vectors = synthetic_gallery(n, seed=n)
-        index = FlatIndex(version=0)
         t0 = time.perf_counter()
-        index.add(vectors, [f"S{i}" for i in range(n)])
+        index = exact_index(vectors)
         add_s = time.perf_counter() - t0
         probes = perturbed_probes(vectors, plan.repeat + 1)
         del vectors

@@ -14,21 +14,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Table, insert
-from sqlalchemy.engine import Engine
 
 from bench_common import Figure, Section, latency, log, peak_rss_mb, single, synthetic_gallery
-from mobileid.auth.crypto import SecretBox, load_key
 from mobileid.capture.decode import decode_image
 from mobileid.config import Settings
 from mobileid.errors import PipelineMismatch
+from mobileid.gallery.bulk import EnrolBatch
 from mobileid.gallery.embedded import EmbeddedGallery
-from mobileid.gallery.sealing import row_context
-from mobileid.gallery.store import EmbeddingRow, GalleryVersion, SubjectRow, utcnow
 from mobileid.scoring import build_calibration
 from mobileid.service.caller import console_caller
 from mobileid.service.context import Context, local_face_calibration, open_context
@@ -46,9 +42,6 @@ ENROL_TARGET_PER_S = 8.0
 GALLERY = "bench"
 MATE_NAME = "Probe Person"
 _LOAD_BATCH = 50_000
-_SUBJECTS = cast(Table, SubjectRow.__table__)
-_EMBEDDINGS = cast(Table, EmbeddingRow.__table__)
-_VERSIONS = cast(Table, GalleryVersion.__table__)
 
 
 @contextmanager
@@ -82,42 +75,25 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 # --- identify -------------------------------------------------------------------------------
-def bulk_load(
-    engine: Engine, pipeline_id: str, vectors: npt.NDArray[np.float32], box: SecretBox
-) -> None:
-    """Insert one subject with one embedding per row of ``vectors``, in 50k-row transactions,
-    sealed under the deployment key as enrolment seals them; the gallery is a training one.
+def bulk_load(gallery: EmbeddedGallery, pipeline_id: str, vectors: npt.NDArray[np.float32]) -> None:
+    """One synthetic subject per row of ``vectors``, through the store's bulk enrolment
+    (sealed and change-logged as any enrolment), 50k rows per transaction; the gallery is a
+    training one."""
 
-    Per-subject ``enrol`` calls cost a transaction and several queries each: far too slow
-    for a million subjects.
-    """
-    now = utcnow()
-    for start in range(0, len(vectors), _LOAD_BATCH):
-        ids = range(start, min(len(vectors), start + _LOAD_BATCH))
-        blobs = vectors[ids.start : ids.stop].astype("<f4")
-        subjects = [
-            {"subject_id": f"S{i}", "gallery": GALLERY, "reference": f"R{i}"}
-            | {"name": f"Synthetic {i}", "source": "bench:synthetic", "created_at": now}
-            for i in ids
-        ]
-        embeddings = [
-            {"subject_id": f"S{i}", "gallery": GALLERY, "pipeline_id": pipeline_id}
-            | {
-                "image_sha256": f"{i:064x}",
-                "vector": box.seal(
-                    row.tobytes(), row_context(GALLERY, f"S{i}", f"{i:064x}", pipeline_id)
-                ),
-                "key_id": box.key_id,
-                "created_at": now,
-            }
-            for i, row in zip(ids, blobs, strict=True)
-        ]
-        with engine.begin() as conn:
-            conn.execute(insert(_SUBJECTS), subjects)
-            conn.execute(insert(_EMBEDDINGS), embeddings)
-        log(f"identify: loaded {ids.stop:,}/{len(vectors):,} embeddings")
-    with engine.begin() as conn:
-        conn.execute(insert(_VERSIONS).values(gallery=GALLERY, version=1, training=True))
+    def batches() -> Iterator[EnrolBatch]:
+        for start in range(0, len(vectors), _LOAD_BATCH):
+            ids = range(start, min(len(vectors), start + _LOAD_BATCH))
+            refs = [f"R{i}" for i in ids]
+            yield EnrolBatch(
+                refs,
+                [f"Synthetic {i}" for i in ids],
+                [f"{i:064x}" for i in ids],
+                vectors[ids.start : ids.stop],
+                "bench:synthetic",
+            )
+            log(f"identify: loaded {ids.stop:,}/{len(vectors):,} embeddings")
+
+    gallery.enrol_many(GALLERY, batches(), pipeline_id, training=True)
 
 
 def ensure_calibration(ctx: Context, vectors: npt.NDArray[np.float32]) -> str:
@@ -168,8 +144,7 @@ def _build_gallery(ctx: Context, n: int, mate_jpeg: bytes, section: Section) -> 
     vectors = synthetic_gallery(n, seed=3)
     section.notes["calibration"] = ensure_calibration(ctx, vectors)
     t0 = time.perf_counter()
-    box = SecretBox(load_key(ctx.settings.deployment_key_path))
-    bulk_load(embedded(ctx).engine, pid, vectors, box)
+    bulk_load(embedded(ctx), pid, vectors)
     load_s = time.perf_counter() - t0
     section.figures.append(single("bulk load into SQLite", "s", load_s))
     image = decode_image(mate_jpeg, ctx.settings.limits)
@@ -220,7 +195,7 @@ def _index_reload(settings: Settings) -> float:
     """A second context on the same data: what a restarted server pays on its first search."""
     ctx = open_context(settings)
     try:
-        return _timed(lambda: embedded(ctx).index(GALLERY, ctx.pipeline.pipeline_id))[0]
+        return _timed(lambda: embedded(ctx).catch_up(GALLERY, ctx.pipeline.pipeline_id))[0]
     finally:
         embedded(ctx).close()
 

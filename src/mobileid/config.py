@@ -91,6 +91,13 @@ class Settings:
     # verification is older than this (0: before every action). Between full verifications
     # only the stretch after the last signed head is checked.
     audit_full_verify_minutes: float = 15.0
+    # Where face vectors are searched: None = FAISS files in the data folder; a Milvus
+    # server (``http://HOST:19530``) or Milvus Lite (a path ending in ``.db``). SQL stays the
+    # source of truth either way.
+    vector_uri: str | None = None
+    # The embedded index's kind: "auto" (exact below 200,000 vectors, IVF-SQ8 with exact
+    # re-ranking above), "exact" or "ivf".
+    vector_index: str = "auto"
 
     @property
     def database_path(self) -> Path:
@@ -116,7 +123,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
-        """Defaults, then ``MOBILEID_DATA_DIR``, ``MOBILEID_WORKERS``, ``MOBILEID_FACE_*``,
+        """Defaults, then ``MOBILEID_DATA_DIR``, ``MOBILEID_WORKERS``, ``MOBILEID_VECTOR_URI``,
+        ``MOBILEID_VECTOR_INDEX``, ``MOBILEID_FACE_*``,
         ``MOBILEID_LIMIT_*`` and ``MOBILEID_BAND_*`` variables, then ``overrides``."""
         env = dict(os.environ if environ is None else environ)
         s = cls()
@@ -134,6 +142,10 @@ class Settings:
             s = replace(s, audit_witness_dir=Path(env["MOBILEID_AUDIT_WITNESS_DIR"]))
         if env.get("MOBILEID_AUDIT_WITNESS_URL"):
             s = replace(s, audit_witness_url=env["MOBILEID_AUDIT_WITNESS_URL"])
+        if env.get("MOBILEID_VECTOR_URI"):
+            s = replace(s, vector_uri=env["MOBILEID_VECTOR_URI"])
+        if env.get("MOBILEID_VECTOR_INDEX"):
+            s = replace(s, vector_index=env["MOBILEID_VECTOR_INDEX"])
         s = replace(
             s,
             limits=_from_prefix(s.limits, "MOBILEID_LIMIT_", env),

@@ -14,7 +14,8 @@
     │   └── InvalidArgument         a bad option or field (not an image problem)
     ├── NotFound (also LookupError) a subject or gallery that does not exist
     ├── PipelineMismatch            two embeddings from different pipelines were compared
-    └── ServiceBusy                 every worker is busy and the queue is full: try again later
+    ├── ServiceBusy                 every worker is busy and the queue is full: try again later
+    └── BackendUnavailable          a server we depend on (Milvus, a database) is down or slow
 
 Every message names the field, what was expected and what came, so that a person in the field
 or a script can act on it. Each class carries a stable ``code`` (for the API's problem+json
@@ -108,3 +109,10 @@ class ServiceBusy(MobileIdError):
     def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class BackendUnavailable(MobileIdError):
+    """A backend server did not answer within its time limit; nothing was half-written."""
+
+    code = "backend_unavailable"
+    exit_code = 12

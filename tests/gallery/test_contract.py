@@ -1,4 +1,5 @@
-"""The GalleryIndex contract: every backend passes these (today: the embedded one)."""
+"""The GalleryIndex contract: the SQL store over each vector index (FAISS files, a Milvus
+server) passes these."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from mobileid.errors import InvalidArgument, NotFound
 from mobileid.gallery.embedded import EmbeddedGallery
+from mobileid.gallery.vectors import Partition
 
 PID = "test-pipeline/1"
 KEY = bytes(range(32))
@@ -20,10 +22,18 @@ def unit(rng: np.random.Generator, n: int = 1) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-@pytest.fixture(params=["embedded"])
+@pytest.fixture(params=["embedded", "milvus-server"])
 def gallery(request, tmp_path: Path) -> Iterator[EmbeddedGallery]:
-    g = EmbeddedGallery(tmp_path / "g.sqlite3", tmp_path / "index", key=KEY)
+    vectors = None
+    if request.param == "milvus-server":
+        from mobileid.gallery.milvus_index import MilvusVectorIndex
+
+        vectors = MilvusVectorIndex(request.getfixturevalue("milvus_uri"))
+    g = EmbeddedGallery(tmp_path / "g.sqlite3", tmp_path / "index", key=KEY, vectors=vectors)
     yield g
+    for gallery in g.galleries():  # the server outlives the test: leave no collection behind
+        for pid in (PID, "other-pipeline/2"):
+            g.vectors.drop(Partition(gallery, pid))
     g.close()
 
 

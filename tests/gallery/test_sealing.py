@@ -152,9 +152,8 @@ def test_an_index_file_copied_onto_another_gallery_is_not_used(tmp_path):
     """An index file is bound to its name: copied over another gallery's, it is rebuilt."""
     g, vecs = filled(tmp_path, n=3)
     others = unit(np.random.default_rng(9), 2)
-    for i, v in enumerate([vecs[0], *others]):  # same version number as g1: 3 changes
+    for i, v in enumerate([vecs[0], *others]):
         g.enrol("g2", f"x{i}", "Only In G2" if i == 0 else f"X{i}", "t", [(f"hx{i}", v)], PID)
-    assert g.version("g1") == g.version("g2")
     g.search("g1", vecs[0], PID, k=1)
     g.search("g2", vecs[0], PID, k=1)
     one, two = (next((tmp_path / "index").glob(f"{name}-*.sealed")) for name in ("g1", "g2"))

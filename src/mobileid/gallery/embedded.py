@@ -1,13 +1,16 @@
-"""The embedded gallery: SQLite (via SQLAlchemy) as the source of truth, FAISS for search.
+"""The gallery: subjects and embeddings in SQL (the source of truth), vectors in an index.
 
-Embedding vectors and index files are sealed under the deployment key (see ``sealing.py``);
-the key is given to the constructor, never read from disk here.
+The vector index (``vectors.py``: embedded FAISS files by default, or Milvus) knows only ids,
+vectors and partitions; every change to embeddings is logged with a sequence number in the
+same transaction (``changes.py``), and the index catches up from it before a search
+(``sync.py``). Embedding vectors and index files are sealed under the deployment key (see
+``sealing.py``); the key is given to the constructor, never read from disk here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,23 +19,15 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mobileid.errors import InvalidArgument, NotFound
-from mobileid.gallery import upkeep
+from mobileid.gallery import bulk, changes, upkeep
+from mobileid.gallery.bulk import BatchHook, BulkEnrolled, EnrolBatch
 from mobileid.gallery.faiss_index import (
-    DIM,
-    FlatIndex,
-    index_stem,
+    FaissVectorIndex,
     remove_index_files,
     set_search_threads,
 )
 from mobileid.gallery.protocol import InTransaction, Purged, PurgeHook, RetentionHook, RotationHook
-from mobileid.gallery.sealing import (
-    FileSeal,
-    SecretBox,
-    as_vectors,
-    open_vector,
-    row_context,
-    seal_vector,
-)
+from mobileid.gallery.sealing import SecretBox, row_context, seal_vector
 from mobileid.gallery.store import (
     EmbeddingRow,
     GalleryVersion,
@@ -42,12 +37,13 @@ from mobileid.gallery.store import (
     stamp,
     subject_row,
 )
+from mobileid.gallery.sync import VectorSync
+from mobileid.gallery.vectors import DIM, Partition, VectorIndex
 from mobileid.types import SearchHit, Subject, Vector
 
 Progress = Callable[[int, int], None]
 Clock = Callable[[], datetime]
 
-_BATCH = 50_000
 GALLERY_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -73,7 +69,8 @@ def _check_vector(vector: Vector) -> np.ndarray:
 
 
 class EmbeddedGallery:
-    """A ``GalleryIndex`` that needs no server: one SQLite file and FAISS index files.
+    """A ``GalleryIndex`` over one SQL database and a ``VectorIndex`` (by default FAISS
+    files in ``index_dir``: no server needed).
 
     ``key`` is the 32-byte deployment key that seals embeddings and index files; ``clock``
     gives the time stored with new subjects and captures (the retention rules read it).
@@ -89,14 +86,16 @@ class EmbeddedGallery:
         progress: Progress | None = None,
         search_threads: int = 1,
         clock: Clock = lambda: datetime.now(UTC),
+        vectors: VectorIndex | None = None,
     ):
-        self._box, self._files = SecretBox(key), FileSeal(key)
+        self._box = SecretBox(key)
         set_search_threads(search_threads)
         self.engine = open_engine(database)
         self.index_dir = index_dir
         self.progress = progress
         self.clock = clock
-        self._indexes: dict[tuple[str, str], FlatIndex] = {}
+        self.vectors: VectorIndex = vectors or FaissVectorIndex(index_dir, key=key)
+        self.sync = VectorSync(self.engine, self.vectors, lambda: self._box, progress)
         upkeep.seal_plaintext(self.engine, self._box)
 
     @property
@@ -105,6 +104,9 @@ class EmbeddedGallery:
         return self._box.key_id
 
     def close(self) -> None:
+        for thread in list(self.sync.building.values()):
+            thread.join()
+        self.vectors.close()
         self.engine.dispose()
 
     # --- subjects -------------------------------------------------------------------------
@@ -138,9 +140,8 @@ class EmbeddedGallery:
                 if sha in seen:
                     continue
                 seen.add(sha)
-                added.append(v)
                 context = row_context(gallery, row.subject_id, sha, pipeline_id)
-                s.add(
+                added.append(
                     EmbeddingRow(
                         subject_id=row.subject_id,
                         gallery=gallery,
@@ -151,15 +152,34 @@ class EmbeddedGallery:
                         created_at=now,
                     )
                 )
+            s.add_all(added)
+            s.flush()
             if added:
                 bump_version(s, gallery)
-            s.flush()
+                changes.log_added(s, gallery, pipeline_id, [e.id for e in added])
             count = s.scalar(select(func.count()).where(EmbeddingRow.subject_id == row.subject_id))
             subject = _subject(row, int(count or 0))
             if in_transaction:
                 in_transaction(s, subject, len(added))
-        self._indexes.pop((gallery, pipeline_id), None)
         return subject, len(added)
+
+    def enrol_many(
+        self,
+        gallery: str,
+        batches: Iterable[EnrolBatch],
+        pipeline_id: str,
+        *,
+        training: bool = False,
+        in_transaction: BatchHook | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> BulkEnrolled:
+        """Enrol many embeddings, one transaction per batch (see ``bulk.py``); the gallery is
+        created of the given kind when new."""
+        self.create_gallery(gallery, training=training)
+        now = stamp(self.clock())
+        return bulk.enrol_many(
+            self.engine, self._box, gallery, pipeline_id, batches, now, in_transaction, progress
+        )
 
     def has_image(self, gallery: str, image_sha256: str, pipeline_id: str) -> bool:
         with Session(self.engine) as s:
@@ -181,12 +201,17 @@ class EmbeddedGallery:
                 raise NotFound(f"subject_id: no subject {subject_id!r}", field="subject_id")
             n = s.scalar(select(func.count()).where(EmbeddingRow.subject_id == subject_id))
             subject = _subject(row, int(n or 0))
+            gone = s.execute(
+                select(EmbeddingRow.gallery, EmbeddingRow.pipeline_id, EmbeddingRow.id).where(
+                    EmbeddingRow.subject_id == subject_id
+                )
+            ).all()
+            changes.log_removed(s, [(g, p, i) for g, p, i in gone])
             s.execute(delete(EmbeddingRow).where(EmbeddingRow.subject_id == subject_id))
             s.execute(delete(SubjectRow).where(SubjectRow.subject_id == subject_id))
             bump_version(s, subject.gallery)
             if in_transaction:
                 in_transaction(s, subject, -subject.embeddings)
-        self._indexes = {k: v for k, v in self._indexes.items() if k[0] != subject.gallery}
         return subject
 
     def get(self, subject_id: str) -> Subject:
@@ -240,8 +265,10 @@ class EmbeddedGallery:
             return list(s.scalars(q))
 
     def count(self, gallery: str, pipeline_id: str | None = None) -> int:
-        if pipeline_id is not None:
-            return self.index(gallery, pipeline_id).size  # no table scan per search
+        if pipeline_id is not None:  # the index's count, once caught up: no table scan
+            partition = Partition(gallery, pipeline_id)
+            self.sync.catch_up(partition)
+            return self.vectors.count(partition)
         return self._count_rows(gallery, None)
 
     def get_many(self, subject_ids: Sequence[str]) -> dict[str, Subject]:
@@ -272,55 +299,12 @@ class EmbeddedGallery:
     def search(self, gallery: str, probe: Vector, pipeline_id: str, k: int) -> list[SearchHit]:
         if k < 1:
             raise InvalidArgument(f"top: expected a whole number >= 1, got {k}", field="top")
-        return self.index(gallery, pipeline_id).search(_check_vector(probe), k)
+        return self.sync.search(Partition(gallery, pipeline_id), _check_vector(probe), k)
 
-    def index(self, gallery: str, pipeline_id: str) -> FlatIndex:
-        """The search index, loaded from its file or rebuilt when missing or out of step."""
-        version = self.version(gallery)
-        key = (gallery, pipeline_id)
-        cached = self._indexes.get(key)
-        if cached is not None and cached.version == version:
-            return cached
-        stem = index_stem(self.index_dir, gallery, pipeline_id)
-        loaded = FlatIndex.load(stem, self._files)
-        if loaded is None or loaded.version != version:
-            loaded = self._rebuild(gallery, pipeline_id, version)
-            loaded.save(stem, self._files)
-        self._indexes[key] = loaded
-        return loaded
-
-    def version(self, gallery: str) -> int:
-        with Session(self.engine) as s:
-            return int(
-                s.scalar(select(GalleryVersion.version).where(GalleryVersion.gallery == gallery))
-                or 0
-            )
-
-    def _rebuild(self, gallery: str, pipeline_id: str, version: int) -> FlatIndex:
-        flat = FlatIndex(version=version)
-        total = self._count_rows(gallery, pipeline_id)
-        q = (
-            select(
-                EmbeddingRow.subject_id,
-                EmbeddingRow.vector,
-                EmbeddingRow.key_id,
-                EmbeddingRow.image_sha256,
-            )
-            .where(EmbeddingRow.gallery == gallery, EmbeddingRow.pipeline_id == pipeline_id)
-            .order_by(EmbeddingRow.id)
-            .execution_options(yield_per=_BATCH)
-        )
-        box = self._box
-        with Session(self.engine) as s:
-            for part in s.execute(q).partitions(_BATCH):
-                blobs = [
-                    open_vector(box, r[1], row_context(gallery, r[0], r[3], pipeline_id), r[2])
-                    for r in part
-                ]
-                flat.add(as_vectors(blobs, DIM), [r[0] for r in part])
-                if self.progress:
-                    self.progress(flat.size, total)
-        return flat
+    def catch_up(self, gallery: str, pipeline_id: str) -> int:
+        """Bring the partition's vector index up to date with SQL now (a server does this
+        before its first search); returns the embeddings applied."""
+        return self.sync.catch_up(Partition(gallery, pipeline_id))
 
     # --- retention ------------------------------------------------------------------------
     def retention(self, gallery: str) -> int | None:
@@ -338,9 +322,7 @@ class EmbeddedGallery:
     def purge_before(
         self, gallery: str, cutoff: datetime, in_transaction: PurgeHook | None = None
     ) -> Purged:
-        purged = upkeep.purge_before(self.engine, gallery, cutoff, in_transaction)
-        self._indexes = {k: v for k, v in self._indexes.items() if k[0] != gallery}
-        return purged
+        return upkeep.purge_before(self.engine, gallery, cutoff, in_transaction)
 
     # --- keys -----------------------------------------------------------------------------
     def key_ids(self) -> dict[str | None, int]:
@@ -360,6 +342,8 @@ class EmbeddedGallery:
         n = upkeep.reseal_rows(
             self.engine, SecretBox(old), new_box, batch=batch, in_transaction=in_transaction
         )
-        self._box, self._files = new_box, FileSeal(new)
+        self._box = new_box
+        if isinstance(self.vectors, FaissVectorIndex):
+            self.vectors.rekey(new)
         remove_index_files(self.index_dir)
         return n

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from mobileid.errors import InvalidArgument, NotFound
+from mobileid.gallery import changes
 from mobileid.gallery.finger_rows import FingerTemplateRow
 from mobileid.gallery.photos import purge_photos
 from mobileid.gallery.protocol import Purged, PurgeHook, RetentionHook, RotationHook
@@ -83,6 +84,10 @@ def purge_before(
     cut = stamp(cutoff)
     with Session(engine) as s, s.begin():
         rule = _gallery_row(s, gallery).retention_hours
+        expired = select(EmbeddingRow.gallery, EmbeddingRow.pipeline_id, EmbeddingRow.id).where(
+            EmbeddingRow.gallery == gallery, EmbeddingRow.created_at < cut
+        )
+        changes.log_removed(s, [(g, p, i) for g, p, i in s.execute(expired)])
         embeddings = _rowcount(
             s.execute(
                 delete(EmbeddingRow).where(

@@ -20,6 +20,7 @@ from mobileid.config import Settings
 from mobileid.errors import PipelineMismatch
 from mobileid.face.pipeline import FacePipeline, load_face_pipeline
 from mobileid.finger.pipeline import FingerPipeline, load_finger_pipeline
+from mobileid.gallery.backends import open_vector_index
 from mobileid.gallery.embedded import EmbeddedGallery, Progress
 from mobileid.gallery.fingers import FingerGallery
 from mobileid.gallery.photos import ReferencePhotos
@@ -128,7 +129,7 @@ class Context:
         """Reference photos of enrolled faces, in the same database as the face gallery."""
         with self._lock:
             if self._photos is None:
-                key = load_or_create_key(self.settings.deployment_key_path)
+                key = deployment_key(self.settings)
                 self._photos = ReferencePhotos(self.settings.database_path, key=key)
             return self._photos
 
@@ -193,11 +194,16 @@ class Context:
 
 def open_context(settings: Settings, progress: Progress | None = None) -> Context:
     """The context of a data folder; its deployment key is created on first use."""
+    key = deployment_key(settings)
+    vectors = open_vector_index(
+        settings.vector_uri, settings.index_dir, key=key, kind=settings.vector_index
+    )
     gallery = EmbeddedGallery(
         settings.database_path,
         settings.index_dir,
-        key=deployment_key(settings),
+        key=key,
         progress=progress,
         search_threads=settings.search_threads,
+        vectors=vectors,
     )
     return Context(settings=settings, gallery=gallery)

@@ -1,0 +1,297 @@
+"""Face galleries at size: each vector index kind on synthetic galleries fitted to lfw-dev.
+
+``make bench`` runs ``bench/bench_gallery.py`` (``--sizes`` to choose, ``--quick`` for a smoke
+run). What it does:
+
+1. Embeds lfw-dev (cached in ``--data-dir``'s cache) and fits the synthetic model of
+   ``synthetic_faces.py`` to its genuine and impostor scores; prints the two-sample KS
+   statistics of the fit.
+2. For each size N: writes N - 322 synthetic one-image identities plus the 322 real lfw-dev
+   gallery faces (first image of each identity with several) through the store's bulk
+   enrolment, in bounded memory; then for each index kind builds the index from SQL (as a
+   server does on first use) and runs every lfw-dev probe through the store's search (index
+   shortlist, re-check and exact re-rank from SQL): 1,415 mated probes (recall and rank-1 of
+   the true mate) and 778 non-mated ones (the band of the best candidate, from the shipped
+   calibration: false candidates per band).
+3. Optionally the same against a Milvus standalone server (``--milvus-sizes``).
+
+Latency is per search, one FAISS thread, on whatever else the 2-core machine is doing (the
+load average is printed). RSS is the process's resident memory after the build (VmRSS) and the
+index's own size in memory. Output: the table on stdout, progress on stderr, ``--json FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from bench_ann import compare
+from bench_common import Section, latency, log, single
+from bench_milvus import milvus_server
+from mobileid.config import Settings
+from mobileid.eval.faces import embed_root
+from mobileid.face.pipeline import load_face_pipeline
+from mobileid.gallery.bulk import EnrolBatch
+from mobileid.gallery.embedded import EmbeddedGallery
+from mobileid.gallery.faiss_index import FaissVectorIndex
+from mobileid.gallery.faiss_kinds import choose_kind
+from mobileid.gallery.vectors import Partition, VectorIndex
+from mobileid.scoring import Calibration, band_for
+from mobileid.service.context import shipped_face_calibrations
+from synthetic_faces import fit
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+GALLERY = "bench"
+TOP = 10
+
+
+@dataclass(frozen=True)
+class Real:
+    """lfw-dev split by the open-set protocol: gallery, mated and non-mated probes."""
+
+    gallery: np.ndarray
+    gallery_ids: list[str]
+    mated: np.ndarray
+    mated_ids: list[str]
+    nonmated: np.ndarray
+    vectors: np.ndarray
+    identity: np.ndarray
+
+
+def load_real(data: Path, settings: Settings, pid: str) -> Real:
+    emb = embed_root(data / "faces" / "lfw-dev", settings, pid, progress=None)
+    ok = emb.ok
+    gallery, gids, mated, mids, nonmated = [], [], [], [], []
+    for ident in np.unique(emb.identity):
+        rows = [int(i) for i in np.flatnonzero((emb.identity == ident) & ok)]
+        total = int((emb.identity == ident).sum())
+        if total == 1:
+            nonmated.extend(rows)
+        elif rows:
+            gallery.append(rows[0])
+            gids.append(f"lfw{ident}")
+            mated.extend(rows[1:])
+            mids.extend([f"lfw{ident}"] * (len(rows) - 1))
+    v = emb.vectors
+    return Real(v[gallery], gids, v[mated], mids, v[nonmated], v[ok], emb.identity[ok])
+
+
+def write_gallery(g: EmbeddedGallery, n: int, model: Any, real: Real, pid: str) -> float:
+    """N - len(real.gallery) synthetic identities, then the real ones; seconds taken."""
+    synthetic = n - len(real.gallery)
+
+    def batches():  # type: ignore[no-untyped-def]
+        done = 0
+        for chunk in model.gallery(synthetic, seed=n):
+            refs = [f"syn{done + i}" for i in range(len(chunk))]
+            yield EnrolBatch(refs, refs, [f"{r}-img" for r in refs], chunk, "bench:synthetic")
+            done += len(chunk)
+            log(f"  wrote {done:,}/{n:,}")
+        ids = real.gallery_ids
+        yield EnrolBatch(ids, ids, [f"{r}-img" for r in ids], real.gallery, "bench:lfw-dev")
+
+    t0 = time.perf_counter()
+    g.enrol_many(GALLERY, batches(), pid, training=True)
+    return time.perf_counter() - t0
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(
+    g: EmbeddedGallery, real: Real, cal: Calibration, settings: Settings, label: str
+) -> tuple[list[Any], dict[str, Any]]:
+    """Build (catch up from nothing), then every probe through the store's search."""
+    pid = cal.matcher
+    t0 = time.perf_counter()
+    g.catch_up(GALLERY, pid)
+    build = time.perf_counter() - t0
+    names = {s.subject_id: s.name for s in g.subjects(GALLERY) if s.name.startswith("lfw")}
+    ranks, times = [], []
+    for probe, mate in zip(real.mated, real.mated_ids, strict=True):
+        t = time.perf_counter()
+        hits = g.search(GALLERY, probe, pid, TOP)
+        times.append(time.perf_counter() - t)
+        found = [names.get(h.subject_id) for h in hits]
+        ranks.append(found.index(mate) + 1 if mate in found else 0)
+    bands = {"strong": 0, "possible": 0, "none": 0}
+    for probe in real.nonmated:
+        t = time.perf_counter()
+        best = g.search(GALLERY, probe, pid, 1)[0]
+        times.append(time.perf_counter() - t)
+        b = settings.bands
+        bands[band_for(cal.fmr(best.score), b.strong_fmr, b.possible_fmr).value] += 1
+    r = np.array(ranks)
+    figures = [
+        single(f"{label}: build from SQL", "s", build),
+        latency(f"{label}: search (store, top {TOP})", times),
+        single(f"{label}: RSS after build", "MiB", rss_mib()),
+    ]
+    notes = {
+        "rank1": float(np.mean(r == 1)),
+        f"mate_in_top{TOP}": float(np.mean(r > 0)),
+        "nonmated_best_band": bands,
+        "ranks": ranks,
+    }
+    return figures, notes
+
+
+def index_mib(vectors: VectorIndex, part: Partition) -> float | None:
+    if isinstance(vectors, FaissVectorIndex):
+        index = vectors._part(part).index
+        return len(faiss.serialize_index(index)) / 2**20
+    return None
+
+
+def bench_size(n: int, kinds: list[str], milvus: bool, ctx: dict[str, Any]) -> Section:
+    real, model, cal, settings = ctx["real"], ctx["model"], ctx["cal"], ctx["settings"]
+    section = Section(f"gallery of {n:,} (fitted synthetic + {len(real.gallery)} lfw-dev)")
+    tmp = Path(tempfile.mkdtemp(prefix="mobileid-bench-gallery-"))
+    key = secrets.token_bytes(32)
+    try:
+        db = tmp / "g.sqlite3"
+        writer = EmbeddedGallery(db, tmp / "unused", key=key)
+        load_s = write_gallery(writer, n, model, real, cal.matcher)
+        section.figures.append(single("bulk enrolment into SQLite", "s", load_s))
+        ann_figures, ann_notes = ann_sweep(writer, real, cal.matcher, ctx["alternatives"])
+        ctx["alternatives"] = False  # the other index types once, at the first size
+        writer.close()
+        section.figures.extend(ann_figures)
+        section.notes["shortlist recall vs exact"] = ann_notes
+        section.notes["SQLite size"] = f"{db.stat().st_size / 2**20:,.0f} MiB"
+        exact_ranks = None
+        for kind in [*kinds, *(["milvus"] if milvus else [])]:
+            log(f"{n:,}: {kind}")
+            vectors = open_kind(kind, tmp / f"index-{kind}", key, n, ctx)
+            g = EmbeddedGallery(db, tmp / f"index-{kind}", key=key, vectors=vectors)
+            try:
+                figures, notes = measure(g, real, cal, settings, kind)
+                size = index_mib(vectors, Partition(GALLERY, cal.matcher))
+            finally:
+                if kind == "milvus":
+                    vectors.drop(Partition(GALLERY, cal.matcher))
+                g.close()
+            section.figures.extend(figures)
+            ranks = np.array(notes.pop("ranks"))
+            if exact_ranks is None:
+                exact_ranks = ranks
+            found, exact_found = (ranks > 0).sum(), (exact_ranks > 0).sum()
+            notes["recall_of_mate_vs_exact"] = float(found / max(1, exact_found))
+            if size is not None:
+                notes["index_in_memory_mib"] = round(size, 1)
+            section.notes[kind] = notes
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return section
+
+
+def ann_sweep(
+    g: EmbeddedGallery, real: Real, pid: str, alternatives: bool
+) -> tuple[list[Any], dict[str, Any]]:
+    """bench_ann.compare on the gallery's vectors as stored (the real faces are its last
+    rows, in ``real.gallery_ids`` order)."""
+    log("  reading the gallery back for the index comparison")
+    parts = list(g.sync.snapshot(Partition(GALLERY, pid)))
+    ids = np.concatenate([b.ids for b in parts])
+    vectors = np.concatenate([b.vectors for b in parts])
+    del parts
+    row_of = dict(zip(real.gallery_ids, ids[-len(real.gallery_ids) :].tolist(), strict=True))
+    mates = np.array([row_of[m] for m in real.mated_ids])
+    return compare(vectors, ids, real.mated, mates, alternatives)
+
+
+def open_kind(kind: str, path: Path, key: bytes, n: int, ctx: dict[str, Any]) -> VectorIndex:
+    if kind != "milvus":
+        return FaissVectorIndex(path, key=key, kind=kind)
+    from mobileid.gallery.milvus_index import MilvusVectorIndex
+
+    ivf = choose_kind("ivf", n, 0)
+    return MilvusVectorIndex(
+        ctx["milvus_uri"],
+        timeout=600,
+        index_type="IVF_SQ8",
+        index_params={"nlist": ivf.nlist},
+        search_params={"nprobe": ivf.nprobe},
+    )
+
+
+def shipped_calibration(pid: str) -> Calibration:
+    for path in shipped_face_calibrations():
+        cal = Calibration.load(path)
+        if cal.matcher == pid:
+            return cal
+    raise SystemExit(f"no shipped face calibration for pipeline {pid}")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--sizes", default="100000,1000000", help="gallery sizes (comma-separated)")
+    p.add_argument("--kinds", default="exact,ivf", help="FAISS index kinds")
+    p.add_argument("--milvus-sizes", default="100000", help="sizes also run on Milvus ('' none)")
+    p.add_argument("--milvus-uri", help="a running Milvus server (else one is started)")
+    p.add_argument("--quick", action="store_true", help="sizes 20000 only")
+    p.add_argument("--no-alternatives", action="store_true", help="skip IVF-PQ/Flat and HNSW")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
+    p.add_argument("--data-dir", type=Path, default=Path("mobileid-data"), help="embedding cache")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench_common import render
+
+    a = parse(argv)
+    sizes = [20_000] if a.quick else [int(s) for s in a.sizes.split(",") if s]
+    on_milvus = {int(s) for s in a.milvus_sizes.split(",") if s} & set(sizes)
+    settings = Settings.from_env(data_dir=a.data_dir)
+    faiss.omp_set_num_threads(settings.search_threads)
+    pid = load_face_pipeline(settings.face).pipeline_id
+    log(f"embedding lfw-dev (cached in {a.data_dir}); load {os.getloadavg()[0]:.2f}")
+    real = load_real(a.data, settings, pid)
+    t0 = time.perf_counter()
+    fitted = fit(real.vectors, real.identity)
+    fit_section = Section(
+        "synthetic model fitted to lfw-dev scores",
+        [
+            single("fit", "s", time.perf_counter() - t0),
+            single("KS statistic, genuine scores", "", fitted.ks_genuine),
+            single("KS statistic, impostor scores", "", fitted.ks_impostor),
+        ],
+    )
+    fit_section.notes["scales"] = f"a_b={fitted.model.a_b}, a_w={fitted.model.a_w}"
+    ctx = {"real": real, "model": fitted.model, "cal": shipped_calibration(pid)}
+    ctx["alternatives"] = not a.no_alternatives
+    ctx["settings"] = settings
+    sections = [fit_section]
+    with milvus_server(a.milvus_uri if on_milvus else "none") as uri:
+        ctx["milvus_uri"] = uri
+        for n in sizes:
+            sections.append(bench_size(n, a.kinds.split(","), n in on_milvus, ctx))
+            log("\n" + render(sections))  # partial results, should a later size fail
+    machine = {"cores": os.cpu_count(), "load average (1 min)": f"{os.getloadavg()[0]:.2f}"}
+    sections.append(Section("machine", notes=machine))
+    print(render(sections))
+    if a.json:
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        a.json.write_text(json.dumps([s.to_json() for s in sections], indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Between the subject store (SQL) and a vector index: catching up, rebuilding, searching.
+
+A search first brings the index up to the partition's newest change-log sequence (usually a
+no-op: one indexed ``max(seq)`` query), then asks it for a shortlist, and turns the shortlist
+into subjects from SQL: hits whose rows are gone (deleted while the index lagged) are dropped,
+and every score is recomputed exactly from the stored vector, so an approximate or remote
+index ranks the same as the exact one whenever its shortlist holds the same rows.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, cast
+
+import numpy as np
+from sqlalchemy import Select, Table, bindparam, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from mobileid.gallery import changes
+from mobileid.gallery.sealing import SecretBox, as_vectors, open_vector, row_context
+from mobileid.gallery.store import EmbeddingRow
+from mobileid.gallery.vectors import (
+    DIM,
+    Batch,
+    Partition,
+    Progress,
+    VectorIndex,
+    check_k,
+    check_probe,
+    empty_batch,
+)
+from mobileid.types import SearchHit, Vector
+
+SNAPSHOT_BATCH = 50_000
+SHORTLIST_MIN = 64  # rows re-ranked per search at least (a few ms of SQL and AES)
+_IN_CHUNK = 900  # ids per SQL IN list (SQLite's limit on bound parameters is 999 on old builds)
+
+
+class VectorSync:
+    """Keeps ``vectors`` in step with the change log of ``engine``'s database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        vectors: VectorIndex,
+        box: Callable[[], SecretBox],
+        progress: Progress | None = None,
+    ) -> None:
+        self.engine, self.vectors, self._box, self.progress = engine, vectors, box, progress
+        self._locks: dict[Partition, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.building: dict[Partition, threading.Thread] = {}
+
+    def _lock(self, partition: Partition) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(partition, threading.Lock())
+
+    def catch_up(self, partition: Partition) -> int:
+        """Apply every change logged since the index's last one; rebuild when the index has
+        none to start from. Returns the number of embedding ids applied."""
+        with self._lock(partition):
+            with self.engine.connect() as conn:
+                newest = changes.latest(conn, partition)  # read before the rows: changes.py
+            applied = self.vectors.applied(partition)
+            if applied is None:
+                self.rebuild(partition, newest)
+                return self.vectors.count(partition)
+            if applied >= newest:
+                return 0
+            with Session(self.engine) as s:
+                ids = changes.touched(s, partition, applied, newest)
+                upserts = self.load(s, partition, ids)
+            removes = np.setdiff1d(np.asarray(ids, dtype=np.int64), upserts.ids)
+            self.vectors.apply(partition, upserts, removes, newest)
+        if self.vectors.wants_rebuild(partition):
+            self.rebuild_in_background(partition)
+        return len(ids)
+
+    def rebuild(self, partition: Partition, newest: int | None = None) -> None:
+        """Replace the partition's index with the rows in SQL now."""
+        if newest is None:
+            with Session(self.engine) as s:
+                newest = changes.latest(s, partition)
+        total = self.count_rows(partition)
+        self.vectors.rebuild(partition, self.snapshot(partition), newest, self.progress, total)
+
+    def rebuild_in_background(self, partition: Partition) -> threading.Thread:
+        """Rebuild in a thread (e.g. exact -> IVF once a partition has grown); searches keep
+        using the current index meanwhile, and catch up from the new one's sequence after."""
+        with self._guard:
+            running = self.building.get(partition)
+            if running is not None and running.is_alive():
+                return running
+            thread = threading.Thread(
+                target=self.rebuild, args=(partition,), name=f"rebuild-{partition.key}"
+            )
+            thread.daemon = True
+            self.building[partition] = thread
+        thread.start()
+        return thread
+
+    def count_rows(self, partition: Partition) -> int:
+        from sqlalchemy import func
+
+        q = select(func.count()).where(
+            EmbeddingRow.gallery == partition.gallery,
+            EmbeddingRow.pipeline_id == partition.pipeline_id,
+        )
+        with Session(self.engine) as s:
+            return int(s.scalar(q) or 0)
+
+    def snapshot(self, partition: Partition) -> Iterator[Batch]:
+        """Every row of the partition in id order, ``SNAPSHOT_BATCH`` at a time."""
+        last = 0
+        while True:
+            with Session(self.engine) as s:
+                q = _rows(partition).where(last < _ID).order_by(_ID).limit(SNAPSHOT_BATCH)
+                batch = self._open(partition, s.execute(q).all())
+            if not len(batch.ids):
+                return
+            last = int(batch.ids[-1])
+            yield batch
+
+    def load(self, s: Session, partition: Partition, ids: Sequence[int]) -> Batch:
+        """The rows among ``ids`` that exist in the partition, with their vectors."""
+        rows: list[Any] = []
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = list(ids[start : start + _IN_CHUNK])
+            rows.extend(s.execute(_rows(partition).where(_ID.in_(chunk))).all())
+        return self._open(partition, rows)
+
+    def _open(self, partition: Partition, rows: Sequence[Any]) -> Batch:
+        if not rows:
+            return empty_batch()
+        box = self._box()
+        blobs = [
+            open_vector(box, r[2], row_context(partition.gallery, r[1], r[4], r[5]), r[3])
+            for r in rows
+        ]
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return Batch(ids, as_vectors(blobs, DIM).copy())
+
+    def search(self, partition: Partition, probe: Vector, k: int) -> list[SearchHit]:
+        """The ``k`` best subjects, best first, each scored by its best embedding; exact
+        scores from SQL, rows no longer in SQL left out."""
+        query, k = check_probe(probe)[0], check_k(k)
+        self.catch_up(partition)
+        want = max(4 * k, SHORTLIST_MIN)
+        while True:
+            hits = self.vectors.search(partition, query, want)
+            best = self._rerank(partition, [h.id for h in hits], query)
+            if len(best) >= k or len(hits) < want:
+                break
+            want *= 4
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        return [SearchHit(subject_id=sid, score=score) for sid, score in ranked]
+
+    def _rerank(self, partition: Partition, ids: list[int], query: Vector) -> dict[str, float]:
+        # Core, not the ORM: per search, the ORM's bookkeeping cost more than the query.
+        with self.engine.connect() as conn:
+            rows: list[Any] = []
+            for start in range(0, len(ids), _IN_CHUNK):
+                params = _params(partition) | {"ids": ids[start : start + _IN_CHUNK]}
+                rows.extend(conn.execute(_BY_IDS, params).all())
+        if not rows:
+            return {}
+        scores = self._open(partition, rows).vectors @ query
+        best: dict[str, float] = {}
+        for row, score in zip(rows, scores.tolist(), strict=True):
+            if score > best.get(row[1], -np.inf):
+                best[row[1]] = float(score)
+        return best
+
+
+_T = cast(Table, EmbeddingRow.__table__).c
+_ID = _T.id
+
+
+def _params(partition: Partition) -> dict[str, Any]:
+    return {"gallery": partition.gallery, "pipeline_id": partition.pipeline_id}
+
+
+def _rows(partition: Partition) -> Select[Any]:
+    return select(
+        _T.id, _T.subject_id, _T.vector, _T.key_id, _T.image_sha256, _T.pipeline_id
+    ).where(_T.gallery == partition.gallery, _T.pipeline_id == partition.pipeline_id)
+
+
+# Built once: per search, building the statement cost about as much as running it.
+_BY_IDS = select(_T.id, _T.subject_id, _T.vector, _T.key_id, _T.image_sha256, _T.pipeline_id).where(
+    _T.gallery == bindparam("gallery"),
+    _T.pipeline_id == bindparam("pipeline_id"),
+    _T.id.in_(bindparam("ids", expanding=True)),
+)
