@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_face.py
 	$(PY) bench/bench_records.py
 	$(PY) bench/bench_fingers.py
+	$(PY) bench/bench_audit.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -79,11 +79,26 @@ class Settings:
     # OpenMP thread mostly spin-waits (measured: 1M vectors 50 ms with 1 thread, 160 ms with
     # 2 on a busy machine; 10k vectors 0.5 ms against 16 ms).
     search_threads: int = 1
-    audit_checkpoint_every: int = 100  # a signed checkpoint after this many audit entries
+    # The audit log signs its head after this many entries (1: every entry, so no entry is
+    # ever left unsigned), and at the latest when the oldest unsigned entry is this old.
+    audit_checkpoint_every: int = 1
+    audit_checkpoint_minutes: float = 5.0
+    # Where signed heads are also kept (default DATA_DIR/audit-witness): put it on another
+    # volume or machine, out of reach of whoever can write the database.
+    audit_witness_dir: Path | None = None
+    audit_witness_url: str | None = None  # a remote witness (https://, syslog+tls://...)
+    # Before an action, the whole log is re-verified against the witness when the last full
+    # verification is older than this (0: before every action). Between full verifications
+    # only the stretch after the last signed head is checked.
+    audit_full_verify_minutes: float = 15.0
 
     @property
     def database_path(self) -> Path:
         return self.data_dir / "mobileid.sqlite3"
+
+    @property
+    def witness_dir(self) -> Path:
+        return self.audit_witness_dir or self.data_dir / "audit-witness"
 
     @property
     def index_dir(self) -> Path:
@@ -111,6 +126,14 @@ class Settings:
             name = "MOBILEID_" + key.upper()
             if name in env:
                 s = replace(s, **{key: _parse(name, env[name], int)})
+        for key in ("audit_checkpoint_minutes", "audit_full_verify_minutes"):
+            name = "MOBILEID_" + key.upper()
+            if name in env:
+                s = replace(s, **{key: _parse(name, env[name], float)})
+        if env.get("MOBILEID_AUDIT_WITNESS_DIR"):
+            s = replace(s, audit_witness_dir=Path(env["MOBILEID_AUDIT_WITNESS_DIR"]))
+        if env.get("MOBILEID_AUDIT_WITNESS_URL"):
+            s = replace(s, audit_witness_url=env["MOBILEID_AUDIT_WITNESS_URL"])
         s = replace(
             s,
             limits=_from_prefix(s.limits, "MOBILEID_LIMIT_", env),

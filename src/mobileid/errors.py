@@ -13,7 +13,8 @@
     │   ├── LowQualityCapture       a face, but too small, blurred, dark, bright or turned
     │   └── InvalidArgument         a bad option or field (not an image problem)
     ├── NotFound (also LookupError) a subject or gallery that does not exist
-    └── PipelineMismatch            two embeddings from different pipelines were compared
+    ├── PipelineMismatch            two embeddings from different pipelines were compared
+    └── ServiceBusy                 every worker is busy and the queue is full: try again later
 
 Every message names the field, what was expected and what came, so that a person in the field
 or a script can act on it. Each class carries a stable ``code`` (for the API's problem+json
@@ -96,3 +97,14 @@ class NotFound(MobileIdError, LookupError):
 class PipelineMismatch(MobileIdError):
     code = "pipeline_mismatch"
     exit_code = 6
+
+
+class ServiceBusy(MobileIdError):
+    """The service's bounded work queue is full; ``retry_after_s`` says when to try again."""
+
+    code = "service_busy"
+    exit_code = 11
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -21,8 +21,8 @@ from mobileid.audit import (
 
 USER_EVENTS = 350
 EVERY = 100
-# 350 events plus the checkpoint entries 101, 201 and 301 (signing entries 100, 200, 300).
-TOTAL = USER_EVENTS + 3
+# 350 events, heads signed (and witnessed) at entries 100, 200 and 300; 301..350 unsigned.
+TOTAL = USER_EVENTS
 
 
 class StepClock:
@@ -56,7 +56,8 @@ def sample_event(i: int) -> AuditEvent:
 
 @pytest.fixture(scope="session")
 def built_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The data dir of an intact log: 353 entries, checkpoints signing 100, 200 and 300."""
+    """The data dir of an intact log: 350 entries, heads signed at 100, 200 and 300 (a slow
+    schedule, so that an unsigned tail exists to tamper with)."""
     data = tmp_path_factory.mktemp("audit-template")
     log = open_audit_log(data, clock=StepClock(), checkpoint_every=EVERY)
     for i in range(10):  # one transaction each...

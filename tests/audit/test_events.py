@@ -113,18 +113,20 @@ def test_read_range(log: EmbeddedAuditLog) -> None:
         log.read(0)
 
 
-def test_checkpoint_needs_a_key_and_an_entry(log: EmbeddedAuditLog, tmp_path: Path) -> None:
-    """Without a signing key, or with nothing to sign, a checkpoint is refused."""
+def test_checkpoint_needs_a_key_and_signs_its_own_request(
+    log: EmbeddedAuditLog, tmp_path: Path
+) -> None:
+    """Without a signing key a checkpoint is refused; with one, the request is logged as the
+    operator's entry and the signed head covers it."""
     from mobileid.audit import generate_key
 
     with pytest.raises(InvalidArgument, match="signer"):
         log.checkpoint()
+    assert log.read() == []  # the refused request left nothing
     log.signer = generate_key(tmp_path / "keys")
-    with pytest.raises(InvalidArgument, match="at least one entry"):
-        log.checkpoint()
     log.record(_event({}))
     cp = log.checkpoint(operator="auditor1", role="auditor")
     entry = log.read(2)[0]
-    assert (cp.sequence, entry.event, entry.operator) == (1, "checkpoint", "auditor1")
-    assert entry.details["signature"] == cp.signature
-    assert log.verify().trusted_through == 1
+    assert (cp.sequence, entry.event, entry.operator) == (2, "checkpoint", "auditor1")
+    assert cp.entry_hash == entry.entry_hash
+    assert log.verify().trusted_through == 2

@@ -6,15 +6,18 @@ import json
 import sqlite3
 from dataclasses import replace
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mobileid.audit import (
     AuditEntry,
+    AuditIntegrityError,
     Checkpoint,
     CheckpointSigner,
     EmbeddedAuditLog,
     checkpoint_message,
     recompute_hash,
+    verify_log,
 )
 from tests.audit.conftest import TOTAL, sample_event
 
@@ -31,6 +34,7 @@ def test_untampered_log_verifies(reopen: EmbeddedAuditLog) -> None:
     assert report.ok, report.reason
     assert (report.entries, report.checkpoints, report.head_sequence) == (TOTAL, 3, TOTAL)
     assert report.trusted_through == 300
+    assert (report.witness_heads, report.witnessed_through, report.tail_entries) == (3, 300, 50)
     assert report.first_bad_sequence is None
 
 
@@ -71,7 +75,7 @@ def test_deleted_and_renumbered_entry_is_caught(
 
 
 def test_inserted_forged_entry_is_caught(db: sqlite3.Connection, reopen: EmbeddedAuditLog) -> None:
-    """A forged entry with a correct hash slipped in at 150 breaks the link at 151."""
+    """A forged entry with a correct hash slipped in at 150 differs from the witnessed 150."""
     db.execute("UPDATE audit_entries SET sequence = sequence + 100000 WHERE sequence >= 150")
     db.execute("UPDATE audit_entries SET sequence = sequence - 99999 WHERE sequence > 100000")
     before = _row(db, 149)
@@ -96,8 +100,13 @@ def test_inserted_forged_entry_is_caught(db: sqlite3.Connection, reopen: Embedde
          forged.entry_hash),
     )  # fmt: skip
     report = reopen.verify()
-    assert report.first_bad_sequence == 151
+    assert report.first_bad_sequence == 150
+    assert "witness" in report.reason
     assert not report.ok
+    # Without the witness, the database alone still shows the broken link after it.
+    with reopen.engine.connect() as conn:
+        alone = verify_log(reopen.iter_entries(conn), reopen.checkpoints(conn), reopen.own_keys())
+    assert alone.first_bad_sequence == 151
 
 
 def test_swapped_entries_are_caught(db: sqlite3.Connection, reopen: EmbeddedAuditLog) -> None:
@@ -120,35 +129,67 @@ def test_truncated_tail_before_checkpoint_is_caught(
 
 
 def test_rewritten_tail_is_caught(db: sqlite3.Connection, reopen: EmbeddedAuditLog) -> None:
-    """Truncating, fixing the bookkeeping and appending a new tail cannot match checkpoint 300."""
+    """Truncating and fixing the bookkeeping stops the next action; a tail re-written by hand
+    with correct hashes (checkpoints deleted) still differs from the witness at 281."""
     db.execute("DELETE FROM audit_entries WHERE sequence > 280")
+    db.execute("DELETE FROM audit_checkpoints WHERE sequence > 200")
     last = _row(db, 280)
     db.execute(
         "UPDATE audit_head SET sequence = 280, entry_hash = ?, time = ?, last_checkpoint = 200",
         (last["entry_hash"], last["time"]),
     )
-    for i in range(40):
-        reopen.record(sample_event(i))
+    with pytest.raises(AuditIntegrityError, match="entry 300, which a signed head vouches for"):
+        reopen.record(sample_event(0))
+    prev = str(last["entry_hash"])
+    for seq in range(281, 321):
+        prev = _insert_forged(db, seq, prev)
+    db.execute("UPDATE audit_head SET sequence = 320, entry_hash = ?", (prev,))
     report = reopen.verify()
-    assert report.first_bad_sequence == 300
+    assert report.first_bad_sequence == 281
     assert "rewritten" in report.reason
 
 
-def test_tail_cut_after_last_checkpoint_needs_an_outside_checkpoint(
+def _insert_forged(db: sqlite3.Connection, seq: int, prev: str) -> str:
+    """Append a correctly hashed entry by hand, as someone with the hashing rules could."""
+    forged = AuditEntry(
+        sequence=seq,
+        time="2026-01-05T09:00:00.000000+00:00",
+        operator="officer9",
+        role="officer",
+        event="disposition",
+        component="service",
+        outcome="ok",
+        details={"case": "CASE-FAKE"},
+        clock_regressed=False,
+        prev_hash=prev,
+        entry_hash="",
+    )
+    forged = replace(forged, entry_hash=recompute_hash(forged))
+    db.execute(
+        "INSERT INTO audit_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (seq, forged.time, forged.operator, forged.role, forged.event, forged.component,
+         forged.outcome, json.dumps(dict(forged.details)), 0, forged.prev_hash,
+         forged.entry_hash),
+    )  # fmt: skip
+    return forged.entry_hash
+
+
+def test_tail_cut_after_last_database_checkpoint_is_caught_by_the_witness(
     db: sqlite3.Connection, reopen: EmbeddedAuditLog
 ) -> None:
-    """A cut after the last checkpoint is only caught against a checkpoint kept outside."""
-    outside = reopen.checkpoint()  # e.g. sent to an oversight body, signing entry 353
+    """Cutting entries and checkpoints after 300 leaves a self-consistent database, which the
+    witness (holding the head signed on demand at 351) contradicts."""
+    reopen.checkpoint()  # logs entry 351 and signs it
     db.execute("DELETE FROM audit_entries WHERE sequence > 340")
     db.execute("DELETE FROM audit_checkpoints WHERE sequence > 300")
-    assert reopen.verify().ok  # the remaining log is self-consistent...
-    from mobileid.audit import verify_log
-
+    last = _row(db, 340)
+    db.execute("UPDATE audit_head SET sequence = 340, entry_hash = ?", (last["entry_hash"],))
     with reopen.engine.connect() as conn:
-        report = verify_log(
-            reopen.iter_entries(conn), [*reopen.checkpoints(conn), outside], reopen._own_keys()
-        )
-    assert report.first_bad_sequence == 341  # ...but not against what was published
+        alone = verify_log(reopen.iter_entries(conn), reopen.checkpoints(conn), reopen.own_keys())
+    assert alone.ok  # the remaining database is self-consistent...
+    report = reopen.verify()
+    assert report.first_bad_sequence == 341  # ...but not against what was witnessed
+    assert "deleted" in report.reason
 
 
 def test_edited_checkpoint_signature_is_caught(
@@ -201,6 +242,7 @@ def test_deleted_checkpoint_row_is_caught(db: sqlite3.Connection, reopen: Embedd
     report = reopen.verify()
     assert report.first_bad_sequence == 200
     assert "missing from the checkpoint table" in report.reason
+    assert "witness" in report.reason
 
 
 def test_unreadable_entry_is_caught(db: sqlite3.Connection, reopen: EmbeddedAuditLog) -> None:

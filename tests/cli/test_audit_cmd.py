@@ -39,7 +39,8 @@ def run(capsys: pytest.CaptureFixture[str], settings: Settings, *argv: str) -> t
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """A data dir holding a small real log (25 entries, a checkpoint signing entry 10)."""
+    """A data dir holding a small real log: 23 entries, heads signed (and witnessed) at 10
+    and 20, written on a slower schedule than the default so that a tail is unsigned."""
     s = Settings(data_dir=tmp_path / "data")
     log = open_audit_log(s.data_dir, checkpoint_every=10)
     with log.engine.begin() as conn:
@@ -54,9 +55,11 @@ def test_verify_intact_log(capsys: pytest.CaptureFixture[str], settings: Setting
     code, out = run(capsys, settings, "verify", "--json")
     report = json.loads(out)
     assert code == 0 and report["ok"] is True
-    assert report["entries"] == 25 and report["trusted_through"] == 20
+    assert report["entries"] == 23 and report["trusted_through"] == 20
+    assert (report["witnessed_through"], report["tail_entries"]) == (20, 3)
     code, out = run(capsys, settings, "verify")
-    assert code == 0 and "intact: 26 entries" in out  # the previous verify was an entry
+    assert code == 0 and "intact: 24 entries" in out  # the previous verify was an entry
+    assert "unsigned tail: 0 entries" in out  # ...and its entry was signed at once
 
 
 def test_verify_tampered_log_exits_7(
@@ -97,9 +100,9 @@ def test_checkpoint_on_demand(capsys: pytest.CaptureFixture[str], settings: Sett
     """`audit checkpoint` signs the last entry now; verify then vouches for all of it."""
     code, out = run(capsys, settings, "checkpoint", "--json")
     cp = json.loads(out)["checkpoint"]
-    assert code == 0 and cp["sequence"] == 25 and len(cp["signature"]) == 128
+    assert code == 0 and cp["sequence"] == 24 and len(cp["signature"]) == 128
     code, out = run(capsys, settings, "verify", "--json")
-    assert code == 0 and json.loads(out)["trusted_through"] == 25
+    assert code == 0 and json.loads(out)["trusted_through"] == 24
 
 
 def test_show_is_an_audited_read(capsys: pytest.CaptureFixture[str], settings: Settings) -> None:
@@ -108,7 +111,7 @@ def test_show_is_an_audited_read(capsys: pytest.CaptureFixture[str], settings: S
     entries = json.loads(out)["entries"]
     assert code == 0 and [e["sequence"] for e in entries] == [5, 6, 7]
     assert set(entries[0]) >= {"time", "operator", "role", "event", "prev_hash", "entry_hash"}
-    code, out = run(capsys, settings, "show", "--from", "26", "--json")
+    code, out = run(capsys, settings, "show", "--from", "24", "--json")
     (read,) = json.loads(out)["entries"]
     assert read["event"] == "audit_read" and read["details"]["returned"] == 3
     code, out = run(capsys, settings, "show", "--limit", "2")

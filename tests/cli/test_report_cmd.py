@@ -99,7 +99,7 @@ def test_text_summary(capsys: pytest.CaptureFixture[str], settings: Settings) ->
     assert code == 0
     for text in (
         "oversight report 2026-03-02 to 2026-03-04 (3 UTC days)",
-        "audit chain: intact, 32 entries, signed through entry 30",
+        "audit chain: intact, 32 entries, signed through entry 32",
         "searches: 7 (live 6, training 1)",
         "per purpose: missing person 1, robbery 5, training exercise 1",
         "legal authorities: Act A 1, Act B 6, Act T 2",

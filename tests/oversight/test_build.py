@@ -149,7 +149,7 @@ def test_chain_status_and_json_layout(report: OversightReport, built: Built) -> 
     }
     chain = body["chain"]
     assert chain["ok"] is True and chain["first_bad_sequence"] is None
-    assert (chain["entries"], chain["checkpoints"], chain["trusted_through"]) == (31, 1, 30)
+    assert (chain["entries"], chain["checkpoints"], chain["trusted_through"]) == (31, 1, 31)
     assert chain["window_entries"] == 26 and chain["window_entries_unsigned"] == 0
     assert chain["window_entries_from_break"] == 0 and chain["unreadable_times"] == 0
     assert body["as_of_sequence"] == 31

@@ -21,7 +21,13 @@ from mobileid.audit.keys import (
     load_or_create_signer,
     load_signer,
 )
-from mobileid.audit.local import audit_database, key_dir, local_public_keys, open_audit_log
+from mobileid.audit.local import (
+    audit_database,
+    key_dir,
+    local_public_keys,
+    open_audit_log,
+    open_deployment_audit_log,
+)
 from mobileid.audit.model import (
     GENESIS_HASH,
     AuditEntry,
@@ -35,7 +41,8 @@ from mobileid.audit.model import (
 )
 from mobileid.audit.protocol import AuditSink
 from mobileid.audit.tables import install, open_audit_engine
-from mobileid.audit.verify import recompute_hash, verify_log
+from mobileid.audit.verify import Bookkeeping, recompute_hash, verify_log
+from mobileid.audit.witness import FileWitness, WitnessHead
 
 __all__ = [
     "GENESIS_HASH",
@@ -46,13 +53,16 @@ __all__ = [
     "AuditKeyError",
     "AuditSink",
     "BiometricDataRefused",
+    "Bookkeeping",
     "Checkpoint",
     "CheckpointSigner",
     "EmbeddedAuditLog",
     "EventType",
+    "FileWitness",
     "MalformedEntry",
     "Outcome",
     "VerifyReport",
+    "WitnessHead",
     "audit_database",
     "canonical_json",
     "checkpoint_message",
@@ -67,6 +77,7 @@ __all__ = [
     "local_public_keys",
     "open_audit_engine",
     "open_audit_log",
+    "open_deployment_audit_log",
     "recompute_hash",
     "system_clock",
     "verify_log",

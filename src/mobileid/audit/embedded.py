@@ -2,15 +2,25 @@
 
 Appends run inside the caller's transaction (``append``), so an action and its audit entry are
 committed or rolled back together; ``record`` is the same in a transaction of its own.
+
+Each append first checks the log since its last witnessed signed head (``audit.guard``) and
+refuses (AuditIntegrityError, exit 7) when it is broken. Then, when the schedule says so (every
+``checkpoint_every`` entries, default every entry, or when the oldest unsigned entry is
+``checkpoint_minutes`` old), it signs the new head inside the same transaction: a rolled-back
+action leaves no signed head. Signed heads are copied to the witness (``audit.witness``) only
+once committed: by the next append, by ``record`` and ``close``, and at process exit.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import weakref
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -24,6 +34,11 @@ from mobileid.audit.canonical import (
     hash_payload,
 )
 from mobileid.audit.errors import AuditIntegrityError
+from mobileid.audit.guard import (
+    broken,
+    check_head,
+    check_schedule,
+)
 from mobileid.audit.keys import CheckpointSigner
 from mobileid.audit.model import (
     AuditEntry,
@@ -35,8 +50,11 @@ from mobileid.audit.model import (
     Outcome,
     VerifyReport,
 )
+from mobileid.audit.remote import RemotePublisher
 from mobileid.audit.tables import HEAD_ID, CheckpointRow, EntryRow, HeadRow, install
-from mobileid.audit.verify import verify_log
+from mobileid.audit.verify import Bookkeeping, verify_log
+from mobileid.audit.witness import FileWitness, MalformedWitnessLine, WitnessHead
+from mobileid.audit.witnessing import Witnessing
 from mobileid.errors import InvalidArgument
 
 Clock = Callable[[], datetime]
@@ -83,12 +101,16 @@ def _checked(event: AuditEvent) -> AuditEvent:
     )
 
 
-class EmbeddedAuditLog:
+class EmbeddedAuditLog(Witnessing):
     """An ``AuditSink`` on any SQLAlchemy engine; SQLite by default (see ``open_audit_log``).
 
-    ``signer`` signs a checkpoint every ``checkpoint_every`` entries and on demand; without
-    one the log is still chained but only ``checkpoint`` with a key can vouch for it.
+    ``signer`` signs the head every ``checkpoint_every`` entries (and when the oldest unsigned
+    entry is ``checkpoint_minutes`` old); without one the log is still chained but nothing
+    vouches for it. ``witness`` keeps the signed heads outside the database (``None``: the
+    database's own checkpoints are the only anchor, which a database writer can delete).
     ``trusted_keys`` are extra PEM public keys accepted by ``verify`` (retired keys).
+    ``full_verify_minutes``: re-verify the whole log against the witness before an action when
+    the last full verification is older than this (0: before every action; None: never).
     """
 
     def __init__(
@@ -98,11 +120,16 @@ class EmbeddedAuditLog:
         signer: CheckpointSigner | None = None,
         trusted_keys: Sequence[str] = (),
         clock: Clock = system_clock,
-        checkpoint_every: int = 100,
+        checkpoint_every: int = 1,
+        checkpoint_minutes: float = 5.0,
+        witness: FileWitness | None = None,
+        remote: RemotePublisher | None = None,
+        full_verify_minutes: float | None = None,
     ) -> None:
-        if checkpoint_every < 1:
+        if checkpoint_every < 1 or not checkpoint_minutes > 0:
             raise InvalidArgument(
-                f"checkpoint_every: expected a whole number >= 1, got {checkpoint_every}",
+                "checkpoint_every, checkpoint_minutes: expected a whole number >= 1 and a "
+                f"positive number of minutes, got {checkpoint_every} and {checkpoint_minutes}",
                 field="checkpoint_every",
             )
         install(engine)
@@ -111,8 +138,17 @@ class EmbeddedAuditLog:
         self.trusted_keys = tuple(trusted_keys)
         self.clock = clock
         self.checkpoint_every = checkpoint_every
+        self.checkpoint_minutes = checkpoint_minutes
+        self.witness = witness
+        self.remote = remote
+        self.full_verify_minutes = full_verify_minutes
+        _open_logs.add(self)
 
     def close(self) -> None:
+        _open_logs.discard(self)
+        # A broken log was reported by the action that found it; closing still releases it.
+        with contextlib.suppress(AuditIntegrityError):
+            self.sync_witness()
         self.engine.dispose()
 
     # --- writing ----------------------------------------------------------------------------
@@ -120,19 +156,24 @@ class EmbeddedAuditLog:
         """Write ``event`` in the caller's transaction; the caller commits or rolls back.
 
         Raises before writing anything when the event is unusable (biometric details, an
-        unknown event type...), so the caller's action must then be rolled back too.
+        unknown event type...) or the log is not intact since its last signed head, so the
+        caller's action must then be rolled back too.
         """
+        checked = _checked(event)
+        self.sync_witness()
         conn = _connection(target)
-        entry, last_checkpoint = self._write(conn, _checked(event))
-        due = entry.sequence - last_checkpoint >= self.checkpoint_every
-        if self.signer is not None and due:
-            self._checkpoint(conn, self.signer, (SYSTEM_OPERATOR, SYSTEM_OPERATOR))
+        head = self._guarded_head(conn)
+        entry = self._write(conn, head, checked)
+        if self.signer is not None and self._due(conn, entry, head.last_checkpoint):
+            self._seal(conn, self.signer)
         return entry
 
     def record(self, event: AuditEvent) -> AuditEntry:
-        """``append`` in a transaction of its own, committed before returning."""
+        """``append`` in a transaction of its own, committed (and witnessed) before returning."""
         with self.engine.begin() as conn:
-            return self.append(conn, event)
+            entry = self.append(conn, event)
+        self.sync_witness()
+        return entry
 
     def checkpoint(
         self,
@@ -141,16 +182,28 @@ class EmbeddedAuditLog:
         operator: str = SYSTEM_OPERATOR,
         role: str = SYSTEM_OPERATOR,
     ) -> Checkpoint:
-        """Sign the current last entry now and log the checkpoint, as ``operator``'s entry."""
+        """Sign the head now; the request is logged as ``operator``'s ``checkpoint`` entry,
+        which the signed head covers."""
         if self.signer is None:
             raise InvalidArgument(
                 "signer: expected a signing key for checkpoints, got none", field="signer"
             )
         who = (check_text("operator", operator), check_text("role", role, 64))
         if target is not None:
-            return self._checkpoint(_connection(target), self.signer, who)
+            return self._requested(_connection(target), self.signer, who)
+        self.sync_witness()
         with self.engine.begin() as conn:
-            return self._checkpoint(conn, self.signer, who)
+            cp = self._requested(conn, self.signer, who)
+        self.sync_witness()
+        return cp
+
+    def _requested(
+        self, conn: Connection, signer: CheckpointSigner, who: tuple[str, str]
+    ) -> Checkpoint:
+        head = self._guarded_head(conn)
+        event = AuditEvent(EventType.CHECKPOINT, *who, rows.COMPONENT, details={"requested": True})
+        self._write(conn, head, event)
+        return self._seal(conn, signer)
 
     def _lock_head(self, conn: Connection) -> AuditHead:
         # The UPDATE takes the write lock before the head is read: no two writers can both
@@ -160,13 +213,24 @@ class EmbeddedAuditLog:
         )
         head = conn.execute(select(HeadRow).where(HeadRow.id == HEAD_ID)).one_or_none()
         if locked.rowcount != 1 or head is None:
-            raise AuditIntegrityError(
-                "audit_head: expected one bookkeeping row, got none", field="audit_head"
-            )
+            raise broken("the log's bookkeeping row (audit_head) is missing")
         return rows.head_row(head)
 
-    def _write(self, conn: Connection, event: AuditEvent) -> tuple[AuditEntry, int]:
+    def _guarded_head(self, conn: Connection) -> AuditHead:
+        """The locked head, after checking the log since the last signed head it can trust
+        (and, when the last full verification is older than ``full_verify_minutes``, the whole
+        log against the witness)."""
         head = self._lock_head(conn)
+        anchor = self._anchor(conn, head)
+        hashes = check_head(conn, anchor, head)
+        if self.signer is not None:
+            every = anchor.every or self.checkpoint_every  # the promise in force, not today's
+            check_schedule(self._signed_through(conn, anchor, hashes), head, every)
+        if self.witness is not None and self.full_verify_minutes is not None:
+            self._full_check(conn)
+        return head
+
+    def _write(self, conn: Connection, head: AuditHead, event: AuditEvent) -> AuditEntry:
         now = format_time(self.clock())
         # Never lose or reorder an entry: a clock that went backwards is recorded as it read.
         regressed = _earlier(now, head.time)
@@ -188,11 +252,20 @@ class EmbeddedAuditLog:
             update(HeadRow).where(HeadRow.id == HEAD_ID),
             {"sequence": entry.sequence, "entry_hash": entry.entry_hash, "time": entry.time},
         )
-        return entry, head.last_checkpoint
+        return entry
 
-    def _checkpoint(
-        self, conn: Connection, signer: CheckpointSigner, who: tuple[str, str]
-    ) -> Checkpoint:
+    def _due(self, conn: Connection, entry: AuditEntry, last_signed: int) -> bool:
+        if entry.sequence - last_signed >= self.checkpoint_every:
+            return True
+        first = conn.scalar(select(EntryRow.time).where(EntryRow.sequence == last_signed + 1))
+        try:
+            age = datetime.fromisoformat(entry.time) - datetime.fromisoformat(str(first))
+        except ValueError:
+            return True
+        return age >= timedelta(minutes=self.checkpoint_minutes)
+
+    def _seal(self, conn: Connection, signer: CheckpointSigner) -> Checkpoint:
+        """Sign the head (just checked by the guard and extended by this process)."""
         head = self._lock_head(conn)
         if head.sequence == 0:
             raise InvalidArgument("audit log: expected at least one entry to sign, got none")
@@ -203,7 +276,6 @@ class EmbeddedAuditLog:
         conn.execute(
             update(HeadRow).where(HeadRow.id == HEAD_ID).values(last_checkpoint=cp.sequence)
         )
-        self._write(conn, rows.checkpoint_event(cp, *who))
         return cp
 
     # --- reading ----------------------------------------------------------------------------
@@ -246,15 +318,51 @@ class EmbeddedAuditLog:
         with self.engine.connect() as conn:
             return [rows.checkpoint_row(r) for r in conn.execute(q)]
 
-    def verify(self, public_keys: Sequence[str] | None = None) -> VerifyReport:
-        """Check the whole log against ``public_keys`` (default: this log's own and trusted)."""
-        keys = list(public_keys) if public_keys is not None else self._own_keys()
-        with self.engine.connect() as conn:
-            return verify_log(self.iter_entries(conn), self.checkpoints(conn), keys)
+    def verify(
+        self, public_keys: Sequence[str] | None = None, witness: FileWitness | None = None
+    ) -> VerifyReport:
+        """Check the whole log against ``public_keys`` (default: this log's own and trusted)
+        and against ``witness`` (default: this log's own; a copy kept elsewhere is better)."""
+        keys = list(public_keys) if public_keys is not None else self.own_keys()
+        witness = witness or self.witness
+        reading = witness.lock(shared=True) if witness is not None else contextlib.nullcontext()
+        with reading, self.engine.connect() as conn:
+            return self.verify_on(conn, keys, witness)
 
-    def _own_keys(self) -> list[str]:
-        own = [self.signer.public_key_pem()] if self.signer is not None else []
-        return own + list(self.trusted_keys)
+    def verify_on(
+        self, conn: Connection, keys: Sequence[str], witness: FileWitness | None
+    ) -> VerifyReport:
+        """``verify`` on ``conn`` (inside a transaction that also reads the entries)."""
+        head = conn.execute(select(HeadRow).where(HeadRow.id == HEAD_ID)).one_or_none()
+        lines: Iterator[WitnessHead | MalformedWitnessLine] | None = None
+        if witness is not None:
+            lines = witness.heads() if witness.exists() else _missing_witness(witness, conn)
+        return verify_log(
+            self.iter_entries(conn),
+            self.checkpoints(conn),
+            keys,
+            witness=lines,
+            bookkeeping=Bookkeeping(rows.head_row(head) if head is not None else None),
+            every=self.checkpoint_every if self.signer is not None else None,
+            now=self.clock(),
+        )
+
+
+def _missing_witness(witness: FileWitness, conn: Connection) -> Iterator[MalformedWitnessLine]:
+    """A witness that is gone reads as one bad line, unless the log is empty too."""
+    if conn.scalar(select(func.count()).select_from(EntryRow)):
+        yield MalformedWitnessLine(1, f"the witness {witness.path} is missing")
+
+
+# Signed heads committed by a process are copied to the witness before it exits.
+_open_logs: weakref.WeakSet[EmbeddedAuditLog] = weakref.WeakSet()
+
+
+@atexit.register
+def _sync_at_exit() -> None:
+    for log in list(_open_logs):
+        with contextlib.suppress(Exception):  # exiting anyway: the next action copies them
+            log.sync_witness()
 
 
 def _earlier(now: str, last: str) -> bool:

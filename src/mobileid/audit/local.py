@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mobileid.audit.embedded import Clock, EmbeddedAuditLog, system_clock
 from mobileid.audit.keys import (
@@ -10,7 +11,12 @@ from mobileid.audit.keys import (
     load_or_create_signer,
     load_signer,
 )
+from mobileid.audit.remote import open_remote
 from mobileid.audit.tables import open_audit_engine
+from mobileid.audit.witness import FileWitness
+
+if TYPE_CHECKING:
+    from mobileid.config import Settings
 
 
 def audit_database(data_dir: Path) -> Path:
@@ -34,12 +40,17 @@ def open_audit_log(
     *,
     create_key: bool = True,
     clock: Clock = system_clock,
-    checkpoint_every: int = 100,
+    checkpoint_every: int = 1,
+    checkpoint_minutes: float = 5.0,
+    witness_dir: Path | None = None,
+    witness_url: str | None = None,
+    full_verify_minutes: float | None = None,
 ) -> EmbeddedAuditLog:
     """The embedded log in ``data_dir``; with ``create_key`` a signing key is made if absent.
 
-    Without ``create_key`` and without a key on disk the log still appends and verifies, but
-    signs no checkpoints.
+    Signed heads are witnessed in ``witness_dir`` (default ``DATA_DIR/audit-witness``) and,
+    with ``witness_url``, remotely. Without ``create_key`` and without a key on disk the log
+    still appends and verifies, but signs no checkpoints.
     """
     keys = key_dir(data_dir)
     if create_key:
@@ -48,6 +59,7 @@ def open_audit_log(
         signer = load_signer(keys)
     else:
         signer = None
+    witness = FileWitness(witness_dir or data_dir / "audit-witness")
     own = signer.public_key_pem() if signer is not None else None
     others = [pem for pem in local_public_keys(data_dir) if pem != own]
     return EmbeddedAuditLog(
@@ -56,4 +68,24 @@ def open_audit_log(
         trusted_keys=others,
         clock=clock,
         checkpoint_every=checkpoint_every,
+        checkpoint_minutes=checkpoint_minutes,
+        witness=witness,
+        remote=open_remote(witness_url, witness),
+        full_verify_minutes=full_verify_minutes,
+    )
+
+
+def open_deployment_audit_log(
+    settings: Settings, *, create_key: bool = True, clock: Clock = system_clock
+) -> EmbeddedAuditLog:
+    """The deployment's log, with the schedule and witness its settings name."""
+    return open_audit_log(
+        settings.data_dir,
+        create_key=create_key,
+        clock=clock,
+        checkpoint_every=settings.audit_checkpoint_every,
+        checkpoint_minutes=settings.audit_checkpoint_minutes,
+        witness_dir=settings.witness_dir,
+        witness_url=settings.audit_witness_url,
+        full_verify_minutes=settings.audit_full_verify_minutes,
     )

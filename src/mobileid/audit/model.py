@@ -39,6 +39,7 @@ class EventType(enum.StrEnum):
     KEY_ROTATION = "key_rotation"
     AUDIT_READ = "audit_read"
     AUDIT_EXPORT = "audit_export"
+    AUDIT_WITNESS = "audit_witness"  # a witness adopted (upgrade, or recovery from backup)
     PURGE = "purge"
     CHECKPOINT = "checkpoint"
 
@@ -124,6 +125,11 @@ class VerifyReport:
     head_sequence: int = 0
     head_hash: str = GENESIS_HASH
     trusted_through: int = 0
+    witness_heads: int | None = None  # lines in the witness; None when none was compared
+    witnessed_through: int = 0  # the last entry a witnessed signed head covers
+    tail_entries: int = 0  # entries after the last signed head: a database writer could
+    tail_age_seconds: float | None = 0.0  # rewrite these undetected; how old the first is
+    notes: tuple[str, ...] = ()  # what is worth knowing but not wrong
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -135,4 +141,9 @@ class VerifyReport:
             "head_sequence": self.head_sequence,
             "head_hash": self.head_hash,
             "trusted_through": self.trusted_through,
+            "witness_heads": self.witness_heads,
+            "witnessed_through": self.witnessed_through,
+            "tail_entries": self.tail_entries,
+            "tail_age_seconds": self.tail_age_seconds,
+            "notes": list(self.notes),
         }

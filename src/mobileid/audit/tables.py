@@ -91,7 +91,11 @@ def install(engine: Engine) -> None:
 
 
 def _ensure_head(conn: Connection) -> None:
-    if conn.scalar(select(HeadRow.id).where(HeadRow.id == HEAD_ID)) is None:
+    """A new log gets its head row; one that has entries but lost the row keeps that visible
+    (``verify`` reports it) instead of being handed a head that says it is empty."""
+    if conn.scalar(select(HeadRow.id).where(HeadRow.id == HEAD_ID)) is not None:
+        return
+    if conn.scalar(select(EntryRow.sequence).limit(1)) is None:
         conn.execute(
             insert(HeadRow).values(
                 id=HEAD_ID, sequence=0, entry_hash=GENESIS_HASH, time="", last_checkpoint=0

@@ -1,7 +1,9 @@
-"""``mobileid audit ...``: verify, checkpoint, export the public key, read the log.
+"""``mobileid audit ...``: verify, checkpoint, export, adopt a witness, read the log.
 
 Reading or exporting the log is itself an audited event (``audit_read``, ``audit_export``).
-``verify`` exits 7 when the log is not intact, naming the first bad sequence number.
+``verify`` exits 7 when the log is not intact, naming the first bad sequence number; it and
+``export`` still work on a broken log (they are how an investigation starts), warning that
+their own entry could not be written.
 """
 
 from __future__ import annotations
@@ -34,7 +36,26 @@ def add_audit_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="PEM",
         help="trust only this exported public key (repeatable; default: DATA_DIR/keys)",
     )
+    v.add_argument(
+        "--witness",
+        type=Path,
+        metavar="FILE",
+        help="compare with this copy of the witness (heads.jsonl) instead of the configured one",
+    )
     c = au.add_parser("checkpoint", parents=[common], help="sign the log's last entry now")
+    e = au.add_parser(
+        "export",
+        parents=[common],
+        help="write entries, checkpoints, witness and public keys for outside verification",
+    )
+    e.add_argument("out", type=Path, metavar="DIR", help="a new or empty folder")
+    a = au.add_parser(
+        "adopt-witness",
+        parents=[common],
+        help="start a new witness from the database's own signed checkpoints (after an "
+        "upgrade from a release without one, or a restore from backup); the database must verify",
+    )
+    a.add_argument("--reason", required=True, help="why (logged with the adoption)")
     k = au.add_parser(
         "export-key", parents=[common], help="print the public key that verifies checkpoints"
     )
@@ -44,6 +65,8 @@ def add_audit_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     s.add_argument("--limit", type=int, default=50, metavar="N", help="at most N (default 50)")
     v.set_defaults(handler=_verify)
     c.set_defaults(handler=_checkpoint)
+    e.set_defaults(handler=_export)
+    a.set_defaults(handler=_adopt)
     k.set_defaults(handler=_export_key)
     s.set_defaults(handler=_show)
 
@@ -65,33 +88,42 @@ def _event(kind: str, outcome: str = "ok", **details: Any) -> Any:
 
 
 def _existing_log(settings: Settings, create_key: bool) -> Any:
-    from mobileid.audit import audit_database, open_audit_log
+    from mobileid.audit import audit_database, open_deployment_audit_log
     from mobileid.errors import NotFound
 
     path = audit_database(settings.data_dir)
     if not path.exists():
         raise NotFound(f"audit log: expected a database at {path}, got no file", field="data_dir")
-    return open_audit_log(settings.data_dir, create_key=create_key)
+    return open_deployment_audit_log(settings, create_key=create_key)
+
+
+def _record_despite(log: Any, event: Any) -> None:
+    """Log ``event``; on a broken log, warn instead: the read must still be possible."""
+    from mobileid.errors import MobileIdError
+
+    try:
+        log.record(event)
+    except MobileIdError as exc:
+        print(f"mobileid: warning: this read was not logged: {exc.message}", file=sys.stderr)
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
-    from mobileid.errors import MobileIdError
+    from mobileid.audit import FileWitness
 
     log = _existing_log(settings, create_key=False)
     try:
         keys = [p.read_text(encoding="ascii") for p in args.public_key or ()] or None
-        report = log.verify(keys)
-        try:
-            details = {"action": "verify", "intact": report.ok}
-            details["first_bad_sequence"] = report.first_bad_sequence
-            log.record(_event("audit_read", **details))
-        except MobileIdError as exc:  # a broken log must still be reported as broken
-            print(f"mobileid: warning: this read was not logged: {exc.message}", file=sys.stderr)
+        witness = FileWitness(args.witness.parent, args.witness) if args.witness else None
+        report = log.verify(keys, witness)
+        details = {"action": "verify", "intact": report.ok}
+        details["first_bad_sequence"] = report.first_bad_sequence
+        _record_despite(log, _event("audit_read", **details))
     finally:
         log.close()
     if getattr(args, "json", False):
         print(json.dumps(report.as_dict(), indent=2))
-    elif report.ok:
+        return 0 if report.ok else EXIT_TAMPERED
+    if report.ok:
         print(
             f"audit log intact: {report.entries} entries, {report.checkpoints} checkpoints, "
             f"signed through entry {report.trusted_through}, head {report.head_hash[:16]}"
@@ -99,13 +131,76 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"audit log NOT intact: first bad entry {report.first_bad_sequence}")
         print(f"reason: {report.reason}")
+    print(_tail_line(report))
+    for note in report.notes:
+        print(f"note: {note}")
+    return 0 if report.ok else EXIT_TAMPERED
+
+
+def _tail_line(report: Any) -> str:
+    witness = (
+        "no witness compared"
+        if report.witness_heads is None
+        else f"witness: {report.witness_heads} signed heads "
+        f"through entry {report.witnessed_through}"
+    )
+    age = report.tail_age_seconds
+    tail = f"unsigned tail: {report.tail_entries} entries"
+    if report.tail_entries and age is not None:
+        tail += f", the oldest {age:.0f} s old"
+    return f"{witness}; {tail}"
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.audit.export import export_log
+
+    log = _existing_log(settings, create_key=False)
+    try:
+        # Logged first, so that the export holds its own entry (when the log takes it).
+        _record_despite(log, _event("audit_export", what="log", to=str(args.out)))
+        summary = export_log(log, args.out)
+    finally:
+        log.close()
+    fields = {
+        "out": str(summary.folder),
+        "entries": summary.entries,
+        "checkpoints": summary.checkpoints,
+        "witness_lines": summary.witness_lines,
+    }
+    if getattr(args, "json", False):
+        print(json.dumps(fields, indent=2))
+    else:
+        print(
+            f"exported {summary.entries} entries, {summary.checkpoints} checkpoints and "
+            f"{summary.witness_lines} witness lines to {summary.folder} "
+            "(verify with docs/verify_audit_export.py)"
+        )
+    return 0
+
+
+def _adopt(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.audit.export import adopt_witness
+
+    log = _existing_log(settings, create_key=True)
+    try:
+        operator, role = _who()
+        report = adopt_witness(log, reason=args.reason, operator=operator, role=role)
+    finally:
+        log.close()
+    if getattr(args, "json", False):
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(
+            f"witness adopted: {report.witness_heads} signed heads through entry "
+            f"{report.witnessed_through}; audit log intact: {report.ok}"
+        )
     return 0 if report.ok else EXIT_TAMPERED
 
 
 def _checkpoint(args: argparse.Namespace, settings: Settings) -> int:
-    from mobileid.audit import open_audit_log
+    from mobileid.audit import open_deployment_audit_log
 
-    log = open_audit_log(settings.data_dir, create_key=True)
+    log = open_deployment_audit_log(settings)
     try:
         operator, role = _who()
         cp = log.checkpoint(operator=operator, role=role)
@@ -126,9 +221,9 @@ def _checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export_key(args: argparse.Namespace, settings: Settings) -> int:
-    from mobileid.audit import open_audit_log
+    from mobileid.audit import open_deployment_audit_log
 
-    log = open_audit_log(settings.data_dir, create_key=True)
+    log = open_deployment_audit_log(settings)
     try:
         assert log.signer is not None  # create_key=True makes one
         pem, kid = log.signer.public_key_pem(), log.signer.key_id

@@ -38,12 +38,10 @@ def open_auth(
     another sink is given.
     """
     if events is None:
-        from mobileid.audit import open_audit_log
+        from mobileid.audit import open_deployment_audit_log
         from mobileid.service.auth_audit import AuditedAuthEvents
 
-        events = AuditedAuthEvents(
-            open_audit_log(settings.data_dir, checkpoint_every=settings.audit_checkpoint_every)
-        )
+        events = AuditedAuthEvents(open_deployment_audit_log(settings))
     key = load_or_create_key(settings.data_dir / "keys" / "deployment.key")
     path = settings.data_dir / "operators.sqlite3"
     return AuthService.open(path, key, events=events, hasher=hasher)

@@ -1,9 +1,18 @@
-"""The options every search takes: why it is run (checked first, then audited)."""
+"""The options every search takes: why it is run (checked first, then audited), and who."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mobileid.errors import ImageTooLarge, InvalidArgument
+
+if TYPE_CHECKING:
+    from mobileid.service.caller import Caller
+    from mobileid.service.context import Context
+    from mobileid.service.searches import Where, Why
 
 
 def reason_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,3 +40,48 @@ def token_argument(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("MOBILEID_TOKEN"),
         help="operator API token (mobileid operators token); default $MOBILEID_TOKEN",
     )
+
+
+def why(args: argparse.Namespace) -> Why:
+    """The stated reason of a search command (checked by the use case)."""
+    from mobileid.service.searches import Why
+
+    return Why(args.purpose, args.case, args.location)
+
+
+def where(args: argparse.Namespace) -> Where:
+    from mobileid.service.searches import Where
+
+    return Where(tuple(args.gallery or ()), args.top)
+
+
+def caller(ctx: Context, args: argparse.Namespace) -> Caller:
+    """Who runs this command: the operator of ``--token``, or the console of a deployment
+    without operators."""
+    from mobileid.service.access import caller_from_token
+
+    return caller_from_token(ctx, getattr(args, "token", None))
+
+
+def console_or_token(ctx: Context, args: argparse.Namespace) -> Caller:
+    """Administration on the server: the console (trusted, it holds the keys) unless an
+    operator's ``--token`` is given, whose role then decides."""
+    from mobileid.service.caller import console_caller
+
+    return caller(ctx, args) if getattr(args, "token", None) else console_caller()
+
+
+def read_limited(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, refusing a missing file or one over the size limit before reading."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ImageTooLarge(
+                f"IMAGE: expected at most {max_bytes} bytes, got {size} ({path})", field="IMAGE"
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidArgument(
+            f"IMAGE: expected a readable image file, got {str(path)!r} ({exc.strerror})",
+            field="IMAGE",
+        ) from None

@@ -54,21 +54,29 @@ def _who() -> tuple[str, str]:
 
 def _read_log(settings: Settings, date_from: date, date_to: date) -> tuple[list[Any], Any]:
     """Log the read, then verify and read in that same transaction; return the entries the
-    report needs (from ``date_from`` on) and the verification of the log they came from."""
-    from mobileid.audit import AuditEntry, AuditEvent, EventType, open_audit_log, verify_log
+    report needs (from ``date_from`` on) and the verification of the log they came from.
+
+    On a broken log the read cannot be logged; the report is still made (an auditor needs it
+    to investigate), says BROKEN and exits 7, and a warning says the read was not logged."""
+    from mobileid.audit import AuditEntry, AuditEvent, EventType, open_deployment_audit_log
+    from mobileid.audit.errors import AuditIntegrityError
     from mobileid.oversight import entry_day
 
-    log = open_audit_log(settings.data_dir, create_key=False)  # an absent log starts empty
+    log = open_deployment_audit_log(settings)  # an absent log starts empty
     try:
         operator, role = _who()
         details = {"report": "oversight", "from": date_from.isoformat(), "to": date_to.isoformat()}
         with log.engine.begin() as conn:
             # Appending first takes the log's write lock: what is read next is one snapshot.
             event = AuditEvent(EventType.AUDIT_READ, operator, role, "cli", details=details)
-            log.append(conn, event)
-            own = [log.signer.public_key_pem()] if log.signer is not None else []
-            keys = own + list(log.trusted_keys)
-            chain = verify_log(log.iter_entries(conn), log.checkpoints(conn), keys)
+            try:
+                with conn.begin_nested():
+                    log.append(conn, event)
+            except AuditIntegrityError as exc:
+                print(
+                    f"mobileid: warning: this read was not logged: {exc.message}", file=sys.stderr
+                )
+            chain = log.verify_on(conn, log.own_keys(), log.witness)
             # A second pass, because verify stops at the first break and the figures must not;
             # entries before the window are not needed (dispositions always follow searches),
             # so a long log is never held in memory whole.

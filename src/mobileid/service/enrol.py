@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from mobileid.audit import AuditEvent, EventType
+from mobileid.auth import Action
 from mobileid.errors import InvalidArgument
 from mobileid.gallery.protocol import InTransaction
+from mobileid.service.access import authorize
+from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 from mobileid.service.embedding import EmbedOutcome, Progress, embed_files, file_sha256
 from mobileid.types import Subject
@@ -48,7 +51,7 @@ class EnrolReport:
 
 
 def gallery_audit(
-    ctx: Context, event: EventType, component: str, *, training: bool
+    ctx: Context, caller: Caller, event: EventType, component: str, *, training: bool
 ) -> InTransaction:
     """A hook that writes the change's audit entry inside the change's own transaction."""
     log = ctx.audit  # opened now: opening it inside the transaction would wait on its lock
@@ -61,16 +64,18 @@ def gallery_audit(
             "embeddings_added" if embeddings >= 0 else "embeddings_removed": abs(embeddings),
             "training": training,
         }
-        ev = AuditEvent(event, ctx.actor.operator, ctx.actor.role, component, details=details)
+        ev = AuditEvent(event, caller.operator, caller.role, component, details=details)
         log.append(session, ev)
 
     return append
 
 
-def delete_subject(ctx: Context, subject_id: str) -> Subject:
-    """Remove a subject and its embeddings, audited in the same transaction."""
+def delete_subject(ctx: Context, caller: Caller, subject_id: str) -> Subject:
+    """Remove a subject and its embeddings, audited in the same transaction. The caller must
+    be allowed to manage galleries (the console, or an admin): a refusal is audited."""
+    authorize(ctx, caller, Action.MANAGE_GALLERIES)
     training = ctx.gallery.get(subject_id).gallery in ctx.gallery.galleries(training=True)
-    hook = gallery_audit(ctx, EventType.DELETE, "subjects", training=training)
+    hook = gallery_audit(ctx, caller, EventType.DELETE, "subjects", training=training)
     return ctx.gallery.remove(subject_id, in_transaction=hook)
 
 
@@ -101,6 +106,7 @@ def display_name(folder: str) -> str:
 
 def enrol_directory(
     ctx: Context,
+    caller: Caller,
     root: Path,
     *,
     gallery: str | None = None,
@@ -111,13 +117,14 @@ def enrol_directory(
 ) -> EnrolReport:
     """Enrol every subject folder. Each subject is written in one transaction with the images
     that worked; images that failed are reported and skipped; already-enrolled images are not
-    embedded again."""
+    embedded again. The caller must be allowed to manage galleries."""
+    authorize(ctx, caller, Action.MANAGE_GALLERIES)
     gallery = gallery or ctx.settings.default_gallery
     source = source or f"folder:{root.resolve().name}"
     pid = ctx.pipeline.pipeline_id
     if training:
         ctx.gallery.create_gallery(gallery, training=True)
-    audit = gallery_audit(ctx, EventType.ENROL, "enrol", training=training)
+    audit = gallery_audit(ctx, caller, EventType.ENROL, "enrol", training=training)
     folders = scan_subject_folders(root)
     todo: list[tuple[str, Path]] = []
     report = EnrolReport(gallery=gallery, pipeline_id=pid)
