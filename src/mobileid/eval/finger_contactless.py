@@ -75,7 +75,9 @@ def conservative(cal: Calibration, confidence: float = CONFIDENCE) -> Calibratio
     """``cal`` with every rate replaced by its one-sided Clopper-Pearson upper bound."""
     n = cal.impostor_count
     k = np.rint(np.asarray(cal.fmrs) * n)
-    upper = np.minimum(1.0, stats.beta.ppf(confidence, k + 1, n - k))
+    # k = n (every impostor at or above the lowest score) has no upper bound below 1.
+    upper = np.where(k >= n, 1.0, stats.beta.ppf(confidence, k + 1, np.maximum(n - k, 1)))
+    upper = np.minimum(1.0, upper)
     fmrs = tuple(float(x) for x in np.maximum.accumulate(upper[::-1])[::-1])
     return Calibration(
         cal.matcher,
