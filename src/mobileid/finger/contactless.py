@@ -12,10 +12,11 @@ and the handedness (``ContactlessParams.handedness``: a camera sees the pad, a c
 its mirror image; greyscale fingertips are taken as already flipped, as contactless scanners
 deliver them and as the IMPOSE renders are).
 
-Measured on the 18 IMPOSE renders (2 fingers, roll -46° to +54°) searched among the 80 DB1_B
-prints and both rolled prints: mate first for 17 of 18 with unrolling and 15 of 18 without
-(target period 8.2); taken as camera-handed (mirrored against contact) only 5 of 18 ranked
-first, so the renders are contact-handed; bright or dark ridges made no consistent difference.
+Measured on the 18 IMPOSE renders (2 fingers, roll -46° to +54°, target period 8.2) searched
+among the 80 DB1_B prints and both rolled prints: mate first for 17 of 18 with unrolling and
+15 of 18 without; taken as camera-handed (mirrored against contact) only 5 of 18 ranked first,
+so the renders are contact-handed; bright or dark ridges made no consistent difference. With
+DB4_B's 80 prints added as distractors (``make eval``): 15 of 18, 7 of 9 at |roll| <= 25°.
 
 Refusals, per fingertip (:func:`check_period`, then the ridge check on the plainly normalised
 print): a fingertip under 104 px wide cannot show ridges 4 px apart; a spectrum peaking at the
