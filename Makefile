@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: run test lint eval bench clean setup
+.PHONY: run test lint eval bench clean setup eval-fingers-sensors eval-fingers-contactless \
+	calibrate-fingers
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +32,31 @@ eval: $(STAMP)
 	$(PY) -m mobileid.cli.main eval faces identify --root $(SHARED)/faces/lfw-dev --splits 20 --seed 1 --report reports/lfw-identify
 	$(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB1_B --report reports/fvc2002-db1b
 	$(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB4_B --report reports/fvc2002-db4b
+	$(MAKE) eval-fingers-sensors eval-fingers-contactless
+
+# Fingerprints as other sensors would give them (mobileid.eval.finger_sensors): FTE and EER.
+FINGER_SENSORS := capacitive faint dark inverted noisy dry wet small
+eval-fingers-sensors: $(STAMP)
+	for s in $(FINGER_SENSORS); do \
+	  $(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB1_B \
+	    --sensor $$s --report reports/fvc2002-db1b-$$s || exit 1; done
+	for s in capacitive dry; do \
+	  $(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB4_B \
+	    --sensor $$s --report reports/fvc2002-db4b-$$s || exit 1; done
+
+# Fingertip photos and renders against contact prints; the tables go to reports/, not the data dir.
+CONTACTLESS_ARGS := --photos $(SHARED)/contactless/ISPFDv1_samples \
+	--root $(SHARED)/fingerprints/FVC2002/DB1_B --root $(SHARED)/fingerprints/FVC2002/DB4_B \
+	--renders $(SHARED)/contactless/impose_samples
+eval-fingers-contactless: $(STAMP)
+	$(PY) -m mobileid.cli.main eval fingers-contactless $(CONTACTLESS_ARGS) \
+	  --out reports/contactless --report reports/contactless
+
+# Rebuild the shipped finger calibrations (after any change of the finger pipeline id).
+calibrate-fingers: $(STAMP)
+	$(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB1_B \
+	  --calibration-out src/mobileid/finger/calibration.json
+	$(PY) -m mobileid.cli.main eval fingers-contactless $(CONTACTLESS_ARGS) --out src/mobileid/finger
 
 bench: $(STAMP)
 	$(PY) bench/bench_face.py

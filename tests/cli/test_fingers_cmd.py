@@ -62,14 +62,15 @@ def test_eval_fingers_json_and_report(
 def test_eval_fingers_contactless_writes_both_calibrations(
     tmp_path: Path, templates: TemplateBank, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Photos against prints (impostors only) and photos of different fingers: two tables,
-    named for their pipeline pairs, whose datasets say how few comparisons they rest on."""
+    """Photos and renders against prints, and photos of different fingers: two tables named
+    for their pipeline pairs, saying how few comparisons they rest on; the renders' genuine
+    scores and ranks are reported beside them."""
     from mobileid.finger.pipeline import calibration_matcher
     from mobileid.scoring import Calibration
 
-    root, photos = tmp_path / "root", tmp_path / "photos"
-    root.mkdir()
-    photos.mkdir()
+    root, photos, renders = tmp_path / "root", tmp_path / "photos", tmp_path / "renders"
+    for folder in (root, photos, renders / "multi_pose_CL", renders / "source_rolled"):
+        folder.mkdir(parents=True)
     settings = Settings(data_dir=tmp_path / "data")
     pipe = templates.pipeline
     cache = TemplateCache(settings.cache_dir, pipe.pipeline_id)
@@ -79,21 +80,37 @@ def test_eval_fingers_contactless_writes_both_calibrations(
         cache.put(hashlib.sha256(path.read_bytes()).hexdigest(), templates.db1(name))
     for name in ("1_i_1_w_1.jpg", "1_o_1_n_1.jpg", "9_o_2_n_1.jpg"):
         (photos / name).symlink_to(shared_path("contactless", "ISPFDv1_samples", name))
+    impose = shared_path("contactless", "impose_samples")
+    for name in ("sample1_0.png", "sample2_23.png", "sample1_texture.png"):
+        (renders / "multi_pose_CL" / name).symlink_to(impose / "multi_pose_CL" / name)
+    for name in ("sample1.png", "sample2.png"):
+        (renders / "source_rolled" / name).symlink_to(impose / "source_rolled" / name)
     out_dir = tmp_path / "out"
     args = _parser().parse_args(
         ["eval", "fingers-contactless", "--photos", str(photos), "--root", str(root),
-         "--out", str(out_dir), "--json"]
+         "--renders", str(renders), "--out", str(out_dir), "--json",
+         "--report", str(tmp_path / "rep")]
     )  # fmt: skip
     assert args.handler(args, settings) == 0
     out = json.loads(capsys.readouterr().out)
-    assert (out["fingertips_usable"], out["contact_prints"]) == (3, 5)
-    assert (out["photo_contact_impostors"], out["photo_photo_impostors"]) == (15, 2)
-    assert len(out["photo_photo_genuine"]) == 1 and out["refused"] == {}
+    assert (out["fingertips_usable"], out["contact_prints"]) == (5, 7)
+    assert (out["photo_contact_impostors"], out["photo_contact_genuine"]) == (33, 2)
+    assert out["photo_photo_impostors"] == 9 and len(out["photo_photo_genuine"]) == 1
+    assert out["refused"] == {}
+    ranks = {r["render"]: r for r in out["render_ranks"]}
+    assert set(ranks) == {"sample1_0.png", "sample2_23.png"}
+    assert [ranks[n]["roll"] for n in sorted(ranks)] == [0, 23]
+    assert all(r["rank"] == 1 for r in ranks.values()) and out["render_rank1_roll_le_25"] == 1.0
+    assert out["threshold_possible"] is None  # 33 impostors cannot show 1e-3
     to_contact = Calibration.load(out_dir / "calibration-contactless.json")
     to_photo = Calibration.load(out_dir / "calibration-contactless-photo.json")
     cpid = pipe.contactless_pipeline_id
     assert to_contact.matcher == calibration_matcher(cpid, pipe.pipeline_id) != cpid
     assert to_photo.matcher == calibration_matcher(cpid, cpid) == cpid
-    assert (to_contact.impostor_count, to_photo.impostor_count) == (15, 2)
-    assert "15 photo/contact impostor comparisons only" in to_contact.dataset
+    assert (to_contact.impostor_count, to_photo.impostor_count) == (33, 9)
+    assert to_contact.genuine_count == 2
+    assert "33 impostor comparisons only" in to_contact.dataset
+    assert "upper bounds (Clopper-Pearson)" in to_contact.dataset
+    assert to_contact.fmr(to_contact.scores[-1]) > 1 / 33  # one impostor seen: bound > 1/n
     assert "neither the strong (1e-5) nor the possible (1e-3) band" in to_photo.dataset
+    assert (tmp_path / "rep" / "index.html").exists()

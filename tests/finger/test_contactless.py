@@ -20,13 +20,9 @@ from scipy import ndimage  # type: ignore[import-untyped]
 from mobileid.capture.decode import load_image_file
 from mobileid.config import CaptureLimits
 from mobileid.errors import InputError, InvalidArgument
-from mobileid.finger.contactless import (
-    fingertip_print,
-    mirror_template,
-    segment_fingertips,
-    skin_mask,
-)
+from mobileid.finger.contactless import fingertip_print, mirror_template
 from mobileid.finger.errors import FingerprintTooSmall, NotAFingerprint
+from mobileid.finger.fingertips import finger_mask, segment_fingertips
 from mobileid.finger.params import ContactlessParams
 from mobileid.finger.pipeline import PhotoTemplates
 from tests.conftest import shared_path
@@ -51,7 +47,7 @@ def _finger_cutout(name: str, scale: float) -> tuple[npt.NDArray[np.uint8], npt.
     """The finger of a real photo from just above its tip down, and its skin mask."""
     image = load_image_file(photo_path(name), CaptureLimits())
     left, top, right, _ = segment_fingertips(image.pixels).tips[0].box
-    skin, _ = skin_mask(image.pixels, ContactlessParams())
+    skin = finger_mask(image.pixels, ContactlessParams())[0]
     h, w = image.pixels.shape[:2]
     full = np.asarray(Image.fromarray(skin.astype(np.uint8) * 255).resize((w, h))) > 127
     pad = (right - left) // 8

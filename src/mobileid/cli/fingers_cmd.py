@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mobileid.config import Settings
+from mobileid.eval.finger_sensors import SENSORS
 from mobileid.service.answers import json_safe
 
 __all__ = ["add_fingers_eval_parser", "add_fingers_parsers"]
@@ -31,6 +32,17 @@ def add_fingers_eval_parser(eval_subparsers: Any, common: argparse.ArgumentParse
         "--root", type=Path, required=True, metavar="DIR", help="folder of NNN_k.tif prints"
     )
     p.add_argument("--report", type=Path, metavar="OUTDIR", help="write an HTML report with plots")
+    p.add_argument(
+        "--sensor",
+        choices=sorted(SENSORS),
+        help="imitate another sensor on every print first (mobileid.eval.finger_sensors)",
+    )
+    p.add_argument(
+        "--calibration-out",
+        type=Path,
+        metavar="FILE",
+        help="write this run's score -> FMR table (all cross-finger impostors) to FILE",
+    )
     p.set_defaults(handler=eval_fingers)
     c = eval_subparsers.add_parser(
         "fingers-contactless",
@@ -61,6 +73,14 @@ def add_fingers_eval_parser(eval_subparsers: Any, common: argparse.ArgumentParse
         "(the shipped ones: src/mobileid/finger); default: DATA_DIR/calibration/"
         "finger-contactless*.json, which override the shipped ones",
     )
+    c.add_argument(
+        "--renders",
+        type=Path,
+        metavar="DIR",
+        help="IMPOSE-style renders (multi_pose_CL/, source_rolled/): genuine photo-vs-contact "
+        "pairs, ranked among the contact prints",
+    )
+    c.add_argument("--report", type=Path, metavar="OUTDIR", help="write an HTML report with plots")
     c.set_defaults(handler=eval_fingers_contactless)
 
 
@@ -79,11 +99,19 @@ def eval_fingers(args: argparse.Namespace, settings: Settings) -> int:
     files = list_fvc_root(args.root)
     pipeline = load_finger_pipeline(limits=settings.limits)
     cache = TemplateCache(settings.cache_dir, pipeline.pipeline_id)
-    enrolled = enrol_root(files, pipeline, cache, progress=ProgressLine("enrol"))
+    sensor = getattr(args, "sensor", None)
+    enrolled = enrol_root(files, pipeline, cache, progress=ProgressLine("enrol"), sensor=sensor)
     result = evaluate(enrolled, pipeline, progress=ProgressLine("compare"))
     metrics = dict(result.metrics)
     metrics["root"] = str(args.root)
-    cal = calibrate(result, f"{args.root.name}: all cross-finger impostor pairs")
+    metrics["sensor"] = sensor or "as captured"
+    cal = calibrate(
+        result,
+        f"FVC2002 {args.root.name}{f' ({sensor})' if sensor else ''}: all cross-finger impostor "
+        f"pairs ({len(enrolled)} prints, {metrics['fingers']} fingers)",
+    )
+    if getattr(args, "calibration_out", None):
+        cal.save(args.calibration_out)
     possible = settings.bands.possible_fmr
     thresholds = {"possible": cal.threshold(possible)} if possible >= cal.resolution else None
     if thresholds:
@@ -115,20 +143,18 @@ def eval_fingers(args: argparse.Namespace, settings: Settings) -> int:
 def eval_fingers_contactless(args: argparse.Namespace, settings: Settings) -> int:
     """Enrol the contact prints (cached) and the photos, compare, write both calibrations."""
     from mobileid.cli.progress import ProgressLine
-    from mobileid.eval.fingers import (
-        TemplateCache,
-        contactless_calibrations,
-        enrol_root,
-        list_fvc_root,
-        save_contactless,
-    )
+    from mobileid.eval.finger_contactless import contactless_calibrations, save_contactless
+    from mobileid.eval.fingers import TemplateCache, enrol_root, list_fvc_root
     from mobileid.finger.pipeline import load_finger_pipeline
 
     pipeline = load_finger_pipeline(limits=settings.limits)
     cache = TemplateCache(settings.cache_dir, pipeline.pipeline_id)
     files = [f for root in args.root for f in list_fvc_root(root)]
     contact = enrol_root(files, pipeline, cache, progress=ProgressLine("enrol"))
-    cal = contactless_calibrations(args.photos, contact, pipeline, ProgressLine("photos"))
+    renders = getattr(args, "renders", None)
+    cal = contactless_calibrations(
+        args.photos, contact, pipeline, ProgressLine("photos"), renders=renders
+    )
     if args.out:
         paths = save_contactless(cal, args.out, "calibration-contactless")
     else:
@@ -138,6 +164,21 @@ def eval_fingers_contactless(args: argparse.Namespace, settings: Settings) -> in
         **cal.metrics,
         "calibrations": {str(p): c.dataset for p, c in zip(paths, tables, strict=True)},
     }
+    if getattr(args, "report", None):
+        import numpy as np
+
+        from mobileid.eval.report import write_report
+
+        possible = cal.metrics["threshold_possible"]
+        page = write_report(
+            args.report,
+            "Fingertip photos against contact prints (genuine: renders vs their rolled print)",
+            out,
+            genuine=cal.genuine[np.isfinite(cal.genuine)] if cal.genuine.size else None,
+            impostor=cal.impostor if cal.genuine.size else None,
+            thresholds={"possible": possible} if possible is not None else None,
+        )
+        print(f"report: {page}", file=sys.stderr)
     if getattr(args, "json", False):
         print(json.dumps(json_safe(out), indent=2))
         return 0

@@ -6,10 +6,9 @@ Protocols (``../shared/data/PROVENANCE.md``, FVC2002):
 - impostor (FVC): the first impression of each finger against the first of every other;
 - impostor_all: every impression of a finger against every impression of every other finger.
 
-Contactless calibration (:func:`contactless_calibrations`), impostor comparisons only (the
-false-match rate needs no mated pairs): every usable fingertip photo (ISPFD naming
-``<subject>_<i|o>_<k>_<w|n>_<n>``, ``k`` read as the finger) against every contact print of the
-given FVC folders (photo mirrored, as in search), and every pair of photos of different fingers.
+Sensors: ``sensor`` names an imitation of :mod:`mobileid.eval.finger_sensors` applied to
+every print before enrolment (the FVC protocol is unchanged). Photos of fingertips are
+evaluated by :mod:`mobileid.eval.finger_contactless`.
 
 Each unordered pair is compared once. A print that fails to enrol scores ``-inf`` in every
 pair it is in: a miss in each genuine pair, a rejection in each impostor pair. Templates are
@@ -32,29 +31,27 @@ import numpy as np
 import numpy.typing as npt
 
 from mobileid.errors import InputError, InvalidArgument
+from mobileid.eval.finger_sensors import imitate_bytes
 from mobileid.eval.metrics import eer, fnmr_at_fmr, zero_fmr
 from mobileid.finger.match import MatchFeatures, match_features
-from mobileid.finger.pipeline import FingerPipeline, calibration_matcher
+from mobileid.finger.pipeline import FingerPipeline
 from mobileid.finger.types import FingerTemplate
 from mobileid.scoring import Calibration, build_calibration
 
 __all__ = [
-    "ContactlessCalibration",
+    "Enrolled",
     "FingerEval",
     "TemplateCache",
     "calibrate",
-    "contactless_calibrations",
     "enrol_root",
     "evaluate",
     "list_fvc_root",
-    "save_contactless",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[int, int], None]
 
 _NAME = re.compile(r"^(\d+)_(\d+)\.(tif|tiff|png|bmp|jpg|jpeg|wsq)$", re.IGNORECASE)
-_PHOTO = re.compile(r"^(\d+)_[io]_(\d+)_[wn]_\d+\.(jpg|jpeg|png)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -158,11 +155,15 @@ def enrol_root(
     pipeline: FingerPipeline,
     cache: TemplateCache | None = None,
     progress: Progress | None = None,
+    sensor: str | None = None,
 ) -> list[Enrolled]:
-    """Enrol every print (from the cache when it holds the image's hash)."""
+    """Enrol every print (from the cache when it holds the image's hash), as ``sensor`` would
+    give it when one is named (:mod:`mobileid.eval.finger_sensors`)."""
     out = []
     for i, f in enumerate(files):
         data = f.path.read_bytes()
+        if sensor:
+            data = imitate_bytes(data, sensor)
         sha = hashlib.sha256(data).hexdigest()
         cached = cache.get(sha) if cache else None
         ms: float | None = None
@@ -276,148 +277,3 @@ def calibrate(result: FingerEval, dataset: str) -> Calibration:
     return build_calibration(
         imp, int(gen.size), matcher=str(result.metrics["pipeline_id"]), dataset=dataset
     )
-
-
-@dataclass(frozen=True, eq=False)
-class ContactlessCalibration:
-    """The two tables a photo probe needs, and what they rest on."""
-
-    to_contact: Calibration  # photo probe against contact prints
-    to_photo: Calibration  # photo probe against photo-enrolled templates
-    metrics: dict[str, Any]
-
-
-def contactless_calibrations(
-    photos: Path,
-    contact: list[Enrolled],
-    pipeline: FingerPipeline,
-    progress: Progress | None = None,
-) -> ContactlessCalibration:
-    """Measure the contactless calibrations (module doc) from a folder of ISPFD-named photos
-    and enrolled contact prints (:func:`enrol_root`). Photos or prints that fail to enrol are
-    never compared and are listed in ``metrics``; ``dataset`` says how few pairs remain."""
-    probes, refused, ms = _enrol_photos(photos, pipeline)
-    if not probes:
-        raise InvalidArgument(
-            f"photos: expected usable fingertip photos in {str(photos)!r}, got none "
-            f"({len(refused)} refused)",
-            field="photos",
-        )
-    prints = [pipeline.features(e.template) for e in contact if e.template]
-    views = [pipeline.features(pipeline.photo_views(t)[pipeline.pipeline_id]) for _, t in probes]
-    to_contact = np.array([match_features(v, c).score for v in views for c in prints])
-    genuine: list[float] = []
-    to_photo: list[float] = []
-    for i, (fi, ti) in enumerate(probes):
-        for fj, tj in probes[i + 1 :]:
-            (genuine if fi == fj else to_photo).append(pipeline.compare(ti, tj).score)
-        if progress:
-            progress(i + 1, len(probes))
-    if not to_photo or not prints:
-        raise InvalidArgument(
-            f"photos: expected photos of at least two fingers and contact prints, got "
-            f"{len({f for f, _ in probes})} fingers and {len(prints)} prints",
-            field="photos",
-        )
-    roots = sorted({f"{e.file.path.parent.parent.name}/{e.file.path.parent.name}" for e in contact})
-    where = (
-        f"{len(probes)} usable fingertips of {len(probes) + len(refused)} photos in "
-        f"{photos.name} (refused: {', '.join(sorted(refused)) or 'none'})"
-    )
-    cpid, pid = pipeline.contactless_pipeline_id, pipeline.pipeline_id
-    to_c = build_calibration(
-        to_contact,
-        0,
-        matcher=calibration_matcher(cpid, pid),
-        dataset=_dataset(
-            f"{where} x {len(prints)} contact prints of {' + '.join(roots)} (photos mirrored; "
-            f"{len(contact) - len(prints)} prints failed to enrol; FVC2002 DB4_B is synthetic)",
-            to_contact.size,
-            "photo/contact",
-        ),
-    )
-    to_p = build_calibration(
-        to_photo,
-        0,
-        matcher=calibration_matcher(cpid, cpid),
-        dataset=_dataset(
-            f"{where}: every pair of photos of different fingers (subject and k differ; "
-            f"same-subject pairs count as impostors, which errs towards higher rates)",
-            len(to_photo),
-            "photo/photo",
-        ),
-    )
-    metrics = {
-        "photos": len(probes) + len(refused),
-        "fingertips_usable": len(probes),
-        "refused": refused,
-        "photo_ms_mean": float(np.mean(ms)) if ms else None,
-        "contact_prints": len(prints),
-        "photo_contact_impostors": int(to_contact.size),
-        "photo_photo_impostors": len(to_photo),
-        "photo_photo_genuine": [round(float(g), 4) for g in genuine],
-        **_stats("photo_contact", to_contact),
-        **_stats("photo_photo", np.asarray(to_photo)),
-        "pipeline_id": pid,
-        "contactless_pipeline_id": cpid,
-    }
-    return ContactlessCalibration(to_c, to_p, metrics)
-
-
-def _enrol_photos(
-    photos: Path, pipeline: FingerPipeline
-) -> tuple[list[tuple[str, FingerTemplate]], dict[str, str], list[float]]:
-    """(finger key, template) per usable fingertip, {file: error} of refused ones, times."""
-    if not Path(photos).is_dir():
-        raise InvalidArgument(
-            f"photos: expected a folder of fingertip photos, got {str(photos)!r}", field="photos"
-        )
-    probes, refused, ms = [], {}, []
-    for path in sorted(Path(photos).iterdir()):
-        m = _PHOTO.match(path.name)
-        if not m:
-            continue
-        start = time.perf_counter()
-        try:
-            photo = pipeline.enrol_photo_tips(path.read_bytes(), field=path.name)
-        except InputError as exc:
-            refused[path.name] = exc.code
-            continue
-        ms.append(1000.0 * (time.perf_counter() - start))
-        for k, tip in enumerate(photo.tips):
-            key = f"{m.group(1)}_{m.group(2)}" + (f"#{k}" if len(photo.tips) > 1 else "")
-            if tip.template is None:
-                refused[f"{path.name}#{k}"] = tip.error.code if tip.error else "unusable"
-            else:
-                probes.append((key, tip.template))
-    return probes, refused, ms
-
-
-def _dataset(what: str, n: int, kind: str) -> str:
-    if n < 1000:
-        shown = "neither the strong (1e-5) nor the possible (1e-3) band can be shown"
-    else:
-        shown = "the strong band (1e-5) cannot be shown"
-    return (
-        f"{what}: {n} {kind} impostor comparisons only (no genuine pairs used), so rates "
-        f"resolve down to {1 / n:.1e} and {shown}. Rebuild with `mobileid eval "
-        "fingers-contactless` (see mobileid.eval.fingers)"
-    )
-
-
-def _stats(prefix: str, scores: FloatArray) -> dict[str, float]:
-    return {
-        f"{prefix}_max": round(float(scores.max()), 4),
-        f"{prefix}_p99": round(float(np.percentile(scores, 99)), 4),
-        f"{prefix}_median": round(float(np.median(scores)), 4),
-    }
-
-
-def save_contactless(cal: ContactlessCalibration, folder: Path, stem: str) -> list[Path]:
-    """Write ``STEM.json`` (photo -> contact) and ``STEM-photo.json`` (photo -> photo)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{stem}.json", folder / f"{stem}-photo.json"]
-    cal.to_contact.save(paths[0])
-    cal.to_photo.save(paths[1])
-    return paths

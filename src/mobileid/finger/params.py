@@ -25,7 +25,9 @@ class LoadParams:
 @dataclass(frozen=True)
 class RidgeParams:
     block: int = 24  # px at 500 ppi: 2-3 ridge periods
-    min_std: float = 6.0  # grey-level spread of a block with anything in it
+    min_std: float = 2.0  # grey-level spread of a block with anything in it, at the least
+    min_std_share: float = 0.2  # ... and this share of the image's 90th-percentile block spread
+    pre_blur: float = 0.8  # Gaussian sigma, px: removes sensor noise above the ridge band
     # Ridge period at 500 ppi is 6-14 px (frequency 0.07-0.17 cycles/px).
     min_freq: float = 1.0 / 16.0
     max_freq: float = 1.0 / 5.0
@@ -33,10 +35,13 @@ class RidgeParams:
     min_coherence: float = 0.35  # gradient orientation coherence of a ridge block
     blank_std: float = 3.0  # whole-image grey-level spread below this: blank
     saturated_share: float = 0.95  # share of pixels at 0, or at 255, above this: saturated
-    # Measured: FVC2002 DB1_B/DB4_B and the SourceAFIS images have ridge fractions >= 0.12 and
-    # foreground fractions >= 0.22; 15 face photos <= 0.083 and <= 0.19.
-    min_ridge_fraction: float = 0.10  # ridge blocks among all blocks
-    min_foreground_fraction: float = 0.21  # ridge blocks among blocks with any contrast
+    # Contact prints are judged on the print, not the frame (quality.py): no floor on the ridge
+    # blocks' share of the whole image; at least 10% of the blocks with contrast must be ridge
+    # blocks (FVC2002 DB1_B/DB4_B and their sensor imitations: >= 0.13; a textured wall: ~0).
+    # Faces reach 0.25 once contrast is relative, and are refused by the face guard instead.
+    min_ridge_fraction: float = 0.0  # ridge blocks among all blocks
+    min_foreground_fraction: float = 0.10  # ridge blocks among blocks with any contrast
+    min_plate_share: float = 0.08  # blocks without contrast needed to tell the print's polarity
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,9 @@ class ExtractParams:
     quality_threshold: float = 0.45
     type_threshold: float = 0.5  # >= ending, < bifurcation
     max_minutiae: int = 150
-    min_minutiae: int = 8  # fewer cannot be told apart from chance alignments
+    # A print is enrolled whenever a few minutiae are found (a capacitive sensor's small print
+    # gave 7); the matcher's ``min_overlap`` floor keeps such templates from scoring high.
+    min_minutiae: int = 5
     # onnxruntime intra-op threads: with the fused graph, 2 threads took 0.48 s per print on the
     # 2-core host and 1 thread 0.71 s (the unfused graph gained less: 0.69 s against 1.07 s).
     threads: int = 2
@@ -83,20 +90,40 @@ class ContactlessParams:
     work_side: int = 400  # px, longest side of the copy used for segmentation
     min_finger_share: float = 0.02  # of the photo; less is not a finger in front of the lens
     tip_length: float = 1.2  # finger widths from the tip kept as the fingertip
-    target_period: float = 9.0  # px per ridge at 500 ppi
+    # px per ridge at 500 ppi: the median that ridge_period measures on FVC2002 DB1_B (8.16;
+    # quartiles 7.3-8.6), so a photo lands at the scale of a typical contact print
+    target_period: float = 8.2
     min_period: float = 4.0  # px in the photo; finer than this is noise, not ridges
     max_period: float = 40.0
     norm_sigma: float = 6.0  # px at 500 ppi, local contrast normalisation
     min_contrast: float = 3.0  # grey levels; local spread below this is not amplified further
-    mirror: bool = False
+    # "camera": the pad as a camera sees it (a phone photo), mirrored against contact prints;
+    # "contact": already flipped to a contact print's handedness (contactless scanners and the
+    # IMPOSE renders deliver this); "auto": colour photos are "camera", greyscale ones "contact".
+    handedness: str = "auto"
+    # "bright": ridges catch light (colour phone photos); "dark": as on a contact print.
+    polarity: str = "auto"
+    grey_ridges_bright: bool = True  # what "auto" assumes for a greyscale fingertip
+    unroll: bool = True  # undo the finger's curvature (cylinder model), see contactless.unroll
+    unroll_max_angle: float = 1.2  # radians from the line of sight (69°): 2.8x foreshortened
     min_skin_redness: float = 25.0  # Cr - Cb; white paper under warm light reaches ~24
+    # A greyscale image (mean channel spread at most this many grey levels; JPEG chroma noise
+    # stays under 2) has no skin colour: its finger is the object on a plain background, which
+    # must differ from it by ``min_object_contrast`` grey levels on average.
+    max_grey_chroma: float = 3.0
+    min_object_contrast: float = 40.0
     # A fingertip is 14-20 mm wide and ridges are 0.4-0.55 mm apart: the period is searched
     # between these fractions of the finger's width.
     min_period_of_width: float = 1.0 / 48.0
     max_period_of_width: float = 1.0 / 26.0
+    # Greyscale fingertips (renders, segmented captures) seen rolled by 45-54°: their silhouette
+    # narrows to ~20 ridge periods (IMPOSE renders: 188 px wide, period 9.3 px).
+    max_period_of_width_grey: float = 1.0 / 18.0
+    min_period_of_width_grey: float = 1.0 / 60.0  # and broad ones show 51 (364 px, 7.1 px)
     # Ridge check of the normalised print (see contactless.py for the measurements).
     min_ridge_fraction: float = 0.10
     min_foreground_fraction: float = 0.15
+    ridge_min_std: float = 6.0  # grey levels: a block with contrast, on the plain print
 
 
 @dataclass(frozen=True)

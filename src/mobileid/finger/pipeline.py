@@ -1,15 +1,18 @@
 """The contact-print pipeline, stage by stage, and its ``pipeline_id``.
 
 1. :func:`~mobileid.finger.load.load_fingerprint`: decode (WSQ too), resolution, 500 ppi
-2. :func:`~mobileid.finger.quality.check_fingerprint`: refuse blank, saturated, ridge-less
+2. :func:`~mobileid.finger.face_guard.refuse_face_pixels`,
+   :func:`~mobileid.finger.quality.check_fingerprint`: refuse faces, blank, saturated,
+   ridge-less; :func:`~mobileid.finger.quality.dark_ridges`: ridges dark, as LEADER expects
 3. :func:`~mobileid.finger.extract.extract_minutiae`: LEADER minutiae → ``FingerTemplate``
 4. :func:`~mobileid.finger.match.compare`: cylinders + rigid alignment → similarity
 
-Phone photos replace stages 1-2 with :func:`~mobileid.finger.contactless.fingertip_prints`
-(find up to four fingertips, rescale by ridge period, normalise, band-pass, invert) and get
-their own pipeline id. A photo template is compared with contact templates only mirrored
-(:meth:`FingerPipeline.photo_views`) and only under a calibration measured for that pair of
-pipelines, named by :func:`calibration_matcher`.
+Phone photos and segmented greyscale fingertips replace stages 1-2 with
+:func:`~mobileid.finger.contactless.fingertip_prints` (find up to four fingertips, unroll the
+finger's curvature, rescale by ridge period, normalise, band-pass, set polarity and
+handedness) and get their own pipeline id. A photo template is compared with contact
+templates only mirrored (:meth:`FingerPipeline.photo_views`) and only under a calibration
+measured for that pair of pipelines, named by :func:`calibration_matcher`.
 
 Templates are compared only within one ``pipeline_id``: it names every stage that changes
 minutiae or scores, with the model's hash and the constants that matter.
@@ -23,14 +26,10 @@ from pathlib import Path
 from mobileid.capture.decode import decode_image
 from mobileid.config import CaptureLimits
 from mobileid.errors import InputError, InvalidArgument
-from mobileid.finger.contactless import (
-    Fingertip,
-    check_period,
-    fingertip_prints,
-    mirror_template,
-)
+from mobileid.finger.contactless import check_period, fingertip_prints, mirror_template
 from mobileid.finger.extract import MinutiaeExtractor, extract_minutiae, load_extractor
-from mobileid.finger.face_guard import refuse_faces
+from mobileid.finger.face_guard import refuse_face_pixels, refuse_faces
+from mobileid.finger.fingertips import Fingertip
 from mobileid.finger.load import load_fingerprint
 from mobileid.finger.match import MatchFeatures, match_features, prepare
 from mobileid.finger.params import (
@@ -40,7 +39,7 @@ from mobileid.finger.params import (
     MatchParams,
     RidgeParams,
 )
-from mobileid.finger.quality import check_fingerprint
+from mobileid.finger.quality import check_fingerprint, dark_ridges
 from mobileid.finger.types import FingerImage, FingerTemplate, MatchResult
 
 __all__ = [
@@ -52,7 +51,9 @@ __all__ = [
 ]
 
 MATCHER_VERSION = "mcc8x6-rigid/1"
-CONTACTLESS_VERSION = "contactless-skin-tips-period-dog/2"
+# Gates and polarity: relative contrast, face guard, ridge floors on the print, dark ridges.
+GATE_VERSION = "gate-relative-polarity/2"
+CONTACTLESS_VERSION = "contactless-tips-grey-unroll-period8.2-dog/3"
 
 
 def calibration_matcher(probe_pipeline_id: str, gallery_pipeline_id: str) -> str:
@@ -99,8 +100,9 @@ class FingerPipeline:
     def pipeline_id(self) -> str:
         e = self.extractor.params
         return (
-            f"finger/contact-{self.load.working_ppi:g}ppi+{self.extractor.model_id}"
-            f"-q{e.quality_threshold:g}-crop{e.crop_margin}s{e.crop_snap}+{MATCHER_VERSION}"
+            f"finger/contact-{self.load.working_ppi:g}ppi+{GATE_VERSION}+{self.extractor.model_id}"
+            f"-q{e.quality_threshold:g}-min{e.min_minutiae}-crop{e.crop_margin}s{e.crop_snap}"
+            f"+{MATCHER_VERSION}"
         )
 
     def load_image(
@@ -108,8 +110,9 @@ class FingerPipeline:
     ) -> FingerImage:
         """Stages 1-2: decode to 500 ppi and check that it is a usable print."""
         image = load_fingerprint(data, ppi=ppi, limits=self.limits, params=self.load, field=field)
+        refuse_face_pixels(image.pixels, field=field)
         check_fingerprint(image, self.ridges, self.load, field=field)
-        return image
+        return dark_ridges(image, self.ridges)
 
     def enrol_bytes(
         self, data: bytes, *, ppi: float | None = None, field: str = "image"
@@ -142,10 +145,14 @@ class FingerPipeline:
         layout, prints = fingertip_prints(decoded, p)
         # The plainly normalised print is checked with the contactless floors: a face or a
         # defocused finger yields texture, not ridges (measured in contactless.py).
+        # (with absolute contrast and no pre-blur, as they were measured).
         floors = replace(
             self.ridges,
             min_ridge_fraction=p.min_ridge_fraction,
             min_foreground_fraction=p.min_foreground_fraction,
+            min_std=p.ridge_min_std,
+            min_std_share=0.0,
+            pre_blur=0.0,
         )
         tips = []
         for tp in prints:
@@ -182,8 +189,8 @@ class FingerPipeline:
     def photo_views(self, template: FingerTemplate) -> dict[str, FingerTemplate]:
         """A photo template as each pipeline it may be compared with sees it, by pipeline id:
         itself for photo templates, mirrored for contact prints (``mirror_template``). Photo
-        templates are those of :meth:`enrol_photo_tips` with ``ContactlessParams.mirror``
-        left off, as the calibrations were measured."""
+        templates are in camera handedness (:meth:`enrol_photo_tips` flips contact-handed
+        ones, see ``ContactlessParams.handedness``), as the calibrations were measured."""
         if template.pipeline_id != self.contactless_pipeline_id:
             raise InvalidArgument(
                 f"template: expected pipeline {self.contactless_pipeline_id!r}, got "

@@ -21,9 +21,9 @@ Phone photos (``contactless=True``): each photo gives one probe per usable finge
 four, with its position where the photo tells it). Each probe searches the contact templates
 (mirrored, under the photo -> contact calibration) and the photo-enrolled ones (under the photo
 calibration); a subject's piece for that probe is its lowest estimated rate over both. The
-shipped contactless calibrations rest on a few hundred impostor comparisons (see their
-``dataset``): their resolution keeps photo probes out of the strong band, and the photo ->
-photo one out of the possible band too. A search without both calibrations is refused.
+shipped photo -> contact calibration rests on ~3,900 impostor comparisons (conservative upper
+bounds, see its ``dataset``): a photo probe can reach the possible band, never the strong one;
+the photo -> photo one (~200) reaches neither. A search without both calibrations is refused.
 
 Face and finger evidence of one subject are fused by the same rule in
 :mod:`mobileid.service.person`.

@@ -1,0 +1,90 @@
+"""Greyscale, already segmented fingertips (IMPOSE renders) are accepted, brought to contact
+geometry and matched to the rolled print of the same finger."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mobileid.capture.decode import load_image_file
+from mobileid.config import CaptureLimits
+from mobileid.finger.contactless import ridge_period, unroll
+from mobileid.finger.errors import NotAFingerprint
+from mobileid.finger.fingertips import segment_fingertips
+from mobileid.finger.types import FingerTemplate
+from tests.conftest import shared_path
+from tests.finger.bank import TemplateBank
+
+IMPOSE = ("contactless", "impose_samples")
+
+
+def _render(name: str) -> bytes:
+    return shared_path(*IMPOSE, "multi_pose_CL", f"{name}.png").read_bytes()
+
+
+def _rolled(templates: TemplateBank, sample: str) -> FingerTemplate:
+    path = shared_path(*IMPOSE, "source_rolled", f"{sample}.png")
+    return templates.pipeline.enrol_bytes(path.read_bytes(), ppi=500.0, field=path.name)
+
+
+def test_a_segmented_greyscale_fingertip_is_found() -> None:
+    """A render (grey fingertip on black, its end broad and flat) gives one upright fingertip."""
+    for name in ("sample1_0", "sample2_0", "sample2_-45"):
+        path = shared_path(*IMPOSE, "multi_pose_CL", f"{name}.png")
+        layout = segment_fingertips(load_image_file(path, CaptureLimits()).pixels)
+        assert layout.greyscale and layout.quarter_turns == 0 and len(layout.tips) == 1, name
+        left, top, right, bottom = layout.tips[0].box
+        assert 100 < left < right < 700 and 100 < top < 200 < bottom, (name, layout.tips[0].box)
+
+
+def test_a_grey_wall_is_still_no_finger(templates: TemplateBank) -> None:
+    """Without colour a finger must stand out from the frame: grey noise does not."""
+    rng = np.random.default_rng(5)
+    wall = np.clip(140 + rng.normal(0, 10, (600, 800)), 0, 255).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(wall).save(out, format="PNG")
+    with pytest.raises(NotAFingerprint) as err:
+        templates.pipeline.enrol_photo_tips(out.getvalue())
+    assert err.value.reasons == ("no_finger",)
+
+
+def test_unroll_evens_out_the_ridges_of_a_cylinder() -> None:
+    """Stripes evenly spaced on a cylinder crowd towards its edges in a side view; unrolled,
+    their period is the same at the centre and near the edges."""
+    radius, period = 150.0, 9.0
+    x = np.arange(-160, 161, dtype=np.float64)
+    arc = radius * np.arcsin(np.clip(x / radius, -1, 1))  # skin arc length under each column
+    row = 128 + 100 * np.cos(2 * math.pi * arc / period)
+    grey = np.tile(row, (64, 1)).astype(np.float32)
+    mask = np.tile(np.abs(x) < radius, (64, 1))
+    flat, flat_mask = unroll(grey, mask, 1.2)
+    centre = flat.shape[1] // 2
+    for offset in (0, 120):  # at the centre, and ~50° round the cylinder
+        window = flat[:, centre + offset - 32 : centre + offset + 32]
+        found, ok = ridge_period(window, 6.0, 14.0)
+        assert ok and found == pytest.approx(period, rel=0.06), (offset, found)
+    assert flat_mask[:, centre].all() and not flat_mask[:, 0].any()
+
+
+@pytest.mark.parametrize("name", ["sample1_0", "sample1_22", "sample2_-13", "sample2_23"])
+def test_render_is_accepted_and_its_rolled_print_ranks_first(
+    templates: TemplateBank, name: str
+) -> None:
+    """A render with |roll| <= 25° finds the rolled print of its finger first among the other
+    rolled print and the first two impressions of every DB1_B finger."""
+    pipe = templates.pipeline
+    sample = name.split("_")[0]
+    photo = pipe.enrol_photo_tips(_render(name), field=name)
+    assert len(photo.tips) == 1 and photo.tips[0].template is not None
+    probe = pipe.photo_views(photo.tips[0].template)[pipe.pipeline_id]
+    mate = pipe.compare(probe, _rolled(templates, sample)).score
+    other = "sample2" if sample == "sample1" else "sample1"
+    distractors = [_rolled(templates, other)] + [
+        templates.db1(f"{finger}_{k}.tif") for finger in range(101, 111) for k in (1, 2)
+    ]
+    best_other = max(pipe.compare(probe, t).score for t in distractors)
+    assert mate > best_other, (name, mate, best_other)
