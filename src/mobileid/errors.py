@@ -14,7 +14,8 @@
     │   └── InvalidArgument         a bad option or field (not an image problem)
     ├── NotFound (also LookupError) a subject or gallery that does not exist
     ├── PipelineMismatch            two embeddings from different pipelines were compared
-    └── ServiceBusy                 every worker is busy and the queue is full: try again later
+    ├── ServiceBusy                 every worker is busy and the queue is full: try again later
+    └── CertificationRefused        the operator's training record falls short of the criteria
 
 Every message names the field, what was expected and what came, so that a person in the field
 or a script can act on it. Each class carries a stable ``code`` (for the API's problem+json
@@ -108,3 +109,15 @@ class ServiceBusy(MobileIdError):
     def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class CertificationRefused(MobileIdError):
+    """A certification the operator's training record does not support (the figures are in
+    the message and ``figures``); a supervisor may still certify with a stated exemption."""
+
+    code = "certification_refused"
+    exit_code = 12
+
+    def __init__(self, message: str, *, figures: dict[str, object]) -> None:
+        super().__init__(message, field="username")
+        self.figures = figures

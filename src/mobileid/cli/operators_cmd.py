@@ -93,6 +93,9 @@ def add_operators_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     tok.add_argument("--days", type=float, default=1.0, help="lifetime in days (default 1)")
     tok.add_argument("--label", default="", help="what the token is for")
     tok.set_defaults(handler=_token)
+    from mobileid.cli.certify_cmd import add_certify_parser
+
+    add_certify_parser(osub, common)
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
