@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import NoReturn
 
 from mobileid.audit import Outcome
 from mobileid.errors import InputError, InvalidArgument, NotFound
@@ -25,6 +26,7 @@ from mobileid.service.identify import (
     identify_face,
     new_search_id,
     require_reason,
+    search_details,
 )
 from mobileid.service.person import PersonIdentifyResult, identify_person
 from mobileid.service.purpose import SearchReason
@@ -67,6 +69,20 @@ class QueryAnswer:
     search_id: str
     reason: SearchReason
     result: SuperQueryResult
+
+
+def refuse_capture(
+    ctx: Context, caller: Caller, why: Why, modality: str, error: InputError
+) -> NoReturn:
+    """A capture that could not even be read (not a regular file, too large...): the search
+    is refused and audited like one whose photo could not be decoded, then ``error`` raised."""
+    reason = require_reason(
+        ctx, caller, why.purpose, why.case_number, why.location, modality=modality
+    )
+    details = search_details(new_search_id(), reason, caller, modality)
+    details.update(galleries=[], error=error.code, field=error.field)
+    audit_search(ctx, caller, Outcome.REFUSED, details)
+    raise error
 
 
 def search_face(
