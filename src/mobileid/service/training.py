@@ -13,7 +13,7 @@ refuses live searches. The console of a deployment without operators is never as
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from mobileid.audit import AuditEvent, EventType, Outcome
 from mobileid.auth import AccessDenied, Action, Role
@@ -177,10 +177,7 @@ def certify_operator(
             field="username",
         )
     if caller.operator == username:
-        raise AccessDenied(
-            f"username: operator {username!r} may not certify themself",
-            operator=caller.operator, action=Action.CERTIFY_OPERATORS.value, reason="self",
-        )  # fmt: skip
+        _refuse_self(ctx, caller)
     state = certification_state(ctx, username)
     short = _shortfalls(ctx, state)
     details = _details(ctx, username, state, short, reason)
@@ -200,6 +197,20 @@ def certify_operator(
     ctx.training.add_certification(cert)
     _audit(ctx, caller, Outcome.OK, {**details, "expires_at": cert.expires_at.isoformat()})
     return certification_state(ctx, username)
+
+
+def _refuse_self(ctx: Context, caller: Caller) -> NoReturn:
+    """Nobody certifies themself: refused, and audited like any access refusal."""
+    action = Action.CERTIFY_OPERATORS.value
+    details = {"action": action, "reason": "may not certify themself"}
+    ctx.audit.record(
+        AuditEvent(EventType.ACCESS_DENIED, caller.operator, caller.role, "training",
+                   Outcome.DENIED, details)
+    )  # fmt: skip
+    raise AccessDenied(
+        f"username: operator {caller.operator!r} may not certify themself",
+        operator=caller.operator, action=action, reason=details["reason"],
+    )  # fmt: skip
 
 
 def _details(
