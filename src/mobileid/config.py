@@ -68,11 +68,23 @@ class BandParams:
 
 
 @dataclass(frozen=True)
+class CertificationParams:
+    """What an operator's practice record must show before a supervisor may certify them
+    (``MOBILEID_CERT_*``), and how long a certification lasts."""
+
+    min_practice_searches: int = 20
+    min_quality_rate: float = 0.9  # fraction of practice captures passing the quality gates
+    min_mate_first_rate: float = 0.8  # fraction of practice searches ranking the mate first
+    valid_days: float = 365.0
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path("mobileid-data"))
     limits: CaptureLimits = field(default_factory=CaptureLimits)
     face: FaceParams = field(default_factory=FaceParams)
     bands: BandParams = field(default_factory=BandParams)
+    certification: CertificationParams = field(default_factory=CertificationParams)
     default_gallery: str = "default"
     workers: int = 2  # processes used for enrolment and evaluation
     # FAISS threads per search. One query is a matrix-vector product: on 2 cores, a second
@@ -124,8 +136,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then ``MOBILEID_DATA_DIR``, ``MOBILEID_WORKERS``, ``MOBILEID_VECTOR_URI``,
-        ``MOBILEID_VECTOR_INDEX``, ``MOBILEID_FACE_*``,
-        ``MOBILEID_LIMIT_*`` and ``MOBILEID_BAND_*`` variables, then ``overrides``."""
+        ``MOBILEID_VECTOR_INDEX``, ``MOBILEID_FACE_*``, ``MOBILEID_LIMIT_*``,
+        ``MOBILEID_BAND_*`` and ``MOBILEID_CERT_*`` variables, then ``overrides``."""
         env = dict(os.environ if environ is None else environ)
         s = cls()
         if "MOBILEID_DATA_DIR" in env:
@@ -151,6 +163,7 @@ class Settings:
             limits=_from_prefix(s.limits, "MOBILEID_LIMIT_", env),
             face=_from_prefix(s.face, "MOBILEID_FACE_", env),
             bands=_from_prefix(s.bands, "MOBILEID_BAND_", env),
+            certification=_from_prefix(s.certification, "MOBILEID_CERT_", env),
         )
         return replace(s, **overrides)
 

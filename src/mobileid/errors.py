@@ -15,7 +15,8 @@
     ├── NotFound (also LookupError) a subject or gallery that does not exist
     ├── PipelineMismatch            two embeddings from different pipelines were compared
     ├── ServiceBusy                 every worker is busy and the queue is full: try again later
-    └── BackendUnavailable          a server we depend on (Milvus, a database) is down or slow
+    ├── BackendUnavailable          a server we depend on (Milvus, a database) is down or slow
+    └── CertificationRefused        the operator's training record falls short of the criteria
 
 Every message names the field, what was expected and what came, so that a person in the field
 or a script can act on it. Each class carries a stable ``code`` (for the API's problem+json
@@ -116,3 +117,15 @@ class BackendUnavailable(MobileIdError):
 
     code = "backend_unavailable"
     exit_code = 12
+
+
+class CertificationRefused(MobileIdError):
+    """A certification the operator's training record does not support (the figures are in
+    the message and ``figures``); a supervisor may still certify with a stated exemption."""
+
+    code = "certification_refused"
+    exit_code = 13
+
+    def __init__(self, message: str, *, figures: dict[str, object]) -> None:
+        super().__init__(message, field="username")
+        self.figures = figures

@@ -25,6 +25,7 @@ from mobileid.service.auth_audit import AuditedAuthEvents
 from mobileid.service.caller import console_caller
 from mobileid.service.context import Context, open_context
 from mobileid.service.enrol import enrol_directory
+from mobileid.service.training import certify_operator
 from tests.auth.conftest import PASSWORD, fast_hasher
 from tests.conftest import LIVE_PURPOSE, link_subjects, write_purposes
 
@@ -40,7 +41,13 @@ OPERATORS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
     "aud1": ("auditor", [], [], ["read_audit", "run_report"]),
     "adm1": ("admin", [], [], ["manage_galleries"]),
     "trn1": ("trainee", ["range"], [], ["search_training"]),
+    "off3": ("officer", ["field", "range"], ["registry"],
+             ["search_live", "search_training", "view_record"]),  # never certified
+    "sup2": ("supervisor", [], [], ["certify_operators", "review"]),
+    # a trainee granted a live gallery and source by mistake: still never reaches them
+    "trn2": ("trainee", ["range", "field"], ["registry"], ["search_training"]),
 }  # fmt: skip
+CERTIFIED = ("off1", "off2")  # exempted at set-up: their tests search live data
 
 
 @dataclass
@@ -120,6 +127,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, lfw_dev: Path) -> Itera
         logon = auth.logon(name, PASSWORD, earlier)
         tokens[name] = auth.issue_token(logon.principal, scope, expires_in=timedelta(hours=2)).token
         auth.logout(logon.session_token)
+    for name in CERTIFIED:
+        certify_operator(ctx, console, name, exempt="API test deployment: live-search tests")
     options = ApiOptions(workers=2, queue=2, login_per_address=1000)
     app = create_app(settings, context=ctx, options=options)
     with TestClient(app) as client:

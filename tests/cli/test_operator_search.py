@@ -33,5 +33,10 @@ def test_operator_token_then_search(capsys, monkeypatch, tmp_path, lfw_dev):
     why = ["--purpose", LIVE_PURPOSE, "--case", "CASE-31"]
     assert main(["identify", "face", probe, *why, "--json", *data]) == 9  # no token
     capsys.readouterr()
+    # Not certified yet: refused (access denied), the error naming what is missing.
+    assert main(["identify", "face", probe, *why, "--token", token, "--json", *data]) == 8
+    assert "holds no certification" in json.loads(capsys.readouterr().out)["error"]["message"]
+    assert main(["operators", "certify", "officer1", "--exempt", "pilot officer", *data]) == 0
+    capsys.readouterr()
     assert main(["identify", "face", probe, *why, "--token", token, "--json", *data]) == 0
     assert json.loads(capsys.readouterr().out)["candidates"][0]["name"] == "Bill Clinton"

@@ -19,6 +19,7 @@ from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
 from mobileid.service.enrol import enrol_directory
 from mobileid.service.identify import identify_face, require_reason
+from mobileid.service.training import certify_operator
 from tests.auth.conftest import PASSWORD, fast_hasher
 from tests.conftest import LIVE_PURPOSE, link_subjects, write_purposes
 
@@ -55,6 +56,9 @@ def setup(tmp_path_factory, lfw_dev):
         "officer2": _token(svc, "officer2", "officer", gallery="field", scope=["search_live"]),
     }
     svc.close()
+    for officer in ("officer1", "officer2"):  # live searches need a current certification
+        certify_operator(ctx, CONSOLE, officer, exempt="access tests: certified elsewhere")
+    ctx.close()
     probe = (lfw_dev / "Bill_Clinton" / "Bill_Clinton_0010.jpg").read_bytes()
     return settings, tokens, probe
 

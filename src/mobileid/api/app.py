@@ -27,6 +27,7 @@ from mobileid.api import (
     routes_oversight,
     routes_review,
     routes_search,
+    routes_training,
 )
 from mobileid.api.deps import Runtime
 from mobileid.api.metrics import Metrics, MetricsMiddleware
@@ -112,7 +113,9 @@ def create_app(
     )
     app.state.runtime = rt
     problems.install(app)
-    for module in (routes_auth, routes_search, routes_review, routes_oversight, routes_ops):
+    routers = (routes_auth, routes_search, routes_review, routes_oversight, routes_ops,
+               routes_training)  # fmt: skip
+    for module in routers:
         app.include_router(module.router, prefix=API)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from mobileid.api.deps import CallerDep, Credentials, RuntimeDep, described, problems
+from mobileid.api.routes_training import CertificationPublic, certification_public
 from mobileid.audit import AuditEvent, EventType, Outcome
 from mobileid.auth.errors import LoginRateLimited
 from mobileid.auth.tokens import TOKEN_PREFIX
 from mobileid.errors import InvalidArgument
+from mobileid.service.training import certification_state
 
 router = APIRouter(tags=["auth"])
 
@@ -38,8 +40,8 @@ class Me(BaseModel):
     sources: list[str]
     scopes: list[str] | None = Field(description="an API token's actions; null: the role's")
     via: str
-    certification: dict[str, str] | None = Field(
-        description="certification state; null while certification is not recorded"
+    certification: CertificationPublic = Field(
+        description="certification state and training record (a live search needs a current one)"
     )
 
 
@@ -123,7 +125,7 @@ def logout(
         refuses="no token or a dead one (401)",
     ),
 )
-def me(who: CallerDep) -> Me:
+def me(who: CallerDep, rt: RuntimeDep) -> Me:
     p = who.principal
     assert p is not None  # a bearer token always names an operator
     return Me(
@@ -134,5 +136,5 @@ def me(who: CallerDep) -> Me:
         sources=sorted(p.sources),
         scopes=list(who.scopes) if who.scopes is not None else None,
         via=p.via,
-        certification=None,
+        certification=certification_public(certification_state(rt.ctx, who.operator)),
     )

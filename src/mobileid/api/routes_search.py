@@ -63,7 +63,10 @@ def _face(ctx: Context, who: Caller, image: bytes, why: Why, where: Where) -> di
     responses=problems(404, 409, 413, 415, 503),
     description=described(
         "Identify from one face photo (1:N): candidates with calibrated scores and bands, "
-        "a lead for human review, never an identification. One audit entry.",
+        "a lead for human review, never an identification. One audit entry. A live purpose "
+        "needs a current certification; a practice search (purpose training, optional "
+        "`target`) adds `practice`: whether the capture passed the quality gates, where the "
+        "target ranked, and its reference photo URL (or null).",
         roles=_ROLES,
         scopes=_SCOPES,
         refuses=_REFUSES,
@@ -78,9 +81,13 @@ async def face(
     location: Location = None,
     top: Top = 10,
     galleries: Galleries = None,
+    target: Annotated[
+        str | None,
+        Form(description="a practice search: the training subject photographed (id or name)"),
+    ] = None,
 ) -> dict[str, Any]:
     data = await read_upload(image, "image", rt.ctx.settings.limits.max_file_bytes)
-    why, where = Why(purpose, case, location), Where(tuple(galleries or ()), top)
+    why, where = Why(purpose, case, location, target), Where(tuple(galleries or ()), top)
     return await rt.pool.run(_face, rt.ctx, who, data, why, where)
 
 

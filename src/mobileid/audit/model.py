@@ -29,6 +29,7 @@ class EventType(enum.StrEnum):
     ENROL = "enrol"
     DELETE = "delete"
     DISPOSITION = "disposition"
+    CERTIFICATION = "certification"  # an operator certified (or refused, or exempted)
     OPERATOR_CHANGE = "operator_change"
     PERMISSION_CHANGE = "permission_change"
     SOURCE_CHANGE = "source_change"

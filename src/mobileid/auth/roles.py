@@ -27,6 +27,7 @@ class Action(enum.StrEnum):
     VIEW_RECORD = "view_record"
     RECORD_DISPOSITION = "record_disposition"
     REVIEW = "review"
+    CERTIFY_OPERATORS = "certify_operators"
     RUN_REPORT = "run_report"
     READ_AUDIT = "read_audit"
     EXPORT_AUDIT = "export_audit"
@@ -44,7 +45,9 @@ PERMISSIONS: MappingProxyType[Role, frozenset[Action]] = MappingProxyType(
         Role.OFFICER: frozenset(
             {_A.SEARCH_LIVE, _A.SEARCH_TRAINING, _A.VIEW_RECORD, _A.RECORD_DISPOSITION}
         ),
-        Role.SUPERVISOR: frozenset({_A.REVIEW, _A.RUN_REPORT, _A.VIEW_RECORD}),
+        Role.SUPERVISOR: frozenset(
+            {_A.REVIEW, _A.RUN_REPORT, _A.VIEW_RECORD, _A.CERTIFY_OPERATORS}
+        ),
         Role.AUDITOR: frozenset({_A.READ_AUDIT, _A.EXPORT_AUDIT, _A.RUN_REPORT}),
         Role.ADMIN: frozenset(
             {

@@ -96,6 +96,9 @@ def add_operators_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     tok.add_argument("--label", default="", help="what the token is for")
     tok.set_defaults(handler=_token)
+    from mobileid.cli.certify_cmd import add_certify_parser
+
+    add_certify_parser(osub, common)
 
 
 MAX_TOKEN_DAYS = 365

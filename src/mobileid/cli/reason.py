@@ -31,6 +31,11 @@ def reason_arguments(p: argparse.ArgumentParser) -> None:
         help="case or incident number; default $MOBILEID_CASE",
     )
     p.add_argument("--location", default=env.get("MOBILEID_LOCATION"), help="where (optional)")
+    p.add_argument(
+        "--target",
+        help="a practice search (purpose training): the training subject photographed (subject "
+        "id or name), so the range can say where the mate ranked",
+    )
     token_argument(p)
 
 
@@ -47,7 +52,7 @@ def why(args: argparse.Namespace) -> Why:
     """The stated reason of a search command (checked by the use case)."""
     from mobileid.service.searches import Why
 
-    return Why(args.purpose, args.case, args.location)
+    return Why(args.purpose, args.case, args.location, getattr(args, "target", None))
 
 
 def where(args: argparse.Namespace) -> Where:

@@ -28,6 +28,10 @@ under ``"(not recorded)"``; a search not explicitly marked ``training`` counts a
                 by_best_band{band: {confirmed, not_a_match, inconclusive, no_action, pending}},
                 strong_then_not_a_match{strong_searches, judged, not_a_match, rate}
     training_vs_live    {searches, super_queries, enrolments, deletions: {live, training}}
+    certification   live_searches, live_by_certified_operators (should be all),
+                live_by_certification{certified, exempt, (not recorded): the console},
+                refused_not_certified, refused_by_operator, lapsed[operators], certified,
+                exempted[{operator, by, reason}], certifications_refused
     access      denied, denied_by_reason, denied_by_operator, denied_by_event, lockouts,
                 lockouts_by_operator, logon_failures, logon_failures_by_reason
     retention   purges, deleted, failed, by_target[{kind, name, rule, purges, deleted}]

@@ -16,6 +16,7 @@ from mobileid.oversight.activity import (
     retention_figures,
     training_figures,
 )
+from mobileid.oversight.certification import certification_figures
 from mobileid.oversight.model import OversightReport
 from mobileid.oversight.searches import (
     authority_figures,
@@ -121,6 +122,7 @@ def build_report(
             live, of(window, EventType.DISPOSITION), latest_dispositions(entries)
         ),
         training_vs_live=training_figures(window),
+        certification=certification_figures(window, entries, date_to),
         access=access_figures(window),
         retention=retention_figures(window),
         accuracy=tuple(_plain(dict(a)) for a in accuracy),

@@ -41,6 +41,7 @@ class OversightReport:
     bands: Section
     dispositions: Section
     training_vs_live: Section
+    certification: Section
     access: Section
     retention: Section
     accuracy: Sequence[Section]
@@ -72,6 +73,7 @@ class OversightReport:
             "bands": self.bands,
             "dispositions": self.dispositions,
             "training_vs_live": self.training_vs_live,
+            "certification": self.certification,
             "access": self.access,
             "retention": self.retention,
             "accuracy": list(self.accuracy),

@@ -21,6 +21,7 @@ _SECTIONS = (
     ("bands", "Candidate bands"),
     ("dispositions", "Dispositions"),
     ("training_vs_live", "Training versus live"),
+    ("certification", "Certification of the operators who searched live data"),
     ("access", "Access denials, lockouts and failed logons"),
     ("retention", "Retention actions (purges)"),
     ("accuracy", "Accuracy of the current pipelines (last eval runs)"),

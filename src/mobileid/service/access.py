@@ -52,8 +52,9 @@ def authorize(
     galleries: Iterable[str] = (),
     sources: Iterable[str] = (),
 ) -> None:
-    """Check the role, token scope and each entitlement; raise AccessDenied (audited) on the
-    first refusal. The console (no operator principal) may act."""
+    """Check the role, token scope and each entitlement, and for a live search a current
+    certification; raise AccessDenied (audited) on the first refusal. The console (no
+    operator principal) may act."""
     principal = caller.principal
     if principal is None:
         return
@@ -65,6 +66,11 @@ def authorize(
         auth.authorize(principal, action, gallery=gallery)
     for source in sources:
         auth.authorize(principal, action, source=source)
+    if action == Action.SEARCH_LIVE:
+        # Imported here: the training use cases themselves authorize through this module.
+        from mobileid.service.training import require_certified
+
+        require_certified(ctx, caller)
 
 
 __all__ = ["AccessDenied", "authorize", "caller_from_bearer", "caller_from_token"]

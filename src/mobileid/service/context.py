@@ -28,6 +28,7 @@ from mobileid.gallery.protocol import GalleryIndex
 from mobileid.scoring import Calibration
 from mobileid.service.deployment_key import deployment_key
 from mobileid.service.purpose import Purposes
+from mobileid.training import TrainingStore
 
 
 def shipped_face_calibrations() -> list[Path]:
@@ -51,6 +52,7 @@ class Context:
     _auth: AuthService | None = field(default=None, repr=False)
     _calibration: Calibration | None = field(default=None, repr=False)
     _audit: EmbeddedAuditLog | None = field(default=None, repr=False)
+    _training: TrainingStore | None = field(default=None, repr=False)
     _fingers: FingerGallery | None = field(default=None, repr=False)
     _photos: ReferencePhotos | None = field(default=None, repr=False)
     _finger_calibration: Calibration | None = field(default=None, repr=False)
@@ -75,6 +77,14 @@ class Context:
                 path = self.settings.data_dir / "operators.sqlite3"
                 self._auth = AuthService.open(path, key, events=AuditedAuthEvents(self.audit))
             return self._auth
+
+    @property
+    def training(self) -> TrainingStore:
+        """Practice searches and certifications, in the main database."""
+        with self._lock:
+            if self._training is None:
+                self._training = TrainingStore.open(self.settings.database_path)
+            return self._training
 
     def use_auth(self, auth: AuthService) -> None:
         """Use this operator store (tests choose a cheap password hasher, say)."""
@@ -190,6 +200,8 @@ class Context:
                 self._audit.close()
             if self._photos is not None:
                 self._photos.close()
+            if self._training is not None:
+                self._training.close()
 
 
 def open_context(settings: Settings, progress: Progress | None = None) -> Context:

@@ -24,6 +24,7 @@ from mobileid.service.caller import Caller
 from mobileid.service.config_audit import audit_config_changes
 from mobileid.service.context import Context
 from mobileid.service.purpose import SearchReason
+from mobileid.training import PracticeScore
 from mobileid.types import Band, Candidate, FaceEmbedding, Quality
 
 MAX_TOP = 100
@@ -47,6 +48,7 @@ class IdentifyResult:
     calibration: str
     reason: SearchReason
     notice: str = NOTICE
+    practice: PracticeScore | None = None  # a practice search's score (training range)
 
 
 def require_reason(
@@ -116,11 +118,12 @@ def identify_face(
     reason: SearchReason,
     galleries: list[str] | None = None,
     top: int = 10,
+    search_id: str | None = None,
 ) -> IdentifyResult:
     """Decode, embed and search; candidates carry a calibrated FMR and a band. For an
     operator, role, token scope and gallery entitlements are checked first (a refusal raises
     AccessDenied and is audited)."""
-    search_id = "Q" + uuid.uuid4().hex[:15]
+    search_id = search_id or new_search_id()
     base = search_details(search_id, reason, caller, "face")
     try:
         names = permitted_galleries(ctx, caller, galleries, reason, top)
@@ -152,6 +155,10 @@ def identify_face(
     return result
 
 
+def new_search_id() -> str:
+    return "Q" + uuid.uuid4().hex[:15]
+
+
 def search_details(
     search_id: str, reason: SearchReason, caller: Caller, modality: str
 ) -> dict[str, Any]:
@@ -169,7 +176,12 @@ def search_details(
 
 
 def audit_search(ctx: Context, caller: Caller, outcome: Outcome, details: dict[str, Any]) -> None:
-    """The one audit entry of a search (answered or refused), naming its caller."""
+    """The one audit entry of a search (answered or refused), naming its caller; a live
+    search by an operator also says where their certification stood."""
+    if caller.principal is not None and details.get("training") is False:
+        from mobileid.service.training import certification_state
+
+        details = {**details, "certification": certification_state(ctx, caller.operator).status}
     ctx.audit.record(
         AuditEvent(EventType.SEARCH, caller.operator, caller.role, "identify", outcome, details)
     )

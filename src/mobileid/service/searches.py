@@ -10,13 +10,12 @@ entry says what happened.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NoReturn
 
 from mobileid.audit import Outcome
-from mobileid.errors import InputError
+from mobileid.errors import InputError, InvalidArgument, NotFound
 from mobileid.records.query import RecordQuery
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
@@ -25,12 +24,15 @@ from mobileid.service.identify import (
     IdentifyResult,
     audit_search,
     identify_face,
+    new_search_id,
     require_reason,
     search_details,
 )
 from mobileid.service.person import PersonIdentifyResult, identify_person
 from mobileid.service.purpose import SearchReason
 from mobileid.service.super_query import SuperQueryResult
+from mobileid.service.training import practice_target, score_practice
+from mobileid.types import Subject
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class Why:
     purpose: str | None
     case_number: str | None
     location: str | None = None
+    # a practice search: the training subject photographed (subject id or name), so that the
+    # range can say where the mate ranked
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ def refuse_capture(
     reason = require_reason(
         ctx, caller, why.purpose, why.case_number, why.location, modality=modality
     )
-    details = search_details("Q" + uuid.uuid4().hex[:15], reason, caller, modality)
+    details = search_details(new_search_id(), reason, caller, modality)
     details.update(galleries=[], error=error.code, field=error.field)
     audit_search(ctx, caller, Outcome.REFUSED, details)
     raise error
@@ -83,9 +88,40 @@ def refuse_capture(
 def search_face(
     ctx: Context, caller: Caller, image: bytes, why: Why, where: Where = Where()
 ) -> IdentifyResult:
-    """A face photo searched 1:N (``identify face``)."""
+    """A face photo searched 1:N (``identify face``). A practice search (non-live purpose) is
+    scored and kept in the operator's training record."""
     reason = require_reason(ctx, caller, why.purpose, why.case_number, why.location)
-    return identify_face(ctx, caller, image, reason=reason, galleries=where.names(), top=where.top)
+    target = _target(ctx, caller, reason, why, where)
+    search_id = new_search_id()
+    try:
+        result = identify_face(
+            ctx, caller, image, reason=reason, galleries=where.names(), top=where.top,
+            search_id=search_id,
+        )  # fmt: skip
+    except InputError as exc:
+        if not reason.live and not isinstance(exc, InvalidArgument):
+            score_practice(ctx, caller, search_id, target, refused=exc.code)
+        raise
+    if reason.live:
+        return result
+    score = score_practice(
+        ctx, caller, search_id, target,
+        candidates=result.candidates, problems=result.quality.problems,
+    )  # fmt: skip
+    return replace(result, practice=score)
+
+
+def _target(
+    ctx: Context, caller: Caller, reason: SearchReason, why: Why, where: Where
+) -> Subject | None:
+    """The practice target, checked before the search; a refusal is audited like any other."""
+    try:
+        return practice_target(ctx, reason, why.target, where.names())
+    except (InputError, NotFound) as exc:
+        details = {"modality": "face", "purpose": reason.purpose, "error": exc.code,
+                   "field": exc.field, "training": not reason.live}  # fmt: skip
+        audit_search(ctx, caller, Outcome.REFUSED, details)
+        raise
 
 
 def search_fingers(
@@ -150,7 +186,6 @@ def run_super_query(
 ) -> QueryAnswer:
     """The super query (``mobileid query``) over the sources the caller may reach; ``sources``
     narrows it (None: every registered source)."""
-    from mobileid.errors import InvalidArgument
     from mobileid.records.registry import SourceRegistry
     from mobileid.service.records_search import audited_super_query
 

@@ -1,0 +1,148 @@
+"""Tables of practice searches and certifications, in the main database (``mobileid.sqlite3``).
+
+Rows are only ever added: a new certification supersedes the last one, and an operator's
+practice record is every practice search they ran. Counting happens in SQL, so a long record
+costs one query.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    String,
+    Text,
+    cast,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from mobileid.auth.store import UtcDateTime
+from mobileid.training.values import Certification, PracticeScore, TrainingFigures
+
+
+class TrainingBase(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime}  # noqa: RUF012
+
+
+class PracticeRow(TrainingBase):
+    __tablename__ = "training_practice"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    search_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column()
+    modality: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str | None] = mapped_column(String(64))
+    quality_passed: Mapped[bool] = mapped_column(Boolean)
+    problems: Mapped[str] = mapped_column(Text)  # JSON list
+    mate_rank: Mapped[int | None] = mapped_column(Integer)
+    mate_first: Mapped[bool] = mapped_column(Boolean)
+
+
+class CertificationRow(TrainingBase):
+    __tablename__ = "training_certifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    certified_by: Mapped[str] = mapped_column(String(128))
+    certified_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    exempt_reason: Mapped[str | None] = mapped_column(Text)
+    figures: Mapped[str] = mapped_column(Text)  # JSON of TrainingFigures at certification
+
+
+def _engine(path: Path) -> Engine:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+    TrainingBase.metadata.create_all(engine)
+    return engine
+
+
+class TrainingStore:
+    """Practice searches and certifications of every operator."""
+
+    def __init__(self, engine: Engine) -> None:
+        TrainingBase.metadata.create_all(engine)
+        self._engine = engine
+
+    @classmethod
+    def open(cls, database_path: Path) -> TrainingStore:
+        return cls(_engine(database_path))
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def add_practice(self, username: str, score: PracticeScore, at: datetime) -> None:
+        row = PracticeRow(
+            username=username,
+            search_id=score.search_id,
+            at=at,
+            modality=score.modality,
+            target=score.target,
+            quality_passed=score.quality_passed,
+            problems=json.dumps(list(score.problems)),
+            mate_rank=score.mate_rank,
+            mate_first=score.mate_first,
+        )
+        with Session(self._engine) as s, s.begin():
+            s.add(row)
+
+    def figures(self, username: str) -> TrainingFigures:
+        """Every practice search of ``username``, counted."""
+        p = PracticeRow
+        query = select(
+            func.count(p.id),
+            # cast: a sum of Boolean columns would come back converted to a bool
+            func.coalesce(func.sum(cast(p.quality_passed, Integer)), 0),
+            func.coalesce(func.sum(cast(p.mate_first, Integer)), 0),
+        ).where(p.username == username)
+        with Session(self._engine) as s:
+            n, passed, first = s.execute(query).one()
+        return TrainingFigures(int(n), int(passed), int(first))
+
+    def add_certification(self, cert: Certification) -> None:
+        row = CertificationRow(
+            username=cert.username,
+            certified_by=cert.certified_by,
+            certified_at=cert.certified_at,
+            expires_at=cert.expires_at,
+            exempt_reason=cert.exempt_reason,
+            figures=json.dumps(cert.figures.as_dict()),
+        )
+        with Session(self._engine) as s, s.begin():
+            s.add(row)
+
+    def latest_certification(self, username: str) -> Certification | None:
+        """The most recent certification of ``username`` (it supersedes the earlier ones)."""
+        c = CertificationRow
+        query = select(c).where(c.username == username).order_by(c.certified_at.desc(), c.id.desc())
+        with Session(self._engine) as s:
+            row = s.scalars(query.limit(1)).first()
+        if row is None:
+            return None
+        f = json.loads(row.figures)
+        return Certification(
+            username=row.username,
+            certified_by=row.certified_by,
+            certified_at=row.certified_at.astimezone(UTC),
+            expires_at=row.expires_at.astimezone(UTC),
+            exempt_reason=row.exempt_reason,
+            figures=TrainingFigures(f["practice_searches"], f["quality_passed"], f["mate_first"]),
+        )
