@@ -4,7 +4,8 @@ Exit codes: 0 success; 1 unexpected error; 2 bad argument or input (a missing or
 purpose or case number too); 3 image unusable (unsupported, corrupt, too large or small,
 animated); 4 no face / low-quality capture; 5 not found; 6 pipeline or calibration mismatch;
 7 audit log not intact; 8 access denied (or an audit key problem); 9 authentication failed;
-10 a record source is unavailable.
+10 a record source is unavailable; 11 the service is busy; 12 a backend server is unavailable;
+13 a certification the training record does not support.
 """
 
 from __future__ import annotations
