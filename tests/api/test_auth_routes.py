@@ -110,3 +110,17 @@ def test_logout_refuses_an_api_token(deployment: Deployment) -> None:
     """API tokens are revoked by an administrator, not logged out: 400."""
     answer = deployment.client.post(f"{API}/auth/logout", headers=deployment.headers("off2"))
     assert_problem(answer, 400, "invalid_argument")
+
+
+def test_purposes_lists_what_a_search_may_state(deployment: Deployment) -> None:
+    """GET /purposes lists each usable purpose with its authority; a trainee sees only the
+    training purpose; no token is 401."""
+    c = deployment.client
+    listed = c.get(f"{API}/purposes", headers=deployment.headers("off1")).json()["purposes"]
+    by_code = {p["code"]: p for p in listed}
+    assert by_code["training"]["live"] is False
+    live = [p for p in listed if p["live"]]
+    assert live and all(p["legal_authority"] for p in live)
+    trainee = c.get(f"{API}/purposes", headers=deployment.headers("trn1")).json()["purposes"]
+    assert [p["code"] for p in trainee] == ["training"]
+    assert_problem(c.get(f"{API}/purposes"), 401)

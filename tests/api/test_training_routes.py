@@ -65,7 +65,8 @@ def test_uncertified_and_lapsed_officer_refused_then_certified(deployment: Deplo
     assert practice.status_code == 200, practice.text
     score = practice.json()["practice"]
     assert (score["mate_rank"], score["quality_passed"]) == (1, True)
-    assert score["reference_photo_url"] is None
+    # what a good capture of the practice subject looks like: its enrolment photo
+    assert score["reference_photo_url"].startswith(f"{API}/subjects/")
 
     body = assert_problem(_certify(d, "sup2", "off3"), 409, "certification_refused")
     assert "1 practice searches (needs 20)" in body["detail"]
@@ -120,3 +121,20 @@ def test_a_trainee_token_never_reaches_live_data(deployment: Deployment) -> None
     new = [e for e in d.ctx.audit.read(before + 1) if e.operator == "trn2"]
     assert new and all(e.outcome != "ok" for e in new)
     assert not [e for e in new if e.event == EventType.RECORD_VIEW]
+
+
+def test_a_practice_search_naming_no_gallery_reaches_the_entitled_training_gallery(
+    deployment: Deployment,
+) -> None:
+    """The phone names no gallery: a training search goes to the training galleries the
+    trainee is entitled to (not the live default), and finds the practice subject there."""
+    d = deployment
+    files = {"image": ("probe.jpg", d.photo("Colin_Powell", 3), "image/jpeg")}
+    form = {"purpose": "training", "case": "TR-NG1"}  # no galleries, as the phone sends it
+    answer = d.client.post(
+        f"{API}/searches/face", headers=d.headers("trn1"), files=files, data=form
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["galleries"] == ["range"]
+    assert body["candidates"][0]["name"] == "Colin Powell"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -75,4 +76,12 @@ def test_malformed_purposes_file_is_a_clear_error(tmp_path):
     path = tmp_path / "purposes.json"
     path.write_text("{not json")
     with pytest.raises(InvalidArgument, match="purposes file"):
+        Purposes.load(path)
+
+
+def test_training_purpose_cannot_be_made_live(tmp_path: Path) -> None:
+    """A purposes file that marks 'training' live is refused on load, naming the file."""
+    path = tmp_path / "purposes.json"
+    path.write_text('{"purposes": [{"code": "training", "legal_authority": "x", "live": true}]}')
+    with pytest.raises(InvalidArgument, match="training-only"):
         Purposes.load(path)

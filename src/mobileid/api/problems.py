@@ -3,8 +3,9 @@
 The status follows the same classes as the command line's exit codes: a bad argument is 400,
 an unusable image 413/415/422, no face or a low-quality capture 422 (with ``advice``), not
 found 404, a pipeline or calibration mismatch 409, a broken audit log 503, access denied 403,
-authentication failed 401, an unavailable record source 502, a full work queue 503, a
-certification the training record does not support 409.
+authentication failed 401, an unavailable record source 502, a full work queue 503, an
+unavailable backend server (Milvus, a database) 503, a certification the training record does
+not support 409.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from mobileid.errors import (
 PROBLEM = "application/problem+json"
 
 _BY_EXIT = {
-    2: 400, 3: 422, 4: 422, 5: 404, 6: 409, 7: 503, 8: 403, 9: 401, 10: 502, 11: 503, 12: 409
+    2: 400, 3: 422, 4: 422, 5: 404, 6: 409, 7: 503, 8: 403, 9: 401, 10: 502, 11: 503, 12: 503,
+    13: 409,
 }  # fmt: skip
 _HTTP_CODES = {
     400: "invalid_argument",

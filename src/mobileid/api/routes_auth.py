@@ -113,6 +113,48 @@ def logout(
     rt.ctx.auth.logout(token)
 
 
+class PurposePublic(BaseModel):
+    code: str
+    description: str
+    legal_authority: str
+    live: bool = Field(
+        description="false: the training range only (training galleries, synthetic sources)"
+    )
+
+
+class PurposeList(BaseModel):
+    purposes: list[PurposePublic]
+
+
+@router.get(
+    "/purposes",
+    response_model=PurposeList,
+    responses=problems(),
+    description=described(
+        "The purposes a search may state, each with the legal authority it maps to (a purpose "
+        "without one cannot be used and is not listed). A trainee sees the training purpose "
+        "only.",
+        roles="any operator",
+        scopes="none needed",
+        refuses="no token or a dead one (401)",
+    ),
+)
+def purposes(who: CallerDep, rt: RuntimeDep) -> PurposeList:
+    trainee = who.role == "trainee"
+    return PurposeList(
+        purposes=[
+            PurposePublic(
+                code=r.code,
+                description=r.description,
+                legal_authority=r.legal_authority,
+                live=r.live,
+            )
+            for r in rt.ctx.purposes.rules
+            if r.legal_authority and (r.live is False or not trainee)
+        ]
+    )
+
+
 @router.get(
     "/me",
     response_model=Me,

@@ -77,10 +77,21 @@ def require_reason(
         raise
 
 
-def check_galleries(ctx: Context, galleries: list[str] | None, reason: SearchReason) -> list[str]:
-    """The galleries to search: they must exist and be of the kind the purpose may reach."""
-    names = galleries or [ctx.settings.default_gallery]
+def check_galleries(
+    ctx: Context,
+    galleries: list[str] | None,
+    reason: SearchReason,
+    entitled: frozenset[str] | None = None,
+) -> list[str]:
+    """The galleries to search: they must exist and be of the kind the purpose may reach.
+
+    None named: the default gallery where it is of that kind, else every gallery of that kind
+    the caller is entitled to (``entitled``; None: the console, entitled to all), so that a
+    training-range search from the phone needs no gallery name."""
     allowed = set(ctx.gallery.galleries(training=not reason.live))
+    names = galleries or [ctx.settings.default_gallery]
+    if not galleries and ctx.settings.default_gallery not in allowed:
+        names = sorted(allowed if entitled is None else allowed & entitled) or names
     wrong = [g for g in names if g not in allowed]
     if wrong:
         kind = "live" if reason.live else "training"
@@ -104,7 +115,9 @@ def permitted_galleries(
     gallery entitlements. Returns the gallery names to search."""
     if not 1 <= top <= MAX_TOP:
         raise InvalidArgument(f"top: expected 1..{MAX_TOP}, got {top}", field="top")
-    names = check_galleries(ctx, galleries, reason)
+    principal = caller.principal
+    entitled = frozenset(principal.galleries) if principal is not None else None
+    names = check_galleries(ctx, galleries, reason, entitled)
     action = Action.SEARCH_LIVE if reason.live else Action.SEARCH_TRAINING
     authorize(ctx, caller, action, galleries=names)
     return names

@@ -82,6 +82,12 @@ class Purposes:
                 f"...}}]}}, got an unreadable or malformed file ({exc})",
                 field="purposes",
             ) from None
+        if any(r.code == TRAINING and r.live for r in rules):
+            raise InvalidArgument(
+                f"purposes file {path}: expected the {TRAINING!r} purpose to stay training-only "
+                "(it reaches training galleries and synthetic sources), got it marked live",
+                field="purposes",
+            )
         if not any(r.code == TRAINING for r in rules):
             rules = DEFAULT_RULES + rules  # the training range is always there
         return cls(rules=rules)
