@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 
+from fastapi.testclient import TestClient
 from PIL import Image
 
+from mobileid.api import ApiOptions, create_app
 from tests.api.conftest import API, Deployment, assert_problem
 
 
@@ -94,3 +96,15 @@ def test_a_preview_frame_gets_advice(deployment: Deployment) -> None:
         files={"image": ("f.jpg", _jpeg(face))},
     )  # fmt: skip
     assert_problem(aud, 403)
+
+
+def test_cors_only_for_configured_origins_and_hsts_under_tls(deployment: Deployment) -> None:
+    """With allowed origins configured, only those get CORS headers; under TLS every answer
+    carries HSTS."""
+    options = ApiOptions(workers=1, queue=0, cors_origins=("https://app.example",), tls=True)
+    c = TestClient(create_app(deployment.settings, context=deployment.ctx, options=options))
+    ok = c.get(f"{API}/healthz", headers={"Origin": "https://app.example"})
+    assert ok.headers["access-control-allow-origin"] == "https://app.example"
+    assert ok.headers["strict-transport-security"].startswith("max-age=")
+    other = c.get(f"{API}/healthz", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers

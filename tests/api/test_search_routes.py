@@ -119,6 +119,7 @@ def test_a_disposition_needs_its_scope(deployment: Deployment) -> None:
 
 def test_my_searches_are_mine_and_everyone_s_need_review(deployment: Deployment) -> None:
     """mine=true lists the caller's own searches; mine=false is for supervisors only."""
+    _face(deployment, "off1", deployment.photo("Bill_Clinton", 10), case="CASE-THEIRS")
     _face(deployment, "off2", deployment.photo("Bill_Clinton", 10), case="CASE-MINE")
     mine = deployment.client.get(f"{API}/searches?mine=true", headers=deployment.headers("off2"))
     rows = mine.json()["searches"]

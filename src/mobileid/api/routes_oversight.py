@@ -15,22 +15,24 @@ from mobileid.service.audit_views import EntryFilter, audit_entries, oversight_r
 
 router = APIRouter(tags=["oversight"])
 
-# The report page has inline styles and no script at all.
+# The report page has inline styles and no script at all. Reading, verifying and counting the
+# whole log is CPU work that grows with the log: it runs in the bounded pool like a search.
 _REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
 @router.get(
     "/audit/entries",
-    responses=problems(),
+    responses=problems(503),
     description=described(
         "A page of audit entries, oldest first, from sequence `start`, optionally of one "
         "`event` kind or one `operator`. The read is itself audited.",
         roles="auditor",
         scopes="read_audit",
-        refuses="any other role or scope (403, audited); a bad page or event kind (400)",
+        refuses="any other role or scope (403, audited); a bad page or event kind (400); a "
+        "full work queue (503)",
     ),
 )
-def entries(
+async def entries(
     who: CallerDep,
     rt: RuntimeDep,
     start: Annotated[int, Query(ge=1)] = 1,
@@ -38,30 +40,32 @@ def entries(
     event: Annotated[str | None, Query(max_length=32)] = None,
     operator: Annotated[str | None, Query(max_length=128)] = None,
 ) -> dict[str, Any]:
-    found = audit_entries(rt.ctx, who, EntryFilter(start, limit, event, operator))
+    found = await rt.pool.run(
+        audit_entries, rt.ctx, who, EntryFilter(start, limit, event, operator)
+    )
     return {"entries": [describe(e) for e in found]}
 
 
 @router.post(
     "/audit/verify",
-    responses=problems(),
+    responses=problems(503),
     description=described(
         "Verify the whole hash chain and its signed checkpoints; names the first bad entry. "
         "The verification is audited.",
         roles="auditor",
         scopes="read_audit",
-        refuses="any other role or scope (403, audited)",
+        refuses="any other role or scope (403, audited); a full work queue (503)",
     ),
 )
-def verify(who: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
-    return dict(verify_audit(rt.ctx, who).as_dict())
+async def verify(who: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+    return dict((await rt.pool.run(verify_audit, rt.ctx, who)).as_dict())
 
 
 @router.get(
     "/reports/oversight",
     responses={
         200: {"content": {"application/json": {}, "text/html": {}}, "description": "the report"},
-        **problems(),
+        **problems(503),
     },
     description=described(
         "The oversight report of a window of UTC days (`from`..`to`, both included), from the "
@@ -70,10 +74,11 @@ def verify(who: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
         "the HTML page with `format=html`. The read is audited.",
         roles="auditor, supervisor",
         scopes="run_report",
-        refuses="any other role or scope (403, audited); bad or reversed dates (400)",
+        refuses="any other role or scope (403, audited); bad or reversed dates (400); a full "
+        "work queue (503)",
     ),
 )
-def oversight(
+async def oversight(
     who: CallerDep,
     rt: RuntimeDep,
     date_from: Annotated[str, Query(alias="from", max_length=10, description="YYYY-MM-DD")],
@@ -81,7 +86,7 @@ def oversight(
     format: Literal["json", "html"] = "json",
 ) -> Any:
     first, last = parse_day("from", date_from), parse_day("to", date_to)
-    report = oversight_report(rt.ctx, who, first, last)
+    report = await rt.pool.run(oversight_report, rt.ctx, who, first, last)
     if format == "html":
         return HTMLResponse(html_page(report), headers={"Content-Security-Policy": _REPORT_CSP})
     return JSONResponse(report.as_dict())

@@ -278,14 +278,14 @@ def enrol_fingers_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def identify_finger_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from mobileid.cli.reason import caller, read_limited, where, why
+    from mobileid.cli.reason import caller, read_captures, where, why
     from mobileid.service.answers import identify_finger_json
     from mobileid.service.context import open_context
     from mobileid.service.searches import FingerOptions, search_fingers
 
     ctx = open_context(settings)
     who = caller(ctx, args)
-    data = [read_limited(p, settings.limits.max_file_bytes) for p in args.images]
+    data = read_captures(ctx, who, args, list(args.images), "finger")
     options = FingerOptions(args.contactless, args.ppi)
     result = search_fingers(ctx, who, data, why(args), where(args), options)
     if getattr(args, "json", False):

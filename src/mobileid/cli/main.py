@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,7 +22,7 @@ from mobileid.cli import render
 from mobileid.cli.reason import (
     caller,
     console_or_token,
-    read_limited,
+    read_captures,
     reason_arguments,
     token_argument,
     where,
@@ -160,6 +161,16 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything a command creates (data folder, databases, keys, indexes, witness, reports)
+    # is readable by its owner only: biometric data and the audit trail are nobody else's.
+    previous = os.umask(0o077)
+    try:
+        return _main(argv)
+    finally:
+        os.umask(previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.json = getattr(args, "json", False)
@@ -210,7 +221,7 @@ def _identify_face(args: argparse.Namespace, settings: Settings) -> int:
 
     ctx = _ctx(settings)
     who = caller(ctx, args)
-    data = read_limited(args.image, settings.limits.max_file_bytes)
+    (data,) = read_captures(ctx, who, args, [args.image], "face")
     result = search_face(ctx, who, data, why(args), where(args))
     render.identify_result(result, as_json=args.json)
     return 0

@@ -34,16 +34,14 @@ def add_person_parser(identify_sub: Any, common: argparse.ArgumentParser) -> Non
 
 
 def identify_person_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from mobileid.cli.reason import caller, read_limited, where, why
+    from mobileid.cli.reason import caller, read_captures, where, why
     from mobileid.service.answers import person_json
     from mobileid.service.context import open_context
     from mobileid.service.searches import FingerOptions, search_person
 
     ctx = open_context(settings)
     who = caller(ctx, args)
-    limit = settings.limits.max_file_bytes
-    face = read_limited(args.face, limit)
-    fingers = [read_limited(p, limit) for p in args.finger]
+    face, *fingers = read_captures(ctx, who, args, [args.face, *args.finger], "person")
     options = FingerOptions(args.contactless, args.ppi)
     result = search_person(ctx, who, face, fingers, why(args), where(args), options)
     if getattr(args, "json", False):

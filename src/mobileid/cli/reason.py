@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mobileid.errors import ImageTooLarge, InvalidArgument
+from mobileid.capture.files import read_regular
+from mobileid.errors import InputError
 
 if TYPE_CHECKING:
     from mobileid.service.caller import Caller
@@ -72,16 +73,21 @@ def console_or_token(ctx: Context, args: argparse.Namespace) -> Caller:
 
 
 def read_limited(path: Path, max_bytes: int) -> bytes:
-    """The file's bytes, refusing a missing file or one over the size limit before reading."""
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ImageTooLarge(
-                f"IMAGE: expected at most {max_bytes} bytes, got {size} ({path})", field="IMAGE"
-            )
-        return path.read_bytes()
-    except OSError as exc:
-        raise InvalidArgument(
-            f"IMAGE: expected a readable image file, got {str(path)!r} ({exc.strerror})",
-            field="IMAGE",
-        ) from None
+    """The bytes of a regular file, refusing a missing file, a device, a FIFO or a file over
+    the size limit without hanging or reading more than the limit."""
+    return read_regular(path, max_bytes, field="IMAGE")
+
+
+def read_captures(
+    ctx: Context, who: Caller, args: argparse.Namespace, paths: list[Path], modality: str
+) -> list[bytes]:
+    """The capture files of a search; one that cannot be read refuses the search, audited."""
+    from mobileid.service.searches import refuse_capture
+
+    out = []
+    for path in paths:
+        try:
+            out.append(read_limited(path, ctx.settings.limits.max_file_bytes))
+        except InputError as exc:
+            refuse_capture(ctx, who, why(args), modality, exc)
+    return out

@@ -82,16 +82,26 @@ def delete_subject(ctx: Context, caller: Caller, subject_id: str) -> Subject:
 def scan_subject_folders(
     root: Path, suffixes: Collection[str] = IMAGE_SUFFIXES, what: str = "images"
 ) -> dict[str, list[Path]]:
-    """{folder name: files} for each sub-folder of ``root`` holding files with ``suffixes``."""
-    if not root.is_dir():
+    """{folder name: files} for each sub-folder of ``root`` holding files with ``suffixes``.
+    A symlink loop or an unreadable folder is refused by name, never followed forever."""
+    try:
+        if not root.is_dir():
+            raise InvalidArgument(
+                f"DIR: expected a directory of subject folders, got {str(root)!r}", field="DIR"
+            )
+        root.resolve(strict=True)
+        found = {}
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            images = sorted(
+                p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes
+            )
+            if images:
+                found[folder.name] = images
+    except (OSError, RuntimeError) as exc:  # RuntimeError: pathlib's "Symlink loop from ..."
         raise InvalidArgument(
-            f"DIR: expected a directory of subject folders, got {str(root)!r}", field="DIR"
-        )
-    found = {}
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        images = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
-        if images:
-            found[folder.name] = images
+            f"DIR: expected a readable directory of subject folders, got {str(root)!r} ({exc})",
+            field="DIR",
+        ) from None
     if not found:
         raise InvalidArgument(
             f"DIR: expected one folder of {what} per subject in {str(root)!r}, found none",
@@ -120,12 +130,12 @@ def enrol_directory(
     embedded again. The caller must be allowed to manage galleries."""
     authorize(ctx, caller, Action.MANAGE_GALLERIES)
     gallery = gallery or ctx.settings.default_gallery
+    folders = scan_subject_folders(root)  # first: it refuses what resolve() cannot follow
     source = source or f"folder:{root.resolve().name}"
     pid = ctx.pipeline.pipeline_id
     if training:
         ctx.gallery.create_gallery(gallery, training=True)
     audit = gallery_audit(ctx, caller, EventType.ENROL, "enrol", training=training)
-    folders = scan_subject_folders(root)
     todo: list[tuple[str, Path]] = []
     report = EnrolReport(gallery=gallery, pipeline_id=pid)
     for name, images in folders.items():

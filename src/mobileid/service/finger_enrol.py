@@ -80,12 +80,12 @@ def enrol_fingers(
     ``contactless``: the files are phone photos (:func:`photo_captures`)."""
     authorize(ctx, caller, Action.MANAGE_GALLERIES)
     gallery = gallery or ctx.settings.default_gallery
+    folders = scan_subject_folders(root, PRINT_SUFFIXES, "fingerprints")
     source = f"folder:{root.resolve().name}"
     pipe = ctx.finger_pipeline
     pid = pipe.contactless_pipeline_id if contactless else pipe.pipeline_id
     ctx.gallery.create_gallery(gallery, training=training)  # naming and kind, before any work
     report = FingerEnrolReport(gallery=gallery, pipeline_id=pid, training=training)
-    folders = scan_subject_folders(root, PRINT_SUFFIXES, "fingerprints")
     total, done = sum(len(v) for v in folders.values()), 0
     for name, paths in folders.items():
         captures: list[FingerCapture] = []

@@ -26,6 +26,8 @@ from mobileid.service.context import Context
 from mobileid.types import Subject
 
 MAX_RECENT = 200
+RECENT_WINDOW = 50_000  # audit entries looked back through for a list of searches
+_PAGE = 1_000
 
 
 @dataclass(frozen=True)
@@ -90,18 +92,27 @@ def recent_searches(
     ctx: Context, caller: Caller, *, mine: bool = True, limit: int = 50
 ) -> list[AuditEntry]:
     """The latest searches and super queries (newest first): the caller's own, or with
-    ``mine=False`` everyone's, which needs ``review`` (a supervisor)."""
+    ``mine=False`` everyone's, which needs ``review`` (a supervisor). The log is read
+    backwards in pages, and only its last ``RECENT_WINDOW`` entries: "recent" is bounded, so
+    a long log never makes this slow."""
     if not 1 <= limit <= MAX_RECENT:
         raise InvalidArgument(f"limit: expected 1..{MAX_RECENT}, got {limit}", field="limit")
     if not mine:
         authorize(ctx, caller, Action.REVIEW)
     kinds = {EventType.SEARCH.value, EventType.SUPER_QUERY.value}
-    found = [
-        e
-        for e in ctx.audit.read()
-        if e.event in kinds and (not mine or e.operator == caller.operator)
-    ]
-    return found[::-1][:limit]
+    head = ctx.audit.head().sequence
+    found: list[AuditEntry] = []
+    end, floor = head, max(1, head - RECENT_WINDOW + 1)
+    while end >= floor and len(found) < limit:
+        start = max(floor, end - _PAGE + 1)
+        page = ctx.audit.read(start, end - start + 1)
+        found += [
+            e
+            for e in reversed(page)
+            if e.event in kinds and (not mine or e.operator == caller.operator)
+        ]
+        end = start - 1
+    return found[:limit]
 
 
 def search_summary(entry: AuditEntry) -> dict[str, Any]:

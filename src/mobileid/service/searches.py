@@ -10,14 +10,24 @@ entry says what happened.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
+from mobileid.audit import Outcome
+from mobileid.errors import InputError
 from mobileid.records.query import RecordQuery
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 from mobileid.service.fingers import FingerIdentifyResult, identify_fingers
-from mobileid.service.identify import IdentifyResult, identify_face, require_reason
+from mobileid.service.identify import (
+    IdentifyResult,
+    audit_search,
+    identify_face,
+    require_reason,
+    search_details,
+)
 from mobileid.service.person import PersonIdentifyResult, identify_person
 from mobileid.service.purpose import SearchReason
 from mobileid.service.super_query import SuperQueryResult
@@ -54,6 +64,20 @@ class QueryAnswer:
     search_id: str
     reason: SearchReason
     result: SuperQueryResult
+
+
+def refuse_capture(
+    ctx: Context, caller: Caller, why: Why, modality: str, error: InputError
+) -> NoReturn:
+    """A capture that could not even be read (not a regular file, too large...): the search
+    is refused and audited like one whose photo could not be decoded, then ``error`` raised."""
+    reason = require_reason(
+        ctx, caller, why.purpose, why.case_number, why.location, modality=modality
+    )
+    details = search_details("Q" + uuid.uuid4().hex[:15], reason, caller, modality)
+    details.update(galleries=[], error=error.code, field=error.field)
+    audit_search(ctx, caller, Outcome.REFUSED, details)
+    raise error
 
 
 def search_face(
