@@ -33,7 +33,7 @@ def _rolled(templates: TemplateBank, sample: str) -> FingerTemplate:
 
 def test_a_segmented_greyscale_fingertip_is_found() -> None:
     """A render (grey fingertip on black, its end broad and flat) gives one upright fingertip."""
-    for name in ("sample1_0", "sample2_0", "sample2_-45"):
+    for name in ("sample1_0", "sample2_0", "sample2_23"):
         path = shared_path(*IMPOSE, "multi_pose_CL", f"{name}.png")
         layout = segment_fingertips(load_image_file(path, CaptureLimits()).pixels)
         assert layout.greyscale and layout.quarter_turns == 0 and len(layout.tips) == 1, name
@@ -62,11 +62,16 @@ def test_unroll_evens_out_the_ridges_of_a_cylinder() -> None:
     grey = np.tile(row, (64, 1)).astype(np.float32)
     mask = np.tile(np.abs(x) < radius, (64, 1))
     flat, flat_mask = unroll(grey, mask, 1.2)
+
+    def period_at(image: np.ndarray, column: int) -> float:
+        found, ok = ridge_period(image[:, column - 32 : column + 32], 4.0, 14.0)
+        assert ok
+        return found
+
+    side_view = grey.shape[1] // 2
+    assert period_at(grey, side_view + 96) < 0.85 * period_at(grey, side_view)  # crowded
     centre = flat.shape[1] // 2
-    for offset in (0, 120):  # at the centre, and ~50° round the cylinder
-        window = flat[:, centre + offset - 32 : centre + offset + 32]
-        found, ok = ridge_period(window, 6.0, 14.0)
-        assert ok and found == pytest.approx(period, rel=0.06), (offset, found)
+    assert period_at(flat, centre + 120) == pytest.approx(period_at(flat, centre), rel=0.03)
     assert flat_mask[:, centre].all() and not flat_mask[:, 0].any()
 
 
