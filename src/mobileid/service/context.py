@@ -16,7 +16,6 @@ from pathlib import Path
 
 from mobileid.audit import EmbeddedAuditLog, open_deployment_audit_log
 from mobileid.auth import AuthService
-from mobileid.auth.crypto import load_or_create_key
 from mobileid.config import Settings
 from mobileid.errors import PipelineMismatch
 from mobileid.face.pipeline import FacePipeline, load_face_pipeline
@@ -26,6 +25,7 @@ from mobileid.gallery.fingers import FingerGallery
 from mobileid.gallery.photos import ReferencePhotos
 from mobileid.gallery.protocol import GalleryIndex
 from mobileid.scoring import Calibration
+from mobileid.service.deployment_key import deployment_key
 from mobileid.service.purpose import Purposes
 
 
@@ -70,7 +70,7 @@ class Context:
 
         with self._lock:
             if self._auth is None:
-                key = load_or_create_key(self.settings.deployment_key_path)
+                key = deployment_key(self.settings)
                 path = self.settings.data_dir / "operators.sqlite3"
                 self._auth = AuthService.open(path, key, events=AuditedAuthEvents(self.audit))
             return self._auth
@@ -119,7 +119,7 @@ class Context:
         """Finger templates, in the same database as the face gallery and the audit log."""
         with self._lock:
             if self._fingers is None:
-                key = load_or_create_key(self.settings.deployment_key_path)
+                key = deployment_key(self.settings)
                 self._fingers = FingerGallery(self.settings.database_path, key=key)
             return self._fingers
 
@@ -196,7 +196,7 @@ def open_context(settings: Settings, progress: Progress | None = None) -> Contex
     gallery = EmbeddedGallery(
         settings.database_path,
         settings.index_dir,
-        key=load_or_create_key(settings.deployment_key_path),
+        key=deployment_key(settings),
         progress=progress,
         search_threads=settings.search_threads,
     )
