@@ -128,7 +128,7 @@ class Context:
         """Reference photos of enrolled faces, in the same database as the face gallery."""
         with self._lock:
             if self._photos is None:
-                key = load_or_create_key(self.settings.deployment_key_path)
+                key = deployment_key(self.settings)
                 self._photos = ReferencePhotos(self.settings.database_path, key=key)
             return self._photos
 
