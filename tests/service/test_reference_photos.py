@@ -21,6 +21,7 @@ from mobileid.capture.decode import decode_image
 from mobileid.capture.reference import MAX_SIDE
 from mobileid.config import Settings
 from mobileid.errors import NotFound
+from mobileid.gallery.photos import ReferencePhotos
 from mobileid.service.caller import console_caller
 from mobileid.service.context import Context, open_context
 from mobileid.service.enrol import delete_subject, enrol_directory
@@ -151,8 +152,6 @@ def test_key_rotation_reseals_photos(ctx: Context) -> None:
     assert reference_photo(ctx, CONSOLE, sid, 1).data == before
     entry = [e for e in ctx.audit.read() if e.event == EventType.KEY_ROTATION][-1]
     assert entry.details["photo_rows_resealed_count"] == 6
-    from mobileid.gallery.photos import ReferencePhotos
-
     stale = ReferencePhotos(ctx.settings.database_path, key=old_key)
     with pytest.raises(DeploymentKeyError):
         stale.read(sid, 1)

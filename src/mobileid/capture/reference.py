@@ -2,7 +2,9 @@
 
 Enrolment keeps one per face capture for the person reviewing candidates. The long side is
 at most 480 px (a phone screen shows two side by side); JPEG at quality 85 keeps a face's
-detail at ~20-40 kB. Metadata (EXIF, GPS) is not carried over: the pixels are re-encoded.
+detail in 7-37 kB (measured: lfw-dev's 250 px photos 7-10 kB, 1137 px and 2204 px sample
+photos 37 and 17 kB at 480 px). Metadata (EXIF, GPS) is not carried over: the pixels are
+re-encoded.
 """
 
 from __future__ import annotations

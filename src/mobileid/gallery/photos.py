@@ -90,7 +90,11 @@ def ensure_table(session: Session) -> None:
 
 
 def add_photos(
-    session: Session, box: SecretBox, subject_id: str, gallery: str, photos: Sequence[Any]
+    session: Session,
+    box: SecretBox,
+    subject_id: str,
+    gallery: str,
+    photos: Sequence[ReferenceImage],
 ) -> int:
     """Store the ``ReferenceImage``s whose capture this subject has in ``gallery`` (inside the
     enrolling transaction), each with its capture's time; photos already kept are skipped."""
