@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_fingers.py
 	$(PY) bench/bench_gallery.py --json reports/bench-gallery.json
 	$(PY) bench/bench_audit.py
+	$(PY) bench/bench_http.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -26,10 +26,13 @@ from mobileid.errors import PipelineMismatch
 from mobileid.gallery.bulk import EnrolBatch
 from mobileid.gallery.embedded import EmbeddedGallery
 from mobileid.scoring import build_calibration
+from mobileid.service.caller import console_caller
 from mobileid.service.context import Context, local_face_calibration, open_context
 from mobileid.service.enrol import IMAGE_SUFFIXES, enrol_directory
 from mobileid.service.identify import identify_face, search_embedding
 from mobileid.service.purpose import TRAINING, Purposes
+
+CONSOLE = console_caller()
 
 # The bench gallery is a training one: synthetic subjects, searched for practice.
 REASON = Purposes().reason(TRAINING, "BENCH-0001")
@@ -165,9 +168,15 @@ def identify_bench(probe: bytes, mate_jpeg: bytes, n: int, repeat: int) -> Secti
         reload_s = _index_reload(ctx.settings)
         section.figures.append(single("index load from file (new ctx)", "s", reload_s))
         log(f"identify: timing identify_face x{repeat}")
-        result = identify_face(ctx, probe, reason=REASON, galleries=[GALLERY], top=10)  # warm-up
+        result = identify_face(
+            ctx, CONSOLE, probe, reason=REASON, galleries=[GALLERY], top=10
+        )  # warm-up
         runs = [
-            _timed(lambda: identify_face(ctx, probe, reason=REASON, galleries=[GALLERY], top=10))[0]
+            _timed(
+                lambda: identify_face(
+                    ctx, CONSOLE, probe, reason=REASON, galleries=[GALLERY], top=10
+                )
+            )[0]
             for _ in range(repeat)
         ]
         section.figures.append(latency("identify_face()", runs, target_p50_ms=IDENTIFY_TARGET_MS))
@@ -245,6 +254,7 @@ def enrol_bench(lfw: Path, count: int, workers: int) -> Section:
         t0 = time.perf_counter()
         report = enrol_directory(
             ctx,
+            CONSOLE,
             root,
             gallery=GALLERY,
             progress=lambda d, _t: stamps.append((time.perf_counter(), d)),

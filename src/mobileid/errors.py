@@ -14,6 +14,7 @@
     │   └── InvalidArgument         a bad option or field (not an image problem)
     ├── NotFound (also LookupError) a subject or gallery that does not exist
     ├── PipelineMismatch            two embeddings from different pipelines were compared
+    ├── ServiceBusy                 every worker is busy and the queue is full: try again later
     └── BackendUnavailable          a server we depend on (Milvus, a database) is down or slow
 
 Every message names the field, what was expected and what came, so that a person in the field
@@ -99,8 +100,19 @@ class PipelineMismatch(MobileIdError):
     exit_code = 6
 
 
+class ServiceBusy(MobileIdError):
+    """The service's bounded work queue is full; ``retry_after_s`` says when to try again."""
+
+    code = "service_busy"
+    exit_code = 11
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class BackendUnavailable(MobileIdError):
     """A backend server did not answer within its time limit; nothing was half-written."""
 
     code = "backend_unavailable"
-    exit_code = 11
+    exit_code = 12

@@ -391,7 +391,8 @@ def test_directory_is_not_an_image_file(tmp_path: Path) -> None:
     """A directory is refused as not a regular file, before any read."""
     with pytest.raises(InvalidArgument) as caught:
         load_image_file(tmp_path, LIMITS)
-    assert_input_error(caught.value, InvalidArgument, "image", "not a regular file")
+    assert_input_error(caught.value, InvalidArgument, "image", "expected a regular file")
+    assert "(a folder)" in caught.value.message
 
 
 def test_oversized_file_is_refused_from_its_size_alone(tmp_path: Path) -> None:

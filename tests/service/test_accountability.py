@@ -9,12 +9,15 @@ import pytest
 from mobileid.audit import EventType
 from mobileid.config import Settings
 from mobileid.errors import InvalidArgument, NoFaceFound, NotFound
+from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
 from mobileid.service.disposition import record_disposition
 from mobileid.service.enrol import delete_subject, enrol_directory
 from mobileid.service.identify import identify_face, require_reason
 from mobileid.service.purpose import TRAINING
 from tests.conftest import LIVE_PURPOSE, link_subjects, write_purposes
+
+CONSOLE = console_caller()
 
 LIVE = ["Alvaro_Uribe", "Bill_Clinton", "Carlos_Menem"]
 RANGE = ["Andre_Agassi", "Ariel_Sharon"]
@@ -28,8 +31,8 @@ def ctx(tmp_path_factory, lfw_dev):
     settings = replace(Settings(), data_dir=root / "data", workers=1)
     write_purposes(settings.data_dir)
     ctx = open_context(settings)
-    enrol_directory(ctx, root / "live", gallery="field")
-    enrol_directory(ctx, root / "range", gallery="range", training=True)
+    enrol_directory(ctx, CONSOLE, root / "live", gallery="field")
+    enrol_directory(ctx, CONSOLE, root / "range", gallery="range", training=True)
     return ctx
 
 
@@ -49,9 +52,9 @@ def test_enrolment_is_audited_per_subject(ctx):
 def test_a_search_leaves_one_entry_with_its_reason(ctx, lfw_dev):
     """A live search's entry holds purpose, authority, case, galleries and band counts."""
     before = len(_entries(ctx, EventType.SEARCH))
-    reason = require_reason(ctx, LIVE_PURPOSE, "CASE-7", "Checkpoint 3")
+    reason = require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-7", "Checkpoint 3")
     probe = (lfw_dev / "Bill_Clinton" / "Bill_Clinton_0010.jpg").read_bytes()
-    result = identify_face(ctx, probe, reason=reason, galleries=["field"], top=3)
+    result = identify_face(ctx, CONSOLE, probe, reason=reason, galleries=["field"], top=3)
     searches = _entries(ctx, EventType.SEARCH)
     assert len(searches) == before + 1
     d = searches[-1].details
@@ -71,13 +74,13 @@ def test_refusals_are_audited_too(ctx, fr_samples):
     """No purpose, an unknown purpose and a photo without a face each leave a refused entry."""
     before = len(_entries(ctx, EventType.SEARCH))
     with pytest.raises(InvalidArgument, match="purpose"):
-        require_reason(ctx, None, "CASE-7")
+        require_reason(ctx, CONSOLE, None, "CASE-7")
     with pytest.raises(InvalidArgument, match="purpose"):
-        require_reason(ctx, "curiosity", "CASE-7")
-    reason = require_reason(ctx, LIVE_PURPOSE, "CASE-8")
+        require_reason(ctx, CONSOLE, "curiosity", "CASE-7")
+    reason = require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-8")
     wall = (fr_samples / "LICENSE").read_bytes()
     with pytest.raises(Exception, match="image"):
-        identify_face(ctx, wall, reason=reason, galleries=["field"])
+        identify_face(ctx, CONSOLE, wall, reason=reason, galleries=["field"])
     refused = _entries(ctx, EventType.SEARCH)[before:]
     assert [e.outcome for e in refused] == ["refused"] * 3
     assert [e.details["error"] for e in refused] == [
@@ -90,35 +93,37 @@ def test_refusals_are_audited_too(ctx, fr_samples):
 def test_live_purposes_never_reach_training_galleries_and_back(ctx, lfw_dev):
     """A live purpose cannot search the training range; the training purpose cannot go live."""
     probe = (lfw_dev / "Andre_Agassi" / "Andre_Agassi_0010.jpg").read_bytes()
-    live = require_reason(ctx, LIVE_PURPOSE, "CASE-9")
-    training = require_reason(ctx, TRAINING, "TR-001")
+    live = require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-9")
+    training = require_reason(ctx, CONSOLE, TRAINING, "TR-001")
     with pytest.raises(NotFound, match="live galleries"):
-        identify_face(ctx, probe, reason=live, galleries=["range"])
+        identify_face(ctx, CONSOLE, probe, reason=live, galleries=["range"])
     with pytest.raises(NotFound, match="training galleries"):
-        identify_face(ctx, probe, reason=training, galleries=["field"])
-    result = identify_face(ctx, probe, reason=training, galleries=["range"], top=1)
+        identify_face(ctx, CONSOLE, probe, reason=training, galleries=["field"])
+    result = identify_face(ctx, CONSOLE, probe, reason=training, galleries=["range"], top=1)
     assert result.candidates[0].name == "Andre Agassi"
     assert _entries(ctx, EventType.SEARCH)[-1].details["training"] is True
 
 
 def test_disposition_refers_to_a_real_search(ctx, lfw_dev):
     """A disposition is recorded against its search; unknown searches and values are refused."""
-    reason = require_reason(ctx, LIVE_PURPOSE, "CASE-10")
+    reason = require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-10")
     probe = (lfw_dev / "Carlos_Menem" / "Carlos_Menem_0010.jpg").read_bytes()
-    result = identify_face(ctx, probe, reason=reason, galleries=["field"], top=1)
-    entry = record_disposition(ctx, result.search_id, "confirmed", result.candidates[0].subject_id)
+    result = identify_face(ctx, CONSOLE, probe, reason=reason, galleries=["field"], top=1)
+    entry = record_disposition(
+        ctx, CONSOLE, result.search_id, "confirmed", result.candidates[0].subject_id
+    )
     assert entry.details["search_id"] == result.search_id
     assert entry.details["best_band"] == "strong"
     with pytest.raises(NotFound):
-        record_disposition(ctx, "Q000000000000000", "confirmed")
+        record_disposition(ctx, CONSOLE, "Q000000000000000", "confirmed")
     with pytest.raises(InvalidArgument, match="disposition"):
-        record_disposition(ctx, result.search_id, "guilty")
+        record_disposition(ctx, CONSOLE, result.search_id, "guilty")
 
 
 def test_deletion_is_audited_and_the_chain_verifies(ctx):
     """Deleting a subject writes a delete entry; the whole log still verifies."""
     subject = next(s for s in ctx.gallery.subjects("field") if s.name == "Alvaro Uribe")
-    delete_subject(ctx, subject.subject_id)
+    delete_subject(ctx, CONSOLE, subject.subject_id)
     deleted = _entries(ctx, EventType.DELETE)[-1]
     assert deleted.details["subject_id"] == subject.subject_id
     assert deleted.details["embeddings_removed"] == 2
@@ -135,9 +140,9 @@ def test_no_face_is_refused_and_audited(ctx):
 
     buf = io.BytesIO()
     Image.fromarray(np.full((240, 320, 3), 100, dtype=np.uint8)).save(buf, "PNG")
-    reason = require_reason(ctx, LIVE_PURPOSE, "CASE-11")
+    reason = require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-11")
     with pytest.raises(NoFaceFound):
-        identify_face(ctx, buf.getvalue(), reason=reason, galleries=["field"])
+        identify_face(ctx, CONSOLE, buf.getvalue(), reason=reason, galleries=["field"])
     last = _entries(ctx, EventType.SEARCH)[-1]
     assert (last.outcome, last.details["error"]) == ("refused", "no_face_found")
 
@@ -151,16 +156,16 @@ def test_changes_to_purposes_and_bands_are_audited(ctx):
         kinds = (EventType.PURPOSE_CHANGE, EventType.THRESHOLD_CHANGE)
         return [e for e in ctx.audit.read() if e.event in kinds]
 
-    require_reason(ctx, LIVE_PURPOSE, "CASE-12")
+    require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-12")
     before = len(changes())
-    require_reason(ctx, LIVE_PURPOSE, "CASE-13")
+    require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-13")
     assert len(changes()) == before  # nothing changed, nothing logged
     path = ctx.settings.data_dir / "purposes.json"
     data = json.loads(path.read_text())
     data["purposes"][0]["legal_authority"] = "Amended Authority s.2"
     path.write_text(json.dumps(data))
     ctx.settings = replace(ctx.settings, bands=replace(ctx.settings.bands, strong_fmr=1e-6))
-    reason = require_reason(ctx, LIVE_PURPOSE, "CASE-14")
+    reason = require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-14")
     assert reason.legal_authority == "Amended Authority s.2"
     new = changes()[before:]
     assert [e.event for e in new] == [EventType.PURPOSE_CHANGE, EventType.THRESHOLD_CHANGE]

@@ -9,11 +9,14 @@ import pytest
 
 from mobileid.config import Settings
 from mobileid.errors import CorruptImage, NotFound, UnsupportedImage
+from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
 from mobileid.service.enrol import enrol_directory
 from mobileid.service.identify import identify_face, require_reason
 from mobileid.types import Band
 from tests.conftest import LIVE_PURPOSE, link_subjects, write_purposes
+
+CONSOLE = console_caller()
 
 PEOPLE = [
     "Alejandro_Toledo",
@@ -26,7 +29,7 @@ PEOPLE = [
 
 
 def _reason(ctx):
-    return require_reason(ctx, LIVE_PURPOSE, "CASE-0001")
+    return require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-0001")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +43,7 @@ def enrolled(tmp_path_factory, lfw_dev):
     settings = replace(Settings(), data_dir=root / "data", workers=2)
     write_purposes(settings.data_dir)
     ctx = open_context(settings)
-    report = enrol_directory(ctx, root / "people", gallery="field")
+    report = enrol_directory(ctx, CONSOLE, root / "people", gallery="field")
     return ctx, report, root
 
 
@@ -59,7 +62,7 @@ def test_re_running_enrolment_skips_what_is_enrolled(enrolled):
     """A second run embeds nothing new and changes nothing."""
     ctx, _, root = enrolled
     before = ctx.gallery.count("field")
-    again = enrol_directory(ctx, root / "people", gallery="field")
+    again = enrol_directory(ctx, CONSOLE, root / "people", gallery="field")
     assert again.images_added == 0 and again.images_skipped == 18
     assert ctx.gallery.count("field") == before
 
@@ -68,7 +71,7 @@ def test_identify_finds_the_person_from_an_unseen_photo(enrolled, lfw_dev):
     """A photo not used at enrolment ranks its person first, in the strong band."""
     ctx, _, _ = enrolled
     probe = (lfw_dev / "Ariel_Sharon" / "Ariel_Sharon_0010.jpg").read_bytes()
-    result = identify_face(ctx, probe, reason=_reason(ctx), galleries=["field"], top=3)
+    result = identify_face(ctx, CONSOLE, probe, reason=_reason(ctx), galleries=["field"], top=3)
     best = result.candidates[0]
     assert best.name == "Ariel Sharon"
     assert best.band is Band.STRONG and best.fmr <= 1e-5
@@ -83,7 +86,7 @@ def test_a_person_who_is_not_enrolled_gets_no_strong_candidate(enrolled, lfw_dev
     """Searching someone outside the gallery returns candidates, none of them strong."""
     ctx, _, _ = enrolled
     probe = (lfw_dev / "Colin_Powell" / "Colin_Powell_0001.jpg").read_bytes()
-    result = identify_face(ctx, probe, reason=_reason(ctx), galleries=["field"], top=6)
+    result = identify_face(ctx, CONSOLE, probe, reason=_reason(ctx), galleries=["field"], top=6)
     assert len(result.candidates) == 6
     assert all(c.band is not Band.STRONG for c in result.candidates)
     assert all(c.name != "Colin Powell" for c in result.candidates)
@@ -102,7 +105,7 @@ def test_bad_probe_is_refused_and_changes_nothing(enrolled, data, error):
     ctx, _, _ = enrolled
     before = (ctx.gallery.count("field"), len(ctx.gallery.subjects()))
     with pytest.raises(error):
-        identify_face(ctx, data, reason=_reason(ctx), galleries=["field"])
+        identify_face(ctx, CONSOLE, data, reason=_reason(ctx), galleries=["field"])
     assert (ctx.gallery.count("field"), len(ctx.gallery.subjects())) == before
 
 
@@ -110,7 +113,7 @@ def test_unknown_gallery_is_not_found(enrolled, lfw_dev):
     """Naming a gallery that does not exist is refused before any work."""
     ctx, _, _ = enrolled
     with pytest.raises(NotFound, match="gallery"):
-        identify_face(ctx, b"whatever", reason=_reason(ctx), galleries=["nope"])
+        identify_face(ctx, CONSOLE, b"whatever", reason=_reason(ctx), galleries=["nope"])
 
 
 def test_a_subject_with_no_usable_image_is_not_enrolled(tmp_path, lfw_dev):
@@ -118,7 +121,7 @@ def test_a_subject_with_no_usable_image_is_not_enrolled(tmp_path, lfw_dev):
     (tmp_path / "people" / "Nobody").mkdir(parents=True)
     (tmp_path / "people" / "Nobody" / "a.jpg").write_text("text")
     ctx = open_context(replace(Settings(), data_dir=tmp_path / "data", workers=1))
-    report = enrol_directory(ctx, tmp_path / "people")
+    report = enrol_directory(ctx, CONSOLE, tmp_path / "people")
     assert report.subjects_failed == ["Nobody"] and report.subjects_enrolled == 0
     assert ctx.gallery.subjects() == []
 
@@ -129,7 +132,7 @@ def test_enrol_directory_must_hold_subject_folders(tmp_path: Path):
 
     ctx = open_context(replace(Settings(), data_dir=tmp_path / "data"))
     with pytest.raises(InvalidArgument, match="DIR: expected"):
-        enrol_directory(ctx, tmp_path / "missing")
+        enrol_directory(ctx, CONSOLE, tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidArgument, match="found none"):
-        enrol_directory(ctx, tmp_path / "empty")
+        enrol_directory(ctx, CONSOLE, tmp_path / "empty")

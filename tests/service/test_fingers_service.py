@@ -15,6 +15,7 @@ from mobileid.audit import EventType
 from mobileid.config import Settings
 from mobileid.errors import InvalidArgument, NotFound, PipelineMismatch
 from mobileid.finger.errors import NotAFingerprint
+from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
 from mobileid.service.finger_enrol import print_position
 from mobileid.service.fingers import identify_fingers
@@ -23,6 +24,8 @@ from mobileid.service.identify import require_reason
 from mobileid.service.purpose import TRAINING
 from mobileid.types import Band
 from tests.conftest import LIVE_PURPOSE, shared_path, write_purposes
+
+CONSOLE = console_caller()
 
 RESOLUTION = 1 / 2880  # the shipped finger calibration's smallest rate
 
@@ -61,15 +64,17 @@ def enrolled(tmp_path_factory):  # type: ignore[no-untyped-def]
     settings = replace(Settings(), data_dir=root / "data")
     write_purposes(settings.data_dir)
     ctx = open_context(settings)
-    report = enrol_fingers(ctx, people, gallery="field")
-    enrol_fingers(ctx, root / "range", gallery="range", training=True)
+    report = enrol_fingers(ctx, CONSOLE, people, gallery="field")
+    enrol_fingers(ctx, CONSOLE, root / "range", gallery="range", training=True)
     return ctx, report, people
 
 
 def _search(ctx, names, **kw):  # type: ignore[no-untyped-def]
-    reason = require_reason(ctx, kw.pop("purpose", LIVE_PURPOSE), "CASE-F1", modality="finger")
+    reason = require_reason(
+        ctx, CONSOLE, kw.pop("purpose", LIVE_PURPOSE), "CASE-F1", modality="finger"
+    )
     images = [_db1(n).read_bytes() for n in names]
-    return identify_fingers(ctx, images, reason=reason, **{"galleries": ["field"], **kw})
+    return identify_fingers(ctx, CONSOLE, images, reason=reason, **{"galleries": ["field"], **kw})
 
 
 def test_bad_prints_are_reported_and_skipped(enrolled) -> None:
@@ -136,11 +141,11 @@ def test_searches_are_audited_and_refusals_too(enrolled) -> None:
     """An ok search and a refused one each leave one entry with the reason and the error."""
     ctx, _, _ = enrolled
     result = _search(ctx, ["101_6.tif"])
-    reason = require_reason(ctx, LIVE_PURPOSE, "CASE-F2", modality="finger")
+    reason = require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-F2", modality="finger")
     with pytest.raises(NotAFingerprint):
-        identify_fingers(ctx, [_png(255)], reason=reason, galleries=["field"])
+        identify_fingers(ctx, CONSOLE, [_png(255)], reason=reason, galleries=["field"])
     with pytest.raises(InvalidArgument, match="purpose"):
-        require_reason(ctx, "curiosity", "CASE-F3", modality="finger")
+        require_reason(ctx, CONSOLE, "curiosity", "CASE-F3", modality="finger")
     searches = [e for e in ctx.audit.read() if e.event == EventType.SEARCH][-3:]
     ok, refused, no_reason = (e.details for e in searches)
     assert ok["search_id"] == result.search_id and ok["modality"] == "finger"
@@ -181,8 +186,8 @@ def street(tmp_path_factory):  # type: ignore[no-untyped-def]
     settings = replace(Settings(), data_dir=root / "data")
     write_purposes(settings.data_dir)
     ctx = open_context(settings)
-    enrol_fingers(ctx, prints, gallery="street")
-    report = enrol_fingers(ctx, photos, gallery="street", contactless=True)
+    enrol_fingers(ctx, CONSOLE, prints, gallery="street")
+    report = enrol_fingers(ctx, CONSOLE, photos, gallery="street", contactless=True)
     return ctx, report
 
 
@@ -195,8 +200,10 @@ def _face_path() -> Path:
 
 
 def _photo_search(ctx, images, case="CASE-P1"):  # type: ignore[no-untyped-def]
-    reason = require_reason(ctx, LIVE_PURPOSE, case, modality="finger")
-    return identify_fingers(ctx, images, reason=reason, galleries=["street"], contactless=True)
+    reason = require_reason(ctx, CONSOLE, LIVE_PURPOSE, case, modality="finger")
+    return identify_fingers(
+        ctx, CONSOLE, images, reason=reason, galleries=["street"], contactless=True
+    )
 
 
 def test_photos_enrol_under_their_own_pipeline(street) -> None:

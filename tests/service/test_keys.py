@@ -14,8 +14,11 @@ from mobileid.auth import AuthService, MemoryEvents, console_principal
 from mobileid.auth.crypto import key_id, load_key
 from mobileid.auth.errors import DeploymentKeyError
 from mobileid.config import Settings
+from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
 from mobileid.service.keys import retired_key_files, rotate_deployment_key
+
+CONSOLE = console_caller()
 
 PID = "test-pipeline/1"
 PASSWORD = "correct horse battery"
@@ -53,7 +56,7 @@ def test_rotation_replaces_the_key_and_everything_still_opens(settings):
         console_principal("root"), "alice", role="officer", password=PASSWORD
     ).totp_secret
     svc.close()
-    result = rotate_deployment_key(open_context(settings), batch=2)
+    result = rotate_deployment_key(open_context(settings), CONSOLE, batch=2)
     new = load_key(settings.deployment_key_path)
     assert new != old and settings.deployment_key_path.stat().st_mode & 0o777 == 0o600
     assert (result.old_key_id, result.new_key_id) == (key_id(old), key_id(new))
@@ -88,12 +91,12 @@ def test_an_interrupted_rotation_is_refused_clearly_then_finished_by_a_rerun(set
 
     monkeypatch.setattr(ctx.audit, "append", refuse)
     with pytest.raises(RuntimeError):
-        rotate_deployment_key(ctx, batch=2)
+        rotate_deployment_key(ctx, CONSOLE, batch=2)
     (retired,) = retired_key_files(settings.deployment_key_path)
     assert load_key(retired) == old
     with pytest.raises(DeploymentKeyError, match="rotate-key"):
         open_context(settings).gallery.search("g", vec(0), PID, k=1)
-    result = rotate_deployment_key(open_context(settings), batch=2)
+    result = rotate_deployment_key(open_context(settings), CONSOLE, batch=2)
     assert result.resumed and result.face_rows_resealed == 1  # the rolled-back last batch
     assert result.old_key_id == key_id(old)
     assert retired_key_files(settings.deployment_key_path) == []
@@ -106,7 +109,7 @@ def test_two_retired_keys_are_refused(settings):
     for name in ("a", "b"):
         path.with_name(f"{path.name}.{name}.retired").hardlink_to(path)
     with pytest.raises(DeploymentKeyError, match="at most one retired key"):
-        rotate_deployment_key(open_context(settings))
+        rotate_deployment_key(open_context(settings), CONSOLE)
 
 
 def test_rotation_reseals_finger_templates_too(settings):
@@ -119,7 +122,7 @@ def test_rotation_reseals_finger_templates_too(settings):
     template = ctx.finger_pipeline.enrol_file(path)
     capture = FingerCapture(template=template, position="unknown", image_sha256="f" * 64)
     ctx.fingers.enrol("g", "r0", "N0", "t", [capture])
-    result = rotate_deployment_key(open_context(settings), batch=2)
+    result = rotate_deployment_key(open_context(settings), CONSOLE, batch=2)
     new = load_key(settings.deployment_key_path)
     fresh = open_context(settings)
     assert fresh.fingers.key_ids() == {key_id(new): 1}

@@ -19,6 +19,7 @@ from mobileid.audit import EventType
 from mobileid.config import Settings
 from mobileid.errors import InvalidArgument, NoFaceFound
 from mobileid.finger.errors import NotAFingerprint
+from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
 from mobileid.service.enrol import enrol_directory
 from mobileid.service.finger_enrol import enrol_fingers
@@ -27,6 +28,8 @@ from mobileid.service.identify import require_reason
 from mobileid.service.person import fuse_modalities, identify_person
 from mobileid.types import Band, Candidate
 from tests.conftest import LIVE_PURPOSE, shared_path, write_purposes
+
+CONSOLE = console_caller()
 
 FACES = {"P1": "Aaron_Peirsol", "P2": "Abdullah_Gul", "P3": "Adrien_Brody"}
 FINGERS = {"P1": 101, "P2": 102, "P4": 103}  # P3 has no prints, P4 no face
@@ -60,14 +63,14 @@ def ctx(tmp_path_factory):  # type: ignore[no-untyped-def]
     settings = replace(Settings(), data_dir=root / "data")
     write_purposes(settings.data_dir)
     context = open_context(settings)
-    enrol_directory(context, root / "faces", gallery="field")
-    enrol_fingers(context, root / "prints", gallery="field")
+    enrol_directory(context, CONSOLE, root / "faces", gallery="field")
+    enrol_fingers(context, CONSOLE, root / "prints", gallery="field")
     return context
 
 
 def _search(ctx, face: bytes, fingers: list[bytes], **kw):  # type: ignore[no-untyped-def]
-    reason = require_reason(ctx, LIVE_PURPOSE, "CASE-P1", modality="face+finger")
-    return identify_person(ctx, face, fingers, reason=reason, galleries=["field"], **kw)
+    reason = require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-P1", modality="face+finger")
+    return identify_person(ctx, CONSOLE, face, fingers, reason=reason, galleries=["field"], **kw)
 
 
 def _searches(ctx) -> list:  # type: ignore[no-untyped-def]

@@ -13,8 +13,11 @@ from mobileid.audit import EventType
 from mobileid.config import Settings
 from mobileid.errors import InvalidArgument
 from mobileid.oversight.activity import retention_figures
+from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
 from mobileid.service.retention import purge, retention_rules, set_retention
+
+CONSOLE = console_caller()
 
 PID = "test-pipeline/1"
 T0 = datetime(2026, 3, 4, 8, 0, tzinfo=UTC)
@@ -35,7 +38,7 @@ def ctx(tmp_path):
     g.enrol("keep", "k", "Kept", "t", [("h3", vec(3))], PID)
     g.clock = lambda: T0 + timedelta(hours=10)
     g.enrol("custody", "b", "Late", "t", [("h2", vec(2))], PID)
-    set_retention(ctx, "custody", 12)
+    set_retention(ctx, CONSOLE, "custody", 12)
     return ctx
 
 
@@ -45,7 +48,7 @@ def entries(ctx, event):
 
 def test_purge_deletes_exactly_the_expired_subject_and_writes_a_receipt(ctx):
     """At t0+13h a 12-hour rule deletes the t0 subject only; its receipt is in the log."""
-    (receipt,) = purge(ctx, T0 + timedelta(hours=13))
+    (receipt,) = purge(ctx, CONSOLE, T0 + timedelta(hours=13))
     assert (receipt.gallery, receipt.subjects_deleted, receipt.embeddings_deleted) == (
         "custody",
         1,
@@ -82,7 +85,7 @@ def test_a_purge_whose_receipt_fails_deletes_nothing(ctx, monkeypatch):
 
     monkeypatch.setattr(ctx.audit, "append", refuse)
     with pytest.raises(RuntimeError):
-        purge(ctx, T0 + timedelta(hours=30))
+        purge(ctx, CONSOLE, T0 + timedelta(hours=30))
     monkeypatch.undo()
     assert sorted(s.name for s in ctx.gallery.subjects("custody")) == ["Early", "Late"]
     assert entries(ctx, EventType.PURGE) == []
@@ -90,7 +93,7 @@ def test_a_purge_whose_receipt_fails_deletes_nothing(ctx, monkeypatch):
 
 def test_nothing_expired_still_leaves_a_receipt_and_keeps_data(ctx):
     """Before any capture expires the job deletes nothing and records that it ran."""
-    (receipt,) = purge(ctx, T0 + timedelta(hours=11))
+    (receipt,) = purge(ctx, CONSOLE, T0 + timedelta(hours=11))
     assert (receipt.subjects_deleted, receipt.embeddings_deleted) == (0, 0)
     assert len(ctx.gallery.subjects("custody")) == 2
     assert entries(ctx, EventType.PURGE)[0].details["deleted"] == 0
@@ -98,7 +101,7 @@ def test_nothing_expired_still_leaves_a_receipt_and_keeps_data(ctx):
 
 def test_rule_changes_are_audited_and_a_naive_clock_is_refused(ctx):
     """set_retention records old and new rule; purge refuses a time without a UTC offset."""
-    change = set_retention(ctx, "custody", None)
+    change = set_retention(ctx, CONSOLE, "custody", None)
     assert (change.old_hours, change.new_hours) == (12, None)
     assert retention_rules(ctx) == {"custody": None, "keep": None}
     changes = [dict(e.details) for e in entries(ctx, EventType.RETENTION_CHANGE)]
@@ -106,14 +109,14 @@ def test_rule_changes_are_audited_and_a_naive_clock_is_refused(ctx):
         (None, 12, "12h"),
         (12, None, "none"),
     ]
-    assert purge(ctx, T0 + timedelta(days=30)) == []
+    assert purge(ctx, CONSOLE, T0 + timedelta(days=30)) == []
     with pytest.raises(InvalidArgument, match="now: expected a time with a UTC offset"):
-        purge(ctx, datetime(2026, 3, 5))
+        purge(ctx, CONSOLE, datetime(2026, 3, 5))
 
 
 def test_receipts_hold_no_biometric_data(ctx):
     """The receipt's details are flat counts, names and times: nothing vector-like."""
-    purge(ctx, T0 + timedelta(hours=13))
+    purge(ctx, CONSOLE, T0 + timedelta(hours=13))
     (entry,) = entries(ctx, EventType.PURGE)
     assert all(isinstance(v, str | int | bool) for v in entry.details.values())
     assert len(json.dumps(dict(entry.details))) < 400
@@ -133,7 +136,7 @@ def test_finger_templates_follow_the_gallery_rule(ctx):
     fingers.clock = lambda: T0 + timedelta(hours=10)
     late = FingerCapture(template, "unknown", "e" * 64)
     fingers.enrol("custody", "q", "Printed Late", "t", [late])
-    (receipt,) = purge(ctx, T0 + timedelta(hours=13))
+    (receipt,) = purge(ctx, CONSOLE, T0 + timedelta(hours=13))
     assert (receipt.templates_deleted, receipt.embeddings_deleted) == (1, 1)
     names = sorted(s.name for s in ctx.gallery.subjects("custody"))
     assert names == ["Late", "Printed Late"]
@@ -161,8 +164,8 @@ def test_record_sources_are_purged_by_their_rule_with_a_receipt(ctx):
         source.add(persons, links)
         source.close()
     now = datetime.now(UTC)
-    assert purge_sources(ctx, now + timedelta(days=29)) == {"kept30": 0}
-    assert purge_sources(ctx, now + timedelta(days=31)) == {"kept30": 5}
+    assert purge_sources(ctx, CONSOLE, now + timedelta(days=29)) == {"kept30": 0}
+    assert purge_sources(ctx, CONSOLE, now + timedelta(days=31)) == {"kept30": 5}
     counts = {n: sum(registry.open(n).counts().values()) for n in ("kept30", "forever")}
     assert counts["kept30"] == 0 and counts["forever"] > 0
     last = entries(ctx, EventType.PURGE)[-1]

@@ -8,6 +8,7 @@
     ├── AuthenticationFailed    exit 9: who is asking could not be established
     │   ├── AccountLocked       too many failed logons; refused until ``until``
     │   ├── SessionExpired      idle too long, logged out, or unknown session
+    │   ├── LoginRateLimited    too many logon attempts from one address (HTTP 429)
     │   └── TokenRefused        forged, expired or revoked API token
     ├── DeploymentKeyError      the deployment key is missing, malformed or not the one
     │                           that encrypted the stored secrets
@@ -51,6 +52,14 @@ class AccountLocked(AuthenticationFailed):
     def __init__(self, message: str, *, until: datetime) -> None:
         super().__init__(message, field="username")
         self.until = until
+
+
+class LoginRateLimited(AuthenticationFailed):
+    code = "login_rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message, field="username")
+        self.retry_after_s = retry_after_s
 
 
 class SessionExpired(AuthenticationFailed):

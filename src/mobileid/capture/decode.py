@@ -23,14 +23,13 @@ import functools
 import hashlib
 import io
 import os
-import stat
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from PIL import ExifTags, Image, ImageOps
 
+from mobileid.capture.files import read_regular
 from mobileid.capture.jpeg import fast_jpeg
 from mobileid.config import CaptureLimits
 from mobileid.errors import (
@@ -103,21 +102,7 @@ def load_image_file(
     A missing or unreadable path raises ``InvalidArgument`` naming the path; otherwise as
     :func:`decode_image`. The file's name and extension play no part in the format.
     """
-    file = Path(path)
-    try:
-        info = file.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError("not a regular file")
-        _check_byte_count(info.st_size, limits, field)
-        with file.open("rb") as stream:
-            # One byte over the limit is enough to refuse a file that grew since the stat.
-            data = stream.read(limits.max_file_bytes + 1)
-    except OSError as exc:
-        raise InvalidArgument(
-            f"{field}: expected a readable image file, got {str(file)!r} ({exc.strerror or exc})",
-            field=field,
-        ) from exc
-    return decode_image(data, limits, field=field)
+    return decode_image(read_regular(path, limits.max_file_bytes, field=field), limits, field=field)
 
 
 def _check_bytes(data: bytes, limits: CaptureLimits, field: str) -> None:

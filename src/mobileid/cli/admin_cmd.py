@@ -13,6 +13,7 @@ from typing import Any
 
 from mobileid.config import Settings
 from mobileid.errors import InvalidArgument
+from mobileid.service.caller import console_caller
 
 ROTATE_HELP = """\
 Replace the deployment key (DATA_DIR/keys/deployment.key) and re-seal every face embedding
@@ -99,7 +100,7 @@ def _retention(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.hours is None and not args.none:
         raise InvalidArgument("--hours: expected --hours N or --none", field="--hours")
-    change = set_retention(ctx, args.gallery, None if args.none else args.hours)
+    change = set_retention(ctx, console_caller(), args.gallery, None if args.none else args.hours)
     if args.json:
         print(
             json.dumps(
@@ -124,8 +125,8 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
 
     now = parse_now(args.now)
     ctx = open_context(settings)
-    receipts = purge(ctx, now)
-    sources = purge_sources(ctx, now)
+    receipts = purge(ctx, console_caller(), now)
+    sources = purge_sources(ctx, console_caller(), now)
     rows = [
         {
             "gallery": r.gallery,
@@ -157,7 +158,7 @@ def _rotate_key(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.service.context import open_context
     from mobileid.service.keys import rotate_deployment_key
 
-    result = rotate_deployment_key(open_context(settings), batch=args.batch)
+    result = rotate_deployment_key(open_context(settings), console_caller(), batch=args.batch)
     body = {
         "old_key_id": result.old_key_id,
         "new_key_id": result.new_key_id,

@@ -20,6 +20,7 @@ from mobileid.cli import render
 from mobileid.cli.progress import ProgressLine
 from mobileid.config import Settings
 from mobileid.errors import MobileIdError
+from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
 from mobileid.service.enrol import IMAGE_SUFFIXES, enrol_directory
 from mobileid.service.identify import identify_face, require_reason
@@ -91,19 +92,25 @@ def main() -> int:
         # The demo runs on the training range: its gallery is never reached by live searches.
         report = enrol_directory(
             ctx,
+            console_caller(),
             gallery_dir,
             gallery="demo",
             source=f"demo:{root.name}",
             training=True,
             progress=ProgressLine("enrol"),
         )
-        reason = require_reason(ctx, TRAINING, "DEMO-0001", None)
+        reason = require_reason(ctx, console_caller(), TRAINING, "DEMO-0001", None)
         render.enrol_report(report, as_json=False)
         for probe in probes:
             print(f"\n=== probe {probe.parent.name}/{probe.name}")
             try:
                 result = identify_face(
-                    ctx, probe.read_bytes(), reason=reason, galleries=["demo"], top=5
+                    ctx,
+                    console_caller(),
+                    probe.read_bytes(),
+                    reason=reason,
+                    galleries=["demo"],
+                    top=5,
                 )
             except MobileIdError as exc:
                 print(f"refused: {exc.message}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mobileid.config import Settings
+from mobileid.service.answers import json_safe
 
 __all__ = ["add_fingers_eval_parser", "add_fingers_parsers"]
 
@@ -145,15 +146,6 @@ def eval_fingers_contactless(args: argparse.Namespace, settings: Settings) -> in
     return 0
 
 
-def json_safe(value: Any) -> Any:
-    """JSON-safe: non-finite floats become null (``json`` would write NaN)."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
-        return None
-    return value
-
-
 def add_fingers_parsers(
     enroll_sub: Any, identify_sub: Any, common: argparse.ArgumentParser
 ) -> None:
@@ -213,12 +205,14 @@ def enrol_fingers_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import asdict
 
     from mobileid.cli.progress import ProgressLine
+    from mobileid.service.caller import console_caller
     from mobileid.service.context import open_context
     from mobileid.service.finger_enrol import enrol_fingers
 
     ctx = open_context(settings)
     report = enrol_fingers(
         ctx,
+        console_caller(),
         args.dir,
         gallery=args.gallery,
         training=args.training,
@@ -243,64 +237,21 @@ def enrol_fingers_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def identify_finger_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from mobileid.cli.main import read_limited
-    from mobileid.service.access import act_as
+    from mobileid.cli.reason import caller, read_captures, where, why
+    from mobileid.service.answers import identify_finger_json
     from mobileid.service.context import open_context
-    from mobileid.service.fingers import identify_fingers
-    from mobileid.service.identify import require_reason
+    from mobileid.service.searches import FingerOptions, search_fingers
 
     ctx = open_context(settings)
-    principal = act_as(ctx, args.token)
-    reason = require_reason(ctx, args.purpose, args.case, args.location, modality="finger")
-    data = [read_limited(p, settings.limits.max_file_bytes) for p in args.images]
-    result = identify_fingers(
-        ctx,
-        data,
-        reason=reason,
-        galleries=args.gallery,
-        top=args.top,
-        contactless=args.contactless,
-        ppi=args.ppi,
-        principal=principal,
-    )
+    who = caller(ctx, args)
+    data = read_captures(ctx, who, args, list(args.images), "finger")
+    options = FingerOptions(args.contactless, args.ppi)
+    result = search_fingers(ctx, who, data, why(args), where(args), options)
     if getattr(args, "json", False):
         print(json.dumps(json_safe(identify_finger_json(result)), indent=2))
         return 0
     _print_identify(result)
     return 0
-
-
-def identify_finger_json(result: Any) -> dict[str, Any]:
-    """The stable JSON shape of a finger search (keys as ``identify face`` where they agree)."""
-    from dataclasses import asdict
-
-    r = result.reason
-    return {
-        "search_id": result.search_id,
-        "modality": "finger",
-        "purpose": r.purpose,
-        "legal_authority": r.legal_authority,
-        "case_number": r.case_number,
-        "training": not r.live,
-        "candidates": [
-            {**asdict(c), "band": c.band.value, "rank": i + 1}
-            for i, c in enumerate(result.candidates)
-        ],
-        "pipeline_id": result.pipeline_id,
-        "notice": result.notice,
-        "galleries": list(result.galleries),
-        "gallery_sizes": result.gallery_sizes,
-        "probes": [asdict(p) for p in result.probes],
-        "thresholds": result.thresholds,
-        "fmr_bounds": result.fmr_bounds,
-        "fmr_resolution": result.fmr_resolution,
-        "expected_false_candidates": result.expected_false,
-        "fusion_rule": result.fusion_rule,
-        "calibration": result.calibration,
-        "contactless": result.contactless,
-        "calibrations": [asdict(u) for u in result.calibrations],
-        "refused_fingertips": list(result.refused_fingertips),
-    }
 
 
 def _print_identify(result: Any) -> None:

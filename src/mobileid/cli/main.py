@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,9 +19,17 @@ from typing import Any
 
 from mobileid import NOTICE, __version__
 from mobileid.cli import render
-from mobileid.cli.reason import reason_arguments, token_argument
+from mobileid.cli.reason import (
+    caller,
+    console_or_token,
+    read_captures,
+    reason_arguments,
+    token_argument,
+    where,
+    why,
+)
 from mobileid.config import Settings
-from mobileid.errors import ImageTooLarge, InvalidArgument, MobileIdError
+from mobileid.errors import MobileIdError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -118,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(handler=_subjects_show)
     rm = ssub.add_parser("delete", parents=[common], help="delete a subject and its embeddings")
     rm.add_argument("subject_id", metavar="SUBJECT_ID")
+    rm.add_argument(
+        "--token",
+        default=None,
+        help="act as this operator (an admin) instead of the local console",
+    )
     rm.set_defaults(handler=_subjects_delete)
 
     from mobileid.cli.admin_cmd import add_admin_parser
@@ -126,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     from mobileid.cli.operators_cmd import add_operators_parser
     from mobileid.cli.records_cmd import add_query_parser, add_records_parser
     from mobileid.cli.report_cmd import add_report_parser
+    from mobileid.cli.serve_cmd import add_serve_parser
 
     add_eval_parser(sub, common)
     add_audit_parser(sub, common)
@@ -134,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_records_parser(sub, common)
     add_query_parser(sub, common)
     add_admin_parser(sub, common)
+    add_serve_parser(sub, common)
     return parser
 
 
@@ -145,6 +161,16 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything a command creates (data folder, databases, keys, indexes, witness, reports)
+    # is readable by its owner only: biometric data and the audit trail are nobody else's.
+    previous = os.umask(0o077)
+    try:
+        return _main(argv)
+    finally:
+        os.umask(previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.json = getattr(args, "json", False)
@@ -179,6 +205,7 @@ def _enrol_faces(args: argparse.Namespace, settings: Settings) -> int:
     ctx = _ctx(settings)
     report = enrol_directory(
         ctx,
+        console_or_token(ctx, args),
         args.dir,
         gallery=args.gallery,
         source=args.source,
@@ -190,34 +217,14 @@ def _enrol_faces(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _identify_face(args: argparse.Namespace, settings: Settings) -> int:
-    from mobileid.service.access import act_as
-    from mobileid.service.identify import identify_face, require_reason
+    from mobileid.service.searches import search_face
 
     ctx = _ctx(settings)
-    principal = act_as(ctx, args.token)
-    reason = require_reason(ctx, args.purpose, args.case, args.location)
-    data = read_limited(args.image, settings.limits.max_file_bytes)
-    result = identify_face(
-        ctx, data, reason=reason, galleries=args.gallery, top=args.top, principal=principal
-    )
+    who = caller(ctx, args)
+    (data,) = read_captures(ctx, who, args, [args.image], "face")
+    result = search_face(ctx, who, data, why(args), where(args))
     render.identify_result(result, as_json=args.json)
     return 0
-
-
-def read_limited(path: Path, max_bytes: int) -> bytes:
-    """The file's bytes, refusing a missing file or one over the size limit before reading."""
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ImageTooLarge(
-                f"IMAGE: expected at most {max_bytes} bytes, got {size} ({path})", field="IMAGE"
-            )
-        return path.read_bytes()
-    except OSError as exc:
-        raise InvalidArgument(
-            f"IMAGE: expected a readable image file, got {str(path)!r} ({exc.strerror})",
-            field="IMAGE",
-        ) from None
 
 
 def _subjects_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -231,12 +238,12 @@ def _subjects_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _disposition(args: argparse.Namespace, settings: Settings) -> int:
-    from mobileid.service.access import act_as
     from mobileid.service.disposition import record_disposition
 
     ctx = _ctx(settings)
-    principal = act_as(ctx, args.token)
-    entry = record_disposition(ctx, args.search_id, args.disposition, args.subject, principal)
+    entry = record_disposition(
+        ctx, caller(ctx, args), args.search_id, args.disposition, args.subject
+    )
     if args.json:
         print(json.dumps({"recorded": entry.sequence, **dict(entry.details)}))
     else:
@@ -248,7 +255,8 @@ def _disposition(args: argparse.Namespace, settings: Settings) -> int:
 def _subjects_delete(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.service.enrol import delete_subject
 
-    subject = delete_subject(_ctx(settings), args.subject_id)
+    ctx = _ctx(settings)
+    subject = delete_subject(ctx, console_or_token(ctx, args), args.subject_id)
     render.deleted(subject, as_json=args.json)
     return 0
 

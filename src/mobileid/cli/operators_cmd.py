@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import math
 import os
 from typing import Any
 
@@ -90,9 +91,28 @@ def add_operators_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         required=True,
         help="comma-separated actions, within the role (e.g. search_live,record_disposition)",
     )
-    tok.add_argument("--days", type=float, default=1.0, help="lifetime in days (default 1)")
+    tok.add_argument(
+        "--days", type=_token_days, default=1.0, help="lifetime in days, at most 365 (default 1)"
+    )
     tok.add_argument("--label", default="", help="what the token is for")
     tok.set_defaults(handler=_token)
+
+
+MAX_TOKEN_DAYS = 365
+
+
+def _token_days(raw: str) -> float:
+    """A token lifetime checked before any logon: ``nan``, ``inf`` or ``1e30`` would otherwise
+    reach date arithmetic after the one-time code was spent and a session opened."""
+    try:
+        days = float(raw)
+    except ValueError:
+        days = math.nan
+    if not (math.isfinite(days) and 0 < days <= MAX_TOKEN_DAYS):
+        raise argparse.ArgumentTypeError(
+            f"expected a number of days above 0 and at most {MAX_TOKEN_DAYS}, got {raw!r}"
+        )
+    return days
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:

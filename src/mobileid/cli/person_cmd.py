@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from mobileid.config import Settings
-
-_REASON_KEYS = ("search_id", "modality", "purpose", "legal_authority", "case_number", "training")
 
 
 def add_person_parser(identify_sub: Any, common: argparse.ArgumentParser) -> None:
@@ -37,65 +34,21 @@ def add_person_parser(identify_sub: Any, common: argparse.ArgumentParser) -> Non
 
 
 def identify_person_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from mobileid.cli.main import read_limited
-    from mobileid.service.access import act_as
+    from mobileid.cli.reason import caller, read_captures, where, why
+    from mobileid.service.answers import person_json
     from mobileid.service.context import open_context
-    from mobileid.service.identify import require_reason
-    from mobileid.service.person import identify_person
+    from mobileid.service.searches import FingerOptions, search_person
 
     ctx = open_context(settings)
-    principal = act_as(ctx, args.token)
-    reason = require_reason(ctx, args.purpose, args.case, args.location, modality="face+finger")
-    limit = settings.limits.max_file_bytes
-    result = identify_person(
-        ctx,
-        read_limited(args.face, limit),
-        [read_limited(p, limit) for p in args.finger],
-        reason=reason,
-        galleries=args.gallery,
-        top=args.top,
-        contactless=args.contactless,
-        ppi=args.ppi,
-        principal=principal,
-    )
+    who = caller(ctx, args)
+    face, *fingers = read_captures(ctx, who, args, [args.face, *args.finger], "person")
+    options = FingerOptions(args.contactless, args.ppi)
+    result = search_person(ctx, who, face, fingers, why(args), where(args), options)
     if getattr(args, "json", False):
         print(json.dumps(person_json(result), indent=2))
     else:
         _print_person(result)
     return 0
-
-
-def person_json(result: Any) -> dict[str, Any]:
-    """The JSON shape of a fused search: ``identify face`` keys where they agree, and each
-    modality's own answer under ``face`` and ``finger``."""
-    from mobileid.cli.fingers_cmd import identify_finger_json, json_safe
-    from mobileid.cli.render import identify_json
-
-    r = result.reason
-    face = {k: v for k, v in identify_json(result.face).items() if k not in _REASON_KEYS}
-    finger = {
-        k: v for k, v in identify_finger_json(result.fingers).items() if k not in _REASON_KEYS
-    }
-    out = {
-        "search_id": result.search_id,
-        "modality": "face+finger",
-        "purpose": r.purpose,
-        "legal_authority": r.legal_authority,
-        "case_number": r.case_number,
-        "training": not r.live,
-        "candidates": [
-            {**asdict(c), "band": c.band.value, "rank": i + 1}
-            for i, c in enumerate(result.candidates)
-        ],
-        "notice": result.notice,
-        "galleries": list(result.galleries),
-        "fmr_bounds": result.fmr_bounds,
-        "fmr_resolution": result.fmr_resolution,
-        "fusion_rule": result.fusion_rule,
-        "face": face,
-        "finger": finger,
-    }
-    return dict(json_safe(out))
 
 
 def _rate(f: float | None) -> str:

@@ -1,9 +1,19 @@
-"""The options every search takes: why it is run (checked first, then audited)."""
+"""The options every search takes: why it is run (checked first, then audited), and who."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mobileid.capture.files import read_regular
+from mobileid.errors import InputError
+
+if TYPE_CHECKING:
+    from mobileid.service.caller import Caller
+    from mobileid.service.context import Context
+    from mobileid.service.searches import Where, Why
 
 
 def reason_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,3 +41,53 @@ def token_argument(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("MOBILEID_TOKEN"),
         help="operator API token (mobileid operators token); default $MOBILEID_TOKEN",
     )
+
+
+def why(args: argparse.Namespace) -> Why:
+    """The stated reason of a search command (checked by the use case)."""
+    from mobileid.service.searches import Why
+
+    return Why(args.purpose, args.case, args.location)
+
+
+def where(args: argparse.Namespace) -> Where:
+    from mobileid.service.searches import Where
+
+    return Where(tuple(args.gallery or ()), args.top)
+
+
+def caller(ctx: Context, args: argparse.Namespace) -> Caller:
+    """Who runs this command: the operator of ``--token``, or the console of a deployment
+    without operators."""
+    from mobileid.service.access import caller_from_token
+
+    return caller_from_token(ctx, getattr(args, "token", None))
+
+
+def console_or_token(ctx: Context, args: argparse.Namespace) -> Caller:
+    """Administration on the server: the console (trusted, it holds the keys) unless an
+    operator's ``--token`` is given, whose role then decides."""
+    from mobileid.service.caller import console_caller
+
+    return caller(ctx, args) if getattr(args, "token", None) else console_caller()
+
+
+def read_limited(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file, refusing a missing file, a device, a FIFO or a file over
+    the size limit without hanging or reading more than the limit."""
+    return read_regular(path, max_bytes, field="IMAGE")
+
+
+def read_captures(
+    ctx: Context, who: Caller, args: argparse.Namespace, paths: list[Path], modality: str
+) -> list[bytes]:
+    """The capture files of a search; one that cannot be read refuses the search, audited."""
+    from mobileid.service.searches import refuse_capture
+
+    out = []
+    for path in paths:
+        try:
+            out.append(read_limited(path, ctx.settings.limits.max_file_bytes))
+        except InputError as exc:
+            refuse_capture(ctx, who, why(args), modality, exc)
+    return out

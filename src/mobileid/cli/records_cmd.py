@@ -225,11 +225,11 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _query(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.cli.reason import caller, why
     from mobileid.records.query import make_query
-    from mobileid.service.access import act_as
+    from mobileid.service.answers import query_json
     from mobileid.service.context import open_context
-    from mobileid.service.identify import require_reason
-    from mobileid.service.records_search import audited_super_query
+    from mobileid.service.searches import run_super_query
 
     query = make_query(
         name=args.name,
@@ -248,59 +248,24 @@ def _query(args: argparse.Namespace, settings: Settings) -> int:
     if not 0 < args.timeout <= 60:
         raise InvalidArgument(f"--timeout: expected 0..60 s, got {args.timeout}", field="timeout")
     ctx = open_context(settings)
-    principal = act_as(ctx, args.token)
-    reason = require_reason(ctx, args.purpose, args.case, args.location, modality="records")
-    registry = _registry(settings, timeout_s=args.timeout)
-    sources = registry.open_all()
-    entries = {e.name: e for e in registry.entries()}
-    entitled = args.source if args.source is not None else list(sources)
-    try:
-        search_id, result = audited_super_query(
-            ctx,
-            reason,
-            query,
-            sources,
-            entries,
-            entitled,
-            timeout_s=args.timeout,
-            limit=args.limit,
-            principal=principal,
-        )
-    finally:
-        for source in sources.values():
-            source.close()
+    answer = run_super_query(
+        ctx,
+        caller(ctx, args),
+        query,
+        why(args),
+        args.source,
+        timeout_s=args.timeout,
+        limit=args.limit,
+    )
     if args.json:
-        _print_json({"search_id": search_id, **query_json(result)})
+        _print_json(query_json(answer.search_id, answer.result))
     else:
-        print(f"query {search_id}: purpose {reason.purpose!r} under {reason.legal_authority!r}")
-        _print_query(result)
+        reason = answer.reason
+        print(
+            f"query {answer.search_id}: purpose {reason.purpose!r} under {reason.legal_authority!r}"
+        )
+        _print_query(answer.result)
     return 0
-
-
-def query_json(result: SuperQueryResult) -> dict[str, Any]:
-    from mobileid.records.serial import record_to_dict
-
-    return {
-        "query": {k: v for k, v in asdict(result.query).items() if v},
-        "complete": result.complete,
-        "sources": [{**asdict(o), "state": o.state.value} for o in result.sources],
-        "hits": [
-            {
-                "source": h.source,
-                "record_type": h.record.record_type.value,
-                "record_id": h.record.record_id,
-                "reason": h.reason,
-                "score": h.score,
-                "hop": h.hop,
-                "via": h.via,
-                "synthetic": h.record.synthetic,
-                "record": record_to_dict(h.record),
-            }
-            for h in result.hits
-        ],
-        "links": [asdict(lk) for lk in result.links],
-        "notice": result.notice,
-    }
 
 
 def _print_query(result: SuperQueryResult) -> None:

@@ -6,6 +6,13 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from mobileid.service.answers import (
+    deleted_json,
+    enrol_json,
+    identify_json,
+    subject_json,
+    subjects_json,
+)
 from mobileid.service.enrol import EnrolReport
 from mobileid.service.identify import IdentifyResult
 from mobileid.types import Subject
@@ -13,31 +20,6 @@ from mobileid.types import Subject
 
 def _print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, default=str))
-
-
-def identify_json(result: IdentifyResult) -> dict[str, Any]:
-    return {
-        "search_id": result.search_id,
-        "purpose": result.reason.purpose,
-        "legal_authority": result.reason.legal_authority,
-        "case_number": result.reason.case_number,
-        "training": not result.reason.live,
-        "candidates": [
-            {**asdict(c), "band": c.band.value, "rank": i + 1}
-            for i, c in enumerate(result.candidates)
-        ],
-        "pipeline_id": result.pipeline_id,
-        "notice": result.notice,
-        "galleries": list(result.galleries),
-        "gallery_sizes": result.gallery_sizes,
-        "thresholds": result.thresholds,
-        "fmr_bounds": result.fmr_bounds,
-        "expected_false_candidates": result.expected_false,
-        "faces_seen": result.faces_seen,
-        "face_rule": result.face_rule,
-        "quality": asdict(result.quality),
-        "calibration": result.calibration,
-    }
 
 
 def identify_result(result: IdentifyResult, *, as_json: bool) -> None:
@@ -68,7 +50,7 @@ def identify_result(result: IdentifyResult, *, as_json: bool) -> None:
 
 def enrol_report(report: EnrolReport, *, as_json: bool) -> None:
     if as_json:
-        _print_json(asdict(report))
+        _print_json(enrol_json(report))
         return
     print(
         f"gallery {report.gallery!r}: {report.subjects_enrolled} subjects enrolled or extended, "
@@ -86,7 +68,7 @@ def enrol_report(report: EnrolReport, *, as_json: bool) -> None:
 
 def subjects(items: list[Subject], *, as_json: bool) -> None:
     if as_json:
-        _print_json({"subjects": [asdict(s) for s in items]})
+        _print_json(subjects_json(items))
         return
     for s in items:
         print(f"{s.subject_id}  {s.gallery:<12} {s.embeddings:>3} faces  {s.name}  ({s.source})")
@@ -95,7 +77,7 @@ def subjects(items: list[Subject], *, as_json: bool) -> None:
 
 def subject(item: Subject, *, as_json: bool) -> None:
     if as_json:
-        _print_json(asdict(item))
+        _print_json(subject_json(item))
         return
     for k, v in asdict(item).items():
         print(f"{k:>12}: {v}")
@@ -103,6 +85,6 @@ def subject(item: Subject, *, as_json: bool) -> None:
 
 def deleted(item: Subject, *, as_json: bool) -> None:
     if as_json:
-        _print_json({"deleted": asdict(item)})
+        _print_json(deleted_json(item))
         return
     print(f"deleted {item.subject_id} ({item.name}) and its {item.embeddings} embeddings")

@@ -38,7 +38,7 @@ def _stacked(ax: Axes, labels: list[str], layers: Mapping[str, list[int]]) -> No
     step = max(1, -(-len(labels) // MAX_TICKS))
     ax.set_xticks(x[::step], labels[::step], rotation=30 if step > 1 or len(labels) > 6 else 0)
     _whole_numbers(ax)
-    ax.legend(fontsize="small")
+    ax.legend(loc="upper left", fontsize="small")  # "best" can be slow: matplotlib warns
 
 
 def searches_per_day(per_day: Mapping[str, Mapping[str, int]]) -> Figure:

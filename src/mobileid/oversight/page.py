@@ -130,3 +130,9 @@ img{{max-width:100%}}.ok{{color:#064}}.bad{{color:#a00;font-weight:bold}}</style
 {sections}
 </body></html>
 """
+
+
+def html_page(report: OversightReport) -> str:
+    """The report as one self-contained page without charts (served over HTTP, where the
+    chart files of :func:`write_html` have no folder to live in)."""
+    return _page(report.as_dict(), [])

@@ -9,6 +9,7 @@ before the one transaction that writes them.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from mobileid.capture.files import read_regular
 from mobileid.errors import InvalidArgument
 from mobileid.records.errors import ImportRejected, RowError
 from mobileid.records.model import LINK_TARGETS, Link, Record, RecordType
@@ -36,31 +38,29 @@ class ImportReport:
 
 
 def _read_rows(path: Path, errors: list[RowError]) -> Iterator[Mapping[str, object]]:
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InvalidArgument(
-            f"FILE: expected a readable file, got {str(path)!r} ({exc.strerror})", field="FILE"
-        ) from None
-    if size > MAX_FILE_BYTES:
-        raise InvalidArgument(
-            f"FILE: expected at most {MAX_FILE_BYTES} bytes, got {size}", field="FILE"
-        )
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        yield from _csv_rows(path, errors)
-    elif suffix == ".json":
-        yield from _json_rows(path)
-    else:
+    if suffix not in (".csv", ".json"):
         raise InvalidArgument(
             f"FILE: expected a .csv or .json file, got {path.name!r}", field="FILE"
         )
-
-
-def _csv_rows(path: Path, errors: list[RowError]) -> Iterator[Mapping[str, object]]:
+    # Only a regular file, read whole under the limit: a FIFO or /dev/zero named FILE.csv is
+    # refused instead of hanging or filling memory.
+    data = read_regular(path, MAX_FILE_BYTES, field="FILE", too_large=InvalidArgument)
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument(f"FILE: expected UTF-8, got {exc}", field="FILE") from None
+    if suffix == ".csv":
+        yield from _csv_rows(text, errors)
+    else:
+        yield from _json_rows(text)
+
+
+def _csv_rows(text: str, errors: list[RowError]) -> Iterator[Mapping[str, object]]:
+    try:
+        with io.StringIO(text, newline="") as fh:
+            # strict: an unterminated quote is an error, not a row that swallows the rest.
+            reader = csv.DictReader(fh, strict=True)
             header = reader.fieldnames or []
             if not header:
                 raise InvalidArgument(
@@ -75,14 +75,14 @@ def _csv_rows(path: Path, errors: list[RowError]) -> Iterator[Mapping[str, objec
                 if extra:
                     errors.append(RowError(i, "-", f"expected {len(header)} cells, got more"))
                 yield {k: v for k, v in row.items() if k in ALL_COLUMNS}
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InvalidArgument(f"FILE: expected UTF-8 CSV, got {exc}", field="FILE") from None
+    except csv.Error as exc:
+        raise InvalidArgument(f"FILE: expected well-formed CSV, got {exc}", field="FILE") from None
 
 
-def _json_rows(path: Path) -> Iterator[Mapping[str, object]]:
+def _json_rows(text: str) -> Iterator[Mapping[str, object]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise InvalidArgument(f"FILE: expected UTF-8 JSON, got {exc}", field="FILE") from None
     rows = data.get("records") if isinstance(data, dict) else data
     if not isinstance(rows, list):

@@ -17,6 +17,7 @@ from sqlalchemy import Column, MetaData, String, Table, select
 from sqlalchemy.dialects.sqlite import insert
 
 from mobileid.audit import AuditEvent, EventType
+from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 
 _META = MetaData()
@@ -43,7 +44,7 @@ def _current(ctx: Context) -> dict[str, tuple[EventType, dict[str, Any]]]:
     }
 
 
-def audit_config_changes(ctx: Context) -> int:
+def audit_config_changes(ctx: Context, caller: Caller) -> int:
     """Record each changed setting; returns how many entries were written."""
     log = ctx.audit
     engine = log.engine
@@ -58,7 +59,7 @@ def audit_config_changes(ctx: Context) -> int:
             details = {**content, "previous_digest": known.get(name), "digest": digest}
             log.append(
                 conn,
-                AuditEvent(event, ctx.actor.operator, ctx.actor.role, "config", details=details),
+                AuditEvent(event, caller.operator, caller.role, "config", details=details),
             )
             stmt = insert(_STATE).values(name=name, digest=digest)
             conn.execute(

@@ -1,14 +1,21 @@
-"""What a use case needs, built once per process: settings, gallery, pipeline, calibration."""
+"""What every use case shares, built once per process: settings, galleries, pipelines,
+calibrations, the audit log and the operator store.
+
+Nothing about who is acting lives here: that is the per-request
+:class:`~mobileid.service.caller.Caller`, passed to each use case. A ``Context`` is shared by
+every thread of a server: its parts are loaded once, under a lock, and the model-holding
+pipelines are kept one per thread (dlib's networks keep per-call state).
+"""
 
 from __future__ import annotations
 
-import getpass
+import threading
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from mobileid.audit import EmbeddedAuditLog, open_deployment_audit_log
-from mobileid.auth.crypto import load_or_create_key
+from mobileid.auth import AuthService
 from mobileid.config import Settings
 from mobileid.errors import PipelineMismatch
 from mobileid.face.pipeline import FacePipeline, load_face_pipeline
@@ -18,25 +25,8 @@ from mobileid.gallery.embedded import EmbeddedGallery, Progress
 from mobileid.gallery.fingers import FingerGallery
 from mobileid.gallery.protocol import GalleryIndex
 from mobileid.scoring import Calibration
+from mobileid.service.deployment_key import deployment_key
 from mobileid.service.purpose import Purposes
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is acting, as the audit log records it."""
-
-    operator: str
-    role: str
-    unit: str | None = None
-
-
-def console_actor() -> Actor:
-    """The local command line: whoever can read the data folder, named by the OS account."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return Actor(operator=f"os:{user}", role="console")
 
 
 def shipped_face_calibrations() -> list[Path]:
@@ -55,21 +45,39 @@ def local_face_calibration(settings: Settings) -> Path:
 class Context:
     settings: Settings
     gallery: GalleryIndex
-    actor: Actor = field(default_factory=console_actor)
-    _pipeline: FacePipeline | None = field(default=None, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _auth: AuthService | None = field(default=None, repr=False)
     _calibration: Calibration | None = field(default=None, repr=False)
     _audit: EmbeddedAuditLog | None = field(default=None, repr=False)
     _fingers: FingerGallery | None = field(default=None, repr=False)
-    _finger_pipeline: FingerPipeline | None = field(default=None, repr=False)
     _finger_calibration: Calibration | None = field(default=None, repr=False)
     _contactless_calibrations: dict[str, Calibration] | None = field(default=None, repr=False)
 
     @property
     def audit(self) -> EmbeddedAuditLog:
         """The tamper-evident audit log (in the same database as the galleries)."""
-        if self._audit is None:
-            self._audit = open_deployment_audit_log(self.settings)
-        return self._audit
+        with self._lock:
+            if self._audit is None:
+                self._audit = open_deployment_audit_log(self.settings)
+            return self._audit
+
+    @property
+    def auth(self) -> AuthService:
+        """The operator store, opened once per process, reporting its events to the audit log."""
+        from mobileid.service.auth_audit import AuditedAuthEvents
+
+        with self._lock:
+            if self._auth is None:
+                key = deployment_key(self.settings)
+                path = self.settings.data_dir / "operators.sqlite3"
+                self._auth = AuthService.open(path, key, events=AuditedAuthEvents(self.audit))
+            return self._auth
+
+    def use_auth(self, auth: AuthService) -> None:
+        """Use this operator store (tests choose a cheap password hasher, say)."""
+        with self._lock:
+            self._auth = auth
 
     @property
     def purposes(self) -> Purposes:
@@ -77,13 +85,19 @@ class Context:
 
     @property
     def pipeline(self) -> FacePipeline:
-        if self._pipeline is None:
-            self._pipeline = load_face_pipeline(self.settings.face)
-        return self._pipeline
+        """This thread's face pipeline (loaded on first use in each thread)."""
+        pipe: FacePipeline | None = getattr(self._local, "face", None)
+        if pipe is None:
+            pipe = self._local.face = load_face_pipeline(self.settings.face)
+        return pipe
 
     @property
     def calibration(self) -> Calibration:
         """The calibration for the current face pipeline; PipelineMismatch when none fits."""
+        with self._lock:
+            return self._face_calibration()
+
+    def _face_calibration(self) -> Calibration:
         if self._calibration is None:
             wanted = self.pipeline.pipeline_id
             for path in (local_face_calibration(self.settings), *shipped_face_calibrations()):
@@ -102,20 +116,27 @@ class Context:
     @property
     def fingers(self) -> FingerGallery:
         """Finger templates, in the same database as the face gallery and the audit log."""
-        if self._fingers is None:
-            key = load_or_create_key(self.settings.deployment_key_path)
-            self._fingers = FingerGallery(self.settings.database_path, key=key)
-        return self._fingers
+        with self._lock:
+            if self._fingers is None:
+                key = deployment_key(self.settings)
+                self._fingers = FingerGallery(self.settings.database_path, key=key)
+            return self._fingers
 
     @property
     def finger_pipeline(self) -> FingerPipeline:
-        if self._finger_pipeline is None:
-            self._finger_pipeline = load_finger_pipeline(limits=self.settings.limits)
-        return self._finger_pipeline
+        """This thread's finger pipeline (loaded on first use in each thread)."""
+        pipe: FingerPipeline | None = getattr(self._local, "finger", None)
+        if pipe is None:
+            pipe = self._local.finger = load_finger_pipeline(limits=self.settings.limits)
+        return pipe
 
     @property
     def finger_calibration(self) -> Calibration:
         """The calibration of the contact-print pipeline; PipelineMismatch when none fits."""
+        with self._lock:
+            return self._finger_cal()
+
+    def _finger_cal(self) -> Calibration:
         if self._finger_calibration is None:
             wanted = self.finger_pipeline.pipeline_id
             shipped = Path(str(resources.files("mobileid.finger"))) / "calibration.json"
@@ -135,6 +156,10 @@ class Context:
         """Calibrations for phone-photo probes, by ``matcher`` (photo -> contact, photo):
         ``finger-contactless*.json`` in DATA_DIR/calibration, else the shipped
         ``calibration-contactless*.json`` (``mobileid eval fingers-contactless`` writes both)."""
+        with self._lock:
+            return self._contactless()
+
+    def _contactless(self) -> dict[str, Calibration]:
         if self._contactless_calibrations is None:
             local = sorted(
                 (self.settings.data_dir / "calibration").glob("finger-contactless*.json")
@@ -145,10 +170,18 @@ class Context:
             self._contactless_calibrations = {c.matcher: c for c in cals}
         return self._contactless_calibrations
 
+    def close(self) -> None:
+        """Release the database engines this context opened."""
+        with self._lock:
+            if self._auth is not None:
+                self._auth.close()
+            if self._audit is not None:
+                self._audit.close()
+
 
 def open_context(settings: Settings, progress: Progress | None = None) -> Context:
     """The context of a data folder; its deployment key is created on first use."""
-    key = load_or_create_key(settings.deployment_key_path)
+    key = deployment_key(settings)
     vectors = open_vector_index(
         settings.vector_uri, settings.index_dir, key=key, kind=settings.vector_index
     )

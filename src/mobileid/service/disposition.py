@@ -10,9 +10,10 @@ from __future__ import annotations
 import enum
 
 from mobileid.audit import AuditEntry, AuditEvent, EventType
-from mobileid.auth import Action, Principal
+from mobileid.auth import Action
 from mobileid.errors import InvalidArgument, NotFound
 from mobileid.service.access import authorize
+from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 
 
@@ -32,13 +33,13 @@ def find_search(ctx: Context, search_id: str) -> AuditEntry:
 
 def record_disposition(
     ctx: Context,
+    caller: Caller,
     search_id: str,
     disposition: str,
     subject_id: str | None = None,
-    principal: Principal | None = None,
 ) -> AuditEntry:
     """Audit the disposition of a search that happened; refuse unknown values or searches."""
-    authorize(ctx, principal, Action.RECORD_DISPOSITION)
+    authorize(ctx, caller, Action.RECORD_DISPOSITION)
     try:
         value = Disposition(disposition)
     except ValueError:
@@ -61,6 +62,6 @@ def record_disposition(
         "training": search.details.get("training"),
     }
     event = AuditEvent(
-        EventType.DISPOSITION, ctx.actor.operator, ctx.actor.role, "disposition", details=details
+        EventType.DISPOSITION, caller.operator, caller.role, "disposition", details=details
     )
     return ctx.audit.record(event)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mobileid.capture.decode import load_image_file
+from mobileid.capture.decode import decode_image
+from mobileid.capture.files import read_regular
 from mobileid.config import Settings
 from mobileid.errors import InputError
 from mobileid.face.pipeline import FacePipeline, load_face_pipeline
@@ -50,12 +51,12 @@ def _embed_one(path: str) -> EmbedOutcome:
     assert _worker is not None, "worker not initialised"
     settings, pipeline = _worker
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        return EmbedOutcome(path, "", None, "unreadable", f"{path}: {exc.strerror}")
+        data = read_regular(path, settings.limits.max_file_bytes, field=path)
+    except InputError as exc:  # a device, a FIFO, a file over the limit, a vanished file
+        return EmbedOutcome(path, "", None, exc.code, exc.message)
     sha = hashlib.sha256(data).hexdigest()
     try:
-        image = load_image_file(path, settings.limits)
+        image = decode_image(data, settings.limits, field=path)
         emb = pipeline.process(image)
     except InputError as exc:
         return EmbedOutcome(path, sha, None, exc.code, exc.message)

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from mobileid.audit import AuditEvent, EventType
+from mobileid.auth import Action
 from mobileid.errors import InvalidArgument
 from mobileid.gallery.protocol import InTransaction
+from mobileid.service.access import authorize
+from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 from mobileid.service.embedding import EmbedOutcome, Progress, embed_files, file_sha256
 from mobileid.types import Subject
@@ -48,7 +51,7 @@ class EnrolReport:
 
 
 def gallery_audit(
-    ctx: Context, event: EventType, component: str, *, training: bool
+    ctx: Context, caller: Caller, event: EventType, component: str, *, training: bool
 ) -> InTransaction:
     """A hook that writes the change's audit entry inside the change's own transaction."""
     log = ctx.audit  # opened now: opening it inside the transaction would wait on its lock
@@ -61,32 +64,44 @@ def gallery_audit(
             "embeddings_added" if embeddings >= 0 else "embeddings_removed": abs(embeddings),
             "training": training,
         }
-        ev = AuditEvent(event, ctx.actor.operator, ctx.actor.role, component, details=details)
+        ev = AuditEvent(event, caller.operator, caller.role, component, details=details)
         log.append(session, ev)
 
     return append
 
 
-def delete_subject(ctx: Context, subject_id: str) -> Subject:
-    """Remove a subject and its embeddings, audited in the same transaction."""
+def delete_subject(ctx: Context, caller: Caller, subject_id: str) -> Subject:
+    """Remove a subject and its embeddings, audited in the same transaction. The caller must
+    be allowed to manage galleries (the console, or an admin): a refusal is audited."""
+    authorize(ctx, caller, Action.MANAGE_GALLERIES)
     training = ctx.gallery.get(subject_id).gallery in ctx.gallery.galleries(training=True)
-    hook = gallery_audit(ctx, EventType.DELETE, "subjects", training=training)
+    hook = gallery_audit(ctx, caller, EventType.DELETE, "subjects", training=training)
     return ctx.gallery.remove(subject_id, in_transaction=hook)
 
 
 def scan_subject_folders(
     root: Path, suffixes: Collection[str] = IMAGE_SUFFIXES, what: str = "images"
 ) -> dict[str, list[Path]]:
-    """{folder name: files} for each sub-folder of ``root`` holding files with ``suffixes``."""
-    if not root.is_dir():
+    """{folder name: files} for each sub-folder of ``root`` holding files with ``suffixes``.
+    A symlink loop or an unreadable folder is refused by name, never followed forever."""
+    try:
+        if not root.is_dir():
+            raise InvalidArgument(
+                f"DIR: expected a directory of subject folders, got {str(root)!r}", field="DIR"
+            )
+        root.resolve(strict=True)
+        found = {}
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            images = sorted(
+                p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes
+            )
+            if images:
+                found[folder.name] = images
+    except (OSError, RuntimeError) as exc:  # RuntimeError: pathlib's "Symlink loop from ..."
         raise InvalidArgument(
-            f"DIR: expected a directory of subject folders, got {str(root)!r}", field="DIR"
-        )
-    found = {}
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        images = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
-        if images:
-            found[folder.name] = images
+            f"DIR: expected a readable directory of subject folders, got {str(root)!r} ({exc})",
+            field="DIR",
+        ) from None
     if not found:
         raise InvalidArgument(
             f"DIR: expected one folder of {what} per subject in {str(root)!r}, found none",
@@ -101,6 +116,7 @@ def display_name(folder: str) -> str:
 
 def enrol_directory(
     ctx: Context,
+    caller: Caller,
     root: Path,
     *,
     gallery: str | None = None,
@@ -111,14 +127,15 @@ def enrol_directory(
 ) -> EnrolReport:
     """Enrol every subject folder. Each subject is written in one transaction with the images
     that worked; images that failed are reported and skipped; already-enrolled images are not
-    embedded again."""
+    embedded again. The caller must be allowed to manage galleries."""
+    authorize(ctx, caller, Action.MANAGE_GALLERIES)
     gallery = gallery or ctx.settings.default_gallery
+    folders = scan_subject_folders(root)  # first: it refuses what resolve() cannot follow
     source = source or f"folder:{root.resolve().name}"
     pid = ctx.pipeline.pipeline_id
     if training:
         ctx.gallery.create_gallery(gallery, training=True)
-    audit = gallery_audit(ctx, EventType.ENROL, "enrol", training=training)
-    folders = scan_subject_folders(root)
+    audit = gallery_audit(ctx, caller, EventType.ENROL, "enrol", training=training)
     todo: list[tuple[str, Path]] = []
     report = EnrolReport(gallery=gallery, pipeline_id=pid)
     for name, images in folders.items():

@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from mobileid.audit import AuditEvent, EventType
+from mobileid.auth import Action
 from mobileid.errors import InputError, InvalidArgument
 from mobileid.finger.pipeline import FingerPipeline
 from mobileid.gallery.finger_rows import FINGER_POSITIONS, FingerCapture
+from mobileid.service.access import authorize
+from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 from mobileid.service.embedding import file_sha256
 from mobileid.service.enrol import ImageFailure, display_name, scan_subject_folders
@@ -62,6 +65,7 @@ def print_position(path: Path) -> str:
 
 def enrol_fingers(
     ctx: Context,
+    caller: Caller,
     root: Path,
     *,
     gallery: str | None = None,
@@ -74,13 +78,14 @@ def enrol_fingers(
     that fail are reported and skipped; already-enrolled prints are not extracted again.
 
     ``contactless``: the files are phone photos (:func:`photo_captures`)."""
+    authorize(ctx, caller, Action.MANAGE_GALLERIES)
     gallery = gallery or ctx.settings.default_gallery
+    folders = scan_subject_folders(root, PRINT_SUFFIXES, "fingerprints")
     source = f"folder:{root.resolve().name}"
     pipe = ctx.finger_pipeline
     pid = pipe.contactless_pipeline_id if contactless else pipe.pipeline_id
     ctx.gallery.create_gallery(gallery, training=training)  # naming and kind, before any work
     report = FingerEnrolReport(gallery=gallery, pipeline_id=pid, training=training)
-    folders = scan_subject_folders(root, PRINT_SUFFIXES, "fingerprints")
     total, done = sum(len(v) for v in folders.values()), 0
     for name, paths in folders.items():
         captures: list[FingerCapture] = []
@@ -115,7 +120,7 @@ def enrol_fingers(
                 source,
                 captures,
                 training=training,
-                in_transaction=_enrol_audit(ctx, training),
+                in_transaction=_enrol_audit(ctx, caller, training),
             )
             report.prints_added += added
             report.subjects_enrolled += 1
@@ -155,7 +160,7 @@ def photo_captures(
     return captures, failures
 
 
-def _enrol_audit(ctx: Context, training: bool) -> Callable[[Any, Any, int], None]:
+def _enrol_audit(ctx: Context, caller: Caller, training: bool) -> Callable[[Any, Any, int], None]:
     log = ctx.audit  # opened now: opening it inside the transaction would wait on its lock
 
     def append(session: Any, subject: Any, added: int) -> None:
@@ -166,9 +171,7 @@ def _enrol_audit(ctx: Context, training: bool) -> Callable[[Any, Any, int], None
             "templates_added": added,  # a count; the log refuses biometric keys
             "training": training,
         }
-        ev = AuditEvent(
-            EventType.ENROL, ctx.actor.operator, ctx.actor.role, "enrol", details=details
-        )
+        ev = AuditEvent(EventType.ENROL, caller.operator, caller.role, "enrol", details=details)
         log.append(session, ev)
 
     return append

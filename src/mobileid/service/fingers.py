@@ -39,11 +39,11 @@ from typing import Any
 
 from mobileid import NOTICE
 from mobileid.audit import Outcome
-from mobileid.auth import Principal
 from mobileid.errors import InputError, InvalidArgument, NotFound, PipelineMismatch
 from mobileid.finger.pipeline import FingerPipeline, calibration_matcher
 from mobileid.finger.types import FingerTemplate
 from mobileid.scoring import Calibration, band_for
+from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 from mobileid.service.fusion import FUSION_RULE, fuse_fmrs
 from mobileid.service.identify import audit_search, permitted_galleries, search_details
@@ -138,6 +138,7 @@ class FingerProbes:
 
 def identify_fingers(
     ctx: Context,
+    caller: Caller,
     images: Sequence[bytes],
     *,
     reason: SearchReason,
@@ -145,25 +146,25 @@ def identify_fingers(
     top: int = 10,
     contactless: bool = False,
     ppi: float | None = None,
-    principal: Principal | None = None,
 ) -> FingerIdentifyResult:
     """Extract each probe print (every fingertip of each photo when ``contactless``), search
-    1:N, fuse per subject; audited like a face search. With an operator ``principal``, role
-    and gallery entitlements are checked first."""
+    1:N, fuse per subject; audited like a face search. For an operator, role, token scope and
+    gallery entitlements are checked first."""
     search_id = "Q" + uuid.uuid4().hex[:15]
-    base = search_details(search_id, reason, ctx, "finger")
+    base = search_details(search_id, reason, caller, "finger")
     try:
-        names = permitted_galleries(ctx, galleries, reason, top, principal)
+        names = permitted_galleries(ctx, caller, galleries, reason, top)
         probes = finger_probes(ctx, images, contactless=contactless, ppi=ppi)
     except (InputError, NotFound, PipelineMismatch) as exc:
         audit_search(
             ctx,
+            caller,
             Outcome.REFUSED,
             {**base, "galleries": galleries or [], "contactless": contactless, "error": exc.code},
         )
         raise
     result = search_prints(ctx, probes, names, top, reason, search_id)
-    audit_search(ctx, Outcome.OK, {**base, **finger_audit_details(result)})
+    audit_search(ctx, caller, Outcome.OK, {**base, **finger_audit_details(result)})
     return result
 
 

@@ -15,11 +15,12 @@ from typing import Any
 
 from mobileid import NOTICE
 from mobileid.audit import AuditEvent, EventType, Outcome
-from mobileid.auth import Action, Principal
+from mobileid.auth import Action
 from mobileid.capture.decode import decode_image
 from mobileid.errors import InputError, InvalidArgument, NotFound
 from mobileid.scoring import band_for
 from mobileid.service.access import authorize
+from mobileid.service.caller import Caller
 from mobileid.service.config_audit import audit_config_changes
 from mobileid.service.context import Context
 from mobileid.service.purpose import SearchReason
@@ -50,6 +51,7 @@ class IdentifyResult:
 
 def require_reason(
     ctx: Context,
+    caller: Caller,
     purpose: str | None,
     case_number: str | None,
     location: str | None = None,
@@ -58,7 +60,7 @@ def require_reason(
 ) -> SearchReason:
     """Check the stated reason before any search; a refusal is audited, then raised.
     Any change to the purposes or band bounds since the last search is audited first."""
-    audit_config_changes(ctx)
+    audit_config_changes(ctx, caller)
     try:
         return ctx.purposes.reason(purpose, case_number, location)
     except InputError as exc:
@@ -69,7 +71,7 @@ def require_reason(
             "error": exc.code,
             "field": exc.field,
         }
-        audit_search(ctx, Outcome.REFUSED, details)
+        audit_search(ctx, caller, Outcome.REFUSED, details)
         raise
 
 
@@ -90,49 +92,50 @@ def check_galleries(ctx: Context, galleries: list[str] | None, reason: SearchRea
 
 def permitted_galleries(
     ctx: Context,
+    caller: Caller,
     galleries: list[str] | None,
     reason: SearchReason,
     top: int,
-    principal: Principal | None,
 ) -> list[str]:
     """What every gallery search checks before it looks at a capture: ``top`` in range, the
-    galleries (:func:`check_galleries`) and, with an operator ``principal``, its role and
+    galleries (:func:`check_galleries`) and, for an operator, its role, token scope and
     gallery entitlements. Returns the gallery names to search."""
     if not 1 <= top <= MAX_TOP:
         raise InvalidArgument(f"top: expected 1..{MAX_TOP}, got {top}", field="top")
     names = check_galleries(ctx, galleries, reason)
     action = Action.SEARCH_LIVE if reason.live else Action.SEARCH_TRAINING
-    authorize(ctx, principal, action, galleries=names)
+    authorize(ctx, caller, action, galleries=names)
     return names
 
 
 def identify_face(
     ctx: Context,
+    caller: Caller,
     image_bytes: bytes,
     *,
     reason: SearchReason,
     galleries: list[str] | None = None,
     top: int = 10,
-    principal: Principal | None = None,
 ) -> IdentifyResult:
-    """Decode, embed and search; candidates carry a calibrated FMR and a band. With an
-    operator ``principal``, its role and gallery entitlements are checked first (a refusal
-    raises AccessDenied and is audited)."""
+    """Decode, embed and search; candidates carry a calibrated FMR and a band. For an
+    operator, role, token scope and gallery entitlements are checked first (a refusal raises
+    AccessDenied and is audited)."""
     search_id = "Q" + uuid.uuid4().hex[:15]
-    base = search_details(search_id, reason, ctx, "face")
+    base = search_details(search_id, reason, caller, "face")
     try:
-        names = permitted_galleries(ctx, galleries, reason, top, principal)
+        names = permitted_galleries(ctx, caller, galleries, reason, top)
         image = decode_image(image_bytes, ctx.settings.limits)
         embedding = ctx.pipeline.process(image)
     except (InputError, NotFound) as exc:
         audit_search(
-            ctx, Outcome.REFUSED, {**base, "galleries": galleries or [], "error": exc.code}
+            ctx, caller, Outcome.REFUSED, {**base, "galleries": galleries or [], "error": exc.code}
         )
         raise
     result = search_embedding(ctx, embedding, names, top, reason, search_id)
     bands = Counter(c.band.value for c in result.candidates)
     audit_search(
         ctx,
+        caller,
         Outcome.OK,
         {
             **base,
@@ -150,7 +153,7 @@ def identify_face(
 
 
 def search_details(
-    search_id: str, reason: SearchReason, ctx: Context, modality: str
+    search_id: str, reason: SearchReason, caller: Caller, modality: str
 ) -> dict[str, Any]:
     """What every search's audit entry says about why it ran and who ran it."""
     return {
@@ -160,17 +163,15 @@ def search_details(
         "legal_authority": reason.legal_authority,
         "case_number": reason.case_number,
         "location": reason.location,
-        "unit": ctx.actor.unit,
+        "unit": caller.unit,
         "training": not reason.live,
     }
 
 
-def audit_search(ctx: Context, outcome: Outcome, details: dict[str, Any]) -> None:
-    """The one audit entry of a search (answered or refused)."""
+def audit_search(ctx: Context, caller: Caller, outcome: Outcome, details: dict[str, Any]) -> None:
+    """The one audit entry of a search (answered or refused), naming its caller."""
     ctx.audit.record(
-        AuditEvent(
-            EventType.SEARCH, ctx.actor.operator, ctx.actor.role, "identify", outcome, details
-        )
+        AuditEvent(EventType.SEARCH, caller.operator, caller.role, "identify", outcome, details)
     )
 
 

@@ -30,12 +30,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mobileid.audit import AuditEvent, EventType
+from mobileid.auth import Action
 from mobileid.auth.crypto import SecretBox, key_id, load_key, load_or_create_key
 from mobileid.auth.errors import DeploymentKeyError
 from mobileid.auth.operators import _totp_context  # the AAD auth seals TOTP secrets with
 from mobileid.auth.store import OperatorRow, open_auth_engine
 from mobileid.errors import InvalidArgument
 from mobileid.gallery.protocol import SealedAtRest
+from mobileid.service.access import authorize
+from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 
 
@@ -52,8 +55,9 @@ def retired_key_files(key_path: Path) -> list[Path]:
     return sorted(key_path.parent.glob(key_path.name + ".*.retired"))
 
 
-def rotate_deployment_key(ctx: Context, *, batch: int = 5_000) -> KeyRotation:
+def rotate_deployment_key(ctx: Context, caller: Caller, *, batch: int = 5_000) -> KeyRotation:
     """Replace the deployment key and re-seal everything under it (see the module text)."""
+    authorize(ctx, caller, Action.MANAGE_GALLERIES)
     gallery = ctx.gallery
     if not isinstance(gallery, SealedAtRest):
         raise InvalidArgument(
@@ -82,7 +86,7 @@ def rotate_deployment_key(ctx: Context, *, batch: int = 5_000) -> KeyRotation:
             "resumed": resumed,
         }
         event = AuditEvent(
-            EventType.KEY_ROTATION, ctx.actor.operator, ctx.actor.role, "keys", details=details
+            EventType.KEY_ROTATION, caller.operator, caller.role, "keys", details=details
         )
         log.append(session, event)
 

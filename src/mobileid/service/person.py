@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 from mobileid import NOTICE
 from mobileid.audit import Outcome
-from mobileid.auth import Principal
 from mobileid.capture.decode import decode_image
 from mobileid.config import BandParams
 from mobileid.errors import InputError, NotFound, PipelineMismatch
 from mobileid.scoring import band_for
+from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 from mobileid.service.fingers import (
     FingerCandidate,
@@ -111,6 +111,7 @@ def fuse_modalities(
 
 def identify_person(
     ctx: Context,
+    caller: Caller,
     face_image: bytes,
     finger_images: Sequence[bytes],
     *,
@@ -119,20 +120,21 @@ def identify_person(
     top: int = 10,
     contactless: bool = False,
     ppi: float | None = None,
-    principal: Principal | None = None,
 ) -> PersonIdentifyResult:
     """Embed the face, extract the prints, search both, fuse per subject; one audit entry.
     An unusable capture of either kind refuses the whole search (audited), before any search."""
     search_id = "Q" + uuid.uuid4().hex[:15]
-    base = search_details(search_id, reason, ctx, "face+finger")
+    base = search_details(search_id, reason, caller, "face+finger")
     try:
-        names = permitted_galleries(ctx, galleries, reason, top, principal)
+        names = permitted_galleries(ctx, caller, galleries, reason, top)
         face_capture = decode_image(face_image, ctx.settings.limits, field="FACE")
         embedding = ctx.pipeline.process(face_capture)
         probes = finger_probes(ctx, finger_images, contactless=contactless, ppi=ppi, field="FINGER")
     except (InputError, NotFound, PipelineMismatch) as exc:
         details = {**base, "galleries": galleries or [], "contactless": contactless}
-        audit_search(ctx, Outcome.REFUSED, {**details, "error": exc.code, "field": exc.field})
+        audit_search(
+            ctx, caller, Outcome.REFUSED, {**details, "error": exc.code, "field": exc.field}
+        )
         raise
     face = search_embedding(ctx, embedding, names, FUSION_SHORTLIST, reason, search_id)
     fingers = search_prints(ctx, probes, names, FUSION_SHORTLIST, reason, search_id)
@@ -154,6 +156,7 @@ def identify_person(
     finger_details = finger_audit_details(fingers)
     audit_search(
         ctx,
+        caller,
         Outcome.OK,
         {
             **base,

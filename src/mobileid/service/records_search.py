@@ -13,9 +13,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import fields
 
 from mobileid.audit import AuditEvent, EventType, Outcome
-from mobileid.auth import Action, Principal
+from mobileid.auth import Action
 from mobileid.records import RecordQuery, RecordSource, SourceEntry
 from mobileid.service.access import authorize
+from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 from mobileid.service.identify import search_details
 from mobileid.service.purpose import SearchReason
@@ -24,6 +25,7 @@ from mobileid.service.super_query import SuperQueryResult, super_query
 
 def audited_super_query(
     ctx: Context,
+    caller: Caller,
     reason: SearchReason,
     query: RecordQuery,
     sources: Mapping[str, RecordSource],
@@ -32,19 +34,19 @@ def audited_super_query(
     *,
     timeout_s: float = 2.0,
     limit: int = 50,
-    principal: Principal | None = None,
 ) -> tuple[str, SuperQueryResult]:
-    """Run the fan-out over the entitled sources of the purpose's kind; audit it. With an
-    operator ``principal``, its role must allow the search and only its sources are reached."""
-    authorize(ctx, principal, Action.SEARCH_LIVE if reason.live else Action.SEARCH_TRAINING)
+    """Run the fan-out over the entitled sources of the purpose's kind; audit it. For an
+    operator, its role and token scope must allow the search and only its sources are
+    reached."""
+    authorize(ctx, caller, Action.SEARCH_LIVE if reason.live else Action.SEARCH_TRAINING)
     kind_ok = {n for n, e in registry.items() if e.synthetic != reason.live}
-    if principal is not None:
-        kind_ok &= set(principal.sources)
+    if caller.principal is not None:
+        kind_ok &= set(caller.principal.sources)
     allowed = [n for n in entitled if n in kind_ok]
     result = super_query(query, sources, allowed, timeout_s=timeout_s, limit=limit)
     search_id = "R" + uuid.uuid4().hex[:15]
     details = {
-        **search_details(search_id, reason, ctx, "records"),
+        **search_details(search_id, reason, caller, "records"),
         "keys": sorted(f.name for f in fields(query) if getattr(query, f.name)),
         "sources": {o.source: o.state.value for o in result.sources},
         "hits": {o.source: o.hits for o in result.sources},
@@ -52,7 +54,7 @@ def audited_super_query(
     }
     ctx.audit.record(
         AuditEvent(
-            EventType.SUPER_QUERY, ctx.actor.operator, ctx.actor.role, "query", Outcome.OK, details
+            EventType.SUPER_QUERY, caller.operator, caller.role, "query", Outcome.OK, details
         )
     )
     return search_id, result

@@ -18,8 +18,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mobileid.audit import AuditEvent, EventType
+from mobileid.auth import Action
 from mobileid.errors import InvalidArgument
 from mobileid.gallery.protocol import Purged
+from mobileid.service.access import authorize
+from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 
 
@@ -35,8 +38,9 @@ def rule_label(hours: int | None) -> str:
     return "none" if hours is None else f"{hours}h"
 
 
-def set_retention(ctx: Context, gallery: str, hours: int | None) -> RetentionChange:
+def set_retention(ctx: Context, caller: Caller, gallery: str, hours: int | None) -> RetentionChange:
     """Set (or with None, remove) a gallery's rule, audited as ``retention_change``."""
+    authorize(ctx, caller, Action.MANAGE_GALLERIES)
     training = gallery in ctx.gallery.galleries(training=True)
     log = ctx.audit  # opened now: opening it inside the transaction would wait on its lock
 
@@ -52,8 +56,8 @@ def set_retention(ctx: Context, gallery: str, hours: int | None) -> RetentionCha
             session,
             AuditEvent(
                 EventType.RETENTION_CHANGE,
-                ctx.actor.operator,
-                ctx.actor.role,
+                caller.operator,
+                caller.role,
                 "retention",
                 details=details,
             ),
@@ -68,10 +72,11 @@ def retention_rules(ctx: Context) -> dict[str, int | None]:
     return {g: ctx.gallery.retention(g) for g in ctx.gallery.galleries()}
 
 
-def purge(ctx: Context, now: datetime) -> list[Purged]:
+def purge(ctx: Context, caller: Caller, now: datetime) -> list[Purged]:
     """Enforce every gallery's rule as of ``now`` (timezone-aware); one receipt per gallery
     with a rule, in the transaction that deletes. A failure stops the job at that gallery,
     leaving it (and those after it) untouched; galleries already purged stay purged."""
+    authorize(ctx, caller, Action.MANAGE_GALLERIES)
     if now.tzinfo is None:
         raise InvalidArgument(
             f"now: expected a time with a UTC offset, got {now.isoformat()}", field="now"
@@ -102,8 +107,8 @@ def purge(ctx: Context, now: datetime) -> list[Purged]:
                 session,
                 AuditEvent(
                     EventType.PURGE,
-                    ctx.actor.operator,
-                    ctx.actor.role,
+                    caller.operator,
+                    caller.role,
                     "retention",
                     details=details,
                 ),
@@ -114,10 +119,11 @@ def purge(ctx: Context, now: datetime) -> list[Purged]:
     return receipts
 
 
-def purge_sources(ctx: Context, now: datetime) -> dict[str, int]:
+def purge_sources(ctx: Context, caller: Caller, now: datetime) -> dict[str, int]:
     """Enforce each record source's ``retention_days`` as of ``now``: records imported before
     the cutoff are deleted, and the receipt is written inside the source's deleting
     transaction (if it cannot be written, nothing is deleted). Returns {source: deleted}."""
+    authorize(ctx, caller, Action.MANAGE_SOURCES)
     from mobileid.records import SourceRegistry, SqlRecordSource
 
     if now.tzinfo is None:
@@ -142,8 +148,8 @@ def purge_sources(ctx: Context, now: datetime) -> dict[str, int]:
         def receipt(deleted: int, details: dict[str, Any] = details) -> None:
             event = AuditEvent(
                 EventType.PURGE,
-                ctx.actor.operator,
-                ctx.actor.role,
+                caller.operator,
+                caller.role,
                 "retention",
                 details={**details, "deleted": deleted},
             )
