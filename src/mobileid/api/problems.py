@@ -3,7 +3,8 @@
 The status follows the same classes as the command line's exit codes: a bad argument is 400,
 an unusable image 413/415/422, no face or a low-quality capture 422 (with ``advice``), not
 found 404, a pipeline or calibration mismatch 409, a broken audit log 503, access denied 403,
-authentication failed 401, an unavailable record source 502, a full work queue 503.
+authentication failed 401, an unavailable record source 502, a full work queue or a vector
+index server that does not answer (BackendUnavailable) 503.
 """
 
 from __future__ import annotations
@@ -23,7 +24,19 @@ from mobileid.errors import (
 
 PROBLEM = "application/problem+json"
 
-_BY_EXIT = {2: 400, 3: 422, 4: 422, 5: 404, 6: 409, 7: 503, 8: 403, 9: 401, 10: 502, 11: 503}
+_BY_EXIT = {
+    2: 400,
+    3: 422,
+    4: 422,
+    5: 404,
+    6: 409,
+    7: 503,
+    8: 403,
+    9: 401,
+    10: 502,
+    11: 503,
+    12: 503,
+}
 _HTTP_CODES = {
     400: "invalid_argument",
     401: "authentication_failed",
