@@ -169,11 +169,12 @@ def bench_size(n: int, kinds: list[str], milvus: bool, ctx: dict[str, Any]) -> S
         writer = EmbeddedGallery(db, tmp / "unused", key=key)
         load_s = write_gallery(writer, n, model, real, cal.matcher)
         section.figures.append(single("bulk enrolment into SQLite", "s", load_s))
-        ann_figures, ann_notes = ann_sweep(writer, real, cal.matcher, ctx["alternatives"])
-        ctx["alternatives"] = False  # the other index types once, at the first size
+        if ctx["sweep"]:
+            ann_figures, ann_notes = ann_sweep(writer, real, cal.matcher, ctx["alternatives"])
+            ctx["alternatives"] = False  # the other index types once, at the first size
+            section.figures.extend(ann_figures)
+            section.notes["shortlist recall vs exact"] = ann_notes
         writer.close()
-        section.figures.extend(ann_figures)
-        section.notes["shortlist recall vs exact"] = ann_notes
         section.notes["SQLite size"] = f"{db.stat().st_size / 2**20:,.0f} MiB"
         exact_ranks = None
         for kind in [*kinds, *(["milvus"] if milvus else [])]:
@@ -246,7 +247,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--milvus-sizes", default="100000", help="sizes also run on Milvus ('' none)")
     p.add_argument("--milvus-uri", help="a running Milvus server (else one is started)")
     p.add_argument("--quick", action="store_true", help="sizes 20000 only")
-    p.add_argument("--no-alternatives", action="store_true", help="skip IVF-PQ/Flat and HNSW")
+    p.add_argument("--no-alternatives", action="store_true", help="skip IVF-Flat and HNSW")
+    p.add_argument("--no-sweep", action="store_true", help="skip the shortlist comparison")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
     p.add_argument("--data-dir", type=Path, default=Path("mobileid-data"), help="embedding cache")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
@@ -277,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     fit_section.notes["scales"] = f"a_b={fitted.model.a_b}, a_w={fitted.model.a_w}"
     ctx = {"real": real, "model": fitted.model, "cal": shipped_calibration(pid)}
     ctx["alternatives"] = not a.no_alternatives
+    ctx["sweep"] = not a.no_sweep
     ctx["settings"] = settings
     sections = [fit_section]
     with milvus_server(a.milvus_uri if on_milvus else "none") as uri:
