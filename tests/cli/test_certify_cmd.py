@@ -92,7 +92,7 @@ def test_certification_from_practice_to_oversight(
     assert (code, err["error"]["field"]) == (2, "target")
 
     code, err = _run(capsys, "operators", "certify", "off1", "--token", sup, *data)
-    assert code == 12 and err["error"]["code"] == "certification_refused"
+    assert code == 13 and err["error"]["code"] == "certification_refused"
     message = err["error"]["message"]
     assert "2 practice searches (needs 20)" in message and "mate ranked first in 50%" in message
 
