@@ -66,7 +66,7 @@ def test_the_openapi_description_names_roles_and_refusals(deployment: Deployment
         ("/api/v1/audit/verify", "post"), ("/api/v1/reports/oversight", "get"),
         ("/api/v1/capture/quality", "post"), ("/api/v1/healthz", "get"),
         ("/api/v1/readyz", "get"), ("/api/v1/metrics", "get"),
-        ("/api/v1/operators/{username}/certification", "post"),
+        ("/api/v1/operators/{username}/certification", "post"), ("/api/v1/purposes", "get"),
     }  # fmt: skip
     assert routes == expected
     for path, method in expected - {

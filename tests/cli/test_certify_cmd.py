@@ -81,8 +81,8 @@ def test_certification_from_practice_to_oversight(
         practice = answer["practice"]
         assert practice["target_name"] == target and practice["quality_passed"] is True
         assert practice["mate_first"] is first and (practice["mate_rank"] == 1) is first
-        assert practice["reference_photo_url"] is None
-        assert practice["good_capture"].startswith("no reference photo")
+        assert practice["reference_photo_url"].startswith("/api/v1/subjects/")
+        assert practice["good_capture"].startswith("the reference photo shows")
 
     code, err = _run(capsys, "identify", "face", powell, *PRACTICE, "--target", "Nobody",
                      "--token", off1, *data)  # fmt: skip
