@@ -192,6 +192,7 @@ CALL_FAILED = pytest.StashKey[bool]()
 def _phone_page(
     browser: Browser, service: str, errors: PageErrors, request: pytest.FixtureRequest
 ) -> Iterator[Page]:
+    failed_shot = _shots_folder(request) / "failed.png"  # before teardown: tmp_path is gone then
     context = browser.new_context(
         base_url=service,
         viewport=PHONE,
@@ -205,7 +206,7 @@ def _phone_page(
     page.on("pageerror", errors.page_error)
     yield page
     if request.node.stash.get(CALL_FAILED, False):  # what the screen showed when it failed
-        page.screenshot(path=_shots_folder(request) / "failed.png", full_page=True)
+        page.screenshot(path=failed_shot, full_page=True)
     context.close()
     assert not errors.items, "the page logged errors:\n" + "\n".join(errors.items)
 
