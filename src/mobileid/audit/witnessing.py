@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from mobileid.audit import rows
-from mobileid.audit.canonical import checkpoint_message
+from mobileid.audit.canonical import message_of
 from mobileid.audit.guard import Anchor, FullVerifyMemo, broken, chain_from
 from mobileid.audit.keys import CheckpointSigner, signature_valid, trusted_keys
 from mobileid.audit.model import AuditHead, Checkpoint, VerifyReport
@@ -58,9 +58,9 @@ class Witnessing:
         return cp.sequence
 
     def _valid(self, cp: Checkpoint) -> bool:
+        """Signed by this log's own key or a trusted one."""
         key = trusted_keys(tuple(self.own_keys())).get(cp.key_id)
-        message = checkpoint_message(cp.sequence, cp.entry_hash, cp.time, cp.key_id)
-        return key is not None and signature_valid(key, cp.signature, message)
+        return key is not None and signature_valid(key, cp.signature, message_of(cp))
 
     def _full_check(self, conn: Connection) -> None:
         assert self.witness is not None and self.full_verify_minutes is not None
@@ -118,19 +118,13 @@ class Witnessing:
         return len(new)
 
     def _unwitnessed(self, conn: Connection, anchor: Anchor) -> list[WitnessHead]:
-        keys = trusted_keys(tuple(self.own_keys()))
         q = select(CheckpointRow).where(CheckpointRow.sequence > anchor.sequence)
         new = []
         for row in conn.execute(q.order_by(CheckpointRow.sequence, CheckpointRow.id)):
             cp = rows.checkpoint_row(row)
             if cp.sequence <= anchor.sequence:
                 continue  # a second checkpoint of the same head
-            key = keys.get(cp.key_id)
-            if key is None or not signature_valid(
-                key,
-                cp.signature,
-                checkpoint_message(cp.sequence, cp.entry_hash, cp.time, cp.key_id),
-            ):
+            if not self._valid(cp):
                 raise broken(f"the checkpoint of entry {cp.sequence} is not validly signed")
             leaves = chain_from(conn, anchor, cp.sequence)
             if leaves[-1] != cp.entry_hash:
