@@ -42,6 +42,8 @@ class EventType(enum.StrEnum):
     AUDIT_EXPORT = "audit_export"
     AUDIT_WITNESS = "audit_witness"  # a witness adopted (upgrade, or recovery from backup)
     PURGE = "purge"
+    BACKUP = "backup"  # a copy of the data folder taken (`mobileid backup`)
+    RESTORE = "restore"  # a data folder brought back from a backup
     CHECKPOINT = "checkpoint"
 
 

@@ -137,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from mobileid.cli.admin_cmd import add_admin_parser
     from mobileid.cli.audit_cmd import add_audit_parser
+    from mobileid.cli.backup_cmd import add_backup_parsers
     from mobileid.cli.eval_cmd import add_eval_parser
     from mobileid.cli.operators_cmd import add_operators_parser
     from mobileid.cli.records_cmd import add_query_parser, add_records_parser
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_query_parser(sub, common)
     add_admin_parser(sub, common)
     add_serve_parser(sub, common)
+    add_backup_parsers(sub, common)
     return parser
 
 
