@@ -1,16 +1,20 @@
 """Synthetic face embeddings whose score distributions are fitted to real ones (lfw-dev).
 
-Model: an embedding is ``normalise(m + a_b·L_b·z + a_w·L_w·w)`` with ``z`` fixed per identity
-and ``w`` drawn per image (both standard normal): ``m`` is the mean of the real embeddings,
-``L_b`` and ``L_w`` are Cholesky factors of their between-identity and within-identity
-covariances, and the scales ``a_b``, ``a_w`` are fitted so that genuine scores (same identity)
-and impostor scores (different identities) match the real ones, judged by the two-sample
-Kolmogorov-Smirnov statistic. Galleries are generated in chunks: memory stays bounded by the
+Model: an embedding is ``normalise(m + a_b·L_b·z + a_w·e^(s_w·u)·L_w·w)`` with ``z`` fixed per
+identity, ``w`` and the scalar ``u`` drawn per image (all standard normal): ``m`` is the mean
+of the real embeddings, ``L_b`` and ``L_w`` are Cholesky factors of their between-identity and
+within-identity covariances. The per-image factor ``e^(s_w·u)`` lets some captures stray
+further from their identity than others (pose, light, blur), which gives the genuine scores
+the heavy lower tail real ones have; with one fixed within-identity spread (``s_w = 0``) the
+genuine fit was poor (KS 0.20). The scales ``a_b``, ``a_w`` and ``s_w`` are fitted so that
+genuine scores (same identity) and impostor scores (different identities) match the real
+ones, judged by the two-sample Kolmogorov-Smirnov statistic. Galleries are generated in chunks: memory stays bounded by the
 chunk, whatever the size.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,7 +24,9 @@ from scipy.stats import ks_2samp
 
 F32 = npt.NDArray[np.float32]
 CHUNK = 100_000
-_SCALES = (0.6, 0.75, 0.9, 1.0, 1.1, 1.25, 1.4)
+_BETWEEN = (0.9, 1.0, 1.1)
+_WITHIN = (0.8, 0.85, 0.9, 0.95, 1.0)
+_SPREAD = (0.0, 0.15, 0.2, 0.25, 0.3)
 
 
 def unit_rows(v: F32) -> F32:
@@ -55,6 +61,7 @@ class FaceModel:
     within: F32  # of the within-identity covariance
     a_b: float = 1.0
     a_w: float = 1.0
+    s_w: float = 0.0  # spread (log-normal sigma) of each image's within-identity scale
 
     def identities(self, rng: np.random.Generator, n: int) -> F32:
         """``n`` identity offsets (the part shared by all images of one identity)."""
@@ -65,7 +72,8 @@ class FaceModel:
     def images(self, rng: np.random.Generator, offsets: F32) -> F32:
         """One image embedding per identity offset."""
         w = rng.standard_normal(offsets.shape, dtype=np.float32) @ self.within.T
-        return unit_rows(self.mean + offsets + self.a_w * w)
+        scale = np.exp(self.s_w * rng.standard_normal((len(w), 1))).astype(np.float32)
+        return unit_rows(self.mean + offsets + self.a_w * scale * w)
 
     def scores(self, seed: int = 1, n: int = 1_000, per: int = 4) -> RealScores:
         rng = np.random.default_rng(seed)
@@ -118,13 +126,12 @@ def fit(vectors: F32, identity: npt.NDArray[np.int64]) -> Fit:
     base = estimate(vectors, identity)
     real = real_scores(vectors, identity)
     best: Fit | None = None
-    for a_b in _SCALES:
-        for a_w in _SCALES:
-            model = FaceModel(base.mean, base.between, base.within, a_b, a_w)
-            syn = model.scores()
-            ks_g = float(ks_2samp(real.genuine, syn.genuine).statistic)
-            ks_i = float(ks_2samp(real.impostor, syn.impostor).statistic)
-            if best is None or max(ks_g, ks_i) < max(best.ks_genuine, best.ks_impostor):
-                best = Fit(model, ks_g, ks_i)
+    for a_b, a_w, s_w in itertools.product(_BETWEEN, _WITHIN, _SPREAD):
+        model = FaceModel(base.mean, base.between, base.within, a_b, a_w, s_w)
+        syn = model.scores()
+        ks_g = float(ks_2samp(real.genuine, syn.genuine).statistic)
+        ks_i = float(ks_2samp(real.impostor, syn.impostor).statistic)
+        if best is None or max(ks_g, ks_i) < max(best.ks_genuine, best.ks_impostor):
+            best = Fit(model, ks_g, ks_i)
     assert best is not None
     return best
