@@ -8,8 +8,8 @@ further from their identity than others (pose, light, blur), which gives the gen
 the heavy lower tail real ones have; with one fixed within-identity spread (``s_w = 0``) the
 genuine fit was poor (KS 0.20). The scales ``a_b``, ``a_w`` and ``s_w`` are fitted so that
 genuine scores (same identity) and impostor scores (different identities) match the real
-ones, judged by the two-sample Kolmogorov-Smirnov statistic. Galleries are generated in chunks: memory stays bounded by the
-chunk, whatever the size.
+ones, judged by the two-sample Kolmogorov-Smirnov statistic. Galleries are generated in
+chunks: memory stays bounded by the chunk, whatever the size.
 """
 
 from __future__ import annotations
