@@ -3,9 +3,12 @@ periodic full verification. Mixed into ``EmbeddedAuditLog``, which owns the attr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
@@ -17,6 +20,12 @@ from mobileid.audit.model import AuditHead, Checkpoint, VerifyReport
 from mobileid.audit.remote import RemotePublisher
 from mobileid.audit.tables import HEAD_ID, CheckpointRow, HeadRow
 from mobileid.audit.witness import FileWitness, MalformedWitnessLine, WitnessHead
+
+
+@functools.lru_cache(maxsize=8)
+def _keys_by_id(pems: tuple[str, ...]) -> Mapping[str, Ed25519PublicKey]:
+    """The trusted keys parsed once per set, not on every append (read-only)."""
+    return MappingProxyType(trusted_keys(pems))
 
 
 class Witnessing:
@@ -59,7 +68,7 @@ class Witnessing:
 
     def _valid(self, cp: Checkpoint) -> bool:
         """Signed by this log's own key or a trusted one."""
-        key = trusted_keys(tuple(self.own_keys())).get(cp.key_id)
+        key = _keys_by_id(tuple(self.own_keys())).get(cp.key_id)
         return key is not None and signature_valid(key, cp.signature, message_of(cp))
 
     def _full_check(self, conn: Connection) -> None:
