@@ -101,7 +101,7 @@ def test_console_keeps_only_the_first_admin(site: dict[str, Any]) -> None:
 def test_operators_add_refuses_before_asking_for_a_password(site: dict[str, Any]) -> None:
     """A refused console is not prompted: the refusal comes first, nothing is created."""
     code, err = cli_json("operators", "add", "nobody", "--role", "officer", *site["d"])
-    assert code == 9
+    assert code == 9 and err["error"]["code"] == "authentication_failed"
     code, listed = cli_json("operators", "list", *site["d"])
     assert "nobody" not in {o["username"] for o in listed["operators"]}
 
@@ -161,9 +161,7 @@ def test_revoke_token_from_the_command_line(site: dict[str, Any]) -> None:
     d, data, admin = site["d"], site["data"], site["tokens"]["admin"]
     mine = operator_token(data, admin, "aud5", "auditor", "read_audit")
     other = operator_token(data, admin, "aud6", "auditor", "read_audit")
-    code, out = cli_json("operators", "list", *d)
-    code, listed = cli_json("audit", "show", "--limit", "1", "--token", mine, *d)
-    assert code == 0
+    assert cli_json("audit", "show", "--limit", "1", "--token", mine, *d)[0] == 0
     ids = _token_ids(data)
     code, err = cli_json("operators", "revoke-token", ids["aud6"], "--token", mine, *d)
     assert code == 8 and "manage_operators" in err["error"]["message"]

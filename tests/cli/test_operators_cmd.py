@@ -41,10 +41,10 @@ def data(tmp_path, monkeypatch) -> Path:
 
 def admin_token(capsys, data: Path, monkeypatch, name: str = "root") -> str:
     """The first admin (from the console) and its manage_operators token."""
-    code, out = run(capsys, data, "add", name, "--role", "admin", "--json")
+    _, out = run(capsys, data, "add", name, "--role", "admin", "--json")
     secret = pyotp.parse_uri(json.loads(out)["totp_uri"]).secret
     monkeypatch.setenv("MOBILEID_TOTP", pyotp.TOTP(secret).now())
-    code, out = run(capsys, data, "token", name, "--scope", "manage_operators", "--json")
+    _, out = run(capsys, data, "token", name, "--scope", "manage_operators", "--json")
     monkeypatch.delenv("MOBILEID_TOTP")
     return str(json.loads(out)["token"])
 

@@ -115,7 +115,8 @@ def _query(rt: Runtime, who: Caller, q: QueryIn) -> dict[str, Any]:
         "source the caller may use; records, links and each source's status (answered, "
         "not_entitled, timed_out, failed). One audit entry.",
         roles="officer (live or training purposes), trainee (training purpose only)",
-        scopes="search_live for a live purpose, search_training for the training purpose",
+        scopes="search_live and view_record for a live purpose, search_training for the "
+        "training purpose",
         refuses="no query key (400), a missing or unknown purpose or case (400, audited), a "
         "role or scope that does not allow it (403, audited)",
     ),
