@@ -37,11 +37,14 @@ class DispositionIn(BaseModel):
     responses=problems(404),
     description=described(
         "Record what a person concluded, by other means, about a search's candidates "
-        "(audited against the search).",
+        "(audited against the search). `subject_id` must be one of the search's candidates. "
+        "A later disposition of the same search supersedes the earlier one: the answer's "
+        "`supersedes` names the earlier entry (kept in the log), and the latest is `current`.",
         roles="officer",
-        scopes="record_disposition",
-        refuses="an unknown search (404), a search that was refused (400), a role or scope "
-        "that does not allow it (403, audited)",
+        scopes="record_disposition, and an entitlement to the candidate's gallery",
+        refuses="an unknown search (404), a search that was refused or a subject that was not "
+        "one of its candidates (400), a role, scope or gallery entitlement that does not allow "
+        "it (403, audited)",
     ),
 )
 def disposition(
@@ -50,8 +53,8 @@ def disposition(
     search_id: Annotated[str, Path(max_length=64)],
     body: DispositionIn,
 ) -> dict[str, Any]:
-    entry = record_disposition(rt.ctx, who, search_id, body.disposition.value, body.subject_id)
-    return {"recorded": entry.sequence, **dict(entry.details)}
+    done = record_disposition(rt.ctx, who, search_id, body.disposition.value, body.subject_id)
+    return done.as_json()
 
 
 @router.get(

@@ -108,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     disp = sub.add_parser(
         "disposition",
         parents=[common],
-        help="record what became of a search's candidates (audited against the search)",
+        help="record what became of a search's candidates (audited against the search; only "
+        "a candidate of that search, by an operator entitled to its gallery; a later one "
+        "supersedes an earlier one, both kept)",
     )
     disp.add_argument("search_id", metavar="SEARCH_ID", help="as printed by identify")
     disp.add_argument(
@@ -246,14 +248,16 @@ def _disposition(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.service.disposition import record_disposition
 
     ctx = _ctx(settings)
-    entry = record_disposition(
+    done = record_disposition(
         ctx, caller(ctx, args), args.search_id, args.disposition, args.subject
     )
     if args.json:
-        print(json.dumps({"recorded": entry.sequence, **dict(entry.details)}))
+        print(json.dumps(done.as_json()))
     else:
-        seq = entry.sequence
+        seq = done.entry.sequence
         print(f"disposition {args.disposition} recorded for {args.search_id} (audit #{seq})")
+        if done.supersedes is not None:
+            print(f"it supersedes the disposition of audit #{done.supersedes}, kept in the log")
     return 0
 
 
