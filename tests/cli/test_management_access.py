@@ -211,3 +211,18 @@ def test_operators_add_without_a_terminal_says_how_to_give_the_password(tmp_path
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     code, listed = cli_json("operators", "list", "--data-dir", str(tmp_path / "data"))
     assert code == 0 and listed["operators"] == []
+
+
+def test_an_auditor_verifies_the_log_after_the_deployment_key_is_lost(tmp_path: Path) -> None:
+    """The deployment key seals TOTP secrets, not the audit log: with it gone (sealed rows
+    still naming it), an auditor's token still verifies the log; without a token, refused."""
+    data = tmp_path / "data"
+    admin = first_admin_token(data)
+    auditor = operator_token(data, admin, "aud1", "auditor", "read_audit")
+    key = data / "keys" / "deployment.key"
+    key.rename(tmp_path / "elsewhere.key")
+    d = ["--data-dir", str(data)]
+    code, report = cli_json("audit", "verify", "--token", auditor, *d)
+    assert code == 0 and report["ok"] is True, report
+    assert cli_json("audit", "verify", *d)[0] == 9
+    assert not key.exists()  # no new key was made in its place

@@ -94,11 +94,21 @@ def log_reader(
     """:func:`management` for the commands that read the audit log without a ``Context``
     (they must work on a broken log): the operator of ``token`` allowed ``action``, or the
     console of a fresh install. Refusals are recorded in ``log`` (when it takes entries)."""
+    import secrets
+
+    from mobileid.auth import AuthService, DeploymentKeyError
     from mobileid.cli.operators_cmd import open_auth
     from mobileid.service.access import allow, management_caller
     from mobileid.service.auth_audit import AuditedAuthEvents
 
-    auth = open_auth(settings, AuditedAuthEvents(log))
+    events = AuditedAuthEvents(log)
+    try:
+        auth = open_auth(settings, events)
+    except DeploymentKeyError:
+        # The deployment key seals TOTP secrets only; deciding who may read the log needs
+        # none of them, so a lost key must not stop an investigation of the log.
+        path = settings.data_dir / "operators.sqlite3"
+        auth = AuthService.open(path, secrets.token_bytes(32), events=events)
     try:
         who = management_caller(auth, log, token, what)
         allow(auth, who, action)
