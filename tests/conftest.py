@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,3 +82,42 @@ def write_purposes(data_dir: Path) -> Path:
         )
     )
     return path
+
+
+ADMIN_PASSWORD = "the first admin's long passphrase"
+ADMIN_SCOPE = "manage_operators,manage_galleries,manage_sources"
+
+
+def cli_json(*argv: str, env: dict[str, str] | None = None) -> tuple[int, Any]:
+    """Run ``mobileid ARGV --json`` in-process; (exit code, the JSON it printed or None)."""
+    import contextlib
+    import io
+    import json
+
+    from mobileid.cli.main import main
+
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
+        for k, v in (env or {}).items():
+            mp.setenv(k, v)
+        code = main([*argv, "--json"])
+    text = out.getvalue().strip()
+    return code, json.loads(text) if text else None
+
+
+def first_admin_token(data_dir: Path, name: str = "admin0", scope: str = ADMIN_SCOPE) -> str:
+    """The deployment's first admin, created from the local console (what a fresh install may
+    do), and an API token of it: management commands after that pass it as --token."""
+    from urllib.parse import parse_qs, urlparse
+
+    import pyotp
+
+    d = ["--data-dir", str(data_dir)]
+    env = {"MOBILEID_PASSWORD": ADMIN_PASSWORD}
+    code, added = cli_json("operators", "add", name, "--role", "admin", *d, env=env)
+    assert code == 0, added
+    secret = parse_qs(urlparse(added["totp_uri"]).query)["secret"][0]
+    env["MOBILEID_TOTP"] = pyotp.TOTP(secret).now()
+    code, issued = cli_json("operators", "token", name, "--scope", scope, *d, env=env)
+    assert code == 0, issued
+    return str(issued["token"])

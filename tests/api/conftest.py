@@ -46,8 +46,10 @@ OPERATORS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
     "sup2": ("supervisor", [], [], ["certify_operators", "review"]),
     # a trainee granted a live gallery and source by mistake: still never reaches them
     "trn2": ("trainee", ["range", "field"], ["registry"], ["search_training"]),
+    "off4": ("officer", ["field"], [], ["search_live", "view_record"]),  # no record source
+    "off5": ("officer", ["range"], [], ["record_disposition"]),  # not entitled to "field"
 }  # fmt: skip
-CERTIFIED = ("off1", "off2")  # exempted at set-up: their tests search live data
+CERTIFIED = ("off1", "off2", "off4")  # exempted at set-up: their tests search live data
 
 
 @dataclass

@@ -87,8 +87,9 @@ def test_reference_photos_are_refused_without_the_right(deployment: Deployment) 
 
 
 def test_the_super_query_reaches_the_entitled_sources_only(deployment: Deployment) -> None:
-    """off1 finds the record linked to a subject; off2, without the source, gets the source
-    listed as not entitled; the trainee's live query is refused; each query is audited."""
+    """off1 finds the record linked to a subject; off4, without the source, gets the source
+    listed as not entitled; off2, whose token is scoped search_live without view_record, and
+    the trainee are refused (403, audited); each query is audited."""
     sid = deployment.subjects["Bill Clinton"]
     body = {"purpose": "lead-check", "case": "CASE-Q1", "subject_id": sid}
     c = deployment.client
@@ -100,11 +101,18 @@ def test_the_super_query_reaches_the_entitled_sources_only(deployment: Deploymen
         {"source": "registry", "state": "answered", "reason": "", "hits": 1,
          "elapsed_ms": answer["sources"][0]["elapsed_ms"]}
     ]  # fmt: skip
-    other = c.post(f"{API}/queries", json=body, headers=deployment.headers("off2")).json()
+    other = c.post(f"{API}/queries", json=body, headers=deployment.headers("off4")).json()
     assert other["hits"] == [] and other["sources"][0]["state"] == "not_entitled"
+    before = deployment.audit_count()
+    scoped = c.post(f"{API}/queries", json=body, headers=deployment.headers("off2"))
+    assert "view_record is outside the scope" in assert_problem(scoped, 403)["detail"]
+    denial = deployment.ctx.audit.read(before + 1)
+    assert [(e.event, e.operator, e.details["action"]) for e in denial] == [
+        ("access_denied", "off2", "view_record")
+    ]
     assert_problem(c.post(f"{API}/queries", json=body, headers=deployment.headers("trn1")), 403)
     queries = [e for e in deployment.ctx.audit.read() if e.event == EventType.SUPER_QUERY]
-    assert [e.operator for e in queries[-2:]] == ["off1", "off2"]
+    assert [e.operator for e in queries[-2:]] == ["off1", "off4"]
 
 
 def test_a_query_without_a_key_is_400(deployment: Deployment) -> None:

@@ -117,6 +117,37 @@ def test_a_disposition_needs_its_scope(deployment: Deployment) -> None:
     assert_problem(missing, 404, "not_found")
 
 
+def test_a_disposition_is_for_a_candidate_by_an_entitled_operator(deployment: Deployment) -> None:
+    """Only a candidate of that search (400 otherwise, nothing logged), only by an operator
+    entitled to its gallery (403, audited); a second one supersedes the first, both kept."""
+    c, d = deployment.client, deployment
+    search = _face(d, "off1", d.photo("Carlos_Menem", 10), case="CASE-D2").json()
+    url = f"{API}/searches/{search['search_id']}/disposition"
+    mate = search["candidates"][0]["subject_id"]
+    stranger = d.subjects["Colin Powell"]  # a training subject: never a candidate here
+    before = d.audit_count()
+    wrong = c.post(url, json={"disposition": "confirmed", "subject_id": stranger},
+                   headers=d.headers("off1"))  # fmt: skip
+    assert assert_problem(wrong, 400, "invalid_argument")["field"] == "subject_id"
+    assert d.audit_count() == before
+    body = {"disposition": "not_a_match", "subject_id": mate}
+    denied = assert_problem(c.post(url, json=body, headers=d.headers("off5")), 403)
+    assert "no entitlement to gallery 'field'" in denied["detail"]
+    (entry,) = d.ctx.audit.read(before + 1)
+    assert (entry.event, entry.operator, entry.details["gallery"]) == (
+        "access_denied",
+        "off5",
+        "field",
+    )
+    first = c.post(url, json=body, headers=d.headers("off1")).json()
+    again = c.post(url, json={**body, "disposition": "confirmed"}, headers=d.headers("off1"))
+    second = again.json()
+    assert first["supersedes"] is None and second["supersedes"] == first["recorded"]
+    assert second["current"] is True and second["disposition"] == "confirmed"
+    kept = [e for e in d.ctx.audit.read(before + 1) if e.event == EventType.DISPOSITION]
+    assert [e.details["disposition"] for e in kept] == ["not_a_match", "confirmed"]
+
+
 def test_my_searches_are_mine_and_everyone_s_need_review(deployment: Deployment) -> None:
     """mine=true lists the caller's own searches; mine=false is for supervisors only."""
     _face(deployment, "off1", deployment.photo("Bill_Clinton", 10), case="CASE-THEIRS")

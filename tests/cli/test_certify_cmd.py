@@ -15,7 +15,7 @@ import pytest
 
 from mobileid.audit import EventType, open_audit_log
 from mobileid.cli.main import main
-from tests.conftest import LIVE_PURPOSE, link_subjects, write_purposes
+from tests.conftest import LIVE_PURPOSE, first_admin_token, link_subjects, write_purposes
 
 LIVE = ["--purpose", LIVE_PURPOSE, "--case", "CASE-C1"]
 PRACTICE = ["--purpose", "training", "--case", "TR-C1", "--gallery", "range"]
@@ -29,12 +29,13 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
 
 
 def _operator(capsys: pytest.CaptureFixture[str], data: list[str], name: str, role: str,
-              scope: str, galleries: tuple[str, ...]) -> str:  # fmt: skip
-    code, added = _run(capsys, "operators", "add", name, "--role", role, *data)
+              scope: str, galleries: tuple[str, ...], admin: str) -> str:  # fmt: skip
+    t = ["--token", admin]
+    code, added = _run(capsys, "operators", "add", name, "--role", role, *t, *data)
     assert code == 0
     secret = parse_qs(urlparse(added["totp_uri"]).query)["secret"][0]
     for g in galleries:
-        assert main(["operators", "grant", name, "--gallery", g, *data]) == 0
+        assert main(["operators", "grant", name, "--gallery", g, *t, *data]) == 0
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MOBILEID_TOTP", pyotp.TOTP(secret).now())
         code, issued = _run(capsys, "operators", "token", name, "--scope", scope, *data)
@@ -65,9 +66,12 @@ def test_certification_from_practice_to_oversight(
     data, lfw = deployment["data"], deployment["lfw"]
     monkeypatch.setenv("MOBILEID_PASSWORD", "a long enough passphrase")
     galleries = ("default", "range")
-    off1 = _operator(capsys, data, "off1", "officer", "search_live,search_training", galleries)
-    off2 = _operator(capsys, data, "off2", "officer", "search_live", galleries)
-    sup = _operator(capsys, data, "sup1", "supervisor", "certify_operators", ())
+    adm = first_admin_token(deployment["root"] / "data")
+    off1 = _operator(capsys, data, "off1", "officer", "search_live,search_training", galleries,
+                     adm)  # fmt: skip
+    off2 = _operator(capsys, data, "off2", "officer", "search_live", galleries, adm)
+    sup = _operator(capsys, data, "sup1", "supervisor", "certify_operators", (), adm)
+    aud = _operator(capsys, data, "aud1", "auditor", "run_report", (), adm)
     probe = str(lfw / "Bill_Clinton" / "Bill_Clinton_0010.jpg")
 
     code, err = _run(capsys, "identify", "face", probe, *LIVE, "--token", off1, *data)
@@ -129,7 +133,8 @@ def test_certification_from_practice_to_oversight(
     ]  # fmt: skip
 
     today = datetime.now(UTC).date().isoformat()
-    code, report = _run(capsys, "report", "oversight", "--from", today, "--to", today, *data)
+    code, report = _run(capsys, "report", "oversight", "--from", today, "--to", today,
+                        "--token", aud, *data)  # fmt: skip
     assert code == 0
     c = report["certification"]
     assert (c["live_searches"], c["live_by_certified_operators"]) == (1, 1)

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 import pyotp
 
 from mobileid.cli.main import main
-from tests.conftest import LIVE_PURPOSE, link_subjects, write_purposes
+from tests.conftest import LIVE_PURPOSE, first_admin_token, link_subjects, write_purposes
 
 
 def test_operator_token_then_search(capsys, monkeypatch, tmp_path, lfw_dev):
@@ -18,11 +18,13 @@ def test_operator_token_then_search(capsys, monkeypatch, tmp_path, lfw_dev):
     write_purposes(tmp_path / "data")
     assert main(["enroll", "faces", str(tmp_path / "people"), *data]) == 0
     monkeypatch.setenv("MOBILEID_PASSWORD", "a long enough passphrase")
+    admin = ["--token", first_admin_token(tmp_path / "data")]
     capsys.readouterr()
-    assert main(["operators", "add", "officer1", "--role", "officer", "--json", *data]) == 0
+    argv = ["operators", "add", "officer1", "--role", "officer", "--json", *admin, *data]
+    assert main(argv) == 0
     uri = json.loads(capsys.readouterr().out)["totp_uri"]
     secret = parse_qs(urlparse(uri).query)["secret"][0]
-    assert main(["operators", "grant", "officer1", "--gallery", "default", *data]) == 0
+    assert main(["operators", "grant", "officer1", "--gallery", "default", *admin, *data]) == 0
     monkeypatch.setenv("MOBILEID_TOTP", pyotp.TOTP(secret).now())
     capsys.readouterr()
     argv = ["operators", "token", "officer1", "--scope", "search_live", "--json", *data]

@@ -39,6 +39,16 @@ def data(tmp_path, monkeypatch) -> Path:
     return tmp_path / "data"
 
 
+def admin_token(capsys, data: Path, monkeypatch, name: str = "root") -> str:
+    """The first admin (from the console) and its manage_operators token."""
+    _, out = run(capsys, data, "add", name, "--role", "admin", "--json")
+    secret = pyotp.parse_uri(json.loads(out)["totp_uri"]).secret
+    monkeypatch.setenv("MOBILEID_TOTP", pyotp.TOTP(secret).now())
+    _, out = run(capsys, data, "token", name, "--scope", "manage_operators", "--json")
+    monkeypatch.delenv("MOBILEID_TOTP")
+    return str(json.loads(out)["token"])
+
+
 @pytest.fixture
 def fast(monkeypatch) -> None:
     """Cheap argon2 in the handlers (the first test keeps the real default)."""
@@ -63,14 +73,14 @@ def test_add_prints_totp_uri_and_creates_key(capsys, data):
     assert result.principal.unit == "North" and len(events.of_type("logon")) == 1
 
 
-def test_list_json_grant_disable(capsys, data, fast):
+def test_list_json_grant_disable(capsys, data, fast, monkeypatch):
     """list --json shows roles and entitlements and never secrets; grant and disable apply."""
-    run(capsys, data, "add", "root", "--role", "admin")
-    run(capsys, data, "add", "alice", "--role", "officer", "--name", "Alice Smith")
-    code, out = run(capsys, data, "grant", "alice", "--gallery", "wanted", "--json")
+    t = ["--token", admin_token(capsys, data, monkeypatch)]
+    run(capsys, data, "add", "alice", "--role", "officer", "--name", "Alice Smith", *t)
+    code, out = run(capsys, data, "grant", "alice", "--gallery", "wanted", "--json", *t)
     assert code == 0 and json.loads(out)["operator"]["galleries"] == ["wanted"]
-    run(capsys, data, "grant", "alice", "--source", "vehicles")
-    run(capsys, data, "disable", "alice")
+    run(capsys, data, "grant", "alice", "--source", "vehicles", *t)
+    run(capsys, data, "disable", "alice", *t)
     code, out = run(capsys, data, "list", "--json")
     ops = {o["username"]: o for o in json.loads(out)["operators"]}
     alice = ops["alice"]
@@ -86,11 +96,12 @@ def test_list_json_grant_disable(capsys, data, fast):
     assert "alice" in out and "disabled" in out and "gallery:wanted" in out
 
 
-def test_revoke_entitlement(capsys, data, fast):
+def test_revoke_entitlement(capsys, data, fast, monkeypatch):
     """revoke removes one gallery."""
-    run(capsys, data, "add", "alice", "--role", "officer")
-    run(capsys, data, "grant", "alice", "--gallery", "wanted")
-    code, out = run(capsys, data, "revoke", "alice", "--gallery", "wanted", "--json")
+    t = ["--token", admin_token(capsys, data, monkeypatch)]
+    run(capsys, data, "add", "alice", "--role", "officer", *t)
+    run(capsys, data, "grant", "alice", "--gallery", "wanted", *t)
+    code, out = run(capsys, data, "revoke", "alice", "--gallery", "wanted", "--json", *t)
     assert code == 0 and json.loads(out)["operator"]["galleries"] == []
 
 
@@ -105,20 +116,21 @@ def test_bad_input_raises_clear_errors(capsys, data, fast, monkeypatch):
     """Unknown role, duplicate name, weak password and last admin are input errors."""
     with pytest.raises(UnknownRole):
         run(capsys, data, "add", "alice", "--role", "sheriff")
-    run(capsys, data, "add", "root", "--role", "admin")
+    t = ["--token", admin_token(capsys, data, monkeypatch)]
     with pytest.raises(DuplicateOperator):
-        run(capsys, data, "add", "root", "--role", "officer")
+        run(capsys, data, "add", "root", "--role", "officer", *t)
     with pytest.raises(LastAdmin):
-        run(capsys, data, "disable", "root")
+        run(capsys, data, "disable", "root", *t)
     monkeypatch.setenv("MOBILEID_PASSWORD", "short")
     with pytest.raises(WeakPassword) as err:
-        run(capsys, data, "add", "bob", "--role", "officer")
+        run(capsys, data, "add", "bob", "--role", "officer", *t)
     assert err.value.exit_code == 2
 
 
 def test_password_prompt_when_no_env(capsys, data, fast, monkeypatch):
     """Without MOBILEID_PASSWORD the password is asked twice; a mismatch is refused."""
     monkeypatch.delenv("MOBILEID_PASSWORD")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)  # as if typed at a terminal
     answers = iter([PASSWORD, PASSWORD + "x"])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     with pytest.raises(ValueError, match="same password twice"):

@@ -105,15 +105,34 @@ def test_live_purposes_never_reach_training_galleries_and_back(ctx, lfw_dev):
 
 
 def test_disposition_refers_to_a_real_search(ctx, lfw_dev):
-    """A disposition is recorded against its search; unknown searches and values are refused."""
+    """A disposition is recorded against its search and one of its candidates; unknown
+    searches, values and subjects that were not candidates are refused; a second disposition
+    supersedes the first explicitly, both kept in the log."""
     reason = require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-10")
     probe = (lfw_dev / "Carlos_Menem" / "Carlos_Menem_0010.jpg").read_bytes()
     result = identify_face(ctx, CONSOLE, probe, reason=reason, galleries=["field"], top=1)
-    entry = record_disposition(
-        ctx, CONSOLE, result.search_id, "confirmed", result.candidates[0].subject_id
-    )
+    mate = result.candidates[0].subject_id
+    first = record_disposition(ctx, CONSOLE, result.search_id, "inconclusive", mate)
+    entry = first.entry
     assert entry.details["search_id"] == result.search_id
-    assert entry.details["best_band"] == "strong"
+    assert entry.details["best_band"] == "strong" and entry.details["galleries"] == ["field"]
+    assert first.supersedes is None and entry.details["supersedes"] is None
+    second = record_disposition(ctx, CONSOLE, result.search_id, "confirmed", mate)
+    assert second.supersedes == entry.sequence and second.as_json()["current"] is True
+    kept = [
+        e
+        for e in _entries(ctx, EventType.DISPOSITION)
+        if e.details["search_id"] == result.search_id
+    ]
+    assert [(e.details["disposition"], e.details["supersedes"]) for e in kept] == [
+        ("inconclusive", None),
+        ("confirmed", entry.sequence),
+    ]
+    other = next(s for s in ctx.gallery.subjects("field") if s.subject_id != mate)
+    before = len(ctx.audit.read())
+    with pytest.raises(InvalidArgument, match="candidates of search") as err:
+        record_disposition(ctx, CONSOLE, result.search_id, "confirmed", other.subject_id)
+    assert err.value.field == "subject_id" and len(ctx.audit.read()) == before
     with pytest.raises(NotFound):
         record_disposition(ctx, CONSOLE, "Q000000000000000", "confirmed")
     with pytest.raises(InvalidArgument, match="disposition"):

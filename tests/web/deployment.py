@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from mobileid.cli.main import main
-from tests.conftest import LIVE_PURPOSE, link_subjects, write_purposes
+from tests.conftest import LIVE_PURPOSE, first_admin_token, link_subjects, write_purposes
 
 TARGET = "Bill_Clinton"  # enrolled in both galleries; the fake camera shows an unseen photo
 LIVE_PEOPLE = [TARGET, "Carlos_Menem", "Colin_Powell", "Ariel_Sharon", "Alvaro_Uribe"]
@@ -62,14 +62,16 @@ def build(root: Path, lfw: Path) -> Deployment:
     subjects = cli("subjects", "list", "--gallery", "default", "--json", *d)["subjects"]
     target = next(s for s in subjects if s["name"] == TARGET.replace("_", " "))
     _records(root, data, target["subject_id"], target["name"])
-    secrets = {name: _officer(name, data) for name in OFFICERS}
+    admin = first_admin_token(data)  # the console may create the first admin, nothing more
+    secrets = {name: _officer(name, data, admin) for name in OFFICERS}
     probe = sorted((lfw / TARGET).iterdir())[5]
     return Deployment(data, secrets, target["subject_id"], target["name"], probe)
 
 
-def _officer(name: str, data: Path) -> str:
-    """An officer entitled to both galleries and every source; returns its TOTP secret."""
-    d = ["--data-dir", str(data)]
+def _officer(name: str, data: Path, admin: str) -> str:
+    """An officer entitled to both galleries and every source, added by the admin's token;
+    returns its TOTP secret."""
+    d = ["--data-dir", str(data), "--token", admin]
     os.environ["MOBILEID_PASSWORD"] = PASSWORD  # read by `operators add`
     try:
         added = cli("operators", "add", name, "--role", "officer", "--json", *d)
@@ -80,7 +82,9 @@ def _officer(name: str, data: Path) -> str:
     for source in _source_names(data):
         cli("operators", "grant", name, "--source", source, *d)
     # Live searches need a current certification; these officers' practice record is empty.
-    cli("operators", "certify", name, "--exempt", "browser-test deployment: live searches", *d)
+    # The console certifies (a supervisor's duty, which the console may still do on the server).
+    cli("operators", "certify", name, "--exempt", "browser-test deployment: live searches",
+        "--data-dir", str(data))  # fmt: skip
     return parse_qs(urlparse(added["totp_uri"]).query)["secret"][0]
 
 

@@ -37,11 +37,14 @@ class DispositionIn(BaseModel):
     responses=problems(404),
     description=described(
         "Record what a person concluded, by other means, about a search's candidates "
-        "(audited against the search).",
+        "(audited against the search). `subject_id` must be one of the search's candidates. "
+        "A later disposition of the same search supersedes the earlier one: the answer's "
+        "`supersedes` names the earlier entry (kept in the log), and the latest is `current`.",
         roles="officer",
-        scopes="record_disposition",
-        refuses="an unknown search (404), a search that was refused (400), a role or scope "
-        "that does not allow it (403, audited)",
+        scopes="record_disposition, and an entitlement to the candidate's gallery",
+        refuses="an unknown search (404), a search that was refused or a subject that was not "
+        "one of its candidates (400), a role, scope or gallery entitlement that does not allow "
+        "it (403, audited)",
     ),
 )
 def disposition(
@@ -50,8 +53,8 @@ def disposition(
     search_id: Annotated[str, Path(max_length=64)],
     body: DispositionIn,
 ) -> dict[str, Any]:
-    entry = record_disposition(rt.ctx, who, search_id, body.disposition.value, body.subject_id)
-    return {"recorded": entry.sequence, **dict(entry.details)}
+    done = record_disposition(rt.ctx, who, search_id, body.disposition.value, body.subject_id)
+    return done.as_json()
 
 
 @router.get(
@@ -115,7 +118,8 @@ def _query(rt: Runtime, who: Caller, q: QueryIn) -> dict[str, Any]:
         "source the caller may use; records, links and each source's status (answered, "
         "not_entitled, timed_out, failed). One audit entry.",
         roles="officer (live or training purposes), trainee (training purpose only)",
-        scopes="search_live for a live purpose, search_training for the training purpose",
+        scopes="search_live and view_record for a live purpose, search_training for the "
+        "training purpose",
         refuses="no query key (400), a missing or unknown purpose or case (400, audited), a "
         "role or scope that does not allow it (403, audited)",
     ),

@@ -109,6 +109,12 @@ def get_operator(s: Session, username: str) -> OperatorRow:
     return row
 
 
+def unknown_role(row: OperatorRow) -> bool:
+    """A stored role outside the role table (a database edited by hand, a newer release's
+    role): such an operator is refused, never given some default rights."""
+    return row.role not in {r.value for r in Role}
+
+
 def entitlements(s: Session, row: OperatorRow) -> tuple[frozenset[str], frozenset[str]]:
     rows = s.scalars(select(EntitlementRow).where(EntitlementRow.operator_id == row.id)).all()
     galleries = frozenset(e.name for e in rows if e.kind == "gallery")

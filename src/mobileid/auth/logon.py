@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 
 from mobileid.auth import clock as auth_clock
 from mobileid.auth import passwords, totp
-from mobileid.auth.context import AuthDeps, digest, emit, find_operator, principal_of, tick
+from mobileid.auth.context import (
+    AuthDeps,
+    digest,
+    emit,
+    find_operator,
+    principal_of,
+    tick,
+    unknown_role,
+)
 from mobileid.auth.errors import AccountLocked, AuthenticationFailed, SessionExpired
 from mobileid.auth.events import EventType, Outcome
 from mobileid.auth.operators import totp_secret
@@ -69,6 +77,8 @@ def _attempt(
         return _Failure("unknown_operator")
     if row.disabled_at is not None:
         return _fail(deps, s, row, "disabled")
+    if unknown_role(row):
+        return _fail(deps, s, row, "unknown_role")
     if row.locked_until is not None and now < row.locked_until:
         emit(
             deps,
@@ -193,6 +203,10 @@ def _live_session(
         sess.ended_at, sess.end_reason = now, "disabled"
         emit(deps, EventType.ACCESS_DENIED, row, Outcome.DENIED, reason="operator_disabled")
         return "ended (operator disabled)"
+    if unknown_role(row):
+        sess.ended_at, sess.end_reason = now, "unknown_role"
+        emit(deps, EventType.ACCESS_DENIED, row, Outcome.DENIED, reason="unknown_role")
+        return "ended (the operator's stored role is unknown)"
     idle = now - sess.last_used_at
     if idle >= deps.params.session_idle:
         sess.ended_at, sess.end_reason = now, "idle"

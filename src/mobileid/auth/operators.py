@@ -85,6 +85,19 @@ def list_operators(deps: AuthDeps) -> list[OperatorInfo]:
         return [info_of(s, r) for r in rows]
 
 
+def census(deps: AuthDeps) -> tuple[int, int]:
+    """(operators, active admins): whether a deployment is still a fresh install, counted in
+    SQL (no row is interpreted, so a stored role this release does not know counts too)."""
+    with Session(deps.engine) as s:
+        total = s.scalar(select(func.count()).select_from(OperatorRow)) or 0
+        admins = s.scalar(
+            select(func.count())
+            .select_from(OperatorRow)
+            .where(OperatorRow.role == Role.ADMIN.value, OperatorRow.disabled_at.is_(None))
+        )
+    return int(total), int(admins or 0)
+
+
 def operator_info(deps: AuthDeps, username: str) -> OperatorInfo:
     with Session(deps.engine) as s:
         return info_of(s, get_operator(s, username))

@@ -64,10 +64,11 @@ PERMISSIONS: MappingProxyType[Role, frozenset[Action]] = MappingProxyType(
 """Role -> the actions it allows. The only place permissions are decided."""
 
 ENTITLEMENT_BOUND: frozenset[Action] = frozenset(
-    {_A.SEARCH_LIVE, _A.SEARCH_TRAINING, _A.VIEW_RECORD}
+    {_A.SEARCH_LIVE, _A.SEARCH_TRAINING, _A.VIEW_RECORD, _A.RECORD_DISPOSITION}
 )
 """Actions that reach data: each gallery or record source they touch must also be granted to
-the operator. Management actions are decided by role alone."""
+the operator (a disposition concerns a gallery's subject). Management actions are decided by
+role alone."""
 
 
 def parse_role(value: str) -> Role:

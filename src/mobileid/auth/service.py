@@ -128,6 +128,10 @@ class AuthService:
     def list_operators(self) -> list[OperatorInfo]:
         return _ops.list_operators(self._deps)
 
+    def census(self) -> tuple[int, int]:
+        """(operators, active admins), for the rule of the local console."""
+        return _ops.census(self._deps)
+
     def operator(self, username: str) -> OperatorInfo:
         return _ops.operator_info(self._deps, username)
 

@@ -15,7 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mobileid.auth.access import enforce
-from mobileid.auth.context import AuthDeps, digest, emit, get_operator, principal_of, tick
+from mobileid.auth.context import (
+    AuthDeps,
+    digest,
+    emit,
+    get_operator,
+    principal_of,
+    tick,
+    unknown_role,
+)
 from mobileid.auth.errors import AccessDenied, TokenRefused
 from mobileid.auth.events import EventType, Outcome
 from mobileid.auth.roles import PERMISSIONS, Action, parse_action
@@ -139,6 +147,12 @@ def _check(
         problem = (
             "operator_disabled",
             f"token {tok.token_id} of disabled operator {row.username!r}",
+        )
+    elif unknown_role(row):
+        problem = (
+            "unknown_role",
+            f"token {tok.token_id} of operator {row.username!r}, whose stored role "
+            f"{row.role!r} is not one this release knows",
         )
     if problem is None:
         return tok, row

@@ -1,7 +1,8 @@
 """``mobileid admin ...``: retention rules, the purge job and deployment-key rotation.
 
-Run on the server by whoever can read the data folder and the deployment key; every change
-is recorded in the audit log as that OS account (``os:<user>``, role ``console``).
+Each acts as the operator of ``--token`` (an admin's token: ``manage_galleries``, and for the
+purge of record sources ``manage_sources``). Only on a fresh install (no operators yet) does
+the local console act, recorded as its OS account (``os:<user>``, role ``console``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from mobileid.cli.reason import MANAGEMENT_NOTE, management, token_argument
 from mobileid.config import Settings
 from mobileid.errors import InvalidArgument
-from mobileid.service.caller import console_caller
 
-ROTATE_HELP = """\
+ROTATE_HELP = (
+    """\
 Replace the deployment key (DATA_DIR/keys/deployment.key) and re-seal every face embedding,
 finger template, reference photo and operator TOTP secret under the new one.
 Stop the API server and other mobileid commands first: they hold the old key in memory.
@@ -23,6 +25,8 @@ The old key is kept as deployment.key.<key id>.retired until every row is re-sea
 key_rotation audit entry is written, then deleted; index files are rebuilt on the next
 search. If the command stops part-way, run it again: it finishes the same rotation.
 Afterwards back up the new key apart from the database."""
+    + MANAGEMENT_NOTE
+)
 
 
 def add_admin_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -31,8 +35,11 @@ def add_admin_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     ret = asub.add_parser(
         "retention",
         parents=[common],
-        help="show the galleries' retention rules, or set one gallery's (audited)",
+        help="show the galleries' retention rules, or set one gallery's (audited; an admin's "
+        "token, scope manage_galleries)",
+        description="Show or set retention rules." + MANAGEMENT_NOTE,
     )
+    token_argument(ret)
     ret.add_argument("gallery", nargs="?", metavar="GALLERY", help="omit to list every rule")
     rule = ret.add_mutually_exclusive_group()
     rule.add_argument(
@@ -44,8 +51,12 @@ def add_admin_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "purge",
         parents=[common],
         help="enforce the retention rules now: delete expired captures and write one "
-        "deletion receipt per gallery to the audit log (run it from cron)",
+        "deletion receipt per gallery to the audit log (run it from cron; an admin's token, "
+        "scopes manage_galleries,manage_sources)",
+        description="Enforce the retention rules of galleries and record sources."
+        + MANAGEMENT_NOTE,
     )
+    token_argument(purge)
     purge.add_argument(
         "--now",
         metavar="ISO8601",
@@ -59,6 +70,7 @@ def add_admin_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         description=ROTATE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    token_argument(rot)
     rot.add_argument(
         "--batch", type=int, default=5_000, help="rows re-sealed per transaction (default 5000)"
     )
@@ -86,12 +98,13 @@ def _retention(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.service.retention import retention_rules, rule_label, set_retention
 
     ctx = open_context(settings)
+    who = management(ctx, args, "admin retention")
     if args.gallery is None:
         if args.hours is not None or args.none:
             raise InvalidArgument(
                 "GALLERY: expected the gallery whose rule to set", field="GALLERY"
             )
-        rules = retention_rules(ctx)
+        rules = retention_rules(ctx, who)
         if args.json:
             print(json.dumps({"retention_hours": rules}, indent=2))
             return 0
@@ -100,7 +113,7 @@ def _retention(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.hours is None and not args.none:
         raise InvalidArgument("--hours: expected --hours N or --none", field="--hours")
-    change = set_retention(ctx, console_caller(), args.gallery, None if args.none else args.hours)
+    change = set_retention(ctx, who, args.gallery, None if args.none else args.hours)
     if args.json:
         print(
             json.dumps(
@@ -125,8 +138,9 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
 
     now = parse_now(args.now)
     ctx = open_context(settings)
-    receipts = purge(ctx, console_caller(), now)
-    sources = purge_sources(ctx, console_caller(), now)
+    who = management(ctx, args, "admin purge")
+    receipts = purge(ctx, who, now)
+    sources = purge_sources(ctx, who, now)
     rows = [
         {
             "gallery": r.gallery,
@@ -160,7 +174,9 @@ def _rotate_key(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.service.context import open_context
     from mobileid.service.keys import rotate_deployment_key
 
-    result = rotate_deployment_key(open_context(settings), console_caller(), batch=args.batch)
+    ctx = open_context(settings)
+    who = management(ctx, args, "admin rotate-key")
+    result = rotate_deployment_key(ctx, who, batch=args.batch)
     body = {
         "old_key_id": result.old_key_id,
         "new_key_id": result.new_key_id,

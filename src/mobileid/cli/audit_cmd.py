@@ -4,6 +4,11 @@ Reading or exporting the log is itself an audited event (``audit_read``, ``audit
 ``verify`` exits 7 when the log is not intact, naming the first bad sequence number; it and
 ``export`` still work on a broken log (they are how an investigation starts), warning that
 their own entry could not be written.
+
+``show``, ``verify`` and ``export`` act as the operator of ``--token`` (an auditor's token:
+``read_audit``, ``export_audit`` for an export); the local console may run them only while
+the deployment has no operators. ``checkpoint``, ``export-key`` and ``adopt-witness`` stay
+with the console: they reveal nothing, and restoring a broken log happens on the server.
 """
 
 from __future__ import annotations
@@ -13,9 +18,13 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mobileid.cli.reason import MANAGEMENT_NOTE, token_argument
 from mobileid.config import Settings
+
+if TYPE_CHECKING:
+    from mobileid.service.caller import Caller
 
 EXIT_TAMPERED = 7  # == AuditIntegrityError.exit_code
 
@@ -27,7 +36,9 @@ def add_audit_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     v = au.add_parser(
         "verify",
         parents=[common],
-        help="check every entry and signed checkpoint; exit 7 naming the first bad entry",
+        help="check every entry and signed checkpoint; exit 7 naming the first bad entry "
+        "(an auditor's token, scope read_audit)",
+        description="Verify the audit log." + MANAGEMENT_NOTE,
     )
     v.add_argument(
         "--public-key",
@@ -46,7 +57,9 @@ def add_audit_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     e = au.add_parser(
         "export",
         parents=[common],
-        help="write entries, checkpoints, witness and public keys for outside verification",
+        help="write entries, checkpoints, witness and public keys for outside verification "
+        "(an auditor's token, scope export_audit)",
+        description="Export the audit log." + MANAGEMENT_NOTE,
     )
     e.add_argument("out", type=Path, metavar="DIR", help="a new or empty folder")
     a = au.add_parser(
@@ -60,9 +73,16 @@ def add_audit_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "export-key", parents=[common], help="print the public key that verifies checkpoints"
     )
     k.add_argument("--out", type=Path, metavar="FILE", help="write the PEM here instead")
-    s = au.add_parser("show", parents=[common], help="print entries (an audited read)")
+    s = au.add_parser(
+        "show",
+        parents=[common],
+        help="print entries (an audited read; an auditor's token, scope read_audit)",
+        description="Print audit entries." + MANAGEMENT_NOTE,
+    )
     s.add_argument("--from", dest="start", type=int, default=1, metavar="SEQ")
     s.add_argument("--limit", type=int, default=50, metavar="N", help="at most N (default 50)")
+    for p in (v, e, s):
+        token_argument(p)
     v.set_defaults(handler=_verify)
     c.set_defaults(handler=_checkpoint)
     e.set_defaults(handler=_export)
@@ -80,11 +100,17 @@ def _who() -> tuple[str, str]:
     return f"os:{user}", "local"
 
 
-def _event(kind: str, outcome: str = "ok", **details: Any) -> Any:
+def _event(kind: str, outcome: str = "ok", who: Caller | None = None, **details: Any) -> Any:
     from mobileid.audit import AuditEvent, EventType, Outcome
 
-    operator, role = _who()
+    operator, role = _who() if who is None else (who.operator, who.role)
     return AuditEvent(EventType(kind), operator, role, "cli", Outcome(outcome), details)
+
+
+def _reader(settings: Settings, log: Any, args: argparse.Namespace, action: Any) -> Caller:
+    from mobileid.cli.reason import log_reader
+
+    return log_reader(settings, log, args.token, f"audit {args.what}", action)
 
 
 def _existing_log(settings: Settings, create_key: bool) -> Any:
@@ -109,15 +135,17 @@ def _record_despite(log: Any, event: Any) -> None:
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.audit import FileWitness
+    from mobileid.auth import Action
 
     log = _existing_log(settings, create_key=False)
     try:
+        who = _reader(settings, log, args, Action.READ_AUDIT)
         keys = [p.read_text(encoding="ascii") for p in args.public_key or ()] or None
         witness = FileWitness(args.witness.parent, args.witness) if args.witness else None
         report = log.verify(keys, witness)
         details = {"action": "verify", "intact": report.ok}
         details["first_bad_sequence"] = report.first_bad_sequence
-        _record_despite(log, _event("audit_read", **details))
+        _record_despite(log, _event("audit_read", who=who, **details))
     finally:
         log.close()
     if getattr(args, "json", False):
@@ -153,11 +181,13 @@ def _tail_line(report: Any) -> str:
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.audit.export import export_log
+    from mobileid.auth import Action
 
     log = _existing_log(settings, create_key=False)
     try:
+        who = _reader(settings, log, args, Action.EXPORT_AUDIT)
         # Logged first, so that the export holds its own entry (when the log takes it).
-        _record_despite(log, _event("audit_export", what="log", to=str(args.out)))
+        _record_despite(log, _event("audit_export", who=who, what="log", to=str(args.out)))
         summary = export_log(log, args.out)
     finally:
         log.close()
@@ -246,15 +276,17 @@ def _export_key(args: argparse.Namespace, settings: Settings) -> int:
 
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.audit import describe
+    from mobileid.auth import Action
 
     log = _existing_log(settings, create_key=False)
     try:
+        who = _reader(settings, log, args, Action.READ_AUDIT)
         # The read and its audit entry commit together, or neither does.
         with log.engine.begin() as conn:
             entries = log.read(args.start, args.limit, target=conn)
             details = {"action": "show", "from": args.start, "limit": args.limit}
             details["returned"] = len(entries)
-            log.append(conn, _event("audit_read", **details))
+            log.append(conn, _event("audit_read", who=who, **details))
     finally:
         log.close()
     if getattr(args, "json", False):

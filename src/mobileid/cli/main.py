@@ -21,8 +21,10 @@ from typing import Any
 from mobileid import NOTICE, __version__
 from mobileid.cli import render
 from mobileid.cli.reason import (
+    MANAGEMENT_NOTE,
     caller,
     console_or_token,
+    management,
     read_captures,
     reason_arguments,
     token_argument,
@@ -106,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     disp = sub.add_parser(
         "disposition",
         parents=[common],
-        help="record what became of a search's candidates (audited against the search)",
+        help="record what became of a search's candidates (audited against the search; only "
+        "a candidate of that search, by an operator entitled to its gallery; a later one "
+        "supersedes an earlier one, both kept)",
     )
     disp.add_argument("search_id", metavar="SEARCH_ID", help="as printed by identify")
     disp.add_argument(
@@ -126,13 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
     show = ssub.add_parser("show", parents=[common], help="show one subject")
     show.add_argument("subject_id", metavar="SUBJECT_ID")
     show.set_defaults(handler=_subjects_show)
-    rm = ssub.add_parser("delete", parents=[common], help="delete a subject and its embeddings")
-    rm.add_argument("subject_id", metavar="SUBJECT_ID")
-    rm.add_argument(
-        "--token",
-        default=None,
-        help="act as this operator (an admin) instead of the local console",
+    rm = ssub.add_parser(
+        "delete",
+        parents=[common],
+        help="delete a subject and its embeddings (an admin's token, scope manage_galleries)",
+        description="Delete a subject, its embeddings and reference photos, audited."
+        + MANAGEMENT_NOTE,
     )
+    rm.add_argument("subject_id", metavar="SUBJECT_ID")
+    token_argument(rm)
     rm.set_defaults(handler=_subjects_delete)
 
     from mobileid.cli.admin_cmd import add_admin_parser
@@ -244,14 +250,16 @@ def _disposition(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.service.disposition import record_disposition
 
     ctx = _ctx(settings)
-    entry = record_disposition(
+    done = record_disposition(
         ctx, caller(ctx, args), args.search_id, args.disposition, args.subject
     )
     if args.json:
-        print(json.dumps({"recorded": entry.sequence, **dict(entry.details)}))
+        print(json.dumps(done.as_json()))
     else:
-        seq = entry.sequence
+        seq = done.entry.sequence
         print(f"disposition {args.disposition} recorded for {args.search_id} (audit #{seq})")
+        if done.supersedes is not None:
+            print(f"it supersedes the disposition of audit #{done.supersedes}, kept in the log")
     return 0
 
 
@@ -259,7 +267,7 @@ def _subjects_delete(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.service.enrol import delete_subject
 
     ctx = _ctx(settings)
-    subject = delete_subject(ctx, console_or_token(ctx, args), args.subject_id)
+    subject = delete_subject(ctx, management(ctx, args, "subjects delete"), args.subject_id)
     render.deleted(subject, as_json=args.json)
     return 0
 

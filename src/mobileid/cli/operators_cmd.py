@@ -1,7 +1,11 @@
-"""``mobileid operators ...``: add, list, disable operators and grant them galleries/sources.
+"""``mobileid operators ...``: add, list, disable operators, grant them galleries/sources,
+issue and revoke API tokens.
 
-Run on the server by whoever can read the data folder and the deployment key; such a person
-acts as a local admin (``console:<os user>``), and every change is recorded like any other.
+Changes act as the operator of ``--token`` (``$MOBILEID_TOKEN``), an admin's token with the
+``manage_operators`` scope. The local console (whoever can read the data folder and the
+deployment key, recorded as ``console:<os user>``) keeps only what a fresh install needs:
+everything while the deployment has no operators, then only creating an admin while there is
+no active one. Every change and every refusal is recorded like any other.
 """
 
 from __future__ import annotations
@@ -9,9 +13,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import math
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 
@@ -22,12 +25,20 @@ from mobileid.auth import (
     Principal,
     Role,
     console_principal,
-    load_or_create_key,
 )
+from mobileid.auth.roles import parse_role
+from mobileid.cli.reason import token_argument
 from mobileid.config import Settings
 from mobileid.errors import InvalidArgument
 
+if TYPE_CHECKING:
+    from mobileid.audit import EmbeddedAuditLog
+
 PASSWORD_ENV = "MOBILEID_PASSWORD"
+CONSOLE_NOTE = (
+    "; acts as the operator of --token (an admin's token with scope manage_operators); "
+    "without one, only on a fresh install (no operators yet, or creating the first admin)"
+)
 
 
 def open_auth(
@@ -43,7 +54,9 @@ def open_auth(
         from mobileid.service.auth_audit import AuditedAuthEvents
 
         events = AuditedAuthEvents(open_deployment_audit_log(settings))
-    key = load_or_create_key(settings.data_dir / "keys" / "deployment.key")
+    from mobileid.service.deployment_key import deployment_key
+
+    key = deployment_key(settings)  # never a new key where sealed rows need the old one
     path = settings.data_dir / "operators.sqlite3"
     return AuthService.open(path, key, events=events, hasher=hasher)
 
@@ -54,103 +67,43 @@ def add_operators_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     add = osub.add_parser(
         "add",
         parents=[common],
-        help=f"add an operator (password from ${PASSWORD_ENV} or a prompt); prints the TOTP "
-        "provisioning URI once",
+        help=f"add an operator (password from ${PASSWORD_ENV} or a prompt at a terminal); "
+        "prints the TOTP provisioning URI once" + CONSOLE_NOTE,
     )
     add.add_argument("username", metavar="USERNAME")
     add.add_argument("--role", required=True, help=", ".join(r.value for r in Role))
     add.add_argument("--unit", help="the operator's unit, for oversight reports")
     add.add_argument("--name", help="display name (default: USERNAME)")
+    token_argument(add)
     add.set_defaults(handler=_add)
     ls = osub.add_parser("list", parents=[common], help="list operators (never secrets)")
     ls.set_defaults(handler=_list)
     dis = osub.add_parser(
-        "disable", parents=[common], help="disable an operator: sessions end, tokens stop"
+        "disable",
+        parents=[common],
+        help="disable an operator: sessions end, tokens stop" + CONSOLE_NOTE,
     )
     dis.add_argument("username", metavar="USERNAME")
+    token_argument(dis)
     dis.set_defaults(handler=_disable)
     for verb, grant in (("grant", True), ("revoke", False)):
         p = osub.add_parser(
-            verb, parents=[common], help=f"{verb} the use of one gallery or record source"
+            verb,
+            parents=[common],
+            help=f"{verb} the use of one gallery or record source" + CONSOLE_NOTE,
         )
         p.add_argument("username", metavar="USERNAME")
         which = p.add_mutually_exclusive_group(required=True)
         which.add_argument("--gallery", metavar="G")
         which.add_argument("--source", metavar="S")
+        token_argument(p)
         p.set_defaults(handler=_entitlement, grant=grant)
-    tok = osub.add_parser(
-        "token",
-        parents=[common],
-        help="log on (password from $MOBILEID_PASSWORD or a prompt, TOTP code from "
-        "$MOBILEID_TOTP or a prompt) and issue an API token for the command line or a client; "
-        "the token is printed once",
-    )
-    tok.add_argument("username", metavar="USERNAME")
-    tok.add_argument(
-        "--scope",
-        required=True,
-        help="comma-separated actions, within the role (e.g. search_live,record_disposition)",
-    )
-    tok.add_argument(
-        "--days", type=_token_days, default=1.0, help="lifetime in days, at most 365 (default 1)"
-    )
-    tok.add_argument("--label", default="", help="what the token is for")
-    tok.set_defaults(handler=_token)
+    from mobileid.cli.tokens_cmd import add_token_parsers
+
+    add_token_parsers(osub, common)
     from mobileid.cli.certify_cmd import add_certify_parser
 
     add_certify_parser(osub, common)
-
-
-MAX_TOKEN_DAYS = 365
-
-
-def _token_days(raw: str) -> float:
-    """A token lifetime checked before any logon: ``nan``, ``inf`` or ``1e30`` would otherwise
-    reach date arithmetic after the one-time code was spent and a session opened."""
-    try:
-        days = float(raw)
-    except ValueError:
-        days = math.nan
-    if not (math.isfinite(days) and 0 < days <= MAX_TOKEN_DAYS):
-        raise argparse.ArgumentTypeError(
-            f"expected a number of days above 0 and at most {MAX_TOKEN_DAYS}, got {raw!r}"
-        )
-    return days
-
-
-def _token(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import timedelta
-
-    password = os.environ.get(PASSWORD_ENV) or getpass.getpass("password: ")
-    code = os.environ.get("MOBILEID_TOTP") or input("TOTP code: ")
-    svc = open_auth(settings)
-    try:
-        logon = svc.logon(args.username, password, code.strip())
-        issued = svc.issue_token(
-            logon.principal,
-            [s.strip() for s in args.scope.split(",") if s.strip()],
-            expires_in=timedelta(days=args.days),
-            label=args.label,
-        )
-        svc.logout(logon.session_token)
-    finally:
-        svc.close()
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "token_id": issued.token_id,
-                    "token": issued.token,
-                    "scope": sorted(issued.scope),
-                    "expires_at": issued.expires_at.isoformat(),
-                }
-            )
-        )
-    else:
-        print(f"token {issued.token_id}, valid until {issued.expires_at.isoformat()}:")
-        print(issued.token)
-        print("store it now (it is not shown again); use it as --token or $MOBILEID_TOKEN")
-    return 0
 
 
 def _actor() -> Principal:
@@ -161,11 +114,34 @@ def _actor() -> Principal:
     return console_principal(user)
 
 
+def _open(settings: Settings) -> tuple[AuthService, EmbeddedAuditLog]:
+    """The operator store, reporting to the deployment's audit log (returned too: a refused
+    console is recorded there)."""
+    from mobileid.audit import open_deployment_audit_log
+    from mobileid.service.auth_audit import AuditedAuthEvents
+
+    log = open_deployment_audit_log(settings)
+    return open_auth(settings, AuditedAuthEvents(log)), log
+
+
+def _acting(
+    svc: AuthService, log: EmbeddedAuditLog, args: argparse.Namespace, *, first_admin: bool = False
+) -> Principal:
+    """The operator of ``--token``, or the console while the deployment is a fresh install."""
+    from mobileid.service.access import management_caller
+
+    what = f"operators {args.what}"
+    caller = management_caller(svc, log, args.token, what, first_admin=first_admin)
+    return caller.principal or _actor()
+
+
 def _password() -> str:
     if PASSWORD_ENV in os.environ:
         return os.environ[PASSWORD_ENV]
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
+    from mobileid.cli.tokens_cmd import ask
+
+    first = ask(getpass.getpass, "password: ", PASSWORD_ENV)
+    if ask(getpass.getpass, "again: ", PASSWORD_ENV) != first:
         raise InvalidArgument(
             "password: expected the same password twice, got two different ones",
             field="password",
@@ -196,18 +172,21 @@ def _show(info: OperatorInfo, as_json: bool, verb: str) -> None:
 
 
 def _add(args: argparse.Namespace, settings: Settings) -> int:
-    svc = open_auth(settings)
+    role = parse_role(args.role)
+    svc, log = _open(settings)
     try:
+        actor = _acting(svc, log, args, first_admin=role is Role.ADMIN)
         new = svc.add_operator(
-            _actor(),
+            actor,
             args.username,
-            role=args.role,
+            role=role,
             password=_password(),
             display_name=args.name,
             unit=args.unit,
         )
     finally:
         svc.close()
+        log.close()
     if args.json:
         print(json.dumps({"operator": operator_json(new.operator), "totp_uri": new.totp_uri}))
         return 0
@@ -238,22 +217,26 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _disable(args: argparse.Namespace, settings: Settings) -> int:
-    svc = open_auth(settings)
+    svc, log = _open(settings)
     try:
-        info = svc.disable_operator(_actor(), args.username)
+        info = svc.disable_operator(_acting(svc, log, args), args.username)
     finally:
         svc.close()
+        log.close()
     _show(info, args.json, "disabled")
     return 0
 
 
 def _entitlement(args: argparse.Namespace, settings: Settings) -> int:
-    svc = open_auth(settings)
+    svc, log = _open(settings)
     try:
         change = svc.grant if args.grant else svc.revoke
-        info = change(_actor(), args.username, gallery=args.gallery, source=args.source)
+        info = change(
+            _acting(svc, log, args), args.username, gallery=args.gallery, source=args.source
+        )
     finally:
         svc.close()
+        log.close()
     target = f"gallery {args.gallery}" if args.gallery else f"source {args.source}"
     _show(info, args.json, f"{'granted' if args.grant else 'revoked'} {target}")
     return 0

@@ -11,6 +11,9 @@ from mobileid.capture.files import read_regular
 from mobileid.errors import InputError
 
 if TYPE_CHECKING:
+    from mobileid.audit import EmbeddedAuditLog
+    from mobileid.auth import Action
+    from mobileid.config import Settings
     from mobileid.service.caller import Caller
     from mobileid.service.context import Context
     from mobileid.service.searches import Where, Why
@@ -75,6 +78,50 @@ def console_or_token(ctx: Context, args: argparse.Namespace) -> Caller:
     from mobileid.service.caller import console_caller
 
     return caller(ctx, args) if getattr(args, "token", None) else console_caller()
+
+
+def management(ctx: Context, args: argparse.Namespace, what: str) -> Caller:
+    """Who runs a management or audit command: the operator of ``--token``; the console only
+    on a fresh install (no operators yet). A refused console is audited."""
+    from mobileid.service.access import management_caller
+
+    return management_caller(ctx.auth, ctx.audit, getattr(args, "token", None), what)
+
+
+def log_reader(
+    settings: Settings, log: EmbeddedAuditLog, token: str | None, what: str, action: Action
+) -> Caller:
+    """:func:`management` for the commands that read the audit log without a ``Context``
+    (they must work on a broken log): the operator of ``token`` allowed ``action``, or the
+    console of a fresh install. Refusals are recorded in ``log`` (when it takes entries)."""
+    import secrets
+
+    from mobileid.auth import AuthService, DeploymentKeyError
+    from mobileid.cli.operators_cmd import open_auth
+    from mobileid.service.access import allow, management_caller
+    from mobileid.service.auth_audit import AuditedAuthEvents
+
+    events = AuditedAuthEvents(log)
+    try:
+        auth = open_auth(settings, events)
+    except DeploymentKeyError:
+        # The deployment key seals TOTP secrets only; deciding who may read the log needs
+        # none of them, so a lost key must not stop an investigation of the log.
+        path = settings.data_dir / "operators.sqlite3"
+        auth = AuthService.open(path, secrets.token_bytes(32), events=events)
+    try:
+        who = management_caller(auth, log, token, what)
+        allow(auth, who, action)
+    finally:
+        auth.close()
+    return who
+
+
+MANAGEMENT_NOTE = (
+    " Once the deployment has operators it acts as the operator of --token "
+    "($MOBILEID_TOKEN), whose role and scope decide; the local console may then only create "
+    "the first admin."
+)
 
 
 def read_limited(path: Path, max_bytes: int) -> bytes:

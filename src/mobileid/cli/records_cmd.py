@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mobileid.cli.reason import reason_arguments
+from mobileid.cli.reason import reason_arguments, token_argument
 from mobileid.config import Settings
 from mobileid.errors import InvalidArgument
 
@@ -42,6 +42,7 @@ def add_records_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help="records imported more than this many days ago are deleted by "
         "`mobileid admin purge` (with an audited receipt)",
     )
+    token_argument(reg)
     reg.set_defaults(handler=_register)
 
     imp = rsub.add_parser(
@@ -55,6 +56,7 @@ def add_records_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     imp.add_argument(
         "--region", default="US", help="country assumed for phone numbers without +code"
     )
+    token_argument(imp)
     imp.set_defaults(handler=_import)
 
     gen = rsub.add_parser(
@@ -68,6 +70,7 @@ def add_records_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     gen.add_argument(
         "--load", action="store_true", help="also register and import them into DATA_DIR"
     )
+    token_argument(gen)
     gen.set_defaults(handler=_generate)
 
 
@@ -162,7 +165,12 @@ def _register(args: argparse.Namespace, settings: Settings) -> int:
         args.url,
         retention_days=args.retention_days,
     )
-    _registry(settings).register(entry)
+    from mobileid.cli.reason import console_or_token
+    from mobileid.service.context import open_context
+    from mobileid.service.sources import register_source
+
+    ctx = open_context(settings)
+    register_source(ctx, console_or_token(ctx, args), entry)
     if args.json:
         _print_json({"registered": entry.to_json()})
     else:
@@ -171,20 +179,20 @@ def _register(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.cli.reason import console_or_token
     from mobileid.records.errors import ImportRejected
-    from mobileid.records.importer import import_records
+    from mobileid.service.context import open_context
+    from mobileid.service.sources import import_into
 
-    registry = _registry(settings)
-    entry = registry.get(args.source)
-    with registry.open_entry(entry) as source:
-        try:
-            report = import_records(
-                source, args.file, allowed_types=entry.record_types, phone_region=args.region
-            )
-        except ImportRejected as exc:
-            if args.json:  # the whole list, not only the message's first few
-                _print_json({"rejected": str(args.file), "errors": [asdict(e) for e in exc.errors]})
-            raise
+    ctx = open_context(settings)
+    try:
+        report = import_into(
+            ctx, console_or_token(ctx, args), args.source, args.file, phone_region=args.region
+        )
+    except ImportRejected as exc:
+        if args.json:  # the whole list, not only the message's first few
+            _print_json({"rejected": str(args.file), "errors": [asdict(e) for e in exc.errors]})
+        raise
     if args.json:
         _print_json(asdict(report))
     else:
@@ -194,8 +202,10 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.cli.reason import console_or_token
     from mobileid.records.generate import DEFAULT_SEED, synthetic_entries, write_synthetic
-    from mobileid.records.importer import import_records
+    from mobileid.service.context import open_context
+    from mobileid.service.sources import import_into, register_source
 
     if not 1 <= args.count <= 10_000_000:
         raise InvalidArgument(f"--count: expected 1..10000000, got {args.count}", field="count")
@@ -207,13 +217,11 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
     )
     loaded = []
     if args.load:
-        registry = _registry(settings)
+        ctx = open_context(settings)
+        who = console_or_token(ctx, args)
         for entry in synthetic_entries():
-            registry.register(entry)
-            with registry.open_entry(entry) as source:
-                report = import_records(
-                    source, args.out / f"{entry.name}.json", allowed_types=entry.record_types
-                )
+            register_source(ctx, who, entry)
+            report = import_into(ctx, who, entry.name, args.out / f"{entry.name}.json")
             loaded.append(asdict(report))
     if args.json:
         _print_json({"files": [str(p) for p in paths], "loaded": loaded, "synthetic": True})

@@ -3,19 +3,21 @@
 The report is itself an audited read (``audit_read``), logged in the same transaction that
 reads the entries: no report is made without its entry. It exits 7, like ``audit verify``,
 when the log it was counted from is not intact (the report is still written and says where
-the chain breaks).
+the chain breaks). It acts as the operator of ``--token`` (an auditor's or supervisor's token,
+scope ``run_report``); the local console may run it only while the deployment has no
+operators.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from mobileid.cli.reason import MANAGEMENT_NOTE, token_argument
 from mobileid.config import Settings
 
 EXIT_TAMPERED = 7  # == AuditIntegrityError.exit_code
@@ -29,8 +31,11 @@ def add_report_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "oversight",
         parents=[common],
         help="searches, purposes, authorities, sources reached, bands, dispositions, denials, "
-        "purges, pipeline accuracy and audit-chain status for a window of UTC days",
+        "purges, pipeline accuracy and audit-chain status for a window of UTC days (an "
+        "auditor's or supervisor's token, scope run_report)",
+        description="The oversight report, from the audit log alone." + MANAGEMENT_NOTE,
     )
+    token_argument(o)
     # Dates are checked by the handler, not by argparse, so a bad one is an InvalidArgument
     # (exit 2, JSON error with --json) like every other bad input.
     o.add_argument("--from", dest="date_from", required=True, metavar="DATE", help="YYYY-MM-DD")
@@ -43,16 +48,17 @@ def add_report_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     o.set_defaults(handler=_oversight)
 
 
-def _who() -> tuple[str, str]:
-    """The person at the terminal, until operator logons reach the command line."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"os:{user}", "local"
+def _reader(settings: Settings, log: Any, token: str | None) -> tuple[str, str]:
+    from mobileid.auth import Action
+    from mobileid.cli.reason import log_reader
+
+    who = log_reader(settings, log, token, "report oversight", Action.RUN_REPORT)
+    return who.operator, who.role
 
 
-def _read_log(settings: Settings, date_from: date, date_to: date) -> tuple[list[Any], Any]:
+def _read_log(
+    settings: Settings, date_from: date, date_to: date, token: str | None
+) -> tuple[list[Any], Any]:
     """Log the read, then verify and read in that same transaction; return the entries the
     report needs (from ``date_from`` on) and the verification of the log they came from.
 
@@ -64,7 +70,7 @@ def _read_log(settings: Settings, date_from: date, date_to: date) -> tuple[list[
 
     log = open_deployment_audit_log(settings)  # an absent log starts empty
     try:
-        operator, role = _who()
+        operator, role = _reader(settings, log, token)
         details = {"report": "oversight", "from": date_from.isoformat(), "to": date_to.isoformat()}
         with log.engine.begin() as conn:
             # Appending first takes the log's write lock: what is read next is one snapshot.
@@ -121,7 +127,7 @@ def _oversight(args: argparse.Namespace, settings: Settings) -> int:
 
     date_from, date_to = parse_day("--from", args.date_from), parse_day("--to", args.date_to)
     check_window(date_from, date_to, ("--from", "--to"))
-    entries, chain = _read_log(settings, date_from, date_to)
+    entries, chain = _read_log(settings, date_from, date_to, args.token)
     report = build_report(
         entries,
         date_from=date_from,

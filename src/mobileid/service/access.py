@@ -12,11 +12,15 @@ shared context: the caller is returned, and passed on by the front end.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, NoReturn
 
-from mobileid.auth import AccessDenied, Action, AuthenticationFailed
+from mobileid.auth import AccessDenied, Action, AuthenticationFailed, AuthService
 from mobileid.auth.tokens import TOKEN_PREFIX
 from mobileid.service.caller import Caller, caller_of, console_caller
 from mobileid.service.context import Context
+
+if TYPE_CHECKING:
+    from mobileid.audit import EmbeddedAuditLog
 
 
 def caller_from_token(ctx: Context, token: str | None) -> Caller:
@@ -25,14 +29,58 @@ def caller_from_token(ctx: Context, token: str | None) -> Caller:
     revoked token."""
     auth = ctx.auth
     if not token:
-        if auth.list_operators():
-            raise AuthenticationFailed(
-                "token: expected an operator's API token (--token or $MOBILEID_TOKEN): this "
-                "deployment has operators, so the console may not search on its own",
-                field="token",
-            )
+        operators = auth.census()[0]
+        if operators:
+            _refuse_console(ctx.audit, "search", operators)
         return console_caller()
     return caller_of(auth.token_principal(token))
+
+
+def management_caller(
+    auth: AuthService,
+    log: EmbeddedAuditLog,
+    token: str | None,
+    what: str,
+    *,
+    first_admin: bool = False,
+) -> Caller:
+    """Who runs a management or audit command (``what``): the operator of ``token``, whose
+    role and scope then decide. Without a token, the local console, but only for what a fresh
+    install needs: anything while the deployment has no operators, and ``first_admin``
+    (creating an admin) while it has no active admin. Otherwise AuthenticationFailed, and the
+    refusal is audited (``access_denied``, reason ``console_refused``)."""
+    if token:
+        return caller_of(auth.token_principal(token))
+    operators, admins = auth.census()
+    if not operators or (first_admin and not admins):
+        return console_caller()
+    _refuse_console(log, what, operators)
+
+
+def _refuse_console(log: EmbeddedAuditLog, what: str, operators: int) -> NoReturn:
+    """Record that the console was refused ``what`` (no token given), then refuse it."""
+    from mobileid.audit import AuditEvent, EventType, Outcome
+
+    console = console_caller()
+    details = {"action": what, "reason": "console_refused", "operators": operators}
+    log.record(
+        AuditEvent(
+            EventType.ACCESS_DENIED, console.operator, console.role, "cli", Outcome.DENIED, details
+        )
+    )
+    raise AuthenticationFailed(
+        f"token: expected an operator's API token for {what} (--token or $MOBILEID_TOKEN): "
+        "this deployment has operators, and the local console may only create the first "
+        "admin (`mobileid operators add NAME --role admin` while there is none)",
+        field="token",
+    )
+
+
+def allow(auth: AuthService, caller: Caller, action: Action) -> None:
+    """Role and token scope (no entitlement) for a command that has no ``Context``; the
+    console (a fresh install) may act. AccessDenied is audited."""
+    if caller.principal is not None:
+        auth.authorize(caller.principal, action)
 
 
 def caller_from_bearer(ctx: Context, token: str) -> Caller:
@@ -73,4 +121,11 @@ def authorize(
         require_certified(ctx, caller)
 
 
-__all__ = ["AccessDenied", "authorize", "caller_from_bearer", "caller_from_token"]
+__all__ = [
+    "AccessDenied",
+    "allow",
+    "authorize",
+    "caller_from_bearer",
+    "caller_from_token",
+    "management_caller",
+]

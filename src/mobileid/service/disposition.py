@@ -8,6 +8,8 @@ example, how often a strong candidate was later judged not a match.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from typing import Any
 
 from mobileid.audit import AuditEntry, AuditEvent, EventType
 from mobileid.auth import Action
@@ -24,11 +26,58 @@ class Disposition(enum.StrEnum):
     NO_ACTION = "no_action"
 
 
+@dataclass(frozen=True)
+class DispositionRecord:
+    """A recorded disposition: its audit entry, the one it replaces (None: the first for
+    that search) and whether it is the current one (the latest for the search)."""
+
+    entry: AuditEntry
+    supersedes: int | None
+    current: bool = True
+
+    def as_json(self) -> dict[str, Any]:
+        return {"recorded": self.entry.sequence, **dict(self.entry.details), "current": True}
+
+
 def find_search(ctx: Context, search_id: str) -> AuditEntry:
     for entry in ctx.audit.read():
         if entry.event == EventType.SEARCH and entry.details.get("search_id") == search_id:
             return entry
     raise NotFound(f"search_id: no search {search_id!r} in the audit log", field="search_id")
+
+
+def dispositions_of(ctx: Context, search_id: str) -> list[AuditEntry]:
+    """Every disposition recorded for a search, oldest first: the last one is current, the
+    others stay in the log, each superseded by the next."""
+    return [
+        e
+        for e in ctx.audit.read()
+        if e.event == EventType.DISPOSITION and e.details.get("search_id") == search_id
+    ]
+
+
+def _galleries(search: AuditEntry, subject_id: str | None) -> list[str]:
+    """The galleries a disposition concerns: the candidate's, or every gallery the search
+    reached. InvalidArgument when ``subject_id`` was not one of the search's candidates."""
+    refs = search.details.get("candidate_ids")
+    if subject_id is None:
+        reached = search.details.get("galleries") or {}
+        named = {g for part in reached.values() if isinstance(part, dict) for g in part}
+        return sorted(named | {g for g in reached if not isinstance(reached[g], dict)})
+    if not isinstance(refs, list):
+        raise InvalidArgument(
+            f"search_id: expected a search whose candidates were recorded, got "
+            f"{search.details.get('search_id')!r}, logged before candidates were kept",
+            field="search_id",
+        )
+    found = [r["gallery"] for r in refs if r.get("subject_id") == subject_id]
+    if not found:
+        raise InvalidArgument(
+            f"subject_id: expected one of the {len(refs)} candidates of search "
+            f"{search.details.get('search_id')!r}, got {subject_id!r}",
+            field="subject_id",
+        )
+    return found[:1]
 
 
 def record_disposition(
@@ -37,8 +86,11 @@ def record_disposition(
     search_id: str,
     disposition: str,
     subject_id: str | None = None,
-) -> AuditEntry:
-    """Audit the disposition of a search that happened; refuse unknown values or searches."""
+) -> DispositionRecord:
+    """Audit the disposition of a search that happened: only for one of its candidates (or,
+    without ``subject_id``, the search as a whole), by an operator entitled to the gallery it
+    concerns. A later disposition of the same search supersedes the earlier one explicitly
+    (``supersedes`` names its entry); both stay in the log, the latest is current."""
     authorize(ctx, caller, Action.RECORD_DISPOSITION)
     try:
         value = Disposition(disposition)
@@ -54,14 +106,20 @@ def record_disposition(
             f"{search.outcome}",
             field="search_id",
         )
+    galleries = _galleries(search, subject_id)
+    authorize(ctx, caller, Action.RECORD_DISPOSITION, galleries=galleries)
+    earlier = dispositions_of(ctx, search_id)
+    previous = earlier[-1].sequence if earlier else None
     details = {
         "search_id": search_id,
         "disposition": value.value,
         "subject_id": subject_id,
+        "galleries": galleries,
         "best_band": search.details.get("best_band"),
         "training": search.details.get("training"),
+        "supersedes": previous,
     }
     event = AuditEvent(
         EventType.DISPOSITION, caller.operator, caller.role, "disposition", details=details
     )
-    return ctx.audit.record(event)
+    return DispositionRecord(ctx.audit.record(event), previous)

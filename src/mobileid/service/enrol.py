@@ -17,6 +17,7 @@ from mobileid.auth import Action
 from mobileid.capture.decode import load_image_file
 from mobileid.capture.reference import ReferenceImage, reference_image
 from mobileid.errors import InputError, InvalidArgument
+from mobileid.gallery.embedded import GALLERY_NAME
 from mobileid.gallery.photos import add_photos, delete_subject_photos
 from mobileid.gallery.protocol import InTransaction
 from mobileid.service.access import authorize
@@ -88,6 +89,26 @@ def gallery_audit(
         log.append(session, ev)
 
     return append
+
+
+def open_gallery(
+    ctx: Context, caller: Caller, gallery: str, *, training: bool, check_kind: bool = False
+) -> None:
+    """Make sure ``gallery`` exists before enrolling into it. A new gallery is a
+    ``gallery_change`` entry (its name and kind), written before it is created so no gallery
+    exists without its entry. An existing gallery named for training (or, with
+    ``check_kind``, for either kind) must be of that kind: a gallery's kind never changes."""
+    if gallery in ctx.gallery.galleries():
+        if training or check_kind:
+            ctx.gallery.create_gallery(gallery, training=training)  # checks the kind
+        return
+    if not GALLERY_NAME.match(gallery):
+        ctx.gallery.create_gallery(gallery, training=training)  # raises the naming error
+    details = {"change": "created", "gallery": gallery, "training": training}
+    ctx.audit.record(
+        AuditEvent(EventType.GALLERY_CHANGE, caller.operator, caller.role, "enrol", details=details)
+    )
+    ctx.gallery.create_gallery(gallery, training=training)
 
 
 def delete_subject(ctx: Context, caller: Caller, subject_id: str) -> Subject:
@@ -187,8 +208,7 @@ def enrol_directory(
     folders = scan_subject_folders(root)  # first: it refuses what resolve() cannot follow
     source = source or f"folder:{root.resolve().name}"
     pid = ctx.pipeline.pipeline_id
-    if training:
-        ctx.gallery.create_gallery(gallery, training=True)
+    open_gallery(ctx, caller, gallery, training=training)
     audit = gallery_audit(ctx, caller, EventType.ENROL, "enrol", training=training)
     todo: list[tuple[str, Path]] = []
     report = EnrolReport(gallery=gallery, pipeline_id=pid)

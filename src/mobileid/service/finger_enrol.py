@@ -24,7 +24,12 @@ from mobileid.service.access import authorize
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 from mobileid.service.embedding import file_sha256
-from mobileid.service.enrol import ImageFailure, display_name, scan_subject_folders
+from mobileid.service.enrol import (
+    ImageFailure,
+    display_name,
+    open_gallery,
+    scan_subject_folders,
+)
 
 __all__ = ["FingerEnrolReport", "enrol_fingers", "photo_captures", "print_position", "tip_key"]
 
@@ -84,7 +89,8 @@ def enrol_fingers(
     source = f"folder:{root.resolve().name}"
     pipe = ctx.finger_pipeline
     pid = pipe.contactless_pipeline_id if contactless else pipe.pipeline_id
-    ctx.gallery.create_gallery(gallery, training=training)  # naming and kind, before any work
+    # naming and kind, before any work
+    open_gallery(ctx, caller, gallery, training=training, check_kind=True)
     report = FingerEnrolReport(gallery=gallery, pipeline_id=pid, training=training)
     total, done = sum(len(v) for v in folders.values()), 0
     for name, paths in folders.items():

@@ -46,7 +46,12 @@ from mobileid.scoring import Calibration, band_for
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 from mobileid.service.fusion import FUSION_RULE, fuse_fmrs
-from mobileid.service.identify import audit_search, permitted_galleries, search_details
+from mobileid.service.identify import (
+    audit_search,
+    candidate_refs,
+    permitted_galleries,
+    search_details,
+)
 from mobileid.service.purpose import SearchReason
 from mobileid.types import Band
 
@@ -244,6 +249,7 @@ def finger_audit_details(result: FingerIdentifyResult) -> dict[str, Any]:
         "candidates": len(result.candidates),
         "bands": {b.value: counts.get(b.value, 0) for b in Band},
         "best_band": result.candidates[0].band.value if result.candidates else None,
+        "candidate_ids": candidate_refs(result.candidates),
         "pipeline_id": result.pipeline_id,
         "calibrations": [u.matcher for u in result.calibrations],
         "thresholds": result.thresholds,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from mobileid import NOTICE
 from mobileid.audit import AuditEvent, EventType, Outcome
@@ -159,6 +160,7 @@ def identify_face(
             "candidates": len(result.candidates),
             "bands": {b.value: bands.get(b.value, 0) for b in Band},
             "best_band": result.candidates[0].band.value if result.candidates else None,
+            "candidate_ids": candidate_refs(result.candidates),
             "faces_seen": result.faces_seen,
             "pipeline_id": result.pipeline_id,
             "thresholds": result.thresholds,
@@ -166,6 +168,20 @@ def identify_face(
         },
     )
     return result
+
+
+class _Ranked(Protocol):
+    @property
+    def subject_id(self) -> str: ...
+
+    @property
+    def gallery(self) -> str: ...
+
+
+def candidate_refs(candidates: Sequence[_Ranked]) -> list[dict[str, str]]:
+    """Which subjects (and galleries) a search returned, best first: ids only, so that a
+    disposition can be checked against the candidates it concerns."""
+    return [{"subject_id": c.subject_id, "gallery": c.gallery} for c in candidates]
 
 
 def new_search_id() -> str:

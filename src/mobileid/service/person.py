@@ -36,6 +36,7 @@ from mobileid.service.fusion import FUSION_RULE, fuse_fmrs
 from mobileid.service.identify import (
     IdentifyResult,
     audit_search,
+    candidate_refs,
     permitted_galleries,
     search_details,
     search_embedding,
@@ -166,6 +167,7 @@ def identify_person(
             "candidates": len(result.candidates),
             "bands": {b.value: counts.get(b.value, 0) for b in Band},
             "best_band": result.candidates[0].band.value if result.candidates else None,
+            "candidate_ids": candidate_refs(result.candidates),
             "pipeline_id": {"face": face.pipeline_id, "finger": fingers.pipeline_id},
             "calibrations": [ctx.calibration.matcher, *finger_details["calibrations"]],
             "thresholds": {"face": face.thresholds, "finger": fingers.thresholds},

@@ -37,8 +37,12 @@ def audited_super_query(
 ) -> tuple[str, SuperQueryResult]:
     """Run the fan-out over the entitled sources of the purpose's kind; audit it. For an
     operator, its role and token scope must allow the search and only its sources are
-    reached."""
+    reached. Live records are records: a live query also needs ``view_record`` (a token
+    scoped ``search_live`` alone may search galleries, not read records); the training range's
+    synthetic records are part of the practice (``search_training``)."""
     authorize(ctx, caller, Action.SEARCH_LIVE if reason.live else Action.SEARCH_TRAINING)
+    if reason.live:
+        authorize(ctx, caller, Action.VIEW_RECORD)
     kind_ok = {n for n, e in registry.items() if e.synthetic != reason.live}
     if caller.principal is not None:
         kind_ok &= set(caller.principal.sources)

@@ -68,8 +68,11 @@ def set_retention(ctx: Context, caller: Caller, gallery: str, hours: int | None)
     return RetentionChange(gallery, old, hours)
 
 
-def retention_rules(ctx: Context) -> dict[str, int | None]:
-    """Every gallery's rule, by name (None: no rule)."""
+def retention_rules(ctx: Context, caller: Caller | None = None) -> dict[str, int | None]:
+    """Every gallery's rule, by name (None: no rule); shown to a ``caller`` who may manage
+    galleries (None: the service itself, as the purge job reads them)."""
+    if caller is not None:
+        authorize(ctx, caller, Action.MANAGE_GALLERIES)
     return {g: ctx.gallery.retention(g) for g in ctx.gallery.galleries()}
 
 
