@@ -105,7 +105,7 @@ def _luma_p95(pixels: np.ndarray) -> float:
 
 
 def _exposure(pixels: np.ndarray, ridges: RidgeParams) -> str | None:
-    """ "dark", "bright" or "blank" for a frame without anything to judge in it."""
+    """What is wrong with a frame that holds nothing to judge (dark, bright, blank), or None."""
     luma = _luma(pixels)
     if float(np.percentile(luma, 95)) < FRAME_DARK_P95:
         return "dark"
