@@ -37,7 +37,7 @@ class Advice(BaseModel):
     problems: list[str] | None = Field(
         default=None,
         description="finger frames: the advice as stable codes (face, no_finger, blank, dark, "
-        "bright, small, blurred; contact prints: no_ridges, small_print)",
+        "bright, small, blurred; contact prints: no_print, no_ridges, small_print)",
     )
     fingertips_seen: int | None = Field(default=None, description="finger frames only")
     fingertips: list[FingertipAdvice] | None = Field(default=None, description="finger frames")

@@ -48,6 +48,7 @@ ADVICE = {
     "small": "hold the finger closer: the fingertip is too small for its ridges to show",
     "blurred": "hold still and let the camera focus: the ridges are blurred",
     # contact prints (a scanner's preview)
+    "no_print": "no print on the sensor: press the fingertip flat on it",
     "no_ridges": "no ridge pattern: press the finger flat on a clean sensor",
     "small_print": "print too small: press more of the fingertip onto the sensor",
 }
@@ -184,4 +185,4 @@ def _print_problem(exc: NotAFingerprint, image: FingerImage) -> str:
     reason = exc.reasons[0] if exc.reasons else "no_ridges"
     if reason == "saturated":
         return "dark" if float(np.mean(image.pixels == 0)) > 0.5 else "bright"
-    return reason if reason in ADVICE else "no_ridges"
+    return {"blank": "no_print", "face": "face"}.get(reason, "no_ridges")
