@@ -64,6 +64,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_fingers.py
 	$(PY) bench/bench_gallery.py --json reports/bench-gallery.json
 	$(PY) bench/bench_audit.py
+	$(PY) bench/bench_capture_preview.py
 	$(PY) bench/bench_http.py
 
 clean:

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import shared_path
 from tests.web.deployment import Deployment, build
 from tests.web.y4m import frame_from_photo, write_y4m
 
@@ -123,6 +124,19 @@ def camera_video(built: Deployment, tmp_path_factory: pytest.TempPathFactory) ->
     return write_y4m(tmp_path_factory.mktemp("camera") / "face.y4m", frames, fps=1)
 
 
+FINGER_PHOTO = ("contactless", "ISPFDv1_samples", "1_o_1_n_1.jpg")  # outdoors, natural ground
+
+
+@pytest.fixture(scope="session")
+def finger_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A portrait camera (720×960) showing a real fingertip photo: three dim frames (the
+    finger check asks for light), then the lit photo."""
+    photo = shared_path(*FINGER_PHOTO)
+    dim = frame_from_photo(photo, 720, 960, gain=0.12)
+    lit = frame_from_photo(photo, 720, 960)
+    return write_y4m(tmp_path_factory.mktemp("camera") / "finger.y4m", [dim] * 3 + [lit] * 20)
+
+
 @pytest.fixture(scope="session")
 def playwright_chromium() -> Iterator[Any]:
     if not CHROMIUM.exists():
@@ -135,6 +149,15 @@ def playwright_chromium() -> Iterator[Any]:
 def browser(playwright_chromium: Any, camera_video: Path) -> Iterator[Browser]:
     """Chromium whose camera shows the probe video and is granted without asking."""
     flags = [*FLAGS, f"--use-file-for-fake-video-capture={camera_video}"]
+    b = playwright_chromium.launch(executable_path=str(CHROMIUM), args=flags)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="session")
+def finger_browser(playwright_chromium: Any, finger_video: Path) -> Iterator[Browser]:
+    """Chromium whose camera shows the fingertip video and is granted without asking."""
+    flags = [*FLAGS, f"--use-file-for-fake-video-capture={finger_video}"]
     b = playwright_chromium.launch(executable_path=str(CHROMIUM), args=flags)
     yield b
     b.close()
@@ -217,6 +240,14 @@ def phone(
 ) -> Iterator[Page]:
     """A fresh phone-sized, touch-enabled page on the service; fails the test on any JS error."""
     yield from _phone_page(browser, service, page_errors, request)
+
+
+@pytest.fixture
+def finger_phone(
+    finger_browser: Browser, service: str, page_errors: PageErrors, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """A phone page whose camera shows a fingertip."""
+    yield from _phone_page(finger_browser, service, page_errors, request)
 
 
 @pytest.fixture

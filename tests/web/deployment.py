@@ -21,7 +21,7 @@ PRACTICE_NAME = "Practice Subject 01"  # the training range knows its subjects b
 PASSWORD = "correct horse battery staple 7"
 # One officer per browser test: a TOTP code is accepted once, so two logins by the same
 # officer within one 30-second step would have to wait for the next code.
-OFFICERS = ("officer1", "officer2", "officer3", "officer4", "officer5")
+OFFICERS = ("officer1", "officer2", "officer3", "officer4", "officer5", "officer6")
 
 
 @dataclass(frozen=True)

@@ -219,15 +219,20 @@ def test_the_training_range_searches_training_galleries_only(
     phone: Page, deployment: Deployment, shots: Path
 ):
     """On the training range a capture is searched with the training purpose against the
-    training gallery only, and the result screen keeps the banner and its colour."""
+    training gallery only, and the result screen keeps the banner and its colour; the
+    practice subject named on the capture screen is scored (ranked first, gates passed) and
+    their reference photo shown as a good capture of the same person."""
     page = phone
     log_in(page, deployment, OFFICERS[4])
     state_reason(page, deployment)
     page.get_by_role("button", name="Start shift").click()
+    face_target = page.get_by_role("region", name="Face").get_by_label("Practice subject")
+    expect(face_target).to_be_hidden()  # live searches name no practice subject
     page.get_by_role("button", name="Shift").click()
     page.get_by_role("button", name="Enter training range").click()
     watch_advice(page)
     page.get_by_role("button", name="Capture").click()
+    face_target.fill(PRACTICE_NAME)
     with page.expect_response(lambda r: "/searches/face" in r.url) as info:
         page.get_by_role("button", name="Search").click()
     if info.value.status == 404 and info.value.json().get("field") == "gallery":
@@ -237,6 +242,13 @@ def test_the_training_range_searches_training_galleries_only(
     assert practice["training"] is True and practice["purpose"] == "training"
     assert set(practice["galleries"]) == {"practice"}
     check_first_candidate(page, practice, PRACTICE_NAME)
+    assert practice["practice"]["mate_first"] is True, practice["practice"]
+    score = page.get_by_role("region", name="Practice score")
+    expect(score).to_contain_text(f"{PRACTICE_NAME} was ranked first")
+    expect(score).to_contain_text("Quality gates: passed")
+    good = score.get_by_role("img", name="A good capture of the same person")
+    expect(good).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=good.element_handle())
     expect(page.get_by_role("status").filter(has_text="TRAINING")).to_be_visible()
     expect(page.locator("body")).to_have_class(re.compile(r"\btraining\b"))
     shot(page, shots, "01-training-results")

@@ -36,6 +36,15 @@ Top = Annotated[int, Form(description="how many candidates, 1..100")]
 Galleries = Annotated[list[str] | None, Form(description="galleries to search (repeat)")]
 Contactless = Annotated[bool, Form(description="the images are phone photos of fingertips")]
 Ppi = Annotated[float | None, Form(description="resolution of contact prints")]
+Target = Annotated[
+    str | None,
+    Form(description="a practice search: the training subject photographed (id or name)"),
+]
+_PRACTICE = (
+    " A practice search (purpose training, optional `target`) adds `practice`: whether the "
+    "capture passed the quality gates, where the target ranked, and what a good capture of "
+    "the same person looks like where the range keeps one (`reference_photo_url`, or null)."
+)
 
 _ROLES = "officer (live or training purposes), trainee (training purpose only)"
 _SCOPES = "search_live for a live purpose, search_training for the training purpose"
@@ -64,9 +73,7 @@ def _face(ctx: Context, who: Caller, image: bytes, why: Why, where: Where) -> di
     description=described(
         "Identify from one face photo (1:N): candidates with calibrated scores and bands, "
         "a lead for human review, never an identification. One audit entry. A live purpose "
-        "needs a current certification; a practice search (purpose training, optional "
-        "`target`) adds `practice`: whether the capture passed the quality gates, where the "
-        "target ranked, and its reference photo URL (or null).",
+        "needs a current certification." + _PRACTICE,
         roles=_ROLES,
         scopes=_SCOPES,
         refuses=_REFUSES,
@@ -81,10 +88,7 @@ async def face(
     location: Location = None,
     top: Top = 10,
     galleries: Galleries = None,
-    target: Annotated[
-        str | None,
-        Form(description="a practice search: the training subject photographed (id or name)"),
-    ] = None,
+    target: Target = None,
 ) -> dict[str, Any]:
     data = await read_upload(image, "image", rt.ctx.settings.limits.max_file_bytes)
     why, where = Why(purpose, case, location, target), Where(tuple(galleries or ()), top)
@@ -111,10 +115,13 @@ async def _read_all(files: list[UploadFile], field: str, max_bytes: int) -> list
     responses=problems(404, 409, 413, 415, 503),
     description=described(
         "Identify from one or more fingerprints of one person (contact prints, or phone "
-        "photos with `contactless`), fused per subject. One audit entry.",
+        "photos with `contactless`), fused per subject. One audit entry. A live purpose "
+        "needs a current certification." + _PRACTICE + " The range keeps no fingertip "
+        "photos, so a finger practice answer has none.",
         roles=_ROLES,
         scopes=_SCOPES,
-        refuses=_REFUSES + "; more than 10 images (400)",
+        refuses=_REFUSES + "; more than 10 images (400); a `target` with no enrolled "
+        "fingerprints (400, audited)",
     ),
 )
 async def fingers(
@@ -128,9 +135,10 @@ async def fingers(
     galleries: Galleries = None,
     contactless: Contactless = False,
     ppi: Ppi = None,
+    target: Target = None,
 ) -> dict[str, Any]:
     data = await _read_all(images, "images", rt.ctx.settings.limits.max_file_bytes)
-    why, where = Why(purpose, case, location), Where(tuple(galleries or ()), top)
+    why, where = Why(purpose, case, location, target), Where(tuple(galleries or ()), top)
     opts = FingerOptions(contactless, ppi)
     return await rt.pool.run(_fingers, rt.ctx, who, data, why, where, opts)
 
@@ -153,7 +161,9 @@ def _person(
     responses=problems(404, 409, 413, 415, 503),
     description=described(
         "Identify from a face photo and fingerprints together; each subject's face and finger "
-        "evidence is fused by the documented rule. One audit entry.",
+        "evidence is fused by the documented rule. One audit entry. A live purpose needs a "
+        "current certification." + _PRACTICE + " Its quality gates are the face's and every "
+        "fingertip's.",
         roles=_ROLES,
         scopes=_SCOPES,
         refuses=_REFUSES,
@@ -171,10 +181,11 @@ async def person(
     galleries: Galleries = None,
     contactless: Contactless = False,
     ppi: Ppi = None,
+    target: Target = None,
 ) -> dict[str, Any]:
     limit = rt.ctx.settings.limits.max_file_bytes
     face_data = await read_upload(face, "face", limit)
     prints = await _read_all(fingers, "fingers", limit)
-    why, where = Why(purpose, case, location), Where(tuple(galleries or ()), top)
+    why, where = Why(purpose, case, location, target), Where(tuple(galleries or ()), top)
     opts = FingerOptions(contactless, ppi)
     return await rt.pool.run(_person, rt.ctx, who, face_data, prints, why, where, opts)

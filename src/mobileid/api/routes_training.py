@@ -23,12 +23,21 @@ class CertifyRequest(BaseModel):
     )
 
 
-class TrainingRecord(BaseModel):
+class Figures(BaseModel):
     practice_searches: int
     quality_passed: int
     quality_rate: float
     mate_first: int
     mate_first_rate: float
+
+
+class TrainingRecord(Figures):
+    """Every practice search counts toward certification, whatever its modality."""
+
+    by_modality: dict[str, Figures] = Field(
+        default_factory=dict,
+        description="the same figures per modality (face, finger, face+finger)",
+    )
 
 
 class CertificationPublic(BaseModel):

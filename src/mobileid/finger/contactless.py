@@ -103,15 +103,18 @@ def ridge_period(grey: npt.NDArray[np.float32], lo: float, hi: float) -> tuple[f
 
 
 def fingertip_prints(
-    image: DecodedImage, params: ContactlessParams | None = None
+    image: DecodedImage, params: ContactlessParams | None = None, *, plain_only: bool = False
 ) -> tuple[FingertipLayout, tuple[TipPrint, ...]]:
-    """Every fingertip of a phone photo as contact-like 500 ppi prints, and where they are."""
+    """Every fingertip of a phone photo as contact-like 500 ppi prints, and where they are.
+    ``plain_only``: skip the band-passed print (``image`` is then the plain one), for a check
+    of the ridge gates that extracts nothing (a preview frame)."""
     p = params or ContactlessParams()
     layout = segment_fingertips(image.pixels, p)
     upright = np.rot90(image.pixels, layout.quarter_turns)
     sha = image.sha256 or hashlib.sha256(image.pixels.tobytes()).hexdigest()
     prints = tuple(
-        _tip_print(upright, t, p, layout.greyscale, sha, image.format) for t in layout.tips
+        _tip_print(upright, t, p, layout.greyscale, sha, image.format, plain_only)
+        for t in layout.tips
     )
     return layout, prints
 
@@ -131,7 +134,13 @@ def fingertip_print(
 
 
 def _tip_print(
-    upright: RGBArray, tip: Fingertip, p: ContactlessParams, greyscale: bool, sha: str, fmt: str
+    upright: RGBArray,
+    tip: Fingertip,
+    p: ContactlessParams,
+    greyscale: bool,
+    sha: str,
+    fmt: str,
+    plain_only: bool = False,
 ) -> TipPrint:
     left, top, right, bottom = tip.box
     grey = upright[top:bottom, left:right, 1].astype(np.float32)  # green: sharpest on skin
@@ -150,9 +159,6 @@ def _tip_print(
     mask = np.asarray(Image.fromarray(shape).resize(size)) > 0
     mask = ndimage.binary_erosion(mask, iterations=8)
     plain = np.asarray(pil.filter(ImageFilter.GaussianBlur(0.7)), dtype=np.float32)
-    band = ndimage.gaussian_filter(g, BAND_PASS[0]) - ndimage.gaussian_filter(g, BAND_PASS[1])
-    # The band-passed image has no mean left; its contrast floor scales with its own spread.
-    floor = 0.3 * float(np.median(np.abs(band[mask]))) if mask.any() else p.min_contrast
     bright = _ridges_bright(p, greyscale)
     flip = _contact_handed(p, greyscale)
 
@@ -160,9 +166,17 @@ def _tip_print(
         out = pixels[:, ::-1].copy() if flip else pixels
         return FingerImage(out, 500.0, 500.0 / factor, "ridge period", sha, fmt)
 
+    plain_print = image_of(_normalise(plain, mask, p.norm_sigma, p.min_contrast, bright))
+    if plain_only:
+        band_print = plain_print
+    else:
+        band = ndimage.gaussian_filter(g, BAND_PASS[0]) - ndimage.gaussian_filter(g, BAND_PASS[1])
+        # The band-passed image has no mean left; its contrast floor scales with its own spread.
+        floor = 0.3 * float(np.median(np.abs(band[mask]))) if mask.any() else p.min_contrast
+        band_print = image_of(_normalise(band, mask, p.norm_sigma, max(floor, 1e-3), bright))
     return TipPrint(
-        image=image_of(_normalise(band, mask, p.norm_sigma, max(floor, 1e-3), bright)),
-        plain=image_of(_normalise(plain, mask, p.norm_sigma, p.min_contrast, bright)),
+        image=band_print,
+        plain=plain_print,
         tip=tip,
         period=period,
         period_range=(lo, hi),

@@ -24,7 +24,7 @@ from mobileid.face.detect import downscale
 from mobileid.finger.errors import NotAFingerprint
 from mobileid.types import DecodedImage
 
-__all__ = ["FACE_SCORE", "refuse_face_pixels", "refuse_faces"]
+__all__ = ["FACE_SCORE", "face_scores", "refuse_face_pixels", "refuse_faces"]
 
 FACE_SCORE = 0.0  # HOG score; fingertip photos stayed below -0.46
 WORK_SIDE = 640  # px, longest side of the copy searched
@@ -48,13 +48,19 @@ def refuse_face_pixels(
     """:func:`refuse_faces` on RGB or grey pixels (a contact print is grey). Measured on grey
     500 ppi copies: all 108 faces of face_recognition_samples and every 12th lfw-dev identity
     score >= 0; FVC2002 DB1_B, DB4_B and their ``eval.finger_sensors`` imitations at most -0.12."""
-    rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[:, :, None], 3, axis=2)
-    small, _ = downscale(rgb, WORK_SIDE)
-    _, scores, _ = _detector().run(np.ascontiguousarray(small), 0, FACE_SCORE)
-    if len(scores):
+    scores = face_scores(pixels)
+    if scores:
         raise NotAFingerprint(
             f"{field}: expected {expected}, got a photo with a face in it (face "
             f"detector score {max(scores):.2f}); search a face with `identify face`",
             reasons=("face",),
             field=field,
         )
+
+
+def face_scores(pixels: npt.NDArray[np.uint8]) -> list[float]:
+    """The HOG scores of the faces in RGB or grey ``pixels`` (at least ``FACE_SCORE``)."""
+    rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[:, :, None], 3, axis=2)
+    small, _ = downscale(rgb, WORK_SIDE)
+    _, scores, _ = _detector().run(np.ascontiguousarray(small), 0, FACE_SCORE)
+    return [float(s) for s in scores]

@@ -6,7 +6,7 @@ on FVC2002 DB1_B/DB4_B (development data), and change the ``pipeline_id`` when t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -136,3 +136,17 @@ class ScreenParams:
     # 94% / 86% (0.9, 4 pairs); 0.6-0.9 and 4-6 pairs are all within 3 points of that.
     bit_threshold: float = 0.9
     screen_top: int = 4  # cylinder pairs averaged into the score
+
+
+def contactless_floors(ridges: RidgeParams, p: ContactlessParams) -> RidgeParams:
+    """The ridge check of a fingertip's plainly normalised print: a face or a defocused
+    finger yields texture, not ridges (measured in ``contactless.py``); with absolute
+    contrast and no pre-blur, as the floors were measured."""
+    return replace(
+        ridges,
+        min_ridge_fraction=p.min_ridge_fraction,
+        min_foreground_fraction=p.min_foreground_fraction,
+        min_std=p.ridge_min_std,
+        min_std_share=0.0,
+        pre_blur=0.0,
+    )

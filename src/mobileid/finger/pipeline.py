@@ -20,13 +20,17 @@ minutiae or scores, with the model's hash and the constants that matter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mobileid.capture.decode import decode_image
 from mobileid.config import CaptureLimits
 from mobileid.errors import InputError, InvalidArgument
-from mobileid.finger.contactless import check_period, fingertip_prints, mirror_template
+from mobileid.finger.contactless import (
+    check_period,
+    fingertip_prints,
+    mirror_template,
+)
 from mobileid.finger.extract import MinutiaeExtractor, extract_minutiae, load_extractor
 from mobileid.finger.face_guard import refuse_face_pixels, refuse_faces
 from mobileid.finger.fingertips import Fingertip
@@ -38,6 +42,7 @@ from mobileid.finger.params import (
     LoadParams,
     MatchParams,
     RidgeParams,
+    contactless_floors,
 )
 from mobileid.finger.quality import check_fingerprint, dark_ridges
 from mobileid.finger.types import FingerImage, FingerTemplate, MatchResult
@@ -143,17 +148,7 @@ class FingerPipeline:
         decoded = decode_image(data, self.limits, field=field)
         refuse_faces(decoded, field=field)
         layout, prints = fingertip_prints(decoded, p)
-        # The plainly normalised print is checked with the contactless floors: a face or a
-        # defocused finger yields texture, not ridges (measured in contactless.py).
-        # (with absolute contrast and no pre-blur, as they were measured).
-        floors = replace(
-            self.ridges,
-            min_ridge_fraction=p.min_ridge_fraction,
-            min_foreground_fraction=p.min_foreground_fraction,
-            min_std=p.ridge_min_std,
-            min_std_share=0.0,
-            pre_blur=0.0,
-        )
+        floors = contactless_floors(self.ridges, p)
         tips = []
         for tp in prints:
             try:

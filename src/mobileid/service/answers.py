@@ -84,6 +84,7 @@ def identify_finger_json(result: FingerIdentifyResult) -> dict[str, Any]:
         "contactless": result.contactless,
         "calibrations": [asdict(u) for u in result.calibrations],
         "refused_fingertips": list(result.refused_fingertips),
+        **({"practice": result.practice.as_dict()} if result.practice is not None else {}),
     }
 
 
@@ -110,6 +111,7 @@ def person_json(result: PersonIdentifyResult) -> dict[str, Any]:
         "fusion_rule": result.fusion_rule,
         "face": face,
         "finger": finger,
+        **({"practice": result.practice.as_dict()} if result.practice is not None else {}),
     }
     return dict(json_safe(out))
 

@@ -53,6 +53,7 @@ from mobileid.service.identify import (
     search_details,
 )
 from mobileid.service.purpose import SearchReason
+from mobileid.training import PracticeScore
 from mobileid.types import Band
 
 MAX_PROBES = 10
@@ -128,6 +129,7 @@ class FingerIdentifyResult:
     calibrations: tuple[CalibrationUse, ...] = ()
     refused_fingertips: tuple[str, ...] = ()  # fingertips of photos that gave no template
     notice: str = NOTICE
+    practice: PracticeScore | None = None  # a practice search's score (training range)
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,11 +153,12 @@ def identify_fingers(
     top: int = 10,
     contactless: bool = False,
     ppi: float | None = None,
+    search_id: str | None = None,
 ) -> FingerIdentifyResult:
     """Extract each probe print (every fingertip of each photo when ``contactless``), search
     1:N, fuse per subject; audited like a face search. For an operator, role, token scope and
     gallery entitlements are checked first."""
-    search_id = "Q" + uuid.uuid4().hex[:15]
+    search_id = search_id or "Q" + uuid.uuid4().hex[:15]
     base = search_details(search_id, reason, caller, "finger")
     try:
         names = permitted_galleries(ctx, caller, galleries, reason, top)

@@ -42,6 +42,7 @@ from mobileid.service.identify import (
     search_embedding,
 )
 from mobileid.service.purpose import SearchReason
+from mobileid.training import PracticeScore
 from mobileid.types import Band, Candidate
 
 __all__ = ["FusedCandidate", "PersonIdentifyResult", "fuse_modalities", "identify_person"]
@@ -76,6 +77,7 @@ class PersonIdentifyResult:
     fusion_rule: str
     reason: SearchReason
     notice: str = NOTICE
+    practice: PracticeScore | None = None  # a practice search's score (training range)
 
 
 def fuse_modalities(
@@ -121,10 +123,11 @@ def identify_person(
     top: int = 10,
     contactless: bool = False,
     ppi: float | None = None,
+    search_id: str | None = None,
 ) -> PersonIdentifyResult:
     """Embed the face, extract the prints, search both, fuse per subject; one audit entry.
     An unusable capture of either kind refuses the whole search (audited), before any search."""
-    search_id = "Q" + uuid.uuid4().hex[:15]
+    search_id = search_id or "Q" + uuid.uuid4().hex[:15]
     base = search_details(search_id, reason, caller, "face+finger")
     try:
         names = permitted_galleries(ctx, caller, galleries, reason, top)

@@ -10,9 +10,10 @@ entry says what happened.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from mobileid.audit import Outcome
 from mobileid.errors import InputError, InvalidArgument, NotFound
@@ -23,6 +24,7 @@ from mobileid.service.fingers import FingerIdentifyResult, identify_fingers
 from mobileid.service.identify import (
     IdentifyResult,
     audit_search,
+    check_galleries,
     identify_face,
     new_search_id,
     require_reason,
@@ -91,34 +93,72 @@ def search_face(
     """A face photo searched 1:N (``identify face``). A practice search (non-live purpose) is
     scored and kept in the operator's training record."""
     reason = require_reason(ctx, caller, why.purpose, why.case_number, why.location)
-    target = _target(ctx, caller, reason, why, where)
+    target = _target(ctx, caller, reason, why, where, "face")
     search_id = new_search_id()
+    run = functools.partial(
+        identify_face, ctx, caller, image, reason=reason, galleries=where.names(), top=where.top,
+        search_id=search_id,
+    )  # fmt: skip
+    return _scored(ctx, caller, Practice(reason, target, "face", search_id), run)
+
+
+@dataclass(frozen=True)
+class Practice:
+    """What scoring a search on the training range needs (nothing, for a live search)."""
+
+    reason: SearchReason
+    target: Subject | None
+    modality: str
+    search_id: str
+
+
+R = TypeVar("R", IdentifyResult, FingerIdentifyResult, PersonIdentifyResult)
+
+
+def _problems(
+    result: IdentifyResult | FingerIdentifyResult | PersonIdentifyResult,
+) -> tuple[str, ...]:
+    """What the capture's quality gates found: the face's advice, the fingertips refused."""
+    if isinstance(result, IdentifyResult):
+        return tuple(result.quality.problems)
+    if isinstance(result, FingerIdentifyResult):
+        return result.refused_fingertips
+    return _problems(result.face) + _problems(result.fingers)
+
+
+def _scored(ctx: Context, caller: Caller, p: Practice, run: Callable[[], R]) -> R:
+    """Run a search; on the training range, score it (a refused capture too) and keep the
+    score in the operator's record."""
     try:
-        result = identify_face(
-            ctx, caller, image, reason=reason, galleries=where.names(), top=where.top,
-            search_id=search_id,
-        )  # fmt: skip
+        result = run()
     except InputError as exc:
-        if not reason.live and not isinstance(exc, InvalidArgument):
-            score_practice(ctx, caller, search_id, target, refused=exc.code)
+        if not p.reason.live and not isinstance(exc, InvalidArgument):
+            score_practice(
+                ctx, caller, p.search_id, p.target, modality=p.modality, refused=exc.code
+            )
         raise
-    if reason.live:
+    if p.reason.live:
         return result
     score = score_practice(
-        ctx, caller, search_id, target,
-        candidates=result.candidates, problems=result.quality.problems,
+        ctx, caller, p.search_id, p.target, modality=p.modality,
+        ranked=[c.subject_id for c in result.candidates], problems=_problems(result),
     )  # fmt: skip
     return replace(result, practice=score)
 
 
 def _target(
-    ctx: Context, caller: Caller, reason: SearchReason, why: Why, where: Where
+    ctx: Context, caller: Caller, reason: SearchReason, why: Why, where: Where, modality: str
 ) -> Subject | None:
     """The practice target, checked before the search; a refusal is audited like any other."""
     try:
-        return practice_target(ctx, reason, why.target, where.names())
+        names = where.names()
+        if why.target is not None and not reason.live:
+            # where the search will look (a phone names no gallery: the entitled training ones)
+            p = caller.principal
+            names = check_galleries(ctx, names, reason, frozenset(p.galleries) if p else None)
+        return practice_target(ctx, reason, why.target, names, modality)
     except (InputError, NotFound) as exc:
-        details = {"modality": "face", "purpose": reason.purpose, "error": exc.code,
+        details = {"modality": modality, "purpose": reason.purpose, "error": exc.code,
                    "field": exc.field, "training": not reason.live}  # fmt: skip
         audit_search(ctx, caller, Outcome.REFUSED, details)
         raise
@@ -132,20 +172,18 @@ def search_fingers(
     where: Where = Where(),
     options: FingerOptions = FingerOptions(),
 ) -> FingerIdentifyResult:
-    """Fingerprints of one person searched 1:N, fused per subject (``identify finger``)."""
+    """Fingerprints of one person searched 1:N, fused per subject (``identify finger``). A
+    practice search is scored like a face one."""
     reason = require_reason(
         ctx, caller, why.purpose, why.case_number, why.location, modality="finger"
     )
-    return identify_fingers(
-        ctx,
-        caller,
-        images,
-        reason=reason,
-        galleries=where.names(),
-        top=where.top,
-        contactless=options.contactless,
-        ppi=options.ppi,
-    )
+    target = _target(ctx, caller, reason, why, where, "finger")
+    search_id = new_search_id()
+    run = functools.partial(
+        identify_fingers, ctx, caller, images, reason=reason, galleries=where.names(),
+        top=where.top, contactless=options.contactless, ppi=options.ppi, search_id=search_id,
+    )  # fmt: skip
+    return _scored(ctx, caller, Practice(reason, target, "finger", search_id), run)
 
 
 def search_person(
@@ -157,21 +195,18 @@ def search_person(
     where: Where = Where(),
     options: FingerOptions = FingerOptions(),
 ) -> PersonIdentifyResult:
-    """A face photo and fingerprints searched together, fused per subject."""
+    """A face photo and fingerprints searched together, fused per subject. A practice search
+    is scored like a face one (its quality gates: the face's and every fingertip's)."""
     reason = require_reason(
         ctx, caller, why.purpose, why.case_number, why.location, modality="face+finger"
     )
-    return identify_person(
-        ctx,
-        caller,
-        face,
-        fingers,
-        reason=reason,
-        galleries=where.names(),
-        top=where.top,
-        contactless=options.contactless,
-        ppi=options.ppi,
-    )
+    target = _target(ctx, caller, reason, why, where, "face+finger")
+    search_id = new_search_id()
+    run = functools.partial(
+        identify_person, ctx, caller, face, fingers, reason=reason, galleries=where.names(),
+        top=where.top, contactless=options.contactless, ppi=options.ppi, search_id=search_id,
+    )  # fmt: skip
+    return _scored(ctx, caller, Practice(reason, target, "face+finger", search_id), run)
 
 
 def run_super_query(

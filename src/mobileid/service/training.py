@@ -12,6 +12,7 @@ refuses live searches. The console of a deployment without operators is never as
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
@@ -22,9 +23,14 @@ from mobileid.service.access import authorize
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 from mobileid.service.purpose import SearchReason
-from mobileid.service.review import photo_url
-from mobileid.training import Certification, CertificationState, PracticeScore
-from mobileid.types import Candidate, Subject
+from mobileid.service.review import photo_urls
+from mobileid.training import (
+    Certification,
+    CertificationState,
+    PracticeScore,
+    TrainingFigures,
+)
+from mobileid.types import Subject
 
 CERTIFIABLE = (Role.OFFICER, Role.SUPERVISOR, Role.TRAINEE)  # roles that search, or will
 MAX_EXEMPT_REASON = 500
@@ -47,7 +53,9 @@ def certification_state(
         status = "expired"
     else:
         status = "exempt" if latest.exempt_reason else "certified"
-    return CertificationState(username, status, latest, store.figures(username))
+    split = store.figures_by_modality(username)
+    total = sum(split.values(), TrainingFigures(0, 0, 0))
+    return CertificationState(username, status, latest, total, split)
 
 
 def require_certified(ctx: Context, caller: Caller) -> CertificationState | None:
@@ -81,10 +89,15 @@ def require_certified(ctx: Context, caller: Caller) -> CertificationState | None
 
 
 def practice_target(
-    ctx: Context, reason: SearchReason, target: str | None, galleries: list[str] | None
+    ctx: Context,
+    reason: SearchReason,
+    target: str | None,
+    galleries: list[str] | None,
+    modality: str = "face",
 ) -> Subject | None:
     """The training subject a practice search says was photographed (by subject id or name),
-    in the galleries searched; None when not stated. A live search may not state one."""
+    in the galleries searched; None when not stated. A live search may not state one. A
+    finger search's target must have enrolled fingerprints, or its mate could never rank."""
     if target is None:
         return None
     if reason.live:
@@ -94,13 +107,22 @@ def practice_target(
             field="target",
         )
     names = galleries or [ctx.settings.default_gallery]
-    for gallery in names:
-        for subject in ctx.gallery.subjects(gallery):
-            if target in (subject.subject_id, subject.name):
-                return subject
-    raise NotFound(
-        f"target: expected a subject of training gallery {names}, got {target!r}", field="target"
+    found = next(
+        (s for g in names for s in ctx.gallery.subjects(g) if target in (s.subject_id, s.name)),
+        None,
     )
+    if found is None:
+        raise NotFound(
+            f"target: expected a subject of training gallery {names}, got {target!r}",
+            field="target",
+        )
+    if modality == "finger" and not ctx.fingers.positions(found.subject_id):
+        raise InvalidArgument(
+            f"target: expected a training subject with enrolled fingerprints, got {target!r} "
+            "(enrolled by face only)",
+            field="target",
+        )
+    return found
 
 
 def score_practice(
@@ -109,26 +131,31 @@ def score_practice(
     search_id: str,
     target: Subject | None,
     *,
-    candidates: tuple[Candidate, ...] = (),
+    modality: str = "face",
+    ranked: Sequence[str] = (),
     problems: tuple[str, ...] = (),
     refused: str | None = None,
 ) -> PracticeScore:
     """Score one practice search and keep it in the operator's record (the console has none).
-    ``refused`` is the error code of a capture the pipeline would not use: it failed the
-    gates and ranked nobody."""
+    ``ranked``: the candidates' subject ids, best first; ``problems``: what the capture's
+    quality gates found (face advice, fingertips refused); ``refused``: the error code of a
+    capture the pipeline would not use: it failed the gates and ranked nobody."""
     rank = None
     if target is not None and refused is None:
-        ids = [c.subject_id for c in candidates]
+        ids = list(ranked)
         rank = ids.index(target.subject_id) + 1 if target.subject_id in ids else None
+    photo = None
+    if target is not None and modality != "finger":  # the range keeps face photos only
+        photo = photo_urls(ctx, [target.subject_id])[target.subject_id]
     score = PracticeScore(
         search_id=search_id,
-        modality="face",
+        modality=modality,
         target=target.subject_id if target else None,
         quality_passed=refused is None and not problems,
         problems=(refused,) if refused else problems,
         mate_rank=rank,
         target_name=target.name if target else None,
-        reference_photo_url=photo_url(target.subject_id) if target else None,
+        reference_photo_url=photo,
     )
     if caller.principal is not None:
         ctx.training.add_practice(caller.operator, score, _now())

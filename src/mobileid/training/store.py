@@ -105,17 +105,28 @@ class TrainingStore:
             s.add(row)
 
     def figures(self, username: str) -> TrainingFigures:
-        """Every practice search of ``username``, counted."""
+        """Every practice search of ``username``, counted, whatever its modality."""
+        return sum(self.figures_by_modality(username).values(), TrainingFigures(0, 0, 0))
+
+    def figures_by_modality(self, username: str) -> dict[str, TrainingFigures]:
+        """The practice searches of ``username`` counted per modality (face, finger,
+        face+finger)."""
         p = PracticeRow
-        query = select(
-            func.count(p.id),
-            # cast: a sum of Boolean columns would come back converted to a bool
-            func.coalesce(func.sum(cast(p.quality_passed, Integer)), 0),
-            func.coalesce(func.sum(cast(p.mate_first, Integer)), 0),
-        ).where(p.username == username)
+        query = (
+            select(
+                p.modality,
+                func.count(p.id),
+                # cast: a sum of Boolean columns would come back converted to a bool
+                func.coalesce(func.sum(cast(p.quality_passed, Integer)), 0),
+                func.coalesce(func.sum(cast(p.mate_first, Integer)), 0),
+            )
+            .where(p.username == username)
+            .group_by(p.modality)
+            .order_by(p.modality)
+        )
         with Session(self._engine) as s:
-            n, passed, first = s.execute(query).one()
-        return TrainingFigures(int(n), int(passed), int(first))
+            rows = s.execute(query).all()
+        return {m: TrainingFigures(int(n), int(ok), int(first)) for m, n, ok, first in rows}
 
     def add_certification(self, cert: Certification) -> None:
         row = CertificationRow(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -39,13 +39,24 @@ class PracticeScore:
             "problems": list(self.problems),
             "mate_rank": self.mate_rank,
             "mate_first": self.mate_first,
+            "modality": self.modality,
             "reference_photo_url": self.reference_photo_url,
-            "good_capture": (
-                "no reference photo of this subject is kept on the range"
-                if self.reference_photo_url is None
-                else "the reference photo shows a good capture of the same person"
-            ),
+            "good_capture": self.good_capture,
         }
+
+    @property
+    def good_capture(self) -> str:
+        """What the answer can show of a good capture of the same person, in words."""
+        if self.reference_photo_url is not None:
+            if self.modality == "face":
+                return "the reference photo shows a good capture of the same person"
+            return "the reference photo shows a good face capture of the same person"
+        if self.modality == "finger":
+            return (
+                "the range keeps no fingertip photos (fingerprint enrolment keeps templates "
+                "only), so no good capture of this finger can be shown"
+            )
+        return "no reference photo of this subject is kept on the range"
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,13 @@ class TrainingFigures:
     practice_searches: int
     quality_passed: int
     mate_first: int
+
+    def __add__(self, other: TrainingFigures) -> TrainingFigures:
+        return TrainingFigures(
+            self.practice_searches + other.practice_searches,
+            self.quality_passed + other.quality_passed,
+            self.mate_first + other.mate_first,
+        )
 
     @property
     def quality_rate(self) -> float:
@@ -94,7 +112,8 @@ class CertificationState:
     username: str
     status: str
     latest: Certification | None
-    figures: TrainingFigures
+    figures: TrainingFigures  # every practice search counts, whatever its modality
+    by_modality: dict[str, TrainingFigures] = field(default_factory=dict)
 
     @property
     def current(self) -> bool:
@@ -109,5 +128,8 @@ class CertificationState:
             "expires_at": c.expires_at.isoformat(timespec="seconds") if c else None,
             "certified_by": c.certified_by if c else None,
             "exempt_reason": c.exempt_reason if c else None,
-            "training": self.figures.as_dict(),
+            "training": {
+                **self.figures.as_dict(),
+                "by_modality": {m: f.as_dict() for m, f in self.by_modality.items()},
+            },
         }

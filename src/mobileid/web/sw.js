@@ -3,7 +3,7 @@
 // left to the network untouched. Network first, so a deployment's update shows at once; the
 // cached copy is used only when the network is down.
 
-const CACHE = "mobileid-shell-v1";
+const CACHE = "mobileid-shell-v2";
 const SHELL = [
   "./",
   "index.html",

@@ -73,22 +73,24 @@ export function quality(blob, modality) {
   return request("POST", "capture/quality", { form });
 }
 
-function reasonForm(reason, training) {
+// target: on the training range, the practice subject photographed (or empty)
+function reasonForm(reason, training, target) {
   const form = new FormData();
   form.append("purpose", training ? "training" : reason.purpose);
   form.append("case", reason.case);
   if (reason.location) form.append("location", reason.location);
+  if (training && target) form.append("target", target);
   return form;
 }
 
-export function searchFace(blob, reason, training) {
-  const form = reasonForm(reason, training);
+export function searchFace(blob, reason, training, target) {
+  const form = reasonForm(reason, training, target);
   form.append("image", blob, "face.jpg");
   return request("POST", "searches/face", { form });
 }
 
-export function searchFingers(blobs, reason, training) {
-  const form = reasonForm(reason, training);
+export function searchFingers(blobs, reason, training, target) {
+  const form = reasonForm(reason, training, target);
   for (const b of blobs) form.append("images", b, "fingers.jpg");
   form.append("contactless", "true");
   return request("POST", "searches/fingers", { form });

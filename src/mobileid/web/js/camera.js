@@ -86,3 +86,21 @@ export class Camera {
     return true;
   }
 }
+
+// A JPEG of an image file, its long side at most maxSide pixels (null where the browser
+// cannot decode it here: the server then judges the file as it is).
+export async function downscale(file, maxSide, quality = 0.8) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    return null;
+  }
+  const scale = Math.min(1, maxSide / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(bitmap.width * scale);
+  canvas.height = Math.round(bitmap.height * scale);
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close();
+  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", quality));
+}

@@ -3,10 +3,12 @@
 // file input (capture="environment") wherever the camera is refused.
 
 import * as api from "./api.js";
-import { Camera } from "./camera.js";
+import { Camera, downscale } from "./camera.js";
 import { $, clearError, nextStep, showError } from "./dom.js";
 
-const PREVIEW_SIDE = 480; // enough for the quality gates, small enough to send twice a second
+// Long side of a preview frame: a face needs little; a fingertip's ridges show only when it is
+// ~100 px wide or more, which in a 480 px frame it rarely is (finger/preview.py).
+const PREVIEW_SIDE = { face: 480, finger: 960 };
 const PREVIEW_INTERVAL_MS = 500; // at most 2 preview frames a second
 const CAPTURE_SIDE = 2400; // fingertips need the full resolution; faces are downscaled server-side
 
@@ -118,7 +120,7 @@ export class CaptureScreen {
       if (!running()) return;
       const started = performance.now();
       let wait = PREVIEW_INTERVAL_MS;
-      const frame = await this.camera.frame(PREVIEW_SIDE, 0.7);
+      const frame = await this.camera.frame(PREVIEW_SIDE[this.modality], 0.7);
       if (frame && running()) wait = Math.max(wait, await this.check(frame));
       if (!running()) return;
       const spent = performance.now() - started;
@@ -172,7 +174,9 @@ export class CaptureScreen {
     if (!file) return;
     this.setProbe(file);
     try {
-      const answer = await api.quality(file, this.modality);
+      // the check wants a preview-sized frame, not the camera app's full photo
+      const frame = (await downscale(file, PREVIEW_SIDE[this.modality])) || file;
+      const answer = await api.quality(frame, this.modality);
       this.say(adviceText(answer.advice) || (answer.ok ? "Good photo." : ""));
     } catch (err) {
       this.say(nextStep(err));

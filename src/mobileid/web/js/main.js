@@ -60,6 +60,7 @@ function renderMode() {
       ? `TRAINING · case ${r.case}`
       : `${r.purpose} · ${r.authority} · case ${r.case}${r.location ? ` · ${r.location}` : ""}`;
   for (const line of document.querySelectorAll("[data-reason]")) line.textContent = text;
+  for (const part of document.querySelectorAll("[data-training]")) part.hidden = !on;
   $("who").textContent = state.operator ? `${state.operator} · ${state.role}` : "";
 }
 
@@ -177,14 +178,16 @@ function toggleTraining() {
   show("face");
 }
 
+const practiceTarget = (prefix) => $(`${prefix}-target`).value.trim();
+
 async function searchFace(blob, probeUrl) {
-  const result = await api.searchFace(blob, reason(), training());
+  const result = await api.searchFace(blob, reason(), training(), practiceTarget("face"));
   showResults(result, probeUrl, sessionEnded);
   show("results");
 }
 
 async function searchFingers(blob, probeUrl) {
-  const result = await api.searchFingers([blob], reason(), training());
+  const result = await api.searchFingers([blob], reason(), training(), practiceTarget("finger"));
   showResults(result, probeUrl, sessionEnded);
   show("results");
 }

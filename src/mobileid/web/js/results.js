@@ -135,8 +135,42 @@ function reached(result) {
   return items;
 }
 
+// A practice search's score: the quality gates, where the stated mate ranked, and what a good
+// capture of the same person looks like (their reference photo, where the range keeps one).
+function showPractice(practice) {
+  const box = $("results-practice");
+  box.hidden = !practice;
+  $("practice-good").hidden = true;
+  if (!practice) return;
+  const who = practice.target_name || "the practice subject";
+  const facts = [
+    practice.quality_passed
+      ? "Quality gates: passed."
+      : `Quality gates: not passed (${practice.problems.join("; ") || "refused"}).`,
+    !practice.target
+      ? "No practice subject was named: this search counts as a miss."
+      : practice.mate_first
+        ? `${who} was ranked first.`
+        : practice.mate_rank
+          ? `${who} was ranked ${practice.mate_rank}, not first.`
+          : `${who} was not among the candidates.`,
+    `${practice.good_capture[0].toUpperCase()}${practice.good_capture.slice(1)}.`,
+  ];
+  fill($("practice-facts"), facts, (text) => el("li", { text }));
+  if (!practice.reference_photo_url) return;
+  api
+    .photo(practice.reference_photo_url)
+    .then((url) => {
+      photoUrls.push(url);
+      $("practice-good-img").src = url;
+      $("practice-good").hidden = false;
+    })
+    .catch(() => {}); // the words above already say what a good capture would show
+}
+
 export function showResults(result, probeUrl, onUnauthorized) {
   releasePhotos();
+  showPractice(result.practice);
   const mode = result.training ? "TRAINING search" : "Live search";
   $("results-notice").textContent =
     result.notice || "A candidate is a lead for human review, never an identification.";
