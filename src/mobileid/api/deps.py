@@ -13,6 +13,7 @@ from mobileid.api.metrics import Metrics
 from mobileid.api.options import ApiOptions
 from mobileid.api.pool import WorkPool
 from mobileid.api.security import LoginLimiter
+from mobileid.api.workers import StageWorkers
 from mobileid.auth import AuthenticationFailed
 from mobileid.errors import ImageTooLarge
 from mobileid.service.access import caller_from_bearer
@@ -29,6 +30,7 @@ class Runtime:
     options: ApiOptions
     limiter: LoginLimiter
     metrics: Metrics
+    stages: StageWorkers | None = None  # the worker processes, once started
     ready: bool = False
     serving: int = 0  # lifespans entered and not yet left
 

@@ -16,7 +16,6 @@ from mobileid.service.answers import identify_finger_json, identify_json, json_s
 from mobileid.service.caller import Caller
 from mobileid.service.candidates import candidate_records, with_review
 from mobileid.service.context import Context
-from mobileid.service.fingers import MAX_PROBES
 from mobileid.service.review import photo_urls
 from mobileid.service.searches import (
     FingerOptions,
@@ -26,6 +25,7 @@ from mobileid.service.searches import (
     search_fingers,
     search_person,
 )
+from mobileid.service.stages import MAX_PROBES
 
 router = APIRouter(tags=["searches"])
 
