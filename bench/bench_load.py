@@ -5,17 +5,19 @@ temporary data folder holding a live gallery of real faces from the shared data 
 people, two photos each), a record source linking a record to each, and two certified
 officers: one searches faces and records dispositions of its searches (scopes search_live,
 record_disposition), the other runs super queries (search_live, view_record). ``--clients``
-clients send requests one after another until ``--seconds`` have passed (or ``--max-requests``
-were sent in all): face searches with a third photo of an enrolled person, super queries by
-name, and dispositions of answered searches, in the ratio 2:1:1 (a disposition needs an
-answered search; until one exists the client searches).
+clients send requests one after another (after a 503, waiting as its Retry-After says) until
+``--seconds`` have passed (or ``--max-requests`` were sent in all): face searches with a
+third photo of an enrolled person, super queries by name, and dispositions of answered
+searches, in the ratio 2:1:1 (a disposition needs an answered search; until one exists the
+client searches).
 
 Reported: p50/p95/p99 latency of answered requests per kind, answers by status, the audit
 entries written during the run (every served request writes exactly one: an answered search,
 query or disposition, and a refusal other than a full queue's 503), whether ``mobileid audit
-verify`` passes afterwards, and the service's peak memory. Passes when no answer is a 5xx
-other than a counted 503, no request failed without an answer, the audit entries equal the
-requests served, and the chain verifies. ``--json PATH`` writes the figures for a test.
+verify`` passes afterwards, and the peak memory of the service and its workers. Passes when
+no answer is a 5xx other than a counted 503, no request went unanswered, the new audit
+entries equal the requests served, and the chain verifies. ``--json PATH`` writes the figures
+for a test.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from mobileid.gallery.embedded import EmbeddedGallery
 from mobileid.records.model import PersonRecord, RecordType
 from mobileid.records.registry import SourceEntry, SourceRegistry
 from mobileid.service.caller import console_caller
+from mobileid.service.config_audit import audit_config_changes
 from mobileid.service.context import Context, open_context
 from mobileid.service.enrol import enrol_directory
 
@@ -93,6 +96,9 @@ def build(root: Path, lfw: Path, people: int) -> Deployment:
                                  ["search_live", "record_disposition"], certify=True)  # fmt: skip
         querier = officer_token(ctx, "load-querier", [GALLERY], ["search_live", "view_record"],
                                 (SOURCE,), certify=True)  # fmt: skip
+        # the deployment's purposes and bands are audited when first seen: here, not as
+        # part of the first search under load
+        audit_config_changes(ctx, console_caller())
     finally:
         close(ctx)
     return Deployment(settings.data_dir, probes, searcher, querier)
@@ -170,6 +176,8 @@ def client(port: int, dep: Deployment, seed: int, until: float, cap: int, tally:
         kind, answer = rng.choice(MIX)(port, dep, rng, tally)
         with tally.lock:
             tally.answers[kind].append(answer)
+        if answer.status == 503:  # as a well-behaved client does: wait as told
+            time.sleep(min(answer.retry_after_s, max(0.0, until - time.monotonic())))
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ class Answer:
     status: int
     seconds: float
     body: bytes
+    retry_after_s: float = 0.0
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -98,7 +99,8 @@ def request(
         conn.request(method, path, body=body, headers=headers)
         answer = conn.getresponse()
         data = answer.read()
-        return Answer(answer.status, time.perf_counter() - t0, data)
+        retry = float(answer.getheader("Retry-After") or 0)
+        return Answer(answer.status, time.perf_counter() - t0, data, retry)
     except OSError as exc:
         return Answer(0, time.perf_counter() - t0, str(exc).encode())
     finally:
@@ -157,7 +159,7 @@ class Service:
 
     def workers(self) -> list[int]:
         assert self.proc is not None
-        return [c for c in _children(self.proc.pid) if b"spawn_main" in _cmdline(c)]
+        return [c for c in _children(self.proc.pid) if b"stage_worker" in _cmdline(c)]
 
     def peak_mib(self) -> tuple[float, float]:
         """(the service's peak RSS, the sum of its worker processes' peak RSS), MiB."""
