@@ -63,8 +63,8 @@ def pool_threads(options: ApiOptions) -> int:
 
 
 async def warm(rt: Runtime) -> None:
-    """Start the worker processes and wait until each has loaded its pipelines; load the
-    calibrations (and, without worker processes, the pipelines in every pool thread)."""
+    """Start the worker processes and wait until each has loaded its pipelines; then load the
+    calibrations, running once in every pool thread so that all of them have started."""
     options = rt.options
     if options.stage_processes and rt.pool.stages is None:
         settings = rt.ctx.settings
@@ -118,6 +118,7 @@ def create_app(
             pool.shutdown()
             if rt.stages is not None:
                 rt.stages.close()
+                rt.pool.stages = rt.stages = None
             if context is None:
                 ctx.close()
 

@@ -96,7 +96,8 @@ _WHY = {
     422: "an unusable capture (corrupt, too small, no face, low quality: see advice) or field",
     429: "too many login attempts from this address",
     502: "a record source is unavailable",
-    503: "the work queue is full (Retry-After), or the audit log is not intact",
+    503: "the work queue is full or a worker process was lost (Retry-After), or the audit log "
+    "is not intact",
 }
 
 

@@ -43,7 +43,8 @@ _REFUSES = (
     "no token (401); a missing or unknown purpose or case (400, audited); a role, scope or "
     "gallery entitlement that does not allow it, or a live gallery for a training token (403, "
     "audited); a gallery of the wrong kind (404, audited); an unusable image (413/415/422 with "
-    "advice, audited); a full work queue (503)"
+    "advice, audited); a full work queue (503), or a worker process lost while it ran the "
+    "capture's stages (503, audited as failed)"
 )
 
 
