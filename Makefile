@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SHARED ?= ../shared/data
 
-.PHONY: run test lint eval bench clean setup eval-fingers-sensors eval-fingers-contactless \
+.PHONY: run test lint eval bench load clean setup eval-fingers-sensors eval-fingers-contactless \
 	calibrate-fingers
 
 $(STAMP): pyproject.toml
@@ -65,7 +65,13 @@ bench: $(STAMP)
 	$(PY) bench/bench_gallery.py --json reports/bench-gallery.json
 	$(PY) bench/bench_audit.py
 	$(PY) bench/bench_capture_preview.py
-	$(PY) bench/bench_http.py
+	$(PY) bench/bench_http.py --first-page
+	$(PY) bench/bench_load.py
+
+# 50 clients mixing face searches, super queries and dispositions for 60 s against the real
+# service on loopback (make test runs a short version)
+load: $(STAMP)
+	$(PY) bench/bench_load.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,141 +1,83 @@
 """Identify over HTTP: ``make bench`` (or ``--size 100000`` for a shorter run).
 
-A real uvicorn server (``mobileid.api.create_app``) runs in this process on a free port, on a
+The real service (``mobileid serve``, in its own process, with its worker processes for the
+face stages: ``MOBILEID_API_WORKERS``, default one per CPU) runs on a free loopback port on a
 temporary data directory holding ``--size`` synthetic subjects (bulk-loaded as in
 ``bench_face.py`` section 3) plus the real person of the probe. Clients send the 12 MP JPEG
 made from ``faces/face_recognition_samples/examples/obama.jpg`` (upscaled with LANCZOS to
 3000x4000, JPEG q90) to ``POST /api/v1/searches/face`` with an officer's API token, at 1, 4
 and 16 concurrent clients (``--clients``), each client sending its requests one after
-another. First, the same search runs through the use case in process (no HTTP), as a
-baseline. For each level: p50/p95 latency of answered (200) requests, answered requests per
-second over the level's wall clock, the count of 503 answers (the bounded queue refusing;
-expected at 16 clients with the default 2 workers and queue of 8) and of any other status,
-and the process's peak RSS (server and clients together). Target: p50 <= 500 ms at 1 client;
-at 16 clients no error other than counted 503s.
+another. First, in this process: the same search through the use case (no HTTP, stages in
+process) as a baseline, and the cost of the process hop (the face stages through one worker
+process against the same stages here; and the round trip of a refused 12 MP-sized payload,
+which is the hop alone). For each level: p50/p95 latency of answered (200) requests,
+answered requests per second over the level's wall clock, the count of 503 answers (the
+bounded queue refusing) and of any other status, the peak RSS of the service and of its
+worker processes, and the load average when the level started (the machine is shared).
+``--first-page`` also times ``make run``'s demo on a fresh data folder until its first page
+is served. Target: p50 <= 500 ms at 1 client; at 16 clients no error other than counted
+503s, and memory bounded.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
+import contextlib
 import os
-import socket
 import sys
-import threading
+import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from pathlib import Path
 
-import pyotp
-
-from bench_common import Figure, Section, latency, log, peak_rss_mb, render, single
+from bench_common import Figure, Section, latency, log, render, single
 from bench_face import DEFAULT_DATA, PHOTO, make_probes
-from bench_service import GALLERY, MATE_NAME, _build_gallery, temp_context
-from mobileid.api import ApiOptions, create_app
-from mobileid.auth import console_principal
+from bench_service import GALLERY, MATE_NAME, _build_gallery, embedded, temp_context
+from http_common import Answer, Service, free_port, multipart, officer_token, request
+from mobileid.api import ApiOptions
+from mobileid.api.workers import StageWorkers
+from mobileid.errors import InputError
 from mobileid.service.caller import console_caller
 from mobileid.service.context import Context
 from mobileid.service.searches import Where, Why, search_face
+from mobileid.service.stages import embed_face_bytes
 
 TARGET_P50_MS = 500.0
-PASSWORD = "bench password, never used elsewhere"
+FACE = "/api/v1/searches/face"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _officer_token(ctx: Context) -> str:
-    """An officer entitled to the bench gallery, logged on once for an API token."""
-    root = console_principal("bench")
-    new = ctx.auth.add_operator(root, "bench-officer", role="officer", password=PASSWORD)
-    ctx.auth.grant(root, "bench-officer", gallery=GALLERY)
-    logon = ctx.auth.logon("bench-officer", PASSWORD, pyotp.TOTP(new.totp_secret).now())
-    issued = ctx.auth.issue_token(
-        logon.principal, ["search_training"], expires_in=timedelta(hours=4)
-    )
-    return issued.token
-
-
-def _multipart(image: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    fields = {"purpose": "training", "case": "BENCH-HTTP", "galleries": GALLERY, "top": "10"}
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-        for k, v in fields.items()
-    ]
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n"
-    ).encode()
-    body = b"".join(parts) + head + image + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
-class Server:
-    """uvicorn serving the app in a background thread, stopped on exit."""
-
-    def __init__(self, ctx: Context, port: int) -> None:
-        import uvicorn
-
-        app = create_app(ctx.settings, context=ctx, options=ApiOptions.from_env())
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.1)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
-def _post(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, float, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-    t0 = time.perf_counter()
-    try:
-        conn.request("POST", "/api/v1/searches/face", body=body, headers=headers)
-        answer = conn.getresponse()
-        data = answer.read()
-        return answer.status, time.perf_counter() - t0, data
-    finally:
-        conn.close()
-
-
-def run_level(port: int, body: bytes, headers: dict[str, str], clients: int, each: int) -> Section:
+def run_level(service: Service, body: bytes, headers: dict[str, str], clients: int,
+              each: int) -> Section:  # fmt: skip
     """``clients`` concurrent clients sending ``each`` requests one after another."""
-    log(f"http: {clients} clients x {each} requests")
+    load = os.getloadavg()[0]
+    log(f"http: {clients} clients x {each} requests (load average {load:.2f})")
     t0 = time.perf_counter()
+
+    def one(_: int) -> Answer:
+        return request(service.port, "POST", FACE, body, headers)
+
     with ThreadPoolExecutor(clients) as pool:
-        futures = [pool.submit(_post, port, body, headers) for _ in range(clients * each)]
-        results = [f.result() for f in futures]
+        results = list(pool.map(one, range(clients * each)))
     wall = time.perf_counter() - t0
-    ok = [s for status, s, _ in results if status == 200]
-    busy = sum(1 for status, _, _ in results if status == 503)
-    other = sorted({status for status, _, _ in results} - {200, 503})
+    ok = [a.seconds for a in results if a.status == 200]
+    busy = sum(1 for a in results if a.status == 503)
+    other = sorted({a.status for a in results} - {200, 503})
     section = Section(f"{clients} concurrent client(s), {clients * each} requests")
     if ok:
         target = TARGET_P50_MS if clients == 1 else None
         section.figures.append(latency("identify over HTTP (200s)", ok, target_p50_ms=target))
     section.figures.append(single("answered per second", "req/s", len(ok) / wall))
-    passed = not other
     section.figures.append(
         Figure("503 answers (queue full)", "count", value=float(busy), runs=len(results),
-               target="only 503s as errors", passed=passed)
+               target="only 503s as errors", passed=not other)
     )  # fmt: skip
-    section.figures.append(single("peak RSS so far", "MiB", peak_rss_mb()))
+    server, workers = service.peak_mib()
+    section.figures.append(single("service peak RSS so far", "MiB", server))
+    section.figures.append(single("worker processes' peak RSS, together", "MiB", workers))
+    section.notes["load average (1 min) at start"] = f"{load:.2f}"
     if other:
         section.notes["other statuses"] = str(other)
-    best = next((json.loads(d) for s, _, d in results if s == 200), None)
+    best = next((a.json() for a in results if a.status == 200), None)
     if best is not None and best["candidates"]:
         top = best["candidates"][0]
         section.notes["top candidate"] = (
@@ -157,6 +99,69 @@ def direct_baseline(ctx: Context, probe: bytes, repeat: int) -> Section:
         runs.append(time.perf_counter() - t0)
     section = Section("baseline: the same search in process, no HTTP")
     section.figures.append(latency("search_face() use case", runs))
+    section.notes["load average (1 min)"] = f"{os.getloadavg()[0]:.2f}"
+    return section
+
+
+def process_hop(ctx: Context, probe: bytes, repeat: int) -> Section:
+    """The face stages here and through one worker process, alternately; and the round trip
+    of a payload of the probe's size that the worker refuses at once (the hop alone)."""
+    settings = ctx.settings
+    here, there, hop = [], [], []
+    junk = bytes(len(probe))  # no image signature: refused before any decoding
+    workers = StageWorkers(1, settings.face, settings.limits)
+    try:
+        workers.wait_ready()
+        workers.face(probe, "image")  # warm-up
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            embed_face_bytes(ctx.pipeline, settings.limits, probe, "image")
+            t1 = time.perf_counter()
+            workers.face(probe, "image")
+            t2 = time.perf_counter()
+            with contextlib.suppress(InputError):
+                workers.face(junk, "image")
+            here.append(t1 - t0)
+            there.append(t2 - t1)
+            hop.append(time.perf_counter() - t2)
+    finally:
+        workers.close()
+    section = Section("the process hop: face stages of the 12 MP probe")
+    section.figures.append(latency("decode + embed here", here))
+    section.figures.append(latency("decode + embed in a worker process", there))
+    section.figures.append(latency("round trip of a refused 12 MP-sized payload", hop))
+    section.notes["load average (1 min)"] = f"{os.getloadavg()[0]:.2f}"
+    return section
+
+
+def first_page(data: Path) -> Section:
+    """``make run``'s demo on a fresh data folder: seconds until ``/`` answers 200."""
+    import subprocess
+
+    section = Section("make run on a fresh data folder: time to the first page served")
+    with tempfile.TemporaryDirectory(prefix="mobileid-run-") as tmp:
+        port = free_port()
+        env = {
+            **os.environ,
+            "MOBILEID_DATA_DIR": str(Path(tmp) / "data"),
+            "MOBILEID_PORT": str(port),
+            "MOBILEID_DEMO_DATA": str(data / "faces" / "lfw-dev"),
+        }
+        load = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "mobileid.cli.demo"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            while proc.poll() is None and time.perf_counter() - t0 < 1800:
+                if request(port, "GET", "/", None, {}).status == 200:
+                    section.figures.append(single("to the first page", "s",
+                                                  time.perf_counter() - t0))  # fmt: skip
+                    break
+                time.sleep(0.5)
+        finally:
+            proc.terminate()
+            proc.wait(60)
+        section.notes["load average (1 min) at start"] = f"{load:.2f}"
     return section
 
 
@@ -166,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clients", default="1,4,16", help="concurrency levels (1,4,16)")
     p.add_argument("--requests", type=int, default=8, help="requests per client (8)")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
+    p.add_argument("--first-page", action="store_true", help="also time make run's first page")
     args = p.parse_args(argv)
-    load = os.getloadavg()[0]
     probe = list(make_probes(args.data / PHOTO).values())[1]  # the 12 MP one
     sections = []
     with temp_context() as ctx:
@@ -175,20 +180,30 @@ def main(argv: list[str] | None = None) -> int:
         _build_gallery(ctx, args.size, (args.data / PHOTO).read_bytes(), build)
         sections.append(build)
         sections.append(direct_baseline(ctx, probe, args.requests))
-        body, content_type = _multipart(probe)
-        headers = {"Authorization": f"Bearer {_officer_token(ctx)}", "Content-Type": content_type}
-        with Server(ctx, _free_port()) as server:
-            port = server.server.config.port
-            _post(port, body, headers)  # warm-up: index loaded, worker pipelines ready
+        sections.append(process_hop(ctx, probe, args.requests))
+        token = officer_token(ctx, "bench-officer", [GALLERY], ["search_training"])
+        embedded(ctx).close()  # the service opens the data folder next
+        ctx.close()
+        body, content_type = multipart(
+            {"purpose": "training", "case": "BENCH-HTTP", "galleries": GALLERY, "top": "10"},
+            {"image": probe},
+        )
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
+        with Service(ctx.settings.data_dir) as service:
+            log(f"http: service ready in {service.started_s:.1f} s")
+            request(service.port, "POST", FACE, body, headers)  # warm-up: index loaded
             for clients in (int(c) for c in args.clients.split(",")):
-                sections.append(run_level(port, body, headers, clients, args.requests))
+                sections.append(run_level(service, body, headers, clients, args.requests))
+            started = service.started_s
+    if args.first_page:
+        sections.append(first_page(args.data))
     options = ApiOptions.from_env()
     notes = {
         "cores": os.cpu_count(),
-        "load average at start (1 min)": f"{load:.2f}",
         "probe": f"12 MP JPEG, {len(probe) / 2**20:.1f} MiB",
-        "work pool": f"{options.workers} workers, queue {options.queue} "
-        "(MOBILEID_API_WORKERS, MOBILEID_API_QUEUE)",
+        "work pool": f"{options.workers} worker processes, {2 * options.workers} requests at "
+        f"once, queue {options.queue} (MOBILEID_API_WORKERS, MOBILEID_API_QUEUE)",
+        "service start to ready (workers loaded, index not yet)": f"{started:.1f} s",
     }
     sections.append(Section("machine", notes=notes))
     print(render(sections))

@@ -15,6 +15,7 @@
     ├── NotFound (also LookupError) a subject or gallery that does not exist
     ├── PipelineMismatch            two embeddings from different pipelines were compared
     ├── ServiceBusy                 every worker is busy and the queue is full: try again later
+    │   └── WorkerLost              the worker process running this request's stages stopped
     ├── BackendUnavailable          a server we depend on (Milvus, a database) is down or slow
     └── CertificationRefused        the operator's training record falls short of the criteria
 
@@ -110,6 +111,13 @@ class ServiceBusy(MobileIdError):
     def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class WorkerLost(ServiceBusy):
+    """The worker process running a request's CPU-bound stages died or overran its time limit;
+    it is replaced, nothing was stored, and the request may be sent again."""
+
+    code = "worker_lost"
 
 
 class BackendUnavailable(MobileIdError):

@@ -1,9 +1,9 @@
 """``create_app(settings)``: the HTTP service over the shared use cases.
 
 Nothing happens at import. The app opens (or is given) one process-wide ``Context``; its
-lifespan loads the pipelines and calibrations once in each worker thread of the bounded pool
-(``readyz`` says when that is done). Each request resolves its own ``Caller`` from the bearer
-token and passes it to one use case.
+lifespan starts the worker processes of the CPU-bound stages (each loads the pipelines once)
+and loads the calibrations (``readyz`` says when that is done). Each request resolves its own
+``Caller`` from the bearer token and passes it to one use case, run in the bounded pool.
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ from mobileid.api.metrics import Metrics, MetricsMiddleware
 from mobileid.api.options import ApiOptions
 from mobileid.api.pool import WorkPool
 from mobileid.api.security import BodyLimit, LoginLimiter, SecurityHeaders
+from mobileid.api.workers import StageWorkers
 from mobileid.config import Settings
 from mobileid.errors import MobileIdError
 from mobileid.service.context import Context, open_context
-from mobileid.service.fingers import MAX_PROBES
+from mobileid.service.stages import MAX_PROBES
 
 API = "/api/v1"
 WEB_DIR = Path(mobileid.__file__).parent / "web"
@@ -55,16 +56,32 @@ def body_limits(settings: Settings, options: ApiOptions) -> dict[str, int]:
     }
 
 
+def pool_threads(options: ApiOptions) -> int:
+    """Requests run at once: twice the worker processes (see ``ApiOptions``), or one per
+    thread when the stages run in the threads themselves."""
+    return 2 * options.workers if options.stage_processes else options.workers
+
+
 async def warm(rt: Runtime) -> None:
-    """Load pipelines and calibrations in every worker thread, each thread once."""
-    barrier = threading.Barrier(rt.options.workers)
+    """Start the worker processes and wait until each has loaded its pipelines; then load the
+    calibrations, running once in every pool thread so that all of them have started."""
+    options = rt.options
+    if options.stage_processes and rt.pool.stages is None:
+        settings = rt.ctx.settings
+        stages = StageWorkers(options.workers, settings.face, settings.limits,
+                              timeout_s=options.stage_timeout_s,
+                              retry_after_s=options.retry_after_s)  # fmt: skip
+        await asyncio.to_thread(stages.wait_ready)
+        rt.pool.stages = rt.stages = stages
+    threads = pool_threads(options)
+    barrier = threading.Barrier(threads)
 
     def one() -> None:
         _ = rt.ctx.calibration, rt.ctx.finger_calibration
         barrier.wait(timeout=300)
 
     try:
-        await asyncio.gather(*(rt.pool.run(one) for _ in range(rt.options.workers)))
+        await asyncio.gather(*(rt.pool.run(one) for _ in range(threads)))
         rt.ready = True
     except MobileIdError:  # a missing calibration: readyz says not ready; searches say why
         rt.ready = False
@@ -79,7 +96,7 @@ def create_app(
     ctx = context or open_context(settings)
     holder: dict[str, Metrics] = {}
     pool = WorkPool(
-        options.workers,
+        pool_threads(options),
         options.queue,
         retry_after_s=options.retry_after_s,
         on_stage=lambda stage, s: holder["m"].stage.labels(stage).observe(s),
@@ -99,6 +116,9 @@ def create_app(
         rt.serving -= 1
         if rt.serving == 0:
             pool.shutdown()
+            if rt.stages is not None:
+                rt.stages.close()
+                rt.pool.stages = rt.stages = None
             if context is None:
                 ctx.close()
 

@@ -13,6 +13,7 @@ from mobileid.api.metrics import Metrics
 from mobileid.api.options import ApiOptions
 from mobileid.api.pool import WorkPool
 from mobileid.api.security import LoginLimiter
+from mobileid.api.workers import StageWorkers
 from mobileid.auth import AuthenticationFailed
 from mobileid.errors import ImageTooLarge
 from mobileid.service.access import caller_from_bearer
@@ -29,6 +30,7 @@ class Runtime:
     options: ApiOptions
     limiter: LoginLimiter
     metrics: Metrics
+    stages: StageWorkers | None = None  # the worker processes, once started
     ready: bool = False
     serving: int = 0  # lifespans entered and not yet left
 
@@ -94,7 +96,8 @@ _WHY = {
     422: "an unusable capture (corrupt, too small, no face, low quality: see advice) or field",
     429: "too many login attempts from this address",
     502: "a record source is unavailable",
-    503: "the work queue is full (Retry-After), or the audit log is not intact",
+    503: "the work queue is full or a worker process was lost (Retry-After), or the audit log "
+    "is not intact",
 }
 
 

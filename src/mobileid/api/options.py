@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+def default_workers() -> int:
+    """One worker process per CPU this process may run on."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
+               (os.cpu_count() or 1))  # fmt: skip
 
 
 @dataclass(frozen=True)
 class ApiOptions:
-    """``workers``: threads doing CPU-bound work (decode, detect, embed, extract, search);
-    ``queue``: requests allowed to wait for one (beyond that: 503 with Retry-After).
+    """``workers``: worker processes running the CPU-bound stages (decode, detect, embed,
+    finger extraction), each loading the pipelines once (default: one per CPU). Twice as many
+    requests run at once (while one searches the gallery or writes its audit entry, another's
+    stages use the worker it freed); ``queue`` more may wait (beyond that: 503 with
+    Retry-After). ``stage_processes`` False runs the stages in the service's own threads
+    instead (``workers`` threads; dlib holds the GIL there, so more clients gain nothing). A
+    stage running longer than ``stage_timeout_s`` stops its worker, which is replaced.
     ``cors_origins``: browser origins allowed to call the API from other sites (none: no
     CORS). ``tls``: the service is behind HTTPS (sends HSTS). Login attempts are limited to
     ``login_per_address`` per ``login_window_s`` from one client address (accounts lock on
     their own after repeated failures, as on the command line)."""
 
-    workers: int = 2
+    workers: int = field(default_factory=default_workers)
     queue: int = 8
+    stage_processes: bool = True
+    stage_timeout_s: float = 120.0
     cors_origins: tuple[str, ...] = ()
     tls: bool = False
     login_per_address: int = 20
@@ -30,6 +43,8 @@ class ApiOptions:
         values: dict[str, object] = {}
         if "MOBILEID_API_WORKERS" in env:
             values["workers"] = int(env["MOBILEID_API_WORKERS"])
+        if env.get("MOBILEID_API_PROCESSES") in ("0", "1"):
+            values["stage_processes"] = env["MOBILEID_API_PROCESSES"] == "1"
         if "MOBILEID_API_QUEUE" in env:
             values["queue"] = int(env["MOBILEID_API_QUEUE"])
         if env.get("MOBILEID_CORS_ORIGINS"):

@@ -1,8 +1,10 @@
-"""CPU-bound work off the event loop, in a bounded pool: a full queue is refused at once.
+"""Blocking work off the event loop, in a bounded pool: a full queue is refused at once.
 
-A request waits for a worker only while fewer than ``workers + queue`` requests are in the
+A request waits for a thread only while fewer than ``threads + queue`` requests are in the
 pool; the next one gets ``ServiceBusy`` (503 with Retry-After) instead of joining an unbounded
-backlog. A slot is released when the work ends, even if the client has gone.
+backlog. A slot is released when the work ends, even if the client has gone. When ``stages``
+is set (worker processes, :mod:`mobileid.api.workers`), each call's CPU-bound stages run
+there, and the thread only checks, searches the gallery and writes the audit entry.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from mobileid.errors import ServiceBusy
+from mobileid.service.stages import StageRunner, use_runner
 
 T = TypeVar("T")
 
@@ -22,17 +25,18 @@ T = TypeVar("T")
 class WorkPool:
     def __init__(
         self,
-        workers: int,
+        threads: int,
         queue: int,
         *,
         retry_after_s: int = 2,
         on_stage: Callable[[str, float], None] | None = None,
     ) -> None:
-        if workers < 1 or queue < 0:
-            raise ValueError(f"pool: expected workers >= 1 and queue >= 0, got {workers}, {queue}")
-        self.capacity = workers + queue
+        if threads < 1 or queue < 0:
+            raise ValueError(f"pool: expected threads >= 1 and queue >= 0, got {threads}, {queue}")
+        self.capacity = threads + queue
         self.retry_after_s = retry_after_s
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="mobileid-work")
+        self.stages: StageRunner | None = None  # None: the stages run in the pool's threads
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="mobileid-work")
         self._lock = threading.Lock()
         self._busy = 0
         self._on_stage = on_stage
@@ -57,12 +61,14 @@ class WorkPool:
             self._busy -= 1
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
-        """``fn(*args)`` in a worker thread; ServiceBusy at once when the pool is full."""
+        """``fn(*args)`` in a pool thread (its stages in ``stages``); ServiceBusy at once when
+        the pool is full."""
         self._take()
         queued = time.perf_counter()
 
         def timed() -> T:
             started = time.perf_counter()
+            use_runner(self.stages)
             try:
                 return fn(*args)
             finally:

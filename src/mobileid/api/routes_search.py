@@ -16,7 +16,6 @@ from mobileid.service.answers import identify_finger_json, identify_json, json_s
 from mobileid.service.caller import Caller
 from mobileid.service.candidates import candidate_records, with_review
 from mobileid.service.context import Context
-from mobileid.service.fingers import MAX_PROBES
 from mobileid.service.review import photo_urls
 from mobileid.service.searches import (
     FingerOptions,
@@ -26,6 +25,7 @@ from mobileid.service.searches import (
     search_fingers,
     search_person,
 )
+from mobileid.service.stages import MAX_PROBES
 
 router = APIRouter(tags=["searches"])
 
@@ -52,7 +52,8 @@ _REFUSES = (
     "no token (401); a missing or unknown purpose or case (400, audited); a role, scope or "
     "gallery entitlement that does not allow it, or a live gallery for a training token (403, "
     "audited); a gallery of the wrong kind (404, audited); an unusable image (413/415/422 with "
-    "advice, audited); a full work queue (503)"
+    "advice, audited); a full work queue (503), or a worker process lost while it ran the "
+    "capture's stages (503, audited as failed)"
 )
 
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from mobileid import NOTICE
 from mobileid.audit import Outcome
-from mobileid.errors import InputError, InvalidArgument, NotFound, PipelineMismatch
+from mobileid.errors import InputError, InvalidArgument, NotFound, PipelineMismatch, WorkerLost
 from mobileid.finger.pipeline import FingerPipeline, calibration_matcher
 from mobileid.finger.types import FingerTemplate
 from mobileid.scoring import Calibration, band_for
@@ -49,14 +49,15 @@ from mobileid.service.fusion import FUSION_RULE, fuse_fmrs
 from mobileid.service.identify import (
     audit_search,
     candidate_refs,
+    outcome_of,
     permitted_galleries,
     search_details,
 )
 from mobileid.service.purpose import SearchReason
+from mobileid.service.stages import MAX_PROBES, ProbePrint, finger_extraction
 from mobileid.training import PracticeScore
 from mobileid.types import Band
 
-MAX_PROBES = 10
 SHORTLIST = 100  # templates checked per probe; DB1_B: 99.1% of mates are in the top 40 of 79
 
 
@@ -84,17 +85,6 @@ class FingerCandidate:
     pipeline_id: str
     source: str
     matches: tuple[FingerMatch, ...]
-
-
-@dataclass(frozen=True)
-class ProbePrint:
-    minutiae_count: int
-    quality: float
-    image: int = 0  # which IMAGE it came from
-    position: str = "unknown"  # right_index...; a photo tells it for four fingertips in a row
-    finger: str | None = None  # index, middle, ring, little: where a photo tells it
-    hand: str | None = None  # left, right: where a photo tells it
-    positions: str = ""  # for a photo: how its positions were told, or why they could not be
 
 
 @dataclass(frozen=True)
@@ -163,11 +153,11 @@ def identify_fingers(
     try:
         names = permitted_galleries(ctx, caller, galleries, reason, top)
         probes = finger_probes(ctx, images, contactless=contactless, ppi=ppi)
-    except (InputError, NotFound, PipelineMismatch) as exc:
+    except (InputError, NotFound, PipelineMismatch, WorkerLost) as exc:
         audit_search(
             ctx,
             caller,
-            Outcome.REFUSED,
+            outcome_of(exc),
             {**base, "galleries": galleries or [], "contactless": contactless, "error": exc.code},
         )
         raise
@@ -190,13 +180,8 @@ def finger_probes(
         raise InvalidArgument(
             f"{field}: expected 1..{MAX_PROBES} prints, got {len(images)}", field=field
         )
-    pipe = ctx.finger_pipeline
-    templates, prints, refused = (
-        _probe_photos(pipe, images, field)
-        if contactless
-        else _probe_prints(pipe, images, ppi, field)
-    )
-    cals = _calibrations(ctx, pipe, contactless)
+    templates, prints, refused = finger_extraction(ctx, images, contactless, ppi, field)
+    cals = _calibrations(ctx, ctx.finger_pipeline, contactless)
     return FingerProbes(templates, prints, refused, cals, contactless)
 
 
@@ -259,46 +244,6 @@ def finger_audit_details(result: FingerIdentifyResult) -> dict[str, Any]:
         "fmr_bounds": result.fmr_bounds,
         "fusion_rule": result.fusion_rule,
     }
-
-
-_Extracted = tuple[list[FingerTemplate], list[ProbePrint], list[str]]
-
-
-def _probe_prints(
-    pipe: FingerPipeline, images: Sequence[bytes], ppi: float | None, field: str
-) -> _Extracted:
-    templates = [pipe.enrol_bytes(d, ppi=ppi, field=f"{field}[{i}]") for i, d in enumerate(images)]
-    prints = [ProbePrint(t.count, round(t.quality, 2), i) for i, t in enumerate(templates)]
-    return templates, prints, []
-
-
-def _probe_photos(pipe: FingerPipeline, images: Sequence[bytes], field: str) -> _Extracted:
-    """Every usable fingertip of every photo; a photo with none refuses the search."""
-    templates: list[FingerTemplate] = []
-    prints: list[ProbePrint] = []
-    refused: list[str] = []
-    for i, data in enumerate(images):
-        photo = pipe.enrol_photo_tips(data, field=f"{field}[{i}]")
-        for k, tip in enumerate(photo.tips):
-            t, where = tip.template, tip.tip
-            if t is None:
-                code = tip.error.code if tip.error else "unusable"
-                refused.append(f"{field}[{i}] fingertip {k + 1} ({where.position}): {code}")
-                continue
-            templates.append(t)
-            prints.append(
-                ProbePrint(
-                    t.count, round(t.quality, 2), i, where.position, where.finger, where.hand,
-                    photo.positions,
-                )
-            )  # fmt: skip
-    if len(templates) > MAX_PROBES:
-        raise InvalidArgument(
-            f"{field}: expected at most {MAX_PROBES} fingertips over all photos, got "
-            f"{len(templates)}",
-            field=field,
-        )
-    return templates, prints, refused
 
 
 def _calibrations(

@@ -17,14 +17,14 @@ from typing import Any, Protocol
 from mobileid import NOTICE
 from mobileid.audit import AuditEvent, EventType, Outcome
 from mobileid.auth import Action
-from mobileid.capture.decode import decode_image
-from mobileid.errors import InputError, InvalidArgument, NotFound
+from mobileid.errors import InputError, InvalidArgument, NotFound, WorkerLost
 from mobileid.scoring import band_for
 from mobileid.service.access import authorize
 from mobileid.service.caller import Caller
 from mobileid.service.config_audit import audit_config_changes
 from mobileid.service.context import Context
 from mobileid.service.purpose import SearchReason
+from mobileid.service.stages import face_embedding
 from mobileid.training import PracticeScore
 from mobileid.types import Band, Candidate, FaceEmbedding, Quality
 
@@ -141,11 +141,10 @@ def identify_face(
     base = search_details(search_id, reason, caller, "face")
     try:
         names = permitted_galleries(ctx, caller, galleries, reason, top)
-        image = decode_image(image_bytes, ctx.settings.limits)
-        embedding = ctx.pipeline.process(image)
-    except (InputError, NotFound) as exc:
+        embedding = face_embedding(ctx, image_bytes)
+    except (InputError, NotFound, WorkerLost) as exc:
         audit_search(
-            ctx, caller, Outcome.REFUSED, {**base, "galleries": galleries or [], "error": exc.code}
+            ctx, caller, outcome_of(exc), {**base, "galleries": galleries or [], "error": exc.code}
         )
         raise
     result = search_embedding(ctx, embedding, names, top, reason, search_id)
@@ -182,6 +181,12 @@ def candidate_refs(candidates: Sequence[_Ranked]) -> list[dict[str, str]]:
     """Which subjects (and galleries) a search returned, best first: ids only, so that a
     disposition can be checked against the candidates it concerns."""
     return [{"subject_id": c.subject_id, "gallery": c.gallery} for c in candidates]
+
+
+def outcome_of(exc: Exception) -> Outcome:
+    """A search that could not be answered: refused (the request was unusable or not allowed)
+    or failed (a worker process stopped while it ran: allowed, attempted, did not work)."""
+    return Outcome.FAILED if isinstance(exc, WorkerLost) else Outcome.REFUSED
 
 
 def new_search_id() -> str:

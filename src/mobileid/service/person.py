@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 from mobileid import NOTICE
 from mobileid.audit import Outcome
-from mobileid.capture.decode import decode_image
 from mobileid.config import BandParams
-from mobileid.errors import InputError, NotFound, PipelineMismatch
+from mobileid.errors import InputError, NotFound, PipelineMismatch, WorkerLost
 from mobileid.scoring import band_for
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
@@ -37,11 +36,13 @@ from mobileid.service.identify import (
     IdentifyResult,
     audit_search,
     candidate_refs,
+    outcome_of,
     permitted_galleries,
     search_details,
     search_embedding,
 )
 from mobileid.service.purpose import SearchReason
+from mobileid.service.stages import face_embedding
 from mobileid.training import PracticeScore
 from mobileid.types import Band, Candidate
 
@@ -131,13 +132,12 @@ def identify_person(
     base = search_details(search_id, reason, caller, "face+finger")
     try:
         names = permitted_galleries(ctx, caller, galleries, reason, top)
-        face_capture = decode_image(face_image, ctx.settings.limits, field="FACE")
-        embedding = ctx.pipeline.process(face_capture)
+        embedding = face_embedding(ctx, face_image, field="FACE")
         probes = finger_probes(ctx, finger_images, contactless=contactless, ppi=ppi, field="FINGER")
-    except (InputError, NotFound, PipelineMismatch) as exc:
+    except (InputError, NotFound, PipelineMismatch, WorkerLost) as exc:
         details = {**base, "galleries": galleries or [], "contactless": contactless}
         audit_search(
-            ctx, caller, Outcome.REFUSED, {**details, "error": exc.code, "field": exc.field}
+            ctx, caller, outcome_of(exc), {**details, "error": exc.code, "field": exc.field}
         )
         raise
     face = search_embedding(ctx, embedding, names, FUSION_SHORTLIST, reason, search_id)
