@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mobileid.service.backup import _listing
-from tests.conftest import LIVE_PURPOSE, link_subjects, write_purposes
+from tests.conftest import LIVE_PURPOSE, first_admin_token, link_subjects, write_purposes
 from tests.faults.killing import count, run
 
 WRITER = textwrap.dedent(
@@ -138,3 +138,22 @@ def test_restore_refuses_an_altered_backup_and_an_occupied_folder(
     code, _, err = run(target, "restore", str(dest))
     assert code == 7, err
     assert not target.exists()
+
+
+def test_once_operators_exist_a_backup_needs_an_admins_token(tmp_path: Path) -> None:
+    """With operators, the console is refused a backup (exit 9, audited, nothing written) and
+    an admin's token is accepted, the backup entry naming that admin."""
+    data = tmp_path / "data"
+    write_purposes(data)
+    token = first_admin_token(data)
+    refused = tmp_path / "refused"
+    code, _, err = run(data, "backup", str(refused))
+    assert code == 9, err
+    assert not refused.exists()
+    denied = "SELECT count(*) FROM audit_entries WHERE event = 'access_denied'"
+    assert count(data / "mobileid.sqlite3", denied) >= 1
+    code, _, err = run(data, "backup", str(tmp_path / "b"), "--token", token)
+    assert code == 0, err
+    with closing(sqlite3.connect(data / "mobileid.sqlite3")) as db:
+        (who,) = db.execute("SELECT operator FROM audit_entries WHERE event = 'backup'").fetchone()
+    assert who == "admin0"

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mobileid.cli.reason import console_or_token, token_argument
+from mobileid.cli.reason import MANAGEMENT_NOTE, management, token_argument
 from mobileid.config import Settings
 
 BACKUP_HELP = """\
@@ -18,7 +18,8 @@ files, and the public key that verifies the audit log, with manifest.json listin
 SHA-256. Indexes and caches are left out (rebuilt from the databases).
 Keys: without --with-keys the deployment key and the audit signing key are NOT copied: keep
 them apart from the data they unlock (DATA_DIR/keys/), and give them to `mobileid restore
---keys`. The manifest names the deployment key id a restore needs. Audited (event backup)."""
+--keys`. The manifest names the deployment key id a restore needs. Audited (event backup).
+An admin's act (it reads every gallery):""" + MANAGEMENT_NOTE
 
 RESTORE_HELP = """\
 Bring BACKUP back into the data folder, which must be new or empty. Every file is checked
@@ -66,7 +67,7 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.service.backup import backup
 
     ctx = _ctx(settings)
-    report = backup(ctx, console_or_token(ctx, args), args.dir, with_keys=args.with_keys)
+    report = backup(ctx, management(ctx, args, "backup"), args.dir, with_keys=args.with_keys)
     if args.json:
         print(json.dumps({**vars(report), "destination": str(report.destination)}))
         return 0
