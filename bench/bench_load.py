@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -198,9 +197,16 @@ class Outcome:
 
 
 def _verify(data_dir: Path) -> bool:
-    cmd = [sys.executable, "-m", "mobileid.cli.main", "audit", "verify", "--data-dir",
-           str(data_dir)]  # fmt: skip
-    return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
+    """The whole chain against its witness (what `audit verify` runs; the command itself now
+    wants an auditor's token once the deployment has operators)."""
+    from mobileid.audit import open_deployment_audit_log
+    from mobileid.config import Settings
+
+    log = open_deployment_audit_log(Settings.from_env({}, data_dir=data_dir), create_key=False)
+    try:
+        return log.verify().ok
+    finally:
+        log.close()
 
 
 def run(args: argparse.Namespace, root: Path) -> tuple[list[Section], Outcome]:
