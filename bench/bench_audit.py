@@ -46,7 +46,7 @@ from mobileid.audit.canonical import checkpoint_message, entry_payload, hash_pay
 from mobileid.audit.keys import load_or_create_signer
 from mobileid.audit.local import key_dir
 from mobileid.audit.rows import entry_from_payload, entry_values, insert_checkpoint
-from mobileid.audit.tables import HEAD_ID, EntryRow, HeadRow, open_audit_engine
+from mobileid.audit.tables import HEAD_ID, EntryRow, HeadRow, install, open_audit_engine
 from mobileid.audit.witness import FileWitness
 from mobileid.database import close_database
 
@@ -64,6 +64,7 @@ def build(data: Path, size: int) -> None:
     """SIZE chained entries, a signed and witnessed head every EVERY entries."""
     signer = load_or_create_signer(key_dir(data))
     engine = open_audit_engine(audit_database(data))
+    install(engine)  # the head row a new log starts with
     witness = FileWitness(data / "audit-witness")
     witness.create()
     start = datetime(2026, 1, 1, tzinfo=UTC)
