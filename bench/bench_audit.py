@@ -10,22 +10,30 @@ opened the way the service opens it and we time, per action:
 * ``full verify``: the whole log against the witness (what runs when the last full
   verification is older than MOBILEID_AUDIT_FULL_VERIFY_MINUTES).
 
-    python bench/bench_audit.py                  # 10k and 1M entries
+Then appends per second on each engine of the main database (a SQLite file; a PostgreSQL
+server started for the benchmark, or ``MOBILEID_TEST_POSTGRES_URL``), from one process and
+from four processes appending at once (each append: guard, entry, signed head, witness), and
+whether the log still verifies after them.
+
+    python bench/bench_audit.py                  # 10k and 1M entries, both engines
     python bench/bench_audit.py --sizes 10000    # quicker
+    python bench/bench_audit.py --sizes          # the engines only
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, update
 
-from bench_common import Section, latency, log, render, single
+from bench_common import Figure, Section, latency, log, render, single
 from mobileid.audit import (
     AuditEvent,
     Checkpoint,
@@ -38,8 +46,15 @@ from mobileid.audit.canonical import checkpoint_message, entry_payload, hash_pay
 from mobileid.audit.keys import load_or_create_signer
 from mobileid.audit.local import key_dir
 from mobileid.audit.rows import entry_from_payload, entry_values, insert_checkpoint
-from mobileid.audit.tables import HEAD_ID, EntryRow, HeadRow, open_audit_engine
+from mobileid.audit.tables import HEAD_ID, EntryRow, HeadRow, install, open_audit_engine
 from mobileid.audit.witness import FileWitness
+from mobileid.database import close_database
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the PostgreSQL server and appender the tests use
+
+from tests.database.appender import append_from_processes  # noqa: E402
+from tests.postgres import create_database, drop_database, start_server  # noqa: E402
 
 EVERY = 100
 _BATCH = 10_000
@@ -49,6 +64,7 @@ def build(data: Path, size: int) -> None:
     """SIZE chained entries, a signed and witnessed head every EVERY entries."""
     signer = load_or_create_signer(key_dir(data))
     engine = open_audit_engine(audit_database(data))
+    install(engine)  # the head row a new log starts with
     witness = FileWitness(data / "audit-witness")
     witness.create()
     start = datetime(2026, 1, 1, tzinfo=UTC)
@@ -91,7 +107,7 @@ def build(data: Path, size: int) -> None:
                 "last_checkpoint": size,
             },
         )
-    engine.dispose()
+    close_database(engine)
 
 
 def measure(size: int, runs: int) -> Section:
@@ -131,16 +147,56 @@ def measure(size: int, runs: int) -> Section:
     return section
 
 
+def appends_per_second(url: str, each: int) -> list[Figure]:
+    """Appends per second on the database at ``url`` from 1 and from 4 processes."""
+    figures = []
+    with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
+        data = Path(tmp)
+        first = open_audit_log(data, database=url, full_verify_minutes=None)  # key, schema
+        for processes in (1, 4):
+            seconds = append_from_processes(url, data, processes, each)
+            rate = processes * each / max(seconds)
+            figures.append(single(f"appends/s from {processes} process(es)", "/s", rate))
+        report = first.verify()
+        first.close()
+        if not report.ok:
+            raise SystemExit(f"the log does not verify after concurrent appends: {report.reason}")
+    return figures
+
+
+def engines(each: int) -> Section:
+    section = Section(f"audit appends per engine ({each} per process, signed head each)")
+    with tempfile.TemporaryDirectory(prefix="bench-audit-sqlite-") as tmp:
+        log("appending on SQLite")
+        for f in appends_per_second(f"sqlite:///{tmp}/mobileid.sqlite3", each):
+            section.figures.append(replace(f, name="SQLite: " + f.name))
+    server = start_server()
+    try:
+        url = create_database(next(server))
+        log("appending on PostgreSQL")
+        try:
+            for f in appends_per_second(url, each):
+                section.figures.append(replace(f, name="PostgreSQL: " + f.name))
+        finally:
+            drop_database(url)
+    finally:
+        server.close()  # stops a server the benchmark started
+    section.notes["verify"] = "the log verified against its witness after each engine's run"
+    return section
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--appends", type=int, default=100, help="per process, per engine")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     sections = []
     for size in args.sizes:
         log(f"building a log of {size:,} entries")
         sections.append(measure(size, args.runs))
+    sections.append(engines(args.appends))
     print(render(sections))
     if args.json:
         args.json.write_text(json.dumps([s.to_json() for s in sections], indent=2))

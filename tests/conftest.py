@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.postgres import ENGINES, create_database, drop_database, start_server
 
 SHARED_DATA = Path(
     os.environ.get(
@@ -121,3 +124,37 @@ def first_admin_token(data_dir: Path, name: str = "admin0", scope: str = ADMIN_S
     code, issued = cli_json("operators", "token", name, "--scope", scope, *d, env=env)
     assert code == 0, issued
     return str(issued["token"])
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A libpq URL of the session's PostgreSQL server (database ``postgres``)."""
+    yield from start_server()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """A database of our own on the server for this session, dropped at the end."""
+    url = create_database(postgres_server)
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+@pytest.fixture
+def fresh_postgres(postgres_server: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped after it."""
+    url = create_database(postgres_server)
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+@pytest.fixture(params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty main database on each engine in turn: a SQLite file, then PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mobileid.sqlite3'}"
+    return str(request.getfixturevalue("fresh_postgres"))

@@ -103,6 +103,10 @@ class Settings:
     # verification is older than this (0: before every action). Between full verifications
     # only the stretch after the last signed head is checked.
     audit_full_verify_minutes: float = 15.0
+    # The main database (galleries, subjects, embeddings, reference photos, audit log,
+    # operators, training records): None = the SQLite file DATA_DIR/mobileid.sqlite3; or a
+    # URL such as ``postgresql://USER:PASSWORD@HOST/DB``. Upgraded to the newest schema on start.
+    database_url: str | None = None
     # Where face vectors are searched: None = FAISS files in the data folder; a Milvus
     # server (``http://HOST:19530``) or Milvus Lite (a path ending in ``.db``). SQL stays the
     # source of truth either way.
@@ -113,7 +117,13 @@ class Settings:
 
     @property
     def database_path(self) -> Path:
+        """The embedded main database's file (used when ``database_url`` is not set)."""
         return self.data_dir / "mobileid.sqlite3"
+
+    @property
+    def main_database_url(self) -> str:
+        """The URL of the main database: ``database_url``, else the embedded SQLite file."""
+        return self.database_url or f"sqlite:///{self.database_path}"
 
     @property
     def witness_dir(self) -> Path:
@@ -135,7 +145,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
-        """Defaults, then ``MOBILEID_DATA_DIR``, ``MOBILEID_WORKERS``, ``MOBILEID_VECTOR_URI``,
+        """Defaults, then ``MOBILEID_DATA_DIR``, ``MOBILEID_DATABASE_URL``, ``MOBILEID_WORKERS``,
+        ``MOBILEID_VECTOR_URI``,
         ``MOBILEID_VECTOR_INDEX``, ``MOBILEID_FACE_*``, ``MOBILEID_LIMIT_*``,
         ``MOBILEID_BAND_*`` and ``MOBILEID_CERT_*`` variables, then ``overrides``."""
         env = dict(os.environ if environ is None else environ)
@@ -154,6 +165,8 @@ class Settings:
             s = replace(s, audit_witness_dir=Path(env["MOBILEID_AUDIT_WITNESS_DIR"]))
         if env.get("MOBILEID_AUDIT_WITNESS_URL"):
             s = replace(s, audit_witness_url=env["MOBILEID_AUDIT_WITNESS_URL"])
+        if env.get("MOBILEID_DATABASE_URL"):
+            s = replace(s, database_url=env["MOBILEID_DATABASE_URL"])
         if env.get("MOBILEID_VECTOR_URI"):
             s = replace(s, vector_uri=env["MOBILEID_VECTOR_URI"])
         if env.get("MOBILEID_VECTOR_INDEX"):

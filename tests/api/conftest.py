@@ -112,8 +112,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, lfw_dev: Path) -> Itera
     subjects = {s.name: s.subject_id for s in ctx.gallery.subjects()}
     _records(settings, subjects["Bill Clinton"])
     key = load_or_create_key(settings.deployment_key_path)
-    path = settings.data_dir / "operators.sqlite3"
-    auth = AuthService.open(path, key, events=AuditedAuthEvents(ctx.audit), hasher=fast_hasher())
+    auth = AuthService(ctx.engine, key, events=AuditedAuthEvents(ctx.audit), hasher=fast_hasher())
     ctx.use_auth(auth)
     tokens, totp = {}, {}
     for name, (role, galleries, sources, scope) in OPERATORS.items():

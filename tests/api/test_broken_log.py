@@ -31,8 +31,7 @@ def test_an_edited_entry_stops_searches_and_verify_names_it(tmp_path: Path) -> N
     write_purposes(settings.data_dir)
     ctx = open_context(settings)
     key = load_or_create_key(settings.deployment_key_path)
-    path = settings.data_dir / "operators.sqlite3"
-    auth = AuthService.open(path, key, events=AuditedAuthEvents(ctx.audit), hasher=fast_hasher())
+    auth = AuthService(ctx.engine, key, events=AuditedAuthEvents(ctx.audit), hasher=fast_hasher())
     ctx.use_auth(auth)
     tokens = {}
     for name, role, scope in (

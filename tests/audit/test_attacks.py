@@ -132,9 +132,12 @@ def _forge_entry(db: sqlite3.Connection, sequence: int, event: str, details: dic
         prev_hash=prev.fetchone()[0],
     )
     db.execute(
-        "INSERT INTO audit_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_entries (sequence, time, operator, role, event, component, "
+        "outcome, details, clock_regressed, prev_hash, entry_hash, search_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (sequence, payload["time"], payload["operator"], payload["role"], event, "cli", "ok",
-         json.dumps(details), 0, payload["prev_hash"], hash_payload(payload)),
+         json.dumps(details), 0, payload["prev_hash"], hash_payload(payload),
+         details.get("search_id")),
     )  # fmt: skip
 
 

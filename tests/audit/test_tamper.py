@@ -94,7 +94,7 @@ def test_inserted_forged_entry_is_caught(db: sqlite3.Connection, reopen: Embedde
     )
     forged = replace(forged, entry_hash=recompute_hash(forged))
     db.execute(
-        "INSERT INTO audit_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
         (150, forged.time, forged.operator, forged.role, forged.event, forged.component,
          forged.outcome, json.dumps(dict(forged.details)), 0, forged.prev_hash,
          forged.entry_hash),
@@ -166,7 +166,7 @@ def _insert_forged(db: sqlite3.Connection, seq: int, prev: str) -> str:
     )
     forged = replace(forged, entry_hash=recompute_hash(forged))
     db.execute(
-        "INSERT INTO audit_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
         (seq, forged.time, forged.operator, forged.role, forged.event, forged.component,
          forged.outcome, json.dumps(dict(forged.details)), 0, forged.prev_hash,
          forged.entry_hash),

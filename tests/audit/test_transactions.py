@@ -20,6 +20,7 @@ from mobileid.audit import (
     generate_key,
     open_audit_engine,
 )
+from mobileid.database import close_database, open_database
 from mobileid.errors import InvalidArgument
 from tests.audit.conftest import StepClock, sample_event
 
@@ -35,7 +36,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     eng = open_audit_engine(tmp_path / "app.sqlite3")
     ACTIONS.create_all(eng)
     yield eng
-    eng.dispose()
+    close_database(eng)
 
 
 @pytest.fixture
@@ -173,9 +174,9 @@ def test_times_are_utc_with_microseconds(log: EmbeddedAuditLog) -> None:
 
 def test_shares_the_gallery_database(tmp_path: Path) -> None:
     """The audit tables can live in the gallery's own SQLite file and share its sessions."""
-    from mobileid.gallery.store import SubjectRow, open_engine
+    from mobileid.gallery.store import SubjectRow
 
-    engine = open_engine(tmp_path / "mobileid.sqlite3")
+    engine = open_database(tmp_path / "mobileid.sqlite3")
     log = EmbeddedAuditLog(engine, clock=StepClock())
     row = SubjectRow(subject_id="S1", gallery="g", reference="r", name="n", source="s")
     with Session(engine) as s, s.begin():
@@ -190,3 +191,4 @@ def test_shares_the_gallery_database(tmp_path: Path) -> None:
         assert s.get(SubjectRow, "S1") is not None  # the delete was rolled back with it
     assert log.head().sequence == 1 and log.verify().ok
     log.close()
+    close_database(engine)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from mobileid.auth import AccountLocked, AuthenticationFailed, AuthService, open_auth_engine
 from mobileid.auth.context import get_operator
 from mobileid.auth.logon import _claim_step
+from mobileid.database import close_database
 from tests.auth.conftest import KEY, PASSWORD, Env
 
 WRONG = "wrong horse battery"
@@ -180,4 +181,4 @@ def test_step_claim_is_atomic(alice: Env):
         assert _claim_step(s, row, 100)
         assert not _claim_step(s, row, 100) and not _claim_step(s, row, 99)
         assert _claim_step(s, row, 101) and row.last_totp_step == 101
-    engine.dispose()
+    close_database(engine)

@@ -65,7 +65,7 @@ def test_add_prints_totp_uri_and_creates_key(capsys, data):
     secret = pyotp.parse_uri(uri).secret
     key = data / "keys" / "deployment.key"
     assert key.stat().st_mode & 0o777 == 0o600 and key.stat().st_size == 32
-    assert (data / "operators.sqlite3").exists()
+    assert (data / "mobileid.sqlite3").exists() and not (data / "operators.sqlite3").exists()
     events = MemoryEvents()
     svc = cmd.open_auth(Settings(data_dir=data), events)
     result = svc.logon("alice", PASSWORD, pyotp.TOTP(secret).now())

@@ -162,7 +162,8 @@ def test_an_unreachable_source_is_listed_and_reported_failed(tmp_path, capsys):
     from dataclasses import replace
 
     from mobileid.records.registry import SourceRegistry
-    from tests.records.conftest import entry, free_port
+    from tests.postgres import free_port
+    from tests.records.conftest import entry
 
     registry = SourceRegistry(tmp_path / "records")
     registry.register(entry("local"))

@@ -1,5 +1,5 @@
-"""The GalleryIndex contract: the SQL store over each vector index (FAISS files, a Milvus
-server) passes these."""
+"""The GalleryIndex contract: the SQL store (SQLite, PostgreSQL) over each vector index (FAISS
+files, a Milvus server) passes these."""
 
 from __future__ import annotations
 
@@ -22,14 +22,17 @@ def unit(rng: np.random.Generator, n: int = 1) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-@pytest.fixture(params=["embedded", "milvus-server"])
+@pytest.fixture(params=["embedded", "embedded-postgresql", "milvus-server"])
 def gallery(request, tmp_path: Path) -> Iterator[EmbeddedGallery]:
     vectors = None
+    database: str | Path = tmp_path / "g.sqlite3"
     if request.param == "milvus-server":
         from mobileid.gallery.milvus_index import MilvusVectorIndex
 
         vectors = MilvusVectorIndex(request.getfixturevalue("milvus_uri"))
-    g = EmbeddedGallery(tmp_path / "g.sqlite3", tmp_path / "index", key=KEY, vectors=vectors)
+    if request.param == "embedded-postgresql":
+        database = request.getfixturevalue("fresh_postgres")
+    g = EmbeddedGallery(database, tmp_path / "index", key=KEY, vectors=vectors)
     yield g
     for gallery in g.galleries():  # the server outlives the test: leave no collection behind
         for pid in (PID, "other-pipeline/2"):

@@ -12,7 +12,7 @@ from mobileid.records.model import PersonRecord
 from mobileid.records.query import make_query
 from mobileid.records.source import SqlRecordSource
 from mobileid.service.super_query import SourceState, super_query
-from tests.records.conftest import empty_postgres
+from tests.postgres import empty_postgres
 
 DOB = date(1975, 3, 14)
 

@@ -15,7 +15,7 @@ from mobileid.records.model import PersonRecord, RecordType
 from mobileid.records.query import make_query
 from mobileid.records.schema import head_revision
 from mobileid.records.source import SqlRecordSource
-from tests.records.conftest import free_port
+from tests.postgres import free_port
 
 TODAY = date(2026, 1, 1)
 ROWS = [

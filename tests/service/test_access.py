@@ -44,8 +44,8 @@ def setup(tmp_path_factory, lfw_dev):
     enrol_directory(ctx, CONSOLE, root / "people", gallery="field")
     enrol_directory(ctx, CONSOLE, root / "people", gallery="other")
     key = load_or_create_key(settings.deployment_key_path)
-    svc = AuthService.open(
-        settings.data_dir / "operators.sqlite3",
+    svc = AuthService(
+        ctx.engine,
         key,
         events=AuditedAuthEvents(ctx.audit),
         hasher=fast_hasher(),

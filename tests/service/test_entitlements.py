@@ -89,8 +89,8 @@ def _sources(ctx: Context, root: Path, subject_id: str) -> None:
 
 
 def _operators(ctx: Context) -> dict[str, str]:
-    svc = AuthService.open(
-        ctx.settings.data_dir / "operators.sqlite3", deployment_key(ctx.settings),
+    svc = AuthService(
+        ctx.settings.main_database_url, deployment_key(ctx.settings),
         events=AuditedAuthEvents(ctx.audit), hasher=fast_hasher(),
     )  # fmt: skip
     ctx.use_auth(svc)

@@ -43,8 +43,7 @@ def settings(tmp_path):
 def auth(settings: Settings) -> AuthService:
     key = load_key(settings.deployment_key_path)
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    path = settings.data_dir / "operators.sqlite3"
-    return AuthService.open(path, key, events=MemoryEvents(), hasher=cheap)
+    return AuthService(settings.main_database_url, key, events=MemoryEvents(), hasher=cheap)
 
 
 def test_rotation_replaces_the_key_and_everything_still_opens(settings):

@@ -34,6 +34,15 @@ CONSOLE = console_caller()
 T0 = datetime(2026, 3, 4, 8, 0, tzinfo=UTC)
 
 
+# Undo what migrations added after the first release, and the photo table.
+BEFORE_PHOTOS = """
+DROP TABLE reference_photos; DROP TABLE mobileid_schema_version;
+DROP INDEX ix_audit_entries_search_id; ALTER TABLE audit_entries DROP COLUMN search_id;
+DROP TABLE auth_api_tokens; DROP TABLE auth_sessions; DROP TABLE auth_entitlements;
+DROP TABLE auth_clock; DROP TABLE auth_operators;
+"""
+
+
 @pytest.fixture(scope="module")
 def enrolled(tmp_path_factory: pytest.TempPathFactory, lfw_dev: Path, fr_samples: Path) -> Path:
     """A data folder: two LFW subjects enrolled at T0, and Barack Obama (two large photos,
@@ -161,12 +170,13 @@ def test_key_rotation_reseals_photos(ctx: Context) -> None:
 def test_a_gallery_from_before_photos_answers_no_reference_photo(
     enrolled: Path, tmp_path: Path
 ) -> None:
-    """A database without the photo table (written before photos were kept) opens, its
-    candidates get no photo URL, a photo view is NotFound 'no reference photo', and deleting
-    one of its subjects still works."""
+    """A database written before photos were kept (and before migrations: no photo table, no
+    version, no search index, operators in their own file) opens, its candidates get no photo
+    URL, a photo view is NotFound 'no reference photo', and deleting one of its subjects still
+    works."""
     shutil.copytree(enrolled, tmp_path / "data", symlinks=True)
     with sqlite3.connect(tmp_path / "data" / "mobileid.sqlite3") as db:
-        db.execute("DROP TABLE reference_photos")
+        db.executescript(BEFORE_PHOTOS)
     ctx = open_context(replace(Settings(), data_dir=tmp_path / "data", workers=1))
     subjects = ids(ctx)
     assert photo_urls(ctx, list(subjects.values())) == dict.fromkeys(subjects.values())

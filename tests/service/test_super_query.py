@@ -14,7 +14,7 @@ from mobileid.records.model import AddressRecord, Link, LinkKind, PersonRecord
 from mobileid.records.query import RecordHit, RecordQuery, make_query
 from mobileid.records.source import SqlRecordSource
 from mobileid.service.super_query import SourceState, link_persons, super_query
-from tests.records.conftest import free_port
+from tests.postgres import free_port
 
 SMITH = PersonRecord("P-1", "John Smith", dob=None)
 

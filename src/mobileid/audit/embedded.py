@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from mobileid.audit import rows
@@ -55,6 +55,7 @@ from mobileid.audit.tables import HEAD_ID, CheckpointRow, EntryRow, HeadRow, ins
 from mobileid.audit.verify import Bookkeeping, verify_log
 from mobileid.audit.witness import FileWitness, MalformedWitnessLine, WitnessHead
 from mobileid.audit.witnessing import Witnessing
+from mobileid.database import Where, attach, close_database
 from mobileid.errors import InvalidArgument
 
 Clock = Callable[[], datetime]
@@ -115,7 +116,7 @@ class EmbeddedAuditLog(Witnessing):
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Where,
         *,
         signer: CheckpointSigner | None = None,
         trusted_keys: Sequence[str] = (),
@@ -132,8 +133,8 @@ class EmbeddedAuditLog(Witnessing):
                 f"positive number of minutes, got {checkpoint_every} and {checkpoint_minutes}",
                 field="checkpoint_every",
             )
-        install(engine)
-        self.engine = engine
+        self.engine, self._owns_engine = attach(engine)
+        install(self.engine)
         self.signer = signer
         self.trusted_keys = tuple(trusted_keys)
         self.clock = clock
@@ -149,7 +150,8 @@ class EmbeddedAuditLog(Witnessing):
         # A broken log was reported by the action that found it; closing still releases it.
         with contextlib.suppress(AuditIntegrityError):
             self.sync_witness()
-        self.engine.dispose()
+        if self._owns_engine:
+            close_database(self.engine)
 
     # --- writing ----------------------------------------------------------------------------
     def append(self, target: Target, event: AuditEvent) -> AuditEntry:
@@ -310,6 +312,14 @@ class EmbeddedAuditLog(Witnessing):
             return _strict(self.iter_entries(_connection(target), start, limit))
         with self.engine.connect() as conn:
             return _strict(self.iter_entries(conn, start, limit))
+
+    def of_search(self, search_id: str) -> list[AuditEntry]:
+        """The entries about ``search_id`` (the search, its dispositions...), oldest first,
+        found by the index; an entry whose own details name another search is left out."""
+        q = select(EntryRow).where(EntryRow.search_id == search_id).order_by(EntryRow.sequence)
+        with self.engine.connect() as conn:
+            found = _strict(rows.parse_entry(row) for row in conn.execute(q))
+        return [e for e in found if e.details.get("search_id") == search_id]
 
     def checkpoints(self, target: Target | None = None) -> list[Checkpoint]:
         q = select(CheckpointRow).order_by(CheckpointRow.sequence, CheckpointRow.id)

@@ -12,8 +12,8 @@ from mobileid.audit.keys import (
     load_signer,
 )
 from mobileid.audit.remote import open_remote
-from mobileid.audit.tables import open_audit_engine
 from mobileid.audit.witness import FileWitness
+from mobileid.database import Where
 
 if TYPE_CHECKING:
     from mobileid.config import Settings
@@ -45,8 +45,12 @@ def open_audit_log(
     witness_dir: Path | None = None,
     witness_url: str | None = None,
     full_verify_minutes: float | None = None,
+    database: Where | None = None,
 ) -> EmbeddedAuditLog:
-    """The embedded log in ``data_dir``; with ``create_key`` a signing key is made if absent.
+    """The log of ``data_dir``; with ``create_key`` a signing key is made if absent.
+
+    The entries live in the main database: ``database`` (an engine, shared, or a URL), by
+    default the SQLite file in ``data_dir``.
 
     Signed heads are witnessed in ``witness_dir`` (default ``DATA_DIR/audit-witness``) and,
     with ``witness_url``, remotely. Without ``create_key`` and without a key on disk the log
@@ -63,7 +67,7 @@ def open_audit_log(
     own = signer.public_key_pem() if signer is not None else None
     others = [pem for pem in local_public_keys(data_dir) if pem != own]
     return EmbeddedAuditLog(
-        open_audit_engine(audit_database(data_dir)),
+        audit_database(data_dir) if database is None else database,
         signer=signer,
         trusted_keys=others,
         clock=clock,
@@ -76,9 +80,14 @@ def open_audit_log(
 
 
 def open_deployment_audit_log(
-    settings: Settings, *, create_key: bool = True, clock: Clock = system_clock
+    settings: Settings,
+    *,
+    create_key: bool = True,
+    clock: Clock = system_clock,
+    database: Where | None = None,
 ) -> EmbeddedAuditLog:
-    """The deployment's log, with the schedule and witness its settings name."""
+    """The deployment's log, with the schedule and witness its settings name, in its main
+    database (``database``: that database's shared engine, when the caller holds one)."""
     return open_audit_log(
         settings.data_dir,
         create_key=create_key,
@@ -88,4 +97,5 @@ def open_deployment_audit_log(
         witness_dir=settings.witness_dir,
         witness_url=settings.audit_witness_url,
         full_verify_minutes=settings.audit_full_verify_minutes,
+        database=settings.main_database_url if database is None else database,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Insert, Row, insert
@@ -20,6 +21,7 @@ from mobileid.audit.model import (
 from mobileid.audit.tables import CheckpointRow
 
 COMPONENT = "audit"
+SEARCH_ID_LEN = 32
 
 
 def head_row(row: Row[Any]) -> AuditHead:
@@ -48,10 +50,18 @@ def entry_from_payload(payload: dict[str, Any], entry_hash: str) -> AuditEntry:
 
 
 def entry_values(entry: AuditEntry) -> dict[str, Any]:
-    """Column values of an entry's row; details are stored as their canonical JSON."""
+    """Column values of an entry's row; details are stored as their canonical JSON, and the
+    search the entry concerns (if any) in its indexed column."""
     values = entry_dict(entry)
     values["details"] = canonical_json(entry.details).decode("utf-8")
+    values["search_id"] = search_ref(entry.details)
     return values
+
+
+def search_ref(details: Mapping[str, Any]) -> str | None:
+    """The search id an entry's details name, when it fits the indexed column."""
+    value = details.get("search_id")
+    return value if isinstance(value, str) and len(value) <= SEARCH_ID_LEN else None
 
 
 def insert_checkpoint(cp: Checkpoint) -> Insert:

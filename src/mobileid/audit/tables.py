@@ -1,4 +1,4 @@
-"""The audit log's own SQLite tables. They can live in their own file or beside other tables.
+"""The audit log's tables, in the main database (created and changed by its migrations).
 
 ``audit_entries`` and ``audit_checkpoints`` are the record; ``audit_head`` is bookkeeping with
 one row: every append first updates it, which takes SQLite's write lock (or a row lock on a
@@ -9,14 +9,14 @@ Verification never trusts ``audit_head``; it recomputes everything from the reco
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Boolean, Integer, String, Text, create_engine, event, insert, select
+from sqlalchemy import Boolean, Integer, String, Text, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mobileid.audit.model import GENESIS_HASH
+from mobileid.database import open_database
 
 
 class AuditBase(DeclarativeBase):
@@ -37,6 +37,9 @@ class EntryRow(AuditBase):
     clock_regressed: Mapped[bool] = mapped_column(Boolean)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
+    # Bookkeeping outside the hash chain: the search an entry concerns, indexed so that a
+    # disposition finds its search without reading the log (readers check ``details`` too).
+    search_id: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class CheckpointRow(AuditBase):
@@ -64,25 +67,13 @@ HEAD_ID = 1
 
 
 def open_audit_engine(path: Path) -> Engine:
-    """An engine on its own SQLite file (WAL, waits up to 10 s for the write lock)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///{path}")
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")  # an audit entry that was committed stays
-        cur.execute("PRAGMA busy_timeout=10000")
-        cur.close()
-
-    install(engine)
-    return engine
+    """The engine of the main database in the SQLite file at ``path`` (created and upgraded
+    as needed); release it with ``mobileid.database.close_database``."""
+    return open_database(path)
 
 
 def install(engine: Engine) -> None:
-    """Create the audit tables and the head row where they are missing (idempotent)."""
-    AuditBase.metadata.create_all(engine)
+    """Give a new log its head row (idempotent; the tables come from the migrations)."""
     try:
         with engine.begin() as conn:
             _ensure_head(conn)

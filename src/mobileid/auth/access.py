@@ -50,6 +50,7 @@ def enforce(
     context = {k: v for k, v in (("gallery", gallery), ("source", source)) if v is not None}
     emit(
         deps,
+        None,
         EventType.ACCESS_DENIED,
         principal,
         Outcome.DENIED,

@@ -55,6 +55,7 @@ def tick(deps: AuthDeps, s: Session) -> auth_clock.Reading:
     if reading.jumped_back is not None and reading.jumped_back > deps.params.clock_tolerance:
         emit(
             deps,
+            s,
             EventType.CLOCK_BACKWARDS,
             None,
             Outcome.SUCCESS,
@@ -67,6 +68,7 @@ def tick(deps: AuthDeps, s: Session) -> auth_clock.Reading:
 
 def emit(
     deps: AuthDeps,
+    s: Session | None,
     event_type: EventType,
     who: Principal | OperatorRow | str | None,
     outcome: Outcome,
@@ -81,7 +83,7 @@ def emit(
         name, role = who.username, who.role
     else:
         name, role = who, None
-    deps.events.record(event_type.value, name, role, outcome.value, details)
+    deps.events.record(event_type.value, name, role, outcome.value, details, session=s)
 
 
 def normalise_username(username: str) -> str:

@@ -1,9 +1,11 @@
 """What operators and access control report: one ``AuthEvents`` callback, swappable.
 
 The audit log plugs in here. ``record`` is called inside the database transaction of the action
-it describes, so a callback that raises undoes the action: an action whose event cannot be
-written does not happen. Details are JSON-ready (str, int, bool, lists) and never hold a
-password, TOTP code, secret or token.
+it describes, and is handed that transaction's session (None for an event outside any, say a
+refusal decided before anything was read): a sink in the same database writes in it, so the
+action and its event commit together. A callback that raises undoes the action: an action
+whose event cannot be written does not happen. Details are JSON-ready (str, int, bool,
+lists) and never hold a password, TOTP code, secret or token.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class AuthEvents(Protocol):
         role: str | None,
         outcome: str,
         details: dict[str, Any],
+        *,
+        session: Any = None,
     ) -> None: ...
 
 
@@ -68,6 +72,8 @@ class MemoryEvents:
         role: str | None,
         outcome: str,
         details: dict[str, Any],
+        *,
+        session: Any = None,
     ) -> None:
         self.events.append(AuthEvent(event_type, operator, role, outcome, dict(details)))
 

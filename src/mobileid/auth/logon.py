@@ -72,7 +72,12 @@ def _attempt(
     if row is None:
         dummy.burn(password)
         emit(
-            deps, EventType.LOGON_FAILED, username[:64], Outcome.FAILURE, reason="unknown_operator"
+            deps,
+            s,
+            EventType.LOGON_FAILED,
+            username[:64],
+            Outcome.FAILURE,
+            reason="unknown_operator",
         )
         return _Failure("unknown_operator")
     if row.disabled_at is not None:
@@ -82,6 +87,7 @@ def _attempt(
     if row.locked_until is not None and now < row.locked_until:
         emit(
             deps,
+            s,
             EventType.LOGON_FAILED,
             row,
             Outcome.FAILURE,
@@ -126,6 +132,7 @@ def _fail(
         s.refresh(row, ["failed_logons"])
     emit(
         deps,
+        s,
         EventType.LOGON_FAILED,
         row,
         Outcome.FAILURE,
@@ -137,6 +144,7 @@ def _fail(
     row.locked_until = now + deps.params.lockout
     emit(
         deps,
+        s,
         EventType.LOCKOUT,
         row,
         Outcome.FAILURE,
@@ -159,7 +167,7 @@ def _succeed(
         SessionRow(token_sha256=digest(token), operator_id=row.id, created_at=now, last_used_at=now)
     )
     principal = principal_of(s, row, "session")
-    emit(deps, EventType.LOGON, principal, Outcome.SUCCESS)
+    emit(deps, s, EventType.LOGON, principal, Outcome.SUCCESS)
     idle = int(deps.params.session_idle.total_seconds())
     return LogonResult(session_token=token, principal=principal, idle_timeout_s=idle)
 
@@ -186,12 +194,13 @@ def _live_session(
 ) -> tuple[SessionRow, OperatorRow] | str:
     sess = s.scalar(select(SessionRow).where(SessionRow.token_sha256 == digest(token)))
     if sess is None:
-        emit(deps, EventType.ACCESS_DENIED, None, Outcome.DENIED, reason="session_unknown")
+        emit(deps, s, EventType.ACCESS_DENIED, None, Outcome.DENIED, reason="session_unknown")
         return "unknown"
     row = s.get_one(OperatorRow, sess.operator_id)
     if sess.ended_at is not None:
         emit(
             deps,
+            s,
             EventType.ACCESS_DENIED,
             row,
             Outcome.DENIED,
@@ -201,17 +210,18 @@ def _live_session(
         return f"ended ({sess.end_reason})"
     if row.disabled_at is not None:
         sess.ended_at, sess.end_reason = now, "disabled"
-        emit(deps, EventType.ACCESS_DENIED, row, Outcome.DENIED, reason="operator_disabled")
+        emit(deps, s, EventType.ACCESS_DENIED, row, Outcome.DENIED, reason="operator_disabled")
         return "ended (operator disabled)"
     if unknown_role(row):
         sess.ended_at, sess.end_reason = now, "unknown_role"
-        emit(deps, EventType.ACCESS_DENIED, row, Outcome.DENIED, reason="unknown_role")
+        emit(deps, s, EventType.ACCESS_DENIED, row, Outcome.DENIED, reason="unknown_role")
         return "ended (the operator's stored role is unknown)"
     idle = now - sess.last_used_at
     if idle >= deps.params.session_idle:
         sess.ended_at, sess.end_reason = now, "idle"
         emit(
             deps,
+            s,
             EventType.SESSION_EXPIRED,
             row,
             Outcome.SUCCESS,
@@ -231,4 +241,4 @@ def logout(deps: AuthDeps, session_token: str) -> None:
             return
         sess.ended_at, sess.end_reason = now, "logout"
         row = s.get_one(OperatorRow, sess.operator_id)
-        emit(deps, EventType.LOGOUT, row, Outcome.SUCCESS)
+        emit(deps, s, EventType.LOGOUT, row, Outcome.SUCCESS)

@@ -65,7 +65,7 @@ def add_operator(
         s.add(row)
         s.flush()
         details = {"change": "created", "target": name, "target_role": the_role.value}
-        emit(deps, EventType.OPERATOR_CHANGE, actor, Outcome.SUCCESS, **details, unit=unit)
+        emit(deps, s, EventType.OPERATOR_CHANGE, actor, Outcome.SUCCESS, **details, unit=unit)
         info = info_of(s, row)
     uri = totp.provisioning_uri(secret, name, deps.params.totp_issuer)
     return NewOperator(operator=info, totp_uri=uri, totp_secret=secret)
@@ -135,6 +135,7 @@ def disable_operator(deps: AuthDeps, actor: Principal, username: str) -> Operato
             )
             emit(
                 deps,
+                s,
                 EventType.OPERATOR_CHANGE,
                 actor,
                 Outcome.SUCCESS,
@@ -157,6 +158,7 @@ def set_role(deps: AuthDeps, actor: Principal, username: str, role: Role | str) 
             row.role = new.value
             emit(
                 deps,
+                s,
                 EventType.PERMISSION_CHANGE,
                 actor,
                 Outcome.SUCCESS,
@@ -179,6 +181,7 @@ def set_password(deps: AuthDeps, actor: Principal, username: str, password: str)
         row.failed_logons, row.locked_until = 0, None
         emit(
             deps,
+            s,
             EventType.OPERATOR_CHANGE,
             actor,
             Outcome.SUCCESS,
@@ -214,7 +217,7 @@ def change_entitlement(
             s.delete(existing)
         s.flush()
         details = {"change": "grant" if grant else "revoke", "target": row.username, kind: name}
-        emit(deps, EventType.PERMISSION_CHANGE, actor, Outcome.SUCCESS, **details)
+        emit(deps, s, EventType.PERMISSION_CHANGE, actor, Outcome.SUCCESS, **details)
         return info_of(s, row)
 
 

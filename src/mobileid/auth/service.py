@@ -1,6 +1,6 @@
 """``AuthService``: the one object the API, CLI and service layer use for operators and access.
 
-Build it with an engine (``open_auth_engine(path)`` or any SQLAlchemy engine), the deployment
+Build it on the main database (its shared engine, a URL or a SQLite path), the deployment
 key, and optionally the event sink, clock, password hasher and parameters, so tests and
 deployments choose each of them. Nothing is created at import.
 """
@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from argon2 import PasswordHasher
-from sqlalchemy.engine import Engine
 
 from mobileid.auth import logon as _logon
 from mobileid.auth import operators as _ops
@@ -26,7 +25,6 @@ from mobileid.auth.events import AuthEvents, MemoryEvents
 from mobileid.auth.params import AuthParams
 from mobileid.auth.passwords import DummyHash
 from mobileid.auth.roles import Action, Role
-from mobileid.auth.store import create_tables, open_auth_engine
 from mobileid.auth.values import (
     IssuedToken,
     LogonResult,
@@ -35,6 +33,7 @@ from mobileid.auth.values import (
     Principal,
     TokenInfo,
 )
+from mobileid.database import Where, attach, close_database
 from mobileid.errors import InvalidArgument
 
 
@@ -49,7 +48,7 @@ class AuthService:
 
     def __init__(
         self,
-        engine: Engine,
+        database: Where,
         deployment_key: bytes,
         *,
         events: AuthEvents | None = None,
@@ -58,7 +57,7 @@ class AuthService:
         hasher: PasswordHasher | None = None,
         params: AuthParams | None = None,
     ) -> None:
-        create_tables(engine)
+        engine, self._owns_engine = attach(database)
         params = AuthParams() if params is None else params
         self.events: AuthEvents = MemoryEvents() if events is None else events
         self._deps = AuthDeps(
@@ -84,10 +83,10 @@ class AuthService:
         hasher: PasswordHasher | None = None,
         params: AuthParams | None = None,
     ) -> AuthService:
-        """A service on the SQLite file at ``path`` (created with its tables if missing)."""
-        engine = open_auth_engine(path)
+        """A service on the main database in the SQLite file at ``path`` (created and
+        upgraded as needed)."""
         return cls(
-            engine,
+            path,
             deployment_key,
             events=events,
             clock=clock,
@@ -97,8 +96,9 @@ class AuthService:
         )
 
     def close(self) -> None:
-        """Dispose of the engine (its connections)."""
-        self._deps.engine.dispose()
+        """Release the engine, if this service opened it."""
+        if self._owns_engine:
+            close_database(self._deps.engine)
 
     @property
     def params(self) -> AuthParams:

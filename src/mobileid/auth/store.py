@@ -1,4 +1,5 @@
-"""SQLite tables of operators, entitlements, sessions and API tokens (own metadata).
+"""Tables of operators, entitlements, sessions and API tokens, in the main database (created
+by its migrations), so that an operator change and its audit entry commit together.
 
 No password, TOTP secret, session id or API token is stored in the clear: passwords as argon2
 hashes, TOTP secrets sealed with AES-GCM under the deployment key, session ids and tokens as
@@ -11,16 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import (
+    BigInteger,
     ForeignKey,
     LargeBinary,
     String,
     TypeDecorator,
     UniqueConstraint,
-    create_engine,
-    event,
 )
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from mobileid.database import open_database
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -113,25 +115,10 @@ class ClockRow(AuthBase):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     high_water: Mapped[datetime] = mapped_column()
-    offset_us: Mapped[int] = mapped_column(default=0)
-
-
-def create_tables(engine: Engine) -> None:
-    AuthBase.metadata.create_all(engine)
+    offset_us: Mapped[int] = mapped_column(BigInteger, default=0)  # may pass 2**31 us
 
 
 def open_auth_engine(path: Path) -> Engine:
-    """An engine on the SQLite file at ``path`` with the auth tables created."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///{path}")
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=10000")
-        cur.close()
-
-    create_tables(engine)
-    return engine
+    """The engine of the main database in the SQLite file at ``path`` (created and upgraded
+    as needed, operators' tables included); release it with ``close_database``."""
+    return open_database(path)

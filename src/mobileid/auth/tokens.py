@@ -52,7 +52,7 @@ def _refuse_unless_session(deps: AuthDeps, principal: Principal) -> None:
         return
     reason = f"API tokens are issued from a logon session, not via {principal.via}"
     details = {"action": "issue_token", "reason": reason}
-    emit(deps, EventType.ACCESS_DENIED, principal, Outcome.DENIED, **details)
+    emit(deps, None, EventType.ACCESS_DENIED, principal, Outcome.DENIED, **details)
     raise AccessDenied(
         f"action: operator {principal.username!r} may not issue_token: {reason}",
         operator=principal.username,
@@ -100,6 +100,7 @@ def issue_token(
         )
         emit(
             deps,
+            s,
             EventType.TOKEN_ISSUED,
             principal,
             Outcome.SUCCESS,
@@ -129,7 +130,7 @@ def _check(
 ) -> tuple[ApiTokenRow, OperatorRow] | str:
     tok = s.scalar(select(ApiTokenRow).where(ApiTokenRow.token_sha256 == digest(token)))
     if tok is None:
-        emit(deps, EventType.ACCESS_DENIED, None, Outcome.DENIED, reason="token_forged")
+        emit(deps, s, EventType.ACCESS_DENIED, None, Outcome.DENIED, reason="token_forged")
         return "an unknown token (forged, mistyped or from another deployment)"
     row = s.get_one(OperatorRow, tok.operator_id)
     problem: tuple[str, str] | None = None
@@ -157,7 +158,13 @@ def _check(
     if problem is None:
         return tok, row
     emit(
-        deps, EventType.ACCESS_DENIED, row, Outcome.DENIED, reason=problem[0], token_id=tok.token_id
+        deps,
+        s,
+        EventType.ACCESS_DENIED,
+        row,
+        Outcome.DENIED,
+        reason=problem[0],
+        token_id=tok.token_id,
     )
     return problem[1]
 
@@ -180,6 +187,7 @@ def revoke_token(deps: AuthDeps, actor: Principal, token_id: str) -> None:
             tok.revoked_at, tok.revoked_by = now, actor.username
             emit(
                 deps,
+                s,
                 EventType.TOKEN_REVOKED,
                 actor,
                 Outcome.SUCCESS,

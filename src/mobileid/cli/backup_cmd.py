@@ -11,7 +11,8 @@ from typing import Any
 from mobileid.cli.reason import MANAGEMENT_NOTE, management, token_argument
 from mobileid.config import Settings
 
-BACKUP_HELP = """\
+BACKUP_HELP = (
+    """\
 Copy the data folder into DIR (new or empty) while the service may keep running: every
 database through SQLite's online backup, the audit witness under its lock, the configuration
 files, and the public key that verifies the audit log, with manifest.json listing each file's
@@ -19,7 +20,9 @@ SHA-256. Indexes and caches are left out (rebuilt from the databases).
 Keys: without --with-keys the deployment key and the audit signing key are NOT copied: keep
 them apart from the data they unlock (DATA_DIR/keys/), and give them to `mobileid restore
 --keys`. The manifest names the deployment key id a restore needs. Audited (event backup).
-An admin's act (it reads every gallery):""" + MANAGEMENT_NOTE
+An admin's act (it reads every gallery):"""
+    + MANAGEMENT_NOTE
+)
 
 RESTORE_HELP = """\
 Bring BACKUP back into the data folder, which must be new or empty. Every file is checked

@@ -43,8 +43,10 @@ def _common() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         default=argparse.SUPPRESS,
-        help="where the gallery, indexes and caches live "
-        "(default: $MOBILEID_DATA_DIR or ./mobileid-data)",
+        help="where the main database, keys, indexes and caches live "
+        "(default: $MOBILEID_DATA_DIR or ./mobileid-data); the main database is the file "
+        "DATA_DIR/mobileid.sqlite3 unless $MOBILEID_DATABASE_URL names another "
+        "(postgresql://USER:PASSWORD@HOST/DB)",
     )
     p.add_argument(
         "--json",
@@ -61,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mobileid",
         description="Accountable mobile biometric identification. " + NOTICE,
         parents=[common],
+        epilog="The main database (galleries, audit log, operators, training records) is "
+        "DATA_DIR/mobileid.sqlite3, or the database $MOBILEID_DATABASE_URL names "
+        "(postgresql://USER:PASSWORD@HOST/DB); its schema is upgraded when a command opens it.",
     )
     parser.add_argument("--version", action="version", version=f"mobileid {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

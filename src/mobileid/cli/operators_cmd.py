@@ -44,21 +44,28 @@ CONSOLE_NOTE = (
 def open_auth(
     settings: Settings, events: AuthEvents | None = None, hasher: PasswordHasher | None = None
 ) -> AuthService:
-    """The operator store of this data folder, its deployment key created if missing.
+    """The operator store in the deployment's main database, its deployment key created if
+    missing.
 
-    ``events`` is where operator changes are reported: the deployment's audit log unless
-    another sink is given.
+    ``events`` is where operator changes are reported: the deployment's audit log (in the same
+    database, so a change and its entry commit together) unless another sink is given.
     """
-    if events is None:
-        from mobileid.audit import open_deployment_audit_log
-        from mobileid.service.auth_audit import AuditedAuthEvents
+    from mobileid.database import close_database
+    from mobileid.service.database import open_main_database
 
-        events = AuditedAuthEvents(open_deployment_audit_log(settings))
-    from mobileid.service.deployment_key import deployment_key
+    engine = open_main_database(settings)  # upgraded, an earlier operators file moved in
+    try:
+        if events is None:
+            from mobileid.audit import open_deployment_audit_log
+            from mobileid.service.auth_audit import AuditedAuthEvents
 
-    key = deployment_key(settings)  # never a new key where sealed rows need the old one
-    path = settings.data_dir / "operators.sqlite3"
-    return AuthService.open(path, key, events=events, hasher=hasher)
+            events = AuditedAuthEvents(open_deployment_audit_log(settings))
+        from mobileid.service.deployment_key import deployment_key
+
+        key = deployment_key(settings, engine)  # never a new key where sealed rows need it
+        return AuthService(settings.main_database_url, key, events=events, hasher=hasher)
+    finally:
+        close_database(engine)  # the service holds its own reference
 
 
 def add_operators_parser(sub: Any, common: argparse.ArgumentParser) -> None:

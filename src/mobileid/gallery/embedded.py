@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from mobileid.database import Where, attach, close_database
 from mobileid.errors import InvalidArgument, NotFound
 from mobileid.gallery import bulk, changes, upkeep
 from mobileid.gallery.bulk import BatchHook, BulkEnrolled, EnrolBatch
@@ -33,7 +34,6 @@ from mobileid.gallery.store import (
     GalleryVersion,
     SubjectRow,
     bump_version,
-    open_engine,
     stamp,
     subject_row,
 )
@@ -79,7 +79,7 @@ class EmbeddedGallery:
 
     def __init__(
         self,
-        database: Path,
+        database: Where,
         index_dir: Path,
         *,
         key: bytes,
@@ -90,7 +90,7 @@ class EmbeddedGallery:
     ):
         self._box = SecretBox(key)
         set_search_threads(search_threads)
-        self.engine = open_engine(database)
+        self.engine, self._owns_engine = attach(database)
         self.index_dir = index_dir
         self.progress = progress
         self.clock = clock
@@ -107,7 +107,8 @@ class EmbeddedGallery:
         for thread in list(self.sync.building.values()):
             thread.join()
         self.vectors.close()
-        self.engine.dispose()
+        if self._owns_engine:
+            close_database(self.engine)
 
     # --- subjects -------------------------------------------------------------------------
     def enrol(

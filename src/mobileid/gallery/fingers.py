@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from mobileid.database import Where, attach, close_database
 from mobileid.errors import InvalidArgument
 from mobileid.finger.index import screen, screen_codes
 from mobileid.finger.match import MatchFeatures, match_features, prepare
@@ -56,11 +56,9 @@ from mobileid.gallery.finger_rows import (
 from mobileid.gallery.finger_screen import FeatureCache, ScreenSet
 from mobileid.gallery.sealing import DeploymentKeyError, SecretBox
 from mobileid.gallery.store import (
-    Base,
     EmbeddingRow,
     GalleryVersion,
     SubjectRow,
-    open_engine,
     stamp,
     subject_row,
 )
@@ -87,17 +85,17 @@ class FingerGallery:
     """Finger templates in the embedded database; ``key`` seals them (never read from disk)."""
 
     def __init__(
-        self, database: Path, *, key: bytes, clock: Clock = lambda: datetime.now(UTC)
+        self, database: Where, *, key: bytes, clock: Clock = lambda: datetime.now(UTC)
     ) -> None:
         self._box = SecretBox(key)
-        self.engine = open_engine(database)
-        Base.metadata.create_all(self.engine, tables=[FingerTemplateRow.__table__])  # type: ignore[list-item]
+        self.engine, self._owns_engine = attach(database)
         self.clock = clock
         self._loaded: dict[tuple[str, str], ScreenSet] = {}
         self._features = FeatureCache()
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._owns_engine:
+            close_database(self.engine)
 
     def enrol(
         self,

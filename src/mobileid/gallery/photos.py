@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -32,9 +31,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mobileid.capture.reference import ReferenceImage
+from mobileid.database import Where, attach, close_database
 from mobileid.errors import InvalidArgument, NotFound
 from mobileid.gallery.sealing import DeploymentKeyError, SecretBox
-from mobileid.gallery.store import Base, EmbeddingRow, open_engine
+from mobileid.gallery.store import Base, EmbeddingRow
 
 MEDIA_TYPE = "image/jpeg"
 
@@ -84,11 +84,6 @@ def _rowcount(result: Any) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 
 
-def ensure_table(session: Session) -> None:
-    """Create the table in a database from before reference photos (a no-op after)."""
-    PhotoRow.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
-
-
 def add_photos(
     session: Session,
     box: SecretBox,
@@ -101,7 +96,6 @@ def add_photos(
     wanted: dict[str, ReferenceImage] = {p.image_sha256: p for p in photos}
     if not wanted:
         return 0
-    ensure_table(session)
     captured = dict(
         session.execute(
             select(EmbeddingRow.image_sha256, func.min(EmbeddingRow.created_at))
@@ -144,14 +138,12 @@ def add_photos(
 
 def delete_subject_photos(session: Session, subject_id: str) -> int:
     """Delete a subject's photos inside the caller's transaction; returns how many."""
-    ensure_table(session)
     return _rowcount(session.execute(delete(PhotoRow).where(PhotoRow.subject_id == subject_id)))
 
 
 def purge_photos(session: Session, gallery: str, cut: str, doomed: Any) -> int:
     """Delete, inside the purge's transaction, the gallery's photos taken before ``cut`` (a
     stored time) and those of the subjects ``doomed`` (a subquery of ids) is about to delete."""
-    ensure_table(session)
     old = delete(PhotoRow).where(PhotoRow.gallery == gallery, PhotoRow.created_at < cut)
     n = _rowcount(session.execute(old))
     orphans = delete(PhotoRow).where(PhotoRow.subject_id.in_(doomed))
@@ -161,11 +153,9 @@ def purge_photos(session: Session, gallery: str, cut: str, doomed: Any) -> int:
 class ReferencePhotos:
     """Reads and key rotation of the photos in the gallery database at ``database``."""
 
-    def __init__(self, database: Path, *, key: bytes) -> None:
+    def __init__(self, database: Where, *, key: bytes) -> None:
         self._box = SecretBox(key)
-        self.engine = open_engine(database)
-        with Session(self.engine) as s, s.begin():
-            ensure_table(s)
+        self.engine, self._owns_engine = attach(database)
 
     @property
     def box(self) -> SecretBox:
@@ -173,7 +163,8 @@ class ReferencePhotos:
         return self._box
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._owns_engine:
+            close_database(self.engine)
 
     def count(self, subject_ids: Sequence[str]) -> dict[str, int]:
         """{subject id: photos kept}, for the subjects that have any."""

@@ -1,4 +1,6 @@
-"""SQLite tables of the embedded gallery: the source of truth for subjects and embeddings.
+"""Tables of the gallery in the main database: the source of truth for subjects and embeddings.
+
+The tables are created and changed by the main database's migrations (``mobileid.database``).
 
 Embedding vectors are stored sealed (AES-GCM under the deployment key, see ``sealing.py``);
 ``key_id`` says which key sealed each row, so a key rotation can proceed row by row.
@@ -8,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import (
     ForeignKey,
@@ -16,13 +17,8 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
-    create_engine,
-    event,
-    inspect,
     select,
-    text,
 )
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from mobileid.errors import InvalidArgument
@@ -107,45 +103,6 @@ def bump_version(s: Session, gallery: str) -> None:
         s.add(GalleryVersion(gallery=gallery, version=1))
     else:
         row.version += 1
-
-
-def open_engine(path: Path) -> Engine:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///{path}")
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=10000")
-        # Deleted rows are overwritten with zeros, not left in free pages: a purge or a
-        # deletion removes the data from the file, not just from the tables.
-        cur.execute("PRAGMA secure_delete=ON")
-        cur.close()
-
-    Base.metadata.create_all(engine)
-    _add_missing_columns(engine)
-    return engine
-
-
-# Columns added after the first release: (table, column, SQL type). ``create_all`` makes new
-# tables only, so a database from before gets them here (SQLite's ALTER TABLE ADD COLUMN).
-_ADDED_COLUMNS = (
-    ("face_embeddings", "key_id", "VARCHAR(16)"),
-    ("gallery_versions", "retention_hours", "INTEGER"),
-)
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    with engine.begin() as conn:
-        have = {t: {c["name"] for c in inspect(conn).get_columns(t)} for t, _, _ in _ADDED_COLUMNS}
-        for table, column, sql_type in _ADDED_COLUMNS:
-            if column not in have[table]:
-                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
-        conn.execute(
-            text("CREATE INDEX IF NOT EXISTS ix_embeddings_key_id ON face_embeddings (key_id)")
-        )
 
 
 def subject_row(

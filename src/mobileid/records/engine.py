@@ -1,15 +1,18 @@
-"""SQLAlchemy engines for record sources: the same code on SQLite and PostgreSQL, chosen by URL.
+"""Engines of record sources: the same code on SQLite and PostgreSQL, chosen by URL.
 
-Only this module knows engine-specific settings (SQLite pragmas, PostgreSQL timeouts).
+Engines come from :mod:`mobileid.database` (one pool per URL per process); a source's waits
+(locks, connecting, statements) end after its ``timeout_s``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+
+from mobileid.database import engine_url
+from mobileid.database import open_engine as open_shared_engine
+
+__all__ = ["describe_failure", "engine_url", "open_engine"]
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -20,40 +23,7 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def engine_url(url: str) -> str:
-    """``postgresql://`` means the psycopg 3 driver, the one mobileid installs."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
 def open_engine(raw_url: str, timeout_s: float) -> Engine:
-    """An engine whose waits (locks, connecting, statements) end after ``timeout_s``."""
-    url = make_url(engine_url(raw_url))
-    if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": timeout_s})
-        busy_ms = int(timeout_s * 1000)
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
-            cur.close()
-
-        return engine
-    if url.get_backend_name() == "postgresql":
-        # A source that hangs must not hold a worker thread for ever: the server ends any
-        # statement that runs past the timeout, and connecting gives up after it too.
-        return create_engine(
-            url,
-            pool_pre_ping=True,
-            connect_args={
-                "connect_timeout": max(1, round(timeout_s)),
-                "options": f"-c statement_timeout={int(timeout_s * 1000)}",
-            },
-        )
-    return create_engine(url)
+    """The shared engine of a source's URL whose waits end after ``timeout_s`` (release it
+    with ``mobileid.database.release_engine``)."""
+    return open_shared_engine(raw_url, timeout_s=timeout_s)

@@ -16,6 +16,7 @@ from sqlalchemy import Table, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
+from mobileid.database import release_engine
 from mobileid.records import normalise as norm
 from mobileid.records import serial
 from mobileid.records.engine import describe_failure, open_engine
@@ -103,7 +104,7 @@ class SqlRecordSource:
     def close(self) -> None:
         with self._lock:
             if self._engine is not None:
-                self._engine.dispose()
+                release_engine(self._engine)
                 self._engine = None
 
     def __enter__(self) -> SqlRecordSource:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from mobileid.audit import AuditEvent, EmbeddedAuditLog, EventType, Outcome
 
 _EVENTS = {
@@ -23,8 +25,10 @@ _OUTCOMES = {"success": Outcome.OK, "failure": Outcome.FAILED, "denied": Outcome
 
 
 class AuditedAuthEvents:
-    """An ``AuthEvents`` sink: each event becomes one audit entry. If the entry cannot be
-    written, the error propagates and the operator store rolls its change back."""
+    """An ``AuthEvents`` sink: each event becomes one audit entry, written in the operator
+    store's own transaction when both live in the same database (the deployment's main
+    database), so the change and its entry commit together. If the entry cannot be written,
+    the error propagates and the operator store rolls its change back."""
 
     def __init__(self, log: EmbeddedAuditLog):
         self.log = log
@@ -36,17 +40,21 @@ class AuditedAuthEvents:
         role: str | None,
         outcome: str,
         details: dict[str, Any],
+        *,
+        session: Session | None = None,
     ) -> None:
         event = _EVENTS.get(event_type)
         if event is None:
             raise ValueError(f"event_type: expected one of {sorted(_EVENTS)}, got {event_type!r}")
-        self.log.record(
-            AuditEvent(
-                event,
-                operator or "(unknown)",
-                role or "(none)",
-                "auth",
-                _OUTCOMES.get(outcome, Outcome.FAILED),
-                details,
-            )
+        entry = AuditEvent(
+            event,
+            operator or "(unknown)",
+            role or "(none)",
+            "auth",
+            _OUTCOMES.get(outcome, Outcome.FAILED),
+            details,
         )
+        if session is not None and session.get_bind().engine.url == self.log.engine.url:
+            self.log.append(session, entry)
+        else:
+            self.log.record(entry)

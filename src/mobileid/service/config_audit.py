@@ -4,7 +4,8 @@ The purposes file (purposes and the legal authorities they map to) and the band 
 plain configuration. Before every search, their current content is compared with what was
 last recorded; a difference is written to the audit log (``purpose_change``,
 ``threshold_change``) with the new content, so nobody can quietly change them between two
-searches. The last recorded digests live beside the log, in the same transaction as the entry.
+searches. The last recorded digests live beside the log (table ``config_state``, created by
+the main database's migrations), in the same transaction as the entry.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import Column, MetaData, String, Table, select
-from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy import Column, MetaData, String, Table, insert, select, update
+from sqlalchemy.engine import Connection
 
 from mobileid.audit import AuditEvent, EventType
 from mobileid.service.caller import Caller
@@ -47,10 +48,8 @@ def _current(ctx: Context) -> dict[str, tuple[EventType, dict[str, Any]]]:
 def audit_config_changes(ctx: Context, caller: Caller) -> int:
     """Record each changed setting; returns how many entries were written."""
     log = ctx.audit
-    engine = log.engine
-    _META.create_all(engine)
     written = 0
-    with engine.begin() as conn:
+    with log.engine.begin() as conn:
         known = dict(conn.execute(select(_STATE.c.name, _STATE.c.digest)).all())
         for name, (event, content) in _current(ctx).items():
             digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
@@ -61,9 +60,14 @@ def audit_config_changes(ctx: Context, caller: Caller) -> int:
                 conn,
                 AuditEvent(event, caller.operator, caller.role, "config", details=details),
             )
-            stmt = insert(_STATE).values(name=name, digest=digest)
-            conn.execute(
-                stmt.on_conflict_do_update(index_elements=["name"], set_={"digest": digest})
-            )
+            _store(conn, name, digest)
             written += 1
     return written
+
+
+def _store(conn: Connection, name: str, digest: str) -> None:
+    """Insert or update, portably. The append before it holds the audit head's lock, so no
+    other process can insert the same name between the two statements."""
+    done = conn.execute(update(_STATE).where(_STATE.c.name == name).values(digest=digest))
+    if done.rowcount == 0:
+        conn.execute(insert(_STATE).values(name=name, digest=digest))

@@ -1,5 +1,9 @@
-"""What every use case shares, built once per process: settings, galleries, pipelines,
-calibrations, the audit log and the operator store.
+"""What every use case shares, built once per process: settings, the main database's engine,
+galleries, pipelines, calibrations, the audit log and the operator store.
+
+Every store of the main database (galleries, photos, finger templates, audit log, operators,
+training records) shares the one engine opened here, so a process holds one connection pool
+per database, and a change and its audit entry can commit in one transaction.
 
 Nothing about who is acting lives here: that is the per-request
 :class:`~mobileid.service.caller.Caller`, passed to each use case. A ``Context`` is shared by
@@ -14,9 +18,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
+
 from mobileid.audit import EmbeddedAuditLog, open_deployment_audit_log
 from mobileid.auth import AuthService
 from mobileid.config import Settings
+from mobileid.database import close_database
 from mobileid.errors import PipelineMismatch
 from mobileid.face.pipeline import FacePipeline, load_face_pipeline
 from mobileid.finger.pipeline import FingerPipeline, load_finger_pipeline
@@ -26,6 +33,7 @@ from mobileid.gallery.fingers import FingerGallery
 from mobileid.gallery.photos import ReferencePhotos
 from mobileid.gallery.protocol import GalleryIndex
 from mobileid.scoring import Calibration
+from mobileid.service.database import open_main_database
 from mobileid.service.deployment_key import deployment_key
 from mobileid.service.purpose import Purposes
 from mobileid.training import TrainingStore
@@ -47,6 +55,7 @@ def local_face_calibration(settings: Settings) -> Path:
 class Context:
     settings: Settings
     gallery: GalleryIndex
+    engine: Engine  # the main database's, shared by every store here
     _local: threading.local = field(default_factory=threading.local, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _auth: AuthService | None = field(default=None, repr=False)
@@ -57,13 +66,14 @@ class Context:
     _photos: ReferencePhotos | None = field(default=None, repr=False)
     _finger_calibration: Calibration | None = field(default=None, repr=False)
     _contactless_calibrations: dict[str, Calibration] | None = field(default=None, repr=False)
+    _closed: bool = field(default=False, repr=False)
 
     @property
     def audit(self) -> EmbeddedAuditLog:
         """The tamper-evident audit log (in the same database as the galleries)."""
         with self._lock:
             if self._audit is None:
-                self._audit = open_deployment_audit_log(self.settings)
+                self._audit = open_deployment_audit_log(self.settings, database=self.engine)
             return self._audit
 
     @property
@@ -73,9 +83,9 @@ class Context:
 
         with self._lock:
             if self._auth is None:
-                key = deployment_key(self.settings)
-                path = self.settings.data_dir / "operators.sqlite3"
-                self._auth = AuthService.open(path, key, events=AuditedAuthEvents(self.audit))
+                key = deployment_key(self.settings, self.engine)
+                events = AuditedAuthEvents(self.audit)
+                self._auth = AuthService(self.engine, key, events=events)
             return self._auth
 
     @property
@@ -83,7 +93,7 @@ class Context:
         """Practice searches and certifications, in the main database."""
         with self._lock:
             if self._training is None:
-                self._training = TrainingStore.open(self.settings.database_path)
+                self._training = TrainingStore(self.engine)
             return self._training
 
     def use_auth(self, auth: AuthService) -> None:
@@ -130,8 +140,8 @@ class Context:
         """Finger templates, in the same database as the face gallery and the audit log."""
         with self._lock:
             if self._fingers is None:
-                key = deployment_key(self.settings)
-                self._fingers = FingerGallery(self.settings.database_path, key=key)
+                key = deployment_key(self.settings, self.engine)
+                self._fingers = FingerGallery(self.engine, key=key)
             return self._fingers
 
     @property
@@ -139,8 +149,8 @@ class Context:
         """Reference photos of enrolled faces, in the same database as the face gallery."""
         with self._lock:
             if self._photos is None:
-                key = deployment_key(self.settings)
-                self._photos = ReferencePhotos(self.settings.database_path, key=key)
+                key = deployment_key(self.settings, self.engine)
+                self._photos = ReferencePhotos(self.engine, key=key)
             return self._photos
 
     @property
@@ -192,30 +202,40 @@ class Context:
         return self._contactless_calibrations
 
     def close(self) -> None:
-        """Release the database engines this context opened."""
+        """Close the stores and release the main database's engine (once)."""
         with self._lock:
-            if self._auth is not None:
-                self._auth.close()
-            if self._audit is not None:
-                self._audit.close()
-            if self._photos is not None:
-                self._photos.close()
-            if self._training is not None:
-                self._training.close()
+            parts = (self._auth, self._audit, self._photos, self._training, self._fingers)
+            for part in parts:
+                if part is not None:
+                    part.close()
+            self._auth = self._audit = self._photos = self._training = self._fingers = None
+            if not self._closed:
+                self._closed = True
+                close_gallery = getattr(self.gallery, "close", None)
+                if close_gallery is not None:
+                    close_gallery()
+                close_database(self.engine)
 
 
 def open_context(settings: Settings, progress: Progress | None = None) -> Context:
-    """The context of a data folder; its deployment key is created on first use."""
-    key = deployment_key(settings)
-    vectors = open_vector_index(
-        settings.vector_uri, settings.index_dir, key=key, kind=settings.vector_index
-    )
-    gallery = EmbeddedGallery(
-        settings.database_path,
-        settings.index_dir,
-        key=key,
-        progress=progress,
-        search_threads=settings.search_threads,
-        vectors=vectors,
-    )
-    return Context(settings=settings, gallery=gallery)
+    """The context of a data folder and its main database (``settings.database_url``, by
+    default the SQLite file in the data folder), upgraded to the newest schema; the
+    deployment key is created on first use."""
+    engine = open_main_database(settings)
+    try:
+        key = deployment_key(settings, engine)
+        vectors = open_vector_index(
+            settings.vector_uri, settings.index_dir, key=key, kind=settings.vector_index
+        )
+        gallery = EmbeddedGallery(
+            engine,
+            settings.index_dir,
+            key=key,
+            progress=progress,
+            search_threads=settings.search_threads,
+            vectors=vectors,
+        )
+    except BaseException:
+        close_database(engine)
+        raise
+    return Context(settings=settings, gallery=gallery, engine=engine)

@@ -40,8 +40,9 @@ class DispositionRecord:
 
 
 def find_search(ctx: Context, search_id: str) -> AuditEntry:
-    for entry in ctx.audit.read():
-        if entry.event == EventType.SEARCH and entry.details.get("search_id") == search_id:
+    """The audit entry of the search ``search_id`` (an indexed lookup); NotFound if none."""
+    for entry in ctx.audit.of_search(search_id):
+        if entry.event == EventType.SEARCH:
             return entry
     raise NotFound(f"search_id: no search {search_id!r} in the audit log", field="search_id")
 

@@ -6,7 +6,7 @@ The procedure (``mobileid admin rotate-key``), run with the API server and other
 1. The key file ``DATA_DIR/keys/deployment.key`` is kept as
    ``deployment.key.<old key id>.retired`` (a hard link: same bytes, mode 0600), then a new
    random key replaces ``deployment.key``.
-2. The operators' TOTP secrets (``operators.sqlite3``) are re-sealed under the new key in one
+2. The operators' TOTP secrets (in the main database) are re-sealed under the new key in one
    transaction; then finger templates, reference photos and every face embedding row,
    ``batch`` rows per transaction.
 3. The last of those transactions writes the one ``key_rotation`` audit entry (rows
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from mobileid.audit import AuditEvent, EventType
@@ -35,7 +36,7 @@ from mobileid.auth import Action
 from mobileid.auth.crypto import SecretBox, key_id, load_key, load_or_create_key
 from mobileid.auth.errors import DeploymentKeyError
 from mobileid.auth.operators import _totp_context  # the AAD auth seals TOTP secrets with
-from mobileid.auth.store import OperatorRow, open_auth_engine
+from mobileid.auth.store import OperatorRow
 from mobileid.errors import InvalidArgument
 from mobileid.gallery.protocol import SealedAtRest
 from mobileid.service.access import authorize
@@ -70,9 +71,7 @@ def rotate_deployment_key(ctx: Context, caller: Caller, *, batch: int = 5_000) -
     key_path = ctx.settings.deployment_key_path
     old, new, retired, resumed = _keys(key_path)
     old_box, new_box = SecretBox(old), SecretBox(new)
-    operators = _reseal_operator_secrets(
-        ctx.settings.data_dir / "operators.sqlite3", old_box, new_box
-    )
+    operators = _reseal_operator_secrets(ctx.engine, old_box, new_box)
     log = ctx.audit  # opened now: opening it inside the transaction would wait on its lock
     # Finger templates first: a rerun skips rows already under the new key, so a rotation
     # interrupted anywhere before the retired key is deleted can be finished.
@@ -130,20 +129,14 @@ def _install_new_key(key_path: Path) -> bytes:
     return new
 
 
-def _reseal_operator_secrets(path: Path, old: SecretBox, new: SecretBox) -> int:
-    if not path.exists():
-        return 0
-    engine = open_auth_engine(path)
-    try:
-        with Session(engine) as s, s.begin():
-            n = 0
-            for row in s.scalars(select(OperatorRow)):
-                if row.totp_key_id == new.key_id:
-                    continue
-                context = _totp_context(row.username)
-                secret = old.open(row.totp_sealed, context, row.totp_key_id)
-                row.totp_sealed, row.totp_key_id = new.seal(secret, context), new.key_id
-                n += 1
-            return n
-    finally:
-        engine.dispose()
+def _reseal_operator_secrets(engine: Engine, old: SecretBox, new: SecretBox) -> int:
+    with Session(engine) as s, s.begin():
+        n = 0
+        for row in s.scalars(select(OperatorRow)):
+            if row.totp_key_id == new.key_id:
+                continue
+            context = _totp_context(row.username)
+            secret = old.open(row.totp_sealed, context, row.totp_key_id)
+            row.totp_sealed, row.totp_key_id = new.seal(secret, context), new.key_id
+            n += 1
+        return n

@@ -1,4 +1,4 @@
-"""Tables of practice searches and certifications, in the main database (``mobileid.sqlite3``).
+"""Tables of practice searches and certifications, in the main database.
 
 Rows are only ever added: a new certification supersedes the last one, and an operator's
 practice record is every practice search they ran. Counting happens in SQL, so a long record
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import (
     Boolean,
@@ -17,15 +16,13 @@ from sqlalchemy import (
     String,
     Text,
     cast,
-    create_engine,
-    event,
     func,
     select,
 )
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from mobileid.auth.store import UtcDateTime
+from mobileid.database import Where, attach, close_database
 from mobileid.training.values import Certification, PracticeScore, TrainingFigures
 
 
@@ -60,34 +57,20 @@ class CertificationRow(TrainingBase):
     figures: Mapped[str] = mapped_column(Text)  # JSON of TrainingFigures at certification
 
 
-def _engine(path: Path) -> Engine:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///{path}")
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=10000")
-        cur.close()
-
-    TrainingBase.metadata.create_all(engine)
-    return engine
-
-
 class TrainingStore:
     """Practice searches and certifications of every operator."""
 
-    def __init__(self, engine: Engine) -> None:
-        TrainingBase.metadata.create_all(engine)
-        self._engine = engine
+    def __init__(self, database: Where) -> None:
+        self._engine, self._owns_engine = attach(database)
 
     @classmethod
-    def open(cls, database_path: Path) -> TrainingStore:
-        return cls(_engine(database_path))
+    def open(cls, database: Where) -> TrainingStore:
+        """The store in the main database at ``database`` (a URL, a SQLite path, an engine)."""
+        return cls(database)
 
     def close(self) -> None:
-        self._engine.dispose()
+        if self._owns_engine:
+            close_database(self._engine)
 
     def add_practice(self, username: str, score: PracticeScore, at: datetime) -> None:
         row = PracticeRow(

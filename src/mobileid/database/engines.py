@@ -1,0 +1,159 @@
+"""The one place mobileid opens database engines: by URL, one pool per URL per process.
+
+Every store (galleries, audit log, operators, training records, record sources) asks here, so
+that a process holds one connection pool per database whatever number of stores use it, and
+engine-specific settings (SQLite pragmas, PostgreSQL timeouts) live in this module only.
+
+Engines are counted: each ``open_engine`` is matched by one ``release_engine``, and the pool
+is disposed of when the last user releases it. A forked child forgets its parent's engines
+(their connections belong to the parent) and opens its own.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
+
+from mobileid.errors import InvalidArgument
+
+# How long a writer waits for SQLite's write lock, and a PostgreSQL connection attempt, before
+# giving up with an error instead of hanging.
+DEFAULT_TIMEOUT_S = 10.0
+
+
+@dataclass
+class _Held:
+    engine: Engine
+    users: int
+
+
+_lock = threading.Lock()
+_engines: dict[tuple[str, float | None], _Held] = {}
+
+
+def sqlite_url(path: Path) -> str:
+    """The URL of the SQLite file at ``path``."""
+    return f"sqlite:///{path}"
+
+
+def engine_url(url: str) -> str:
+    """``postgresql://`` means the psycopg 3 driver, the one mobileid installs."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+SUPPORTED = ("sqlite", "postgresql")
+
+
+def backend_name(url: str) -> str:
+    """The engine a URL names, "sqlite" or "postgresql" (InvalidArgument for anything else)."""
+    try:
+        name = make_url(engine_url(url)).get_backend_name()
+    except ArgumentError:
+        name = None
+    if name not in SUPPORTED:
+        raise InvalidArgument(
+            "database URL: expected sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB, got "
+            f"{redacted(url)!r}",
+            field="database_url",
+        )
+    return str(name)
+
+
+def redacted(url: str) -> str:
+    """The URL with any password hidden (for messages and logs)."""
+    try:
+        return make_url(engine_url(url)).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@")[-1] if "@" in url else url
+
+
+def open_engine(url: str, *, timeout_s: float | None = None) -> Engine:
+    """The process's engine for ``url`` (created on first use; release it when done).
+
+    ``timeout_s`` bounds every wait (locks, connecting, and on PostgreSQL each statement);
+    None: the default wait for locks and connections, no bound on statements.
+    """
+    backend_name(url)  # a clear error for a URL nobody can read
+    key = (engine_url(url), timeout_s)
+    with _lock:
+        held = _engines.get(key)
+        if held is None:
+            held = _engines[key] = _Held(_create(key[0], timeout_s), 0)
+        held.users += 1
+        return held.engine
+
+
+def release_engine(engine: Engine) -> None:
+    """One user fewer; the last one disposes of the pool (its connections close)."""
+    with _lock:
+        for key, held in list(_engines.items()):
+            if held.engine is engine:
+                held.users -= 1
+                if held.users <= 0:
+                    del _engines[key]
+                    engine.dispose()
+                return
+    engine.dispose()  # not one of ours (already released): still let its connections go
+
+
+def open_count() -> int:
+    """How many engines this process holds (tests check that stores share them)."""
+    with _lock:
+        return len(_engines)
+
+
+def _create(url: str, timeout_s: float | None) -> Engine:
+    parsed = make_url(url)
+    wait = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": wait})
+        event.listen(engine, "connect", _sqlite_pragmas(int(wait * 1000)))
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        args: dict[str, Any] = {"connect_timeout": max(1, round(wait))}
+        if timeout_s is not None:
+            # A source that hangs must not hold a worker thread for ever: the server ends
+            # any statement that runs past the timeout.
+            args["options"] = f"-c statement_timeout={int(timeout_s * 1000)}"
+        return create_engine(parsed, pool_pre_ping=True, connect_args=args)
+    return create_engine(parsed)
+
+
+def _sqlite_pragmas(busy_ms: int) -> Any:
+    def pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+        # An audit entry or an enrolment that was committed stays committed after a power cut.
+        cur.execute("PRAGMA synchronous=FULL")
+        # Deleted rows are overwritten with zeros, not left in free pages: a purge or a
+        # deletion removes the data from the file, not just from the tables.
+        cur.execute("PRAGMA secure_delete=ON")
+        cur.close()
+
+    return pragmas
+
+
+def _forget_after_fork() -> None:
+    # The parent's pooled connections must not be used (or closed) by the child, and a lock
+    # another thread held at the fork would never be released in it.
+    global _lock
+    _lock = threading.Lock()
+    for held in _engines.values():
+        held.engine.dispose(close=False)
+    _engines.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
