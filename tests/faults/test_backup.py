@@ -53,9 +53,9 @@ def _entries(data: Path, event: str) -> int:
 def test_backups_taken_while_another_process_writes_restore_to_a_verifying_log(
     deployment: Path, tmp_path: Path, lfw_dev: Path
 ) -> None:
-    """Two backups taken while a second process appends 300 audit entries each restore into
+    """Two backups taken while a second process appends 150 audit entries each restore into
     a folder whose chain verifies against its witness and whose gallery finds the right person."""
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(deployment), "300"])
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(deployment), "150"])
     try:
         backups = []
         for i in range(2):

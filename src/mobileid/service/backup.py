@@ -130,6 +130,13 @@ def backup(ctx: Context, caller: Caller, destination: Path, *, with_keys: bool) 
             "finish it before taking a backup",
             field="deployment_key",
         )
+    if settings.database_url and not settings.database_url.startswith("sqlite"):
+        raise InvalidArgument(
+            "MOBILEID_DATABASE_URL: expected the embedded SQLite database, got a server URL; "
+            "back a PostgreSQL main database up with its own tools (pg_dump or a base backup "
+            "with WAL archiving), together with the audit witness and DATA_DIR/keys",
+            field="database_url",
+        )
     _empty_target(destination, "DIR")
     log = ctx.audit
     details = {"destination": str(destination.resolve()), "keys_included": with_keys}
@@ -151,8 +158,9 @@ def backup(ctx: Context, caller: Caller, destination: Path, *, with_keys: bool) 
         if (keys / name).exists():
             _copy_file(keys / name, destination / "keys" / name)
             copied.append(destination / "keys" / name)
-    head = log.head().sequence
-    witness_heads = _count_lines(witness) if witness.exists() else 0
+    head = _copied_head(destination / settings.database_path.name)
+    copy = destination / "audit-witness" / "heads.jsonl"
+    witness_heads = _count_lines(copy) if copy.exists() else 0
     deployment = key_id(load_key(settings.deployment_key_path))
     manifest = {
         "format": FORMAT,
@@ -176,6 +184,12 @@ def _listing(root: Path, path: Path) -> dict[str, object]:
         "bytes": path.stat().st_size,
         "sha256": _sha256(path),
     }
+
+
+def _copied_head(database: Path) -> int:
+    """The last audit entry in the copy (the live log may have moved on since)."""
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        return int(db.execute("SELECT max(sequence) FROM audit_entries").fetchone()[0] or 0)
 
 
 def _count_lines(path: Path) -> int:
