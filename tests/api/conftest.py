@@ -46,6 +46,8 @@ OPERATORS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
     "sup2": ("supervisor", [], [], ["certify_operators", "review"]),
     # a trainee granted a live gallery and source by mistake: still never reaches them
     "trn2": ("trainee", ["range", "field"], ["registry"], ["search_training"]),
+    # the practice searches of fingers and persons (their own record, counted by those tests)
+    "trn3": ("trainee", ["range"], [], ["search_training"]),
 }  # fmt: skip
 CERTIFIED = ("off1", "off2")  # exempted at set-up: their tests search live data
 
