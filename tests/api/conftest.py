@@ -48,6 +48,8 @@ OPERATORS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
     "trn2": ("trainee", ["range", "field"], ["registry"], ["search_training"]),
     "off4": ("officer", ["field"], [], ["search_live", "view_record"]),  # no record source
     "off5": ("officer", ["range"], [], ["record_disposition"]),  # not entitled to "field"
+    # the practice searches of fingers and persons (their own record, counted by those tests)
+    "trn3": ("trainee", ["range"], [], ["search_training"]),
 }  # fmt: skip
 CERTIFIED = ("off1", "off2", "off4")  # exempted at set-up: their tests search live data
 

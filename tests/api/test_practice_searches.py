@@ -23,7 +23,7 @@ from mobileid.service.finger_enrol import enrol_fingers
 from tests.api.conftest import API, Deployment, assert_problem
 from tests.conftest import link_subjects, shared_path
 
-TRAINEE = "trn1"  # entitled to the training gallery "range" only
+TRAINEE = "trn3"  # entitled to the training gallery "range" only; these tests alone use it
 
 
 def _db1(finger: int, k: int) -> Path:
