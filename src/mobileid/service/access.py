@@ -4,6 +4,9 @@ Once a deployment has operators, every search, super query, disposition and reco
 an operator's session or API token: the role, the token's scope and the operator's gallery and
 source entitlements then decide, and a refusal is audited as ``access_denied``. A deployment
 with no operators yet (a fresh single-user install, the demo) acts as the local console.
+Management and audit commands follow the same rule (:func:`management_caller`): once there
+are operators, the console keeps only the creation of the first admin, and every other
+attempt without a token is refused and audited (reason ``console_refused``).
 
 The operator store is opened once per process (``Context.auth``); nothing here writes to the
 shared context: the caller is returned, and passed on by the front end.
