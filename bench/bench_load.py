@@ -196,6 +196,22 @@ class Outcome:
                 and self.audit_new == self.served and self.verified)  # fmt: skip
 
 
+def _tracebacks(log_text: str, limit: int = 3) -> str:
+    """The first ``limit`` tracebacks in the service's log: a 5xx must be explained."""
+    found, lines, inside = 0, [], False
+    for line in log_text.splitlines():
+        if line.startswith("Traceback"):
+            found += 1
+            inside = found <= limit
+        elif inside and not line.startswith((" ", "\t")):
+            lines.append(line)
+            inside = False
+            continue
+        if inside:
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def _verify(data_dir: Path) -> bool:
     """The whole chain against its witness (what `audit verify` runs; the command itself now
     wants an auditor's token once the deployment has operators)."""
@@ -225,6 +241,7 @@ def run(args: argparse.Namespace, root: Path) -> tuple[list[Section], Outcome]:
                 pool.submit(client, service.port, dep, i, until, args.max_requests, tally)
         wall = time.perf_counter() - t0
         peak, workers = service.peak_mib(), len(service.workers())
+    faults = _tracebacks(service.log.read_text(errors="replace"))
     load_end = os.getloadavg()[0]
     new = audit_count(dep.data_dir) - before
     verified = _verify(dep.data_dir)
@@ -266,6 +283,8 @@ def run(args: argparse.Namespace, root: Path) -> tuple[list[Section], Outcome]:
     total.figures.append(single("service peak RSS", "MiB", peak[0]))
     total.figures.append(single(f"worker processes' peak RSS ({workers})", "MiB", peak[1]))
     total.notes["load average (1 min) at start / end"] = f"{load:.2f} / {load_end:.2f}"
+    if faults:
+        total.notes["the service's log of its faults"] = "\n" + faults
     total.notes["cores"] = os.cpu_count()
     sections.append(total)
     return sections, outcome

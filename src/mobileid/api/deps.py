@@ -3,6 +3,7 @@ of the OpenAPI descriptions (roles, scopes, refusals)."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -56,7 +57,15 @@ def caller(
             "or an API token), got none",
             field="authorization",
         )
-    return caller_from_bearer(runtime(request).ctx, creds.credentials)
+    with _TOKEN_CHECKS:
+        return caller_from_bearer(runtime(request).ctx, creds.credentials)
+
+
+# A token check writes to the operator store (last use, the clock's tick) after reading it.
+# Request threads doing that at once make SQLite refuse some of them ("database is locked":
+# a read transaction cannot become a write after another commit, and the busy wait is
+# bounded), which the load test saw as 500s; in turn, each check takes milliseconds.
+_TOKEN_CHECKS = threading.Lock()
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

@@ -34,7 +34,7 @@ class DispositionIn(BaseModel):
 
 @router.post(
     "/searches/{search_id}/disposition",
-    responses=problems(404),
+    responses=problems(404, 503),
     description=described(
         "Record what a person concluded, by other means, about a search's candidates "
         "(audited against the search). `subject_id` must be one of the search's candidates. "
@@ -44,15 +44,21 @@ class DispositionIn(BaseModel):
         scopes="record_disposition, and an entitlement to the candidate's gallery",
         refuses="an unknown search (404), a search that was refused or a subject that was not "
         "one of its candidates (400), a role, scope or gallery entitlement that does not allow "
-        "it (403, audited)",
+        "it (403, audited), a full work queue (503)",
     ),
 )
-def disposition(
+async def disposition(
     who: CallerDep,
     rt: RuntimeDep,
     search_id: Annotated[str, Path(max_length=64)],
     body: DispositionIn,
 ) -> dict[str, Any]:
+    # In the bounded pool like the searches: audit writers then take turns within SQLite's
+    # busy timeout; dozens of them at once (one per request thread) would outwait it
+    return await rt.pool.run(_disposition, rt, who, search_id, body)
+
+
+def _disposition(rt: Runtime, who: Caller, search_id: str, body: DispositionIn) -> dict[str, Any]:
     done = record_disposition(rt.ctx, who, search_id, body.disposition.value, body.subject_id)
     return done.as_json()
 
