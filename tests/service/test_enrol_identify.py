@@ -11,8 +11,8 @@ from PIL import Image
 
 from mobileid.config import Settings
 from mobileid.errors import CorruptImage, NotFound, UnsupportedImage
-from mobileid.service.caller import console_caller
 from mobileid.face.strata import StratifiedCalibration
+from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context, shipped_face_strata
 from mobileid.service.enrol import enrol_directory
 from mobileid.service.identify import identify_face, require_reason
@@ -119,7 +119,9 @@ def test_a_poor_capture_is_judged_by_its_own_stratum(enrolled, lfw_dev):
         assert result.calibration_stratum == stratum
         table = strata.table(stratum)
         assert result.thresholds["strong"] == table.threshold(1e-5)
-        assert result.candidates[0].fmr == pytest.approx(table.fmr(result.candidates[0].score), rel=1e-4)
+        assert result.candidates[0].fmr == pytest.approx(
+            table.fmr(result.candidates[0].score), rel=1e-4
+        )
         assert result.candidates[0].name == "Ariel Sharon"
         entry = [e for e in ctx.audit.read() if e.details.get("search_id") == result.search_id]
         assert entry[-1].details["calibration_stratum"] == stratum
