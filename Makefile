@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared/data
 
 .PHONY: run test lint eval bench load clean setup eval-fingers-sensors eval-fingers-contactless \
-	calibrate-fingers
+	calibrate-fingers calibrate-faces
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,12 +35,12 @@ eval: $(STAMP)
 	$(MAKE) eval-fingers-sensors eval-fingers-contactless
 
 # Fingerprints as other sensors would give them (mobileid.eval.finger_sensors): FTE and EER.
-FINGER_SENSORS := capacitive faint dark inverted noisy dry wet small
+FINGER_SENSORS := capacitive faint dark inverted noisy dry wet small crop300
 eval-fingers-sensors: $(STAMP)
 	for s in $(FINGER_SENSORS); do \
 	  $(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB1_B \
 	    --sensor $$s --report reports/fvc2002-db1b-$$s || exit 1; done
-	for s in capacitive dry; do \
+	for s in capacitive dry small crop300; do \
 	  $(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB4_B \
 	    --sensor $$s --report reports/fvc2002-db4b-$$s || exit 1; done
 
@@ -51,6 +51,14 @@ CONTACTLESS_ARGS := --photos $(SHARED)/contactless/ISPFDv1_samples \
 eval-fingers-contactless: $(STAMP)
 	$(PY) -m mobileid.cli.main eval fingers-contactless $(CONTACTLESS_ARGS) \
 	  --out reports/contactless --report reports/contactless
+
+# Rebuild the shipped face calibrations, pooled and per quality stratum, for both profiles.
+calibrate-faces: $(STAMP)
+	$(PY) -m mobileid.cli.main eval faces calibrate --root $(SHARED)/faces/lfw-dev \
+	  --out src/mobileid/face/calibration.json --strata-out src/mobileid/face/strata.json
+	MOBILEID_FACE_FLIP_AVERAGE=false $(PY) -m mobileid.cli.main eval faces calibrate \
+	  --root $(SHARED)/faces/lfw-dev --out src/mobileid/face/calibration-noflip.json \
+	  --strata-out src/mobileid/face/strata-noflip.json
 
 # Rebuild the shipped finger calibrations (after any change of the finger pipeline id).
 calibrate-fingers: $(STAMP)

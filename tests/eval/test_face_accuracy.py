@@ -1,5 +1,5 @@
 """Conservative calibration, false-candidate concentration and identity-disjoint splits on real
-lfw-dev faces (a small sample, embedded once per module)."""
+lfw-dev faces (a small sample, embedded once per session: tests/eval/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mobileid.config import Settings
 from mobileid.eval.bootstrap import bootstrap_calibration
 from mobileid.eval.concentration import false_candidates_by_subject
-from mobileid.eval.faces import EmbeddedSet, calibrate, embed_root, impostor_pairs, open_set_split
+from mobileid.eval.faces import EmbeddedSet, calibrate, impostor_pairs, open_set_split
 from mobileid.eval.report import write_report
 from mobileid.eval.splits import (
     clopper_pearson_upper,
@@ -20,22 +19,7 @@ from mobileid.eval.splits import (
     subset,
 )
 from mobileid.scoring import build_calibration
-from tests.conftest import link_subjects
-
-MANY = 12  # identities with 3 images each
-SINGLES = 16
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory, lfw_dev: Path) -> EmbeddedSet:
-    root = tmp_path_factory.mktemp("faces") / "people"
-    folders = sorted(p for p in lfw_dev.iterdir() if p.is_dir())
-    many = [p.name for p in folders if len(list(p.iterdir())) >= 3][:MANY]
-    singles = [p.name for p in folders if len(list(p.iterdir())) == 1][:SINGLES]
-    link_subjects(lfw_dev, root, many, per_subject=3)
-    link_subjects(lfw_dev, root, singles, per_subject=1)
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), workers=1)
-    return embed_root(root, settings)
+from tests.eval.conftest import MANY, SINGLES
 
 
 def test_bootstrap_bound_lies_above_the_in_sample_curve(sample: EmbeddedSet) -> None:

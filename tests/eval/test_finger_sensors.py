@@ -41,6 +41,7 @@ def test_imitations_are_deterministic_and_named() -> None:
     pixels = np.asarray(Image.open(shared_path("fingerprints", "FVC2002", "DB1_B", "101_2.tif")))
     assert np.array_equal(imitate(pixels, "noisy"), imitate(pixels, "noisy"))
     assert imitate(pixels, "small").shape == (200, 200)
+    assert imitate(pixels, "crop300").shape == (300, 300)
     with pytest.raises(InvalidArgument, match="sensor: expected one of"):
         imitate(pixels, "thermal")
 

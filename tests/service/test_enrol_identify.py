@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from mobileid.config import Settings
 from mobileid.errors import CorruptImage, NotFound, UnsupportedImage
+from mobileid.face.strata import StratifiedCalibration
 from mobileid.service.caller import console_caller
-from mobileid.service.context import open_context
+from mobileid.service.context import open_context, shipped_face_strata
 from mobileid.service.enrol import enrol_directory
 from mobileid.service.identify import identify_face, require_reason
 from mobileid.types import Band
@@ -90,6 +93,38 @@ def test_a_person_who_is_not_enrolled_gets_no_strong_candidate(enrolled, lfw_dev
     assert len(result.candidates) == 6
     assert all(c.band is not Band.STRONG for c in result.candidates)
     assert all(c.name != "Colin Powell" for c in result.candidates)
+
+
+def _shrunk(data: bytes, factor: float) -> bytes:
+    with Image.open(io.BytesIO(data)) as img:
+        small = img.resize((round(img.width * factor), round(img.height * factor)), Image.LANCZOS)
+    out = io.BytesIO()
+    small.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_poor_capture_is_judged_by_its_own_stratum(enrolled, lfw_dev):
+    """A sharp frontal photo is read from the good stratum's table; the same photo at 3/4 size
+    (inter-eye distance under the poor cut, still above the refusal gate) from the poor one,
+    whose thresholds the answer carries, and the audit entry names the stratum."""
+    ctx, _, _ = enrolled
+    data = (lfw_dev / "Ariel_Sharon" / "Ariel_Sharon_0010.jpg").read_bytes()
+    strata = next(
+        s
+        for s in map(StratifiedCalibration.load, shipped_face_strata())
+        if s.matcher == ctx.pipeline.pipeline_id
+    )
+    for probe, stratum in ((data, "good"), (_shrunk(data, 0.75), "poor")):
+        result = identify_face(ctx, CONSOLE, probe, reason=_reason(ctx), galleries=["field"], top=1)
+        assert result.calibration_stratum == stratum
+        table = strata.table(stratum)
+        assert result.thresholds["strong"] == table.threshold(1e-5)
+        assert result.candidates[0].fmr == pytest.approx(
+            table.fmr(result.candidates[0].score), rel=1e-4
+        )
+        assert result.candidates[0].name == "Ariel Sharon"
+        entry = [e for e in ctx.audit.read() if e.details.get("search_id") == result.search_id]
+        assert entry[-1].details["calibration_stratum"] == stratum
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,13 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     c.add_argument(
         "--out", type=Path, help="where to write it (default: DATA_DIR/calibration/face.json)"
     )
+    c.add_argument(
+        "--strata-out",
+        type=Path,
+        metavar="FILE",
+        help="where to write the quality-stratified tables, one per quality stratum of the "
+        "probe capture (default: DATA_DIR/calibration/face-strata.json)",
+    )
     _add_accuracy_options(i, c)
     for p in (v, i, c):
         p.add_argument(
@@ -188,10 +195,15 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
     metrics, ident = identify(data, cal, (b.strong_fmr, b.possible_fmr))
     metrics["root"] = str(args.root)
     if args.splits:
+        from mobileid.eval.face_strata import split_strata
         from mobileid.eval.splits import split_report
 
+        bands = (b.strong_fmr, b.possible_fmr)
         metrics["identity_disjoint"] = split_report(
-            data, (b.strong_fmr, b.possible_fmr), args.splits, args.seed, args.resamples or None
+            data, bands, args.splits, args.seed, args.resamples or None
+        )
+        metrics["identity_disjoint"]["quality_strata"] = split_strata(
+            data, bands, splits=args.splits, seed=args.seed, resamples=args.resamples or None
         )
     _emit(
         args,
@@ -206,27 +218,34 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.eval.face_strata import calibrate_strata
     from mobileid.eval.faces import calibrate
-    from mobileid.service.context import local_face_calibration
+    from mobileid.service.context import local_face_calibration, local_face_strata
 
     data = _embed(args, settings)
-    cal = calibrate(
-        data,
-        f"{args.root.name}: all impostor pairs ({len(data.paths)} images)",
-        resamples=args.resamples or None,
-    )
+    dataset = f"{args.root.name}: all impostor pairs ({len(data.paths)} images)"
+    cal = calibrate(data, dataset, resamples=args.resamples or None)
+    strata = calibrate_strata(data, dataset, resamples=args.resamples or None)
     out = args.out or local_face_calibration(settings)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cal.save(out)
+    strata_out = args.strata_out or local_face_strata(settings)
+    for path, table in ((out, cal), (strata_out, strata)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table.save(path)
     b = settings.bands
     summary = {
         "calibration": str(out),
+        "strata": str(strata_out),
         "pipeline_id": cal.matcher,
         "impostor_comparisons": cal.impostor_count,
         "genuine_comparisons": cal.genuine_count,
         "threshold_strong": cal.threshold(b.strong_fmr),
         "threshold_possible": cal.threshold(b.possible_fmr),
+        "quality_cuts": strata.cuts.__dict__,
     }
+    for name, table in strata.tables:
+        for band, f in (("strong", b.strong_fmr), ("possible", b.possible_fmr)):
+            usable = f >= table.resolution
+            summary[f"threshold_{band}_{name}"] = table.threshold(f) if usable else None
     print(
         json.dumps(summary, indent=2)
         if args.json

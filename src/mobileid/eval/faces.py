@@ -24,6 +24,7 @@ from mobileid.face.pipeline import load_face_pipeline
 from mobileid.scoring import Calibration, build_calibration
 from mobileid.service.embedding import EmbeddingCache, Progress, embed_files
 from mobileid.service.enrol import scan_subject_folders
+from mobileid.types import Quality
 
 FloatArray = npt.NDArray[np.float64]
 MAX_IMPOSTORS = 10_000_000  # beyond this, a fixed-seed sample of impostor pairs
@@ -41,6 +42,7 @@ class EmbeddedSet:
     ok: npt.NDArray[np.bool_]
     failures: dict[str, int]  # error code -> count
     pipeline_id: str
+    qualities: tuple[Quality | None, ...] = ()  # per image; None where it was not measured
 
     @property
     def fte_rate(self) -> float:
@@ -69,7 +71,9 @@ def embed_root(root: Path, settings: Settings, progress: Progress | None = None)
     digest = hashlib.sha256(repr((settings.face, settings.limits)).encode()).hexdigest()[:12]
     key = f"{pipeline_id}|{digest}"
     try:
-        outcomes = embed_files(paths, settings, key, cache=cache, progress=progress)
+        outcomes = embed_files(
+            paths, settings, key, cache=cache, progress=progress, need_quality=True
+        )
     finally:
         cache.close()
     vectors = np.zeros((len(paths), 128), dtype=np.float32)
@@ -87,6 +91,7 @@ def embed_root(root: Path, settings: Settings, progress: Progress | None = None)
         ok=np.array([o.ok for o in outcomes]),
         failures=failures,
         pipeline_id=pipeline_id,
+        qualities=tuple(o.quality for o in outcomes),
     )
 
 

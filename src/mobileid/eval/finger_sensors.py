@@ -18,6 +18,7 @@ noisy          Gaussian noise, sigma 14 grey levels
 dry            ridges thinned and broken in patches (dry skin)
 wet            ridges thickened and merged, blurred (wet skin)
 small          centre 200 x 200 px (10 x 10 mm: small-area sensors)
+crop300        centre 300 x 300 px (15 x 15 mm), grey levels unchanged: a capture area alone
 capacitive     the kept-back failures' kind: 300 x 300 crop around the print, contrast x0.35 on
                a grey background, slight blur and noise
 =============  ==============================================================================
@@ -109,6 +110,10 @@ def _small(g: F32, rng: np.random.Generator) -> F32:
     return _centre_crop(g, 200)
 
 
+def _crop300(g: F32, rng: np.random.Generator) -> F32:
+    return _centre_crop(g, 300)
+
+
 def _capacitive(g: F32, rng: np.random.Generator) -> F32:
     c = _contrast(_centre_crop(g, 300), 0.35, 215.0)
     from scipy import ndimage
@@ -125,6 +130,7 @@ SENSORS: dict[str, Callable[[F32, np.random.Generator], F32]] = {
     "dry": _dry,
     "wet": _wet,
     "small": _small,
+    "crop300": _crop300,
     "capacitive": _capacitive,
 }
 

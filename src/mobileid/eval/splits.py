@@ -47,6 +47,7 @@ def subset(data: EmbeddedSet, images: npt.NDArray[np.int64]) -> EmbeddedSet:
         names=[data.names[k] for k in kept],
         vectors=data.vectors[images],
         ok=data.ok[images],
+        qualities=tuple(data.qualities[i] for i in images) if data.qualities else (),
     )
 
 

@@ -55,6 +55,7 @@ def identify_json(result: IdentifyResult) -> dict[str, Any]:
         "face_rule": result.face_rule,
         "quality": asdict(result.quality),
         "calibration": result.calibration,
+        "calibration_stratum": result.calibration_stratum,
         **({"practice": result.practice.as_dict()} if result.practice is not None else {}),
     }
 

@@ -26,6 +26,7 @@ from mobileid.config import Settings
 from mobileid.database import close_database
 from mobileid.errors import PipelineMismatch
 from mobileid.face.pipeline import FacePipeline, load_face_pipeline
+from mobileid.face.strata import StratifiedCalibration
 from mobileid.finger.pipeline import FingerPipeline, load_finger_pipeline
 from mobileid.gallery.backends import open_vector_index
 from mobileid.gallery.embedded import EmbeddedGallery, Progress
@@ -37,6 +38,7 @@ from mobileid.service.database import open_main_database
 from mobileid.service.deployment_key import deployment_key
 from mobileid.service.purpose import Purposes
 from mobileid.training import TrainingStore
+from mobileid.types import Quality
 
 
 def shipped_face_calibrations() -> list[Path]:
@@ -51,6 +53,17 @@ def local_face_calibration(settings: Settings) -> Path:
     return settings.data_dir / "calibration" / "face.json"
 
 
+def shipped_face_strata() -> list[Path]:
+    """The quality-stratified calibrations shipped beside the pooled ones (``strata*.json``)."""
+    folder = Path(str(resources.files("mobileid.face")))
+    return sorted(folder.glob("strata*.json"))
+
+
+def local_face_strata(settings: Settings) -> Path:
+    """A stratified calibration measured on this deployment's data overrides the shipped one."""
+    return settings.data_dir / "calibration" / "face-strata.json"
+
+
 @dataclass
 class Context:
     settings: Settings
@@ -60,6 +73,7 @@ class Context:
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _auth: AuthService | None = field(default=None, repr=False)
     _calibration: Calibration | None = field(default=None, repr=False)
+    _strata: tuple[StratifiedCalibration | None] | None = field(default=None, repr=False)
     _audit: EmbeddedAuditLog | None = field(default=None, repr=False)
     _training: TrainingStore | None = field(default=None, repr=False)
     _fingers: FingerGallery | None = field(default=None, repr=False)
@@ -134,6 +148,29 @@ class Context:
                     "none (run `mobileid eval faces calibrate --root DIR` on development data)"
                 )
         return self._calibration
+
+    def face_calibration_for(self, quality: Quality) -> tuple[str, Calibration]:
+        """The quality stratum of a probe capture and the table its scores are read from:
+        the stratified calibration of the current pipeline when there is one (local first,
+        then shipped), else ``("all", self.calibration)``."""
+        with self._lock:
+            if self._strata is None:
+                wanted = self.pipeline.pipeline_id
+                paths = (local_face_strata(self.settings), *shipped_face_strata())
+                found = (StratifiedCalibration.load(p) for p in paths if p.exists())
+                self._strata = (next((c for c in found if c.matcher == wanted), None),)
+            strata = self._strata[0]
+            if strata is None or self._local_pooled_only():
+                return "all", self._face_calibration()
+            return strata.for_quality(quality)
+
+    def _local_pooled_only(self) -> bool:
+        """A deployment that measured its own pooled table but no strata uses its own table
+        for every capture, not shipped strata measured elsewhere."""
+        return (
+            local_face_calibration(self.settings).exists()
+            and not local_face_strata(self.settings).exists()
+        )
 
     @property
     def fingers(self) -> FingerGallery:

@@ -7,6 +7,7 @@ low quality) is an outcome with its error, never dropped and never fatal for the
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +22,7 @@ from mobileid.capture.files import read_regular
 from mobileid.config import Settings
 from mobileid.errors import InputError
 from mobileid.face.pipeline import FacePipeline, load_face_pipeline
-from mobileid.types import Vector
+from mobileid.types import Quality, Vector
 
 Progress = Callable[[int, int], None]
 
@@ -33,6 +34,7 @@ class EmbedOutcome:
     vector: Vector | None  # None when the image failed to enrol
     error_code: str = ""
     error: str = ""
+    quality: Quality | None = None  # the capture's measures, when it got as far as measuring
 
     @property
     def ok(self) -> bool:
@@ -60,7 +62,7 @@ def _embed_one(path: str) -> EmbedOutcome:
         emb = pipeline.process(image)
     except InputError as exc:
         return EmbedOutcome(path, sha, None, exc.code, exc.message)
-    return EmbedOutcome(path, sha, emb.vector)
+    return EmbedOutcome(path, sha, emb.vector, quality=emb.quality)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -68,38 +70,54 @@ def file_sha256(path: str | Path) -> str:
 
 
 class EmbeddingCache:
-    """Embeddings (and failures) by image hash and pipeline id, so reruns are fast."""
+    """Embeddings (and failures) by image hash and pipeline id, so reruns are fast.
+
+    Rows written before quality measures were kept have none; a caller that needs them
+    (``need_quality``) treats such a row as a miss, so it is embedded again once."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path)
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS cache (sha256 TEXT, key TEXT, vector BLOB,"
-            " error_code TEXT, error TEXT, PRIMARY KEY (sha256, key))"
+            " error_code TEXT, error TEXT, quality TEXT, PRIMARY KEY (sha256, key))"
         )
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(cache)")}
+        if "quality" not in columns:  # a cache file from before quality was kept
+            self.db.execute("ALTER TABLE cache ADD COLUMN quality TEXT")
 
-    def get(self, sha: str, key: str, path: str) -> EmbedOutcome | None:
+    def get(
+        self, sha: str, key: str, path: str, *, need_quality: bool = False
+    ) -> EmbedOutcome | None:
         row = self.db.execute(
-            "SELECT vector, error_code, error FROM cache WHERE sha256=? AND key=?",
+            "SELECT vector, error_code, error, quality FROM cache WHERE sha256=? AND key=?",
             (sha, key),
         ).fetchone()
-        if row is None:
+        if row is None or (need_quality and row[0] is not None and row[3] is None):
             return None
         vec = None if row[0] is None else np.frombuffer(row[0], dtype="<f4").copy()
-        return EmbedOutcome(path, sha, vec, row[1], row[2])
+        quality = None if row[3] is None else _quality_from_json(row[3])
+        return EmbedOutcome(path, sha, vec, row[1], row[2], quality)
 
     def put(self, outcome: EmbedOutcome, key: str) -> None:
         if not outcome.sha256:
             return
         blob = None if outcome.vector is None else outcome.vector.astype("<f4").tobytes()
+        q = outcome.quality
+        measures = None if q is None else json.dumps({**q.__dict__, "problems": list(q.problems)})
         self.db.execute(
-            "INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?)",
-            (outcome.sha256, key, blob, outcome.error_code, outcome.error),
+            "INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?)",
+            (outcome.sha256, key, blob, outcome.error_code, outcome.error, measures),
         )
 
     def close(self) -> None:
         self.db.commit()
         self.db.close()
+
+
+def _quality_from_json(text: str) -> Quality:
+    d = json.loads(text)
+    return Quality(**{**d, "problems": tuple(d.get("problems", ()))})
 
 
 def embed_files(
@@ -109,14 +127,17 @@ def embed_files(
     *,
     cache: EmbeddingCache | None = None,
     progress: Progress | None = None,
+    need_quality: bool = False,
 ) -> list[EmbedOutcome]:
     """One outcome per path, in order, using ``settings.workers`` processes. With a cache,
-    outcomes are looked up and stored under (image hash, ``cache_key``)."""
+    outcomes are looked up and stored under (image hash, ``cache_key``); ``need_quality``
+    embeds again a cached success whose quality measures were not kept."""
     names = [str(p) for p in paths]
     outcomes: dict[int, EmbedOutcome] = {}
     todo: list[int] = []
     for i, name in enumerate(names):
-        hit = cache.get(file_sha256(name), cache_key, name) if cache else None
+        sha = file_sha256(name)
+        hit = cache.get(sha, cache_key, name, need_quality=need_quality) if cache else None
         if hit is not None:
             outcomes[i] = hit
         else:

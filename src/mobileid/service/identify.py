@@ -48,6 +48,8 @@ class IdentifyResult:
     quality: Quality
     calibration: str
     reason: SearchReason
+    # the probe capture's quality stratum whose table gave the FMRs ("all": one pooled table)
+    calibration_stratum: str = "all"
     notice: str = NOTICE
     practice: PracticeScore | None = None  # a practice search's score (training range)
 
@@ -163,6 +165,7 @@ def identify_face(
             "faces_seen": result.faces_seen,
             "pipeline_id": result.pipeline_id,
             "thresholds": result.thresholds,
+            "calibration_stratum": result.calibration_stratum,
             "fmr_bounds": result.fmr_bounds,
         },
     )
@@ -229,7 +232,7 @@ def search_embedding(
     reason: SearchReason,
     search_id: str,
 ) -> IdentifyResult:
-    cal = ctx.calibration
+    stratum, cal = ctx.face_calibration_for(embedding.quality)
     bands = ctx.settings.bands
     pid = embedding.pipeline_id
     candidates: list[Candidate] = []
@@ -272,4 +275,5 @@ def search_embedding(
         quality=embedding.quality,
         calibration=cal.dataset,
         reason=reason,
+        calibration_stratum=stratum,
     )

@@ -142,7 +142,9 @@ def identify_person(
         raise
     face = search_embedding(ctx, embedding, names, FUSION_SHORTLIST, reason, search_id)
     fingers = search_prints(ctx, probes, names, FUSION_SHORTLIST, reason, search_id)
-    floor = min(ctx.calibration.resolution, fingers.fmr_resolution)
+    # the face's FMRs come from its quality stratum's table, whose resolution may be finer
+    _, face_table = ctx.face_calibration_for(embedding.quality)
+    floor = min(face_table.resolution, fingers.fmr_resolution)
     bands = ctx.settings.bands
     fused = fuse_modalities(face.candidates, fingers.candidates, floor=floor, bands=bands)
     result = PersonIdentifyResult(
