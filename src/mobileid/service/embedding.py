@@ -63,8 +63,15 @@ def _embed_one(path: str) -> EmbedOutcome:
     return EmbedOutcome(path, sha, emb.vector)
 
 
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def file_sha256(path: str | Path, max_bytes: int) -> str:
+    """The SHA-256 of the regular file at ``path``, or "" when it is anything else or over
+    ``max_bytes``: such a file is never enrolled, and reading it (``/dev/zero``, a 64 GiB file)
+    would not end; the embedding step reports why."""
+    try:
+        data = read_regular(path, max_bytes, field=str(path))
+    except InputError:
+        return ""
+    return hashlib.sha256(data).hexdigest()
 
 
 class EmbeddingCache:
@@ -116,7 +123,8 @@ def embed_files(
     outcomes: dict[int, EmbedOutcome] = {}
     todo: list[int] = []
     for i, name in enumerate(names):
-        hit = cache.get(file_sha256(name), cache_key, name) if cache else None
+        sha = file_sha256(name, settings.limits.max_file_bytes) if cache else ""
+        hit = cache.get(sha, cache_key, name) if sha and cache else None
         if hit is not None:
             outcomes[i] = hit
         else:
