@@ -133,6 +133,14 @@ def _wsq_claims(width: int, height: int, wsq: bytes) -> bytes:
     return bytes(out)
 
 
+def wsq_decoder_crash(wsq: bytes) -> bytes:
+    """WSQ whose Huffman table segment gains one byte (0xFD) after its length: NBIS's C
+    decoder then reads past its tables and segfaults (in 3 of 4 runs; found by the property
+    tests in tests/finger/test_properties.py)."""
+    at = wsq.index(b"\xff\xa6") + 4
+    return wsq[:at] + b"\xfd" + wsq[at:]
+
+
 def _template() -> FingerTemplate:
     """A template of 30 made-up minutiae: the records built from it are broken on purpose."""
     rng = np.random.default_rng(3)
@@ -187,6 +195,8 @@ def build_corpus(face_jpeg: bytes, print_tif: bytes) -> list[Hostile]:
         ("heic header corrupted", _flip(heic, 16, 32), corrupt, corrupt),
         ("wsq truncated", half(wsq_print), unsupported, "corrupt_fingerprint_image"),
         ("wsq corrupted", _flip(wsq_print, len(wsq_print) // 2, 300), unsupported,
+         "corrupt_fingerprint_image"),
+        ("wsq that crashes the decoder", wsq_decoder_crash(wsq_print), unsupported,
          "corrupt_fingerprint_image"),
         ("wsq claims 60000x60000", _wsq_claims(60000, 60000, wsq_print), unsupported, too_large),
         ("iso 19794-2 record cut short", iso[:40], unsupported, unsupported),
