@@ -7,8 +7,8 @@ low quality) is an outcome with its error, never dropped and never fatal for the
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ from mobileid.capture.files import read_regular
 from mobileid.config import Settings
 from mobileid.errors import InputError
 from mobileid.face.pipeline import FacePipeline, load_face_pipeline
+from mobileid.service.sealed_cache import SealedCache
 from mobileid.types import Vector
 
 Progress = Callable[[int, int], None]
@@ -75,38 +76,30 @@ def file_sha256(path: str | Path, max_bytes: int) -> str:
 
 
 class EmbeddingCache:
-    """Embeddings (and failures) by image hash and pipeline id, so reruns are fast."""
+    """Embeddings (and failures) by image hash and pipeline id, so reruns are fast; sealed
+    under the deployment key (:mod:`mobileid.service.sealed_cache`)."""
 
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path)
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS cache (sha256 TEXT, key TEXT, vector BLOB,"
-            " error_code TEXT, error TEXT, PRIMARY KEY (sha256, key))"
-        )
+    def __init__(self, path: Path, key: bytes):
+        self._store = SealedCache(path, key)
 
     def get(self, sha: str, key: str, path: str) -> EmbedOutcome | None:
-        row = self.db.execute(
-            "SELECT vector, error_code, error FROM cache WHERE sha256=? AND key=?",
-            (sha, key),
-        ).fetchone()
-        if row is None:
+        payload = self._store.get(key, sha)
+        if payload is None:
             return None
-        vec = None if row[0] is None else np.frombuffer(row[0], dtype="<f4").copy()
-        return EmbedOutcome(path, sha, vec, row[1], row[2])
+        entry = json.loads(payload)
+        vector = entry.get("vector")
+        vec = None if vector is None else np.frombuffer(bytes.fromhex(vector), dtype="<f4").copy()
+        return EmbedOutcome(path, sha, vec, entry["error_code"], entry["error"])
 
     def put(self, outcome: EmbedOutcome, key: str) -> None:
         if not outcome.sha256:
             return
-        blob = None if outcome.vector is None else outcome.vector.astype("<f4").tobytes()
-        self.db.execute(
-            "INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?)",
-            (outcome.sha256, key, blob, outcome.error_code, outcome.error),
-        )
+        vector = None if outcome.vector is None else outcome.vector.astype("<f4").tobytes().hex()
+        entry = {"vector": vector, "error_code": outcome.error_code, "error": outcome.error}
+        self._store.put(key, outcome.sha256, json.dumps(entry).encode())
 
     def close(self) -> None:
-        self.db.commit()
-        self.db.close()
+        self._store.close()
 
 
 def embed_files(
