@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared/data
 
 .PHONY: run test lint eval bench load clean setup eval-fingers-sensors eval-fingers-contactless \
-	calibrate-fingers calibrate-faces
+	calibrate-fingers calibrate-faces fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,15 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The property tests (decoder, WSQ, ISO/ANSI records, records importer) with thousands of
+# inputs each instead of make test's few; prints how many were tried and what failed. Failing
+# inputs are kept in .hypothesis/ and tried first next time. FUZZ_EXAMPLES sets the count.
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP)
+	HYPOTHESIS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -m property -q \
+	  tests/capture tests/finger tests/records \
+	  --hypothesis-profile=fuzz --hypothesis-show-statistics
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from tests.postgres import ENGINES, create_database, drop_database, start_server
 
@@ -158,3 +160,40 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'mobileid.sqlite3'}"
     return str(request.getfixturevalue("fresh_postgres"))
+
+
+# Property tests (marked ``property``): a few derandomised examples each in ``make test``,
+# thousands under ``make fuzz`` (``--hypothesis-profile=fuzz``), which keeps what it finds.
+settings.register_profile(
+    "default", max_examples=25, deadline=None, derandomize=True, database=None,
+    print_blob=True,
+)  # fmt: skip
+settings.register_profile(
+    "fuzz", max_examples=int(os.environ.get("HYPOTHESIS_FUZZ_EXAMPLES", "2000")), deadline=None,
+    print_blob=True,
+)  # fmt: skip
+settings.load_profile("default")
+
+
+_TRIED = re.compile(r"(\d+) passing, (\d+) failing, and (\d+) invalid")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Under ``make fuzz``: how many inputs each property test tried, and how many failed."""
+    if terminalreporter.config.getoption("--hypothesis-profile", None) != "fuzz":
+        return
+    rows = []
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            stats = getattr(report, "_hypothesis_stats", None)
+            if stats:
+                counts = [tuple(map(int, m)) for m in _TRIED.findall(stats)]
+                rows.append((report.nodeid, *(sum(c[i] for c in counts) for i in range(3))))
+    terminalreporter.section("fuzz: inputs tried per property")
+    for nodeid, passing, failing, invalid in sorted(rows):
+        terminalreporter.write_line(
+            f"{passing + failing:>8} tried {failing:>4} failing {invalid:>5} rejected  {nodeid}"
+        )
+    total = sum(r[1] + r[2] for r in rows)
+    failed = sum(r[2] > 0 for r in rows)
+    terminalreporter.write_line(f"{total:>8} inputs in all; {failed} properties found failing")

@@ -12,6 +12,7 @@ import pytest
 from mobileid.cli.fingers_cmd import add_fingers_eval_parser
 from mobileid.config import Settings
 from mobileid.eval.fingers import TemplateCache
+from mobileid.service.deployment_key import deployment_key
 from tests.conftest import shared_path
 from tests.finger.bank import TemplateBank, template_bank
 
@@ -42,7 +43,9 @@ def test_eval_fingers_json_and_report(
     root = tmp_path / "root"
     root.mkdir()
     settings = Settings(data_dir=tmp_path / "data")
-    cache = TemplateCache(settings.cache_dir, templates.pipeline.pipeline_id)
+    cache = TemplateCache(
+        settings.cache_dir, templates.pipeline.pipeline_id, deployment_key(settings)
+    )
     for name in PRINTS:
         path = shared_path("fingerprints", "FVC2002", "DB1_B", name)
         (root / name).symlink_to(path)
@@ -73,7 +76,7 @@ def test_eval_fingers_contactless_writes_both_calibrations(
         folder.mkdir(parents=True)
     settings = Settings(data_dir=tmp_path / "data")
     pipe = templates.pipeline
-    cache = TemplateCache(settings.cache_dir, pipe.pipeline_id)
+    cache = TemplateCache(settings.cache_dir, pipe.pipeline_id, deployment_key(settings))
     for name in PRINTS:
         path = shared_path("fingerprints", "FVC2002", "DB1_B", name)
         (root / name).symlink_to(path)

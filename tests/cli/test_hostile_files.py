@@ -122,3 +122,23 @@ def test_token_lifetime_is_checked_before_logon(
     assert exit_info.value.code == 2
     assert "expected a number of days" in capsys.readouterr().err
     assert not audit_database(data).exists()
+
+
+@pytest.mark.parametrize("modality", ["faces", "fingers"])
+def test_an_oversized_file_in_an_enrolment_folder_is_never_read(
+    data: Path, tmp_path: Path, modality: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sparse 64 GiB file in a subject folder is reported as too large from its size (it
+    used to be read whole, to hash it); nothing is enrolled or audited."""
+    name = "photo.jpg" if modality == "faces" else "right_index.png"
+    (tmp_path / "in" / "Big").mkdir(parents=True)
+    with (tmp_path / "in" / "Big" / name).open("wb") as f:
+        f.truncate(64 << 30)
+    capsys.readouterr()
+    argv = ["enroll", modality, str(tmp_path / "in"), "--json", "--data-dir", str(data)]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [(f["code"], "64 GiB" in f["message"] or "68,719,476,736" in f["message"])
+            for f in report["failures"]] == [("image_too_large", True)]  # fmt: skip
+    assert report["subjects_failed"] == ["Big"]
+    assert [e for e, _, _ in _entries(data) if e == "enrol"] == []

@@ -15,6 +15,9 @@ from mobileid.cli.records_cmd import add_query_parser, add_records_parser
 from mobileid.errors import InvalidArgument
 from mobileid.records.errors import ImportRejected, InvalidQuery, UnknownSource
 
+# the records tests' PostgreSQL fixtures (a real server, one database per session)
+from tests.records.conftest import postgres_database, postgres_server  # noqa: F401
+
 
 def parser() -> argparse.ArgumentParser:
     common = _common()
@@ -203,3 +206,28 @@ def test_super_query_is_audited_and_keeps_training_apart(demo, capsys):
     assert last.details["purpose"] == LIVE_PURPOSE and last.details["training"] is False
     assert set(last.details["sources"].values()) == {"not_entitled"}
     assert log.verify().ok
+
+
+def test_query_answers_from_a_postgresql_source(tmp_path, capsys, request):
+    """A source registered with a PostgreSQL URL (a real server) is imported into and queried
+    by the `query` command like the embedded one: the plate's vehicle, its owner one hop on."""
+    from tests.conftest import LIVE_PURPOSE, write_purposes
+    from tests.records.conftest import empty_postgres
+
+    url = empty_postgres(request.getfixturevalue("postgres_database"))
+    data = str(tmp_path / "data")
+    write_purposes(tmp_path / "data")
+    register = ["records", "register", "pgdmv", "--agency", "DMV", "--authority", "Code 1"]
+    register += ["--types", "person,vehicle", "--retention", "5 years"]
+    run(capsys, *register, "--entitlement", "records.pgdmv", "--url", url, "--data-dir", data)
+    rows = tmp_path / "dmv.csv"
+    rows.write_text(
+        "record_type,record_id,name,plate,link_kind,from_id,to_id\n"
+        "person,P-1,Ann Lee,,,,\nvehicle,V-1,,ABC 123,,,\nlink,,,,owner,P-1,V-1\n"
+    )
+    run(capsys, "records", "import", "pgdmv", str(rows), "--data-dir", data)
+    why = ["--purpose", LIVE_PURPOSE, "--case", "CASE-PG1"]
+    answer = run(capsys, "query", "--plate", "abc-123", "--data-dir", data, "--json", why=why)
+    assert [(s["source"], s["state"]) for s in answer["sources"]] == [("pgdmv", "answered")]
+    hits = [(h["record_id"], h["hop"]) for h in answer["hits"]]
+    assert hits == [("V-1", 0), ("P-1", 1)] and answer["complete"]

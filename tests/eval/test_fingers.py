@@ -29,6 +29,7 @@ def templates() -> TemplateBank:
 
 
 DB1 = ("fingerprints", "FVC2002", "DB1_B")
+KEY = bytes(range(32))  # a deployment key for the sealed template cache
 PRINTS = ["102_1.tif", "102_2.tif", "103_7.tif", "104_1.tif", "104_4.tif"]
 
 
@@ -47,7 +48,7 @@ def _root(tmp_path: Path) -> Path:
 
 def _seeded_cache(tmp_path: Path, templates: TemplateBank) -> TemplateCache:
     """A cache already holding the session's templates, so the test does not re-extract."""
-    cache = TemplateCache(tmp_path / "cache", templates.pipeline.pipeline_id)
+    cache = TemplateCache(tmp_path / "cache", templates.pipeline.pipeline_id, KEY)
     for name in PRINTS:
         sha = hashlib.sha256(shared_path(*DB1, name).read_bytes()).hexdigest()
         cache.put(sha, templates.db1(name))

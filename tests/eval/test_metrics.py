@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -83,13 +82,12 @@ def test_failed_enrolment_genuine_counts_as_miss() -> None:
     assert best_accuracy(gen, imp)[0] == pytest.approx(0.75)
 
 
-def test_roc_handles_a_million_impostors_quickly() -> None:
-    """The ROC is vectorised: 1e6 impostors take well under a few seconds."""
+def test_roc_over_a_million_impostors_gives_the_normal_model_rate() -> None:
+    """Genuine N(4,1) against 1e6 impostors N(0,1) at FAR 1e-3: the threshold sits at the
+    impostors' 99.9th percentile (3.09), so TAR = Phi(4 - 3.09) = 0.819 within sampling error."""
     rng = np.random.default_rng(3)
-    start = time.perf_counter()
     rate = tar_at_far(rng.normal(4, 1, 3000), rng.normal(0, 1, 1_000_000), 1e-3)
-    assert time.perf_counter() - start < 5.0
-    assert 0.8 < rate < 0.95
+    assert rate == pytest.approx(0.819, abs=0.025)
 
 
 def test_kfold_accuracy_picks_threshold_on_other_folds() -> None:

@@ -23,6 +23,12 @@ def _embed(pipeline: FacePipeline, image: Image.Image, fmt: str = "PNG", **save:
     return pipeline.process(decode_image(buf.getvalue(), LIMITS))
 
 
+def _png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
 def _file(pipeline: FacePipeline, path: Path):
     return pipeline.process(load_image_file(path, LIMITS))
 
@@ -50,6 +56,36 @@ def test_embedding_is_unit_length_and_stamped(face_pipeline, lfw_dev):
     assert e.faces_seen == 1 and e.detection.score > 0.3
 
 
+def _lfw_face(lfw_dev: Path, name: str, side: int) -> Image.Image:
+    """The central 200 px of a person's first LFW photo (the face), resized to ``side``."""
+    with Image.open(lfw_dev / name / f"{name}_0001.jpg") as img:
+        return img.convert("RGB").crop((25, 25, 225, 225)).resize((side, side))
+
+
+def test_of_two_equal_faces_the_central_one_is_chosen(face_pipeline, lfw_dev):
+    """Two real faces of the same size, one at the frame's centre and one at its edge: both
+    are seen and the central one (Colin Powell, not Ariel Sharon) is chosen."""
+    canvas = Image.new("RGB", (640, 320), (120, 120, 120))
+    canvas.paste(_lfw_face(lfw_dev, "Ariel_Sharon", 240), (0, 40))
+    canvas.paste(_lfw_face(lfw_dev, "Colin_Powell", 240), (200, 40))
+    e = face_pipeline.process(decode_image(_png(canvas), LIMITS), check_quality=False)
+    assert e.faces_seen == 2 and abs(e.detection.box.center[0] - 320) < 20
+    powell = _file(face_pipeline, lfw_dev / "Colin_Powell" / "Colin_Powell_0001.jpg")
+    assert float(e.vector @ powell.vector) > 0.97
+
+
+def test_a_face_under_half_the_largest_is_not_chosen_even_at_the_centre(face_pipeline, lfw_dev):
+    """A centred face with under half the area of an off-centre one is passed over: the
+    largest faces are kept first, then the most central of them is taken."""
+    canvas = Image.new("RGB", (640, 400), (120, 120, 120))
+    canvas.paste(_lfw_face(lfw_dev, "Ariel_Sharon", 300), (0, 50))
+    canvas.paste(_lfw_face(lfw_dev, "Colin_Powell", 190), (225, 105))  # centre: (320, 200)
+    e = face_pipeline.process(decode_image(_png(canvas), LIMITS), check_quality=False)
+    assert e.faces_seen == 2 and e.detection.box.center[0] < 200
+    sharon = _file(face_pipeline, lfw_dev / "Ariel_Sharon" / "Ariel_Sharon_0001.jpg")
+    assert float(e.vector @ sharon.vector) > 0.97
+
+
 def test_several_faces_are_counted_and_the_central_large_one_chosen(face_pipeline, fr_samples):
     """A photo with two people reports both and picks one by the documented rule."""
     path = fr_samples / "examples" / "knn_examples" / "test" / "obama_and_biden.jpg"
@@ -72,6 +108,20 @@ def test_crop_comes_from_full_resolution(face_pipeline, fr_samples):
     e_small = _embed(face_pipeline, small, "JPEG", quality=92)
     e_big = _embed(face_pipeline, big, "JPEG", quality=92)
     assert float(e_small.vector @ e_big.vector) > 0.97
+
+
+def test_a_small_face_in_a_large_frame_is_cropped_at_full_resolution(face_pipeline, fr_samples):
+    """A 910 px photo pasted into a 3600 px frame (the detector sees a 640 px copy, where the
+    face is ~70 px) embeds as the photo itself (> 0.997); cropped from the 640 px copy, the
+    same frame scores 0.993, so a crop from the detector's copy fails this test."""
+    photo = Image.open(fr_samples / "examples" / "obama.jpg").convert("RGB")
+    frame = Image.new("RGB", (3600, 3600), (120, 120, 120))
+    frame.paste(photo, (1345, 1231))
+    original = face_pipeline.process(decode_image(_png(photo), LIMITS), check_quality=False)
+    full = face_pipeline.process(decode_image(_png(frame), LIMITS), check_quality=False)
+    copy = frame.resize((640, 640), Image.Resampling.LANCZOS)
+    low = face_pipeline.process(decode_image(_png(copy), LIMITS), check_quality=False)
+    assert float(original.vector @ full.vector) > 0.997 > float(original.vector @ low.vector)
 
 
 def test_no_face_in_a_photo_of_a_wall(face_pipeline):
@@ -107,14 +157,17 @@ def test_small_face_is_refused_with_move_closer(face_pipeline, fr_samples):
     face = img.resize((img.width // 7, img.height // 7), Image.Resampling.LANCZOS)
     canvas = Image.new("RGB", (img.width // 7 * 3, img.height // 7 * 3), (120, 120, 120))
     canvas.paste(face, (face.width, face.height))
-    try:
+    with pytest.raises(LowQualityCapture) as info:
         _embed(face_pipeline, canvas)
-    except LowQualityCapture as exc:
-        assert any("move closer" in r for r in exc.reasons)
-    except NoFaceFound:
-        pass  # too small even to detect: also refused, with advice to move closer
-    else:
-        pytest.fail("a tiny face was accepted")
+    assert info.value.reasons == ("face too small in the picture: move closer",)
+
+
+def test_bright_capture_is_refused_with_advice(face_pipeline, fr_samples):
+    """An overexposed capture (flash, sunlight) is refused and the reason says so."""
+    img = Image.open(fr_samples / "examples" / "obama.jpg").convert("RGB")
+    with pytest.raises(LowQualityCapture) as info:
+        _embed(face_pipeline, ImageEnhance.Brightness(img).enhance(2.2))
+    assert any("too bright" in r for r in info.value.reasons)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from PIL import Image
 from mobileid.errors import CorruptImage, ImageTooSmall, UnsupportedImage
 from mobileid.finger.errors import BadResolution, CorruptFingerprintImage, FingerprintTooSmall
 from mobileid.finger.load import load_fingerprint
+from tests.capture.corpus import wsq_decoder_crash
 from tests.conftest import shared_path
 
 
@@ -81,6 +82,14 @@ def test_corrupt_wsq_is_refused() -> None:
         with pytest.raises(CorruptImage):
             load_fingerprint(broken)
     assert issubclass(CorruptFingerprintImage, CorruptImage)
+
+
+def test_wsq_that_crashes_the_decoder_is_refused_and_this_process_lives() -> None:
+    """WSQ on which NBIS's C decoder segfaults is one refused print: the decoder runs in a
+    child process (before, this test's own process died with the decoder)."""
+    with pytest.raises(CorruptFingerprintImage, match="WSQ") as err:
+        load_fingerprint(wsq_decoder_crash(_afis("wsq-original.wsq")), field="print")
+    assert err.value.field == "print"
 
 
 def test_tiny_crop_is_refused() -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
 from mobileid.auth.crypto import key_id
 from mobileid.auth.errors import DeploymentKeyError
 from mobileid.gallery.embedded import EmbeddedGallery
+from mobileid.gallery.faiss_index import _context
+from mobileid.gallery.sealing import FileSeal
 
 PID = "test-pipeline/1"
 KEY = bytes(range(32))
@@ -163,3 +167,28 @@ def test_an_index_file_copied_onto_another_gallery_is_not_used(tmp_path):
     assert fresh.get(hits[0].subject_id).name == "Only In G2"
     g.close()
     fresh.close()
+
+
+def _file_index(tmp_path: Path) -> faiss.Index:
+    """The index held in the one sealed file, opened with the key as the gallery would."""
+    (path,) = (tmp_path / "index").glob("*.sealed")
+    _, body = FileSeal(KEY).open(path.read_bytes(), _context(path.with_suffix("")))
+    return faiss.deserialize_index(np.frombuffer(body, dtype=np.uint8))
+
+
+def test_deleted_and_purged_vectors_leave_the_index_file_at_once(tmp_path):
+    """Deleting one subject of 250 rewrites the sealed index file without its vector (it used
+    to stay there until the next search, and past it while under 1% of the index); a purge
+    leaves the file empty."""
+    g, vecs = filled(tmp_path, n=250)
+    g.search("g1", vecs[0], PID, k=1)  # built and saved
+    assert _file_index(tmp_path).ntotal == 250
+    g.remove(g.search("g1", vecs[7], PID, k=1)[0].subject_id)
+    in_file = _file_index(tmp_path)  # the gallery is still open: nothing was saved on close
+    scores, _ = in_file.search(vecs[7:8], 1)
+    assert in_file.ntotal == 249 and scores[0, 0] < 0.9
+    g.close()
+    g = EmbeddedGallery(tmp_path / "g.sqlite3", tmp_path / "index", key=KEY)
+    g.purge_before("g1", datetime.now(UTC) + timedelta(days=1))
+    assert _file_index(tmp_path).ntotal == 0
+    g.close()

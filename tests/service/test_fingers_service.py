@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -108,16 +107,13 @@ def test_enrolment_is_audited_per_subject_without_templates(enrolled) -> None:
 def test_unseen_impression_ranks_its_finger_first(enrolled) -> None:
     """An impression not enrolled finds its finger at rank 1, possible band, never strong."""
     ctx, _, _ = enrolled
-    start = time.perf_counter()
     result = _search(ctx, ["103_5.tif"], top=3)
-    elapsed = time.perf_counter() - start
     best = result.candidates[0]
     assert best.name == "F103" and best.band is Band.POSSIBLE
     assert best.fmr == pytest.approx(RESOLUTION) and best.matches[0].score > 0.45
     assert all(c.band is Band.NONE for c in result.candidates[1:])
     assert result.thresholds["strong"] is None and result.thresholds["possible"] > 0.3
     assert "human review" in result.notice and result.gallery_sizes == {"field": 8}
-    assert elapsed < 10.0
 
 
 def test_several_probes_fuse_per_subject(enrolled) -> None:

@@ -17,6 +17,9 @@ from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
 from mobileid.service.retention import purge, retention_rules, set_retention
 
+# the records tests' PostgreSQL fixtures (a real server, one database per session)
+from tests.records.conftest import postgres_database, postgres_server  # noqa: F401
+
 CONSOLE = console_caller()
 
 PID = "test-pipeline/1"
@@ -146,19 +149,24 @@ def test_finger_templates_follow_the_gallery_rule(ctx):
     assert (entry.details["templates_deleted"], entry.details["deleted"]) == (1, 2)
 
 
-def test_record_sources_are_purged_by_their_rule_with_a_receipt(ctx):
-    """A source with retention_days loses records imported before the cutoff, with a receipt;
-    one without a rule keeps everything."""
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_record_sources_are_purged_by_their_rule_with_a_receipt(ctx, engine, request):
+    """A source with retention_days (a SQLite file, or a database on a real PostgreSQL
+    server) loses records imported before the cutoff, with a receipt; one without a rule
+    keeps everything."""
     from dataclasses import replace as dc_replace
 
     from mobileid.records import SourceRegistry
     from mobileid.records.generate import generate
     from mobileid.service.retention import purge_sources
-    from tests.records.conftest import entry
+    from tests.records.conftest import empty_postgres, entry
 
+    url = ""  # the embedded SQLite file
+    if engine == "postgresql":
+        url = empty_postgres(request.getfixturevalue("postgres_database"))
     persons, links = generate(5, seed=7)["syn-persons"]
     registry = SourceRegistry(ctx.settings.data_dir / "records")
-    registry.register(dc_replace(entry("kept30"), retention_days=30))
+    registry.register(dc_replace(entry("kept30"), retention_days=30, url=url))
     registry.register(entry("forever"))
     for name in ("kept30", "forever"):
         source = registry.open(name)
@@ -167,7 +175,11 @@ def test_record_sources_are_purged_by_their_rule_with_a_receipt(ctx):
     now = datetime.now(UTC)
     assert purge_sources(ctx, CONSOLE, now + timedelta(days=29)) == {"kept30": 0}
     assert purge_sources(ctx, CONSOLE, now + timedelta(days=31)) == {"kept30": 5}
-    counts = {n: sum(registry.open(n).counts().values()) for n in ("kept30", "forever")}
+    counts = {}
+    for name in ("kept30", "forever"):
+        source = registry.open(name)
+        counts[name] = sum(source.counts().values())
+        source.close()
     assert counts["kept30"] == 0 and counts["forever"] > 0
     last = entries(ctx, EventType.PURGE)[-1]
     assert (last.details["source"], last.details["deleted"], last.details["rule"]) == (

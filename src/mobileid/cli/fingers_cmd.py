@@ -16,6 +16,7 @@ from typing import Any
 from mobileid.config import Settings
 from mobileid.eval.finger_sensors import SENSORS
 from mobileid.service.answers import json_safe
+from mobileid.service.deployment_key import deployment_key
 
 __all__ = ["add_fingers_eval_parser", "add_fingers_parsers"]
 
@@ -98,7 +99,7 @@ def eval_fingers(args: argparse.Namespace, settings: Settings) -> int:
 
     files = list_fvc_root(args.root)
     pipeline = load_finger_pipeline(limits=settings.limits)
-    cache = TemplateCache(settings.cache_dir, pipeline.pipeline_id)
+    cache = TemplateCache(settings.cache_dir, pipeline.pipeline_id, deployment_key(settings))
     sensor = getattr(args, "sensor", None)
     enrolled = enrol_root(files, pipeline, cache, progress=ProgressLine("enrol"), sensor=sensor)
     result = evaluate(enrolled, pipeline, progress=ProgressLine("compare"))
@@ -148,7 +149,7 @@ def eval_fingers_contactless(args: argparse.Namespace, settings: Settings) -> in
     from mobileid.finger.pipeline import load_finger_pipeline
 
     pipeline = load_finger_pipeline(limits=settings.limits)
-    cache = TemplateCache(settings.cache_dir, pipeline.pipeline_id)
+    cache = TemplateCache(settings.cache_dir, pipeline.pipeline_id, deployment_key(settings))
     files = [f for root in args.root for f in list_fvc_root(root)]
     contact = enrol_root(files, pipeline, cache, progress=ProgressLine("enrol"))
     renders = getattr(args, "renders", None)

@@ -22,6 +22,7 @@ from mobileid.eval.bootstrap import RESAMPLES, bootstrap_calibration
 from mobileid.eval.concentration import false_candidates_by_subject
 from mobileid.face.pipeline import load_face_pipeline
 from mobileid.scoring import Calibration, build_calibration
+from mobileid.service.deployment_key import deployment_key
 from mobileid.service.embedding import EmbeddingCache, Progress, embed_files
 from mobileid.service.enrol import scan_subject_folders
 from mobileid.types import Quality
@@ -65,7 +66,7 @@ def embed_root(root: Path, settings: Settings, progress: Progress | None = None)
         paths.extend(str(p) for p in files)
         identity.extend([i] * len(files))
     pipeline_id = load_face_pipeline(settings.face).pipeline_id
-    cache = EmbeddingCache(settings.cache_dir / "face-embeddings.sqlite3")
+    cache = EmbeddingCache(settings.cache_dir / "face-embeddings.sqlite3", deployment_key(settings))
     # Detection and quality settings change outcomes without changing the embedding space
     # (the pipeline id), so they are part of the cache key.
     digest = hashlib.sha256(repr((settings.face, settings.limits)).encode()).hexdigest()[:12]

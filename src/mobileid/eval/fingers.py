@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +37,7 @@ from mobileid.finger.match import MatchFeatures, match_features
 from mobileid.finger.pipeline import FingerPipeline
 from mobileid.finger.types import FingerTemplate
 from mobileid.scoring import Calibration, build_calibration
+from mobileid.service.sealed_cache import SealedCache
 
 __all__ = [
     "Enrolled",
@@ -105,22 +106,22 @@ def list_fvc_root(root: Path) -> list[PrintFile]:
 
 
 class TemplateCache:
-    """Templates and enrolment failures on disk, keyed by pipeline id and image SHA-256."""
+    """Templates and enrolment failures by pipeline id and image SHA-256, sealed under the
+    deployment key in ``folder/finger-templates.sqlite3`` (:mod:`mobileid.service.sealed_cache`).
+    The plaintext JSON folders of earlier versions are removed on opening."""
 
-    def __init__(self, folder: Path, pipeline_id: str) -> None:
-        key = hashlib.sha256(pipeline_id.encode()).hexdigest()[:16]
-        self.folder = Path(folder) / f"finger-templates-{key}"
+    def __init__(self, folder: Path, pipeline_id: str, key: bytes) -> None:
+        for old in Path(folder).glob("finger-templates-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        self._store = SealedCache(Path(folder) / "finger-templates.sqlite3", key)
         self.pipeline_id = pipeline_id
 
     def get(self, sha: str) -> FingerTemplate | str | None:
         """The cached template, the cached error text, or ``None`` when not cached."""
-        path = self.folder / f"{sha}.json"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        payload = self._store.get(self.pipeline_id, sha)
+        if payload is None:
             return None
-        if data.get("pipeline_id") != self.pipeline_id:
-            return None
+        data = json.loads(payload)
         if "error" in data:
             return str(data["error"])
         return FingerTemplate(
@@ -134,20 +135,17 @@ class TemplateCache:
 
     def put(self, sha: str, outcome: FingerTemplate | str) -> None:
         if isinstance(outcome, str):
-            data: dict[str, Any] = {"pipeline_id": self.pipeline_id, "error": outcome}
+            data: dict[str, Any] = {"error": outcome}
         else:
             data = {
-                "pipeline_id": self.pipeline_id,
                 "minutiae": outcome.minutiae.tolist(),
                 "width": outcome.width,
                 "height": outcome.height,
                 "ppi": outcome.ppi,
                 "quality": outcome.quality,
             }
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{sha}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        tmp.replace(self.folder / f"{sha}.json")
+        self._store.put(self.pipeline_id, sha, json.dumps(data).encode())
+        self._store.commit()  # each print costs ~1.5 s to extract: keep every one at once
 
 
 def enrol_root(

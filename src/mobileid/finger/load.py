@@ -1,10 +1,12 @@
 """Stage 1: decode a contact print and bring it to 500 ppi.
 
 Reads what :func:`mobileid.capture.decode.decode_image` reads (its limits and hostile-input
-checks apply) plus WSQ, the FBI's wavelet format for 500 ppi prints, through the ``wsq``
-package's Pillow plugin. The resolution comes from the caller, else from the file (TIFF/PNG/
-JPEG/BMP resolution tags, WSQ's NISTCOM ``PPI`` field); many files state a placeholder (1, 72
-or 96 ppi), which is ignored and 500 ppi assumed, as the returned image records.
+checks apply) plus WSQ, the FBI's wavelet format for 500 ppi prints: the ``wsq`` package's
+Pillow plugin reads the header here, and its C decoder runs in a child process
+(:mod:`mobileid.finger.wsq_child`), because damaged files crash it. The resolution comes from
+the caller, else from the file (TIFF/PNG/JPEG/BMP resolution tags, WSQ's NISTCOM ``PPI``
+field); many files state a placeholder (1, 72 or 96 ppi), which is ignored and 500 ppi
+assumed, as the returned image records.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mobileid.errors import ImageTooLarge, InvalidArgument
 from mobileid.finger.errors import BadResolution, CorruptFingerprintImage, FingerprintTooSmall
 from mobileid.finger.params import LoadParams
 from mobileid.finger.types import FingerImage, GreyArray
+from mobileid.finger.wsq_child import decode_wsq_pixels
 
 __all__ = ["load_fingerprint"]
 
@@ -105,22 +108,8 @@ def _decode_wsq(data: bytes, lim: CaptureLimits, field: str) -> GreyArray:
         raise CorruptFingerprintImage(
             f"{field}: expected a WSQ frame of positive size, got {w}x{h}", field=field
         )
-    try:
-        img.load()
-        pixels = np.array(img.convert("L"), dtype=np.uint8)
-    except Exception as exc:
-        raise CorruptFingerprintImage(
-            f"{field}: expected complete WSQ data, got data the decoder rejects "
-            f"({exc or type(exc).__name__})",
-            field=field,
-        ) from exc
-    if pixels.shape != (h, w):
-        raise CorruptFingerprintImage(
-            f"{field}: expected {w}x{h} decoded WSQ pixels, "
-            f"got {pixels.shape[1]}x{pixels.shape[0]}",
-            field=field,
-        )
-    return pixels
+    pixels = decode_wsq_pixels(data, w, h, field)
+    return np.frombuffer(pixels, dtype=np.uint8).reshape(h, w).copy()
 
 
 def _wsq_ppi(data: bytes) -> float | None:

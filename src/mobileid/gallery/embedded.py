@@ -208,12 +208,22 @@ class EmbeddedGallery:
                 )
             ).all()
             changes.log_removed(s, [(g, p, i) for g, p, i in gone])
+            partitions = {Partition(g, p) for g, p, _ in gone}
             s.execute(delete(EmbeddingRow).where(EmbeddingRow.subject_id == subject_id))
             s.execute(delete(SubjectRow).where(SubjectRow.subject_id == subject_id))
             bump_version(s, subject.gallery)
             if in_transaction:
                 in_transaction(s, subject, -subject.embeddings)
+        self._forget_removed(partitions)
         return subject
+
+    def _forget_removed(self, partitions: set[Partition]) -> None:
+        """Apply removals to the vector index now, which rewrites its file: a sealed index file
+        would otherwise hold deleted or purged vectors until the next search. A partition with
+        no index in memory or on disk holds nothing to remove."""
+        for partition in partitions:
+            if self.vectors.applied(partition) is not None:
+                self.sync.catch_up(partition)
 
     def get(self, subject_id: str) -> Subject:
         with Session(self.engine) as s:
@@ -323,7 +333,14 @@ class EmbeddedGallery:
     def purge_before(
         self, gallery: str, cutoff: datetime, in_transaction: PurgeHook | None = None
     ) -> Purged:
-        return upkeep.purge_before(self.engine, gallery, cutoff, in_transaction)
+        with Session(self.engine) as s:
+            pipelines = s.scalars(
+                select(EmbeddingRow.pipeline_id).where(EmbeddingRow.gallery == gallery).distinct()
+            ).all()
+        purged = upkeep.purge_before(self.engine, gallery, cutoff, in_transaction)
+        if purged.embeddings_deleted:
+            self._forget_removed({Partition(gallery, p) for p in pipelines})
+        return purged
 
     # --- keys -----------------------------------------------------------------------------
     def key_ids(self) -> dict[str | None, int]:

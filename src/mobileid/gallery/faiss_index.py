@@ -123,7 +123,9 @@ class FaissVectorIndex:
                 part.index.add_with_ids(upserts.vectors, upserts.ids)
             part.applied = max(part.applied, upto)
             part.unsaved += len(gone) + len(upserts.ids) or 1
-            if part.unsaved >= max(1, part.index.ntotal // 100):
+            # A removed (deleted or purged) vector must not stay in the file until the next
+            # save: the file is rewritten at once. Additions wait for about 1% of the index.
+            if len(removes) or part.unsaved >= max(1, part.index.ntotal // 100):
                 self._save(partition, part)
 
     def rebuild(

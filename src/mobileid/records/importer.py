@@ -66,9 +66,19 @@ def _csv_rows(text: str, errors: list[RowError]) -> Iterator[Mapping[str, object
                 raise InvalidArgument(
                     "FILE: expected a CSV header row, got an empty file", field="FILE"
                 )
-            errors += [RowError(0, c, "unknown column") for c in header if c not in ALL_COLUMNS]
             errors += [
-                RowError(0, c, "column given twice") for c, n in Counter(header).items() if n > 1
+                RowError(
+                    0,
+                    c or f"column {i}",
+                    "unknown column" if c else "expected a column name, got none",
+                )
+                for i, c in enumerate(header, 1)
+                if c not in ALL_COLUMNS
+            ]
+            errors += [
+                RowError(0, c, "column given twice")
+                for c, n in Counter(header).items()
+                if n > 1 and c
             ]
             for i, row in enumerate(reader, 1):
                 extra = row.pop(None, None)

@@ -202,7 +202,7 @@ def parse_row(row: Mapping[str, object], ctx: RowContext) -> Record | Link:
     values: dict[str, Any] = {}
     for column, raw in row.items():
         if column not in ALL_COLUMNS:
-            problems.append((column, "unknown column"))
+            problems.append((column, "unknown column") if column else ("-", "empty column name"))
         elif column not in spec:
             if raw not in (None, "", []) and column not in COMMON:
                 problems.append((column, f"does not apply to a {kind} record"))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from mobileid.capture.files import read_regular
 from mobileid.config import Settings
 from mobileid.errors import InputError
 from mobileid.face.pipeline import FacePipeline, load_face_pipeline
+from mobileid.service.sealed_cache import SealedCache
 from mobileid.types import Quality, Vector
 
 Progress = Callable[[int, int], None]
@@ -65,58 +65,60 @@ def _embed_one(path: str) -> EmbedOutcome:
     return EmbedOutcome(path, sha, emb.vector, quality=emb.quality)
 
 
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def file_sha256(path: str | Path, max_bytes: int) -> str:
+    """The SHA-256 of the regular file at ``path``, or "" when it is anything else or over
+    ``max_bytes``: such a file is never enrolled, and reading it (``/dev/zero``, a 64 GiB file)
+    would not end; the embedding step reports why."""
+    try:
+        data = read_regular(path, max_bytes, field=str(path))
+    except InputError:
+        return ""
+    return hashlib.sha256(data).hexdigest()
 
 
 class EmbeddingCache:
-    """Embeddings (and failures) by image hash and pipeline id, so reruns are fast.
+    """Embeddings (and failures) by image hash and pipeline id, so reruns are fast; sealed
+    under the deployment key (:mod:`mobileid.service.sealed_cache`), each with the capture's
+    quality measures. An entry written before quality measures were kept has none; a caller
+    that needs them (``need_quality``) treats it as a miss, so it is embedded again once."""
 
-    Rows written before quality measures were kept have none; a caller that needs them
-    (``need_quality``) treats such a row as a miss, so it is embedded again once."""
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path)
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS cache (sha256 TEXT, key TEXT, vector BLOB,"
-            " error_code TEXT, error TEXT, quality TEXT, PRIMARY KEY (sha256, key))"
-        )
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(cache)")}
-        if "quality" not in columns:  # a cache file from before quality was kept
-            self.db.execute("ALTER TABLE cache ADD COLUMN quality TEXT")
+    def __init__(self, path: Path, key: bytes):
+        self._store = SealedCache(path, key)
 
     def get(
         self, sha: str, key: str, path: str, *, need_quality: bool = False
     ) -> EmbedOutcome | None:
-        row = self.db.execute(
-            "SELECT vector, error_code, error, quality FROM cache WHERE sha256=? AND key=?",
-            (sha, key),
-        ).fetchone()
-        if row is None or (need_quality and row[0] is not None and row[3] is None):
+        payload = self._store.get(key, sha)
+        if payload is None:
             return None
-        vec = None if row[0] is None else np.frombuffer(row[0], dtype="<f4").copy()
-        quality = None if row[3] is None else _quality_from_json(row[3])
-        return EmbedOutcome(path, sha, vec, row[1], row[2], quality)
+        entry = json.loads(payload)
+        vector = entry.get("vector")
+        measures = entry.get("quality")
+        if need_quality and vector is not None and measures is None:
+            return None
+        vec = None if vector is None else np.frombuffer(bytes.fromhex(vector), dtype="<f4").copy()
+        quality = None if measures is None else _quality_from_dict(measures)
+        return EmbedOutcome(path, sha, vec, entry["error_code"], entry["error"], quality)
 
     def put(self, outcome: EmbedOutcome, key: str) -> None:
         if not outcome.sha256:
             return
-        blob = None if outcome.vector is None else outcome.vector.astype("<f4").tobytes()
+        vector = None if outcome.vector is None else outcome.vector.astype("<f4").tobytes().hex()
         q = outcome.quality
-        measures = None if q is None else json.dumps({**q.__dict__, "problems": list(q.problems)})
-        self.db.execute(
-            "INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?)",
-            (outcome.sha256, key, blob, outcome.error_code, outcome.error, measures),
-        )
+        measures = None if q is None else {**q.__dict__, "problems": list(q.problems)}
+        entry = {
+            "vector": vector,
+            "error_code": outcome.error_code,
+            "error": outcome.error,
+            "quality": measures,
+        }
+        self._store.put(key, outcome.sha256, json.dumps(entry).encode())
 
     def close(self) -> None:
-        self.db.commit()
-        self.db.close()
+        self._store.close()
 
 
-def _quality_from_json(text: str) -> Quality:
-    d = json.loads(text)
+def _quality_from_dict(d: dict) -> Quality:
     return Quality(**{**d, "problems": tuple(d.get("problems", ()))})
 
 
@@ -136,8 +138,8 @@ def embed_files(
     outcomes: dict[int, EmbedOutcome] = {}
     todo: list[int] = []
     for i, name in enumerate(names):
-        sha = file_sha256(name)
-        hit = cache.get(sha, cache_key, name, need_quality=need_quality) if cache else None
+        sha = file_sha256(name, settings.limits.max_file_bytes) if cache else ""
+        hit = cache.get(sha, cache_key, name, need_quality=need_quality) if sha and cache else None
         if hit is not None:
             outcomes[i] = hit
         else:

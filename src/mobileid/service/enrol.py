@@ -214,7 +214,8 @@ def enrol_directory(
     report = EnrolReport(gallery=gallery, pipeline_id=pid)
     for name, images in folders.items():
         for path in images:
-            if ctx.gallery.has_image(gallery, file_sha256(path), pid):
+            sha = file_sha256(path, ctx.settings.limits.max_file_bytes)
+            if sha and ctx.gallery.has_image(gallery, sha, pid):
                 report.images_skipped += 1
             else:
                 todo.append((name, path))

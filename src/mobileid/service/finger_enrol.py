@@ -17,13 +17,13 @@ from typing import Any
 
 from mobileid.audit import AuditEvent, EventType
 from mobileid.auth import Action
+from mobileid.capture.files import read_regular
 from mobileid.errors import InputError, InvalidArgument
 from mobileid.finger.pipeline import FingerPipeline
 from mobileid.gallery.finger_rows import FINGER_POSITIONS, FingerCapture
 from mobileid.service.access import authorize
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
-from mobileid.service.embedding import file_sha256
 from mobileid.service.enrol import (
     ImageFailure,
     display_name,
@@ -100,16 +100,17 @@ def enrol_fingers(
             done += 1
             try:
                 position = print_position(path)
-                sha = file_sha256(path)
+                data = read_regular(path, ctx.settings.limits.max_file_bytes, field=path.name)
+                sha = hashlib.sha256(data).hexdigest()
                 if any(ctx.fingers.has_image(gallery, k, pid) for k in (sha, tip_key(sha, 0))):
                     report.prints_skipped += 1
                     continue
                 if contactless:
-                    got, lost = photo_captures(pipe, path, position, sha)
+                    got, lost = photo_captures(pipe, path, data, position, sha)
                     captures.extend(got)
                     failures.extend(ImageFailure(name, w, e.code, e.message) for w, e in lost)
                     continue
-                template = pipe.enrol_bytes(path.read_bytes(), ppi=ppi, field=path.name)
+                template = pipe.enrol_bytes(data, ppi=ppi, field=path.name)
                 captures.append(FingerCapture(template, position, sha))
             except InputError as exc:
                 failures.append(ImageFailure(name, str(path), exc.code, exc.message))
@@ -141,12 +142,12 @@ def tip_key(image_sha256: str, tip: int) -> str:
 
 
 def photo_captures(
-    pipe: FingerPipeline, path: Path, position: str, sha: str
+    pipe: FingerPipeline, path: Path, data: bytes, position: str, sha: str
 ) -> tuple[list[FingerCapture], list[tuple[str, InputError]]]:
     """The usable fingertips of one photo, and (where, error) for the others. One fingertip
     takes the file name's position; a photo of several needs an FVC-style name (``NNN_k``) and
     each fingertip takes the position the photo tells, or ``unknown``."""
-    photo = pipe.enrol_photo_tips(path.read_bytes(), field=path.name)
+    photo = pipe.enrol_photo_tips(data, field=path.name)
     if len(photo.tips) > 1 and position != "unknown":
         raise InvalidArgument(
             f"{path.name}: expected one fingertip in a photo named by position, got "
