@@ -1,36 +1,32 @@
-"""The face embedding cache keeps each capture's quality measures, and a cache file written
-before it did is upgraded in place."""
+"""The sealed face embedding cache keeps each capture's quality measures, and an entry written
+before it did is embedded again when quality is needed."""
 
 from __future__ import annotations
 
-import sqlite3
+import json
+import secrets
 from pathlib import Path
 
 import numpy as np
 
 from mobileid.config import Settings
 from mobileid.service.embedding import EmbeddingCache, embed_files, file_sha256
+from mobileid.service.sealed_cache import SealedCache
 from tests.conftest import shared_path
 
 
-def test_an_old_cache_row_is_embedded_again_when_quality_is_needed(tmp_path: Path) -> None:
-    """A row from a cache without the quality column is served as it is to a caller that does
-    not need quality, and embedded again (real vector, quality measured) for one that does."""
+def test_an_old_cache_entry_is_embedded_again_when_quality_is_needed(tmp_path: Path) -> None:
+    """An entry without quality measures is served as it is to a caller that does not need
+    quality, and embedded again (real vector, quality measured) for one that does."""
     photo = sorted(shared_path("faces", "lfw-dev", "Ariel_Sharon").iterdir())[0]
-    db = tmp_path / "cache.sqlite3"
-    old = sqlite3.connect(db)
-    old.execute(
-        "CREATE TABLE cache (sha256 TEXT, key TEXT, vector BLOB, error_code TEXT, error TEXT,"
-        " PRIMARY KEY (sha256, key))"
-    )
-    stale = np.zeros(128, dtype="<f4")
-    old.execute(
-        "INSERT INTO cache VALUES (?,?,?,?,?)", (file_sha256(photo), "k", stale.tobytes(), "", "")
-    )
-    old.commit()
-    old.close()
     settings = Settings(data_dir=tmp_path / "data", workers=1)
-    cache = EmbeddingCache(db)
+    db, key = tmp_path / "cache.sqlite3", secrets.token_bytes(32)
+    stale = np.zeros(128, dtype="<f4")
+    old = SealedCache(db, key)
+    entry = {"vector": stale.tobytes().hex(), "error_code": "", "error": ""}  # no "quality"
+    old.put("k", file_sha256(photo, settings.limits.max_file_bytes), json.dumps(entry).encode())
+    old.close()
+    cache = EmbeddingCache(db, key)
     try:
         (kept,) = embed_files([photo], settings, "k", cache=cache)
         assert kept.quality is None and not kept.vector.any()
