@@ -16,7 +16,6 @@ from mobileid.errors import InvalidArgument
 from mobileid.records.errors import ImportRejected, InvalidQuery, UnknownSource
 
 # the records tests' PostgreSQL fixtures (a real server, one database per session)
-from tests.records.conftest import postgres_database, postgres_server  # noqa: F401
 
 
 def parser() -> argparse.ArgumentParser:
@@ -212,7 +211,7 @@ def test_query_answers_from_a_postgresql_source(tmp_path, capsys, request):
     """A source registered with a PostgreSQL URL (a real server) is imported into and queried
     by the `query` command like the embedded one: the plate's vehicle, its owner one hop on."""
     from tests.conftest import LIVE_PURPOSE, write_purposes
-    from tests.records.conftest import empty_postgres
+    from tests.postgres import empty_postgres
 
     url = empty_postgres(request.getfixturevalue("postgres_database"))
     data = str(tmp_path / "data")

@@ -18,7 +18,6 @@ from mobileid.service.context import open_context
 from mobileid.service.retention import purge, retention_rules, set_retention
 
 # the records tests' PostgreSQL fixtures (a real server, one database per session)
-from tests.records.conftest import postgres_database, postgres_server  # noqa: F401
 
 CONSOLE = console_caller()
 
@@ -159,7 +158,8 @@ def test_record_sources_are_purged_by_their_rule_with_a_receipt(ctx, engine, req
     from mobileid.records import SourceRegistry
     from mobileid.records.generate import generate
     from mobileid.service.retention import purge_sources
-    from tests.records.conftest import empty_postgres, entry
+    from tests.postgres import empty_postgres
+    from tests.records.conftest import entry
 
     url = ""  # the embedded SQLite file
     if engine == "postgresql":
