@@ -170,6 +170,26 @@ def test_bright_capture_is_refused_with_advice(face_pipeline, fr_samples):
     assert any("too bright" in r for r in info.value.reasons)
 
 
+def test_a_turned_face_is_refused_with_advice_under_a_stricter_yaw_limit(face_pipeline, lfw_dev):
+    """A real three-quarter view (yaw -0.95, the nose nearly level with an eye) passes the
+    default limit (|yaw| <= 1) and is refused as turned under a deployer's limit of 0.8, while
+    a frontal photo still passes it."""
+    from dataclasses import replace
+
+    strict = FacePipeline(
+        models=face_pipeline.models, params=replace(face_pipeline.params, max_abs_yaw=0.8)
+    )
+    turned = Image.open(lfw_dev / "Ariel_Sharon" / "Ariel_Sharon_0031.jpg").convert("RGB")
+    assert _embed(face_pipeline, turned).quality.yaw == pytest.approx(-0.95, abs=0.05)
+    with pytest.raises(LowQualityCapture) as info:
+        _embed(strict, turned)
+    assert info.value.reasons == (
+        "face turned away: ask the person to look straight at the camera",
+    )
+    frontal = Image.open(lfw_dev / "Bill_Clinton" / "Bill_Clinton_0010.jpg").convert("RGB")
+    assert abs(_embed(strict, frontal).quality.yaw) < 0.8
+
+
 @pytest.mark.parametrize(
     "variant",
     [
