@@ -110,22 +110,37 @@ def cli_json(*argv: str, env: dict[str, str] | None = None) -> tuple[int, Any]:
     return code, json.loads(text) if text else None
 
 
-def first_admin_token(data_dir: Path, name: str = "admin0", scope: str = ADMIN_SCOPE) -> str:
-    """The deployment's first admin, created from the local console (what a fresh install may
-    do), and an API token of it: management commands after that pass it as --token."""
+def operator_with_token(
+    data_dir: Path,
+    name: str,
+    role: str,
+    scope: str,
+    *,
+    admin: str | None = None,
+    password: str = ADMIN_PASSWORD,
+) -> str:
+    """An operator added through ``operators add`` (by the ``admin`` token, or from the local
+    console where a fresh install allows it), and an API token of its own."""
     from urllib.parse import parse_qs, urlparse
 
     import pyotp
 
     d = ["--data-dir", str(data_dir)]
-    env = {"MOBILEID_PASSWORD": ADMIN_PASSWORD}
-    code, added = cli_json("operators", "add", name, "--role", "admin", *d, env=env)
+    by = ["--token", admin] if admin else []
+    env = {"MOBILEID_PASSWORD": password}
+    code, added = cli_json("operators", "add", name, "--role", role, *by, *d, env=env)
     assert code == 0, added
     secret = parse_qs(urlparse(added["totp_uri"]).query)["secret"][0]
     env["MOBILEID_TOTP"] = pyotp.TOTP(secret).now()
     code, issued = cli_json("operators", "token", name, "--scope", scope, *d, env=env)
     assert code == 0, issued
     return str(issued["token"])
+
+
+def first_admin_token(data_dir: Path, name: str = "admin0", scope: str = ADMIN_SCOPE) -> str:
+    """The deployment's first admin, created from the local console (what a fresh install may
+    do), and an API token of it: management commands after that pass it as --token."""
+    return operator_with_token(data_dir, name, "admin", scope)
 
 
 @pytest.fixture(scope="session")

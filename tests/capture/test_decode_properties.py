@@ -20,6 +20,7 @@ from mobileid.config import CaptureLimits
 from mobileid.errors import InputError
 from tests.capture.corpus import FACE_SEED
 from tests.conftest import shared_path
+from tests.damage import damaged
 
 pytestmark = pytest.mark.property
 
@@ -48,22 +49,9 @@ def _exif(orientation: int) -> bytes:
 
 
 @st.composite
-def damaged(draw: st.DrawFn) -> bytes:
-    """A real encoding, then up to three edits: cut, overwrite, insert or duplicate a span."""
-    data = bytearray(encodings()[draw(st.sampled_from(FORMATS))])
-    for _ in range(draw(st.integers(1, 3))):
-        at = draw(st.integers(0, max(0, len(data) - 1)))
-        edit = draw(st.sampled_from(["cut", "overwrite", "insert", "duplicate"]))
-        if edit == "cut":
-            data = data[:at]
-        elif edit == "overwrite":
-            patch = draw(st.binary(min_size=1, max_size=16))
-            data[at : at + len(patch)] = patch
-        elif edit == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=64))
-        else:
-            data[at:at] = data[at : at + draw(st.integers(1, 256))]
-    return bytes(data)
+def damaged_image(draw: st.DrawFn) -> bytes:
+    """A real encoding of a face photo, then up to three edits (see ``tests/damage.py``)."""
+    return draw(damaged(encodings()[draw(st.sampled_from(FORMATS))]))
 
 
 def _check(data: bytes) -> None:
@@ -95,7 +83,7 @@ def test_any_bytes_decode_or_raise_an_input_error(data: bytes) -> None:
 
 @WARNINGS
 @settings(suppress_health_check=[HealthCheck.too_slow])
-@given(damaged())
+@given(damaged_image())
 def test_damaged_real_images_decode_or_raise_an_input_error(data: bytes) -> None:
     """A real JPEG/PNG/WebP/TIFF/HEIC/GIF/BMP/PPM cut, overwritten or spliced anywhere
     decodes to a picture within the limits or raises an InputError naming the field."""

@@ -9,16 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import numpy as np
-import pyotp
 import pytest
 
 from mobileid.audit import AuditEntry, open_audit_log
 from mobileid.config import Settings
 from mobileid.service.context import open_context
-from tests.conftest import ADMIN_PASSWORD, cli_json, first_admin_token
+from tests.conftest import ADMIN_PASSWORD, cli_json, first_admin_token, operator_with_token
 
 PASSWORD = "an operator's long passphrase"
 DAY = "2026-01-01"
@@ -39,15 +37,7 @@ def head(data: Path) -> int:
 
 def operator_token(data: Path, admin: str, name: str, role: str, scope: str) -> str:
     """An operator added by the admin's token, and an API token of its own."""
-    d = ["--data-dir", str(data)]
-    env = {"MOBILEID_PASSWORD": PASSWORD}
-    code, added = cli_json("operators", "add", name, "--role", role, "--token", admin, *d, env=env)
-    assert code == 0, added
-    secret = parse_qs(urlparse(added["totp_uri"]).query)["secret"][0]
-    env["MOBILEID_TOTP"] = pyotp.TOTP(secret).now()
-    code, issued = cli_json("operators", "token", name, "--scope", scope, *d, env=env)
-    assert code == 0, issued
-    return str(issued["token"])
+    return operator_with_token(data, name, role, scope, admin=admin, password=PASSWORD)
 
 
 @pytest.fixture(scope="module")

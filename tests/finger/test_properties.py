@@ -29,6 +29,7 @@ from mobileid.finger.records import (
 from mobileid.finger.types import FingerTemplate
 from tests.capture.corpus import PRINT_SEED
 from tests.conftest import shared_path
+from tests.damage import damaged
 
 pytestmark = pytest.mark.property
 
@@ -56,27 +57,8 @@ def prints() -> dict[str, bytes]:
 
 
 @st.composite
-def damaged(draw: st.DrawFn, original: bytes) -> bytes:
-    """``original`` with up to three edits: cut, overwrite, insert or duplicate a span."""
-    data = bytearray(original)
-    for _ in range(draw(st.integers(1, 3))):
-        at = draw(st.integers(0, max(0, len(data) - 1)))
-        edit = draw(st.sampled_from(["cut", "overwrite", "insert", "duplicate"]))
-        if edit == "cut":
-            data = data[:at]
-        elif edit == "overwrite":
-            patch = draw(st.binary(min_size=1, max_size=8))
-            data[at : at + len(patch)] = patch
-        elif edit == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=32))
-        else:
-            data[at:at] = data[at : at + draw(st.integers(1, 64))]
-    return bytes(data)
-
-
-@st.composite
 def damaged_print(draw: st.DrawFn) -> bytes:
-    return draw(damaged(prints()[draw(st.sampled_from(["WSQ", "WSQ", "PNG", "TIFF"]))]))
+    return draw(damaged(prints()[draw(st.sampled_from(["WSQ", "WSQ", "PNG", "TIFF"]))], span=8))
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
@@ -144,7 +126,7 @@ def _records() -> dict[str, bytes]:
 @st.composite
 def damaged_record(draw: st.DrawFn) -> tuple[str, bytes]:
     fmt = draw(st.sampled_from(sorted(FORMATS)))
-    return fmt, draw(st.one_of(damaged(_records()[fmt]), st.binary(max_size=256)))
+    return fmt, draw(st.one_of(damaged(_records()[fmt], span=8), st.binary(max_size=256)))
 
 
 @given(damaged_record())
