@@ -13,7 +13,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from tests.debian import apt_install, free_port
 
 ENGINES = ["sqlite", "postgresql"]
 
@@ -32,21 +33,11 @@ def _initdb() -> Path | None:
 
 
 def _install_postgres() -> Path:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "postgresql"]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            pytest.fail(f"could not install PostgreSQL ({' '.join(cmd)}): {done.stderr[-500:]}")
+    apt_install("postgresql")
     initdb = _initdb()
     if initdb is None:
         pytest.fail("apt-get installed postgresql but no /usr/lib/postgresql/*/bin/initdb")
     return initdb
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import shared_path
+from tests.debian import apt_install, free_port
 from tests.web.deployment import Deployment, build
 from tests.web.y4m import frame_from_photo, write_y4m
 
@@ -49,19 +49,9 @@ FLAGS = [
 
 
 def _install_chromium() -> None:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            pytest.fail(f"could not install Chromium ({' '.join(cmd)}): {done.stderr[-500:]}")
+    apt_install("chromium")
     if not CHROMIUM.exists():
         pytest.fail(f"apt-get installed chromium but {CHROMIUM} is missing")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -145,22 +135,24 @@ def playwright_chromium() -> Iterator[Any]:
         yield p.chromium
 
 
-@pytest.fixture(scope="session")
-def browser(playwright_chromium: Any, camera_video: Path) -> Iterator[Browser]:
-    """Chromium whose camera shows the probe video and is granted without asking."""
-    flags = [*FLAGS, f"--use-file-for-fake-video-capture={camera_video}"]
+def _camera_showing(playwright_chromium: Any, video: Path) -> Iterator[Browser]:
+    """Chromium whose camera shows ``video`` and is granted without asking."""
+    flags = [*FLAGS, f"--use-file-for-fake-video-capture={video}"]
     b = playwright_chromium.launch(executable_path=str(CHROMIUM), args=flags)
     yield b
     b.close()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_chromium: Any, camera_video: Path) -> Iterator[Browser]:
+    """Chromium whose camera shows the probe video and is granted without asking."""
+    yield from _camera_showing(playwright_chromium, camera_video)
 
 
 @pytest.fixture(scope="session")
 def finger_browser(playwright_chromium: Any, finger_video: Path) -> Iterator[Browser]:
     """Chromium whose camera shows the fingertip video and is granted without asking."""
-    flags = [*FLAGS, f"--use-file-for-fake-video-capture={finger_video}"]
-    b = playwright_chromium.launch(executable_path=str(CHROMIUM), args=flags)
-    yield b
-    b.close()
+    yield from _camera_showing(playwright_chromium, finger_video)
 
 
 @pytest.fixture(scope="session")
