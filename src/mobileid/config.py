@@ -107,6 +107,11 @@ class Settings:
     # operators, training records): None = the SQLite file DATA_DIR/mobileid.sqlite3; or a
     # URL such as ``postgresql://USER:PASSWORD@HOST/DB``. Upgraded to the newest schema on start.
     database_url: str | None = None
+    # Each wait on the main database ends after this many seconds with backend_unavailable
+    # instead of hanging: connecting, a lock another transaction holds (SQLite's write lock,
+    # PostgreSQL's row and table locks) and, on PostgreSQL, any one statement. Reads of many
+    # rows go in batches, and migrations are exempt, so no healthy statement comes near it.
+    database_timeout_s: float = 10.0
     # Where face vectors are searched: None = FAISS files in the data folder; a Milvus
     # server (``http://HOST:19530``) or Milvus Lite (a path ending in ``.db``). SQL stays the
     # source of truth either way.
@@ -145,7 +150,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
-        """Defaults, then ``MOBILEID_DATA_DIR``, ``MOBILEID_DATABASE_URL``, ``MOBILEID_WORKERS``,
+        """Defaults, then ``MOBILEID_DATA_DIR``, ``MOBILEID_DATABASE_URL``,
+        ``MOBILEID_DATABASE_TIMEOUT_S``, ``MOBILEID_WORKERS``,
         ``MOBILEID_VECTOR_URI``,
         ``MOBILEID_VECTOR_INDEX``, ``MOBILEID_FACE_*``, ``MOBILEID_LIMIT_*``,
         ``MOBILEID_BAND_*`` and ``MOBILEID_CERT_*`` variables, then ``overrides``."""
@@ -157,7 +163,7 @@ class Settings:
             name = "MOBILEID_" + key.upper()
             if name in env:
                 s = replace(s, **{key: _parse(name, env[name], int)})
-        for key in ("audit_checkpoint_minutes", "audit_full_verify_minutes"):
+        for key in ("audit_checkpoint_minutes", "audit_full_verify_minutes", "database_timeout_s"):
             name = "MOBILEID_" + key.upper()
             if name in env:
                 s = replace(s, **{key: _parse(name, env[name], float)})

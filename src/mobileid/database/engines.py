@@ -11,6 +11,7 @@ is disposed of when the last user releases it. A forked child forgets its parent
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -18,14 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import Engine, ExceptionContext, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 
-from mobileid.errors import InvalidArgument
+from mobileid.errors import BackendUnavailable, InvalidArgument
 
-# How long a writer waits for SQLite's write lock, and a PostgreSQL connection attempt, before
-# giving up with an error instead of hanging.
+# How long a writer waits for SQLite's write lock, and on PostgreSQL a connection attempt, a
+# row or table lock and one statement, before giving up with an error instead of hanging.
 DEFAULT_TIMEOUT_S = 10.0
+# libpq counts connect_timeout in whole seconds and treats anything under 2 as 2.
+_MIN_CONNECT_S = 2
+# PostgreSQL error classes that mean "the server cannot answer now", not "the request is
+# wrong": 08 connection, 53 out of resources (too many connections), 57 operator intervention
+# (57014: a statement ran past statement_timeout; 57P01: shutting down), and 55P03 (a lock
+# not granted within lock_timeout). A connection failure has no SQLSTATE at all.
+_UNAVAILABLE_CLASSES = ("08", "53", "57")
+_LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass
@@ -79,15 +88,20 @@ def redacted(url: str) -> str:
 def open_engine(url: str, *, timeout_s: float | None = None) -> Engine:
     """The process's engine for ``url`` (created on first use; release it when done).
 
-    ``timeout_s`` bounds every wait (locks, connecting, and on PostgreSQL each statement);
-    None: the default wait for locks and connections, no bound on statements.
+    ``timeout_s`` bounds every wait: SQLite's write lock; on PostgreSQL connecting, each lock
+    and each statement (None: ``DEFAULT_TIMEOUT_S``).
     """
     backend_name(url)  # a clear error for a URL nobody can read
-    key = (engine_url(url), timeout_s)
+    wait = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
+    if not 0 < wait < math.inf:  # 0 would mean "no limit" to PostgreSQL
+        raise InvalidArgument(
+            f"database timeout: expected seconds > 0, got {timeout_s!r}", field="database_timeout_s"
+        )
+    key = (engine_url(url), wait)
     with _lock:
         held = _engines.get(key)
         if held is None:
-            held = _engines[key] = _Held(_create(key[0], timeout_s), 0)
+            held = _engines[key] = _Held(_create(key[0], key[1]), 0)
         held.users += 1
         return held.engine
 
@@ -111,9 +125,33 @@ def open_count() -> int:
         return len(_engines)
 
 
-def _create(url: str, timeout_s: float | None) -> Engine:
+def faults_as_unavailable(engine: Engine) -> None:
+    """From now on, a PostgreSQL server of ``engine`` that is down, unreachable, out of
+    connections, or does not grant a lock or finish a statement within its time limit raises
+    BackendUnavailable naming the database (never its password). The transaction it was in is
+    rolled back by whoever opened it, so nothing is half-written. Other errors are unchanged."""
+    if engine.dialect.name != "postgresql" or event.contains(engine, "handle_error", _unavailable):
+        return
+    event.listen(engine, "handle_error", _unavailable)
+
+
+def _unavailable(ctx: ExceptionContext) -> None:
+    if ctx.is_pre_ping or not isinstance(ctx.sqlalchemy_exception, OperationalError):
+        return  # a failed pre-ping only means "reconnect"; the reconnect is judged itself
+    state = getattr(ctx.original_exception, "sqlstate", None)
+    if state is None or state[:2] in _UNAVAILABLE_CLASSES or state == _LOCK_NOT_AVAILABLE:
+        engine = ctx.engine
+        where = engine.url.render_as_string(hide_password=True) if engine else "the database"
+        lines = str(ctx.original_exception).strip().splitlines()
+        raise BackendUnavailable(
+            f"database: expected a reachable database at {where} answering within its time "
+            f"limit, got {lines[0] if lines else type(ctx.original_exception).__name__}",
+            field="database_url",
+        ) from ctx.original_exception
+
+
+def _create(url: str, wait: float) -> Engine:
     parsed = make_url(url)
-    wait = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -121,11 +159,14 @@ def _create(url: str, timeout_s: float | None) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas(int(wait * 1000)))
         return engine
     if parsed.get_backend_name() == "postgresql":
-        args: dict[str, Any] = {"connect_timeout": max(1, round(wait))}
-        if timeout_s is not None:
-            # A source that hangs must not hold a worker thread for ever: the server ends
-            # any statement that runs past the timeout.
-            args["options"] = f"-c statement_timeout={int(timeout_s * 1000)}"
+        # A server that hangs, or a lock another transaction keeps (the audit head row that
+        # serialises appends), must not hold a worker thread for ever: the server ends a lock
+        # wait or a statement that runs past the limit, libpq a connection attempt.
+        ms = int(wait * 1000)
+        args: dict[str, Any] = {
+            "connect_timeout": max(_MIN_CONNECT_S, math.ceil(wait)),
+            "options": f"-c lock_timeout={ms} -c statement_timeout={ms}",
+        }
         return create_engine(parsed, pool_pre_ping=True, connect_args=args)
     return create_engine(parsed)
 

@@ -21,7 +21,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from mobileid.database.engines import open_engine, redacted, release_engine, sqlite_url
+from mobileid.database.engines import (
+    faults_as_unavailable,
+    open_engine,
+    redacted,
+    release_engine,
+    sqlite_url,
+)
 from mobileid.errors import BackendUnavailable
 
 VERSION_TABLE = "mobileid_schema_version"
@@ -63,6 +69,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def _serialise(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
+        # A migration may build an index over millions of rows, and a replica starting beside
+        # one that migrates waits for it: neither is bounded by the per-statement limit.
+        conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+        conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
     elif conn.dialect.name == "sqlite":
         # Take the write lock before Alembic reads the version: two processes starting on a
@@ -70,12 +80,14 @@ def _serialise(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def open_database(where: str | Path) -> Engine:
+def open_database(where: str | Path, *, timeout_s: float | None = None) -> Engine:
     """The engine of the main database at ``where`` (a URL, or the path of a SQLite file),
-    upgraded to the newest migration on first use in this process. Release it with
-    ``close_database``."""
+    upgraded to the newest migration on first use in this process; each wait for a lock, a
+    connection or (PostgreSQL) a statement ends after ``timeout_s`` (None: the default) with
+    BackendUnavailable. Release it with ``close_database``."""
     url = sqlite_url(where) if isinstance(where, Path) else where
-    engine = open_engine(url)
+    engine = open_engine(url, timeout_s=timeout_s)
+    faults_as_unavailable(engine)
     with _guard:
         if engine not in _upgraded:
             try:
