@@ -45,10 +45,12 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
-def start_server() -> Iterator[str]:
-    """Start a cluster, yield its libpq URL (database ``postgres``), stop it afterwards."""
+def start_server(password: str | None = None) -> Iterator[str]:
+    """Start a cluster, yield its libpq URL (database ``postgres``), stop it afterwards. With
+    ``password``, connections over TCP must give a password (SCRAM), the ``postgres`` user's
+    being ``password``, and the cluster is always one of our own."""
     configured = os.environ.get("MOBILEID_TEST_POSTGRES_URL")
-    if configured:
+    if configured and password is None:
         yield configured
         return
     initdb = _initdb() or _install_postgres()
@@ -62,7 +64,14 @@ def start_server() -> Iterator[str]:
             os.chown(path, pg.pw_uid, pg.pw_gid)
     port = free_port()
     run = lambda cmd: subprocess.run(_as_postgres(cmd), capture_output=True, text=True)  # noqa: E731
-    done = run([str(initdb), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"])
+    auth = ["-A", "trust"]
+    if password is not None:
+        pwfile = base / "pw"
+        pwfile.write_text(password)
+        if os.geteuid() == 0:
+            os.chown(pwfile, pg.pw_uid, pg.pw_gid)
+        auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
+    done = run([str(initdb), "-D", str(data), *auth, "-U", "postgres", "--no-sync"])
     if done.returncode != 0:
         pytest.fail(f"initdb failed: {done.stderr[-500:]}")
     opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
@@ -70,7 +79,8 @@ def start_server() -> Iterator[str]:
     if done.returncode != 0:
         pytest.fail(f"pg_ctl start failed: {done.stderr[-500:]} {log.read_text()[-500:]}")
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        user = "postgres" if password is None else f"postgres:{password}"
+        yield f"postgresql://{user}@127.0.0.1:{port}/postgres"
     finally:
         run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
         shutil.rmtree(base, ignore_errors=True)

@@ -107,6 +107,9 @@ class Settings:
     # operators, training records): None = the SQLite file DATA_DIR/mobileid.sqlite3; or a
     # URL such as ``postgresql://USER:PASSWORD@HOST/DB``. Upgraded to the newest schema on start.
     database_url: str | None = None
+    # A file holding the PostgreSQL password (a Docker or Kubernetes secret), added to
+    # ``database_url``, which then names no password itself.
+    database_password_file: Path | None = None
     # Each wait on the main database ends after this many seconds with backend_unavailable
     # instead of hanging: connecting, a lock another transaction holds (SQLite's write lock,
     # PostgreSQL's row and table locks) and, on PostgreSQL, any one statement. Reads of many
@@ -127,8 +130,16 @@ class Settings:
 
     @property
     def main_database_url(self) -> str:
-        """The URL of the main database: ``database_url``, else the embedded SQLite file."""
-        return self.database_url or f"sqlite:///{self.database_path}"
+        """The URL of the main database: ``database_url`` (with the password of
+        ``database_password_file``, read now: show it only through ``redacted``), else the
+        embedded SQLite file."""
+        # Imported here: the database package brings SQLAlchemy and Alembic, which reading
+        # settings (every command, every worker process) need not load.
+        from mobileid.database.engines import with_password_file
+
+        if self.database_url is None:
+            return f"sqlite:///{self.database_path}"
+        return with_password_file(self.database_url, self.database_password_file)
 
     @property
     def witness_dir(self) -> Path:
@@ -151,7 +162,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then ``MOBILEID_DATA_DIR``, ``MOBILEID_DATABASE_URL``,
-        ``MOBILEID_DATABASE_TIMEOUT_S``, ``MOBILEID_WORKERS``,
+        ``MOBILEID_DATABASE_PASSWORD_FILE``, ``MOBILEID_DATABASE_TIMEOUT_S``, ``MOBILEID_WORKERS``,
         ``MOBILEID_VECTOR_URI``,
         ``MOBILEID_VECTOR_INDEX``, ``MOBILEID_FACE_*``, ``MOBILEID_LIMIT_*``,
         ``MOBILEID_BAND_*`` and ``MOBILEID_CERT_*`` variables, then ``overrides``."""
@@ -173,6 +184,9 @@ class Settings:
             s = replace(s, audit_witness_url=env["MOBILEID_AUDIT_WITNESS_URL"])
         if env.get("MOBILEID_DATABASE_URL"):
             s = replace(s, database_url=env["MOBILEID_DATABASE_URL"])
+        if env.get("MOBILEID_DATABASE_PASSWORD_FILE"):
+            path = Path(env["MOBILEID_DATABASE_PASSWORD_FILE"])
+            s = replace(s, database_password_file=path)
         if env.get("MOBILEID_VECTOR_URI"):
             s = replace(s, vector_uri=env["MOBILEID_VECTOR_URI"])
         if env.get("MOBILEID_VECTOR_INDEX"):

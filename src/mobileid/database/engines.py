@@ -85,6 +85,45 @@ def redacted(url: str) -> str:
         return url.split("@")[-1] if "@" in url else url
 
 
+def with_password_file(url: str, password_file: Path | None) -> str:
+    """``url`` with the password read from ``password_file`` (a Docker or Kubernetes secret;
+    trailing newlines dropped, as PostgreSQL's own ``POSTGRES_PASSWORD_FILE`` does), so that
+    the password is in no environment variable, command line or compose file. The result
+    holds the password: show it only through ``redacted``."""
+    if password_file is None:
+        return url
+    field = "database_password_file"
+    parsed = make_url(engine_url(url))
+    if parsed.get_backend_name() != "postgresql":
+        raise InvalidArgument(
+            "MOBILEID_DATABASE_PASSWORD_FILE: expected a postgresql:// database URL beside it, "
+            f"got {redacted(url)!r}",
+            field=field,
+        )
+    if parsed.password is not None:
+        raise InvalidArgument(
+            "MOBILEID_DATABASE_PASSWORD_FILE: expected a database URL without a password beside "
+            f"it (one or the other), got {redacted(url)!r}",
+            field=field,
+        )
+    try:
+        password = password_file.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InvalidArgument(
+            f"MOBILEID_DATABASE_PASSWORD_FILE: expected a readable file, got {str(password_file)!r}"
+            f" ({why})",
+            field=field,
+        ) from None
+    if not password:
+        raise InvalidArgument(
+            "MOBILEID_DATABASE_PASSWORD_FILE: expected a password, got an empty file "
+            f"{str(password_file)!r}",
+            field=field,
+        )
+    return parsed.set(password=password).render_as_string(hide_password=False)
+
+
 def open_engine(url: str, *, timeout_s: float | None = None) -> Engine:
     """The process's engine for ``url`` (created on first use; release it when done).
 
