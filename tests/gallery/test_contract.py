@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.errors import InvalidArgument, NotFound
 from mobileid.gallery.embedded import EmbeddedGallery
 from mobileid.gallery.vectors import Partition
@@ -176,27 +177,22 @@ def test_training_and_live_galleries_are_told_apart(gallery):
         gallery.enrol("bad name!", "x", "X", "t", [("h3", unit(rng)[0])], PID)
 
 
-def test_a_failing_in_transaction_hook_rolls_the_change_back(gallery):
-    """When the hook (the audit entry) fails, neither enrolment nor removal happens."""
+def test_a_unit_of_work_that_fails_rolls_the_change_back(gallery):
+    """When the caller's unit of work fails after the gallery wrote (its audit entry could not
+    be written), neither enrolment nor removal happens; a unit that ends well commits both."""
     rng = np.random.default_rng(9)
-
-    def refuse(session, subject, n):
+    with pytest.raises(RuntimeError), UnitOfWork(gallery.engine) as uow:
+        gallery.enrol("g1", "r", "R", "t", [("h", unit(rng)[0])], PID, uow=uow)
         raise RuntimeError("audit store unavailable")
-
-    with pytest.raises(RuntimeError):
-        gallery.enrol("g1", "r", "R", "t", [("h", unit(rng)[0])], PID, in_transaction=refuse)
     assert gallery.subjects() == [] and gallery.count("g1") == 0
-    seen = []
-    subject, _ = gallery.enrol(
-        "g1",
-        "r",
-        "R",
-        "t",
-        [("h", unit(rng)[0])],
-        PID,
-        in_transaction=lambda s, subj, n: seen.append((subj.name, n)),
-    )
-    assert seen == [("R", 1)]
-    with pytest.raises(RuntimeError):
-        gallery.remove(subject.subject_id, in_transaction=refuse)
+    with UnitOfWork(gallery.engine) as uow:
+        subject, added = gallery.enrol("g1", "r", "R", "t", [("h", unit(rng)[0])], PID, uow=uow)
+        assert gallery.subjects() == []  # other connections see nothing before the commit
+    assert (subject.name, added) == ("R", 1) and gallery.get(subject.subject_id).embeddings == 1
+    with pytest.raises(RuntimeError), UnitOfWork(gallery.engine) as uow:
+        gallery.remove(subject.subject_id, uow=uow)
+        raise RuntimeError("audit store unavailable")
     assert gallery.get(subject.subject_id).embeddings == 1
+    assert [h.subject_id for h in gallery.search("g1", unit(rng)[0], PID, k=1)] == [
+        subject.subject_id
+    ]

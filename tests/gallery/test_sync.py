@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.errors import BackendUnavailable, InvalidArgument
 from mobileid.gallery.bulk import EnrolBatch
 from mobileid.gallery.embedded import EmbeddedGallery
@@ -264,18 +265,17 @@ def test_a_purge_reaches_the_index_through_the_change_log(tmp_path):
     g.close()
 
 
-def test_a_failing_hook_rolls_its_batch_back(tmp_path):
-    """When a batch's audit hook raises, that batch writes nothing; earlier batches stay."""
+def test_a_failed_unit_rolls_its_batch_back(tmp_path):
+    """Bulk batches enrolled in units of work with their audit entries: when a unit fails
+    (its entry could not be written), that batch writes nothing; earlier batches stay."""
     g = opened(tmp_path)
     vecs = unit(np.random.default_rng(8), 20)
-    calls = []
-
-    def hook(_session, added: int) -> None:
-        calls.append(added)
-        if len(calls) == 2:
-            raise RuntimeError("audit log unavailable")
-
+    added = []
     with pytest.raises(RuntimeError, match="audit log unavailable"):
-        g.enrol_many("g1", [batch(vecs[:10]), batch(vecs[10:], 10)], PID, in_transaction=hook)
-    assert calls == [10, 10] and g.count("g1", PID) == 10 and len(g.subjects("g1")) == 10
+        for b in [batch(vecs[:10]), batch(vecs[10:], 10)]:
+            with UnitOfWork(g.engine) as uow:
+                added.append(g.enrol_many("g1", [b], PID, uow=uow).embeddings_added)
+                if len(added) == 2:
+                    raise RuntimeError("audit log unavailable")
+    assert added == [10, 10] and g.count("g1", PID) == 10 and len(g.subjects("g1")) == 10
     g.close()

@@ -17,6 +17,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from mobileid.database.unit_of_work import UnitOfWork, within
 from mobileid.errors import InvalidArgument
 from mobileid.gallery import changes
 from mobileid.gallery.sealing import SecretBox, row_context, seal_vector
@@ -26,9 +27,6 @@ from mobileid.gallery.vectors import DIM, Matrix, check_matrix
 _SUBJECTS = cast(Table, SubjectRow.__table__)
 _EMBEDDINGS = cast(Table, EmbeddingRow.__table__)
 _IN_CHUNK = 900
-
-BatchHook = Callable[[Any, int], None]
-"""Called inside each batch's transaction with (session, embeddings added by the batch)."""
 
 
 @dataclass(frozen=True)
@@ -127,17 +125,16 @@ def enrol_many(
     pipeline_id: str,
     batches: Iterable[EnrolBatch],
     now: str,
-    in_transaction: BatchHook | None = None,
+    uow: UnitOfWork | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> BulkEnrolled:
-    """Each batch in its own transaction with ``in_transaction`` (its audit entry): a failed
-    batch writes nothing, and the batches before it stay enrolled."""
+    """Every batch in ``uow`` (the caller commits all or none, with its audit entry), or
+    without one, each batch in a unit of its own: a failed batch writes nothing, and the
+    batches before it stay enrolled."""
     created = added = skipped = 0
     for batch in batches:
-        with Session(engine) as s, s.begin():
-            c, a, k = enrol_batch(s, box, gallery, pipeline_id, batch, now)
-            if in_transaction:
-                in_transaction(s, a)
+        with within(engine, uow) as unit:
+            c, a, k = enrol_batch(unit.session, box, gallery, pipeline_id, batch, now)
         created, added, skipped = created + c, added + a, skipped + k
         if progress:
             progress(added)

@@ -19,15 +19,16 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mobileid.database import Where, attach, close_database
+from mobileid.database.unit_of_work import UnitOfWork, within
 from mobileid.errors import InvalidArgument, NotFound
 from mobileid.gallery import bulk, changes, upkeep
-from mobileid.gallery.bulk import BatchHook, BulkEnrolled, EnrolBatch
+from mobileid.gallery.bulk import BulkEnrolled, EnrolBatch
 from mobileid.gallery.faiss_index import (
     FaissVectorIndex,
     remove_index_files,
     set_search_threads,
 )
-from mobileid.gallery.protocol import InTransaction, Purged, PurgeHook, RetentionHook, RotationHook
+from mobileid.gallery.protocol import Purged, PurgeHook, RetentionHook, RotationHook
 from mobileid.gallery.sealing import SecretBox, row_context, seal_vector
 from mobileid.gallery.store import (
     EmbeddingRow,
@@ -119,13 +120,15 @@ class EmbeddedGallery:
         source: str,
         embeddings: Sequence[tuple[str, Vector]],
         pipeline_id: str,
-        in_transaction: InTransaction | None = None,
+        *,
+        uow: UnitOfWork | None = None,
     ) -> tuple[Subject, int]:
         checked = [(sha, _check_vector(v)) for sha, v in embeddings]
         if not GALLERY_NAME.match(gallery):
             self.create_gallery(gallery, training=False)  # raises the naming error
         now = stamp(self.clock())
-        with Session(self.engine) as s, s.begin():
+        with within(self.engine, uow) as unit:
+            s = unit.session
             row = subject_row(s, gallery, reference, name, source, now)
             seen = set(
                 s.scalars(
@@ -160,8 +163,6 @@ class EmbeddedGallery:
                 changes.log_added(s, gallery, pipeline_id, [e.id for e in added])
             count = s.scalar(select(func.count()).where(EmbeddingRow.subject_id == row.subject_id))
             subject = _subject(row, int(count or 0))
-            if in_transaction:
-                in_transaction(s, subject, len(added))
         return subject, len(added)
 
     def enrol_many(
@@ -171,15 +172,16 @@ class EmbeddedGallery:
         pipeline_id: str,
         *,
         training: bool = False,
-        in_transaction: BatchHook | None = None,
+        uow: UnitOfWork | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> BulkEnrolled:
-        """Enrol many embeddings, one transaction per batch (see ``bulk.py``); the gallery is
+        """Enrol many embeddings (see ``bulk.py``): every batch in ``uow`` when given (with
+        the caller's audit entry), else one unit of work of its own per batch. The gallery is
         created of the given kind when new."""
         self.create_gallery(gallery, training=training)
         now = stamp(self.clock())
         return bulk.enrol_many(
-            self.engine, self._box, gallery, pipeline_id, batches, now, in_transaction, progress
+            self.engine, self._box, gallery, pipeline_id, batches, now, uow, progress
         )
 
     def has_image(self, gallery: str, image_sha256: str, pipeline_id: str) -> bool:
@@ -195,8 +197,9 @@ class EmbeddedGallery:
                 is not None
             )
 
-    def remove(self, subject_id: str, in_transaction: InTransaction | None = None) -> Subject:
-        with Session(self.engine) as s, s.begin():
+    def remove(self, subject_id: str, *, uow: UnitOfWork | None = None) -> Subject:
+        with within(self.engine, uow) as unit:
+            s = unit.session
             row = s.get(SubjectRow, subject_id)
             if row is None:
                 raise NotFound(f"subject_id: no subject {subject_id!r}", field="subject_id")
@@ -212,9 +215,7 @@ class EmbeddedGallery:
             s.execute(delete(EmbeddingRow).where(EmbeddingRow.subject_id == subject_id))
             s.execute(delete(SubjectRow).where(SubjectRow.subject_id == subject_id))
             bump_version(s, subject.gallery)
-            if in_transaction:
-                in_transaction(s, subject, -subject.embeddings)
-        self._forget_removed(partitions)
+            unit.after_commit(lambda: self._forget_removed(partitions))
         return subject
 
     def _forget_removed(self, partitions: set[Partition]) -> None:

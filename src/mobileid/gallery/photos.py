@@ -32,9 +32,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mobileid.capture.reference import ReferenceImage
 from mobileid.database import Where, attach, close_database
+from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.errors import InvalidArgument, NotFound
 from mobileid.gallery.sealing import DeploymentKeyError, SecretBox
 from mobileid.gallery.store import Base, EmbeddingRow
+from mobileid.types import Subject
 
 MEDIA_TYPE = "image/jpeg"
 
@@ -165,6 +167,17 @@ class ReferencePhotos:
     def close(self) -> None:
         if self._owns_engine:
             close_database(self.engine)
+
+    def add(self, uow: UnitOfWork, subject: Subject, photos: Sequence[ReferenceImage]) -> int:
+        """Keep ``photos`` of ``subject``'s captures in the unit that enrols them (see
+        ``add_photos``); returns how many were new."""
+        uow.check_engine(self.engine)
+        return add_photos(uow.session, self._box, subject.subject_id, subject.gallery, photos)
+
+    def delete_subject(self, uow: UnitOfWork, subject_id: str) -> int:
+        """Delete a subject's photos in the unit that deletes the subject; returns how many."""
+        uow.check_engine(self.engine)
+        return delete_subject_photos(uow.session, subject_id)
 
     def count(self, subject_ids: Sequence[str]) -> dict[str, int]:
         """{subject id: photos kept}, for the subjects that have any."""

@@ -7,11 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.types import SearchHit, Subject, Vector
-
-InTransaction = Callable[[Any, Subject, int], None]
-"""Called inside a change's transaction with (session, subject, embeddings added or removed);
-if it raises, the change is rolled back. Audit entries are written this way."""
 
 
 @dataclass(frozen=True)
@@ -52,18 +49,21 @@ class GalleryIndex(Protocol):
         source: str,
         embeddings: Sequence[tuple[str, Vector]],
         pipeline_id: str,
-        in_transaction: InTransaction | None = None,
+        *,
+        uow: UnitOfWork | None = None,
     ) -> tuple[Subject, int]:
         """Create or extend the subject known by ``reference`` with (image sha256, vector)
         pairs, atomically. Images already enrolled are skipped. Returns the subject and the
-        number of embeddings added. ``in_transaction(session, subject, added)`` runs inside
-        the same transaction (the audit entry); if it raises, nothing is written."""
+        number of embeddings added. With ``uow`` the rows are written in the caller's unit of
+        work (which appends the audit entry and commits both, or neither); without, in a unit
+        of the gallery's own."""
         ...
 
     def has_image(self, gallery: str, image_sha256: str, pipeline_id: str) -> bool: ...
 
-    def remove(self, subject_id: str, in_transaction: InTransaction | None = None) -> Subject:
-        """Delete a subject and all its embeddings; NotFound when absent."""
+    def remove(self, subject_id: str, *, uow: UnitOfWork | None = None) -> Subject:
+        """Delete a subject and all its embeddings (in ``uow`` when given); NotFound when
+        absent."""
         ...
 
     def get(self, subject_id: str) -> Subject: ...

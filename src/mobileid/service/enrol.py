@@ -16,10 +16,9 @@ from mobileid.audit import AuditEvent, EventType
 from mobileid.auth import Action
 from mobileid.capture.decode import load_image_file
 from mobileid.capture.reference import ReferenceImage, reference_image
+from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.errors import InputError, InvalidArgument
 from mobileid.gallery.embedded import GALLERY_NAME
-from mobileid.gallery.photos import add_photos, delete_subject_photos
-from mobileid.gallery.protocol import InTransaction
 from mobileid.service.access import authorize
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
@@ -60,21 +59,24 @@ class EnrolReport:
     subjects_failed: list[str] = field(default_factory=list)  # no usable image at all
 
 
-class AuditHook(Protocol):
-    """An ``InTransaction`` hook that can also count the reference photos kept or removed."""
+class GalleryAudit(Protocol):
+    """Appends a gallery change's audit entry in the change's unit of work: the subject, the
+    embeddings added (or, negative, removed) and the reference photos kept or removed."""
 
     def __call__(
-        self, session: Any, subject: Subject, embeddings: int, photos: int | None = None
+        self, uow: UnitOfWork, subject: Subject, embeddings: int, photos: int | None = None
     ) -> None: ...
 
 
 def gallery_audit(
     ctx: Context, caller: Caller, event: EventType, component: str, *, training: bool
-) -> AuditHook:
-    """A hook that writes the change's audit entry inside the change's own transaction."""
-    log = ctx.audit  # opened now: opening it inside the transaction would wait on its lock
+) -> GalleryAudit:
+    """How a gallery change's audit entry is appended, in the change's own unit of work."""
+    log = ctx.audit  # opened now: opening it inside the unit would wait on its own lock
 
-    def append(session: Any, subject: Subject, embeddings: int, photos: int | None = None) -> None:
+    def append(
+        uow: UnitOfWork, subject: Subject, embeddings: int, photos: int | None = None
+    ) -> None:
         added = embeddings >= 0
         details: dict[str, Any] = {
             "gallery": subject.gallery,
@@ -86,7 +88,7 @@ def gallery_audit(
         if photos is not None:
             details["photos_added" if added else "photos_removed"] = photos
         ev = AuditEvent(event, caller.operator, caller.role, component, details=details)
-        log.append(session, ev)
+        log.append(uow.session, ev)
 
     return append
 
@@ -117,12 +119,11 @@ def delete_subject(ctx: Context, caller: Caller, subject_id: str) -> Subject:
     authorize(ctx, caller, Action.MANAGE_GALLERIES)
     training = ctx.gallery.get(subject_id).gallery in ctx.gallery.galleries(training=True)
     audit = gallery_audit(ctx, caller, EventType.DELETE, "subjects", training=training)
-
-    def hook(session: Any, subject: Subject, embeddings: int) -> None:
-        photos = delete_subject_photos(session, subject.subject_id)
-        audit(session, subject, embeddings, photos)
-
-    return ctx.gallery.remove(subject_id, in_transaction=hook)
+    with UnitOfWork(ctx.engine) as uow:
+        subject = ctx.gallery.remove(subject_id, uow=uow)
+        photos = ctx.photos.delete_subject(uow, subject_id)
+        audit(uow, subject, -subject.embeddings, photos)
+    return subject
 
 
 def reference_images(ctx: Context, outcomes: list[EmbedOutcome]) -> list[ReferenceImage]:
@@ -137,21 +138,6 @@ def reference_images(ctx: Context, outcomes: list[EmbedOutcome]) -> list[Referen
         if decoded.sha256 == outcome.sha256:
             photos.append(reference_image(decoded))
     return photos
-
-
-def keeping_photos(
-    ctx: Context, photos: list[ReferenceImage], audit: AuditHook
-) -> tuple[InTransaction, list[int]]:
-    """A hook that stores ``photos`` for the enrolled subject, then writes the audit entry,
-    inside the enrolment's transaction; the list receives the number of photos kept."""
-    box, kept = ctx.photos.box, []
-
-    def hook(session: Any, subject: Subject, embeddings: int) -> None:
-        n = add_photos(session, box, subject.subject_id, subject.gallery, photos)
-        audit(session, subject, embeddings, n)
-        kept.append(n)
-
-    return hook, kept
 
 
 def scan_subject_folders(
@@ -231,12 +217,15 @@ def enrol_directory(
             report.subjects_failed.append(name)
         else:
             photos = reference_images(ctx, [o for o in results if o.ok])
-            hook, kept = keeping_photos(ctx, photos, audit)
-            _, added = ctx.gallery.enrol(
-                gallery, name, display_name(name), source, good, pid, in_transaction=hook
-            )
+            # The embeddings, their reference photos and the audit entry: all or nothing.
+            with UnitOfWork(ctx.engine) as uow:
+                subject, added = ctx.gallery.enrol(
+                    gallery, name, display_name(name), source, good, pid, uow=uow
+                )
+                kept = ctx.photos.add(uow, subject, photos)
+                audit(uow, subject, added, kept)
             report.images_added += added
-            report.photos_added += sum(kept)
+            report.photos_added += kept
             report.subjects_enrolled += 1
         if on_subject:
             on_subject(name, len(good), failures)
