@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.errors import InvalidArgument
 from mobileid.finger.index import screen, screen_codes
 from mobileid.finger.match import match_features, prepare
@@ -250,27 +251,24 @@ def test_feature_cache_drops_the_least_recently_used() -> None:
     assert made == [1, 2, 3, 2] and len(cache) == 2
 
 
-def test_bulk_enrolment_audits_each_subject_in_its_batch(galleries) -> None:
-    """enrol_many writes what enrol would, calling the hook once per subject inside the
-    transaction; a bad capture fails its own batch only, and a rerun completes the rest."""
+def test_bulk_enrolment_fails_its_own_batch_or_its_callers_unit(galleries) -> None:
+    """Without a unit of work, enrol_many commits batch by batch: a bad capture fails its own
+    batch only, and a rerun completes the rest. In the caller's unit (with its audit entries)
+    the whole call commits with the unit or not at all."""
     _, fingers = galleries
-    calls: list[tuple[str, int, int]] = []  # (name, added, its rows the hook's session sees)
-
-    def hook(s: Session, subject, added: int) -> None:  # type: ignore[no-untyped-def]
-        stored = s.scalar(
-            select(func.count()).where(FingerTemplateRow.subject_id == subject.subject_id)
-        )
-        calls.append((subject.name, added, stored))
-
     people = _people(range(80, 85))
     people[3] = FingerEnrolment("r83", "P83", "t", [_capture(83, "right_toe")])
     with pytest.raises(InvalidArgument, match="position"):
-        fingers.enrol_many("g1", people, in_transaction=hook, batch=2)
-    assert fingers.count("g1") == 2 and [c[0] for c in calls] == ["P80", "P81"]
+        fingers.enrol_many("g1", people, batch=2)
+    assert fingers.count("g1") == 2
     people[3] = _people(range(83, 84))[0]
-    again = fingers.enrol_many("g1", [*people, people[0]], in_transaction=hook, batch=2)
+    with pytest.raises(RuntimeError, match="audit"), UnitOfWork(fingers.engine) as uow:
+        inside = fingers.enrol_many("g1", people, batch=2, uow=uow)
+        raise RuntimeError("audit log unavailable")
+    assert [added for _, added in inside] == [0, 0, 1, 1, 1] and fingers.count("g1") == 2
+    again = fingers.enrol_many("g1", [*people, people[0]], batch=2)
     assert [added for _, added in again] == [0, 0, 1, 1, 1, 0]
-    assert fingers.count("g1") == 5 and {seen for _, _, seen in calls} == {1}
+    assert fingers.count("g1") == 5
     assert again[0][0].subject_id == again[5][0].subject_id  # the same reference: one subject
     with pytest.raises(InvalidArgument, match="batch"):
         fingers.enrol_many("g1", people, batch=0)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 from sqlalchemy import (
@@ -38,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from mobileid.database import Where, attach, close_database
+from mobileid.database.unit_of_work import UnitOfWork, within
 from mobileid.errors import InvalidArgument
 from mobileid.finger.index import screen, screen_codes
 from mobileid.finger.match import MatchFeatures, match_features, prepare
@@ -70,11 +70,7 @@ __all__ = [
     "FingerEnrolment",
     "FingerGallery",
     "FingerHit",
-    "FingerHook",
 ]
-
-FingerHook = Callable[[Any, Subject, int], None]
-"""Called inside an enrolment's transaction with (session, subject, templates added)."""
 
 Clock = Callable[[], datetime]
 
@@ -106,19 +102,20 @@ class FingerGallery:
         captures: Sequence[FingerCapture],
         *,
         training: bool = False,
-        in_transaction: FingerHook | None = None,
+        uow: UnitOfWork | None = None,
     ) -> tuple[Subject, int]:
         """Create or extend the subject known by ``reference`` with ``captures``, atomically.
 
         Images already enrolled (same hash, same pipeline) are skipped. The gallery is created
         of the given kind; an existing one of the other kind is refused. Returns the subject
-        and the number of templates added; ``in_transaction`` runs in the same transaction.
+        and the number of templates added. With ``uow`` the rows are written in the caller's
+        unit of work (which appends the audit entry and commits both, or neither).
         """
         return self.enrol_many(
             gallery,
             [FingerEnrolment(reference, name, source, captures)],
             training=training,
-            in_transaction=in_transaction,
+            uow=uow,
         )[0]
 
     def enrol_many(
@@ -127,15 +124,15 @@ class FingerGallery:
         enrolments: Iterable[FingerEnrolment],
         *,
         training: bool = False,
-        in_transaction: FingerHook | None = None,
+        uow: UnitOfWork | None = None,
         batch: int = 1,
     ) -> list[tuple[Subject, int]]:
-        """:meth:`enrol` for many subjects, ``batch`` subjects per transaction (bulk loads).
+        """:meth:`enrol` for many subjects, ``batch`` subjects per statement set (bulk loads).
 
-        Each subject is enrolled as :meth:`enrol` does it, its ``in_transaction`` call in the
-        transaction that writes its rows, so an audit entry commits with its subject's rows.
-        A failure rolls back its own transaction only: earlier batches stay, and a rerun skips
-        the images they stored. Returns (subject, templates added) per enrolment, in order.
+        With ``uow`` every subject is written in the caller's unit of work, committed (with
+        its audit entries) all or none. Without, each batch is a unit of work of its own: a
+        failure rolls back its own batch only, earlier batches stay, and a rerun skips the
+        images they stored. Returns (subject, templates added) per enrolment, in order.
         """
         if batch < 1:
             raise InvalidArgument(f"batch: expected >= 1, got {batch}", field="batch")
@@ -146,10 +143,10 @@ class FingerGallery:
             _check_positions(e.captures)
             pending.append(e)
             if len(pending) == batch:
-                out += self._enrol_batch(gallery, pending, training, in_transaction)
+                out += self._enrol_batch(gallery, pending, training, uow)
                 pending = []
         if pending:
-            out += self._enrol_batch(gallery, pending, training, in_transaction)
+            out += self._enrol_batch(gallery, pending, training, uow)
         return out
 
     def _enrol_batch(
@@ -157,13 +154,14 @@ class FingerGallery:
         gallery: str,
         enrolments: list[FingerEnrolment],
         training: bool,
-        hook: FingerHook | None,
+        uow: UnitOfWork | None,
     ) -> list[tuple[Subject, int]]:
-        """One transaction: subjects found or created, new images sealed and inserted in one
-        statement, then the hook once per subject (set-wise: a row at a time took ~2.5 ms a
-        subject, mostly the ORM's flushes and per-image queries)."""
+        """In ``uow`` (or a unit of its own): subjects found or created, new images sealed and
+        inserted in one statement (set-wise: a row at a time took ~2.5 ms a subject, mostly
+        the ORM's flushes and per-image queries)."""
         now = stamp(self.clock())
-        with Session(self.engine) as s, s.begin(), s.no_autoflush:
+        with within(self.engine, uow) as unit, unit.session.no_autoflush:
+            s = unit.session
             _ensure_kind(s, gallery, training)
             rows = _subject_rows(s, gallery, enrolments, now)
             seen = self._stored_images(s, gallery, enrolments)
@@ -185,8 +183,6 @@ class FingerGallery:
                     row.subject_id, row.name, row.gallery, row.source,
                     faces.get(row.subject_id, 0), row.created_at,
                 )  # fmt: skip
-                if hook:
-                    hook(s, subject, n)
                 out.append((subject, n))
         return out
 

@@ -13,11 +13,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mobileid.audit import AuditEvent, EventType
 from mobileid.auth import Action
 from mobileid.capture.files import read_regular
+from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.errors import InputError, InvalidArgument
 from mobileid.finger.pipeline import FingerPipeline
 from mobileid.gallery.finger_rows import FINGER_POSITIONS, FingerCapture
@@ -30,6 +30,7 @@ from mobileid.service.enrol import (
     open_gallery,
     scan_subject_folders,
 )
+from mobileid.types import Subject
 
 __all__ = ["FingerEnrolReport", "enrol_fingers", "photo_captures", "print_position", "tip_key"]
 
@@ -120,15 +121,12 @@ def enrol_fingers(
                 progress(done, total)
         report.failures.extend(failures)
         if captures:
-            _, added = ctx.fingers.enrol(
-                gallery,
-                name,
-                display_name(name),
-                source,
-                captures,
-                training=training,
-                in_transaction=_enrol_audit(ctx, caller, training),
-            )
+            log = ctx.audit  # opened before the unit: opening it inside would wait on its lock
+            with UnitOfWork(ctx.engine) as uow:
+                subject, added = ctx.fingers.enrol(
+                    gallery, name, display_name(name), source, captures, training=training, uow=uow
+                )
+                log.append(uow.session, _enrol_event(caller, subject, added, training))
             report.prints_added += added
             report.subjects_enrolled += 1
         elif failures:
@@ -167,18 +165,12 @@ def photo_captures(
     return captures, failures
 
 
-def _enrol_audit(ctx: Context, caller: Caller, training: bool) -> Callable[[Any, Any, int], None]:
-    log = ctx.audit  # opened now: opening it inside the transaction would wait on its lock
-
-    def append(session: Any, subject: Any, added: int) -> None:
-        details = {
-            "modality": "finger",
-            "gallery": subject.gallery,
-            "subject_id": subject.subject_id,
-            "templates_added": added,  # a count; the log refuses biometric keys
-            "training": training,
-        }
-        ev = AuditEvent(EventType.ENROL, caller.operator, caller.role, "enrol", details=details)
-        log.append(session, ev)
-
-    return append
+def _enrol_event(caller: Caller, subject: Subject, added: int, training: bool) -> AuditEvent:
+    details = {
+        "modality": "finger",
+        "gallery": subject.gallery,
+        "subject_id": subject.subject_id,
+        "templates_added": added,  # a count; the log refuses biometric keys
+        "training": training,
+    }
+    return AuditEvent(EventType.ENROL, caller.operator, caller.role, "enrol", details=details)
