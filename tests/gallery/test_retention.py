@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.errors import InvalidArgument, NotFound
 from mobileid.gallery.embedded import EmbeddedGallery
 
@@ -69,16 +70,20 @@ def test_purge_deletes_old_captures_and_subjects_left_without_any(gallery):
     assert old.subject_id not in {h.subject_id for h in gallery.search("g", vec(1), PID, k=5)}
 
 
-def test_a_failing_receipt_hook_deletes_nothing(gallery):
-    """When the receipt cannot be written the purge rolls back whole."""
+def test_a_purge_whose_receipt_fails_deletes_nothing(gallery):
+    """When the receipt cannot be written in the purge's unit of work, the purge rolls back
+    whole (and the index still finds the subject); a rule change likewise."""
     gallery.enrol("g", "old", "Old", "t", [("h1", vec(1))], PID)
-
-    def refuse(session, purged):
+    with pytest.raises(RuntimeError), UnitOfWork(gallery.engine) as uow:
+        purged = gallery.purge_before("g", T0 + timedelta(hours=1), uow=uow)
         raise RuntimeError("audit store unavailable")
-
-    with pytest.raises(RuntimeError):
-        gallery.purge_before("g", T0 + timedelta(hours=1), in_transaction=refuse)
+    assert purged.embeddings_deleted == 1  # deleted in the unit, then rolled back
     assert gallery.count("g") == 1 and len(gallery.subjects("g")) == 1
+    assert [h.score > 0.99 for h in gallery.search("g", vec(1), PID, k=1)] == [True]
+    with pytest.raises(RuntimeError), UnitOfWork(gallery.engine) as uow:
+        gallery.set_retention("g", 24, uow=uow)
+        raise RuntimeError("audit store unavailable")
+    assert gallery.retention("g") is None
 
 
 def test_purged_rows_are_gone_from_the_database_file(gallery, tmp_path):

@@ -28,7 +28,7 @@ from mobileid.gallery.faiss_index import (
     remove_index_files,
     set_search_threads,
 )
-from mobileid.gallery.protocol import Purged, PurgeHook, RetentionHook, RotationHook
+from mobileid.gallery.protocol import Purged, RotationHook
 from mobileid.gallery.sealing import SecretBox, row_context, seal_vector
 from mobileid.gallery.store import (
     EmbeddingRow,
@@ -327,20 +327,22 @@ class EmbeddedGallery:
         return upkeep.retention_rules(self.engine)
 
     def set_retention(
-        self, gallery: str, hours: int | None, in_transaction: RetentionHook | None = None
+        self, gallery: str, hours: int | None, *, uow: UnitOfWork | None = None
     ) -> int | None:
-        return upkeep.set_retention(self.engine, gallery, hours, in_transaction)
+        return upkeep.set_retention(self.engine, gallery, hours, uow)
 
     def purge_before(
-        self, gallery: str, cutoff: datetime, in_transaction: PurgeHook | None = None
+        self, gallery: str, cutoff: datetime, *, uow: UnitOfWork | None = None
     ) -> Purged:
         with Session(self.engine) as s:
             pipelines = s.scalars(
                 select(EmbeddingRow.pipeline_id).where(EmbeddingRow.gallery == gallery).distinct()
             ).all()
-        purged = upkeep.purge_before(self.engine, gallery, cutoff, in_transaction)
-        if purged.embeddings_deleted:
-            self._forget_removed({Partition(gallery, p) for p in pipelines})
+        with within(self.engine, uow) as unit:
+            purged = upkeep.purge_before(self.engine, gallery, cutoff, unit)
+            if purged.embeddings_deleted:
+                partitions = {Partition(gallery, p) for p in pipelines}
+                unit.after_commit(lambda: self._forget_removed(partitions))
         return purged
 
     # --- keys -----------------------------------------------------------------------------

@@ -24,12 +24,6 @@ class Purged:
     photos_deleted: int = 0  # reference photos (one per face capture that had one)
 
 
-PurgeHook = Callable[[Any, Purged], None]
-"""Called inside the purge's transaction (the receipt); if it raises, nothing is deleted."""
-
-RetentionHook = Callable[[Any, int | None, int | None], None]
-"""Called inside the rule change's transaction with (session, old hours, new hours)."""
-
 RotationHook = Callable[[Any, int], None]
 """Called inside the last re-sealing transaction with (session, rows re-sealed)."""
 
@@ -94,16 +88,18 @@ class GalleryIndex(Protocol):
         ...
 
     def set_retention(
-        self, gallery: str, hours: int | None, in_transaction: RetentionHook | None = None
+        self, gallery: str, hours: int | None, *, uow: UnitOfWork | None = None
     ) -> int | None:
-        """Set the rule (hours >= 1, or None); returns the previous one."""
+        """Set the rule (hours >= 1, or None), in ``uow`` when given; returns the previous
+        one."""
         ...
 
     def purge_before(
-        self, gallery: str, cutoff: datetime, in_transaction: PurgeHook | None = None
+        self, gallery: str, cutoff: datetime, *, uow: UnitOfWork | None = None
     ) -> Purged:
         """Delete the gallery's captures stored before ``cutoff``, and its subjects created
-        before it that are left with none, in one transaction with ``in_transaction``."""
+        before it that are left with none, in ``uow`` (with the caller's receipt) when given,
+        else in a unit of work of the gallery's own."""
         ...
 
 

@@ -1,8 +1,9 @@
 """Work on the stored gallery as a whole: retention rules, purges, re-sealing under a key.
 
-Each function takes the engine of the embedded gallery's database and runs its own
-transactions; the caller's hook (the audit entry) runs inside them, so a change whose entry
-cannot be written does not happen.
+Each function takes the engine of the embedded gallery's database. A retention change or a
+purge runs in the caller's unit of work when given one (the service appends the audit entry
+through the same unit, so a change whose entry cannot be written does not happen), else in one
+of its own; a key rotation runs its own transactions, a batch each.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from mobileid.database.unit_of_work import UnitOfWork, within
 from mobileid.errors import InvalidArgument, NotFound
 from mobileid.gallery import changes
 from mobileid.gallery.finger_rows import FingerTemplateRow
 from mobileid.gallery.photos import purge_photos
-from mobileid.gallery.protocol import Purged, PurgeHook, RetentionHook, RotationHook
+from mobileid.gallery.protocol import Purged, RotationHook
 from mobileid.gallery.sealing import DeploymentKeyError, SecretBox, open_vector, row_context
 from mobileid.gallery.store import EmbeddingRow, GalleryVersion, SubjectRow, bump_version, stamp
 
@@ -61,16 +63,14 @@ def retention_rules(engine: Engine) -> dict[str, int | None]:
 
 
 def set_retention(
-    engine: Engine, gallery: str, hours: int | None, in_transaction: RetentionHook | None
+    engine: Engine, gallery: str, hours: int | None, uow: UnitOfWork | None
 ) -> int | None:
     hours = check_hours(hours)
-    with Session(engine) as s, s.begin():
-        row = _gallery_row(s, gallery)
+    with within(engine, uow) as unit:
+        row = _gallery_row(unit.session, gallery)
         old = row.retention_hours
         row.retention_hours = hours
-        s.flush()
-        if in_transaction:
-            in_transaction(s, old, hours)
+        unit.session.flush()
     return old
 
 
@@ -78,11 +78,10 @@ def _rowcount(result: Any) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 
 
-def purge_before(
-    engine: Engine, gallery: str, cutoff: datetime, in_transaction: PurgeHook | None
-) -> Purged:
+def purge_before(engine: Engine, gallery: str, cutoff: datetime, uow: UnitOfWork | None) -> Purged:
     cut = stamp(cutoff)
-    with Session(engine) as s, s.begin():
+    with within(engine, uow) as unit:
+        s = unit.session
         rule = _gallery_row(s, gallery).retention_hours
         expired = select(EmbeddingRow.gallery, EmbeddingRow.pipeline_id, EmbeddingRow.id).where(
             EmbeddingRow.gallery == gallery, EmbeddingRow.created_at < cut
@@ -121,10 +120,7 @@ def purge_before(
         subjects = _rowcount(s.execute(delete(SubjectRow).where(SubjectRow.subject_id.in_(doomed))))
         if embeddings or subjects or templates:
             bump_version(s, gallery)
-        purged = Purged(gallery, rule or 0, cutoff, subjects, embeddings, templates, photos)
-        if in_transaction:
-            in_transaction(s, purged)
-    return purged
+    return Purged(gallery, rule or 0, cutoff, subjects, embeddings, templates, photos)
 
 
 def reseal_rows(

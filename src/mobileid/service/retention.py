@@ -20,6 +20,7 @@ from typing import Any
 
 from mobileid.audit import AuditEvent, EventType
 from mobileid.auth import Action
+from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.errors import InvalidArgument
 from mobileid.gallery.protocol import Purged
 from mobileid.service.access import authorize
@@ -40,31 +41,23 @@ def rule_label(hours: int | None) -> str:
 
 
 def set_retention(ctx: Context, caller: Caller, gallery: str, hours: int | None) -> RetentionChange:
-    """Set (or with None, remove) a gallery's rule, audited as ``retention_change``."""
+    """Set (or with None, remove) a gallery's rule, audited as ``retention_change`` in the
+    same unit of work."""
     authorize(ctx, caller, Action.MANAGE_GALLERIES)
     training = gallery in ctx.gallery.galleries(training=True)
-    log = ctx.audit  # opened now: opening it inside the transaction would wait on its lock
-
-    def append(session: Any, old: int | None, new: int | None) -> None:
+    log = ctx.audit  # opened before the unit: opening it inside would wait on its own lock
+    with UnitOfWork(ctx.engine) as uow:
+        old = ctx.gallery.set_retention(gallery, hours, uow=uow)
         details = {
             "gallery": gallery,
             "old_hours": old,
-            "new_hours": new,
-            "rule": rule_label(new),
+            "new_hours": hours,
+            "rule": rule_label(hours),
             "training": training,
         }
-        log.append(
-            session,
-            AuditEvent(
-                EventType.RETENTION_CHANGE,
-                caller.operator,
-                caller.role,
-                "retention",
-                details=details,
-            ),
-        )
-
-    old = ctx.gallery.set_retention(gallery, hours, in_transaction=append)
+        who = (caller.operator, caller.role)
+        event = AuditEvent(EventType.RETENTION_CHANGE, *who, "retention", details=details)
+        log.append(uow.session, event)
     return RetentionChange(gallery, old, hours)
 
 
@@ -87,42 +80,37 @@ def purge(ctx: Context, caller: Caller, now: datetime) -> list[Purged]:
         )
     now = now.astimezone(UTC)
     training = set(ctx.gallery.galleries(training=True))
-    log = ctx.audit
+    log = ctx.audit  # opened before the units: opening it inside would wait on its own lock
     receipts = []
     for gallery, hours in retention_rules(ctx).items():
         if hours is None:
             continue
-
-        def receipt(session: Any, purged: Purged, hours: int = hours) -> None:
-            details = {
-                "gallery": purged.gallery,
-                "rule": rule_label(hours),
-                "retention_hours": hours,
-                "now": now.isoformat(timespec="seconds"),
-                "cutoff": purged.cutoff.isoformat(timespec="seconds"),
-                # captures (face embeddings and finger templates): what the rule is about
-                "deleted": purged.embeddings_deleted + purged.templates_deleted,
-                "embeddings_deleted": purged.embeddings_deleted,
-                "templates_deleted": purged.templates_deleted,
-                # reference photos: deleted with their captures, counted apart
-                "photos_deleted": purged.photos_deleted,
-                "subjects_deleted": purged.subjects_deleted,
-                "training": purged.gallery in training,
-            }
-            log.append(
-                session,
-                AuditEvent(
-                    EventType.PURGE,
-                    caller.operator,
-                    caller.role,
-                    "retention",
-                    details=details,
-                ),
-            )
-
-        cutoff = now - timedelta(hours=hours)
-        receipts.append(ctx.gallery.purge_before(gallery, cutoff, in_transaction=receipt))
+        with UnitOfWork(ctx.engine) as uow:
+            purged = ctx.gallery.purge_before(gallery, now - timedelta(hours=hours), uow=uow)
+            receipt = _receipt(purged, hours, now, training=purged.gallery in training)
+            who = (caller.operator, caller.role)
+            log.append(uow.session, AuditEvent(EventType.PURGE, *who, "retention", details=receipt))
+        receipts.append(purged)
     return receipts
+
+
+def _receipt(purged: Purged, hours: int, now: datetime, *, training: bool) -> dict[str, Any]:
+    """The deletion receipt of one gallery's purge (counts and times, never biometric data)."""
+    return {
+        "gallery": purged.gallery,
+        "rule": rule_label(hours),
+        "retention_hours": hours,
+        "now": now.isoformat(timespec="seconds"),
+        "cutoff": purged.cutoff.isoformat(timespec="seconds"),
+        # captures (face embeddings and finger templates): what the rule is about
+        "deleted": purged.embeddings_deleted + purged.templates_deleted,
+        "embeddings_deleted": purged.embeddings_deleted,
+        "templates_deleted": purged.templates_deleted,
+        # reference photos: deleted with their captures, counted apart
+        "photos_deleted": purged.photos_deleted,
+        "subjects_deleted": purged.subjects_deleted,
+        "training": training,
+    }
 
 
 def purge_sources(ctx: Context, caller: Caller, now: datetime) -> dict[str, int]:
