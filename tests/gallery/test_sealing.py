@@ -12,6 +12,7 @@ import pytest
 
 from mobileid.auth.crypto import key_id
 from mobileid.auth.errors import DeploymentKeyError
+from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.gallery.embedded import EmbeddedGallery
 from mobileid.gallery.faiss_index import _context
 from mobileid.gallery.sealing import FileSeal
@@ -91,13 +92,15 @@ def test_a_blob_moved_to_another_row_fails_to_open(tmp_path):
 
 
 def test_rotation_reseals_every_row_and_drops_old_index_files(tmp_path):
-    """After rotate_key every row is under the new key, the hook saw the count, the old
-    key no longer opens the gallery and the new one does."""
+    """After rotate_key in a unit of work, every row is under the new key once the unit
+    commits (not before: the index files stay until then), the old key no longer opens the
+    gallery and the new one does."""
     g, vecs = filled(tmp_path, n=7)
     g.search("g1", vecs[0], PID, k=1)
-    seen = []
-    n = g.rotate_key(KEY, NEW_KEY, batch=3, in_transaction=lambda s, rows: seen.append(rows))
-    assert n == 7 and seen == [7]
+    with UnitOfWork(g.engine) as uow:
+        n = g.rotate_key(KEY, NEW_KEY, batch=3, uow=uow)
+        assert list((tmp_path / "index").iterdir()) and g.key_id == key_id(KEY)
+    assert n == 7
     assert {kid for _, _, kid in raw_rows(tmp_path)} == {key_id(NEW_KEY)}
     assert not list((tmp_path / "index").iterdir())
     assert g.key_id == key_id(NEW_KEY) and g.key_ids() == {key_id(NEW_KEY): 7}
@@ -110,14 +113,13 @@ def test_rotation_reseals_every_row_and_drops_old_index_files(tmp_path):
 
 
 def test_an_interrupted_rotation_resumes_where_it_stopped(tmp_path):
-    """A failing hook rolls back only the last batch; a rerun re-seals just the rest."""
+    """A unit of work that fails (its audit entry) rolls back only the last batch, and the
+    gallery keeps the old key; a rerun re-seals just the rest."""
     g, _ = filled(tmp_path, n=7)
-
-    def refuse(session, rows):
+    with pytest.raises(RuntimeError), UnitOfWork(g.engine) as uow:
+        g.rotate_key(KEY, NEW_KEY, batch=3, uow=uow)
         raise RuntimeError("audit store unavailable")
-
-    with pytest.raises(RuntimeError):
-        g.rotate_key(KEY, NEW_KEY, batch=3, in_transaction=refuse)
+    assert g.key_id == key_id(KEY)
     assert g.key_ids() == {key_id(NEW_KEY): 6, key_id(KEY): 1}
     assert g.rotate_key(KEY, NEW_KEY, batch=3) == 1
     assert g.key_ids() == {key_id(NEW_KEY): 7}

@@ -28,7 +28,7 @@ from mobileid.gallery.faiss_index import (
     remove_index_files,
     set_search_threads,
 )
-from mobileid.gallery.protocol import Purged, RotationHook
+from mobileid.gallery.protocol import Purged
 from mobileid.gallery.sealing import SecretBox, row_context, seal_vector
 from mobileid.gallery.store import (
     EmbeddingRow,
@@ -350,21 +350,19 @@ class EmbeddedGallery:
         return upkeep.key_ids(self.engine)
 
     def rotate_key(
-        self,
-        old: bytes,
-        new: bytes,
-        *,
-        batch: int = 5_000,
-        in_transaction: RotationHook | None = None,
+        self, old: bytes, new: bytes, *, batch: int = 5_000, uow: UnitOfWork | None = None
     ) -> int:
-        """Re-seal every embedding under ``new`` (see ``upkeep.reseal_rows``), then drop the
-        index files sealed under ``old``; from then on this gallery uses ``new``."""
+        """Re-seal every embedding under ``new`` (see ``upkeep.reseal_rows``: the last batch
+        in ``uow`` when given), then, once that has committed, drop the index files sealed
+        under ``old``; from then on this gallery uses ``new``."""
         new_box = SecretBox(new)
-        n = upkeep.reseal_rows(
-            self.engine, SecretBox(old), new_box, batch=batch, in_transaction=in_transaction
-        )
-        self._box = new_box
+        with within(self.engine, uow) as unit:
+            n = upkeep.reseal_rows(self.engine, SecretBox(old), new_box, batch=batch, uow=unit)
+            unit.after_commit(lambda: self._use_key(new, new_box))
+        return n
+
+    def _use_key(self, new: bytes, box: SecretBox) -> None:
+        self._box = box
         if isinstance(self.vectors, FaissVectorIndex):
             self.vectors.rekey(new)
         remove_index_files(self.index_dir)
-        return n

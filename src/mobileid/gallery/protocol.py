@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.types import SearchHit, Subject, Vector
@@ -22,10 +22,6 @@ class Purged:
     embeddings_deleted: int
     templates_deleted: int = 0  # finger templates
     photos_deleted: int = 0  # reference photos (one per face capture that had one)
-
-
-RotationHook = Callable[[Any, int], None]
-"""Called inside the last re-sealing transaction with (session, rows re-sealed)."""
 
 
 class GalleryIndex(Protocol):
@@ -115,8 +111,9 @@ class SealedAtRest(Protocol):
         ...
 
     def rotate_key(
-        self, old: bytes, new: bytes, *, batch: int, in_transaction: RotationHook | None = None
+        self, old: bytes, new: bytes, *, batch: int, uow: UnitOfWork | None = None
     ) -> int:
         """Re-seal every row sealed with ``old`` under ``new``, ``batch`` rows per
-        transaction, resuming where an interrupted run stopped; returns rows re-sealed."""
+        transaction (the last in ``uow``, with the caller's audit entry, when given),
+        resuming where an interrupted run stopped; returns rows re-sealed."""
         ...

@@ -20,7 +20,7 @@ from mobileid.errors import InvalidArgument, NotFound
 from mobileid.gallery import changes
 from mobileid.gallery.finger_rows import FingerTemplateRow
 from mobileid.gallery.photos import purge_photos
-from mobileid.gallery.protocol import Purged, RotationHook
+from mobileid.gallery.protocol import Purged
 from mobileid.gallery.sealing import DeploymentKeyError, SecretBox, open_vector, row_context
 from mobileid.gallery.store import EmbeddingRow, GalleryVersion, SubjectRow, bump_version, stamp
 
@@ -124,43 +124,39 @@ def purge_before(engine: Engine, gallery: str, cutoff: datetime, uow: UnitOfWork
 
 
 def reseal_rows(
-    engine: Engine,
-    old: SecretBox,
-    new: SecretBox,
-    *,
-    batch: int,
-    in_transaction: RotationHook | None,
+    engine: Engine, old: SecretBox, new: SecretBox, *, batch: int, uow: UnitOfWork | None
 ) -> int:
     """Re-seal rows under ``new`` in id order, ``batch`` per transaction. Rows already under
     ``new`` are skipped, so a rerun finishes an interrupted rotation; a row under any third
-    key stops it with DeploymentKeyError. The hook runs in the last transaction, so the
-    rotation counts as done only once its audit entry is written."""
+    key stops it with DeploymentKeyError. The last batch is written in ``uow`` (the caller's
+    unit, holding the audit entry), so the rotation counts as done only once that commits;
+    the caller's unit must not have written before (on SQLite it would hold the write lock
+    the earlier batches wait for)."""
     if batch < 1:
         raise InvalidArgument(f"batch: expected >= 1, got {batch}", field="batch")
     last_id, total = 0, 0
     while True:
-        with Session(engine) as s, s.begin():
-            rows = s.scalars(
-                select(EmbeddingRow)
+        with Session(engine) as s:  # is this batch the last? (one more id than a batch)
+            ids = s.scalars(
+                select(EmbeddingRow.id)
                 .where(EmbeddingRow.id > last_id)
                 .order_by(EmbeddingRow.id)
-                .limit(batch)
+                .limit(batch + 1)
             ).all()
-            for row in rows:
+        final = len(ids) <= batch
+        rows = select(EmbeddingRow).where(EmbeddingRow.id > last_id)
+        if not final:
+            rows = rows.where(EmbeddingRow.id <= ids[batch - 1])
+        with within(engine, uow if final else None) as unit:
+            for row in unit.session.scalars(rows.order_by(EmbeddingRow.id)):
                 last_id = row.id
-                if row.key_id == new.key_id:
-                    continue
-                context = row_context(
-                    row.gallery, row.subject_id, row.image_sha256, row.pipeline_id
-                )
-                plain = open_vector(old, row.vector, context, row.key_id)
-                row.vector, row.key_id = new.seal(plain, context), new.key_id
-                total += 1
-            if len(rows) < batch:
-                s.flush()
-                if in_transaction:
-                    in_transaction(s, total)
-                return total
+                if row.key_id != new.key_id:
+                    plain = open_vector(old, row.vector, _context(row), row.key_id)
+                    row.vector, row.key_id = new.seal(plain, _context(row)), new.key_id
+                    total += 1
+            unit.session.flush()
+        if final:
+            return total
 
 
 def seal_plaintext(engine: Engine, box: SecretBox) -> int:

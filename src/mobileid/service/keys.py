@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -37,6 +36,7 @@ from mobileid.auth.crypto import SecretBox, key_id, load_key, load_or_create_key
 from mobileid.auth.errors import DeploymentKeyError
 from mobileid.auth.operators import _totp_context  # the AAD auth seals TOTP secrets with
 from mobileid.auth.store import OperatorRow
+from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.errors import InvalidArgument
 from mobileid.gallery.protocol import SealedAtRest
 from mobileid.service.access import authorize
@@ -72,13 +72,14 @@ def rotate_deployment_key(ctx: Context, caller: Caller, *, batch: int = 5_000) -
     old, new, retired, resumed = _keys(key_path)
     old_box, new_box = SecretBox(old), SecretBox(new)
     operators = _reseal_operator_secrets(ctx.engine, old_box, new_box)
-    log = ctx.audit  # opened now: opening it inside the transaction would wait on its lock
+    log = ctx.audit  # opened before the unit: opening it inside would wait on its own lock
     # Finger templates first: a rerun skips rows already under the new key, so a rotation
     # interrupted anywhere before the retired key is deleted can be finished.
     finger_rows = ctx.fingers.rotate_key(old, new, batch=batch)
     photo_rows = ctx.photos.rotate_key(old, new, batch=batch)
 
-    def append(session: Any, rows: int) -> None:
+    with UnitOfWork(ctx.engine) as uow:  # the last face batch and the audit entry
+        rows = gallery.rotate_key(old, new, batch=batch, uow=uow)
         details = {
             "old_key_id": old_box.key_id,
             "new_key_id": new_box.key_id,
@@ -89,12 +90,8 @@ def rotate_deployment_key(ctx: Context, caller: Caller, *, batch: int = 5_000) -
             "operator_secrets_resealed": operators,
             "resumed": resumed,
         }
-        event = AuditEvent(
-            EventType.KEY_ROTATION, caller.operator, caller.role, "keys", details=details
-        )
-        log.append(session, event)
-
-    rows = gallery.rotate_key(old, new, batch=batch, in_transaction=append)
+        who = (caller.operator, caller.role)
+        log.append(uow.session, AuditEvent(EventType.KEY_ROTATION, *who, "keys", details=details))
     retired.unlink()
     return KeyRotation(old_box.key_id, new_box.key_id, rows, operators, resumed, photo_rows)
 
