@@ -15,8 +15,10 @@ from mobileid.database.schema import (
     open_database,
     upgrade,
 )
+from mobileid.database.unit_of_work import UnitOfWork
 
 __all__ = [
+    "UnitOfWork",
     "Where",
     "attach",
     "backend_name",
