@@ -113,7 +113,7 @@ def test_a_shift_from_login_to_training_range(phone: Page, deployment: Deploymen
     expect(card.get_by_role("list", name=re.compile("Records linked"))).to_contain_text("P-0001")
     expect(page.get_by_role("note")).to_contain_text(answer["notice"])
     expect(page.locator("#reached")).to_contain_text("gallery default")
-    stratum = {"good": "good captures", "poor": "Poor capture", "all": "all development"}
+    stratum = {"good": "good captures", "poor": "poor captures", "all": "all development"}
     expect(page.locator("#results-calibration")).to_contain_text(
         stratum[answer["calibration_stratum"]]
     )

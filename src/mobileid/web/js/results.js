@@ -174,9 +174,9 @@ const STRATA = {
   all: "Bands from one table measured on all development captures.",
   good: "Bands from the table measured on good captures like this one.",
   poor:
-    "Poor capture (small, blurred or turned face): the bands come from the table measured on " +
-    "poor captures, which allows for their less reliable scores. If you can, retake the photo " +
-    "closer, held still, facing the camera.",
+    "Lower-quality capture (small, blurred or turned face): it passed the gates, but its bands " +
+    "come from the table measured on poor captures, which allows for their less reliable " +
+    "scores. If you can, retake the photo closer, held still, facing the camera.",
 };
 
 export function calibrationNote(result) {
