@@ -13,27 +13,34 @@ associated data naming its row, exactly as face embeddings are (``sealing.py``):
 copied into another row fails to open.
 
 Search is two-stage (:mod:`mobileid.finger.index`): the binary-cylinder screen over every
-template of the gallery, then the geometric matcher on a shortlist. Per (gallery, pipeline id)
-the screen codes and the decrypted minutiae stay in memory (:mod:`.finger_screen`, ~220 MB per
-100,000 templates); the matcher's working form is made for shortlisted rows only and kept in a
-bounded cache. The first search of a gallery loads it (every template prepared once for its
-code: ~0.5 ms each with the numba cylinder kernel; :meth:`FingerGallery.preload` does it at
+template of the gallery, then the geometric matcher on a shortlist. Each row stores its screen
+code sealed in a column of its own, under associated data naming the row as the template's
+does, so loading a gallery reads and opens only ids, subjects, positions and codes
+(:mod:`.finger_screen`: ~1.1 GB in memory per million templates) and prepares nothing. The
+shortlisted rows' templates are read from SQL at search time (a row deleted since the load is
+no longer found there, so it is no hit) and their matcher's working form kept in a bounded
+cache. The first search of a gallery loads it (:meth:`FingerGallery.preload` does it at
 start-up instead); when the table changes (row count or highest row id: ids are never reused,
-see ``sqlite_autoincrement``) only new rows are read and deleted ones dropped.
+see ``sqlite_autoincrement``) only new rows are read and deleted ones dropped. Rows without a
+code (enrolled before migration m0004) or with one made under other screen parameters get one
+computed from their template at that load, written back in batches, with progress.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import (
-    Row,
+    Table,
+    bindparam,
     func,
     insert,
     select,
+    update,
 )
 from sqlalchemy.orm import Session
 
@@ -49,11 +56,14 @@ from mobileid.gallery.finger_rows import (
     FingerEnrolment,
     FingerHit,
     FingerTemplateRow,
+    code_context,
+    pack_code,
     pack_template,
     row_context,
+    unpack_codes,
     unpack_template,
 )
-from mobileid.gallery.finger_screen import FeatureCache, ScreenSet
+from mobileid.gallery.finger_screen import Chunk, FeatureCache, ScreenSet, code_layout, codes_of
 from mobileid.gallery.sealing import DeploymentKeyError, SecretBox
 from mobileid.gallery.store import (
     EmbeddingRow,
@@ -77,19 +87,32 @@ FingerHook = Callable[[Any, Subject, int], None]
 """Called inside an enrolment's transaction with (session, subject, templates added)."""
 
 Clock = Callable[[], datetime]
+Progress = Callable[[int, int], None]
+"""Called with (rows done, rows in all) while codes are computed for rows that lack one."""
 
-_READ_CHUNK = 500  # rows decrypted and prepared at a time while loading (~26 MB of features)
+I64 = npt.NDArray[np.int64]
+F32 = npt.NDArray[np.float32]
+_Sealed = Any  # a result row of a query that names the columns a method reads
+
+_READ_CHUNK = 4_096  # rows of codes read and opened at a time while loading (~4 MB)
+_BACKFILL = 1_000  # rows given a code per transaction (~1 s)
 
 
 class FingerGallery:
     """Finger templates in the embedded database; ``key`` seals them (never read from disk)."""
 
     def __init__(
-        self, database: Where, *, key: bytes, clock: Clock = lambda: datetime.now(UTC)
+        self,
+        database: Where,
+        *,
+        key: bytes,
+        clock: Clock = lambda: datetime.now(UTC),
+        progress: Progress | None = None,
     ) -> None:
         self._box = SecretBox(key)
         self.engine, self._owns_engine = attach(database)
         self.clock = clock
+        self.progress = progress
         self._loaded: dict[tuple[str, str], ScreenSet] = {}
         self._features = FeatureCache()
 
@@ -195,6 +218,8 @@ class FingerGallery:
     ) -> dict[str, str | bytes]:
         pid = c.template.pipeline_id
         context = row_context(gallery, subject_id, c.position, c.image_sha256, pid)
+        tag, _ = code_layout()
+        code = pack_code(codes_of([c.template])[0], tag)
         return {
             "subject_id": subject_id,
             "gallery": gallery,
@@ -202,6 +227,9 @@ class FingerGallery:
             "pipeline_id": pid,
             "image_sha256": c.image_sha256,
             "template": self._box.seal(pack_template(c.template), context),
+            "screen_code": self._box.seal(
+                code, code_context(gallery, subject_id, c.position, c.image_sha256, pid)
+            ),
             "key_id": self._box.key_id,
             "created_at": now,
         }
@@ -265,22 +293,54 @@ class FingerGallery:
         gallery has in this pipeline (the number of comparisons its best score is a maximum of).
         """
         loaded = self._load(gallery, probe.pipeline_id)
-        per_subject = dict(loaded.per_subject)
-        if not loaded.size:
-            return [], per_subject
-        code = screen_codes([probe])[0]
-        rows, _ = screen(code, loaded.codes, shortlist)
+        rows, _ = self._screen(loaded, probe, shortlist)
+        features = self._shortlisted(gallery, loaded, rows)
         hits = []
         for r in rows.tolist():
-            features = self._features.get(int(loaded.ids[r]), _preparer(loaded, r))
-            m = match_features(probe, features)
-            hits.append(FingerHit(loaded.subjects[r], loaded.positions[r], m.score, m.matched))
+            row_id = int(loaded.ids[r])
+            if row_id in features:  # else deleted since the load: no longer a hit
+                m = match_features(probe, features[row_id])
+                hits.append(FingerHit(loaded.subjects[r], loaded.positions[r], m.score, m.matched))
         hits.sort(key=lambda h: -h.score)
-        return hits, per_subject
+        return hits, dict(loaded.per_subject)
+
+    def screened(self, gallery: str, probe: MatchFeatures, size: int) -> list[FingerHit]:
+        """The first stage alone: the ``size`` rows most like ``probe`` as :meth:`search`
+        shortlists them, best first, scored by the screen (``matched`` is 0). For measuring
+        what the shortlist keeps."""
+        loaded = self._load(gallery, probe.pipeline_id)
+        rows, scores = self._screen(loaded, probe, size)
+        return [
+            FingerHit(loaded.subjects[r], loaded.positions[r], float(score), 0)
+            for r, score in zip(rows.tolist(), scores.tolist(), strict=True)
+        ]
+
+    @staticmethod
+    def _screen(loaded: ScreenSet, probe: MatchFeatures, size: int) -> tuple[I64, F32]:
+        if not loaded.size:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return screen(screen_codes([probe])[0], loaded.codes, size)
+
+    def _shortlisted(self, gallery: str, loaded: ScreenSet, rows: I64) -> dict[int, MatchFeatures]:
+        """Prepared templates of the shortlisted ``rows`` still in the table, by row id: read
+        from SQL in one query, opened and prepared unless the cache holds them."""
+        t = FingerTemplateRow
+        ids = [int(i) for i in loaded.ids[rows]]
+        q = select(t.id, t.subject_id, t.position, t.image_sha256, t.template, t.key_id).where(
+            t.gallery == gallery, t.pipeline_id == loaded.pipeline_id, t.id.in_(ids)
+        )
+        with Session(self.engine) as s:
+            found = s.execute(q).all()
+        pid = loaded.pipeline_id
+        return {r.id: self._features.get(r.id, self._preparer(r, gallery, pid)) for r in found}
+
+    def _preparer(self, row: _Sealed, gallery: str, pid: str) -> Callable[[], MatchFeatures]:
+        return lambda: prepare(self._open(row, gallery, pid))
 
     def preload(self, gallery: str, pipeline_id: str) -> int:
         """Load the gallery's templates of ``pipeline_id`` for search now, rather than at its
-        first search (minutes for a large gallery); returns the templates loaded."""
+        first search (seconds per million templates; minutes where rows still lack a code);
+        returns the templates loaded."""
         return self._load(gallery, pipeline_id).size
 
     # --- keys -----------------------------------------------------------------------------
@@ -295,12 +355,12 @@ class FingerGallery:
             return {k: int(n) for k, n in s.execute(q)}
 
     def rotate_key(self, old: bytes, new: bytes, *, batch: int = 5_000) -> int:
-        """Re-seal every template row under ``new``, ``batch`` rows per transaction; rows
-        already under ``new`` are skipped, so a rerun finishes an interrupted rotation. From
-        then on this gallery uses ``new``. Returns the rows re-sealed.
+        """Re-seal every template row (its template and its screen code) under ``new``,
+        ``batch`` rows per transaction; rows already under ``new`` are skipped, so a rerun
+        finishes an interrupted rotation. From then on this gallery uses ``new``. Returns the
+        rows re-sealed.
 
-        ``service.keys.rotate_deployment_key`` must call this before it deletes the retired
-        key, or finger templates become unreadable (not wired yet: see the closing note).
+        ``service.keys.rotate_deployment_key`` calls this before it deletes the retired key.
         """
         if batch < 1:
             raise InvalidArgument(f"batch: expected >= 1, got {batch}", field="batch")
@@ -312,42 +372,55 @@ class FingerGallery:
                 rows = s.scalars(q.order_by(FingerTemplateRow.id).limit(batch)).all()
                 for row in rows:
                     last_id = row.id
-                    if row.key_id == new_box.key_id:
-                        continue
-                    context = _context(row)
-                    plain = old_box.open(row.template, context, row.key_id)
-                    row.template, row.key_id = new_box.seal(plain, context), new_box.key_id
-                    total += 1
+                    if row.key_id != new_box.key_id:
+                        _reseal(row, old_box, new_box)
+                        total += 1
             if len(rows) < batch:
                 break
         self._box, self._loaded = new_box, {}
         self._features.clear()
         return total
 
-    def _stamp(self, s: Session, gallery: str, pipeline_id: str) -> tuple[int, int]:
+    # --- loading --------------------------------------------------------------------------
+    def _stamp(self, gallery: str, pipeline_id: str) -> tuple[int, int]:
         q = select(func.count(), func.coalesce(func.max(FingerTemplateRow.id), 0)).where(
             FingerTemplateRow.gallery == gallery, FingerTemplateRow.pipeline_id == pipeline_id
         )
-        n, last = s.execute(q).one()
+        with Session(self.engine) as s:
+            n, last = s.execute(q).one()
         return int(n), int(last)
 
     def _load(self, gallery: str, pipeline_id: str) -> ScreenSet:
         """The gallery's templates of ``pipeline_id``, read anew only where the table changed."""
-        where = (FingerTemplateRow.gallery == gallery, FingerTemplateRow.pipeline_id == pipeline_id)
+        cached = self._loaded.get((gallery, pipeline_id))
+        if cached is not None and cached.stamp == self._stamp(gallery, pipeline_id):
+            return cached
+        after = cached.stamp[1] if cached is not None else 0
+        for _ in range(2):  # a second pass only after stale codes were computed again
+            self._backfill(gallery, pipeline_id, after)
+            loaded, stale = self._reload(gallery, pipeline_id, cached)
+            if not stale:
+                self._loaded[(gallery, pipeline_id)] = loaded
+                return loaded
+            self._forget_codes(stale)
+        raise RuntimeError(f"finger gallery {gallery!r}: codes stayed stale after recomputing")
+
+    def _reload(
+        self, gallery: str, pipeline_id: str, cached: ScreenSet | None
+    ) -> tuple[ScreenSet, list[int]]:
+        """The loaded set brought up to the table, and the ids of rows whose stored code was
+        made under other parameters (their code is zero in the set)."""
+        t = FingerTemplateRow
         with Session(self.engine) as s:
-            now = self._stamp(s, gallery, pipeline_id)
-            cached = self._loaded.get((gallery, pipeline_id))
-            if cached is not None and cached.stamp == now:
-                return cached
+            now = self._stamp(gallery, pipeline_id)
             if cached is None:
-                loaded = self._read(s, gallery, pipeline_id, 0, now, 0)
-            else:  # rows only come (above the highest id seen) or go
-                ids = s.scalars(select(FingerTemplateRow.id).where(*where))
-                kept = cached.select(np.isin(cached.ids, np.fromiter(ids, dtype=np.int64)))
-                fresh = self._read(s, gallery, pipeline_id, cached.stamp[1], now, kept.size)
-                loaded = ScreenSet.join(pipeline_id, [kept, fresh])
-        self._loaded[(gallery, pipeline_id)] = loaded
-        return loaded
+                return self._read(s, gallery, pipeline_id, 0, now, 0)
+            # Rows only come (above the highest id seen) or go.
+            q = select(t.id).where(t.gallery == gallery, t.pipeline_id == pipeline_id)
+            ids = np.fromiter(s.scalars(q), dtype=np.int64)
+            kept = cached.select(np.isin(cached.ids, ids))
+            fresh, stale = self._read(s, gallery, pipeline_id, cached.stamp[1], now, kept.size)
+        return ScreenSet.join(pipeline_id, [kept, fresh]), stale
 
     def _read(
         self,
@@ -357,54 +430,125 @@ class FingerGallery:
         after: int,
         upto: tuple[int, int],
         kept: int,
-    ) -> ScreenSet:
+    ) -> tuple[ScreenSet, list[int]]:
         """Rows above id ``after`` up to the stamp ``upto`` (rows, highest id) of which ``kept``
-        are loaded already, opened and screen-coded ``_READ_CHUNK`` at a time."""
+        are loaded already, their codes opened ``_READ_CHUNK`` at a time; and the ids of rows
+        whose code is missing or stale."""
         t = FingerTemplateRow
         q = (
-            select(t.id, t.subject_id, t.position, t.image_sha256, t.template, t.key_id)
+            select(t.id, t.subject_id, t.position, t.image_sha256, t.screen_code, t.key_id)
             .where(t.gallery == gallery, t.pipeline_id == pipeline_id)
             .where(t.id > after, t.id <= upto[1])
             .order_by(t.id)
             .execution_options(yield_per=_READ_CHUNK)
         )
-        chunks = (
-            (
-                [r.id for r in rows],
-                [r.subject_id for r in rows],
-                [r.position for r in rows],
-                [self._open(r, gallery, pipeline_id) for r in rows],
-            )
-            for rows in s.execute(q).partitions()
-        )
-        return ScreenSet.read(pipeline_id, chunks, expected=max(upto[0] - kept, 0))
+        stale: list[int] = []
 
-    def _open(
-        self, row: Row[int, str, str, str, bytes, str], gallery: str, pipeline_id: str
-    ) -> FingerTemplate:
-        """The template of a row of ``_read``'s query (its gallery and pipeline are known)."""
+        def chunks() -> Iterator[Chunk]:
+            tag, shape = code_layout()
+            for rows in s.execute(q).partitions():
+                plain = [self._open_code(r, gallery, pipeline_id) for r in rows]
+                codes, good = unpack_codes(plain, tag, shape)
+                ids = [r.id for r in rows]
+                stale.extend(i for i, ok in zip(ids, good.tolist(), strict=True) if not ok)
+                yield ids, [r.subject_id for r in rows], [r.position for r in rows], codes
+
+        loaded = ScreenSet.read(pipeline_id, chunks(), expected=max(upto[0] - kept, 0))
+        return loaded, stale
+
+    def _backfill(self, gallery: str, pipeline_id: str, after: int) -> int:
+        """Give every row above id ``after`` that has no code one, from its template,
+        ``_BACKFILL`` rows per transaction, reporting progress. Returns the rows given one."""
+        t = FingerTemplateRow
+        where = (
+            t.gallery == gallery,
+            t.pipeline_id == pipeline_id,
+            t.screen_code.is_(None),
+        )
+        with Session(self.engine) as s:
+            total = int(s.scalar(select(func.count()).where(*where, t.id > after)) or 0)
+        done, last = 0, after
+        tag, _ = code_layout()
+        table = cast(Table, FingerTemplateRow.__table__)
+        write = (
+            update(table)
+            .where(table.c.id == bindparam("row"))
+            .values(screen_code=bindparam("code"))
+        )
+        while done < total:
+            with Session(self.engine) as s, s.begin():
+                q = select(t.id, t.subject_id, t.position, t.image_sha256, t.template, t.key_id)
+                rows = s.execute(q.where(*where, t.id > last).order_by(t.id).limit(_BACKFILL)).all()
+                if not rows:
+                    break
+                codes = codes_of([self._open(r, gallery, pipeline_id) for r in rows])
+                values = [
+                    {
+                        "row": r.id,
+                        "code": self._seal_code(r, gallery, pipeline_id, pack_code(c, tag)),
+                    }
+                    for r, c in zip(rows, codes, strict=True)
+                ]
+                s.connection().execute(write, values)
+            done, last = done + len(rows), rows[-1].id
+            if self.progress:
+                self.progress(min(done, total), total)
+        return done
+
+    def _forget_codes(self, ids: list[int]) -> None:
+        """Clear the stored codes of rows ``ids`` so that the next backfill computes them."""
+        t = FingerTemplateRow
+        with Session(self.engine) as s, s.begin():
+            for part in _parts(ids):
+                s.execute(update(t).where(t.id.in_(part)).values(screen_code=None))
+
+    def _check_key(self, row: _Sealed) -> None:
         if row.key_id != self._box.key_id:
             raise DeploymentKeyError(
                 f"finger templates: expected rows sealed with the deployment key in use "
                 f"({self._box.key_id}), got a row sealed with key {row.key_id}",
                 field="key",
             )
+
+    def _open(self, row: _Sealed, gallery: str, pipeline_id: str) -> FingerTemplate:
+        """The template of a row (its gallery and pipeline are known)."""
+        self._check_key(row)
         context = row_context(gallery, row.subject_id, row.position, row.image_sha256, pipeline_id)
         return unpack_template(self._box.open(row.template, context, row.key_id), pipeline_id)
 
+    def _open_code(self, row: _Sealed, gallery: str, pipeline_id: str) -> bytes | None:
+        """The opened code payload of a row, or None where it has none yet."""
+        self._check_key(row)
+        if row.screen_code is None:
+            return None
+        context = code_context(gallery, row.subject_id, row.position, row.image_sha256, pipeline_id)
+        return self._box.open(row.screen_code, context, row.key_id)
 
-def _preparer(loaded: ScreenSet, r: int) -> Callable[[], MatchFeatures]:
-    return lambda: prepare(loaded.template(r))
+    def _seal_code(self, row: _Sealed, gallery: str, pipeline_id: str, payload: bytes) -> bytes:
+        context = code_context(gallery, row.subject_id, row.position, row.image_sha256, pipeline_id)
+        return self._box.seal(payload, context)
+
+
+def _reseal(row: FingerTemplateRow, old: SecretBox, new: SecretBox) -> None:
+    """Row's template and code (where it has one) opened with ``old``, sealed with ``new``."""
+    context = _context(row)
+    row.template = new.seal(old.open(row.template, context, row.key_id), context)
+    if row.screen_code is not None:
+        where = (row.gallery, row.subject_id, row.position, row.image_sha256, row.pipeline_id)
+        code = code_context(*where)
+        row.screen_code = new.seal(old.open(row.screen_code, code, row.key_id), code)
+    row.key_id = new.key_id
 
 
 def _context(row: FingerTemplateRow) -> str:
     return row_context(row.gallery, row.subject_id, row.position, row.image_sha256, row.pipeline_id)
 
 
+_T = TypeVar("_T")
 _IN_LIMIT = 500  # values per SQL IN list (SQLite allows 32,766 parameters a statement)
 
 
-def _parts(values: Sequence[str]) -> Iterator[Sequence[str]]:
+def _parts(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
     for i in range(0, len(values), _IN_LIMIT):
         yield values[i : i + _IN_LIMIT]
 
