@@ -30,17 +30,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
-    Table,
-    bindparam,
     func,
     insert,
     select,
-    update,
 )
 from sqlalchemy.orm import Session
 
@@ -48,8 +45,8 @@ from mobileid.database import Where, attach, close_database
 from mobileid.errors import InvalidArgument
 from mobileid.finger.index import screen, screen_codes
 from mobileid.finger.match import MatchFeatures, match_features, prepare
-from mobileid.finger.types import FingerTemplate
 from mobileid.gallery.embedded import GALLERY_NAME
+from mobileid.gallery.finger_load import Progress, ScreenLoader, Sealed, reseal
 from mobileid.gallery.finger_rows import (
     FINGER_POSITIONS,
     FingerCapture,
@@ -60,11 +57,9 @@ from mobileid.gallery.finger_rows import (
     pack_code,
     pack_template,
     row_context,
-    unpack_codes,
-    unpack_template,
 )
-from mobileid.gallery.finger_screen import Chunk, FeatureCache, ScreenSet, code_layout, codes_of
-from mobileid.gallery.sealing import DeploymentKeyError, SecretBox
+from mobileid.gallery.finger_screen import FeatureCache, ScreenSet, code_layout, codes_of
+from mobileid.gallery.sealing import SecretBox
 from mobileid.gallery.store import (
     EmbeddingRow,
     GalleryVersion,
@@ -87,15 +82,8 @@ FingerHook = Callable[[Any, Subject, int], None]
 """Called inside an enrolment's transaction with (session, subject, templates added)."""
 
 Clock = Callable[[], datetime]
-Progress = Callable[[int, int], None]
-"""Called with (rows done, rows in all) while codes are computed for rows that lack one."""
-
 I64 = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
-_Sealed = Any  # a result row of a query that names the columns a method reads
-
-_READ_CHUNK = 4_096  # rows of codes read and opened at a time while loading (~4 MB)
-_BACKFILL = 1_000  # rows given a code per transaction (~1 s)
 
 
 class FingerGallery:
@@ -112,8 +100,7 @@ class FingerGallery:
         self._box = SecretBox(key)
         self.engine, self._owns_engine = attach(database)
         self.clock = clock
-        self.progress = progress
-        self._loaded: dict[tuple[str, str], ScreenSet] = {}
+        self._screens = ScreenLoader(self.engine, self._box, progress)
         self._features = FeatureCache()
 
     def close(self) -> None:
@@ -292,7 +279,7 @@ class FingerGallery:
         Returns the checked hits, best first, and how many templates each subject of the
         gallery has in this pipeline (the number of comparisons its best score is a maximum of).
         """
-        loaded = self._load(gallery, probe.pipeline_id)
+        loaded = self._screens.load(gallery, probe.pipeline_id)
         rows, _ = self._screen(loaded, probe, shortlist)
         features = self._shortlisted(gallery, loaded, rows)
         hits = []
@@ -308,7 +295,7 @@ class FingerGallery:
         """The first stage alone: the ``size`` rows most like ``probe`` as :meth:`search`
         shortlists them, best first, scored by the screen (``matched`` is 0). For measuring
         what the shortlist keeps."""
-        loaded = self._load(gallery, probe.pipeline_id)
+        loaded = self._screens.load(gallery, probe.pipeline_id)
         rows, scores = self._screen(loaded, probe, size)
         return [
             FingerHit(loaded.subjects[r], loaded.positions[r], float(score), 0)
@@ -324,24 +311,18 @@ class FingerGallery:
     def _shortlisted(self, gallery: str, loaded: ScreenSet, rows: I64) -> dict[int, MatchFeatures]:
         """Prepared templates of the shortlisted ``rows`` still in the table, by row id: read
         from SQL in one query, opened and prepared unless the cache holds them."""
-        t = FingerTemplateRow
-        ids = [int(i) for i in loaded.ids[rows]]
-        q = select(t.id, t.subject_id, t.position, t.image_sha256, t.template, t.key_id).where(
-            t.gallery == gallery, t.pipeline_id == loaded.pipeline_id, t.id.in_(ids)
-        )
-        with Session(self.engine) as s:
-            found = s.execute(q).all()
         pid = loaded.pipeline_id
+        found = self._screens.rows(gallery, pid, loaded.ids[rows].tolist())
         return {r.id: self._features.get(r.id, self._preparer(r, gallery, pid)) for r in found}
 
-    def _preparer(self, row: _Sealed, gallery: str, pid: str) -> Callable[[], MatchFeatures]:
-        return lambda: prepare(self._open(row, gallery, pid))
+    def _preparer(self, row: Sealed, gallery: str, pid: str) -> Callable[[], MatchFeatures]:
+        return lambda: prepare(self._screens.open(row, gallery, pid))
 
     def preload(self, gallery: str, pipeline_id: str) -> int:
         """Load the gallery's templates of ``pipeline_id`` for search now, rather than at its
         first search (seconds per million templates; minutes where rows still lack a code);
         returns the templates loaded."""
-        return self._load(gallery, pipeline_id).size
+        return self._screens.load(gallery, pipeline_id).size
 
     # --- keys -----------------------------------------------------------------------------
     @property
@@ -373,175 +354,14 @@ class FingerGallery:
                 for row in rows:
                     last_id = row.id
                     if row.key_id != new_box.key_id:
-                        _reseal(row, old_box, new_box)
+                        reseal(row, old_box, new_box)
                         total += 1
             if len(rows) < batch:
                 break
-        self._box, self._loaded = new_box, {}
+        self._box = new_box
+        self._screens.reset(new_box)
         self._features.clear()
         return total
-
-    # --- loading --------------------------------------------------------------------------
-    def _stamp(self, gallery: str, pipeline_id: str) -> tuple[int, int]:
-        q = select(func.count(), func.coalesce(func.max(FingerTemplateRow.id), 0)).where(
-            FingerTemplateRow.gallery == gallery, FingerTemplateRow.pipeline_id == pipeline_id
-        )
-        with Session(self.engine) as s:
-            n, last = s.execute(q).one()
-        return int(n), int(last)
-
-    def _load(self, gallery: str, pipeline_id: str) -> ScreenSet:
-        """The gallery's templates of ``pipeline_id``, read anew only where the table changed."""
-        cached = self._loaded.get((gallery, pipeline_id))
-        if cached is not None and cached.stamp == self._stamp(gallery, pipeline_id):
-            return cached
-        after = cached.stamp[1] if cached is not None else 0
-        for _ in range(2):  # a second pass only after stale codes were computed again
-            self._backfill(gallery, pipeline_id, after)
-            loaded, stale = self._reload(gallery, pipeline_id, cached)
-            if not stale:
-                self._loaded[(gallery, pipeline_id)] = loaded
-                return loaded
-            self._forget_codes(stale)
-        raise RuntimeError(f"finger gallery {gallery!r}: codes stayed stale after recomputing")
-
-    def _reload(
-        self, gallery: str, pipeline_id: str, cached: ScreenSet | None
-    ) -> tuple[ScreenSet, list[int]]:
-        """The loaded set brought up to the table, and the ids of rows whose stored code was
-        made under other parameters (their code is zero in the set)."""
-        t = FingerTemplateRow
-        with Session(self.engine) as s:
-            now = self._stamp(gallery, pipeline_id)
-            if cached is None:
-                return self._read(s, gallery, pipeline_id, 0, now, 0)
-            # Rows only come (above the highest id seen) or go.
-            q = select(t.id).where(t.gallery == gallery, t.pipeline_id == pipeline_id)
-            ids = np.fromiter(s.scalars(q), dtype=np.int64)
-            kept = cached.select(np.isin(cached.ids, ids))
-            fresh, stale = self._read(s, gallery, pipeline_id, cached.stamp[1], now, kept.size)
-        return ScreenSet.join(pipeline_id, [kept, fresh]), stale
-
-    def _read(
-        self,
-        s: Session,
-        gallery: str,
-        pipeline_id: str,
-        after: int,
-        upto: tuple[int, int],
-        kept: int,
-    ) -> tuple[ScreenSet, list[int]]:
-        """Rows above id ``after`` up to the stamp ``upto`` (rows, highest id) of which ``kept``
-        are loaded already, their codes opened ``_READ_CHUNK`` at a time; and the ids of rows
-        whose code is missing or stale."""
-        t = FingerTemplateRow
-        q = (
-            select(t.id, t.subject_id, t.position, t.image_sha256, t.screen_code, t.key_id)
-            .where(t.gallery == gallery, t.pipeline_id == pipeline_id)
-            .where(t.id > after, t.id <= upto[1])
-            .order_by(t.id)
-            .execution_options(yield_per=_READ_CHUNK)
-        )
-        stale: list[int] = []
-
-        def chunks() -> Iterator[Chunk]:
-            tag, shape = code_layout()
-            for rows in s.execute(q).partitions():
-                plain = [self._open_code(r, gallery, pipeline_id) for r in rows]
-                codes, good = unpack_codes(plain, tag, shape)
-                ids = [r.id for r in rows]
-                stale.extend(i for i, ok in zip(ids, good.tolist(), strict=True) if not ok)
-                yield ids, [r.subject_id for r in rows], [r.position for r in rows], codes
-
-        loaded = ScreenSet.read(pipeline_id, chunks(), expected=max(upto[0] - kept, 0))
-        return loaded, stale
-
-    def _backfill(self, gallery: str, pipeline_id: str, after: int) -> int:
-        """Give every row above id ``after`` that has no code one, from its template,
-        ``_BACKFILL`` rows per transaction, reporting progress. Returns the rows given one."""
-        t = FingerTemplateRow
-        where = (
-            t.gallery == gallery,
-            t.pipeline_id == pipeline_id,
-            t.screen_code.is_(None),
-        )
-        with Session(self.engine) as s:
-            total = int(s.scalar(select(func.count()).where(*where, t.id > after)) or 0)
-        done, last = 0, after
-        tag, _ = code_layout()
-        table = cast(Table, FingerTemplateRow.__table__)
-        write = (
-            update(table)
-            .where(table.c.id == bindparam("row"))
-            .values(screen_code=bindparam("code"))
-        )
-        while done < total:
-            with Session(self.engine) as s, s.begin():
-                q = select(t.id, t.subject_id, t.position, t.image_sha256, t.template, t.key_id)
-                rows = s.execute(q.where(*where, t.id > last).order_by(t.id).limit(_BACKFILL)).all()
-                if not rows:
-                    break
-                codes = codes_of([self._open(r, gallery, pipeline_id) for r in rows])
-                values = [
-                    {
-                        "row": r.id,
-                        "code": self._seal_code(r, gallery, pipeline_id, pack_code(c, tag)),
-                    }
-                    for r, c in zip(rows, codes, strict=True)
-                ]
-                s.connection().execute(write, values)
-            done, last = done + len(rows), rows[-1].id
-            if self.progress:
-                self.progress(min(done, total), total)
-        return done
-
-    def _forget_codes(self, ids: list[int]) -> None:
-        """Clear the stored codes of rows ``ids`` so that the next backfill computes them."""
-        t = FingerTemplateRow
-        with Session(self.engine) as s, s.begin():
-            for part in _parts(ids):
-                s.execute(update(t).where(t.id.in_(part)).values(screen_code=None))
-
-    def _check_key(self, row: _Sealed) -> None:
-        if row.key_id != self._box.key_id:
-            raise DeploymentKeyError(
-                f"finger templates: expected rows sealed with the deployment key in use "
-                f"({self._box.key_id}), got a row sealed with key {row.key_id}",
-                field="key",
-            )
-
-    def _open(self, row: _Sealed, gallery: str, pipeline_id: str) -> FingerTemplate:
-        """The template of a row (its gallery and pipeline are known)."""
-        self._check_key(row)
-        context = row_context(gallery, row.subject_id, row.position, row.image_sha256, pipeline_id)
-        return unpack_template(self._box.open(row.template, context, row.key_id), pipeline_id)
-
-    def _open_code(self, row: _Sealed, gallery: str, pipeline_id: str) -> bytes | None:
-        """The opened code payload of a row, or None where it has none yet."""
-        self._check_key(row)
-        if row.screen_code is None:
-            return None
-        context = code_context(gallery, row.subject_id, row.position, row.image_sha256, pipeline_id)
-        return self._box.open(row.screen_code, context, row.key_id)
-
-    def _seal_code(self, row: _Sealed, gallery: str, pipeline_id: str, payload: bytes) -> bytes:
-        context = code_context(gallery, row.subject_id, row.position, row.image_sha256, pipeline_id)
-        return self._box.seal(payload, context)
-
-
-def _reseal(row: FingerTemplateRow, old: SecretBox, new: SecretBox) -> None:
-    """Row's template and code (where it has one) opened with ``old``, sealed with ``new``."""
-    context = _context(row)
-    row.template = new.seal(old.open(row.template, context, row.key_id), context)
-    if row.screen_code is not None:
-        where = (row.gallery, row.subject_id, row.position, row.image_sha256, row.pipeline_id)
-        code = code_context(*where)
-        row.screen_code = new.seal(old.open(row.screen_code, code, row.key_id), code)
-    row.key_id = new.key_id
-
-
-def _context(row: FingerTemplateRow) -> str:
-    return row_context(row.gallery, row.subject_id, row.position, row.image_sha256, row.pipeline_id)
 
 
 _T = TypeVar("_T")
