@@ -291,17 +291,6 @@ class FingerGallery:
         hits.sort(key=lambda h: -h.score)
         return hits, dict(loaded.per_subject)
 
-    def screened(self, gallery: str, probe: MatchFeatures, size: int) -> list[FingerHit]:
-        """The first stage alone: the ``size`` rows most like ``probe`` as :meth:`search`
-        shortlists them, best first, scored by the screen (``matched`` is 0). For measuring
-        what the shortlist keeps."""
-        loaded = self._screens.load(gallery, probe.pipeline_id)
-        rows, scores = self._screen(loaded, probe, size)
-        return [
-            FingerHit(loaded.subjects[r], loaded.positions[r], float(score), 0)
-            for r, score in zip(rows.tolist(), scores.tolist(), strict=True)
-        ]
-
     @staticmethod
     def _screen(loaded: ScreenSet, probe: MatchFeatures, size: int) -> tuple[I64, F32]:
         if not loaded.size:
