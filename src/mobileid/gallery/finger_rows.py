@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,8 +25,11 @@ __all__ = [
     "FingerEnrolment",
     "FingerHit",
     "FingerTemplateRow",
+    "code_context",
+    "pack_code",
     "pack_template",
     "row_context",
+    "unpack_codes",
     "unpack_template",
 ]
 
@@ -62,6 +66,10 @@ class FingerTemplateRow(Base):
     pipeline_id: Mapped[str] = mapped_column(String(200))
     image_sha256: Mapped[str] = mapped_column(String(64))
     template: Mapped[bytes] = mapped_column(LargeBinary)  # nonce || AES-GCM(payload)
+    # nonce || AES-GCM(pack_code): what the first stage reads of every row, so that opening a
+    # gallery reads these ~1 KB and never the templates. NULL on rows enrolled before
+    # migration m0004 until the gallery's next load fills it in (``FingerGallery``).
+    screen_code: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     key_id: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[str] = mapped_column(String(32))
 
@@ -100,6 +108,12 @@ def row_context(gallery: str, subject_id: str, position: str, sha: str, pipeline
     return f"mobileid/finger-template|{gallery}|{subject_id}|{position}|{sha}|{pipeline_id}"
 
 
+def code_context(gallery: str, subject_id: str, position: str, sha: str, pipeline_id: str) -> str:
+    """The associated data of one row's screen code: another purpose than the template's, so
+    neither payload opens in the other's column."""
+    return f"mobileid/finger-screen-code|{gallery}|{subject_id}|{position}|{sha}|{pipeline_id}"
+
+
 _HEAD = struct.Struct("<BIIffI")  # format version, width, height, ppi, quality, minutiae
 _FORMAT = 1
 
@@ -120,3 +134,23 @@ def unpack_template(data: bytes, pipeline_id: str) -> FingerTemplate:
         )
     m = np.frombuffer(data, dtype="<f4", offset=_HEAD.size).reshape(n, 5)
     return FingerTemplate(m, width, height, ppi, quality, pipeline_id)
+
+
+def pack_code(code: npt.NDArray[np.uint64], tag: bytes) -> bytes:
+    """One row's M×W screen code after the ``tag`` of the parameters that made it."""
+    return tag + np.ascontiguousarray(code, dtype="<u8").tobytes()
+
+
+def unpack_codes(
+    plain: Sequence[bytes | None], tag: bytes, shape: tuple[int, int]
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+    """The N×M×W codes of many rows' opened payloads, and which rows had one: a missing
+    payload, or one made under other parameters (another ``tag``) or of another shape,
+    leaves its row zero and false, for the caller to compute again."""
+    size = len(tag) + 8 * shape[0] * shape[1]
+    blank = bytes(size)
+    kept = [p if p is not None and len(p) == size and p.startswith(tag) else None for p in plain]
+    joined = b"".join(blank if p is None else p for p in kept)
+    flat = np.frombuffer(joined, dtype=np.uint8).reshape(len(plain), size)[:, len(tag) :]
+    codes = np.ascontiguousarray(flat).view("<u8").reshape(len(plain), *shape)
+    return codes.astype(np.uint64), np.array([p is not None for p in kept], dtype=bool)

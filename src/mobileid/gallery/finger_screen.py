@@ -1,21 +1,21 @@
 """What the finger gallery keeps in memory to search one (gallery, pipeline).
 
 Only what the first stage reads over every row stays loaded: the binary screen codes
-(:func:`mobileid.finger.index.screen_codes`), who each row is (row id, subject, position) and
-the small minutiae templates, packed into flat arrays. The matcher's working form
+(:func:`mobileid.finger.index.screen_codes`) and who each row is (row id, subject, position),
+in flat arrays. Each row's code is stored sealed beside its template (``screen_code``), so a
+load reads and opens ~1 KB a row and prepares nothing. The templates of shortlisted rows are
+read from SQL when a search needs them, and their matcher's working form
 (:class:`~mobileid.finger.match.MatchFeatures`, ~52 KB for a 40-minutia template: its
-cylinders are N×312 ``float32``) is made on demand for the shortlisted rows only and kept in a
-bounded :class:`FeatureCache`.
+cylinders are N×312 ``float32``) is kept in a bounded :class:`FeatureCache`.
 
-Per 100,000 templates of DB1_B-like minutia counts (~40): codes 24×5 words a row, ~96 MB;
-minutiae ~84 MB; ids, subjects and positions ~10 MB. Measured by ``bench/bench_fingers.py``
-(section 6): +217 MB of RSS after the load, where keeping every template prepared, as
-before, took 5-6 GB.
+Per million templates: codes 24×5 words a row, ~960 MB; ids, subjects and positions ~100 MB.
+Measured by ``bench/bench_fingers_scale.py``.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import sys
 import threading
 from collections import Counter, OrderedDict
@@ -28,9 +28,10 @@ import numpy.typing as npt
 
 from mobileid.finger.index import U64, screen_codes
 from mobileid.finger.match import MatchFeatures, prepare
+from mobileid.finger.params import MatchParams, ScreenParams
 from mobileid.finger.types import FingerTemplate
 
-__all__ = ["FEATURE_CACHE", "FeatureCache", "ScreenSet"]
+__all__ = ["FEATURE_CACHE", "FeatureCache", "ScreenSet", "code_layout", "codes_of"]
 
 # Prepared templates kept per gallery object, least recently used dropped first. 2,000 holds
 # the shortlists of the largest search (10 probes × 2 kinds of template × SHORTLIST 100), so a
@@ -39,32 +40,39 @@ __all__ = ["FEATURE_CACHE", "FeatureCache", "ScreenSet"]
 FEATURE_CACHE = 2_000
 
 I64 = npt.NDArray[np.int64]
-F32 = npt.NDArray[np.float32]
 
-Chunk = tuple[Sequence[int], Sequence[str], Sequence[str], Sequence[FingerTemplate]]
-"""Rows read together: their ids (ascending), subjects, positions and templates."""
+Chunk = tuple[Sequence[int], Sequence[str], Sequence[str], U64]
+"""Rows read together: their ids (ascending), subjects, positions and screen codes."""
 
-_MINUTIAE_GUESS = 48  # minutiae a template, to size the load's buffer: DB1_B's mean is ~40
 
-# Per row: width and height in px, ppi, quality (as the stored payload holds them).
-_FRAME = np.dtype([("width", "<u4"), ("height", "<u4"), ("ppi", "<f4"), ("quality", "<f4")])
+@functools.cache
+def code_layout() -> tuple[bytes, tuple[int, int]]:
+    """(tag, M×W) of the codes the default parameters make. The tag names the parameters a
+    stored code was made with: one made under others is computed again, never compared."""
+    text = f"{MatchParams()!r}|{ScreenParams()!r}"
+    tag = hashlib.sha256(text.encode()).digest()[:8]
+    probe = np.array([[10, 10, 0, 1, 1], [30, 10, 1, 1, 1]], dtype=np.float32)
+    shape = codes_of([FingerTemplate(probe, 64, 64, 500.0, 50.0, "layout")]).shape[1:]
+    return tag, (int(shape[0]), int(shape[1]))
+
+
+def codes_of(templates: Sequence[FingerTemplate]) -> U64:
+    """Screen codes of ``templates`` (N×M×W), each prepared once for it (~0.5 ms)."""
+    return screen_codes([prepare(t) for t in templates])
 
 
 @dataclass(frozen=True, eq=False)
 class ScreenSet:
     """The templates of one (gallery, pipeline) ready for the first stage, by ascending row id.
 
-    Row ``r`` is template row ``ids[r]``; its minutiae are ``minutiae[starts[r]:starts[r+1]]``.
-    Immutable: a change to the table makes a new set (:meth:`select`, :meth:`join`).
+    Row ``r`` is template row ``ids[r]``. Immutable: a change to the table makes a new set
+    (:meth:`select`, :meth:`join`).
     """
 
     pipeline_id: str
     ids: I64
     subjects: list[str]
     positions: list[str]
-    minutiae: F32  # all rows' minutiae, N_total×5
-    starts: I64  # N+1
-    frames: npt.NDArray[np.void]  # N, of _FRAME
     codes: U64  # N×M×W
 
     @property
@@ -81,45 +89,11 @@ class ScreenSet:
         """Templates per subject, subjects in the order of their first row (do not modify)."""
         return dict(Counter(self.subjects))
 
-    def template(self, r: int) -> FingerTemplate:
-        f = self.frames[r]
-        return FingerTemplate(
-            self.minutiae[self.starts[r] : self.starts[r + 1]],
-            int(f["width"]),
-            int(f["height"]),
-            float(f["ppi"]),
-            float(f["quality"]),
-            self.pipeline_id,
-        )
-
     @classmethod
     def empty(cls, pipeline_id: str) -> ScreenSet:
-        return cls.of(pipeline_id, [], [], [], [])
-
-    @classmethod
-    def of(
-        cls,
-        pipeline_id: str,
-        ids: Sequence[int],
-        subjects: Sequence[str],
-        positions: Sequence[str],
-        templates: Sequence[FingerTemplate],
-    ) -> ScreenSet:
-        """Rows ``ids`` (ascending) holding ``templates``: each prepared once for its code."""
-        codes = screen_codes([prepare(t) for t in templates])
-        counts = np.array([t.count for t in templates], dtype=np.int64)
-        frames = np.array([(t.width, t.height, t.ppi, t.quality) for t in templates], _FRAME)
-        minutiae = [t.minutiae for t in templates]
-        return cls(
-            pipeline_id,
-            np.array(ids, dtype=np.int64),
-            list(subjects),
-            [sys.intern(p) for p in positions],  # a dozen values over all rows
-            np.concatenate(minutiae) if minutiae else np.zeros((0, 5), np.float32),
-            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-            frames,
-            codes,
-        )
+        _, shape = code_layout()
+        codes = np.zeros((0, *shape), np.uint64)
+        return cls(pipeline_id, np.zeros(0, np.int64), [], [], codes)
 
     @classmethod
     def read(cls, pipeline_id: str, chunks: Iterable[Chunk], expected: int) -> ScreenSet:
@@ -129,50 +103,29 @@ class ScreenSet:
         chunks' memory, freed at the end of a join, stayed with the process (+200 MB at
         100,000 templates, twice what the set itself holds).
         """
-        ids, counts = np.zeros(expected, np.int64), np.zeros(expected, np.int64)
-        frames = np.zeros(expected, _FRAME)
-        minutiae = np.zeros((expected * _MINUTIAE_GUESS, 5), np.float32)  # grown if need be
-        codes: U64 | None = None
+        _, shape = code_layout()
+        ids, codes = np.zeros(expected, np.int64), np.zeros((expected, *shape), np.uint64)
         subjects: list[str] = []
         positions: list[str] = []
-        n = m = 0
-        for chunk in chunks:
-            part = cls.of(pipeline_id, *chunk)
-            if codes is None:
-                codes = np.zeros((expected, *part.codes.shape[1:]), np.uint64)
-            ids, counts = _put(ids, n, part.ids), _put(counts, n, np.diff(part.starts))
-            frames, codes = _put(frames, n, part.frames), _put(codes, n, part.codes)
-            minutiae = _put(minutiae, m, part.minutiae)
-            subjects += part.subjects
-            positions += part.positions
-            n, m = n + part.size, m + part.minutiae.shape[0]
-        if codes is None:
-            return cls.empty(pipeline_id)
+        n = 0
+        for chunk_ids, chunk_subjects, chunk_positions, chunk_codes in chunks:
+            ids = _put(ids, n, np.asarray(chunk_ids, dtype=np.int64))
+            codes = _put(codes, n, chunk_codes)
+            subjects += chunk_subjects
+            positions += [sys.intern(p) for p in chunk_positions]  # a dozen values in all
+            n += len(chunk_ids)
         # Views, not copies: a large np.zeros buffer gets its pages from the OS as they are
         # first written, so an unused rest costs address space, not memory.
-        return cls(
-            pipeline_id,
-            ids[:n],
-            subjects,
-            positions,
-            minutiae[:m],
-            np.concatenate([[0], np.cumsum(counts[:n])]).astype(np.int64),
-            frames[:n],
-            codes[:n],
-        )
+        return cls(pipeline_id, ids[:n], subjects, positions, codes[:n])
 
     def select(self, keep: npt.NDArray[np.bool_]) -> ScreenSet:
         """The rows where ``keep`` is true, in order."""
-        counts = np.diff(self.starts)
         rows = np.flatnonzero(keep)
         return ScreenSet(
             self.pipeline_id,
             self.ids[rows],
             [self.subjects[r] for r in rows.tolist()],
             [self.positions[r] for r in rows.tolist()],
-            self.minutiae[np.repeat(keep, counts)],
-            np.concatenate([[0], np.cumsum(counts[rows])]).astype(np.int64),
-            self.frames[rows],
             self.codes[rows],
         )
 
@@ -182,17 +135,11 @@ class ScreenSet:
         parts = [p for p in parts if p.size] or [cls.empty(pipeline_id)]
         if len(parts) == 1:
             return parts[0]
-        offsets = np.cumsum([0] + [p.minutiae.shape[0] for p in parts[:-1]])
         return cls(
             pipeline_id,
             np.concatenate([p.ids for p in parts]),
             [s for p in parts for s in p.subjects],
             [s for p in parts for s in p.positions],
-            np.concatenate([p.minutiae for p in parts]),
-            np.concatenate(
-                [[0]] + [p.starts[1:] + o for p, o in zip(parts, offsets, strict=True)]
-            ).astype(np.int64),
-            np.concatenate([p.frames for p in parts]),
             np.concatenate([p.codes for p in parts]),
         )
 

@@ -13,23 +13,28 @@ associated data naming its row, exactly as face embeddings are (``sealing.py``):
 copied into another row fails to open.
 
 Search is two-stage (:mod:`mobileid.finger.index`): the binary-cylinder screen over every
-template of the gallery, then the geometric matcher on a shortlist. Per (gallery, pipeline id)
-the screen codes and the decrypted minutiae stay in memory (:mod:`.finger_screen`, ~220 MB per
-100,000 templates); the matcher's working form is made for shortlisted rows only and kept in a
-bounded cache. The first search of a gallery loads it (every template prepared once for its
-code: ~0.5 ms each with the numba cylinder kernel; :meth:`FingerGallery.preload` does it at
+template of the gallery, then the geometric matcher on a shortlist. Each row stores its screen
+code sealed in a column of its own, under associated data naming the row as the template's
+does, so loading a gallery reads and opens only ids, subjects, positions and codes
+(:mod:`.finger_screen`: ~1.1 GB in memory per million templates) and prepares nothing. The
+shortlisted rows' templates are read from SQL at search time (a row deleted since the load is
+no longer found there, so it is no hit) and their matcher's working form kept in a bounded
+cache. The first search of a gallery loads it (:meth:`FingerGallery.preload` does it at
 start-up instead); when the table changes (row count or highest row id: ids are never reused,
-see ``sqlite_autoincrement``) only new rows are read and deleted ones dropped.
+see ``sqlite_autoincrement``) only new rows are read and deleted ones dropped. Rows without a
+code (enrolled before migration m0004) or with one made under other screen parameters get one
+computed from their template at that load, written back in batches, with progress.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import (
-    Row,
     func,
     insert,
     select,
@@ -41,20 +46,21 @@ from mobileid.database.unit_of_work import UnitOfWork, within
 from mobileid.errors import InvalidArgument
 from mobileid.finger.index import screen, screen_codes
 from mobileid.finger.match import MatchFeatures, match_features, prepare
-from mobileid.finger.types import FingerTemplate
 from mobileid.gallery.embedded import GALLERY_NAME
+from mobileid.gallery.finger_load import Progress, ScreenLoader, Sealed, reseal
 from mobileid.gallery.finger_rows import (
     FINGER_POSITIONS,
     FingerCapture,
     FingerEnrolment,
     FingerHit,
     FingerTemplateRow,
+    code_context,
+    pack_code,
     pack_template,
     row_context,
-    unpack_template,
 )
-from mobileid.gallery.finger_screen import FeatureCache, ScreenSet
-from mobileid.gallery.sealing import DeploymentKeyError, SecretBox
+from mobileid.gallery.finger_screen import FeatureCache, ScreenSet, code_layout, codes_of
+from mobileid.gallery.sealing import SecretBox
 from mobileid.gallery.store import (
     EmbeddingRow,
     GalleryVersion,
@@ -73,20 +79,25 @@ __all__ = [
 ]
 
 Clock = Callable[[], datetime]
-
-_READ_CHUNK = 500  # rows decrypted and prepared at a time while loading (~26 MB of features)
+I64 = npt.NDArray[np.int64]
+F32 = npt.NDArray[np.float32]
 
 
 class FingerGallery:
     """Finger templates in the embedded database; ``key`` seals them (never read from disk)."""
 
     def __init__(
-        self, database: Where, *, key: bytes, clock: Clock = lambda: datetime.now(UTC)
+        self,
+        database: Where,
+        *,
+        key: bytes,
+        clock: Clock = lambda: datetime.now(UTC),
+        progress: Progress | None = None,
     ) -> None:
         self._box = SecretBox(key)
         self.engine, self._owns_engine = attach(database)
         self.clock = clock
-        self._loaded: dict[tuple[str, str], ScreenSet] = {}
+        self._screens = ScreenLoader(self.engine, self._box, progress)
         self._features = FeatureCache()
 
     def close(self) -> None:
@@ -191,6 +202,8 @@ class FingerGallery:
     ) -> dict[str, str | bytes]:
         pid = c.template.pipeline_id
         context = row_context(gallery, subject_id, c.position, c.image_sha256, pid)
+        tag, _ = code_layout()
+        code = pack_code(codes_of([c.template])[0], tag)
         return {
             "subject_id": subject_id,
             "gallery": gallery,
@@ -198,6 +211,9 @@ class FingerGallery:
             "pipeline_id": pid,
             "image_sha256": c.image_sha256,
             "template": self._box.seal(pack_template(c.template), context),
+            "screen_code": self._box.seal(
+                code, code_context(gallery, subject_id, c.position, c.image_sha256, pid)
+            ),
             "key_id": self._box.key_id,
             "created_at": now,
         }
@@ -260,24 +276,39 @@ class FingerGallery:
         Returns the checked hits, best first, and how many templates each subject of the
         gallery has in this pipeline (the number of comparisons its best score is a maximum of).
         """
-        loaded = self._load(gallery, probe.pipeline_id)
-        per_subject = dict(loaded.per_subject)
-        if not loaded.size:
-            return [], per_subject
-        code = screen_codes([probe])[0]
-        rows, _ = screen(code, loaded.codes, shortlist)
+        loaded = self._screens.load(gallery, probe.pipeline_id)
+        rows, _ = self._screen(loaded, probe, shortlist)
+        features = self._shortlisted(gallery, loaded, rows)
         hits = []
         for r in rows.tolist():
-            features = self._features.get(int(loaded.ids[r]), _preparer(loaded, r))
-            m = match_features(probe, features)
-            hits.append(FingerHit(loaded.subjects[r], loaded.positions[r], m.score, m.matched))
+            row_id = int(loaded.ids[r])
+            if row_id in features:  # else deleted since the load: no longer a hit
+                m = match_features(probe, features[row_id])
+                hits.append(FingerHit(loaded.subjects[r], loaded.positions[r], m.score, m.matched))
         hits.sort(key=lambda h: -h.score)
-        return hits, per_subject
+        return hits, dict(loaded.per_subject)
+
+    @staticmethod
+    def _screen(loaded: ScreenSet, probe: MatchFeatures, size: int) -> tuple[I64, F32]:
+        if not loaded.size:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return screen(screen_codes([probe])[0], loaded.codes, size)
+
+    def _shortlisted(self, gallery: str, loaded: ScreenSet, rows: I64) -> dict[int, MatchFeatures]:
+        """Prepared templates of the shortlisted ``rows`` still in the table, by row id: read
+        from SQL in one query, opened and prepared unless the cache holds them."""
+        pid = loaded.pipeline_id
+        found = self._screens.rows(gallery, pid, loaded.ids[rows].tolist())
+        return {r.id: self._features.get(r.id, self._preparer(r, gallery, pid)) for r in found}
+
+    def _preparer(self, row: Sealed, gallery: str, pid: str) -> Callable[[], MatchFeatures]:
+        return lambda: prepare(self._screens.open(row, gallery, pid))
 
     def preload(self, gallery: str, pipeline_id: str) -> int:
         """Load the gallery's templates of ``pipeline_id`` for search now, rather than at its
-        first search (minutes for a large gallery); returns the templates loaded."""
-        return self._load(gallery, pipeline_id).size
+        first search (seconds per million templates; minutes where rows still lack a code);
+        returns the templates loaded."""
+        return self._screens.load(gallery, pipeline_id).size
 
     # --- keys -----------------------------------------------------------------------------
     @property
@@ -291,12 +322,12 @@ class FingerGallery:
             return {k: int(n) for k, n in s.execute(q)}
 
     def rotate_key(self, old: bytes, new: bytes, *, batch: int = 5_000) -> int:
-        """Re-seal every template row under ``new``, ``batch`` rows per transaction; rows
-        already under ``new`` are skipped, so a rerun finishes an interrupted rotation. From
-        then on this gallery uses ``new``. Returns the rows re-sealed.
+        """Re-seal every template row (its template and its screen code) under ``new``,
+        ``batch`` rows per transaction; rows already under ``new`` are skipped, so a rerun
+        finishes an interrupted rotation. From then on this gallery uses ``new``. Returns the
+        rows re-sealed.
 
-        ``service.keys.rotate_deployment_key`` must call this before it deletes the retired
-        key, or finger templates become unreadable (not wired yet: see the closing note).
+        ``service.keys.rotate_deployment_key`` calls this before it deletes the retired key.
         """
         if batch < 1:
             raise InvalidArgument(f"batch: expected >= 1, got {batch}", field="batch")
@@ -308,99 +339,22 @@ class FingerGallery:
                 rows = s.scalars(q.order_by(FingerTemplateRow.id).limit(batch)).all()
                 for row in rows:
                     last_id = row.id
-                    if row.key_id == new_box.key_id:
-                        continue
-                    context = _context(row)
-                    plain = old_box.open(row.template, context, row.key_id)
-                    row.template, row.key_id = new_box.seal(plain, context), new_box.key_id
-                    total += 1
+                    if row.key_id != new_box.key_id:
+                        reseal(row, old_box, new_box)
+                        total += 1
             if len(rows) < batch:
                 break
-        self._box, self._loaded = new_box, {}
+        self._box = new_box
+        self._screens.reset(new_box)
         self._features.clear()
         return total
 
-    def _stamp(self, s: Session, gallery: str, pipeline_id: str) -> tuple[int, int]:
-        q = select(func.count(), func.coalesce(func.max(FingerTemplateRow.id), 0)).where(
-            FingerTemplateRow.gallery == gallery, FingerTemplateRow.pipeline_id == pipeline_id
-        )
-        n, last = s.execute(q).one()
-        return int(n), int(last)
 
-    def _load(self, gallery: str, pipeline_id: str) -> ScreenSet:
-        """The gallery's templates of ``pipeline_id``, read anew only where the table changed."""
-        where = (FingerTemplateRow.gallery == gallery, FingerTemplateRow.pipeline_id == pipeline_id)
-        with Session(self.engine) as s:
-            now = self._stamp(s, gallery, pipeline_id)
-            cached = self._loaded.get((gallery, pipeline_id))
-            if cached is not None and cached.stamp == now:
-                return cached
-            if cached is None:
-                loaded = self._read(s, gallery, pipeline_id, 0, now, 0)
-            else:  # rows only come (above the highest id seen) or go
-                ids = s.scalars(select(FingerTemplateRow.id).where(*where))
-                kept = cached.select(np.isin(cached.ids, np.fromiter(ids, dtype=np.int64)))
-                fresh = self._read(s, gallery, pipeline_id, cached.stamp[1], now, kept.size)
-                loaded = ScreenSet.join(pipeline_id, [kept, fresh])
-        self._loaded[(gallery, pipeline_id)] = loaded
-        return loaded
-
-    def _read(
-        self,
-        s: Session,
-        gallery: str,
-        pipeline_id: str,
-        after: int,
-        upto: tuple[int, int],
-        kept: int,
-    ) -> ScreenSet:
-        """Rows above id ``after`` up to the stamp ``upto`` (rows, highest id) of which ``kept``
-        are loaded already, opened and screen-coded ``_READ_CHUNK`` at a time."""
-        t = FingerTemplateRow
-        q = (
-            select(t.id, t.subject_id, t.position, t.image_sha256, t.template, t.key_id)
-            .where(t.gallery == gallery, t.pipeline_id == pipeline_id)
-            .where(t.id > after, t.id <= upto[1])
-            .order_by(t.id)
-            .execution_options(yield_per=_READ_CHUNK)
-        )
-        chunks = (
-            (
-                [r.id for r in rows],
-                [r.subject_id for r in rows],
-                [r.position for r in rows],
-                [self._open(r, gallery, pipeline_id) for r in rows],
-            )
-            for rows in s.execute(q).partitions()
-        )
-        return ScreenSet.read(pipeline_id, chunks, expected=max(upto[0] - kept, 0))
-
-    def _open(
-        self, row: Row[int, str, str, str, bytes, str], gallery: str, pipeline_id: str
-    ) -> FingerTemplate:
-        """The template of a row of ``_read``'s query (its gallery and pipeline are known)."""
-        if row.key_id != self._box.key_id:
-            raise DeploymentKeyError(
-                f"finger templates: expected rows sealed with the deployment key in use "
-                f"({self._box.key_id}), got a row sealed with key {row.key_id}",
-                field="key",
-            )
-        context = row_context(gallery, row.subject_id, row.position, row.image_sha256, pipeline_id)
-        return unpack_template(self._box.open(row.template, context, row.key_id), pipeline_id)
-
-
-def _preparer(loaded: ScreenSet, r: int) -> Callable[[], MatchFeatures]:
-    return lambda: prepare(loaded.template(r))
-
-
-def _context(row: FingerTemplateRow) -> str:
-    return row_context(row.gallery, row.subject_id, row.position, row.image_sha256, row.pipeline_id)
-
-
+_T = TypeVar("_T")
 _IN_LIMIT = 500  # values per SQL IN list (SQLite allows 32,766 parameters a statement)
 
 
-def _parts(values: Sequence[str]) -> Iterator[Sequence[str]]:
+def _parts(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
     for i in range(0, len(values), _IN_LIMIT):
         yield values[i : i + _IN_LIMIT]
 

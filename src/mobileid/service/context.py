@@ -69,6 +69,7 @@ class Context:
     settings: Settings
     gallery: GalleryIndex
     engine: Engine  # the main database's, shared by every store here
+    progress: Progress | None = field(default=None, repr=False)
     _local: threading.local = field(default_factory=threading.local, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _auth: AuthService | None = field(default=None, repr=False)
@@ -178,7 +179,9 @@ class Context:
         with self._lock:
             if self._fingers is None:
                 key = deployment_key(self.settings, self.engine)
-                self._fingers = FingerGallery(self.engine, key=key)
+                # The same progress line reports the codes computed for finger rows
+                # enrolled before codes were stored (the first load after an upgrade).
+                self._fingers = FingerGallery(self.engine, key=key, progress=self.progress)
             return self._fingers
 
     @property
@@ -275,4 +278,4 @@ def open_context(settings: Settings, progress: Progress | None = None) -> Contex
     except BaseException:
         close_database(engine)
         raise
-    return Context(settings=settings, gallery=gallery, engine=engine)
+    return Context(settings=settings, gallery=gallery, engine=engine, progress=progress)
