@@ -74,8 +74,8 @@ def _merge_max(pooled: Calibration, poor: Calibration, dataset: str) -> Calibrat
     grid = np.union1d(pooled.scores, poor.scores)
     fmrs = np.maximum([pooled.fmr(s) for s in grid], [poor.fmr(s) for s in grid])
     fmrs = np.maximum.accumulate(fmrs[::-1])[::-1]
-    # Above the table the rate is 1/impostor_count: no lower than the last bound.
-    count = min(pooled.impostor_count, int(1.0 / fmrs[-1]))
+    # Above the table the rate is 1/impostor_count: the last bound, rounded to a count.
+    count = min(pooled.impostor_count, math.ceil(1.0 / fmrs[-1] - 1e-9))
     return Calibration(
         pooled.matcher,
         dataset,
