@@ -9,7 +9,8 @@ Fusion of several probe fingers, per subject:
 
 1. Each probe is searched on its own (screen + geometric check). A subject's score for that
    probe is its best over its templates; the finger calibration turns it into an estimated
-   false-match rate ``f_i`` per comparison, as the face side does. A subject that no
+   false-match rate ``f_i`` per comparison, as the face side does, from the table of the
+   probe print's quality stratum (:mod:`mobileid.finger.strata`). A subject that no
    shortlist of probe ``i`` reached gets ``f_i = 1`` (no evidence).
 2. The pieces are fused with :func:`mobileid.service.fusion.fuse_fmrs` (summed ``-log10``
    rates, Fisher's correction for the number of pieces, at most one decade of gain over the
