@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared/data
 
 .PHONY: run test lint eval bench load clean setup eval-fingers-sensors eval-fingers-contactless \
-	calibrate-fingers calibrate-faces fuzz
+	calibrate-fingers calibrate-faces fuzz eval-fingers-strata
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ eval: $(STAMP)
 	$(PY) -m mobileid.cli.main eval faces identify --root $(SHARED)/faces/lfw-dev --splits 20 --seed 1 --report reports/lfw-identify
 	$(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB1_B --report reports/fvc2002-db1b
 	$(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB4_B --report reports/fvc2002-db4b
-	$(MAKE) eval-fingers-sensors eval-fingers-contactless
+	$(MAKE) eval-fingers-sensors eval-fingers-strata eval-fingers-contactless
 
 # Fingerprints as other sensors would give them (mobileid.eval.finger_sensors): FTE and EER.
 FINGER_SENSORS := capacitive faint dark inverted noisy dry wet small crop300
@@ -52,6 +52,14 @@ eval-fingers-sensors: $(STAMP)
 	for s in capacitive dry small crop300; do \
 	  $(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB4_B \
 	    --sensor $$s --report reports/fvc2002-db4b-$$s || exit 1; done
+
+# The quality-stratified finger calibration, measured on DB1_B and its imitations, checked on
+# DB4_B's other fingers (observed against predicted FMR per probe stratum).
+STRATA_ARGS := --root $(SHARED)/fingerprints/FVC2002/DB1_B --pooled src/mobileid/finger/calibration.json \
+	--check-root $(SHARED)/fingerprints/FVC2002/DB4_B \
+	--check-sensor capacitive --check-sensor dry --check-sensor small --check-sensor crop300
+eval-fingers-strata: $(STAMP)
+	$(PY) -m mobileid.cli.main eval fingers-strata $(STRATA_ARGS)
 
 # Fingertip photos and renders against contact prints; the tables go to reports/, not the data dir.
 CONTACTLESS_ARGS := --photos $(SHARED)/contactless/ISPFDv1_samples \
@@ -73,6 +81,7 @@ calibrate-faces: $(STAMP)
 calibrate-fingers: $(STAMP)
 	$(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB1_B \
 	  --calibration-out src/mobileid/finger/calibration.json
+	$(PY) -m mobileid.cli.main eval fingers-strata $(STRATA_ARGS) --out src/mobileid/finger/strata.json
 	$(PY) -m mobileid.cli.main eval fingers-contactless $(CONTACTLESS_ARGS) --out src/mobileid/finger
 
 bench: $(STAMP)

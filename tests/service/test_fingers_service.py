@@ -342,3 +342,27 @@ def test_shipped_calibration_supports_the_possible_band_only(enrolled) -> None:
     assert 0.3 < cal.threshold(1e-3) < 0.6
     with pytest.raises(InvalidArgument, match="resolution"):
         cal.threshold(1e-5)
+
+
+def test_a_poor_probe_reads_its_own_stratum_table(enrolled) -> None:
+    """A clear print is read from the good table, a wet synthetic print from the poor one; the
+    answer and the audit entry name each probe's stratum and quality."""
+    from mobileid.eval.finger_sensors import imitate_bytes
+
+    ctx, _, _ = enrolled
+    wet = imitate_bytes(
+        shared_path("fingerprints", "FVC2002", "DB4_B", "105_3.tif").read_bytes(), "wet"
+    )
+    reason = require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-F9", modality="finger")
+    images = [_db1("103_5.tif").read_bytes(), wet]
+    result = identify_fingers(ctx, CONSOLE, images, reason=reason, galleries=["field"])
+    assert [p.calibration_stratum for p in result.probes] == ["good", "poor"]
+    good, poor = ctx.finger_calibration_for(100.0)[1], ctx.finger_calibration_for(0.0)[1]
+    assert poor.resolution > good.resolution
+    for c in result.candidates:
+        for m in c.matches:
+            assert m.fmr == pytest.approx((poor if m.probe == 1 else good).fmr(m.score), rel=1e-3)
+    assert result.candidates[0].name == "F103"
+    entry = [e for e in ctx.audit.read() if e.event == EventType.SEARCH][-1].details
+    assert entry["calibration_strata"] == ["good", "poor"]
+    assert entry["probe_quality"] == [p.quality for p in result.probes]

@@ -15,9 +15,11 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     ev = sub.add_parser("eval", help="measure accuracy on labelled data").add_subparsers(
         dest="what", required=True, metavar="MODALITY"
     )
+    from mobileid.cli.finger_strata_cmd import add_finger_strata_parser
     from mobileid.cli.fingers_cmd import add_fingers_eval_parser
 
     add_fingers_eval_parser(ev, common)
+    add_finger_strata_parser(ev, common)
     faces = ev.add_parser("faces", help="face protocols").add_subparsers(
         dest="protocol", required=True, metavar="PROTOCOL"
     )

@@ -23,7 +23,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from mobileid.errors import InputError, InvalidArgument
 from mobileid.eval.finger_sensors import imitate_bytes
 from mobileid.eval.metrics import eer, fnmr_at_fmr, zero_fmr
 from mobileid.finger.match import MatchFeatures, match_features
+from mobileid.finger.nfiq import QUALITY_VERSION, print_quality
 from mobileid.finger.pipeline import FingerPipeline
 from mobileid.finger.types import FingerTemplate
 from mobileid.scoring import Calibration, build_calibration
@@ -124,12 +125,14 @@ class TemplateCache:
         data = json.loads(payload)
         if "error" in data:
             return str(data["error"])
+        # Minutiae still right, quality measured by another version: -1 asks for it again.
+        fresh = data.get("quality_version") == QUALITY_VERSION
         return FingerTemplate(
             minutiae=np.asarray(data["minutiae"], dtype=np.float32).reshape(-1, 5),
             width=int(data["width"]),
             height=int(data["height"]),
             ppi=float(data["ppi"]),
-            quality=float(data["quality"]),
+            quality=float(data["quality"]) if fresh else -1.0,
             pipeline_id=self.pipeline_id,
         )
 
@@ -143,6 +146,7 @@ class TemplateCache:
                 "height": outcome.height,
                 "ppi": outcome.ppi,
                 "quality": outcome.quality,
+                "quality_version": QUALITY_VERSION,
             }
         self._store.put(self.pipeline_id, sha, json.dumps(data).encode())
         self._store.commit()  # each print costs ~1.5 s to extract: keep every one at once
@@ -165,6 +169,9 @@ def enrol_root(
         sha = hashlib.sha256(data).hexdigest()
         cached = cache.get(sha) if cache else None
         ms: float | None = None
+        if isinstance(cached, FingerTemplate) and cached.quality < 0 and cache:
+            cached = _requalify(pipeline, data, cached)
+            cache.put(sha, cached)
         if cached is None:
             start = time.perf_counter()
             try:
@@ -181,6 +188,13 @@ def enrol_root(
         if progress:
             progress(i + 1, len(files))
     return out
+
+
+def _requalify(pipeline: FingerPipeline, data: bytes, template: FingerTemplate) -> FingerTemplate:
+    """``template`` with its quality measured again on its image (minutiae unchanged)."""
+    image = pipeline.load_image(data)
+    q = print_quality(image.pixels, template.minutiae).score
+    return replace(template, quality=float(q))
 
 
 def evaluate(

@@ -37,6 +37,7 @@ import numpy as np
 
 from mobileid.finger.errors import LowQualityFingerprint
 from mobileid.finger.leader_graph import FUSION_VERSION, fuse_leader_graph
+from mobileid.finger.nfiq import print_quality
 from mobileid.finger.params import ExtractParams
 from mobileid.finger.types import FingerImage, FingerTemplate, MinutiaType
 
@@ -151,13 +152,11 @@ def extract_minutiae(
             reasons=("too_few_minutiae",),
             field=field,
         )
-    # Quality 0..100: mean minutia confidence, scaled down when there are few to compare.
-    quality = 100.0 * float(m[:, 4].mean()) * min(1.0, m.shape[0] / 30.0)
     return FingerTemplate(
         minutiae=m,
         width=image.width,
         height=image.height,
         ppi=image.ppi,
-        quality=round(quality, 1),
+        quality=float(print_quality(image.pixels, m).score),
         pipeline_id=pipeline_id,
     )

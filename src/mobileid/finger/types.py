@@ -69,7 +69,7 @@ class FingerTemplate:
     width: int
     height: int
     ppi: float
-    quality: float  # 0..100, ISO-style finger quality
+    quality: float  # 0..100, NFIQ 2-style print quality (mobileid.finger.nfiq)
     pipeline_id: str
 
     def __post_init__(self) -> None:

@@ -27,7 +27,9 @@ from mobileid.database import close_database
 from mobileid.errors import PipelineMismatch
 from mobileid.face.pipeline import FacePipeline, load_face_pipeline
 from mobileid.face.strata import StratifiedCalibration
+from mobileid.finger.nfiq import QUALITY_VERSION
 from mobileid.finger.pipeline import FingerPipeline, load_finger_pipeline
+from mobileid.finger.strata import FingerStrata
 from mobileid.gallery.backends import open_vector_index
 from mobileid.gallery.embedded import EmbeddedGallery, Progress
 from mobileid.gallery.fingers import FingerGallery
@@ -80,6 +82,7 @@ class Context:
     _fingers: FingerGallery | None = field(default=None, repr=False)
     _photos: ReferencePhotos | None = field(default=None, repr=False)
     _finger_calibration: Calibration | None = field(default=None, repr=False)
+    _finger_strata: tuple[FingerStrata | None] | None = field(default=None, repr=False)
     _contactless_calibrations: dict[str, Calibration] | None = field(default=None, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -221,6 +224,26 @@ class Context:
                     "found none (measure one with mobileid.eval.fingers.calibrate)"
                 )
         return self._finger_calibration
+
+    def finger_calibration_for(self, quality: float) -> tuple[str, Calibration]:
+        """The quality stratum of a contact probe print and the table its scores are read
+        from: the stratified finger calibration of the current pipeline and quality version
+        (``finger-strata.json`` in DATA_DIR/calibration, else the shipped ``strata.json``),
+        else ``("all", self.finger_calibration)``. A deployment that measured its own pooled
+        table and no strata uses its own table for every print."""
+        local = self.settings.data_dir / "calibration" / "finger-strata.json"
+        with self._lock:
+            if self._finger_strata is None:
+                shipped = Path(str(resources.files("mobileid.finger"))) / "strata.json"
+                wanted = (self.finger_pipeline.pipeline_id, QUALITY_VERSION)
+                found = (FingerStrata.load(p) for p in (local, shipped) if p.exists())
+                fits = (s for s in found if (s.matcher, s.quality_version) == wanted)
+                self._finger_strata = (next(fits, None),)
+            strata = self._finger_strata[0]
+            own_pooled = (self.settings.data_dir / "calibration" / "finger.json").exists()
+            if strata is None or (own_pooled and not local.exists()):
+                return "all", self._finger_cal()
+            return strata.for_quality(quality)
 
     @property
     def contactless_calibrations(self) -> dict[str, Calibration]:

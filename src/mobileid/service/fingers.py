@@ -9,7 +9,8 @@ Fusion of several probe fingers, per subject:
 
 1. Each probe is searched on its own (screen + geometric check). A subject's score for that
    probe is its best over its templates; the finger calibration turns it into an estimated
-   false-match rate ``f_i`` per comparison, as the face side does. A subject that no
+   false-match rate ``f_i`` per comparison, as the face side does, from the table of the
+   probe print's quality stratum (:mod:`mobileid.finger.strata`). A subject that no
    shortlist of probe ``i`` reached gets ``f_i = 1`` (no evidence).
 2. The pieces are fused with :func:`mobileid.service.fusion.fuse_fmrs` (summed ``-log10``
    rates, Fisher's correction for the number of pieces, at most one decade of gain over the
@@ -34,7 +35,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mobileid import NOTICE
@@ -131,6 +132,8 @@ class FingerProbes:
     refused: list[str]  # fingertips of photos that gave no template
     calibrations: list[tuple[str, Calibration]]  # (template pipeline id searched, calibration)
     contactless: bool
+    # contact probes: the table of each probe's quality stratum (FingerStrata), in order
+    tables: list[Calibration] = field(default_factory=list)
 
 
 def identify_fingers(
@@ -182,7 +185,11 @@ def finger_probes(
         )
     templates, prints, refused = finger_extraction(ctx, images, contactless, ppi, field)
     cals = _calibrations(ctx, ctx.finger_pipeline, contactless)
-    return FingerProbes(templates, prints, refused, cals, contactless)
+    if contactless:
+        return FingerProbes(templates, prints, refused, cals, contactless)
+    strata = [ctx.finger_calibration_for(t.quality) for t in templates]
+    prints = [replace(p, calibration_stratum=s) for p, (s, _) in zip(prints, strata, strict=True)]
+    return FingerProbes(templates, prints, refused, cals, contactless, [c for _, c in strata])
 
 
 def search_prints(
@@ -197,7 +204,7 @@ def search_prints(
     cals = probes.calibrations
     pid = probes.templates[0].pipeline_id
     pipe = ctx.finger_pipeline
-    best, sizes, used = _search(ctx, pipe, names, probes.templates, cals, probes.contactless)
+    best, sizes, used = _search(ctx, pipe, names, probes, cals)
     floors = {gp: cal.resolution for gp, cal in cals}
     candidates = _candidates(ctx, best, len(probes.templates), pid, floors)
     bands = ctx.settings.bands
@@ -233,6 +240,8 @@ def finger_audit_details(result: FingerIdentifyResult) -> dict[str, Any]:
     return {
         "galleries": result.gallery_sizes,
         "probes": len(result.probes),
+        "probe_quality": [p.quality for p in result.probes],
+        "calibration_strata": [p.calibration_stratum for p in result.probes],
         "contactless": result.contactless,
         "candidates": len(result.candidates),
         "bands": {b.value: counts.get(b.value, 0) for b in Band},
@@ -274,12 +283,13 @@ def _search(
     ctx: Context,
     pipe: FingerPipeline,
     names: list[str],
-    templates: list[FingerTemplate],
+    probes: FingerProbes,
     cals: list[tuple[str, Calibration]],
-    contactless: bool,
 ) -> tuple[_Best, dict[str, int], dict[str, int]]:
     """Each probe against each kind of template of each gallery. A subject's match for a probe
-    is its lowest estimated rate (scores of different calibrations do not compare)."""
+    is its lowest estimated rate (scores of different calibrations do not compare). A contact
+    probe's scores are read from its quality stratum's table."""
+    templates, contactless = probes.templates, probes.contactless
     views = [pipe.photo_views(t) if contactless else {t.pipeline_id: t} for t in templates]
     feats = {(i, gp): pipe.features(v[gp]) for i, v in enumerate(views) for gp, _ in cals}
     best: _Best = {}
@@ -288,9 +298,10 @@ def _search(
     for g in names:
         for gp, cal in cals:
             for i in range(len(templates)):
+                table = probes.tables[i] if probes.tables else cal
                 hits, per_subject = ctx.fingers.search(g, feats[i, gp], SHORTLIST)
                 for h in hits:
-                    m = FingerMatch(i, h.position, round(h.score, 6), cal.fmr(h.score), gp)
+                    m = FingerMatch(i, h.position, round(h.score, 6), table.fmr(h.score), gp)
                     slot = best.setdefault((g, h.subject_id), {})
                     if i not in slot or (m.fmr, -m.score) < (slot[i].fmr, -slot[i].score):
                         slot[i] = m

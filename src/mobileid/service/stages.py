@@ -41,6 +41,9 @@ class ProbePrint:
     finger: str | None = None  # index, middle, ring, little: where a photo tells it
     hand: str | None = None  # left, right: where a photo tells it
     positions: str = ""  # for a photo: how its positions were told, or why they could not be
+    # the quality stratum whose finger calibration table read this probe's scores ("all": one
+    # pooled table, as for photos)
+    calibration_stratum: str = "all"
 
 
 # (probe templates, what each is, refusals of single fingertips of a photo)

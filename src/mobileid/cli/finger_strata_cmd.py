@@ -1,0 +1,95 @@
+"""``mobileid eval fingers-strata``: measure the quality-stratified finger calibration.
+
+The library is :mod:`mobileid.eval.finger_strata`; this module only parses, calls and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from mobileid.config import Settings
+from mobileid.eval.finger_sensors import SENSORS
+from mobileid.service.answers import json_safe
+from mobileid.service.deployment_key import deployment_key
+
+__all__ = ["add_finger_strata_parser"]
+
+
+def add_finger_strata_parser(eval_subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``fingers-strata`` to the ``eval`` sub-commands."""
+    p = eval_subparsers.add_parser(
+        "fingers-strata",
+        parents=[common],
+        help="measure the finger calibration per probe quality stratum on one FVC set as "
+        "captured and as every imitated sensor gives it, and check it on another set's fingers",
+    )
+    p.add_argument("--root", type=Path, required=True, metavar="DIR", help="development prints")
+    p.add_argument(
+        "--check-root", type=Path, metavar="DIR", help="prints of other fingers to check on"
+    )
+    p.add_argument(
+        "--pooled",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the pooled contact calibration (the good stratum's table)",
+    )
+    p.add_argument(
+        "--check-sensor",
+        action="append",
+        choices=sorted(SENSORS),
+        metavar="NAME",
+        help="imitated sensors of the check set (repeatable; default: every one)",
+    )
+    p.add_argument("--out", type=Path, metavar="FILE", help="write the strata file here")
+    p.set_defaults(handler=eval_finger_strata)
+
+
+def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
+    """Enrol every set (cached), compare, measure the strata, check them, print."""
+    from mobileid.cli.progress import ProgressLine
+    from mobileid.eval.finger_strata import check_strata, measure_strata, probe_scores
+    from mobileid.eval.fingers import TemplateCache, enrol_root, evaluate, list_fvc_root
+    from mobileid.finger.pipeline import load_finger_pipeline
+    from mobileid.scoring import Calibration
+
+    pipeline = load_finger_pipeline(limits=settings.limits)
+    cache = TemplateCache(settings.cache_dir, pipeline.pipeline_id, deployment_key(settings))
+    pooled = Calibration.load(args.pooled)
+
+    measured: dict[str, dict[str, float]] = {}
+    qualities: dict[str, Any] = {}
+
+    def sets(root: Path, sensors: list[str]) -> list[Any]:
+        files, out = list_fvc_root(root), []
+        for sensor in (None, *sensors):
+            name = f"{root.name} {sensor or 'as captured'}"
+            enrolled = enrol_root(files, pipeline, cache, ProgressLine(name), sensor=sensor)
+            result = evaluate(enrolled, pipeline)
+            out.append(probe_scores(name, enrolled, result))
+            keys = ("fte_rate", "eer_all", "eer", "fmr1000", "minutiae_mean")
+            measured[name] = {k: result.metrics[k] for k in keys}
+            measured[name]["quality_mean"] = float(out[-1].qualities.mean())
+            qualities[name] = out[-1].qualities
+        return out
+
+    strata = measure_strata(sets(args.root, list(SENSORS)), pooled)
+    if args.out:
+        strata.save(args.out)
+    report: dict[str, Any] = {
+        "min_good_quality": strata.min_good_quality,
+        "quality_version": strata.quality_version,
+        "poor_table": strata.poor.dataset,
+        "poor_resolution": strata.poor.resolution,
+    }
+    if args.check_root:
+        check = sets(args.check_root, args.check_sensor or list(SENSORS))
+        report["check"] = check_strata(strata, check)
+    for name, row in measured.items():
+        row["poor_share"] = float((qualities[name] < strata.min_good_quality).mean())
+    report["sets"] = measured
+    print(json.dumps(json_safe(report), indent=2))
+    return 0

@@ -1,0 +1,138 @@
+"""Measure the quality-stratified finger calibration and check it on other fingers.
+
+Development sets: FVC2002 DB1_B as captured and as each imitated sensor gives it
+(:mod:`mobileid.eval.finger_sensors`). Every impostor pair is counted once for each of its two
+prints as probe, in that probe's stratum (a search reads the table of its probe).
+
+Check: the tables are measured on DB1_B's 10 fingers and checked on DB4_B's 10 other
+fingers (a different, synthetic sensor) and their imitations: for each stratum, how many
+impostor comparisons reach the score at which the table predicts FMR 1e-3 (the possible band)
+and 1e-2, against those rates, with a 95% Clopper-Pearson upper bound on the observed rate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats  # type: ignore[import-untyped]
+
+from mobileid.eval.finger_contactless import conservative
+from mobileid.eval.fingers import Enrolled, FingerEval
+from mobileid.finger.nfiq import QUALITY_VERSION
+from mobileid.finger.strata import POOR_SHARE, FingerStrata
+from mobileid.scoring import Calibration, build_calibration
+
+__all__ = ["ProbeScores", "check_strata", "measure_strata", "probe_scores"]
+
+FloatArray = npt.NDArray[np.float64]
+CHECK_FMRS = (1e-2, 1e-3)
+
+
+@dataclass(frozen=True, eq=False)
+class ProbeScores:
+    """One evaluated set's impostor scores by probe (each pair twice) and genuine scores."""
+
+    name: str
+    impostor: FloatArray
+    probe_quality: FloatArray  # of the probe of each impostor score
+    genuine: FloatArray
+    genuine_quality: FloatArray  # the lower quality of each genuine pair
+    qualities: FloatArray  # every enrolled print's
+
+
+def probe_scores(name: str, enrolled: list[Enrolled], result: FingerEval) -> ProbeScores:
+    """Pair ``result``'s scores with their prints' qualities, in ``evaluate``'s pair order."""
+    q = [e.template.quality if e.template else math.nan for e in enrolled]
+    probe_q: list[float] = []
+    gen_q: list[float] = []
+    n = len(enrolled)
+    for i in range(n):
+        for j in range(i + 1, n):
+            if enrolled[i].file.finger == enrolled[j].file.finger:
+                gen_q.append(min(q[i], q[j]))
+            else:
+                probe_q.extend((q[i], q[j]))
+    imp = np.repeat(result.impostor_all, 2)
+    keep = np.isfinite(imp)
+    gen = np.isfinite(result.genuine)
+    return ProbeScores(
+        name,
+        imp[keep],
+        np.asarray(probe_q)[keep],
+        result.genuine[gen],
+        np.asarray(gen_q)[gen],
+        np.asarray([x for x in q if not math.isnan(x)]),
+    )
+
+
+def _merge_max(pooled: Calibration, poor: Calibration, dataset: str) -> Calibration:
+    """At every score of either table, the larger of the two rates."""
+    grid = np.union1d(pooled.scores, poor.scores)
+    fmrs = np.maximum([pooled.fmr(s) for s in grid], [poor.fmr(s) for s in grid])
+    fmrs = np.maximum.accumulate(fmrs[::-1])[::-1]
+    # Above the table the rate is 1/impostor_count: the last bound, rounded to a count.
+    count = min(pooled.impostor_count, math.ceil(1.0 / fmrs[-1] - 1e-9))
+    return Calibration(
+        pooled.matcher,
+        dataset,
+        tuple(float(s) for s in grid),
+        tuple(float(f) for f in fmrs),
+        count,
+        poor.genuine_count,
+    )
+
+
+def measure_strata(dev: list[ProbeScores], pooled: Calibration) -> FingerStrata:
+    """The cut (``POOR_SHARE`` quantile of every development print's quality) and the tables."""
+    cut = float(np.quantile(np.concatenate([d.qualities for d in dev]), POOR_SHARE))
+    imp = np.concatenate([d.impostor[d.probe_quality < cut] for d in dev])
+    gen = sum(int((d.genuine_quality < cut).sum()) for d in dev)
+    names = ", ".join(d.name for d in dev)
+    measured = conservative(
+        build_calibration(imp, gen, matcher=pooled.matcher, dataset="poor probes")
+    )
+    poor = _merge_max(
+        pooled,
+        measured,
+        f"probe prints of quality < {cut:g} ({QUALITY_VERSION}): at each score the larger of "
+        f"the pooled rate and the 95% Clopper-Pearson upper bound over {imp.size} impostor "
+        f"comparisons with a poor probe ({names})",
+    )
+    return FingerStrata(pooled.matcher, QUALITY_VERSION, cut, pooled, poor)
+
+
+def _upper(k: int, n: int) -> float:
+    return 1.0 if k >= n else float(stats.beta.ppf(0.95, k + 1, n - k))
+
+
+def check_strata(strata: FingerStrata, test: list[ProbeScores]) -> dict[str, Any]:
+    """Observed against predicted FMR per stratum on ``test`` (other fingers)."""
+    out: dict[str, Any] = {"min_good_quality": strata.min_good_quality}
+    q = np.concatenate([t.qualities for t in test])
+    out["poor_share"] = float((q < strata.min_good_quality).mean())
+    imp = np.concatenate([t.impostor for t in test])
+    pq = np.concatenate([t.probe_quality for t in test])
+    for name, cal in (("good", strata.good), ("poor", strata.poor)):
+        scores = imp[(pq < strata.min_good_quality) == (name == "poor")]
+        rows = []
+        for f in CHECK_FMRS:
+            if f < cal.resolution:
+                continue
+            t = cal.threshold(f)
+            k = int((scores >= t).sum())
+            n = int(scores.size)
+            rows.append(
+                {
+                    "predicted": f,
+                    "threshold": t,
+                    "observed": k / n if n else math.nan,
+                    "upper95": _upper(k, n) if n else math.nan,
+                    "impostors": n,
+                }
+            )
+        out[name] = rows
+    return out
