@@ -113,6 +113,10 @@ def test_a_shift_from_login_to_training_range(phone: Page, deployment: Deploymen
     expect(card.get_by_role("list", name=re.compile("Records linked"))).to_contain_text("P-0001")
     expect(page.get_by_role("note")).to_contain_text(answer["notice"])
     expect(page.locator("#reached")).to_contain_text("gallery default")
+    stratum = {"good": "good captures", "poor": "poor captures", "all": "all development"}
+    expect(page.locator("#results-calibration")).to_contain_text(
+        stratum[answer["calibration_stratum"]]
+    )
     shot(page, shots, "05-results")
 
     with page.expect_response(lambda r: "/disposition" in r.url) as info:
@@ -257,3 +261,20 @@ def test_the_training_range_searches_training_galleries_only(
         "imgs => imgs.forEach(i => { i.style.filter = 'blur(14px)'; })"
     )
     page.screenshot(path=shots / "01-training-results-blurred.png")
+
+
+def test_a_poor_capture_is_told_why_its_bands_moved(phone: Page, deployment: Deployment):
+    """The results screen names the calibration table that set the bands, and a poor capture
+    is told that its bands come from poor captures and to retake the photo."""
+    phone.goto("/")
+    notes = phone.evaluate(
+        """async () => {
+          const { calibrationNote } = await import("./js/results.js");
+          return ["good", "poor", "all", undefined].map(
+            (s) => calibrationNote({ calibration_stratum: s }));
+        }"""
+    )
+    assert "good captures" in notes[0]
+    assert "poor captures" in notes[1] and "retake" in notes[1]
+    assert "all development captures" in notes[2]
+    assert notes[3] == ""

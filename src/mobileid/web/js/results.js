@@ -168,6 +168,23 @@ function showPractice(practice) {
     .catch(() => {}); // the words above already say what a good capture would show
 }
 
+// Which calibration table set the bands: a poor capture is judged against poor captures (their
+// false matches are measured apart), and the officer is told so and how to do better.
+const STRATA = {
+  all: "Bands from one table measured on all development captures.",
+  good: "Bands from the table measured on good captures like this one.",
+  poor:
+    "Lower-quality capture (small, blurred or turned face): it passed the gates, but its bands " +
+    "come from the table measured on poor captures, which allows for their less reliable " +
+    "scores. If you can, retake the photo closer, held still, facing the camera.",
+};
+
+export function calibrationNote(result) {
+  const stratum = result.calibration_stratum;
+  if (!stratum) return "";
+  return STRATA[stratum] || `Bands from the calibration table for ${stratum} captures.`;
+}
+
 export function showResults(result, probeUrl, onUnauthorized) {
   releasePhotos();
   showPractice(result.practice);
@@ -180,5 +197,9 @@ export function showResults(result, probeUrl, onUnauthorized) {
     candidateCard(result, c, i, probeUrl, onUnauthorized),
   );
   fill($("reached"), reached(result), describeSource);
+  const note = calibrationNote(result);
+  $("results-calibration").textContent = note;
+  $("results-calibration").hidden = !note;
+  $("results-calibration").classList.toggle("poor", result.calibration_stratum === "poor");
   $("results-pipeline").textContent = `pipeline ${result.pipeline_id}`;
 }
