@@ -47,6 +47,7 @@ from gallery_at_size import (
     index_mib,
     load_average,
     open_kind,
+    real_subjects,
 )
 from mobileid.config import Settings
 from mobileid.eval.faces import embed_root
@@ -134,7 +135,7 @@ def measure(
     t0 = time.perf_counter()
     g.catch_up(GALLERY, pid)
     build = time.perf_counter() - t0
-    names = {s.subject_id: s.name for s in g.subjects(GALLERY) if s.name.startswith("lfw")}
+    names = real_subjects(g, GALLERY, real.gallery_ids)
     ranks, times = [], []
     for probe, mate in zip(real.mated, real.mated_ids, strict=True):
         t = time.perf_counter()
