@@ -40,17 +40,24 @@ import numpy as np
 from bench_ann import compare
 from bench_common import Section, latency, log, single
 from bench_milvus import milvus_server
+from gallery_at_size import (
+    bench_key,
+    exact_notes,
+    exact_ranks,
+    index_mib,
+    load_average,
+    open_kind,
+    real_subjects,
+)
 from mobileid.config import Settings
 from mobileid.eval.faces import embed_root
 from mobileid.face.pipeline import load_face_pipeline
 from mobileid.gallery.bulk import EnrolBatch
 from mobileid.gallery.embedded import EmbeddedGallery
-from mobileid.gallery.faiss_index import FaissVectorIndex
-from mobileid.gallery.faiss_kinds import choose_kind
-from mobileid.gallery.vectors import Partition, VectorIndex
+from mobileid.gallery.vectors import Partition
 from mobileid.scoring import Calibration, band_for
 from mobileid.service.context import shipped_face_calibrations
-from synthetic_faces import fit
+from synthetic_faces import CHUNK, fit
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 GALLERY = "bench"
@@ -71,7 +78,7 @@ class Real:
 
 
 def load_real(data: Path, settings: Settings, pid: str) -> Real:
-    emb = embed_root(data / "faces" / "lfw-dev", settings, pid, progress=None)
+    emb = embed_root(data / "faces" / "lfw-dev", settings)
     ok = emb.ok
     gallery, gids, mated, mids, nonmated = [], [], [], [], []
     for ident in np.unique(emb.identity):
@@ -89,20 +96,26 @@ def load_real(data: Path, settings: Settings, pid: str) -> Real:
 
 
 def write_gallery(g: EmbeddedGallery, n: int, model: Any, real: Real, pid: str) -> float:
-    """N - len(real.gallery) synthetic identities, then the real ones; seconds taken."""
+    """N - len(real.gallery) synthetic identities, then the real ones; seconds taken. A kept
+    gallery's rerun continues after the chunks an earlier run wrote (each batch is one
+    transaction, so what is there is whole chunks)."""
     synthetic = n - len(real.gallery)
+    skip = min(g.sync.count_rows(Partition(GALLERY, pid)), synthetic) // CHUNK * CHUNK
+    t0 = time.perf_counter()
 
     def batches():  # type: ignore[no-untyped-def]
-        done = 0
-        for chunk in model.gallery(synthetic, seed=n):
+        done = skip
+        for chunk in model.gallery(synthetic, seed=n, skip=skip):
             refs = [f"syn{done + i}" for i in range(len(chunk))]
             yield EnrolBatch(refs, refs, [f"{r}-img" for r in refs], chunk, "bench:synthetic")
             done += len(chunk)
-            log(f"  wrote {done:,}/{n:,}")
+            rate = (done - skip) / (time.perf_counter() - t0)
+            log(f"  wrote {done:,}/{n:,} ({rate:,.0f} rows/s, load {load_average()})")
         ids = real.gallery_ids
         yield EnrolBatch(ids, ids, [f"{r}-img" for r in ids], real.gallery, "bench:lfw-dev")
 
-    t0 = time.perf_counter()
+    if skip:
+        log(f"  {skip:,} rows already written by an earlier run: continuing")
     g.enrol_many(GALLERY, batches(), pid, training=True)
     return time.perf_counter() - t0
 
@@ -122,7 +135,7 @@ def measure(
     t0 = time.perf_counter()
     g.catch_up(GALLERY, pid)
     build = time.perf_counter() - t0
-    names = {s.subject_id: s.name for s in g.subjects(GALLERY) if s.name.startswith("lfw")}
+    names = real_subjects(g, GALLERY, real.gallery_ids)
     ranks, times = [], []
     for probe, mate in zip(real.mated, real.mated_ids, strict=True):
         t = time.perf_counter()
@@ -152,33 +165,33 @@ def measure(
     return figures, notes
 
 
-def index_mib(vectors: VectorIndex, part: Partition) -> float | None:
-    if isinstance(vectors, FaissVectorIndex):
-        index = vectors._part(part).index
-        return len(faiss.serialize_index(index)) / 2**20
-    return None
-
-
 def bench_size(n: int, kinds: list[str], milvus: bool, ctx: dict[str, Any]) -> Section:
     real, model, cal, settings = ctx["real"], ctx["model"], ctx["cal"], ctx["settings"]
     section = Section(f"gallery of {n:,} (fitted synthetic + {len(real.gallery)} lfw-dev)")
-    tmp = Path(tempfile.mkdtemp(prefix="mobileid-bench-gallery-"))
-    key = secrets.token_bytes(32)
+    keep = ctx["keep"]
+    tmp = keep / str(n) if keep else Path(tempfile.mkdtemp(prefix="mobileid-bench-gallery-"))
+    key = bench_key(tmp) if keep else secrets.token_bytes(32)
     try:
         db = tmp / "g.sqlite3"
         writer = EmbeddedGallery(db, tmp / "unused", key=key)
+        section.notes["load average before"] = load_average()
         load_s = write_gallery(writer, n, model, real, cal.matcher)
         section.figures.append(single("bulk enrolment into SQLite", "s", load_s))
+        section.notes["load average after bulk enrolment"] = load_average()
         if ctx["sweep"]:
             ann_figures, ann_notes = ann_sweep(writer, real, cal.matcher, ctx["alternatives"])
             ctx["alternatives"] = False  # the other index types once, at the first size
             section.figures.extend(ann_figures)
             section.notes["shortlist recall vs exact"] = ann_notes
+        exact_ranks_ = None
+        if "exact" not in kinds:  # the baseline from one batched pass over the stored vectors
+            log(f"{n:,}: exact ranks, batched over the stored vectors")
+            exact_ranks_ = batched_exact(writer, real, cal.matcher)
+            section.notes["exact (batched pass)"] = exact_notes(exact_ranks_, TOP)
         writer.close()
         section.notes["SQLite size"] = f"{db.stat().st_size / 2**20:,.0f} MiB"
-        exact_ranks = None
         for kind in [*kinds, *(["milvus"] if milvus else [])]:
-            log(f"{n:,}: {kind}")
+            log(f"{n:,}: {kind} (load {load_average()})")
             vectors = open_kind(kind, tmp / f"index-{kind}", key, n, ctx)
             g = EmbeddedGallery(db, tmp / f"index-{kind}", key=key, vectors=vectors)
             try:
@@ -190,16 +203,23 @@ def bench_size(n: int, kinds: list[str], milvus: bool, ctx: dict[str, Any]) -> S
                 g.close()
             section.figures.extend(figures)
             ranks = np.array(notes.pop("ranks"))
-            if exact_ranks is None:
-                exact_ranks = ranks
-            found, exact_found = (ranks > 0).sum(), (exact_ranks > 0).sum()
+            if exact_ranks_ is None:
+                exact_ranks_ = ranks
+            found, exact_found = (ranks > 0).sum(), (exact_ranks_ > 0).sum()
             notes["recall_of_mate_vs_exact"] = float(found / max(1, exact_found))
+            notes["load average after"] = load_average()
             if size is not None:
                 notes["index_in_memory_mib"] = round(size, 1)
             section.notes[kind] = notes
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
     return section
+
+
+def batched_exact(g: EmbeddedGallery, real: Real, pid: str) -> np.ndarray:
+    mates = real.gallery[[real.gallery_ids.index(m) for m in real.mated_ids]]
+    return exact_ranks(g, Partition(GALLERY, pid), real.mated, mates, TOP)
 
 
 def ann_sweep(
@@ -215,21 +235,6 @@ def ann_sweep(
     row_of = dict(zip(real.gallery_ids, ids[-len(real.gallery_ids) :].tolist(), strict=True))
     mates = np.array([row_of[m] for m in real.mated_ids])
     return compare(vectors, ids, real.mated, mates, alternatives)
-
-
-def open_kind(kind: str, path: Path, key: bytes, n: int, ctx: dict[str, Any]) -> VectorIndex:
-    if kind != "milvus":
-        return FaissVectorIndex(path, key=key, kind=kind)
-    from mobileid.gallery.milvus_index import MilvusVectorIndex
-
-    ivf = choose_kind("ivf", n, 0)
-    return MilvusVectorIndex(
-        ctx["milvus_uri"],
-        timeout=600,
-        index_type="IVF_SQ8",
-        index_params={"nlist": ivf.nlist},
-        search_params={"nprobe": ivf.nprobe},
-    )
 
 
 def shipped_calibration(pid: str) -> Calibration:
@@ -251,6 +256,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-sweep", action="store_true", help="skip the shortlist comparison")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
     p.add_argument("--data-dir", type=Path, default=Path("mobileid-data"), help="embedding cache")
+    p.add_argument("--nprobe", type=int, help="IVF cells a search visits (default: nlist/8)")
+    p.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep each gallery and its index in DIR/<size>; a rerun continues the bulk load "
+        "and opens the saved index",
+    )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     return p.parse_args(argv)
 
@@ -281,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx["alternatives"] = not a.no_alternatives
     ctx["sweep"] = not a.no_sweep
     ctx["settings"] = settings
+    ctx["keep"], ctx["nprobe"] = a.keep, a.nprobe
     sections = [fit_section]
     with milvus_server(a.milvus_uri if on_milvus else "none") as uri:
         ctx["milvus_uri"] = uri

@@ -81,9 +81,10 @@ class FaceModel:
         vecs = self.images(rng, offsets)
         return real_scores(vecs, np.repeat(np.arange(n), per), seed)
 
-    def gallery(self, n: int, seed: int) -> Iterator[F32]:
-        """``n`` one-image identities, ``CHUNK`` at a time."""
-        for start in range(0, n, CHUNK):
+    def gallery(self, n: int, seed: int, skip: int = 0) -> Iterator[F32]:
+        """``n`` one-image identities, ``CHUNK`` at a time; each chunk depends only on the
+        seed and its place, so ``skip`` (a multiple of ``CHUNK``) resumes a gallery."""
+        for start in range(skip, n, CHUNK):
             rng = np.random.default_rng([seed, start])
             offsets = self.identities(rng, min(CHUNK, n - start))
             yield self.images(rng, offsets)

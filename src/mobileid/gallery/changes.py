@@ -18,7 +18,7 @@ from sqlalchemy import Boolean, Index, Integer, String, Table, bindparam, func, 
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from mobileid.gallery.store import Base
+from mobileid.gallery.store import Base, insert_rows
 from mobileid.gallery.vectors import Partition
 
 
@@ -57,13 +57,10 @@ _LATEST = select(func.max(_CHANGES.c.seq)).where(  # built once: it runs before 
 
 
 def log_added(s: Session, gallery: str, pipeline_id: str, ids: Iterable[int]) -> None:
-    rows = [
-        {"gallery": gallery, "pipeline_id": pipeline_id, "embedding_id": int(i), "removed": False}
-        for i in ids
-    ]
+    rows = [(gallery, pipeline_id, int(i), False) for i in ids]
     if rows:
         _serialise(s)
-        s.execute(insert(_CHANGES), rows)
+        insert_rows(s, _CHANGES, ("gallery", "pipeline_id", "embedding_id", "removed"), rows)
 
 
 def log_removed(s: Session, rows: Sequence[tuple[str, str, int]]) -> None:

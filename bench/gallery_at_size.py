@@ -1,0 +1,96 @@
+"""Pieces of bench_gallery.py for galleries of millions: a kept (resumable) gallery folder,
+exact ranks by a batched pass over the stored vectors, and the machine's load.
+
+At 10M, exact search one probe at a time (a flat index in the store) costs about half a second
+a probe on these cores; one pass over the stored vectors, scoring every probe against each
+batch with one matrix product, gives the same ranks in minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+from sqlalchemy import select
+
+from mobileid.gallery.embedded import EmbeddedGallery
+from mobileid.gallery.faiss_index import FaissVectorIndex
+from mobileid.gallery.faiss_kinds import choose_kind
+from mobileid.gallery.store import SubjectRow
+from mobileid.gallery.vectors import Partition, VectorIndex
+
+_ROWS = 10_000  # gallery rows scored per matrix product: probes x rows floats in memory
+
+
+def bench_key(folder: Path) -> bytes:
+    """The deployment key of a kept benchmark gallery (a rerun must open its rows)."""
+    path = folder / "bench.key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def real_subjects(g: EmbeddedGallery, gallery: str, references: list[str]) -> dict[str, str]:
+    """{subject id: name} of the real faces, looked up by reference: listing every subject of
+    a 10M gallery took over 15 GB."""
+    q = select(SubjectRow.subject_id, SubjectRow.name).where(
+        SubjectRow.gallery == gallery, SubjectRow.reference.in_(references)
+    )
+    with g.engine.connect() as conn:
+        return {str(sid): str(name) for sid, name in conn.execute(q)}
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"
+
+
+def index_mib(vectors: VectorIndex, part: Partition) -> float | None:
+    if isinstance(vectors, FaissVectorIndex):
+        index = vectors._part(part).index
+        return len(faiss.serialize_index(index)) / 2**20
+    return None
+
+
+def open_kind(kind: str, path: Path, key: bytes, n: int, ctx: dict[str, Any]) -> VectorIndex:
+    if kind != "milvus":
+        return FaissVectorIndex(path, key=key, kind=kind, nprobe=ctx["nprobe"])
+    from mobileid.gallery.milvus_index import MilvusVectorIndex
+
+    ivf = choose_kind("ivf", n, 0)
+    return MilvusVectorIndex(
+        ctx["milvus_uri"],
+        timeout=600,
+        index_type="IVF_SQ8",
+        index_params={"nlist": ivf.nlist},
+        search_params={"nprobe": ivf.nprobe},
+    )
+
+
+def exact_ranks(
+    g: EmbeddedGallery, partition: Partition, probes: np.ndarray, mates: np.ndarray, top: int
+) -> np.ndarray:
+    """Rank of each probe's mate (row i of ``mates``, stored in the gallery) among all the
+    stored vectors by exact inner product, 0 when below ``top``; the gallery holds one image
+    per subject, so a row's rank is its subject's rank."""
+    # The mate's own row scores as much as the mate: a small margin keeps rounding between
+    # two matrix products from counting it above itself.
+    mate_scores = np.einsum("ij,ij->i", probes, mates) + 1e-6
+    above = np.zeros(len(probes), dtype=np.int64)
+    for batch in g.sync.snapshot(partition):
+        for start in range(0, len(batch.ids), _ROWS):
+            scores = probes @ batch.vectors[start : start + _ROWS].T
+            above += (scores > mate_scores[:, None]).sum(axis=1)
+    ranks = above + 1
+    return np.where(ranks <= top, ranks, 0)
+
+
+def exact_notes(ranks: np.ndarray, top: int) -> dict[str, Any]:
+    return {"rank1": float(np.mean(ranks == 1)), f"mate_in_top{top}": float(np.mean(ranks > 0))}
