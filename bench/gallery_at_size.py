@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,12 @@ import faiss
 import numpy as np
 from sqlalchemy import select
 
+from bench_common import log
 from mobileid.gallery.embedded import EmbeddedGallery
 from mobileid.gallery.faiss_index import FaissVectorIndex
 from mobileid.gallery.faiss_kinds import choose_kind
 from mobileid.gallery.store import SubjectRow
-from mobileid.gallery.vectors import Partition, VectorIndex
+from mobileid.gallery.vectors import Partition, Progress, VectorIndex
 
 _ROWS = 10_000  # gallery rows scored per matrix product: probes x rows floats in memory
 
@@ -94,3 +96,35 @@ def exact_ranks(
 
 def exact_notes(ranks: np.ndarray, top: int) -> dict[str, Any]:
     return {"rank1": float(np.mean(ranks == 1)), f"mate_in_top{top}": float(np.mean(ranks > 0))}
+
+
+def insert_progress(every: int = 50_000) -> Progress:
+    """Logs the rows sent to an index and their rate, every ``every`` rows."""
+    t0, last = time.perf_counter(), [0]
+
+    def report(done: int, total: int) -> None:
+        if done - last[0] >= every or done == total:
+            last[0] = done
+            rate = done / (time.perf_counter() - t0)
+            log(f"  inserted {done:,}/{total:,} ({rate:,.0f} rows/s, load {load_average()})")
+
+    return report
+
+
+def milvus_index_built(vectors: VectorIndex, part: Partition, limit_s: float = 3600) -> None:
+    """Waits until the Milvus server has indexed every flushed row of the partition (it builds
+    segment indexes in the background after a flush; until then searches scan raw segments)."""
+    from mobileid.gallery.milvus_index import MilvusVectorIndex, _collection
+
+    assert isinstance(vectors, MilvusVectorIndex)
+    name, client = _collection(part), vectors.client
+    index = client.list_indexes(name)[0]
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit_s:
+        info = client.describe_index(name, index)
+        done, total = info.get("indexed_rows"), info.get("total_rows")
+        log(f"  index: {done}/{total} rows, {info.get('state')}")
+        if info.get("pending_index_rows", 0) == 0 and done == total:
+            return
+        time.sleep(5)
+    raise SystemExit(f"Milvus did not index {name} within {limit_s:.0f} s")
