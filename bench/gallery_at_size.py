@@ -113,7 +113,9 @@ def insert_progress(every: int = 50_000) -> Progress:
 
 def milvus_index_built(vectors: VectorIndex, part: Partition, limit_s: float = 3600) -> None:
     """Waits until the Milvus server has indexed every flushed row of the partition (it builds
-    segment indexes in the background after a flush; until then searches scan raw segments)."""
+    segment indexes in the background after a flush; until then searches scan raw segments).
+    Its pending rows are not waited for: a compaction merging indexed segments counts the
+    merged one as pending while it is indexed again, and searches use the indexed originals."""
     from mobileid.gallery.milvus_index import MilvusVectorIndex, _collection
 
     assert isinstance(vectors, MilvusVectorIndex)
@@ -123,8 +125,9 @@ def milvus_index_built(vectors: VectorIndex, part: Partition, limit_s: float = 3
     while time.perf_counter() - t0 < limit_s:
         info = client.describe_index(name, index)
         done, total = info.get("indexed_rows"), info.get("total_rows")
-        log(f"  index: {done}/{total} rows, {info.get('state')}")
-        if info.get("pending_index_rows", 0) == 0 and done == total:
+        pending = info.get("pending_index_rows")
+        log(f"  index: {done}/{total} rows, {pending} pending, {info.get('state')}")
+        if done == total:
             return
         time.sleep(5)
     raise SystemExit(f"Milvus did not index {name} within {limit_s:.0f} s")
