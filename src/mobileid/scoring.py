@@ -143,18 +143,28 @@ class Calibration:
 
     def save(self, path: Path) -> None:
         """Write the table as JSON to ``path``."""
-        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+        write_table(path, self.to_json())
 
     @classmethod
     def load(cls, path: Path) -> Calibration:
         """Read a table written by :meth:`save`."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise InvalidArgument(
-                f"calibration file {path}: expected JSON, got a parse error ({e})", field="path"
-            ) from None
-        return cls.from_json(data)
+        return cls.from_json(read_table(path, "calibration file"))
+
+
+def write_table(path: Path, data: dict[str, Any]) -> None:
+    """A calibration file (a table, or the tables of strata) as the repository keeps them."""
+    Path(path).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def read_table(path: Path, what: str) -> dict[str, Any]:
+    """The JSON of a calibration file; a file that is not JSON is a clear input error."""
+    try:
+        data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InvalidArgument(
+            f"{what} {path}: expected JSON, got a parse error ({e})", field="path"
+        ) from None
+    return data
 
 
 def build_calibration(

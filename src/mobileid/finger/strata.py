@@ -17,13 +17,12 @@ development print the poor table was measured on, stored in the file with the qu
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mobileid.errors import InvalidArgument
-from mobileid.scoring import Calibration
+from mobileid.scoring import Calibration, read_table, write_table
 
 __all__ = ["POOR_SHARE", "STRATA", "FingerStrata"]
 
@@ -90,14 +89,8 @@ class FingerStrata:
             ) from None
 
     def save(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+        write_table(path, self.to_json())
 
     @classmethod
     def load(cls, path: Path) -> FingerStrata:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise InvalidArgument(
-                f"strata file {path}: expected JSON, got a parse error ({e})", field="path"
-            ) from None
-        return cls.from_json(data)
+        return cls.from_json(read_table(path, "strata file"))
