@@ -20,7 +20,6 @@ the copy, so the copy holds its own record; the restore in the restored log).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -34,6 +33,7 @@ from pathlib import Path
 from mobileid import __version__
 from mobileid.audit import AuditEvent, EventType, open_deployment_audit_log
 from mobileid.audit.errors import AuditIntegrityError
+from mobileid.audit.export import count_lines, sha256_of
 from mobileid.auth import Action
 from mobileid.auth.crypto import key_id, load_key
 from mobileid.config import Settings
@@ -66,14 +66,6 @@ class RestoreReport:
     audit_entries: int
     witness_heads: int
     backup_created: str
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _empty_target(path: Path, field: str) -> None:
@@ -160,7 +152,7 @@ def backup(ctx: Context, caller: Caller, destination: Path, *, with_keys: bool) 
             copied.append(destination / "keys" / name)
     head = _copied_head(destination / settings.database_path.name)
     copy = destination / "audit-witness" / "heads.jsonl"
-    witness_heads = _count_lines(copy) if copy.exists() else 0
+    witness_heads = count_lines(copy) if copy.exists() else 0
     deployment = key_id(load_key(settings.deployment_key_path))
     manifest = {
         "format": FORMAT,
@@ -182,7 +174,7 @@ def _listing(root: Path, path: Path) -> dict[str, object]:
     return {
         "path": str(path.relative_to(root)),
         "bytes": path.stat().st_size,
-        "sha256": _sha256(path),
+        "sha256": sha256_of(path),
     }
 
 
@@ -190,11 +182,6 @@ def _copied_head(database: Path) -> int:
     """The last audit entry in the copy (the live log may have moved on since)."""
     with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
         return int(db.execute("SELECT max(sequence) FROM audit_entries").fetchone()[0] or 0)
-
-
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as f:
-        return sum(1 for line in f if line.strip())
 
 
 def read_manifest(backup_dir: Path) -> dict:
@@ -215,7 +202,7 @@ def read_manifest(backup_dir: Path) -> dict:
         )
     for entry in manifest["files"]:
         file = backup_dir / entry["path"]
-        if not file.is_file() or _sha256(file) != entry["sha256"]:
+        if not file.is_file() or sha256_of(file) != entry["sha256"]:
             raise InvalidArgument(
                 f"BACKUP: {entry['path']} is missing or differs from the manifest's SHA-256; "
                 "this backup cannot be trusted",
