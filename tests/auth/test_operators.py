@@ -165,7 +165,7 @@ def test_unknown_operator_is_not_found(env: Env):
 class BrokenAudit:
     """An event sink that cannot write (a full disk, a dead audit database)."""
 
-    def record(self, event_type, operator, role, outcome, details, *, session=None):
+    def record(self, event_type, operator, role, outcome, details, *, uow=None):
         raise OSError("audit log unavailable")
 
 

@@ -20,6 +20,7 @@ from mobileid.auth.params import AuthParams
 from mobileid.auth.roles import Role
 from mobileid.auth.store import ClockRow, EntitlementRow, OperatorRow
 from mobileid.auth.values import OperatorInfo, Principal
+from mobileid.database import UnitOfWork
 from mobileid.errors import InvalidArgument
 
 
@@ -38,8 +39,9 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def tick(deps: AuthDeps, s: Session) -> auth_clock.Reading:
-    """Auth time for this transaction; never earlier than any time used before."""
+def tick(deps: AuthDeps, work: UnitOfWork) -> auth_clock.Reading:
+    """Auth time for this unit of work; never earlier than any time used before."""
+    s = work.session
     raw = auth_clock.read(deps.clock)
     row = s.get(ClockRow, 1)
     if row is None:
@@ -55,7 +57,7 @@ def tick(deps: AuthDeps, s: Session) -> auth_clock.Reading:
     if reading.jumped_back is not None and reading.jumped_back > deps.params.clock_tolerance:
         emit(
             deps,
-            s,
+            work,
             EventType.CLOCK_BACKWARDS,
             None,
             Outcome.SUCCESS,
@@ -68,7 +70,7 @@ def tick(deps: AuthDeps, s: Session) -> auth_clock.Reading:
 
 def emit(
     deps: AuthDeps,
-    s: Session | None,
+    work: UnitOfWork | None,
     event_type: EventType,
     who: Principal | OperatorRow | str | None,
     outcome: Outcome,
@@ -83,7 +85,7 @@ def emit(
         name, role = who.username, who.role
     else:
         name, role = who, None
-    deps.events.record(event_type.value, name, role, outcome.value, details, session=s)
+    deps.events.record(event_type.value, name, role, outcome.value, details, uow=work)
 
 
 def normalise_username(username: str) -> str:

@@ -1,18 +1,21 @@
 """What operators and access control report: one ``AuthEvents`` callback, swappable.
 
-The audit log plugs in here. ``record`` is called inside the database transaction of the action
-it describes, and is handed that transaction's session (None for an event outside any, say a
-refusal decided before anything was read): a sink in the same database writes in it, so the
-action and its event commit together. A callback that raises undoes the action: an action
-whose event cannot be written does not happen. Details are JSON-ready (str, int, bool,
-lists) and never hold a password, TOTP code, secret or token.
+The audit log plugs in here. ``record`` is called inside the unit of work of the action it describes
+(``mobileid.database.UnitOfWork``), and is handed that unit (None for an event outside any, say a
+refusal decided before anything was read): a sink in the same database appends through it, so the
+action and its event commit together. A callback that raises undoes the action: an action whose
+event cannot be written does not happen. Details are JSON-ready (str, int, bool, lists) and never
+hold a password, TOTP code, secret or token.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from mobileid.database import UnitOfWork
 
 
 class EventType(enum.StrEnum):
@@ -46,7 +49,7 @@ class AuthEvents(Protocol):
         outcome: str,
         details: dict[str, Any],
         *,
-        session: Any = None,
+        uow: UnitOfWork | None = None,
     ) -> None: ...
 
 
@@ -73,7 +76,7 @@ class MemoryEvents:
         outcome: str,
         details: dict[str, Any],
         *,
-        session: Any = None,
+        uow: UnitOfWork | None = None,
     ) -> None:
         self.events.append(AuthEvent(event_type, operator, role, outcome, dict(details)))
 

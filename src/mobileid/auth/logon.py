@@ -30,6 +30,7 @@ from mobileid.auth.events import EventType, Outcome
 from mobileid.auth.operators import totp_secret
 from mobileid.auth.store import OperatorRow, SessionRow
 from mobileid.auth.values import LogonResult, Principal
+from mobileid.database import UnitOfWork
 
 _REFUSED = "logon: expected a valid username, password and current TOTP code, got a mismatch"
 
@@ -43,10 +44,11 @@ class _Failure:
 def logon(
     deps: AuthDeps, dummy: passwords.DummyHash, username: str, password: str, code: str
 ) -> LogonResult:
-    with Session(deps.engine) as s, s.begin():
-        reading = tick(deps, s)
+    with UnitOfWork(deps.engine) as work:
+        s = work.session
+        reading = tick(deps, work)
         row = find_operator(s, username)
-        outcome = _attempt(deps, dummy, s, row, username, password, code, reading)
+        outcome = _attempt(deps, dummy, work, row, username, password, code, reading)
         if isinstance(outcome, LogonResult):
             return outcome
     if outcome.locked_until is not None:
@@ -61,7 +63,7 @@ def logon(
 def _attempt(
     deps: AuthDeps,
     dummy: passwords.DummyHash,
-    s: Session,
+    work: UnitOfWork,
     row: OperatorRow | None,
     username: str,
     password: str,
@@ -69,11 +71,12 @@ def _attempt(
     reading: auth_clock.Reading,
 ) -> LogonResult | _Failure:
     now = reading.now
+    s = work.session
     if row is None:
         dummy.burn(password)
         emit(
             deps,
-            s,
+            work,
             EventType.LOGON_FAILED,
             username[:64],
             Outcome.FAILURE,
@@ -81,13 +84,13 @@ def _attempt(
         )
         return _Failure("unknown_operator")
     if row.disabled_at is not None:
-        return _fail(deps, s, row, "disabled")
+        return _fail(deps, work, row, "disabled")
     if unknown_role(row):
-        return _fail(deps, s, row, "unknown_role")
+        return _fail(deps, work, row, "unknown_role")
     if row.locked_until is not None and now < row.locked_until:
         emit(
             deps,
-            s,
+            work,
             EventType.LOGON_FAILED,
             row,
             Outcome.FAILURE,
@@ -96,7 +99,7 @@ def _attempt(
         )
         return _Failure("account_locked", row.locked_until)
     if not passwords.verify(deps.hasher, row.password_hash, password):
-        return _fail(deps, s, row, "bad_password", now=now)
+        return _fail(deps, work, row, "bad_password", now=now)
     step, replay = totp.match_step(
         totp_secret(deps, row),
         code,
@@ -105,8 +108,8 @@ def _attempt(
         last_step=row.last_totp_step,
     )
     if step is None or replay or not _claim_step(s, row, step):
-        return _fail(deps, s, row, "bad_totp" if step is None else "totp_replayed", now=now)
-    return _succeed(deps, s, row, password, step, now)
+        return _fail(deps, work, row, "bad_totp" if step is None else "totp_replayed", now=now)
+    return _succeed(deps, work, row, password, step, now)
 
 
 def _claim_step(s: Session, row: OperatorRow, step: int) -> bool:
@@ -120,9 +123,10 @@ def _claim_step(s: Session, row: OperatorRow, step: int) -> bool:
 
 
 def _fail(
-    deps: AuthDeps, s: Session, row: OperatorRow, reason: str, *, now: datetime | None = None
+    deps: AuthDeps, work: UnitOfWork, row: OperatorRow, reason: str, *, now: datetime | None = None
 ) -> _Failure:
     """Record a refusal; with ``now`` it counts towards the lockout."""
+    s = work.session
     if now is not None:  # counted in SQL, so parallel guesses are each counted
         s.connection().execute(
             update(OperatorRow)
@@ -132,7 +136,7 @@ def _fail(
         s.refresh(row, ["failed_logons"])
     emit(
         deps,
-        s,
+        work,
         EventType.LOGON_FAILED,
         row,
         Outcome.FAILURE,
@@ -144,7 +148,7 @@ def _fail(
     row.locked_until = now + deps.params.lockout
     emit(
         deps,
-        s,
+        work,
         EventType.LOCKOUT,
         row,
         Outcome.FAILURE,
@@ -156,8 +160,9 @@ def _fail(
 
 
 def _succeed(
-    deps: AuthDeps, s: Session, row: OperatorRow, password: str, step: int, now: datetime
+    deps: AuthDeps, work: UnitOfWork, row: OperatorRow, password: str, step: int, now: datetime
 ) -> LogonResult:
+    s = work.session
     if deps.hasher.check_needs_rehash(row.password_hash):
         row.password_hash = deps.hasher.hash(password)
     row.failed_logons, row.locked_until = 0, None
@@ -167,16 +172,17 @@ def _succeed(
         SessionRow(token_sha256=digest(token), operator_id=row.id, created_at=now, last_used_at=now)
     )
     principal = principal_of(s, row, "session")
-    emit(deps, s, EventType.LOGON, principal, Outcome.SUCCESS)
+    emit(deps, work, EventType.LOGON, principal, Outcome.SUCCESS)
     idle = int(deps.params.session_idle.total_seconds())
     return LogonResult(session_token=token, principal=principal, idle_timeout_s=idle)
 
 
 def session_principal(deps: AuthDeps, session_token: str) -> Principal:
     """Who holds this session; each use restarts the idle timer."""
-    with Session(deps.engine) as s, s.begin():
-        now = tick(deps, s).now
-        found = _live_session(deps, s, session_token, now)
+    with UnitOfWork(deps.engine) as work:
+        s = work.session
+        now = tick(deps, work).now
+        found = _live_session(deps, work, session_token, now)
         if isinstance(found, str):
             failure = found
         else:
@@ -190,17 +196,18 @@ def session_principal(deps: AuthDeps, session_token: str) -> Principal:
 
 
 def _live_session(
-    deps: AuthDeps, s: Session, token: str, now: datetime
+    deps: AuthDeps, work: UnitOfWork, token: str, now: datetime
 ) -> tuple[SessionRow, OperatorRow] | str:
+    s = work.session
     sess = s.scalar(select(SessionRow).where(SessionRow.token_sha256 == digest(token)))
     if sess is None:
-        emit(deps, s, EventType.ACCESS_DENIED, None, Outcome.DENIED, reason="session_unknown")
+        emit(deps, work, EventType.ACCESS_DENIED, None, Outcome.DENIED, reason="session_unknown")
         return "unknown"
     row = s.get_one(OperatorRow, sess.operator_id)
     if sess.ended_at is not None:
         emit(
             deps,
-            s,
+            work,
             EventType.ACCESS_DENIED,
             row,
             Outcome.DENIED,
@@ -210,18 +217,18 @@ def _live_session(
         return f"ended ({sess.end_reason})"
     if row.disabled_at is not None:
         sess.ended_at, sess.end_reason = now, "disabled"
-        emit(deps, s, EventType.ACCESS_DENIED, row, Outcome.DENIED, reason="operator_disabled")
+        emit(deps, work, EventType.ACCESS_DENIED, row, Outcome.DENIED, reason="operator_disabled")
         return "ended (operator disabled)"
     if unknown_role(row):
         sess.ended_at, sess.end_reason = now, "unknown_role"
-        emit(deps, s, EventType.ACCESS_DENIED, row, Outcome.DENIED, reason="unknown_role")
+        emit(deps, work, EventType.ACCESS_DENIED, row, Outcome.DENIED, reason="unknown_role")
         return "ended (the operator's stored role is unknown)"
     idle = now - sess.last_used_at
     if idle >= deps.params.session_idle:
         sess.ended_at, sess.end_reason = now, "idle"
         emit(
             deps,
-            s,
+            work,
             EventType.SESSION_EXPIRED,
             row,
             Outcome.SUCCESS,
@@ -234,11 +241,12 @@ def _live_session(
 
 def logout(deps: AuthDeps, session_token: str) -> None:
     """End the session; logging out of an ended or unknown session is harmless."""
-    with Session(deps.engine) as s, s.begin():
-        now = tick(deps, s).now
+    with UnitOfWork(deps.engine) as work:
+        s = work.session
+        now = tick(deps, work).now
         sess = s.scalar(select(SessionRow).where(SessionRow.token_sha256 == digest(session_token)))
         if sess is None or sess.ended_at is not None:
             return
         sess.ended_at, sess.end_reason = now, "logout"
         row = s.get_one(OperatorRow, sess.operator_id)
-        emit(deps, s, EventType.LOGOUT, row, Outcome.SUCCESS)
+        emit(deps, work, EventType.LOGOUT, row, Outcome.SUCCESS)

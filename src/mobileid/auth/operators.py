@@ -1,7 +1,9 @@
 """Creating, listing, disabling operators and changing their role and entitlements.
 
 Every change needs ``manage_operators`` and is recorded (``operator_change`` for accounts,
-``permission_change`` for roles and entitlements) inside the transaction that makes it.
+``permission_change`` for roles and entitlements) in the unit of work that makes it: the
+caller's ``uow`` when given (committed with whatever else the caller writes in it), else one
+of its own.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from mobileid.auth.events import EventType, Outcome
 from mobileid.auth.roles import Action, Role, parse_role
 from mobileid.auth.store import EntitlementRow, OperatorRow, SessionRow
 from mobileid.auth.values import NewOperator, OperatorInfo, Principal
+from mobileid.database import UnitOfWork
+from mobileid.database.unit_of_work import within
 from mobileid.errors import InvalidArgument
 
 _KINDS = ("gallery", "source")
@@ -39,6 +43,7 @@ def add_operator(
     password: str,
     display_name: str | None = None,
     unit: str | None = None,
+    uow: UnitOfWork | None = None,
 ) -> NewOperator:
     enforce(deps, actor, Action.MANAGE_OPERATORS)
     name = normalise_username(username)
@@ -55,8 +60,9 @@ def add_operator(
         totp_key_id=deps.box.key_id,
         failed_logons=0,
     )
-    with Session(deps.engine) as s, s.begin():
-        row.created_at = tick(deps, s).now
+    with within(deps.engine, uow) as work:
+        s = work.session
+        row.created_at = tick(deps, work).now
         if find_operator(s, name) is not None:
             raise DuplicateOperator(
                 f"username: expected a name not yet taken, got {name!r} (already an operator)",
@@ -65,7 +71,7 @@ def add_operator(
         s.add(row)
         s.flush()
         details = {"change": "created", "target": name, "target_role": the_role.value}
-        emit(deps, s, EventType.OPERATOR_CHANGE, actor, Outcome.SUCCESS, **details, unit=unit)
+        emit(deps, work, EventType.OPERATOR_CHANGE, actor, Outcome.SUCCESS, **details, unit=unit)
         info = info_of(s, row)
     uri = totp.provisioning_uri(secret, name, deps.params.totp_issuer)
     return NewOperator(operator=info, totp_uri=uri, totp_secret=secret)
@@ -119,11 +125,14 @@ def _check_not_last_admin(s: Session, row: OperatorRow, change: str) -> None:
         )
 
 
-def disable_operator(deps: AuthDeps, actor: Principal, username: str) -> OperatorInfo:
+def disable_operator(
+    deps: AuthDeps, actor: Principal, username: str, *, uow: UnitOfWork | None = None
+) -> OperatorInfo:
     """Disable the account and end its sessions; its tokens are refused from now on."""
     enforce(deps, actor, Action.MANAGE_OPERATORS)
-    with Session(deps.engine) as s, s.begin():
-        now = tick(deps, s).now
+    with within(deps.engine, uow) as work:
+        s = work.session
+        now = tick(deps, work).now
         row = get_operator(s, username)
         if row.disabled_at is None:
             _check_not_last_admin(s, row, "disabling")
@@ -135,7 +144,7 @@ def disable_operator(deps: AuthDeps, actor: Principal, username: str) -> Operato
             )
             emit(
                 deps,
-                s,
+                work,
                 EventType.OPERATOR_CHANGE,
                 actor,
                 Outcome.SUCCESS,
@@ -145,11 +154,19 @@ def disable_operator(deps: AuthDeps, actor: Principal, username: str) -> Operato
         return info_of(s, row)
 
 
-def set_role(deps: AuthDeps, actor: Principal, username: str, role: Role | str) -> OperatorInfo:
+def set_role(
+    deps: AuthDeps,
+    actor: Principal,
+    username: str,
+    role: Role | str,
+    *,
+    uow: UnitOfWork | None = None,
+) -> OperatorInfo:
     enforce(deps, actor, Action.MANAGE_OPERATORS)
     new = role if isinstance(role, Role) else parse_role(role)
-    with Session(deps.engine) as s, s.begin():
-        tick(deps, s)
+    with within(deps.engine, uow) as work:
+        s = work.session
+        tick(deps, work)
         row = get_operator(s, username)
         old = row.role
         if old != new.value:
@@ -158,7 +175,7 @@ def set_role(deps: AuthDeps, actor: Principal, username: str, role: Role | str) 
             row.role = new.value
             emit(
                 deps,
-                s,
+                work,
                 EventType.PERMISSION_CHANGE,
                 actor,
                 Outcome.SUCCESS,
@@ -170,18 +187,21 @@ def set_role(deps: AuthDeps, actor: Principal, username: str, role: Role | str) 
         return info_of(s, row)
 
 
-def set_password(deps: AuthDeps, actor: Principal, username: str, password: str) -> None:
+def set_password(
+    deps: AuthDeps, actor: Principal, username: str, password: str, *, uow: UnitOfWork | None = None
+) -> None:
     """Set a new password and clear a lockout (the operator was identified out of band)."""
     enforce(deps, actor, Action.MANAGE_OPERATORS)
-    with Session(deps.engine) as s, s.begin():
-        tick(deps, s)
+    with within(deps.engine, uow) as work:
+        s = work.session
+        tick(deps, work)
         row = get_operator(s, username)
         passwords.check_strength(password, row.username, deps.params)
         row.password_hash = deps.hasher.hash(password)
         row.failed_logons, row.locked_until = 0, None
         emit(
             deps,
-            s,
+            work,
             EventType.OPERATOR_CHANGE,
             actor,
             Outcome.SUCCESS,
@@ -191,7 +211,14 @@ def set_password(deps: AuthDeps, actor: Principal, username: str, password: str)
 
 
 def change_entitlement(
-    deps: AuthDeps, actor: Principal, username: str, kind: str, name: str, *, grant: bool
+    deps: AuthDeps,
+    actor: Principal,
+    username: str,
+    kind: str,
+    name: str,
+    *,
+    grant: bool,
+    uow: UnitOfWork | None = None,
 ) -> OperatorInfo:
     """Grant (or revoke) the operator's use of one gallery or record source."""
     enforce(deps, actor, Action.MANAGE_OPERATORS)
@@ -200,8 +227,9 @@ def change_entitlement(
             f"entitlement: expected a non-empty gallery or source name, got {kind}={name!r}",
             field=kind if kind in _KINDS else "entitlement",
         )
-    with Session(deps.engine) as s, s.begin():
-        now = tick(deps, s).now
+    with within(deps.engine, uow) as work:
+        s = work.session
+        now = tick(deps, work).now
         row = get_operator(s, username)
         existing = _entitlement(s, row, kind, name)
         if (existing is None) != grant:
@@ -217,7 +245,7 @@ def change_entitlement(
             s.delete(existing)
         s.flush()
         details = {"change": "grant" if grant else "revoke", "target": row.username, kind: name}
-        emit(deps, s, EventType.PERMISSION_CHANGE, actor, Outcome.SUCCESS, **details)
+        emit(deps, work, EventType.PERMISSION_CHANGE, actor, Outcome.SUCCESS, **details)
         return info_of(s, row)
 
 

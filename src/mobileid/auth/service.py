@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from argon2 import PasswordHasher
+from sqlalchemy.engine import Engine
 
 from mobileid.auth import logon as _logon
 from mobileid.auth import operators as _ops
@@ -33,7 +34,7 @@ from mobileid.auth.values import (
     Principal,
     TokenInfo,
 )
-from mobileid.database import Where, attach, close_database
+from mobileid.database import UnitOfWork, Where, attach, close_database
 from mobileid.errors import InvalidArgument
 
 
@@ -41,9 +42,12 @@ class AuthService:
     """Operators, logon, sessions, API tokens and the access decision.
 
     ``events`` receives every security-relevant outcome (default: kept in memory, see
-    ``self.events``). ``hasher`` defaults to argon2-cffi's RFC 9106 profile; pass a cheaper
-    one only in tests. ``clock`` must return aware datetimes; ``monotonic`` (seconds, never
-    going back) lets auth time survive the wall clock being set back (see ``clock``).
+    ``self.events``), in the unit of work of the change it describes. Each operator change takes
+    ``uow``: a unit the caller opened on this service's database, which then holds the change, its
+    event and whatever else the caller writes, committed all or none (without one, the change is a
+    unit of its own). ``hasher`` defaults to argon2-cffi's RFC 9106 profile; pass a cheaper one only
+    in tests. ``clock`` must return aware datetimes; ``monotonic`` (seconds, never going back) lets
+    auth time survive the wall clock being set back (see ``clock``).
     """
 
     def __init__(
@@ -101,6 +105,11 @@ class AuthService:
             close_database(self._deps.engine)
 
     @property
+    def engine(self) -> Engine:
+        """The main database's engine, on which a caller opens the unit it hands to ``uow``."""
+        return self._deps.engine
+
+    @property
     def params(self) -> AuthParams:
         return self._deps.params
 
@@ -114,6 +123,7 @@ class AuthService:
         password: str,
         display_name: str | None = None,
         unit: str | None = None,
+        uow: UnitOfWork | None = None,
     ) -> NewOperator:
         return _ops.add_operator(
             self._deps,
@@ -123,6 +133,7 @@ class AuthService:
             password=password,
             display_name=display_name,
             unit=unit,
+            uow=uow,
         )
 
     def list_operators(self) -> list[OperatorInfo]:
@@ -135,14 +146,20 @@ class AuthService:
     def operator(self, username: str) -> OperatorInfo:
         return _ops.operator_info(self._deps, username)
 
-    def disable_operator(self, actor: Principal, username: str) -> OperatorInfo:
-        return _ops.disable_operator(self._deps, actor, username)
+    def disable_operator(
+        self, actor: Principal, username: str, *, uow: UnitOfWork | None = None
+    ) -> OperatorInfo:
+        return _ops.disable_operator(self._deps, actor, username, uow=uow)
 
-    def set_role(self, actor: Principal, username: str, role: Role | str) -> OperatorInfo:
-        return _ops.set_role(self._deps, actor, username, role)
+    def set_role(
+        self, actor: Principal, username: str, role: Role | str, *, uow: UnitOfWork | None = None
+    ) -> OperatorInfo:
+        return _ops.set_role(self._deps, actor, username, role, uow=uow)
 
-    def set_password(self, actor: Principal, username: str, password: str) -> None:
-        _ops.set_password(self._deps, actor, username, password)
+    def set_password(
+        self, actor: Principal, username: str, password: str, *, uow: UnitOfWork | None = None
+    ) -> None:
+        _ops.set_password(self._deps, actor, username, password, uow=uow)
 
     def grant(
         self,
@@ -151,9 +168,10 @@ class AuthService:
         *,
         gallery: str | None = None,
         source: str | None = None,
+        uow: UnitOfWork | None = None,
     ) -> OperatorInfo:
         kind, name = _one_entitlement(gallery, source)
-        return _ops.change_entitlement(self._deps, actor, username, kind, name, grant=True)
+        return _ops.change_entitlement(self._deps, actor, username, kind, name, grant=True, uow=uow)
 
     def revoke(
         self,
@@ -162,9 +180,12 @@ class AuthService:
         *,
         gallery: str | None = None,
         source: str | None = None,
+        uow: UnitOfWork | None = None,
     ) -> OperatorInfo:
         kind, name = _one_entitlement(gallery, source)
-        return _ops.change_entitlement(self._deps, actor, username, kind, name, grant=False)
+        return _ops.change_entitlement(
+            self._deps, actor, username, kind, name, grant=False, uow=uow
+        )
 
     # --- logon and sessions ------------------------------------------------------------------
     def logon(self, username: str, password: str, totp_code: str) -> LogonResult:

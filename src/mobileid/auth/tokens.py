@@ -29,6 +29,7 @@ from mobileid.auth.events import EventType, Outcome
 from mobileid.auth.roles import PERMISSIONS, Action, parse_action
 from mobileid.auth.store import ApiTokenRow, OperatorRow
 from mobileid.auth.values import IssuedToken, Principal, TokenInfo
+from mobileid.database import UnitOfWork
 from mobileid.errors import InvalidArgument, NotFound
 
 TOKEN_PREFIX = "mid_"
@@ -83,8 +84,9 @@ def issue_token(
     _check_lifetime(expires_in, deps.params.max_token_lifetime)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = "T" + secrets.token_hex(8)
-    with Session(deps.engine) as s, s.begin():
-        now = tick(deps, s).now
+    with UnitOfWork(deps.engine) as work:
+        s = work.session
+        now = tick(deps, work).now
         row = get_operator(s, principal.username)
         expires_at = now + expires_in
         s.add(
@@ -100,7 +102,7 @@ def issue_token(
         )
         emit(
             deps,
-            s,
+            work,
             EventType.TOKEN_ISSUED,
             principal,
             Outcome.SUCCESS,
@@ -114,9 +116,10 @@ def issue_token(
 
 def token_principal(deps: AuthDeps, token: str) -> Principal:
     """Who this API token acts for, with its scope; refuses forged, expired, revoked ones."""
-    with Session(deps.engine) as s, s.begin():
-        now = tick(deps, s).now
-        found = _check(deps, s, token, now)
+    with UnitOfWork(deps.engine) as work:
+        s = work.session
+        now = tick(deps, work).now
+        found = _check(deps, work, token, now)
         if not isinstance(found, str):
             tok, row = found
             tok.last_used_at = now
@@ -126,11 +129,12 @@ def token_principal(deps: AuthDeps, token: str) -> Principal:
 
 
 def _check(
-    deps: AuthDeps, s: Session, token: str, now: datetime
+    deps: AuthDeps, work: UnitOfWork, token: str, now: datetime
 ) -> tuple[ApiTokenRow, OperatorRow] | str:
+    s = work.session
     tok = s.scalar(select(ApiTokenRow).where(ApiTokenRow.token_sha256 == digest(token)))
     if tok is None:
-        emit(deps, s, EventType.ACCESS_DENIED, None, Outcome.DENIED, reason="token_forged")
+        emit(deps, work, EventType.ACCESS_DENIED, None, Outcome.DENIED, reason="token_forged")
         return "an unknown token (forged, mistyped or from another deployment)"
     row = s.get_one(OperatorRow, tok.operator_id)
     problem: tuple[str, str] | None = None
@@ -159,7 +163,7 @@ def _check(
         return tok, row
     emit(
         deps,
-        s,
+        work,
         EventType.ACCESS_DENIED,
         row,
         Outcome.DENIED,
@@ -180,14 +184,15 @@ def revoke_token(deps: AuthDeps, actor: Principal, token_id: str) -> None:
         )
     if owner != actor.username:
         enforce(deps, actor, Action.MANAGE_OPERATORS)
-    with Session(deps.engine) as s, s.begin():
-        now = tick(deps, s).now
+    with UnitOfWork(deps.engine) as work:
+        s = work.session
+        now = tick(deps, work).now
         tok = s.get_one(ApiTokenRow, token_id)
         if tok.revoked_at is None:
             tok.revoked_at, tok.revoked_by = now, actor.username
             emit(
                 deps,
-                s,
+                work,
                 EventType.TOKEN_REVOKED,
                 actor,
                 Outcome.SUCCESS,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from mobileid.audit import AuditEvent, EmbeddedAuditLog, EventType, Outcome
+from mobileid.database import UnitOfWork
 
 _EVENTS = {
     "logon": EventType.LOGON,
@@ -25,10 +24,11 @@ _OUTCOMES = {"success": Outcome.OK, "failure": Outcome.FAILED, "denied": Outcome
 
 
 class AuditedAuthEvents:
-    """An ``AuthEvents`` sink: each event becomes one audit entry, written in the operator
-    store's own transaction when both live in the same database (the deployment's main
-    database), so the change and its entry commit together. If the entry cannot be written,
-    the error propagates and the operator store rolls its change back."""
+    """An ``AuthEvents`` sink: each event becomes one audit entry, appended through the unit of
+    work of the change it describes when both live in the same database (the deployment's
+    main database), so the change and its entry commit together. If the entry cannot be
+    written, the error propagates and the unit rolls the change back (with everything else
+    its opener wrote in it)."""
 
     def __init__(self, log: EmbeddedAuditLog):
         self.log = log
@@ -41,7 +41,7 @@ class AuditedAuthEvents:
         outcome: str,
         details: dict[str, Any],
         *,
-        session: Session | None = None,
+        uow: UnitOfWork | None = None,
     ) -> None:
         event = _EVENTS.get(event_type)
         if event is None:
@@ -54,7 +54,7 @@ class AuditedAuthEvents:
             _OUTCOMES.get(outcome, Outcome.FAILED),
             details,
         )
-        if session is not None and session.get_bind().engine.url == self.log.engine.url:
-            self.log.append(session, entry)
-        else:
+        if uow is not None and uow.engine.url == self.log.engine.url:
+            self.log.append(uow.session, entry)
+        else:  # an event outside any unit (a refusal decided before anything was read)
             self.log.record(entry)
