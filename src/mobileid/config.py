@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mobileid.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from mobileid.database.engines import Database
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,14 @@ class Settings:
     def database_path(self) -> Path:
         """The embedded main database's file (used when ``database_url`` is not set)."""
         return self.data_dir / "mobileid.sqlite3"
+
+    @property
+    def main_database(self) -> Database:
+        """The main database as every opener takes it: its URL (``main_database_url``) with
+        the bound on each wait (``database_timeout_s``)."""
+        from mobileid.database.engines import Database
+
+        return Database(self.main_database_url, self.database_timeout_s)
 
     @property
     def main_database_url(self) -> str:

@@ -81,3 +81,30 @@ def test_a_database_server_that_is_down_is_backend_unavailable(tmp_path: Path) -
     with pytest.raises(BackendUnavailable, match="expected a reachable database") as caught:
         open_context(settings)
     assert "secret" not in str(caught.value) and open_count() == before
+
+
+def test_every_opener_from_settings_shares_one_engine_with_the_settings_bound(
+    tmp_path: Path,
+) -> None:
+    """The service, the operator store of the commands, the audit log and the deployment key
+    open the main database from settings as one engine whose lock wait is
+    MOBILEID_DATABASE_TIMEOUT_S (2.5 s here, not the default), and its name hides passwords."""
+    from mobileid.audit import open_deployment_audit_log
+    from mobileid.cli.operators_cmd import open_auth
+    from mobileid.database import close_database
+    from mobileid.service.database import open_main_database
+
+    settings = replace(Settings(), data_dir=tmp_path / "data", database_timeout_s=2.5)
+    engine = open_main_database(settings)
+    log = open_deployment_audit_log(settings)
+    auth = open_auth(settings)
+    try:
+        assert log.engine is engine and auth.engine is engine
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2500
+    finally:
+        auth.close()
+        log.close()
+        close_database(engine)
+    secret = replace(settings, database_url="postgresql://u:hunter2@db/mobileid").main_database
+    assert "hunter2" not in repr(secret) and "db/mobileid" in repr(secret)

@@ -18,6 +18,7 @@ from mobileid.config import Settings
 from mobileid.database import close_database, open_database, open_engine
 from mobileid.errors import BackendUnavailable, InvalidArgument
 from mobileid.service.context import open_context
+from tests.conftest import ADMIN_PASSWORD, cli_json
 from tests.postgres import free_port, libpq
 
 BOUND_S = 1.0
@@ -116,3 +117,29 @@ def test_a_database_timeout_that_is_not_a_positive_number_is_refused(raw: str) -
     with pytest.raises(InvalidArgument, match=r"(?i)database_timeout_s|database timeout"):
         settings = Settings.from_env({"MOBILEID_DATABASE_TIMEOUT_S": raw})
         open_engine("sqlite://", timeout_s=settings.database_timeout_s)
+
+
+def test_a_cli_command_waits_on_a_held_lock_only_as_long_as_the_setting_says(
+    fresh_postgres: str, tmp_path: Path
+) -> None:
+    """`operators add` opens the main database from settings in several places (operator
+    store, audit log, deployment key): behind a held audit head row each waits
+    MOBILEID_DATABASE_TIMEOUT_S (1 s here, not the default 10 s), then the command exits 12
+    with nothing written."""
+    d = ["--data-dir", str(tmp_path / "data")]
+    env = {
+        "MOBILEID_DATABASE_URL": fresh_postgres,
+        "MOBILEID_DATABASE_TIMEOUT_S": str(BOUND_S),
+        "MOBILEID_PASSWORD": ADMIN_PASSWORD,
+    }
+    assert cli_json("operators", "list", *d, env=env) == (0, {"operators": []})  # schema, log
+    with psycopg.connect(libpq(fresh_postgres)) as holder:
+        held = holder.execute("UPDATE audit_head SET sequence = sequence")  # row lock, kept open
+        assert held.rowcount == 1
+        start = time.perf_counter()
+        code, _ = cli_json("operators", "add", "admin0", "--role", "admin", *d, env=env)
+        took = time.perf_counter() - start
+        holder.rollback()
+    assert code == 12
+    assert BOUND_S * 0.9 <= took <= BOUND_S + SLACK_S, took
+    assert cli_json("operators", "list", *d, env=env) == (0, {"operators": []})

@@ -97,5 +97,5 @@ def open_deployment_audit_log(
         witness_dir=settings.witness_dir,
         witness_url=settings.audit_witness_url,
         full_verify_minutes=settings.audit_full_verify_minutes,
-        database=settings.main_database_url if database is None else database,
+        database=settings.main_database if database is None else database,
     )

@@ -63,7 +63,7 @@ def open_auth(
         from mobileid.service.deployment_key import deployment_key
 
         key = deployment_key(settings, engine)  # never a new key where sealed rows need it
-        return AuthService(settings.main_database_url, key, events=events, hasher=hasher)
+        return AuthService(settings.main_database, key, events=events, hasher=hasher)
     finally:
         close_database(engine)  # the service holds its own reference
 

@@ -107,7 +107,7 @@ def log_reader(
     except DeploymentKeyError:
         # The deployment key seals TOTP secrets only; deciding who may read the log needs
         # none of them, so a lost key must not stop an investigation of the log.
-        auth = AuthService(settings.main_database_url, secrets.token_bytes(32), events=events)
+        auth = AuthService(settings.main_database, secrets.token_bytes(32), events=events)
     try:
         who = management_caller(auth, log, token, what)
         allow(auth, who, action)

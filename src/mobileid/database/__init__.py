@@ -1,6 +1,7 @@
 """Databases: engines opened by URL in one place, and the main database's migrations."""
 
 from mobileid.database.engines import (
+    Database,
     backend_name,
     engine_url,
     open_engine,
@@ -18,6 +19,7 @@ from mobileid.database.schema import (
 from mobileid.database.unit_of_work import UnitOfWork
 
 __all__ = [
+    "Database",
     "UnitOfWork",
     "Where",
     "attach",

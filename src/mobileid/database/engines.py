@@ -47,6 +47,20 @@ _lock = threading.Lock()
 _engines: dict[tuple[str, float | None], _Held] = {}
 
 
+@dataclass(frozen=True)
+class Database:
+    """A database to open: its URL and the bound on each of its waits (seconds; None: the
+    default). How settings name the main database (``Settings.main_database``), so that every
+    command, store and worker opening it from settings waits as long as the deployment said,
+    and shares one pool."""
+
+    url: str
+    timeout_s: float | None = None
+
+    def __repr__(self) -> str:  # the URL may hold the password of the password file
+        return f"Database({redacted(self.url)!r}, timeout_s={self.timeout_s!r})"
+
+
 def sqlite_url(path: Path) -> str:
     """The URL of the SQLite file at ``path``."""
     return f"sqlite:///{path}"
@@ -124,12 +138,14 @@ def with_password_file(url: str, password_file: Path | None) -> str:
     return parsed.set(password=password).render_as_string(hide_password=False)
 
 
-def open_engine(url: str, *, timeout_s: float | None = None) -> Engine:
-    """The process's engine for ``url`` (created on first use; release it when done).
+def open_engine(where: str | Database, *, timeout_s: float | None = None) -> Engine:
+    """The process's engine for ``where`` (a URL, or a ``Database`` with its own bound; created
+    on first use; release it when done).
 
     ``timeout_s`` bounds every wait: SQLite's write lock; on PostgreSQL connecting, each lock
-    and each statement (None: ``DEFAULT_TIMEOUT_S``).
+    and each statement (None: the ``Database``'s bound, else ``DEFAULT_TIMEOUT_S``).
     """
+    url, timeout_s = unpack(where, timeout_s)
     backend_name(url)  # a clear error for a URL nobody can read
     wait = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
     if not 0 < wait < math.inf:  # 0 would mean "no limit" to PostgreSQL
@@ -143,6 +159,13 @@ def open_engine(url: str, *, timeout_s: float | None = None) -> Engine:
             held = _engines[key] = _Held(_create(key[0], key[1]), 0)
         held.users += 1
         return held.engine
+
+
+def unpack(where: str | Database, timeout_s: float | None = None) -> tuple[str, float | None]:
+    """(URL, bound) of ``where``; an explicit ``timeout_s`` wins over a ``Database``'s own."""
+    if isinstance(where, Database):
+        return where.url, where.timeout_s if timeout_s is None else timeout_s
+    return where, timeout_s
 
 
 def release_engine(engine: Engine) -> None:

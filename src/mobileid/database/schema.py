@@ -22,11 +22,13 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from mobileid.database.engines import (
+    Database,
     faults_as_unavailable,
     open_engine,
     redacted,
     release_engine,
     sqlite_url,
+    unpack,
 )
 from mobileid.errors import BackendUnavailable
 
@@ -80,12 +82,13 @@ def _serialise(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def open_database(where: str | Path, *, timeout_s: float | None = None) -> Engine:
-    """The engine of the main database at ``where`` (a URL, or the path of a SQLite file),
-    upgraded to the newest migration on first use in this process; each wait for a lock, a
-    connection or (PostgreSQL) a statement ends after ``timeout_s`` (None: the default) with
-    BackendUnavailable. Release it with ``close_database``."""
-    url = sqlite_url(where) if isinstance(where, Path) else where
+def open_database(where: str | Path | Database, *, timeout_s: float | None = None) -> Engine:
+    """The engine of the main database at ``where`` (a URL, the path of a SQLite file, or a
+    ``Database`` such as ``Settings.main_database``, which brings its own bound), upgraded to
+    the newest migration on first use in this process; each wait for a lock, a connection or
+    (PostgreSQL) a statement ends after ``timeout_s`` (None: the ``Database``'s bound, else the
+    default) with BackendUnavailable. Release it with ``close_database``."""
+    url, timeout_s = unpack(sqlite_url(where) if isinstance(where, Path) else where, timeout_s)
     engine = open_engine(url, timeout_s=timeout_s)
     faults_as_unavailable(engine)
     with _guard:
@@ -111,12 +114,12 @@ def close_database(engine: Engine) -> None:
     release_engine(engine)
 
 
-Where = Engine | str | Path
+Where = Engine | str | Path | Database
 
 
 def attach(where: Where) -> tuple[Engine, bool]:
     """(engine, whether the caller opened it and must close it): a store given an engine
-    shares it; one given a URL or a path opens the main database there."""
+    shares it; one given a URL, a path or a ``Database`` opens the main database there."""
     if isinstance(where, Engine):
         return where, False
     return open_database(where), True

@@ -14,7 +14,7 @@ LEGACY_OPERATORS_FILE = "operators.sqlite3"
 def open_main_database(settings: Settings) -> Engine:
     """The shared engine of ``settings.main_database_url``, at the newest schema, with the
     operators of an earlier release's own file moved in. Release it with ``close_database``."""
-    engine = open_database(settings.main_database_url, timeout_s=settings.database_timeout_s)
+    engine = open_database(settings.main_database)
     try:
         adopt_operators_file(settings.data_dir / LEGACY_OPERATORS_FILE, engine)
     except BaseException:

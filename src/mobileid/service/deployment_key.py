@@ -48,7 +48,7 @@ def _sealed_in_main(settings: Settings, engine: Engine | None) -> set[str]:
         return sealed_in(engine)
     if settings.database_url is None and not settings.database_path.exists():
         return set()  # nothing written yet; do not create the file just to look
-    opened = open_engine(settings.main_database_url)
+    opened = open_engine(settings.main_database)
     try:
         return sealed_in(opened)
     finally:
