@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from mobileid.audit import AuditEvent, EventType
 from mobileid.config import Settings
-from mobileid.database import close_database, open_database, open_engine
+from mobileid.database import close_database, open_database, open_engine, release_engine
 from mobileid.errors import BackendUnavailable, InvalidArgument
 from mobileid.service.context import open_context
 from tests.conftest import ADMIN_PASSWORD, cli_json
@@ -143,3 +143,32 @@ def test_a_cli_command_waits_on_a_held_lock_only_as_long_as_the_setting_says(
     assert code == 12
     assert BOUND_S * 0.9 <= took <= BOUND_S + SLACK_S, took
     assert cli_json("operators", "list", *d, env=env) == (0, {"operators": []})
+
+
+def test_a_request_waiting_for_a_pooled_connection_gets_backend_unavailable_within_the_bound(
+    database_url: str,
+) -> None:
+    """On SQLite and PostgreSQL, with every connection of the pool in use (SQLAlchemy's 5 + 10
+    overflow), one more waits about the database timeout, not the pool's own 30 s, then fails
+    with BackendUnavailable naming the database (exit 12, HTTP 503); a returned one is reused."""
+    from mobileid.api.problems import status_of
+
+    engine = open_engine(database_url, timeout_s=BOUND_S)
+    held = []
+    try:
+        with pytest.raises(BackendUnavailable, match="free connection") as caught:
+            for _ in range(50):
+                start = time.perf_counter()
+                held.append(engine.connect())
+        took = time.perf_counter() - start
+        assert len(held) == 15
+        assert BOUND_S * 0.9 <= took <= BOUND_S + SLACK_S, took
+        assert caught.value.exit_code == 12 and status_of(caught.value) == 503
+        assert ("mobileid_test_" in str(caught.value)) == database_url.startswith("postgresql")
+        held.pop().close()
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT 1")) == 1
+    finally:
+        for conn in held:
+            conn.close()
+        release_engine(engine)

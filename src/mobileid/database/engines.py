@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from mobileid.errors import BackendUnavailable, InvalidArgument
 
@@ -212,12 +214,43 @@ def _unavailable(ctx: ExceptionContext) -> None:
         ) from ctx.original_exception
 
 
+class BoundedPool(QueuePool):
+    """A connection pool whose wait for a free connection (every one in use by other
+    requests) ends after the engine's timeout with BackendUnavailable, as a lock wait does,
+    instead of SQLAlchemy's own 30 s and its own error."""
+
+    where = "the database"  # a pool does not know its engine's URL: see ``_pool``
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        try:
+            return super()._do_get()
+        except PoolTimeout as exc:
+            raise BackendUnavailable(
+                f"database: expected a free connection to {self.where} within "
+                f"{self._timeout:g} s, got all {self.size() + self._max_overflow} in use "
+                "(more requests at once than this process's pool holds)",
+                field="database_url",
+            ) from exc
+
+
+def _pool(url: str, wait: float) -> dict[str, Any]:
+    """``create_engine``'s arguments for a bounded pool of ``url``. The pool class names the
+    database itself, so a pool recreated after ``dispose`` still does."""
+    where = make_url(url).render_as_string(hide_password=True)
+    return {
+        "poolclass": type("BoundedPool", (BoundedPool,), {"where": where}),
+        "pool_timeout": wait,
+    }
+
+
 def _create(url: str, wait: float) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": wait})
+        memory = not parsed.database or parsed.database == ":memory:"
+        if not memory:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        pool = {} if memory else _pool(url, wait)  # one in-memory database per connection
+        engine = create_engine(parsed, connect_args={"timeout": wait}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas(int(wait * 1000)))
         return engine
     if parsed.get_backend_name() == "postgresql":
@@ -229,7 +262,7 @@ def _create(url: str, wait: float) -> Engine:
             "connect_timeout": max(_MIN_CONNECT_S, math.ceil(wait)),
             "options": f"-c lock_timeout={ms} -c statement_timeout={ms}",
         }
-        return create_engine(parsed, pool_pre_ping=True, connect_args=args)
+        return create_engine(parsed, pool_pre_ping=True, connect_args=args, **_pool(url, wait))
     return create_engine(parsed)
 
 
