@@ -135,3 +135,36 @@ def test_password_prompt_when_no_env(capsys, data, fast, monkeypatch):
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     with pytest.raises(ValueError, match="same password twice"):
         run(capsys, data, "add", "alice", "--role", "officer")
+
+
+def test_list_shows_an_unknown_stored_role_as_unknown(capsys, tmp_path, database_url, monkeypatch):
+    """On SQLite and PostgreSQL, an operator whose stored role this release does not know (a
+    row written by a newer release) is listed with the role "unknown" and the stored text,
+    in the table and in --json, instead of a traceback."""
+    from sqlalchemy import create_engine, text
+
+    from mobileid.cli.main import main
+    from mobileid.database import engine_url
+    from tests.conftest import cli_json
+
+    env = {"MOBILEID_DATABASE_URL": database_url, "MOBILEID_PASSWORD": PASSWORD}
+    d = ["--data-dir", str(tmp_path / "data")]
+    assert cli_json("operators", "add", "alice", "--role", "officer", *d, env=env)[0] == 0
+    engine = create_engine(engine_url(database_url))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE auth_operators SET role = 'field-lead' WHERE username = 'alice'"))
+    engine.dispose()
+    code, listed = cli_json("operators", "list", *d, env=env)
+    assert code == 0
+    (alice,) = listed["operators"]
+    assert (alice["username"], alice["role"], alice["stored_role"]) == (
+        "alice",
+        "unknown",
+        "field-lead",
+    )
+    capsys.readouterr()
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert main(["operators", "list", *d]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[:2] == ["alice", "unknown"]

@@ -143,7 +143,7 @@ def info_of(s: Session, row: OperatorRow) -> OperatorInfo:
     return OperatorInfo(
         username=row.username,
         display_name=row.display_name,
-        role=Role(row.role),
+        role=None if unknown_role(row) else Role(row.role),
         unit=row.unit,
         galleries=tuple(sorted(galleries)),
         sources=tuple(sorted(sources)),
@@ -152,4 +152,5 @@ def info_of(s: Session, row: OperatorRow) -> OperatorInfo:
         locked_until=row.locked_until,
         failed_logons=row.failed_logons,
         last_logon_at=row.last_logon_at,
+        stored_role=row.role,
     )

@@ -41,11 +41,15 @@ def console_principal(os_user: str) -> Principal:
 
 @dataclass(frozen=True)
 class OperatorInfo:
-    """An operator as shown to administrators: never a hash or secret."""
+    """An operator as shown to administrators: never a hash or secret.
+
+    ``role`` is None when the stored role is not one this release knows (``stored_role``: a
+    row written by a newer release, or edited by hand); such an operator is listed, and can
+    be disabled or given a known role, but is refused everything else."""
 
     username: str
     display_name: str
-    role: Role
+    role: Role | None
     unit: str | None
     galleries: tuple[str, ...]
     sources: tuple[str, ...]
@@ -54,6 +58,12 @@ class OperatorInfo:
     locked_until: datetime | None
     failed_logons: int
     last_logon_at: datetime | None
+    stored_role: str
+
+    @property
+    def role_name(self) -> str:
+        """The role as shown: its name, or "unknown" for a stored role this release lacks."""
+        return "unknown" if self.role is None else self.role.value
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,8 @@ def operator_json(info: OperatorInfo) -> dict[str, Any]:
     return {
         "username": info.username,
         "display_name": info.display_name,
-        "role": info.role.value,
+        "role": info.role_name,
+        **({} if info.role is not None else {"stored_role": info.stored_role}),
         "unit": info.unit,
         "galleries": list(info.galleries),
         "sources": list(info.sources),
@@ -175,7 +176,7 @@ def _show(info: OperatorInfo, as_json: bool, verb: str) -> None:
     if as_json:
         print(json.dumps({"operator": operator_json(info)}, indent=2))
         return
-    print(f"operator {info.username} ({info.role.value}) {verb}")
+    print(f"operator {info.username} ({info.role_name}) {verb}")
 
 
 def _add(args: argparse.Namespace, settings: Settings) -> int:
@@ -217,7 +218,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
         status = "disabled" if i.disabled_at else "locked" if i.locked_until else "active"
         grants = [f"gallery:{g}" for g in i.galleries] + [f"source:{s}" for s in i.sources]
         print(
-            f"{i.username:<20} {i.role.value:<10} {i.unit or '-':<12} {status:<9} "
+            f"{i.username:<20} {i.role_name:<10} {i.unit or '-':<12} {status:<9} "
             f"{', '.join(grants) or '-'}"
         )
     return 0

@@ -200,7 +200,7 @@ def certify_operator(
     if info.role not in CERTIFIABLE:
         raise InvalidArgument(
             f"username: expected an operator who searches ({', '.join(CERTIFIABLE)}), got "
-            f"{username!r} ({info.role.value})",
+            f"{username!r} ({info.role_name})",
             field="username",
         )
     if caller.operator == username:
