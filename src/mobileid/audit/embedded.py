@@ -55,11 +55,11 @@ from mobileid.audit.tables import HEAD_ID, CheckpointRow, EntryRow, HeadRow, ins
 from mobileid.audit.verify import Bookkeeping, verify_log
 from mobileid.audit.witness import FileWitness, MalformedWitnessLine, WitnessHead
 from mobileid.audit.witnessing import Witnessing
-from mobileid.database import Where, attach, close_database
+from mobileid.database import UnitOfWork, Where, attach, close_database
 from mobileid.errors import InvalidArgument
 
 Clock = Callable[[], datetime]
-Target = Session | Connection
+Target = UnitOfWork | Session | Connection
 
 SYSTEM_OPERATOR = "system"
 
@@ -69,12 +69,15 @@ def system_clock() -> datetime:
 
 
 def _connection(target: Target) -> Connection:
+    if isinstance(target, UnitOfWork):
+        return target.session.connection()
     if isinstance(target, Session):
         return target.connection()
     if isinstance(target, Connection):
         return target
     raise InvalidArgument(
-        f"target: expected a SQLAlchemy Session or Connection, got {type(target).__name__}",
+        "target: expected a unit of work or a SQLAlchemy Session or Connection, got "
+        f"{type(target).__name__}",
         field="target",
     )
 
@@ -155,14 +158,23 @@ class EmbeddedAuditLog(Witnessing):
 
     # --- writing ----------------------------------------------------------------------------
     def append(self, target: Target, event: AuditEvent) -> AuditEntry:
-        """Write ``event`` in the caller's transaction; the caller commits or rolls back.
+        """Write ``event`` in the caller's transaction (its unit of work, session or
+        connection); the caller commits or rolls back.
 
         Raises before writing anything when the event is unusable (biometric details, an
         unknown event type...) or the log is not intact since its last signed head, so the
         caller's action must then be rolled back too.
+
+        In a unit of work, signed heads are copied to the witness once the unit has committed,
+        not before the write on a second connection: while the unit holds the write lock, the
+        requests waiting on that lock can hold every connection of the pool, and the unit
+        would wait for one as long as they wait for the lock (a burst of logons did).
         """
         checked = _checked(event)
-        self.sync_witness()
+        if isinstance(target, UnitOfWork):
+            target.after_commit(self.sync_witness)
+        else:
+            self.sync_witness()
         conn = _connection(target)
         head = self._guarded_head(conn)
         entry = self._write(conn, head, checked)

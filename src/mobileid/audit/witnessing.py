@@ -114,7 +114,10 @@ class Witnessing:
         entries since the last witnessed head chain up to it."""
         if self.witness is None or (self.signer is None and not self.trusted_keys):
             return 0
-        with self.witness.lock(), self.engine.connect() as conn:
+        # The connection first, then the lock: an append holding the database's write lock
+        # takes this lock too (briefly, to read the witness), so whoever holds the lock must
+        # never wait on the pool, which the append's own waiters may have emptied.
+        with self.engine.connect() as conn, self.witness.lock():
             head = conn.execute(select(HeadRow).where(HeadRow.id == HEAD_ID)).one_or_none()
             last = self._witness_last(int(head.sequence) if head is not None else 0)
             if isinstance(last, MalformedWitnessLine):

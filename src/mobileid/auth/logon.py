@@ -44,11 +44,11 @@ class _Failure:
 def logon(
     deps: AuthDeps, dummy: passwords.DummyHash, username: str, password: str, code: str
 ) -> LogonResult:
+    given = _Given(username, password, code, *_check_password(deps, dummy, username, password))
     with UnitOfWork(deps.engine) as work:
-        s = work.session
         reading = tick(deps, work)
-        row = find_operator(s, username)
-        outcome = _attempt(deps, dummy, work, row, username, password, code, reading)
+        row = find_operator(work.session, username)
+        outcome = _attempt(deps, work, row, given, reading)
         if isinstance(outcome, LogonResult):
             return outcome
     if outcome.locked_until is not None:
@@ -60,25 +60,49 @@ def logon(
     raise AuthenticationFailed(_REFUSED, field="credentials")
 
 
+@dataclass(frozen=True)
+class _Given:
+    """What the caller gave, and the password's check against the stored hash it was checked
+    against (None: no such operator then)."""
+
+    username: str
+    password: str
+    code: str
+    checked_hash: str | None
+    matched: bool
+
+
+def _check_password(
+    deps: AuthDeps, dummy: passwords.DummyHash, username: str, password: str
+) -> tuple[str | None, bool]:
+    """(the stored hash, whether the password matches it), checked before the unit of work:
+    argon2 takes a good part of a second on purpose, and inside the unit it would hold the
+    database's write lock, so a burst of logons would queue behind each other's checks until
+    the lock wait (SQLite's busy timeout) gave up ("database is locked"). An unknown username
+    burns a dummy hash instead, so the time taken does not tell."""
+    with Session(deps.engine) as s:
+        row = find_operator(s, username)
+        stored = None if row is None else row.password_hash
+    if stored is None:
+        dummy.burn(password)
+        return None, False
+    return stored, passwords.verify(deps.hasher, stored, password)
+
+
 def _attempt(
     deps: AuthDeps,
-    dummy: passwords.DummyHash,
     work: UnitOfWork,
     row: OperatorRow | None,
-    username: str,
-    password: str,
-    code: str,
+    given: _Given,
     reading: auth_clock.Reading,
 ) -> LogonResult | _Failure:
     now = reading.now
-    s = work.session
     if row is None:
-        dummy.burn(password)
         emit(
             deps,
             work,
             EventType.LOGON_FAILED,
-            username[:64],
+            given.username[:64],
             Outcome.FAILURE,
             reason="unknown_operator",
         )
@@ -98,18 +122,28 @@ def _attempt(
             locked_until=row.locked_until.isoformat(),
         )
         return _Failure("account_locked", row.locked_until)
-    if not passwords.verify(deps.hasher, row.password_hash, password):
+    matched = given.matched
+    if given.checked_hash != row.password_hash:  # set anew meanwhile (rare): check again
+        matched = passwords.verify(deps.hasher, row.password_hash, given.password)
+    if not matched:
         return _fail(deps, work, row, "bad_password", now=now)
+    return _second_factor(deps, work, row, given, reading)
+
+
+def _second_factor(
+    deps: AuthDeps, work: UnitOfWork, row: OperatorRow, given: _Given, reading: auth_clock.Reading
+) -> LogonResult | _Failure:
     step, replay = totp.match_step(
         totp_secret(deps, row),
-        code,
+        given.code,
         reading.raw,
         drift=deps.params.totp_drift_steps,
         last_step=row.last_totp_step,
     )
-    if step is None or replay or not _claim_step(s, row, step):
-        return _fail(deps, work, row, "bad_totp" if step is None else "totp_replayed", now=now)
-    return _succeed(deps, work, row, password, step, now)
+    if step is None or replay or not _claim_step(work.session, row, step):
+        reason = "bad_totp" if step is None else "totp_replayed"
+        return _fail(deps, work, row, reason, now=reading.now)
+    return _succeed(deps, work, row, given.password, step, reading.now)
 
 
 def _claim_step(s: Session, row: OperatorRow, step: int) -> bool:

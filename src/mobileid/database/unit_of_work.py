@@ -7,7 +7,7 @@ the same unit, so the change and its entry commit together or not at all::
     log = ctx.audit  # opened before the unit: opening it inside would wait on its own lock
     with UnitOfWork(ctx.engine) as uow:
         subject, added = ctx.gallery.enrol(..., uow=uow)
-        log.append(uow.session, AuditEvent(...))
+        log.append(uow, AuditEvent(...))
 
 Leaving the block commits; an error inside it rolls everything back. Stores never commit a
 unit they were given. Work that must follow the commit (an index dropping removed vectors)
@@ -33,7 +33,7 @@ class UnitOfWork:
         self.engine = engine
         self._session: Session | None = None
         self._transaction: SessionTransaction | None = None
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit: list[Callable[[], object]] = []
         self._failed: BaseException | None = None
 
     @property
@@ -46,9 +46,11 @@ class UnitOfWork:
             )
         return self._session
 
-    def after_commit(self, action: Callable[[], None]) -> None:
-        """Run ``action`` once the unit has committed (never when it rolls back)."""
-        self._after_commit.append(action)
+    def after_commit(self, action: Callable[[], object]) -> None:
+        """Run ``action`` once the unit has committed (never when it rolls back); an action
+        registered again (the same bound method, say) still runs once."""
+        if action not in self._after_commit:
+            self._after_commit.append(action)
 
     def __enter__(self) -> UnitOfWork:
         if self._session is not None:

@@ -55,6 +55,6 @@ class AuditedAuthEvents:
             details,
         )
         if uow is not None and uow.engine.url == self.log.engine.url:
-            self.log.append(uow.session, entry)
+            self.log.append(uow, entry)
         else:  # an event outside any unit (a refusal decided before anything was read)
             self.log.record(entry)

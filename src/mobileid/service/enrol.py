@@ -88,7 +88,7 @@ def gallery_audit(
         if photos is not None:
             details["photos_added" if added else "photos_removed"] = photos
         ev = AuditEvent(event, caller.operator, caller.role, component, details=details)
-        log.append(uow.session, ev)
+        log.append(uow, ev)
 
     return append
 

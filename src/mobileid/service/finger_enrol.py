@@ -126,7 +126,7 @@ def enrol_fingers(
                 subject, added = ctx.fingers.enrol(
                     gallery, name, display_name(name), source, captures, training=training, uow=uow
                 )
-                log.append(uow.session, _enrol_event(caller, subject, added, training))
+                log.append(uow, _enrol_event(caller, subject, added, training))
             report.prints_added += added
             report.subjects_enrolled += 1
         elif failures:

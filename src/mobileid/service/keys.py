@@ -91,7 +91,7 @@ def rotate_deployment_key(ctx: Context, caller: Caller, *, batch: int = 5_000) -
             "resumed": resumed,
         }
         who = (caller.operator, caller.role)
-        log.append(uow.session, AuditEvent(EventType.KEY_ROTATION, *who, "keys", details=details))
+        log.append(uow, AuditEvent(EventType.KEY_ROTATION, *who, "keys", details=details))
     retired.unlink()
     return KeyRotation(old_box.key_id, new_box.key_id, rows, operators, resumed, photo_rows)
 

@@ -57,7 +57,7 @@ def set_retention(ctx: Context, caller: Caller, gallery: str, hours: int | None)
         }
         who = (caller.operator, caller.role)
         event = AuditEvent(EventType.RETENTION_CHANGE, *who, "retention", details=details)
-        log.append(uow.session, event)
+        log.append(uow, event)
     return RetentionChange(gallery, old, hours)
 
 
@@ -89,7 +89,7 @@ def purge(ctx: Context, caller: Caller, now: datetime) -> list[Purged]:
             purged = ctx.gallery.purge_before(gallery, now - timedelta(hours=hours), uow=uow)
             receipt = _receipt(purged, hours, now, training=purged.gallery in training)
             who = (caller.operator, caller.role)
-            log.append(uow.session, AuditEvent(EventType.PURGE, *who, "retention", details=receipt))
+            log.append(uow, AuditEvent(EventType.PURGE, *who, "retention", details=receipt))
         receipts.append(purged)
     return receipts
 
