@@ -71,7 +71,7 @@ from mobileid.finger.params import MatchParams, ScreenParams
 from mobileid.finger.pipeline import FingerPipeline, load_finger_pipeline
 from mobileid.finger.types import FingerTemplate
 from mobileid.gallery.fingers import FingerCapture, FingerEnrolment, FingerGallery
-from mobileid.service.fingers import SHORTLIST
+from mobileid.service.finger_search import SHORTLIST
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FVC = Path("fingerprints/FVC2002")

@@ -67,7 +67,7 @@ from mobileid.finger.pipeline import load_finger_pipeline
 from mobileid.finger.types import FingerTemplate
 from mobileid.gallery.finger_rows import pack_template, unpack_template
 from mobileid.gallery.fingers import FingerCapture, FingerEnrolment, FingerGallery
-from mobileid.service.fingers import SHORTLIST
+from mobileid.service.finger_search import SHORTLIST
 
 MILLION = 1_000_000
 _SCREEN_PROBES = 5  # probes timed through the first stage alone

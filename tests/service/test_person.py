@@ -23,7 +23,7 @@ from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
 from mobileid.service.enrol import enrol_directory
 from mobileid.service.finger_enrol import enrol_fingers
-from mobileid.service.fingers import FingerCandidate
+from mobileid.service.finger_search import FingerCandidate
 from mobileid.service.identify import require_reason
 from mobileid.service.person import fuse_modalities, identify_person
 from mobileid.types import Band, Candidate

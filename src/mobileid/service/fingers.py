@@ -5,29 +5,8 @@ searches are (:mod:`mobileid.service.identify`): the reason is checked first, ev
 leaves one ``search`` audit entry (``ok``, or ``refused`` with the error's code), and the entry
 holds counts and ids, never templates.
 
-Fusion of several probe fingers, per subject:
-
-1. Each probe is searched on its own (screen + geometric check). A subject's score for that
-   probe is its best over its templates; the finger calibration turns it into an estimated
-   false-match rate ``f_i`` per comparison, as the face side does, from the table of the
-   probe print's quality stratum (:mod:`mobileid.finger.strata`). A subject that no
-   shortlist of probe ``i`` reached gets ``f_i = 1`` (no evidence).
-2. The pieces are fused with :func:`mobileid.service.fusion.fuse_fmrs` (summed ``-log10``
-   rates, Fisher's correction for the number of pieces, at most one decade of gain over the
-   best piece, never below the calibration's resolution). With the shipped finger calibration
-   (2,880 impostor pairs, resolution 3.5e-4) fingerprint candidates can reach the possible
-   band, never the strong one (1e-5): that needs a calibration of at least 1e5 impostor pairs.
-
-Phone photos (``contactless=True``): each photo gives one probe per usable fingertip (up to
-four, with its position where the photo tells it). Each probe searches the contact templates
-(mirrored, under the photo -> contact calibration) and the photo-enrolled ones (under the photo
-calibration); a subject's piece for that probe is its lowest estimated rate over both. The
-shipped photo -> contact calibration rests on ~3,900 impostor comparisons (conservative upper
-bounds, see its ``dataset``): a photo probe can reach the possible band, never the strong one;
-the photo -> photo one (~200) reaches neither. A search without both calibrations is refused.
-
-Face and finger evidence of one subject are fused by the same rule in
-:mod:`mobileid.service.person`.
+Searching the galleries with the probes, per-probe calibrations and their fusion per subject
+(contact prints and phone photos) are in :mod:`mobileid.service.finger_search`.
 """
 
 from __future__ import annotations
@@ -35,18 +14,24 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mobileid import NOTICE
 from mobileid.audit import Outcome
 from mobileid.errors import InputError, InvalidArgument, NotFound, PipelineMismatch, WorkerLost
-from mobileid.finger.pipeline import FingerPipeline, calibration_matcher
-from mobileid.finger.types import FingerTemplate
-from mobileid.scoring import Calibration, band_for
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
-from mobileid.service.fusion import FUSION_RULE, fuse_fmrs
+from mobileid.service.finger_search import (
+    CalibrationUse,
+    FingerCandidate,
+    FingerProbes,
+    calibration_use,
+    fused_candidates,
+    probe_calibrations,
+    search_galleries,
+)
+from mobileid.service.fusion import FUSION_RULE
 from mobileid.service.identify import (
     audit_search,
     candidate_refs,
@@ -58,47 +43,6 @@ from mobileid.service.purpose import SearchReason
 from mobileid.service.stages import MAX_PROBES, ProbePrint, finger_extraction
 from mobileid.training import PracticeScore
 from mobileid.types import Band
-
-SHORTLIST = 100  # templates checked per probe; DB1_B: 99.1% of mates are in the top 40 of 79
-
-
-@dataclass(frozen=True)
-class FingerMatch:
-    """The best template of a candidate for one probe print."""
-
-    probe: int  # index of the probe, in the order given
-    position: str  # the candidate's finger position that matched best
-    score: float  # matcher similarity, higher is more alike
-    fmr: float  # per comparison, from the calibration of this pair of pipelines
-    pipeline_id: str  # of the candidate's template (a contact print or a photo)
-
-
-@dataclass(frozen=True)
-class FingerCandidate:
-    """A lead for human review, never a verdict: one subject, evidence fused over probes."""
-
-    subject_id: str
-    name: str
-    gallery: str
-    score: float  # fused evidence Σ -log10 f_i over the probes; higher is more alike
-    fmr: float  # fused estimated false-match rate (module doc)
-    band: Band
-    pipeline_id: str
-    source: str
-    matches: tuple[FingerMatch, ...]
-
-
-@dataclass(frozen=True)
-class CalibrationUse:
-    """One calibration a search used: the templates it scores and the rates it can show."""
-
-    gallery_pipeline_id: str  # templates of this pipeline were searched with it
-    matcher: str
-    dataset: str
-    impostor_count: int
-    fmr_resolution: float  # 1/impostor_count: no candidate scored by it claims less
-    thresholds: dict[str, float | None]  # single-probe score where a band starts; None: never
-    templates: int  # searched with it, over all galleries
 
 
 @dataclass(frozen=True)
@@ -121,19 +65,6 @@ class FingerIdentifyResult:
     refused_fingertips: tuple[str, ...] = ()  # fingertips of photos that gave no template
     notice: str = NOTICE
     practice: PracticeScore | None = None  # a practice search's score (training range)
-
-
-@dataclass(frozen=True, eq=False)
-class FingerProbes:
-    """The probe templates of one search and the calibrations their searches need."""
-
-    templates: list[FingerTemplate]
-    prints: list[ProbePrint]
-    refused: list[str]  # fingertips of photos that gave no template
-    calibrations: list[tuple[str, Calibration]]  # (template pipeline id searched, calibration)
-    contactless: bool
-    # contact probes: the table of each probe's quality stratum (FingerStrata), in order
-    tables: list[Calibration] = field(default_factory=list)
 
 
 def identify_fingers(
@@ -184,7 +115,7 @@ def finger_probes(
             f"{field}: expected 1..{MAX_PROBES} prints, got {len(images)}", field=field
         )
     templates, prints, refused = finger_extraction(ctx, images, contactless, ppi, field)
-    cals = _calibrations(ctx, ctx.finger_pipeline, contactless)
+    cals = probe_calibrations(ctx, ctx.finger_pipeline, contactless)
     if contactless:
         return FingerProbes(templates, prints, refused, cals, contactless)
     strata = [ctx.finger_calibration_for(t.quality) for t in templates]
@@ -204,12 +135,12 @@ def search_prints(
     cals = probes.calibrations
     pid = probes.templates[0].pipeline_id
     pipe = ctx.finger_pipeline
-    best, sizes, used = _search(ctx, pipe, names, probes, cals)
+    best, sizes, used = search_galleries(ctx, pipe, names, probes, cals)
     floors = {gp: cal.resolution for gp, cal in cals}
-    candidates = _candidates(ctx, best, len(probes.templates), pid, floors)
+    candidates = fused_candidates(ctx, best, len(probes.templates), pid, floors)
     bands = ctx.settings.bands
     bounds = {Band.STRONG.value: bands.strong_fmr, Band.POSSIBLE.value: bands.possible_fmr}
-    uses = tuple(_use(gp, cal, used[gp], bounds) for gp, cal in cals)
+    uses = tuple(calibration_use(gp, cal, used[gp], bounds) for gp, cal in cals)
     n = len(probes.templates)
     return FingerIdentifyResult(
         search_id=search_id,
@@ -253,104 +184,3 @@ def finger_audit_details(result: FingerIdentifyResult) -> dict[str, Any]:
         "fmr_bounds": result.fmr_bounds,
         "fusion_rule": result.fusion_rule,
     }
-
-
-def _calibrations(
-    ctx: Context, pipe: FingerPipeline, contactless: bool
-) -> list[tuple[str, Calibration]]:
-    """(template pipeline id, calibration) for every kind of template the probes search."""
-    if not contactless:
-        return [(pipe.pipeline_id, ctx.finger_calibration)]
-    have = ctx.contactless_calibrations
-    out = []
-    for gp in (pipe.pipeline_id, pipe.contactless_pipeline_id):
-        matcher = calibration_matcher(pipe.contactless_pipeline_id, gp)
-        if matcher not in have:
-            raise PipelineMismatch(
-                f"calibration: expected one for {matcher!r}, have {sorted(have)} (contactless "
-                "probes are not calibrated for this pipeline: rebuild with `mobileid eval "
-                "fingers-contactless`)",
-                field="pipeline_id",
-            )
-        out.append((gp, have[matcher]))
-    return out
-
-
-_Best = dict[tuple[str, str], dict[int, FingerMatch]]
-
-
-def _search(
-    ctx: Context,
-    pipe: FingerPipeline,
-    names: list[str],
-    probes: FingerProbes,
-    cals: list[tuple[str, Calibration]],
-) -> tuple[_Best, dict[str, int], dict[str, int]]:
-    """Each probe against each kind of template of each gallery. A subject's match for a probe
-    is its lowest estimated rate (scores of different calibrations do not compare). A contact
-    probe's scores are read from its quality stratum's table."""
-    templates, contactless = probes.templates, probes.contactless
-    views = [pipe.photo_views(t) if contactless else {t.pipeline_id: t} for t in templates]
-    feats = {(i, gp): pipe.features(v[gp]) for i, v in enumerate(views) for gp, _ in cals}
-    best: _Best = {}
-    sizes = dict.fromkeys(names, 0)
-    used = {gp: 0 for gp, _ in cals}
-    for g in names:
-        for gp, cal in cals:
-            for i in range(len(templates)):
-                table = probes.tables[i] if probes.tables else cal
-                hits, per_subject = ctx.fingers.search(g, feats[i, gp], SHORTLIST)
-                for h in hits:
-                    m = FingerMatch(i, h.position, round(h.score, 6), table.fmr(h.score), gp)
-                    slot = best.setdefault((g, h.subject_id), {})
-                    if i not in slot or (m.fmr, -m.score) < (slot[i].fmr, -slot[i].score):
-                        slot[i] = m
-            n = sum(per_subject.values()) if templates else 0
-            sizes[g] += n
-            used[gp] += n
-    return best, sizes, used
-
-
-def _candidates(
-    ctx: Context, best: _Best, probes: int, pid: str, floors: dict[str, float]
-) -> list[FingerCandidate]:
-    """Fused per subject; the floor is the finest resolution among the calibrations that
-    scored the subject's matches (``floors``: template pipeline id → resolution)."""
-    bands = ctx.settings.bands
-    subjects = ctx.gallery.get_many([sid for _, sid in best])
-    out = []
-    for (g, sid), matches in best.items():
-        subject = subjects.get(sid)
-        if subject is None:  # deleted between the search and this lookup
-            continue
-        rates = [matches[i].fmr if i in matches else 1.0 for i in range(probes)]
-        fmr, evidence = fuse_fmrs(rates, min(floors[m.pipeline_id] for m in matches.values()))
-        out.append(
-            FingerCandidate(
-                subject_id=sid,
-                name=subject.name,
-                gallery=g,
-                score=round(evidence, 4),
-                fmr=fmr,
-                band=band_for(fmr, bands.strong_fmr, bands.possible_fmr),
-                pipeline_id=pid,
-                source=subject.source,
-                matches=tuple(matches[i] for i in sorted(matches)),
-            )
-        )
-    out.sort(key=lambda c: (c.fmr, -c.score))
-    return out
-
-
-def _use(gp: str, cal: Calibration, templates: int, bounds: dict[str, float]) -> CalibrationUse:
-    return CalibrationUse(
-        gallery_pipeline_id=gp,
-        matcher=cal.matcher,
-        dataset=cal.dataset,
-        impostor_count=cal.impostor_count,
-        fmr_resolution=cal.resolution,
-        thresholds={
-            b: cal.threshold(f) if f >= cal.resolution else None for b, f in bounds.items()
-        },
-        templates=templates,
-    )

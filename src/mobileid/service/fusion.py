@@ -2,7 +2,7 @@
 
 A piece is an estimated false-match rate ``f_i`` per comparison, read from a calibration
 measured on development data (a face score, one probe finger's best score). The rule is used
-for several probe fingers of one search (:mod:`mobileid.service.fingers`) and for face and
+for several probe fingers of one search (:mod:`mobileid.service.finger_search`) and for face and
 finger evidence together (:mod:`mobileid.service.person`):
 
 1. Evidence adds in log space, like log-likelihood ratios: ``E = Σ -log10 f_i`` (each term is

@@ -24,8 +24,8 @@ from mobileid.errors import InputError, NotFound, PipelineMismatch, WorkerLost
 from mobileid.scoring import band_for
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
+from mobileid.service.finger_search import FingerCandidate
 from mobileid.service.fingers import (
-    FingerCandidate,
     FingerIdentifyResult,
     finger_audit_details,
     finger_probes,
