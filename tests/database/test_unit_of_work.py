@@ -86,6 +86,30 @@ def test_after_commit_actions_run_only_after_a_commit(tmp_path: Path) -> None:
         close_database(engine)
 
 
+def test_a_failing_after_commit_action_skips_none_of_the_others(tmp_path: Path) -> None:
+    """After a commit every registered action runs, once each even when registered twice, and
+    the first one that failed is raised after the others ran; the commit stands."""
+    engine = open_database(tmp_path / "main.sqlite3")
+    gallery = EmbeddedGallery(engine, tmp_path / "index", key=KEY)
+    ran: list[str] = []
+
+    def witness_copy() -> None:
+        ran.append("witness")
+        raise OSError("witness folder not writable")
+
+    try:
+        with pytest.raises(OSError, match="not writable"), UnitOfWork(engine) as uow:
+            gallery.enrol("g1", "r1", "R1", "t", [("h1", _vector(1))], PID, uow=uow)
+            uow.after_commit(witness_copy)
+            uow.after_commit(witness_copy)
+            uow.after_commit(lambda: ran.append("index"))
+        assert ran == ["witness", "index"]
+        assert [s.name for s in gallery.subjects("g1")] == ["R1"]
+    finally:
+        gallery.close()
+        close_database(engine)
+
+
 def test_a_store_refuses_a_unit_on_another_database_or_one_not_open(tmp_path: Path) -> None:
     """A unit on another database cannot hold a store's writes (they would not commit
     together), and a unit's session exists only inside its block: InvalidArgument naming it."""

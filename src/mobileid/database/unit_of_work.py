@@ -77,14 +77,13 @@ class UnitOfWork:
         finally:
             session.close()
             self._session = self._transaction = None
+        actions, self._after_commit = self._after_commit, []
         if error is None and self._failed is not None:
             # A store's write failed inside the unit and the caller carried on: its other
             # writes must not commit without it.
             raise self._failed
-        actions, self._after_commit = self._after_commit, []
         if error is None:
-            for action in actions:
-                action()
+            _run_all(actions)
 
     def check_engine(self, engine: Engine) -> None:
         """A store accepts only a unit on its own database (one transaction, one engine)."""
@@ -94,6 +93,20 @@ class UnitOfWork:
                 f"{self.engine.url.render_as_string()}",
                 field="uow",
             )
+
+
+def _run_all(actions: list[Callable[[], object]]) -> None:
+    """Each action is separate follow-up work (an index dropping vectors, the log copying its
+    signed heads to the witness): one failing must not skip the others. The first failure is
+    raised once all have run."""
+    first: Exception | None = None
+    for action in actions:
+        try:
+            action()
+        except Exception as exc:
+            first = first or exc
+    if first is not None:
+        raise first
 
 
 @contextmanager
