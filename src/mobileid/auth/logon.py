@@ -8,7 +8,7 @@ factor was wrong; the ``logon_failed`` event does (``reason``).
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
@@ -66,10 +66,10 @@ class _Given:
     against (None: no such operator then)."""
 
     username: str
-    password: str
-    code: str
-    checked_hash: str | None
-    matched: bool
+    password: str = field(repr=False)  # never in a log or a traceback's locals dump
+    code: str = field(repr=False)
+    checked_hash: str | None = field(repr=False)
+    matched: bool = False
 
 
 def _check_password(
