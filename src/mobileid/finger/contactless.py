@@ -43,7 +43,8 @@ from scipy import ndimage  # type: ignore[import-untyped]
 from mobileid.finger.errors import FingerprintTooSmall, NotAFingerprint
 from mobileid.finger.fingertips import Fingertip, FingertipLayout, segment_fingertips
 from mobileid.finger.params import ContactlessParams
-from mobileid.finger.types import FingerImage, FingerTemplate, GreyArray
+from mobileid.finger.types import FingerImage, GreyArray
+from mobileid.finger.views import mirror_template
 from mobileid.types import DecodedImage, RGBArray
 
 __all__ = [
@@ -283,18 +284,3 @@ def _normalise(
     var = ndimage.gaussian_filter((g - mean) ** 2, sigma)
     z = (mean - g if bright else g - mean) / np.sqrt(np.maximum(var, min_contrast**2))
     return np.where(mask, np.clip(128 + 50 * z, 0, 255), 255.0).astype(np.uint8)
-
-
-def mirror_template(template: FingerTemplate, pipeline_id: str) -> FingerTemplate:
-    """``template`` flipped left-right, labelled ``pipeline_id``.
-
-    A photo sees the pad from the front; a contact print (ink, or a live scan that follows the
-    ink convention) is its mirror image. ISO angles are counter-clockwise from ``x``: a flip
-    about the vertical axis turns ``a`` into ``π - a``.
-    """
-    m = np.array(template.minutiae, dtype=np.float32, copy=True)
-    m[:, 0] = template.width - 1 - m[:, 0]
-    m[:, 2] = (math.pi - m[:, 2] + math.pi) % (2 * math.pi) - math.pi
-    return FingerTemplate(
-        m, template.width, template.height, template.ppi, template.quality, pipeline_id
-    )
