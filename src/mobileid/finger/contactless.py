@@ -17,6 +17,12 @@ among the 80 DB1_B prints and both rolled prints: mate first for 17 of 18 with u
 15 of 18 without; taken as camera-handed (mirrored against contact) only 5 of 18 ranked first,
 so the renders are contact-handed; bright or dark ridges made no consistent difference. With
 DB4_B's 80 prints added as distractors (``make eval``): 15 of 18, 7 of 9 at |roll| <= 25°.
+The two misses at small roll (one finger at -18° and +14°, mate 3rd and 4th) were a scale
+error, not a pose one: that finger's rolled print has a period of 6.9 px, its normalised
+renders were 19% too large, and forcing their scale lifted the mate scores from 0.31-0.33 to
+0.73-0.82.
+The period estimate cannot settle a person's scale (see :mod:`mobileid.finger.views`), so the
+comparison with contact prints tries several scales: 18 of 18 first.
 
 Refusals, per fingertip (:func:`check_period`, then the ridge check on the plainly normalised
 print): a fingertip under 104 px wide cannot show ridges 4 px apart; a spectrum peaking at the

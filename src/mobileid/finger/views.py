@@ -13,8 +13,8 @@ that scale uncertain, and neither can be settled from the photo alone:
   seen by the same camera, the estimate ranges 6.6-9.3 px (and a windowed average over the
   whole fingertip, 7.4-9.5; the two rolled prints trade places between the estimators).
 
-The matcher tolerates about ±7% of scale (the mate score of an IMPOSE render halves 14% away
-from its best scale), so a photo template is compared with a contact print at each of
+The matcher tolerates about ±7% of scale (two IMPOSE renders: the mate score loses under 5% at
+6% from the best scale, a third to a half at 12-18%), so a photo template is compared with a contact print at each of
 ``CONTACT_SCALES`` and the best-supported hypothesis (the highest score) is kept. The photo →
 contact calibration is measured with the same maximum, so the extra chance an impostor gets
 from several tries is in its table. Photo → photo comparisons need no scales: both sides were
