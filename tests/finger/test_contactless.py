@@ -25,6 +25,7 @@ from mobileid.finger.errors import FingerprintTooSmall, NotAFingerprint
 from mobileid.finger.fingertips import finger_mask, segment_fingertips
 from mobileid.finger.params import ContactlessParams
 from mobileid.finger.pipeline import PhotoTemplates
+from mobileid.finger.views import CONTACT_SCALES, contact_views, scale_template
 from tests.conftest import shared_path
 from tests.finger.bank import TemplateBank, template_bank
 
@@ -197,16 +198,47 @@ def test_mirroring_twice_gives_the_template_back(templates: TemplateBank) -> Non
 
 
 def test_photo_views_mirror_for_contact_prints_only(templates: TemplateBank) -> None:
-    """A photo template meets photo templates as it is and contact prints mirrored."""
+    """A photo template meets photo templates as it is and contact prints mirrored, once per
+    scale hypothesis, the unscaled one first."""
     pipe = templates.pipeline
     photo = pipe.enrol_photo(_photo("1_o_1_n_1.jpg"))
     views = pipe.photo_views(photo)
-    assert views[pipe.contactless_pipeline_id] is photo
+    assert views[pipe.contactless_pipeline_id] == (photo,)
     contact = views[pipe.pipeline_id]
-    assert contact.pipeline_id == pipe.pipeline_id
-    assert np.allclose(contact.minutiae[:, 0], photo.width - 1 - photo.minutiae[:, 0])
+    assert len(contact) == len(CONTACT_SCALES) and CONTACT_SCALES[0] == 1.0
+    assert all(v.pipeline_id == pipe.pipeline_id for v in contact)
+    assert np.allclose(contact[0].minutiae[:, 0], photo.width - 1 - photo.minutiae[:, 0])
     with pytest.raises(InvalidArgument, match="pipeline"):
         pipe.photo_views(templates.db1("101_1.tif"))
+
+
+def test_a_scaled_template_moves_its_minutiae_not_their_directions(
+    templates: TemplateBank,
+) -> None:
+    """Scaling a real template multiplies positions and size and keeps angles and quality;
+    the scale hypotheses of a photo are its mirror image at each of CONTACT_SCALES."""
+    t = templates.db1("101_1.tif")
+    half = scale_template(t, 0.5)
+    assert np.allclose(half.minutiae[:, :2], t.minutiae[:, :2] * 0.5)
+    assert np.allclose(half.minutiae[:, 2:], t.minutiae[:, 2:])
+    assert (half.width, half.height) == (round(t.width / 2), round(t.height / 2))
+    views = contact_views(t, "finger/x")
+    mirrored = mirror_template(t, "finger/x")
+    for s, v in zip(CONTACT_SCALES, views, strict=True):
+        assert np.allclose(v.minutiae[:, :2], mirrored.minutiae[:, :2] * s, atol=1e-4)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(InvalidArgument, match="scale: expected a positive"):
+            scale_template(t, bad)
+
+
+def test_a_photo_is_compared_only_with_known_pipelines(templates: TemplateBank) -> None:
+    """compare_photo refuses a candidate template of an unknown pipeline, naming it."""
+    pipe = templates.pipeline
+    photo = pipe.enrol_photo(_photo("1_o_1_n_1.jpg"))
+    other = mirror_template(templates.db1("101_1.tif"), "finger/other")
+    with pytest.raises(InvalidArgument, match="finger/other"):
+        pipe.compare_photo(photo, other)
+    assert pipe.compare_photo(photo, photo).score > 0.9
 
 
 def test_face_photo_is_not_a_fingertip(templates: TemplateBank) -> None:

@@ -49,7 +49,8 @@ def add_fingers_eval_parser(eval_subparsers: Any, common: argparse.ArgumentParse
         "fingers-contactless",
         parents=[common],
         help="measure the calibrations of fingertip-photo probes from impostor comparisons: "
-        "every photo against every contact print (mirrored), and photos of different fingers",
+        "every photo against every contact print (mirrored, best of five scales), and photos "
+        "of different fingers",
     )
     c.add_argument(
         "--photos",

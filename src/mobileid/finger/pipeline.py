@@ -11,8 +11,9 @@ Phone photos and segmented greyscale fingertips replace stages 1-2 with
 :func:`~mobileid.finger.contactless.fingertip_prints` (find up to four fingertips, unroll the
 finger's curvature, rescale by ridge period, normalise, band-pass, set polarity and
 handedness) and get their own pipeline id. A photo template is compared with contact
-templates only mirrored (:meth:`FingerPipeline.photo_views`) and only under a calibration
-measured for that pair of pipelines, named by :func:`calibration_matcher`.
+templates only mirrored and at several scales, keeping the best score
+(:meth:`FingerPipeline.photo_views`, :mod:`mobileid.finger.views`), and only under a
+calibration measured that way for that pair of pipelines, named by :func:`calibration_matcher`.
 
 Templates are compared only within one ``pipeline_id``: it names every stage that changes
 minutiae or scores, with the model's hash and the constants that matter.
@@ -26,11 +27,7 @@ from pathlib import Path
 from mobileid.capture.decode import decode_image
 from mobileid.config import CaptureLimits
 from mobileid.errors import InputError, InvalidArgument
-from mobileid.finger.contactless import (
-    check_period,
-    fingertip_prints,
-    mirror_template,
-)
+from mobileid.finger.contactless import check_period, fingertip_prints
 from mobileid.finger.extract import MinutiaeExtractor, extract_minutiae, load_extractor
 from mobileid.finger.face_guard import refuse_face_pixels, refuse_faces
 from mobileid.finger.fingertips import Fingertip
@@ -46,6 +43,7 @@ from mobileid.finger.params import (
 )
 from mobileid.finger.quality import check_fingerprint, dark_ridges
 from mobileid.finger.types import FingerImage, FingerTemplate, MatchResult
+from mobileid.finger.views import contact_views
 
 __all__ = [
     "FingerPipeline",
@@ -58,7 +56,7 @@ __all__ = [
 MATCHER_VERSION = "mcc8x6-rigid/1"
 # Gates and polarity: relative contrast, face guard, ridge floors on the print, dark ridges.
 GATE_VERSION = "gate-relative-polarity/2"
-CONTACTLESS_VERSION = "contactless-tips-grey-unroll-period8.2-dog/3"
+CONTACTLESS_VERSION = "contactless-tips-grey-unroll-period8.2-dog-scales5/4"
 
 
 def calibration_matcher(probe_pipeline_id: str, gallery_pipeline_id: str) -> str:
@@ -181,11 +179,13 @@ class FingerPipeline:
         assert template is not None  # enrol_photo_tips raised otherwise
         return template
 
-    def photo_views(self, template: FingerTemplate) -> dict[str, FingerTemplate]:
+    def photo_views(self, template: FingerTemplate) -> dict[str, tuple[FingerTemplate, ...]]:
         """A photo template as each pipeline it may be compared with sees it, by pipeline id:
-        itself for photo templates, mirrored for contact prints (``mirror_template``). Photo
-        templates are in camera handedness (:meth:`enrol_photo_tips` flips contact-handed
-        ones, see ``ContactlessParams.handedness``), as the calibrations were measured."""
+        itself for photo templates; for contact prints, mirrored and once per scale hypothesis
+        (:func:`~mobileid.finger.views.contact_views`, unscaled first), of which a comparison
+        keeps the best score. Photo templates are in camera handedness
+        (:meth:`enrol_photo_tips` flips contact-handed ones, see
+        ``ContactlessParams.handedness``), as the calibrations were measured."""
         if template.pipeline_id != self.contactless_pipeline_id:
             raise InvalidArgument(
                 f"template: expected pipeline {self.contactless_pipeline_id!r}, got "
@@ -193,9 +193,23 @@ class FingerPipeline:
                 field="pipeline_id",
             )
         return {
-            self.contactless_pipeline_id: template,
-            self.pipeline_id: mirror_template(template, self.pipeline_id),
+            self.contactless_pipeline_id: (template,),
+            self.pipeline_id: contact_views(template, self.pipeline_id),
         }
+
+    def compare_photo(self, photo: FingerTemplate, candidate: FingerTemplate) -> MatchResult:
+        """A photo template against a template of either pipeline: the best score over its
+        views for the candidate's pipeline (see :meth:`photo_views`)."""
+        views = self.photo_views(photo).get(candidate.pipeline_id)
+        if views is None:
+            raise InvalidArgument(
+                f"candidate: expected pipeline {self.pipeline_id!r} or "
+                f"{self.contactless_pipeline_id!r}, got {candidate.pipeline_id!r}",
+                field="pipeline_id",
+            )
+        other = self.features(candidate)
+        results = [match_features(self.features(v), other, self.match) for v in views]
+        return max(results, key=lambda r: r.score)
 
     def features(self, template: FingerTemplate) -> MatchFeatures:
         """The matcher's working form of ``template``; compute once per template."""

@@ -130,8 +130,10 @@ def search_galleries(
     is its lowest estimated rate (scores of different calibrations do not compare). A contact
     probe's scores are read from its quality stratum's table."""
     templates, contactless = probes.templates, probes.contactless
-    views = [pipe.photo_views(t) if contactless else {t.pipeline_id: t} for t in templates]
-    feats = {(i, gp): pipe.features(v[gp]) for i, v in enumerate(views) for gp, _ in cals}
+    views = [pipe.photo_views(t) if contactless else {t.pipeline_id: (t,)} for t in templates]
+    feats = {
+        (i, gp): [pipe.features(t) for t in v[gp]] for i, v in enumerate(views) for gp, _ in cals
+    }
     best: Best = {}
     sizes = dict.fromkeys(names, 0)
     used = {gp: 0 for gp, _ in cals}
@@ -139,12 +141,14 @@ def search_galleries(
         for gp, cal in cals:
             for i in range(len(templates)):
                 table = probes.tables[i] if probes.tables else cal
-                hits, per_subject = ctx.fingers.search(g, feats[i, gp], SHORTLIST)
-                for h in hits:
-                    m = FingerMatch(i, h.position, round(h.score, 6), table.fmr(h.score), gp)
-                    slot = best.setdefault((g, h.subject_id), {})
-                    if i not in slot or (m.fmr, -m.score) < (slot[i].fmr, -slot[i].score):
-                        slot[i] = m
+                # A photo meets contact prints at several scales: a subject's best is kept below.
+                for f in feats[i, gp]:
+                    hits, per_subject = ctx.fingers.search(g, f, SHORTLIST)
+                    for h in hits:
+                        m = FingerMatch(i, h.position, round(h.score, 6), table.fmr(h.score), gp)
+                        slot = best.setdefault((g, h.subject_id), {})
+                        if i not in slot or (m.fmr, -m.score) < (slot[i].fmr, -slot[i].score):
+                            slot[i] = m
             n = sum(per_subject.values()) if templates else 0
             sizes[g] += n
             used[gp] += n
