@@ -56,6 +56,7 @@ from mobileid.eval.faces import embed_root
 from mobileid.face.pipeline import load_face_pipeline
 from mobileid.gallery.bulk import EnrolBatch
 from mobileid.gallery.embedded import EmbeddedGallery
+from mobileid.gallery.faiss_index import FaissVectorIndex
 from mobileid.gallery.vectors import Partition
 from mobileid.scoring import Calibration, band_for
 from mobileid.service.context import shipped_face_calibrations
@@ -138,13 +139,24 @@ def measure(
     g.catch_up(GALLERY, pid)
     build = time.perf_counter() - t0
     figures = [single(f"{label}: build from SQL", "s", build)]
+    notes = {"load average after build": load_average()}
     if label == "milvus":  # the server builds its index after the insert and flush
         figures[0] = single("milvus: insert and flush", "s", build)
         t0 = time.perf_counter()
         milvus_index_built(g.vectors, Partition(GALLERY, pid))
         figures.append(single("milvus: index build after the flush", "s", time.perf_counter() - t0))
+    figures.append(single(f"{label}: RSS after build", "MiB", rss_mib()))
+    searched, found = search_all(g, real, cal, settings, label)
+    return figures + searched, notes | found
+
+
+def search_all(
+    g: EmbeddedGallery, real: Real, cal: Calibration, settings: Settings, label: str
+) -> tuple[list[Any], dict[str, Any]]:
+    """Every lfw-dev probe through the store's search: ranks of the mates, non-mated bands."""
+    pid = cal.matcher
     names = real_subjects(g, GALLERY, real.gallery_ids)
-    ranks, times = [], []
+    ranks, times, load_before = [], [], load_average()
     for probe, mate in zip(real.mated, real.mated_ids, strict=True):
         t = time.perf_counter()
         hits = g.search(GALLERY, probe, pid, TOP)
@@ -159,17 +171,17 @@ def measure(
         b = settings.bands
         bands[band_for(cal.fmr(best.score), b.strong_fmr, b.possible_fmr).value] += 1
     r = np.array(ranks)
-    figures += [
-        latency(f"{label}: search (store, top {TOP})", times),
-        single(f"{label}: RSS after build", "MiB", rss_mib()),
-    ]
     notes = {
         "rank1": float(np.mean(r == 1)),
         f"mate_in_top{TOP}": float(np.mean(r > 0)),
         "nonmated_best_band": bands,
+        "load average while searching": f"{load_before} .. {load_average()}",
         "ranks": ranks,
     }
-    return figures, notes
+    return [
+        latency(f"{label}: search (store, top {TOP})", times),
+        single(f"{label}: RSS after searching", "MiB", rss_mib()),
+    ], notes
 
 
 def bench_size(n: int, kinds: list[str], milvus: bool, ctx: dict[str, Any]) -> Section:
@@ -192,8 +204,7 @@ def bench_size(n: int, kinds: list[str], milvus: bool, ctx: dict[str, Any]) -> S
             section.notes["shortlist recall vs exact"] = ann_notes
         exact_ranks_ = None
         if "exact" not in kinds:  # the baseline from one batched pass over the stored vectors
-            log(f"{n:,}: exact ranks, batched over the stored vectors")
-            exact_ranks_ = batched_exact(writer, real, cal.matcher)
+            exact_ranks_ = cached_exact(tmp if keep else None, writer, real, cal.matcher)
             section.notes["exact (batched pass)"] = exact_notes(exact_ranks_, TOP)
         writer.close()
         section.notes["SQLite size"] = f"{db.stat().st_size / 2**20:,.0f} MiB"
@@ -207,24 +218,51 @@ def bench_size(n: int, kinds: list[str], milvus: bool, ctx: dict[str, Any]) -> S
             try:
                 figures, notes = measure(g, real, cal, settings, kind)
                 size = index_mib(vectors, Partition(GALLERY, cal.matcher))
+                if size is not None:
+                    notes["index_in_memory_mib"] = round(size, 1)
+                exact_ranks_ = record(section, kind, figures, notes, exact_ranks_)
+                for nprobe in ctx["nprobes"]:
+                    if not isinstance(vectors, FaissVectorIndex) or kind == "exact":
+                        break
+                    vectors.set_nprobe(nprobe)
+                    label = f"{kind} nprobe {nprobe}"
+                    log(f"{n:,}: {label} (load {load_average()})")
+                    figures, notes = search_all(g, real, cal, settings, label)
+                    record(section, label, figures, notes, exact_ranks_)
             finally:
                 if kind == "milvus":
                     vectors.drop(Partition(GALLERY, cal.matcher))
                 g.close()
-            section.figures.extend(figures)
-            ranks = np.array(notes.pop("ranks"))
-            if exact_ranks_ is None:
-                exact_ranks_ = ranks
-            found, exact_found = (ranks > 0).sum(), (exact_ranks_ > 0).sum()
-            notes["recall_of_mate_vs_exact"] = float(found / max(1, exact_found))
-            notes["load average after"] = load_average()
-            if size is not None:
-                notes["index_in_memory_mib"] = round(size, 1)
-            section.notes[kind] = notes
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
     return section
+
+
+def record(
+    section: Section, label: str, figures: list[Any], notes: dict[str, Any], exact: Any
+) -> np.ndarray:
+    """Adds one kind's (or nprobe's) figures and notes, with the recall of the mate relative
+    to ``exact``'s ranks (these ranks when there are none yet); returns the baseline."""
+    section.figures.extend(figures)
+    ranks = np.array(notes.pop("ranks"))
+    baseline = ranks if exact is None else exact
+    found, exact_found = (ranks > 0).sum(), (baseline > 0).sum()
+    notes["recall_of_mate_vs_exact"] = float(found / max(1, exact_found))
+    section.notes[label] = notes
+    return np.asarray(baseline)
+
+
+def cached_exact(keep: Path | None, g: EmbeddedGallery, real: Real, pid: str) -> np.ndarray:
+    """The batched exact ranks, kept beside a kept gallery (a 10M pass takes minutes)."""
+    path = keep / "exact-ranks.npy" if keep else None
+    if path is not None and path.exists():
+        return np.asarray(np.load(path))
+    log(f"exact ranks, batched over the stored vectors (load {load_average()})")
+    ranks = batched_exact(g, real, pid)
+    if path is not None:
+        np.save(path, ranks)
+    return ranks
 
 
 def batched_exact(g: EmbeddedGallery, real: Real, pid: str) -> np.ndarray:
@@ -266,7 +304,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-sweep", action="store_true", help="skip the shortlist comparison")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
     p.add_argument("--data-dir", type=Path, default=Path("mobileid-data"), help="embedding cache")
-    p.add_argument("--nprobe", type=int, help="IVF cells a search visits (default: nlist/8)")
+    p.add_argument(
+        "--nprobe", type=int, help="IVF cells a search visits (default: a budget of codes)"
+    )
+    p.add_argument(
+        "--nprobes", default="", help="after each FAISS kind, search again at these nprobes"
+    )
     p.add_argument(
         "--keep",
         type=Path,
@@ -305,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx["sweep"] = not a.no_sweep
     ctx["settings"] = settings
     ctx["keep"], ctx["nprobe"] = a.keep, a.nprobe
+    ctx["nprobes"] = [int(x) for x in a.nprobes.split(",") if x]
     sections = [fit_section]
     with milvus_server(a.milvus_uri if on_milvus else "none") as uri:
         ctx["milvus_uri"] = uri

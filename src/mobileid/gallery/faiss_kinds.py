@@ -5,29 +5,44 @@ The approximate kind was chosen by measurement (bench/bench_gallery.py, docs/siz
 8-bit scalar quantisation kept the mate in the 64-row shortlist for 0.9935 of the probes whose
 mate exact search finds (IVF-Flat 0.9943, HNSW32-SQ8 at efSearch 128: 1.0) in 13.5 MiB (Flat
 50 MiB, HNSW 39 MiB), built in 25 s (HNSW: 185 s, so ~1 h at 1M and ~10 h at 10M on 2 cores).
+
+From ``HNSW_QUANTIZER_FROM`` cells (16,384 at 10M) the cells' centroids sit in a small HNSW
+graph instead of a flat list, and are trained by two-level k-means: assigning 10M vectors to
+16,384 centroids one by one took about an hour on one loaded core, and k-means over 655k
+training vectors with every centroid compared at each step was as slow.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import faiss
+import numpy as np
+import numpy.typing as npt
 
 from mobileid.errors import InvalidArgument
 
 IVF_CODEC = "SQ8"
 KMEANS_ITERATIONS = 10  # faiss's default 25 costs 2.5x the training time for no measured recall
 TRAIN_PER_CELL = 40  # k-means wants >= 39 points per centroid
+HNSW_QUANTIZER_FROM = 8_192  # cells; below, a flat list of centroids is cheap enough
+HNSW_M = 32
+HNSW_ADD_EF = 64  # efSearch when assigning a vector to its cell (searches use nprobe or more)
+SCAN_BUDGET = 160_000  # codes a search scans (about), whatever the partition's size
+MIN_NPROBE = 16
 
 
 @dataclass(frozen=True)
 class IndexKind:
-    """``name`` "exact" or "ivf"; for IVF, ``nlist`` cells sized for ``built_for`` vectors."""
+    """``name`` "exact" or "ivf"; for IVF, ``nlist`` cells sized for ``built_for`` vectors,
+    their centroids found by an HNSW graph (``hnsw_quantizer``) or compared one by one."""
 
     name: str
     nlist: int = 0
     built_for: int = 0
+    hnsw_quantizer: bool = False
 
     @property
     def train_size(self) -> int:
@@ -35,13 +50,12 @@ class IndexKind:
 
     @property
     def nprobe(self) -> int:
-        """Cells visited per search: 1/8 of them, at least 16. Measured on the fitted synthetic
-        gallery of 100k with lfw-dev mates (docs/sizing.md): the mate is in the 64-row
-        shortlist for 0.9935 of the probes whose mate exact search finds at nlist/8, 0.92 at
-        nlist/32, 0.85 at nlist/64; at 1M (4,096 cells, 512 visited) the store's search found
-        0.998 of the mates exact search finds, 12.8 ms p50 on the loaded 2 cores. A search
-        scans about an eighth of the partition whatever its size, so its time grows with it."""
-        return min(self.nlist, max(16, self.nlist // 8))
+        """Cells visited per search: as many as hold about ``SCAN_BUDGET`` codes, at least
+        ``MIN_NPROBE``, so a search costs about the same at any size while the recall of a
+        fixed share of cells (nlist/8 before) is paid for by scanning an eighth of the
+        gallery. The recall/latency curve at 100k, 1M and 10M is in docs/sizing.md."""
+        per_cell = max(1.0, self.built_for / max(1, self.nlist))
+        return min(self.nlist, max(MIN_NPROBE, math.ceil(SCAN_BUDGET / per_cell)))
 
 
 def nlist_for(n: int) -> int:
@@ -56,17 +70,76 @@ def choose_kind(kind: str, n: int, ivf_from: int) -> IndexKind:
     if kind == "exact" or (kind == "auto" and n < ivf_from):
         return IndexKind("exact")
     if kind in ("ivf", "auto"):
-        return IndexKind("ivf", nlist_for(n), n)
+        nlist = nlist_for(n)
+        return IndexKind("ivf", nlist, n, hnsw_quantizer=nlist >= HNSW_QUANTIZER_FROM)
     raise InvalidArgument(f"index kind: expected auto, exact or ivf, got {kind!r}", field="kind")
+
+
+def kind_of(index: faiss.Index, built_for: int) -> IndexKind:
+    """The kind of a saved index, read from the index itself (its cells as built)."""
+    try:
+        ivf = faiss.extract_index_ivf(index)
+    except RuntimeError:  # not an IVF index
+        return IndexKind("exact")
+    hnsw = isinstance(faiss.downcast_index(ivf.quantizer), faiss.IndexHNSW)
+    return IndexKind("ivf", ivf.nlist, built_for, hnsw_quantizer=hnsw)
 
 
 def build_index(kind: IndexKind, dim: int) -> faiss.Index:
     """An empty index with ids of the caller's choosing (embedding row ids)."""
     if kind.name == "exact":
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    index = faiss.index_factory(dim, f"IVF{kind.nlist},{IVF_CODEC}", faiss.METRIC_INNER_PRODUCT)
-    faiss.extract_index_ivf(index).cp.niter = KMEANS_ITERATIONS
+    cells = f"IVF{kind.nlist}_HNSW{HNSW_M}" if kind.hnsw_quantizer else f"IVF{kind.nlist}"
+    index = faiss.index_factory(dim, f"{cells},{IVF_CODEC}", faiss.METRIC_INNER_PRODUCT)
+    ivf = faiss.extract_index_ivf(index)
+    ivf.cp.niter = KMEANS_ITERATIONS
+    if kind.hnsw_quantizer:
+        quantizer: Any = faiss.downcast_index(ivf.quantizer)
+        quantizer.hnsw.efSearch = HNSW_ADD_EF
     return index
+
+
+def train(index: faiss.Index, kind: IndexKind, vectors: npt.NDArray[np.float32]) -> None:
+    """Train ``index`` on ``vectors``; with an HNSW quantizer the centroids come from
+    two-level k-means first (``index.train`` then trains only the codec)."""
+    if kind.name == "ivf" and kind.hnsw_quantizer and len(vectors) >= kind.nlist:
+        quantizer = faiss.extract_index_ivf(index).quantizer
+        quantizer.add(two_level_centroids(vectors, kind.nlist))
+    index.train(vectors)
+
+
+def two_level_centroids(x: npt.NDArray[np.float32], nlist: int) -> npt.NDArray[np.float32]:
+    """``nlist`` unit centroids: √nlist coarse clusters, each split by its own k-means into
+    cells in proportion to its share of ``x``. Each step compares a vector with ~√nlist
+    centroids instead of all ``nlist``: 64 times less work at 16,384 cells."""
+    coarse_n = max(1, int(math.sqrt(nlist)))
+    coarse = _kmeans(x, coarse_n)
+    _, assign = coarse.index.search(x, 1)
+    order = np.argsort(assign[:, 0], kind="stable")
+    sizes = np.bincount(assign[:, 0], minlength=coarse_n)
+    shares = np.diff(np.concatenate([[0], np.cumsum(sizes) * nlist // len(x)]))
+    parts, start = [], 0
+    for size, share in zip(sizes.tolist(), shares.tolist(), strict=True):
+        members = x[order[start : start + size]]
+        start += size
+        if share >= size:  # too few vectors to split: each is a centroid
+            parts.append(members[:share])
+        elif share > 0:
+            parts.append(np.asarray(_kmeans(members, share).centroids))
+    centroids = np.concatenate(parts)
+    if len(centroids) < nlist:  # coarse clusters with fewer vectors than their share
+        centroids = np.concatenate([centroids, x[: nlist - len(centroids)]])
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    return np.ascontiguousarray(centroids[:nlist], dtype=np.float32)
+
+
+def _kmeans(x: npt.NDArray[np.float32], k: int) -> faiss.Kmeans:
+    km = faiss.Kmeans(
+        x.shape[1], k, niter=KMEANS_ITERATIONS, spherical=True, seed=1234, verbose=False
+    )
+    km.cp.min_points_per_centroid = 1  # a small split is still worth its centroids
+    km.train(np.ascontiguousarray(x))
+    return km
 
 
 def tune(index: faiss.Index, kind: IndexKind, nprobe: int | None) -> None:
