@@ -263,6 +263,9 @@ def record(
     found, exact_found = (ranks > 0).sum(), (baseline > 0).sum()
     notes["recall_of_mate_vs_exact"] = float(found / max(1, exact_found))
     section.notes[label] = notes
+    for f in figures:  # as it goes: a long run's later kinds may not finish
+        log(f"  {f.name}: {f.value if f.p50 is None else f'{f.p50:.1f} / {f.p95:.1f}'} {f.unit}")
+    log(f"  {label}: {json.dumps(notes)}")
     return np.asarray(baseline)
 
 
@@ -349,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env(data_dir=a.data_dir)
     faiss.omp_set_num_threads(settings.search_threads)
     pid = load_face_pipeline(settings.face).pipeline_id
-    log(f"embedding lfw-dev (cached in {a.data_dir}); load {os.getloadavg()[0]:.2f}")
+    where = f"read from {a.lfw_saved}_*.npy" if a.lfw_saved else f"cached in {a.data_dir}"
+    log(f"embedding lfw-dev ({where}); load {os.getloadavg()[0]:.2f}")
     real = load_real(a.data, settings, pid, a.lfw_saved)
     t0 = time.perf_counter()
     fitted = fit(real.vectors, real.identity)
