@@ -6,17 +6,18 @@ The approximate kind was chosen by measurement (bench/bench_gallery.py, docs/siz
 mate exact search finds (IVF-Flat 0.9943, HNSW32-SQ8 at efSearch 128: 1.0) in 13.5 MiB (Flat
 50 MiB, HNSW 39 MiB), built in 25 s (HNSW: 185 s, so ~1 h at 1M and ~10 h at 10M on 2 cores).
 
-From ``HNSW_QUANTIZER_FROM`` cells (16,384 at 10M) the cells' centroids sit in a small HNSW
-graph instead of a flat list, and are trained by two-level k-means: assigning 10M vectors to
-16,384 centroids one by one took about an hour on one loaded core, and k-means over 655k
-training vectors with every centroid compared at each step was as slow.
+From ``TWO_LEVEL_FROM`` cells (16,384 at 10M) the cells are trained by two-level k-means:
+20 s of CPU for 16,384 cells from 655k vectors, where flat k-means compares every training
+vector with every centroid ten times (~450 s of CPU). The centroids stay a flat list searched
+with BLAS: measured at 16,384 cells, assigning a vector took 69 µs of CPU that way against 62
+(efSearch 16, the same cell as the flat list for 0.88 of vectors) to 112 µs (efSearch 32,
+0.96) through an HNSW graph of the centroids, so HNSW was left out.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import faiss
 import numpy as np
@@ -27,22 +28,20 @@ from mobileid.errors import InvalidArgument
 IVF_CODEC = "SQ8"
 KMEANS_ITERATIONS = 10  # faiss's default 25 costs 2.5x the training time for no measured recall
 TRAIN_PER_CELL = 40  # k-means wants >= 39 points per centroid
-HNSW_QUANTIZER_FROM = 8_192  # cells; below, a flat list of centroids is cheap enough
-HNSW_M = 32
-HNSW_ADD_EF = 64  # efSearch when assigning a vector to its cell (searches use nprobe or more)
-SCAN_BUDGET = 160_000  # codes a search scans (about), whatever the partition's size
+TWO_LEVEL_FROM = 8_192  # cells; below, flat k-means is cheap enough
+SCAN_BUDGET = 400_000  # codes a search scans (about), whatever the partition's size
 MIN_NPROBE = 16
 
 
 @dataclass(frozen=True)
 class IndexKind:
     """``name`` "exact" or "ivf"; for IVF, ``nlist`` cells sized for ``built_for`` vectors,
-    their centroids found by an HNSW graph (``hnsw_quantizer``) or compared one by one."""
+    trained by two-level k-means when ``two_level``."""
 
     name: str
     nlist: int = 0
     built_for: int = 0
-    hnsw_quantizer: bool = False
+    two_level: bool = False
 
     @property
     def train_size(self) -> int:
@@ -74,7 +73,7 @@ def choose_kind(kind: str, n: int, ivf_from: int) -> IndexKind:
         return IndexKind("exact")
     if kind in ("ivf", "auto"):
         nlist = nlist_for(n)
-        return IndexKind("ivf", nlist, n, hnsw_quantizer=nlist >= HNSW_QUANTIZER_FROM)
+        return IndexKind("ivf", nlist, n, two_level=nlist >= TWO_LEVEL_FROM)
     raise InvalidArgument(f"index kind: expected auto, exact or ivf, got {kind!r}", field="kind")
 
 
@@ -84,28 +83,22 @@ def kind_of(index: faiss.Index, built_for: int) -> IndexKind:
         ivf = faiss.extract_index_ivf(index)
     except RuntimeError:  # not an IVF index
         return IndexKind("exact")
-    hnsw = isinstance(faiss.downcast_index(ivf.quantizer), faiss.IndexHNSW)
-    return IndexKind("ivf", ivf.nlist, built_for, hnsw_quantizer=hnsw)
+    return IndexKind("ivf", ivf.nlist, built_for, two_level=ivf.nlist >= TWO_LEVEL_FROM)
 
 
 def build_index(kind: IndexKind, dim: int) -> faiss.Index:
     """An empty index with ids of the caller's choosing (embedding row ids)."""
     if kind.name == "exact":
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    cells = f"IVF{kind.nlist}_HNSW{HNSW_M}" if kind.hnsw_quantizer else f"IVF{kind.nlist}"
-    index = faiss.index_factory(dim, f"{cells},{IVF_CODEC}", faiss.METRIC_INNER_PRODUCT)
-    ivf = faiss.extract_index_ivf(index)
-    ivf.cp.niter = KMEANS_ITERATIONS
-    if kind.hnsw_quantizer:
-        quantizer: Any = faiss.downcast_index(ivf.quantizer)
-        quantizer.hnsw.efSearch = HNSW_ADD_EF
+    index = faiss.index_factory(dim, f"IVF{kind.nlist},{IVF_CODEC}", faiss.METRIC_INNER_PRODUCT)
+    faiss.extract_index_ivf(index).cp.niter = KMEANS_ITERATIONS
     return index
 
 
 def train(index: faiss.Index, kind: IndexKind, vectors: npt.NDArray[np.float32]) -> None:
-    """Train ``index`` on ``vectors``; with an HNSW quantizer the centroids come from
+    """Train ``index`` on ``vectors``; for ``two_level`` kinds the centroids come from
     two-level k-means first (``index.train`` then trains only the codec)."""
-    if kind.name == "ivf" and kind.hnsw_quantizer and len(vectors) >= kind.nlist:
+    if kind.name == "ivf" and kind.two_level and len(vectors) >= kind.nlist:
         quantizer = faiss.extract_index_ivf(index).quantizer
         quantizer.add(two_level_centroids(vectors, kind.nlist))
     index.train(vectors)
