@@ -51,11 +51,13 @@ class IndexKind:
     def nprobe(self) -> int:
         """Cells visited per search: as many as hold about ``SCAN_BUDGET`` codes, at least
         ``MIN_NPROBE``, so a search costs about the same at any size (a fixed share of the
-        cells, nlist/8 before, scanned 1.25M codes a search at 10M). Measured through the
-        store on the fitted synthetic galleries with lfw-dev mates (docs/sizing.md), the mate
-        found for this share of the probes whose mate exact search finds: 100k (1,024 cells)
-        all cells 1.0, 256 0.996, 128 0.979; 1M (4,096 cells) 656 (the budget) 0.9992, 512
-        0.998, 256 0.989, 128 0.959, at 8.4 ms of CPU a search (3.6 ms at 128)."""
+        cells, nlist/8 before, scanned 1.25M codes a search at 10M). Measured on the fitted
+        synthetic galleries with lfw-dev mates (docs/sizing.md), the share of the mates exact
+        search finds that are found: 10M (16,384 cells) 656 cells (the budget) 0.992, 512
+        0.991, 263 0.962, 1,024 0.997; 1M (4,096 cells) 1,639 (the budget) 1.0 at 17.7 ms of
+        CPU a store search on loaded cores, 656 0.9992 at 8.4 ms, 256 0.989, 128 0.959; 100k
+        all 1,024 cells 1.0. The codes needed for 0.99 grew ~5x from 1M to 10M, so the budget
+        was set from the 10M curve."""
         per_cell = max(1.0, self.built_for / max(1, self.nlist))
         return min(self.nlist, max(MIN_NPROBE, math.ceil(SCAN_BUDGET / per_cell)))
 
