@@ -16,8 +16,10 @@ run). What it does:
 3. Optionally the same against a Milvus standalone server (``--milvus-sizes``).
 
 Latency is per search, one FAISS thread, on whatever else the 2-core machine is doing (the
-load average is printed). RSS is the process's resident memory after the build (VmRSS) and the
-index's own size in memory. Output: the table on stdout, progress on stderr, ``--json FILE``.
+load average is printed), with the CPU time of the searching thread beside it: on a machine
+shared with other work, the wall time says more about the neighbours than about the search.
+RSS is the process's resident memory (VmRSS) after the build and after the searches, beside
+the index's own size in memory. Output: the table on stdout, progress on stderr, ``--json FILE``.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from mobileid.eval.faces import embed_root
 from mobileid.face.pipeline import load_face_pipeline
 from mobileid.gallery.bulk import EnrolBatch
 from mobileid.gallery.embedded import EmbeddedGallery
+from mobileid.gallery.faiss_index import FaissVectorIndex
 from mobileid.gallery.vectors import Partition
 from mobileid.scoring import Calibration, band_for
 from mobileid.service.context import shipped_face_calibrations
@@ -79,13 +82,22 @@ class Real:
     identity: np.ndarray
 
 
-def load_real(data: Path, settings: Settings, pid: str) -> Real:
+def load_real(data: Path, settings: Settings, pid: str, saved: str | None = None) -> Real:
+    """lfw-dev embedded now (or read from the cache), or read from ``saved``_v.npy and
+    ``saved``_id.npy: vectors and identities of an earlier embedding (its failures left out)."""
+    if saved:
+        vectors, identity = np.load(f"{saved}_v.npy"), np.load(f"{saved}_id.npy")
+        ok = np.ones(len(identity), dtype=bool)
+        return split_real(vectors, identity, ok)
     emb = embed_root(data / "faces" / "lfw-dev", settings)
-    ok = emb.ok
+    return split_real(emb.vectors, emb.identity, emb.ok)
+
+
+def split_real(v: np.ndarray, identity: np.ndarray, ok: np.ndarray) -> Real:
     gallery, gids, mated, mids, nonmated = [], [], [], [], []
-    for ident in np.unique(emb.identity):
-        rows = [int(i) for i in np.flatnonzero((emb.identity == ident) & ok)]
-        total = int((emb.identity == ident).sum())
+    for ident in np.unique(identity):
+        rows = [int(i) for i in np.flatnonzero((identity == ident) & ok)]
+        total = int((identity == ident).sum())
         if total == 1:
             nonmated.extend(rows)
         elif rows:
@@ -93,8 +105,7 @@ def load_real(data: Path, settings: Settings, pid: str) -> Real:
             gids.append(f"lfw{ident}")
             mated.extend(rows[1:])
             mids.extend([f"lfw{ident}"] * (len(rows) - 1))
-    v = emb.vectors
-    return Real(v[gallery], gids, v[mated], mids, v[nonmated], v[ok], emb.identity[ok])
+    return Real(v[gallery], gids, v[mated], mids, v[nonmated], v[ok], identity[ok])
 
 
 def write_gallery(g: EmbeddedGallery, n: int, model: Any, real: Real, pid: str) -> float:
@@ -138,38 +149,52 @@ def measure(
     g.catch_up(GALLERY, pid)
     build = time.perf_counter() - t0
     figures = [single(f"{label}: build from SQL", "s", build)]
+    notes = {"load average after build": load_average()}
     if label == "milvus":  # the server builds its index after the insert and flush
         figures[0] = single("milvus: insert and flush", "s", build)
         t0 = time.perf_counter()
         milvus_index_built(g.vectors, Partition(GALLERY, pid))
         figures.append(single("milvus: index build after the flush", "s", time.perf_counter() - t0))
+    figures.append(single(f"{label}: RSS after build", "MiB", rss_mib()))
+    searched, found = search_all(g, real, cal, settings, label)
+    return figures + searched, notes | found
+
+
+def search_all(
+    g: EmbeddedGallery, real: Real, cal: Calibration, settings: Settings, label: str
+) -> tuple[list[Any], dict[str, Any]]:
+    """Every lfw-dev probe through the store's search: ranks of the mates, non-mated bands."""
+    pid = cal.matcher
     names = real_subjects(g, GALLERY, real.gallery_ids)
-    ranks, times = [], []
+    ranks, times, cpu, load_before = [], [], [], load_average()
     for probe, mate in zip(real.mated, real.mated_ids, strict=True):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         hits = g.search(GALLERY, probe, pid, TOP)
         times.append(time.perf_counter() - t)
+        cpu.append(time.thread_time() - c)
         found = [names.get(h.subject_id) for h in hits]
         ranks.append(found.index(mate) + 1 if mate in found else 0)
     bands = {"strong": 0, "possible": 0, "none": 0}
     for probe in real.nonmated:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         best = g.search(GALLERY, probe, pid, 1)[0]
         times.append(time.perf_counter() - t)
+        cpu.append(time.thread_time() - c)
         b = settings.bands
         bands[band_for(cal.fmr(best.score), b.strong_fmr, b.possible_fmr).value] += 1
     r = np.array(ranks)
-    figures += [
-        latency(f"{label}: search (store, top {TOP})", times),
-        single(f"{label}: RSS after build", "MiB", rss_mib()),
-    ]
     notes = {
         "rank1": float(np.mean(r == 1)),
         f"mate_in_top{TOP}": float(np.mean(r > 0)),
         "nonmated_best_band": bands,
+        "load average while searching": f"{load_before} .. {load_average()}",
         "ranks": ranks,
     }
-    return figures, notes
+    return [
+        latency(f"{label}: search (store, top {TOP})", times),
+        latency(f"{label}: search, CPU time of the searching thread", cpu),
+        single(f"{label}: RSS after searching", "MiB", rss_mib()),
+    ], notes
 
 
 def bench_size(n: int, kinds: list[str], milvus: bool, ctx: dict[str, Any]) -> Section:
@@ -192,39 +217,68 @@ def bench_size(n: int, kinds: list[str], milvus: bool, ctx: dict[str, Any]) -> S
             section.notes["shortlist recall vs exact"] = ann_notes
         exact_ranks_ = None
         if "exact" not in kinds:  # the baseline from one batched pass over the stored vectors
-            log(f"{n:,}: exact ranks, batched over the stored vectors")
-            exact_ranks_ = batched_exact(writer, real, cal.matcher)
+            exact_ranks_ = cached_exact(tmp if keep else None, writer, real, cal.matcher)
             section.notes["exact (batched pass)"] = exact_notes(exact_ranks_, TOP)
         writer.close()
         section.notes["SQLite size"] = f"{db.stat().st_size / 2**20:,.0f} MiB"
         for kind in [*kinds, *(["milvus"] if milvus else [])]:
             log(f"{n:,}: {kind} (load {load_average()})")
             vectors = open_kind(kind, tmp / f"index-{kind}", key, n, ctx)
-            progress = insert_progress() if kind == "milvus" else None
+            progress = insert_progress(50_000 if kind == "milvus" else 500_000)
             g = EmbeddedGallery(
                 db, tmp / f"index-{kind}", key=key, vectors=vectors, progress=progress
             )
             try:
                 figures, notes = measure(g, real, cal, settings, kind)
                 size = index_mib(vectors, Partition(GALLERY, cal.matcher))
+                if size is not None:
+                    notes["index_in_memory_mib"] = round(size, 1)
+                exact_ranks_ = record(section, kind, figures, notes, exact_ranks_)
+                for nprobe in ctx["nprobes"]:
+                    if not isinstance(vectors, FaissVectorIndex) or kind == "exact":
+                        break
+                    vectors.set_nprobe(nprobe)
+                    label = f"{kind} nprobe {nprobe}"
+                    log(f"{n:,}: {label} (load {load_average()})")
+                    figures, notes = search_all(g, real, cal, settings, label)
+                    record(section, label, figures, notes, exact_ranks_)
             finally:
                 if kind == "milvus":
                     vectors.drop(Partition(GALLERY, cal.matcher))
                 g.close()
-            section.figures.extend(figures)
-            ranks = np.array(notes.pop("ranks"))
-            if exact_ranks_ is None:
-                exact_ranks_ = ranks
-            found, exact_found = (ranks > 0).sum(), (exact_ranks_ > 0).sum()
-            notes["recall_of_mate_vs_exact"] = float(found / max(1, exact_found))
-            notes["load average after"] = load_average()
-            if size is not None:
-                notes["index_in_memory_mib"] = round(size, 1)
-            section.notes[kind] = notes
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
     return section
+
+
+def record(
+    section: Section, label: str, figures: list[Any], notes: dict[str, Any], exact: Any
+) -> np.ndarray:
+    """Adds one kind's (or nprobe's) figures and notes, with the recall of the mate relative
+    to ``exact``'s ranks (these ranks when there are none yet); returns the baseline."""
+    section.figures.extend(figures)
+    ranks = np.array(notes.pop("ranks"))
+    baseline = ranks if exact is None else exact
+    found, exact_found = (ranks > 0).sum(), (baseline > 0).sum()
+    notes["recall_of_mate_vs_exact"] = float(found / max(1, exact_found))
+    section.notes[label] = notes
+    for f in figures:  # as it goes: a long run's later kinds may not finish
+        log(f"  {f.name}: {f.value if f.p50 is None else f'{f.p50:.1f} / {f.p95:.1f}'} {f.unit}")
+    log(f"  {label}: {json.dumps(notes)}")
+    return np.asarray(baseline)
+
+
+def cached_exact(keep: Path | None, g: EmbeddedGallery, real: Real, pid: str) -> np.ndarray:
+    """The batched exact ranks, kept beside a kept gallery (a 10M pass takes minutes)."""
+    path = keep / "exact-ranks.npy" if keep else None
+    if path is not None and path.exists():
+        return np.asarray(np.load(path))
+    log(f"exact ranks, batched over the stored vectors (load {load_average()})")
+    ranks = batched_exact(g, real, pid)
+    if path is not None:
+        np.save(path, ranks)
+    return ranks
 
 
 def batched_exact(g: EmbeddedGallery, real: Real, pid: str) -> np.ndarray:
@@ -266,13 +320,24 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-sweep", action="store_true", help="skip the shortlist comparison")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
     p.add_argument("--data-dir", type=Path, default=Path("mobileid-data"), help="embedding cache")
-    p.add_argument("--nprobe", type=int, help="IVF cells a search visits (default: nlist/8)")
+    p.add_argument(
+        "--nprobe", type=int, help="IVF cells a search visits (default: a budget of codes)"
+    )
+    p.add_argument(
+        "--nprobes", default="", help="after each FAISS kind, search again at these nprobes"
+    )
     p.add_argument(
         "--keep",
         type=Path,
         metavar="DIR",
         help="keep each gallery and its index in DIR/<size>; a rerun continues the bulk load "
         "and opens the saved index",
+    )
+    p.add_argument(
+        "--lfw-saved",
+        metavar="PREFIX",
+        help="read lfw-dev's embeddings from PREFIX_v.npy and PREFIX_id.npy (an earlier "
+        "embedding) instead of embedding it (about an hour on a loaded 2-core machine)",
     )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     return p.parse_args(argv)
@@ -287,8 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env(data_dir=a.data_dir)
     faiss.omp_set_num_threads(settings.search_threads)
     pid = load_face_pipeline(settings.face).pipeline_id
-    log(f"embedding lfw-dev (cached in {a.data_dir}); load {os.getloadavg()[0]:.2f}")
-    real = load_real(a.data, settings, pid)
+    where = f"read from {a.lfw_saved}_*.npy" if a.lfw_saved else f"cached in {a.data_dir}"
+    log(f"embedding lfw-dev ({where}); load {os.getloadavg()[0]:.2f}")
+    real = load_real(a.data, settings, pid, a.lfw_saved)
     t0 = time.perf_counter()
     fitted = fit(real.vectors, real.identity)
     fit_section = Section(
@@ -305,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx["sweep"] = not a.no_sweep
     ctx["settings"] = settings
     ctx["keep"], ctx["nprobe"] = a.keep, a.nprobe
+    ctx["nprobes"] = [int(x) for x in a.nprobes.split(",") if x]
     sections = [fit_section]
     with milvus_server(a.milvus_uri if on_milvus else "none") as uri:
         ctx["milvus_uri"] = uri

@@ -14,7 +14,7 @@ from mobileid.auth.crypto import key_id
 from mobileid.auth.errors import DeploymentKeyError
 from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.gallery.embedded import EmbeddedGallery
-from mobileid.gallery.faiss_index import _context
+from mobileid.gallery.faiss_files import _context
 from mobileid.gallery.sealing import FileSeal
 
 PID = "test-pipeline/1"

@@ -23,11 +23,8 @@ from mobileid.database.unit_of_work import UnitOfWork, within
 from mobileid.errors import InvalidArgument, NotFound
 from mobileid.gallery import bulk, changes, upkeep
 from mobileid.gallery.bulk import BulkEnrolled, EnrolBatch
-from mobileid.gallery.faiss_index import (
-    FaissVectorIndex,
-    remove_index_files,
-    set_search_threads,
-)
+from mobileid.gallery.faiss_files import remove_index_files
+from mobileid.gallery.faiss_index import FaissVectorIndex, set_search_threads
 from mobileid.gallery.protocol import Purged
 from mobileid.gallery.sealing import SecretBox, row_context, seal_vector
 from mobileid.gallery.store import (

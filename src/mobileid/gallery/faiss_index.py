@@ -15,20 +15,21 @@ changes (about 1% of the partition) or on ``close``, so a crash loses only a cat
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 import numpy.typing as npt
 
 from mobileid.errors import InvalidArgument
-from mobileid.gallery.faiss_kinds import IndexKind, build_index, choose_kind, tune
-from mobileid.gallery.sealing import DeploymentKeyError, FileSeal, index_context
+from mobileid.gallery.faiss_build import CHECKPOINT_S, Building, build
+from mobileid.gallery.faiss_files import index_stem, read_sealed, write_sealed
+from mobileid.gallery.faiss_kinds import IndexKind, build_index, choose_kind, kind_of, tune
+from mobileid.gallery.sealing import FileSeal
 from mobileid.gallery.vectors import (
     DIM,
     Batch,
@@ -47,12 +48,6 @@ FORMAT = 2  # files of format 1 (before the change log) are rebuilt
 def set_search_threads(n: int) -> None:
     """FAISS's OpenMP thread count (process-wide)."""
     faiss.omp_set_num_threads(max(1, n))
-
-
-def index_stem(index_dir: Path, gallery: str, pipeline_id: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", gallery)[:40]
-    digest = Partition(gallery, pipeline_id).key[:12]
-    return index_dir / f"{safe}-{digest}"
 
 
 @dataclass
@@ -80,6 +75,7 @@ class FaissVectorIndex:
         ivf_from: int = 200_000,
         nprobe: int | None = None,
         dim: int = DIM,
+        checkpoint_s: float = CHECKPOINT_S,
     ) -> None:
         if kind not in ("auto", "exact", "ivf"):
             raise InvalidArgument(
@@ -88,6 +84,7 @@ class FaissVectorIndex:
         self.index_dir, self.dim = index_dir, dim
         self._seal = FileSeal(key)
         self._kind, self._ivf_from, self._nprobe = kind, ivf_from, nprobe
+        self._checkpoint_s = checkpoint_s
         self._parts: dict[Partition, _Part | None] = {}
         self._lock = threading.RLock()
 
@@ -137,33 +134,33 @@ class FaissVectorIndex:
         total: int = 0,
     ) -> None:
         """Build a new index from ``batches`` (``total`` vectors expected) while searches use
-        the old one, then swap. An IVF index is trained on the first batches' vectors."""
+        the old one, then swap. An IVF index is trained on the first batches' vectors. An
+        interrupted build of the same kind resumes from its checkpoint (faiss_build.py)."""
         kind = choose_kind(self._kind, total, self._ivf_from)
-        index, done = build_index(kind, self.dim), 0
-        pending: list[Batch] = []
-        for raw in batches:
-            batch = check_batch(raw, self.dim)
-            if not index.is_trained:
-                pending.append(batch)
-                have = sum(len(b.ids) for b in pending)
-                if have < min(total, kind.train_size) and have < total:
-                    continue
-                index.train(np.concatenate([b.vectors for b in pending])[: kind.train_size])
-                batch, pending = _joined(pending, self.dim), []
-            index.add_with_ids(batch.vectors, batch.ids)
-            done += len(batch.ids)
-            if progress:
-                progress(done, max(total, done))
-        if pending or not index.is_trained:  # fewer vectors than expected: train on them
-            rest = _joined(pending, self.dim)
-            if not index.is_trained:
-                index.train(rest.vectors if len(rest.ids) else np.zeros((1, self.dim), "f4"))
-            index.add_with_ids(rest.vectors, rest.ids)
-        tune(index, kind, self._nprobe)
-        part = _Part(index, kind, applied=upto)
+        state = self._resume(partition, kind) or Building(build_index(kind, self.dim), kind, upto)
+        state = build(
+            state,
+            batches,
+            self.dim,
+            progress,
+            total,
+            lambda b: self._checkpoint(partition, b),
+            self._checkpoint_s,
+        )
+        tune(state.index, kind, self._nprobe)
+        part = _Part(state.index, kind, applied=state.upto)
         with self._lock:
             self._parts[partition] = part
             self._save(partition, part)
+            self._stem(partition).with_suffix(".building").unlink(missing_ok=True)
+
+    def set_nprobe(self, nprobe: int | None) -> None:
+        """Visit ``nprobe`` IVF cells per search from now on (None: the kind's own)."""
+        with self._lock:
+            self._nprobe = nprobe
+            for part in self._parts.values():
+                if part is not None:
+                    tune(part.index, part.kind, nprobe)
 
     def wants_rebuild(self, partition: Partition) -> bool:
         """Whether the partition has outgrown its kind (exact past ``ivf_from`` under "auto",
@@ -191,8 +188,8 @@ class FaissVectorIndex:
         with self._lock:
             self._parts.pop(partition, None)
             if self.index_dir is not None:
-                stem = index_stem(self.index_dir, *_names(partition))
-                stem.with_suffix(".sealed").unlink(missing_ok=True)
+                for suffix in (".sealed", ".building"):
+                    self._stem(partition).with_suffix(suffix).unlink(missing_ok=True)
 
     def rekey(self, key: bytes) -> None:
         """Seal files under ``key`` from now on (after a key rotation); the vectors in memory
@@ -216,6 +213,10 @@ class FaissVectorIndex:
                 self._parts[partition] = self._load(partition)
             return self._parts[partition]
 
+    def _stem(self, partition: Partition) -> Path:
+        assert self.index_dir is not None
+        return index_stem(self.index_dir, *_names(partition))
+
     def _header(self, partition: Partition, part: _Part) -> dict[str, object]:
         return {
             "format": FORMAT,
@@ -229,63 +230,50 @@ class FaissVectorIndex:
         }
 
     def _save(self, partition: Partition, part: _Part) -> None:
-        if self.index_dir is None:
-            return
-        stem = index_stem(self.index_dir, *_names(partition))
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        header = json.dumps(self._header(partition, part)).encode()
-        pieces = self._seal.seal(header, faiss.serialize_index(part.index), _context(stem))
-        tmp = stem.with_suffix(".sealed.tmp")
-        with tmp.open("wb") as f:
-            f.writelines(pieces)
-        tmp.replace(stem.with_suffix(".sealed"))
-        part.unsaved = 0
+        if self.index_dir is not None:
+            self._write(partition, ".sealed", self._header(partition, part), part.index)
+            part.unsaved = 0
+
+    def _checkpoint(self, partition: Partition, state: Building) -> None:
+        """The index built so far, beside the last complete one (which searches still use)."""
+        if self.index_dir is not None:
+            part = _Part(state.index, state.kind, applied=state.upto)
+            header = self._header(partition, part) | {"last_id": state.last_id}
+            self._write(partition, ".building", header, state.index)
+
+    def _write(
+        self, partition: Partition, suffix: str, header: dict[str, object], index: faiss.Index
+    ) -> None:
+        write_sealed(self._seal, self._stem(partition), suffix, header, index)
 
     def _load(self, partition: Partition) -> _Part | None:
         """The saved index, or None when missing, damaged, another key's, another format's
         or another partition's: it is only a cache, rebuilt from SQL."""
-        if self.index_dir is None:
+        found = self._read(partition, ".sealed")
+        if found is None:
             return None
-        stem = index_stem(self.index_dir, *_names(partition))
-        try:
-            header, body = self._seal.open(stem.with_suffix(".sealed").read_bytes(), _context(stem))
-            meta = json.loads(header)
-            if (meta.get("format"), meta.get("gallery"), meta.get("pipeline_id")) != (
-                FORMAT,
-                *_names(partition),
-            ) or meta.get("dim") != self.dim:
-                return None
-            index = faiss.deserialize_index(np.frombuffer(body, dtype=np.uint8))
-            kind = choose_kind(meta["kind"], int(meta["built_for"]), 0)
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError, DeploymentKeyError):
-            return None
-        if index.ntotal != meta.get("count") or index.d != self.dim:
-            return None
+        meta, index = found
+        kind = kind_of(index, int(meta["built_for"]))
         tune(index, kind, self._nprobe)
         return _Part(index, kind, applied=int(meta["applied"]))
+
+    def _resume(self, partition: Partition, kind: IndexKind) -> Building | None:
+        """The checkpoint of an interrupted build of ``kind``, if there is one."""
+        found = self._read(partition, ".building")
+        if found is None:
+            return None
+        meta, index = found
+        if kind_of(index, kind.built_for) != kind or not isinstance(meta.get("last_id"), int):
+            return None
+        return Building(index, kind, upto=int(meta["applied"]), last_id=int(meta["last_id"]))
+
+    def _read(self, partition: Partition, suffix: str) -> tuple[dict[str, Any], faiss.Index] | None:
+        if self.index_dir is None:
+            return None
+        expect: dict[str, object] = {"format": FORMAT, "dim": self.dim}
+        expect |= {"gallery": partition.gallery, "pipeline_id": partition.pipeline_id}
+        return read_sealed(self._seal, self._stem(partition), suffix, expect)
 
 
 def _names(partition: Partition) -> tuple[str, str]:
     return partition.gallery, partition.pipeline_id
-
-
-def _joined(batches: list[Batch], dim: int) -> Batch:
-    if not batches:
-        return Batch(np.empty(0, dtype=np.int64), np.empty((0, dim), dtype=np.float32))
-    return Batch(
-        np.concatenate([b.ids for b in batches]), np.concatenate([b.vectors for b in batches])
-    )
-
-
-def _context(stem: Path) -> str:
-    return index_context(stem.name)
-
-
-def remove_index_files(index_dir: Path) -> int:
-    """Delete every index file (sealed or from before encryption); they are rebuilt on use."""
-    removed = 0
-    for pattern in ("*.sealed", "*.sealed.tmp", "*.faiss", "*.json", "*.tmp"):
-        for path in index_dir.glob(pattern):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
