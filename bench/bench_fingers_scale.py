@@ -25,9 +25,10 @@ What is measured (wall clock, ``time.perf_counter``; progress on stderr, a table
    the two-sample Kolmogorov-Smirnov statistic; and the best distractor score each probe met in
    its shortlist of the whole gallery.
 
-The first run builds the gallery: ~170 templates/s on the shared 2-core host while other
-suites ran (a million: ~1.6 h; generation and each row's code take ~2.5 ms of CPU a
-template); an interrupted build resumes. Measuring takes ~8 min at 345,000 templates.
+The first run builds the gallery: 120-200 templates/s on the shared 2-core host while other
+suites ran (load 8-15; a million: ~1.5 h; the worker's generation takes ~0.75 ms of CPU a
+template, the enrolment with each row's code ~0.9 ms); an interrupted build resumes. Measuring
+takes ~15 min at 1,000,000 templates (load ~9).
 """
 
 from __future__ import annotations
