@@ -9,23 +9,26 @@ What is measured (wall clock, ``time.perf_counter``; progress on stderr, a table
    bulk-enrolled through ``FingerGallery.enrol_many`` (each row's screen code is computed and
    sealed at enrolment). A database holding other than the expected rows is built again.
 2. In a fresh process: the cold open (``preload``: codes only), RSS before and after it and
-   its peak; each of the 70 DB1_B probes (impressions 2-8) searched end to end (``prepare``,
-   the screen over every row on numba's threads, the shortlist's templates read from SQL and
-   checked by the geometric matcher): p50/p95 against the target p50 <= 2 s on 2 cores;
-   rank-1 (the mate's subject first) beside the geometric matcher over the 10 mates alone;
-   how many mates the first stage left off the ``SHORTLIST`` (every listed row comes back
-   as a hit); the first stage alone, over the gallery and over its codes repeated to 1M rows
-   where the build is smaller (``--as-is``);
-   one probe searched again (its shortlist's features cached).
+   its peak; each of the 70 DB1_B probes (``--probes``: fewer, a smoke run) searched end to
+   end (``prepare``, the screen over every row on numba's threads, the shortlist's templates
+   read from SQL and checked by the geometric matcher): p50/p95 against the target p50 <= 2 s
+   on 2 cores, and the CPU time of each search (all threads: what an idle machine would
+   spend, whatever the load); rank-1 (the mate's subject first) beside the geometric matcher
+   over the 10 mates alone; how many mates the first stage left off the ``SHORTLIST`` (every
+   listed row comes back as a hit); the first stage alone, over the gallery and over its codes
+   repeated to 1M rows where the build is smaller (``--as-is``); 10 searches timed part by
+   part (``PARTS``); one probe searched again (its shortlist's features cached). The 1-minute
+   load average is printed beside each timing: the host is shared.
 3. Synthetic against real impostors, on the same 70 probes: first-stage and geometric scores
    against the 72 prints of the other 9 fingers (real impostors) and against 72 synthetic
    templates each (the generator under another seed, so none is in the gallery): quantiles and
    the two-sample Kolmogorov-Smirnov statistic; and the best distractor score each probe met in
    its shortlist of the whole gallery.
 
-The first run builds the gallery: ~170 templates/s on the shared 2-core host while other
-suites ran (a million: ~1.6 h; generation and each row's code take ~2.5 ms of CPU a
-template); an interrupted build resumes. Measuring takes ~8 min at 345,000 templates.
+The first run builds the gallery: 120-200 templates/s on the shared 2-core host while other
+suites ran (load 8-15; a million: ~1.5 h; the worker's generation takes ~0.75 ms of CPU a
+template, the enrolment with each row's code ~0.9 ms); an interrupted build resumes. Measuring
+takes ~15 min at 1,000,000 templates (load ~9).
 """
 
 from __future__ import annotations
@@ -71,6 +74,14 @@ from mobileid.service.finger_search import SHORTLIST
 
 MILLION = 1_000_000
 _SCREEN_PROBES = 5  # probes timed through the first stage alone
+_PART_PROBES = 10  # probes timed part by part
+PARTS = (
+    "check that the loaded set is current",
+    "screen: kernel over every code + shortlist",
+    "shortlist rows read from SQL and opened",
+    "shortlist templates prepared",
+    "shortlist matched (geometric)",
+)
 SEARCH_S = 2.0  # target: one search over 1M templates, p50, on 2 cores
 _CHUNK = 5_000  # synthetic templates per worker task
 _AHEAD = 3  # worker tasks generated ahead of the enrolment
@@ -87,6 +98,7 @@ class Plan:
     work: Path
     build_only: bool = False
     as_is: bool = False
+    probes: int = 70
 
 
 def parse_args(argv: list[str] | None = None) -> Plan:
@@ -107,9 +119,10 @@ def parse_args(argv: list[str] | None = None) -> Plan:
         action="store_true",
         help="measure the gallery of --size as far as it was built (an interrupted build)",
     )
+    p.add_argument("--probes", type=int, default=70, help="DB1_B probes searched (a smoke run)")
     a = p.parse_args(argv)
     size = a.size or (20_000 if a.quick else 1_000_000)
-    return Plan(size, a.seed, a.data, a.work_dir, a.build_only, a.as_is)
+    return Plan(size, a.seed, a.data, a.work_dir, a.build_only, a.as_is, a.probes)
 
 
 # --- 1. build ---------------------------------------------------------------------------------
@@ -213,15 +226,20 @@ class Measured:
 
     rss_start_mb: float
     open_s: float
+    open_load: float  # 1-minute load average just after the open
     loaded: int
     rss_open_mb: float
     search_s: list[float]
+    search_cpu_s: list[float]  # CPU seconds of the process (every thread) per search
+    search_load: list[float]  # 1-minute load average after each search
     again_s: list[float]
     first: int  # probes whose mate came first
     listed: int  # probes whose mate was on the first stage's shortlist
     best_other: list[float]  # per probe: the best geometric score of a non-mate hit
     screen_s: list[float]  # the first stage alone over the gallery, per probe
     screen_1m_s: list[float]  # the same over its codes repeated to MILLION rows (if smaller)
+    parts_s: dict[str, list[float]]  # each part of a search (PARTS), per probe
+    parts_load: list[float]
     peak_rss_mb: float
 
 
@@ -235,20 +253,26 @@ def measure(database: Path, key: bytes, pipeline_id: str, probes: list[Probe]) -
     t0 = time.perf_counter()
     loaded = fingers.preload(GALLERY, pipeline_id)
     open_s = time.perf_counter() - t0
+    open_load = os.getloadavg()[0]
     rss_open = rss_mb()
     log(f"measure: opened {loaded:,} templates in {open_s:.1f} s, RSS {rss_open:.0f} MB")
     refs = _references(fingers)
-    seconds, first, listed, best_other = [], 0, 0, []
+    seconds, cpu, loads, first, listed, best_other = [], [], [], 0, 0, []
     for k, p in enumerate(probes):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         hits, _ = fingers.search(GALLERY, prepare(p.template), SHORTLIST)
         seconds.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+        loads.append(os.getloadavg()[0])
         first += bool(hits) and refs.get(hits[0].subject_id) == p.mate
         # Every row the first stage listed is checked and comes back as a hit.
         listed += any(refs.get(h.subject_id) == p.mate for h in hits)
         best_other.append(max(h.score for h in hits if refs.get(h.subject_id) != p.mate))
         if (k + 1) % 10 == 0:
-            log(f"measure: {k + 1}/{len(probes)} searches, p50 {np.median(seconds):.2f} s")
+            log(
+                f"measure: {k + 1}/{len(probes)} searches, p50 {np.median(seconds):.2f} s, "
+                f"load average {loads[-1]:.2f}"
+            )
     again = []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -256,12 +280,44 @@ def measure(database: Path, key: bytes, pipeline_id: str, probes: list[Probe]) -
         again.append(time.perf_counter() - t0)
     codes = fingers._screens.load(GALLERY, pipeline_id).codes  # the loaded set, as search reads it
     screen_s, screen_1m_s = _screen_times(codes, probes[:_SCREEN_PROBES])
+    parts, parts_load = _search_parts(fingers, pipeline_id, probes[:_PART_PROBES])
     fingers.close()
     return Measured(
-        rss_start, open_s, loaded, rss_open, seconds, again, first,
-        listed, best_other, screen_s, screen_1m_s,
+        rss_start, open_s, open_load, loaded, rss_open, seconds, cpu, loads, again, first,
+        listed, best_other, screen_s, screen_1m_s, parts, parts_load,
         rss_mb(peak=True),
     )  # fmt: skip
+
+
+def _search_parts(
+    fingers: FingerGallery, pipeline_id: str, probes: list[Probe]
+) -> tuple[dict[str, list[float]], list[float]]:
+    """Seconds of each part of a search (``PARTS``, the steps ``FingerGallery.search`` takes),
+    per probe, the shortlist's templates read and prepared afresh; and the load average
+    after each probe. What is left of a search (the probe's code, the hits' assembly) is the
+    end-to-end time less these."""
+    screens = fingers._screens
+    out: dict[str, list[float]] = {part: [] for part in PARTS}
+    loads = []
+    for p in probes:
+        features = prepare(p.template)
+        marks = [time.perf_counter()]
+        loaded = screens.load(GALLERY, pipeline_id)
+        marks.append(time.perf_counter())
+        rows, _ = screen(screen_codes([features])[0], loaded.codes, SHORTLIST)
+        marks.append(time.perf_counter())
+        sealed = screens.rows(GALLERY, pipeline_id, loaded.ids[rows].tolist())
+        opened = [screens.open(r, GALLERY, pipeline_id) for r in sealed]
+        marks.append(time.perf_counter())
+        prepared = [prepare(t) for t in opened]
+        marks.append(time.perf_counter())
+        for f in prepared:
+            match_features(features, f)
+        marks.append(time.perf_counter())
+        for part, a, b in zip(PARTS, marks[:-1], marks[1:], strict=True):
+            out[part].append(b - a)
+        loads.append(os.getloadavg()[0])
+    return out, loads
 
 
 def _screen_times(
@@ -303,18 +359,26 @@ def search_section(
 ) -> Section:
     n = len(probes)
     section = Section(f"2. finger gallery, {run.loaded:,} templates (10 real mates + synthetic)")
+    load = f"load {min(run.search_load):.1f}-{max(run.search_load):.1f}"
     section.figures += [
-        single("open, cold (preload: codes only)", "s", run.open_s),
+        single(f"open, cold (preload: codes only), load {run.open_load:.1f}", "s", run.open_s),
         single("  RSS after the open", "MB", run.rss_open_mb),
         single("  peak RSS", "MB", run.peak_rss_mb),
         latency(
-            f"search end to end, shortlist {SHORTLIST}", run.search_s, target_p50_ms=SEARCH_S * 1000
+            f"search end to end, shortlist {SHORTLIST}, {load}",
+            run.search_s,
+            target_p50_ms=SEARCH_S * 1000,
         ),
+        latency("  CPU time per search, all threads (load aside)", run.search_cpu_s),
         latency("  same probe again (features cached)", run.again_s),
         single("rank-1, geometric over the 10 real mates alone", "%", 100 * exhaustive / n),
         single(f"rank-1, {run.loaded - 10:,} distractors + mates", "%", 100 * run.first / n),
         single(f"  mates the top-{SHORTLIST} shortlist lost", "probes", n - run.listed),
         latency("first stage alone (screen), over the gallery", run.screen_s),
+    ]
+    part_load = f"load {min(run.parts_load):.1f}-{max(run.parts_load):.1f}"
+    section.figures += [
+        latency(f"  part: {part}, {part_load}", run.parts_s[part]) for part in PARTS
     ]
     if run.screen_1m_s:
         section.figures.append(
@@ -332,6 +396,7 @@ def search_section(
     )
     section.notes["gallery"] = note
     section.notes["threads"] = f"{numba.get_num_threads()} (numba {numba.threading_layer()})"
+    section.notes["load average during the searches, p50"] = f"{np.median(run.search_load):.2f}"
     return section
 
 
@@ -407,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         Probe(n, db1[n], f"mate-{fingers.index(n.split('_')[0])}")
         for n in sorted(db1)
         if not n.endswith("_1") and n.split("_")[0] in fingers
-    ]
+    ][: plan.probes]
     exhaustive = 0
     mate_features = [prepare(t) for t in mates]
     for p in probes:

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import threading
 
+import numba
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from mobileid.errors import InvalidArgument
-from mobileid.finger.index import U64, identify, screen, screen_codes
+from mobileid.finger.index import (
+    U64,
+    _fixed_kernel,
+    _score_kernel,
+    identify,
+    screen,
+    screen_codes,
+)
 from mobileid.finger.match import prepare
 from mobileid.finger.params import ScreenParams
 from tests.finger.bank import TemplateBank
@@ -174,3 +182,47 @@ def test_concurrent_screens_agree() -> None:
     for t in threads:
         t.join()
     assert got == want
+
+
+def real_gallery(templates: TemplateBank, rows: int) -> U64:
+    """``rows`` codes made from the twelve DB1_B prints, each copy with a random third of its
+    cylinders emptied, so that scores differ and some tie (several parallel blocks)."""
+    codes = screen_codes([prepare(templates.db1(n)) for n in RECALL_NAMES])
+    gallery = np.resize(codes, (rows, *codes.shape[1:]))
+    rng = np.random.default_rng(5)
+    gallery[rng.random(gallery.shape[:2]) < 1 / 3] = 0
+    return gallery
+
+
+def test_fixed_kernel_equals_the_general_one(templates: TemplateBank) -> None:
+    """The default layout's own kernel gives the general kernel's scores bit for bit, on real
+    DB1_B codes and on random ones (empty rows, several screen_top values)."""
+    gallery = real_gallery(templates, 1500)
+    rng = np.random.default_rng(9)
+    probes = np.concatenate([gallery[:12], random_codes(rng, 4), np.zeros_like(gallery[:1])])
+    randoms = random_codes(rng, 900)
+    root = np.sqrt(np.arange(5 * 64 + 1, dtype=np.float32))
+    assert gallery.shape[1:] == (24, 5)
+    for probe in probes:
+        for top, rows in ((4, gallery), (4, randoms), (1, randoms), (40, randoms)):
+            fixed, general = np.zeros((2, rows.shape[0]), np.float32)
+            _fixed_kernel(probe, rows, root, top, fixed)
+            _score_kernel(probe, rows, root, top, general)
+            assert np.array_equal(fixed, general)
+
+
+def test_parallel_screen_gives_the_serial_shortlist(templates: TemplateBank) -> None:
+    """On real DB1_B codes, the screen on every thread gives exactly the one-thread screen's
+    shortlist and scores, ties included."""
+    threads = numba.get_num_threads()
+    if threads < 2:
+        pytest.skip("one thread only: nothing runs in parallel")
+    gallery = real_gallery(templates, 3000)
+    for probe in gallery[:12]:
+        parallel = screen(probe, gallery, 100)
+        numba.set_num_threads(1)
+        try:
+            serial = screen(probe, gallery, 100)
+        finally:
+            numba.set_num_threads(threads)
+        assert np.array_equal(parallel[0], serial[0]) and np.array_equal(parallel[1], serial[1])

@@ -48,6 +48,8 @@ U64 = npt.NDArray[np.uint64]
 F32 = npt.NDArray[np.float32]
 
 _BLOCK = 256  # gallery rows per parallel task: enough work to hide the hand-out cost
+# The codes the default parameters make: 24 cylinders of 312 bits (5 words).
+_FIXED_M, _FIXED_W = 24, 5
 # One search at a time: each already uses every core, and numba's fallback threading layer
 # (workqueue, where neither OpenMP nor TBB is installed) must not be entered concurrently.
 _KERNEL_LOCK = threading.Lock()
@@ -126,13 +128,16 @@ def _scores(probe: U64, gallery: U64, screen_top: int) -> F32:
         return out
     # sqrt of every possible bit count, in float32 as the popcounts are exact integers.
     root = np.sqrt(np.arange(probe.shape[1] * 64 + 1, dtype=np.float32))
+    # The default layout has a kernel of its own, its loops of known length.
+    fixed = probe.shape == gallery.shape[1:] == (_FIXED_M, _FIXED_W)
+    kernel = _fixed_kernel if fixed else _score_kernel
     with _KERNEL_LOCK:
         # Hand blocks out one at a time rather than in equal shares: on a host shared with
         # other work, a thread whose core is busy then does fewer blocks instead of holding
         # up the whole search.
         previous = set_parallel_chunksize(1)
         try:
-            _score_kernel(probe, gallery, root, top, out)
+            kernel(probe, gallery, root, top, out)
         finally:
             set_parallel_chunksize(previous)
     return out
@@ -193,6 +198,71 @@ def _score_kernel(probe: U64, gallery: U64, root: F32, top: int, out: F32) -> No
                             t -= 1
                         best[t] = s
                         bar = best[top - 1]
+            total = np.float32(0.0)
+            for t in range(top):
+                total += best[t]
+            out[r] = total / np.float32(top)
+
+
+@njit(inline="always", cache=True)
+def _best(sim: F32, best: F32, bar: np.float32, top: int) -> np.float32:
+    """Insert the values of ``sim`` above ``bar`` into ``best`` (descending); the new bar."""
+    for j in range(sim.shape[0]):
+        s = sim[j]
+        if s > bar:
+            t = top - 1
+            while t > 0 and best[t - 1] < s:
+                best[t] = best[t - 1]
+                t -= 1
+            best[t] = s
+            bar = best[top - 1]
+    return bar
+
+
+@njit(parallel=True, cache=True)
+def _fixed_kernel(probe: U64, gallery: U64, root: F32, top: int, out: F32) -> None:
+    """``_score_kernel`` for the default 24×5 codes, the same scores bit for bit, ~30% less
+    CPU: a pair's five words are counted in registers rather than summed through memory
+    word by word, the 24 similarities of a probe cylinder are computed in a loop of their own
+    (vectorised divisions), and only a cylinder whose best beats the bar goes to insertion."""
+    n = gallery.shape[0]
+    pa = np.empty(_FIXED_M, np.float32)
+    for i in range(_FIXED_M):
+        c = 0
+        for k in range(_FIXED_W):
+            c += _popcount(probe[i, k])
+        pa[i] = root[c]
+    for block in prange((n + _BLOCK - 1) // _BLOCK):
+        best = np.empty(top, np.float32)
+        gb = np.empty(_FIXED_M, np.float32)
+        sim = np.empty(_FIXED_M, np.float32)
+        xor = np.empty(_FIXED_M, np.int64)
+        g = np.empty((_FIXED_W, _FIXED_M), np.uint64)  # the row word-major
+        for r in range(block * _BLOCK, min(n, (block + 1) * _BLOCK)):
+            for j in range(_FIXED_M):
+                c = 0
+                for k in range(_FIXED_W):
+                    g[k, j] = gallery[r, j, k]
+                    c += _popcount(g[k, j])
+                gb[j] = root[c]
+            best[:] = np.float32(0.0)
+            bar = np.float32(0.0)
+            for i in range(_FIXED_M):
+                if pa[i] == 0:  # an empty probe row pairs at 0 with everything
+                    continue
+                p0, p1, p2, p3, p4 = probe[i, 0], probe[i, 1], probe[i, 2], probe[i, 3], probe[i, 4]
+                for j in range(_FIXED_M):
+                    xor[j] = (
+                        _popcount(p0 ^ g[0, j])
+                        + _popcount(p1 ^ g[1, j])
+                        + _popcount(p2 ^ g[2, j])
+                        + _popcount(p3 ^ g[3, j])
+                        + _popcount(p4 ^ g[4, j])
+                    )
+                for j in range(_FIXED_M):
+                    sim[j] = np.float32(1.0) - root[xor[j]] / (pa[i] + gb[j])
+                if sim.max() > bar:
+                    bar = _best(sim, best, bar, top)
             total = np.float32(0.0)
             for t in range(top):
                 total += best[t]

@@ -65,8 +65,8 @@ from mobileid.gallery.store import (
     EmbeddingRow,
     GalleryVersion,
     SubjectRow,
+    new_subject_row,
     stamp,
-    subject_row,
 )
 from mobileid.types import Subject
 
@@ -370,8 +370,9 @@ def _subject_rows(
         known.update((r.reference, r) for r in s.scalars(q))
     rows = []
     for e in enrolments:
-        if e.reference not in known:
-            known[e.reference] = subject_row(s, gallery, e.reference, e.name, e.source, now)
+        if e.reference not in known:  # not stored (asked above): no query per new subject
+            known[e.reference] = new_subject_row(gallery, e.reference, e.name, e.source, now)
+            s.add(known[e.reference])
         rows.append(known[e.reference])
     return rows
 

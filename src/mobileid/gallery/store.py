@@ -137,13 +137,21 @@ def subject_row(
         select(SubjectRow).where(SubjectRow.gallery == gallery, SubjectRow.reference == reference)
     )
     if row is None:
-        row = SubjectRow(
-            subject_id="S" + uuid.uuid4().hex[:15],
-            gallery=gallery,
-            reference=reference,
-            name=name,
-            source=source,
-            created_at=created_at,
-        )
+        row = new_subject_row(gallery, reference, name, source, created_at)
         s.add(row)
     return row
+
+
+def new_subject_row(
+    gallery: str, reference: str, name: str, source: str, created_at: str
+) -> SubjectRow:
+    """A new subject's row, not yet added to any session (the caller knows ``reference`` is
+    not in ``gallery``)."""
+    return SubjectRow(
+        subject_id="S" + uuid.uuid4().hex[:15],
+        gallery=gallery,
+        reference=reference,
+        name=name,
+        source=source,
+        created_at=created_at,
+    )
