@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,9 @@ from mobileid.finger.errors import LowQualityFingerprint
 from mobileid.finger.leader_graph import FUSION_VERSION, fuse_leader_graph
 from mobileid.finger.nfiq import print_quality
 from mobileid.finger.params import ExtractParams
-from mobileid.finger.types import FingerImage, FingerTemplate, MinutiaType
+from mobileid.finger.types import FingerImage, FingerTemplate, GreyArray, MinutiaType
 
-__all__ = ["MinutiaeExtractor", "extract_minutiae", "load_extractor"]
+__all__ = ["MinutiaeExtractor", "extract_minutiae", "find_minutiae", "load_extractor"]
 
 _MULTIPLE = 32  # LEADER's input sides must be multiples of this
 
@@ -136,19 +137,41 @@ def _snap(start: int, stop: int, first: int, last: int, keep: int) -> tuple[int,
     return start + a, stop - (excess - a)
 
 
-def extract_minutiae(
-    image: FingerImage, extractor: MinutiaeExtractor, pipeline_id: str, *, field: str = "image"
-) -> FingerTemplate:
-    """Minutiae template of ``image``; ``LowQualityFingerprint`` when too few are found."""
+def find_minutiae(pixels: GreyArray, extractor: MinutiaeExtractor) -> np.ndarray:
+    """N×5 minutiae of a 500 ppi print, LEADER run on its foreground box (image coordinates)."""
     p = extractor.params
-    top, bottom, left, right = foreground_box(image.pixels, p)
-    m = minutiae_from_maps(extractor.maps(image.pixels[top:bottom, left:right]), p)
+    top, bottom, left, right = foreground_box(pixels, p)
+    m = minutiae_from_maps(extractor.maps(pixels[top:bottom, left:right]), p)
     m[:, 0] += left
     m[:, 1] += top
+    return m
+
+
+def extract_minutiae(
+    image: FingerImage,
+    extractor: MinutiaeExtractor,
+    pipeline_id: str,
+    *,
+    field: str = "image",
+    enhanced: Callable[[GreyArray], GreyArray] | None = None,
+) -> FingerTemplate:
+    """Minutiae template of ``image``; ``LowQualityFingerprint`` when too few are found.
+
+    With ``enhanced``, a print giving fewer than ``enhance_below`` minutiae is read again as
+    ``enhanced`` turns it, and the reading with more minutiae is kept. Quality is always
+    measured on the print as captured: an enhanced copy looks cleaner than the capture is.
+    """
+    p = extractor.params
+    m = find_minutiae(image.pixels, extractor)
+    if enhanced is not None and m.shape[0] < p.enhance_below:
+        again = find_minutiae(enhanced(image.pixels), extractor)
+        if again.shape[0] > m.shape[0]:
+            m = again
     if m.shape[0] < p.min_minutiae:
         raise LowQualityFingerprint(
             f"{field}: expected at least {p.min_minutiae} reliable minutiae, got {m.shape[0]}; "
-            "press the finger flat and clean, and capture again",
+            "the print is too poor to use (dry, wet, smudged or pressed too lightly): press "
+            "the finger flat and clean, and capture again",
             reasons=("too_few_minutiae",),
             field=field,
         )

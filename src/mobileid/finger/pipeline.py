@@ -2,9 +2,12 @@
 
 1. :func:`~mobileid.finger.load.load_fingerprint`: decode (WSQ too), resolution, 500 ppi
 2. :func:`~mobileid.finger.face_guard.refuse_face_pixels`,
-   :func:`~mobileid.finger.quality.check_fingerprint`: refuse faces, blank, saturated,
-   ridge-less; :func:`~mobileid.finger.quality.dark_ridges`: ridges dark, as LEADER expects
-3. :func:`~mobileid.finger.extract.extract_minutiae`: LEADER minutiae → ``FingerTemplate``
+   :func:`~mobileid.finger.enhance.check_print`: refuse faces, blank, saturated,
+   ridge-less (judged again once normalised: faint and merged ridges are ridges);
+   :func:`~mobileid.finger.quality.dark_ridges`: ridges dark, as LEADER expects
+3. :func:`~mobileid.finger.extract.extract_minutiae`: LEADER minutiae → ``FingerTemplate``,
+   read again on the normalised print (:func:`~mobileid.finger.enhance.enhance_print`)
+   when the capture gives few
 4. :func:`~mobileid.finger.match.compare`: cylinders + rigid alignment → similarity
 
 Phone photos and segmented greyscale fingertips replace stages 1-2 with
@@ -28,6 +31,7 @@ from mobileid.capture.decode import decode_image
 from mobileid.config import CaptureLimits
 from mobileid.errors import InputError, InvalidArgument
 from mobileid.finger.contactless import check_period, fingertip_prints
+from mobileid.finger.enhance import check_print, enhance_print
 from mobileid.finger.extract import MinutiaeExtractor, extract_minutiae, load_extractor
 from mobileid.finger.face_guard import refuse_face_pixels, refuse_faces
 from mobileid.finger.fingertips import Fingertip
@@ -35,6 +39,7 @@ from mobileid.finger.load import load_fingerprint
 from mobileid.finger.match import MatchFeatures, match_features, prepare
 from mobileid.finger.params import (
     ContactlessParams,
+    EnhanceParams,
     ExtractParams,
     LoadParams,
     MatchParams,
@@ -42,7 +47,7 @@ from mobileid.finger.params import (
     contactless_floors,
 )
 from mobileid.finger.quality import check_fingerprint, dark_ridges
-from mobileid.finger.types import FingerImage, FingerTemplate, MatchResult
+from mobileid.finger.types import FingerImage, FingerTemplate, GreyArray, MatchResult
 from mobileid.finger.views import contact_views
 
 __all__ = [
@@ -54,8 +59,9 @@ __all__ = [
 ]
 
 MATCHER_VERSION = "mcc8x6-rigid/1"
-# Gates and polarity: relative contrast, face guard, ridge floors on the print, dark ridges.
-GATE_VERSION = "gate-relative-polarity/2"
+# Gates and polarity: relative contrast, face guard, ridge floors on the print (and on its
+# normalised copy), dark ridges.
+GATE_VERSION = "gate-relative-polarity-renorm/3"
 CONTACTLESS_VERSION = "contactless-tips-grey-unroll-period8.2-dog-scales5/4"
 
 
@@ -97,6 +103,7 @@ class FingerPipeline:
     limits: CaptureLimits = field(default_factory=CaptureLimits)
     load: LoadParams = field(default_factory=LoadParams)
     ridges: RidgeParams = field(default_factory=RidgeParams)
+    enhance: EnhanceParams = field(default_factory=EnhanceParams)
     match: MatchParams = field(default_factory=MatchParams)
 
     @property
@@ -105,6 +112,7 @@ class FingerPipeline:
         return (
             f"finger/contact-{self.load.working_ppi:g}ppi+{GATE_VERSION}+{self.extractor.model_id}"
             f"-q{e.quality_threshold:g}-min{e.min_minutiae}-crop{e.crop_margin}s{e.crop_snap}"
+            f"-renorm{e.enhance_below}"
             f"+{MATCHER_VERSION}"
         )
 
@@ -114,7 +122,7 @@ class FingerPipeline:
         """Stages 1-2: decode to 500 ppi and check that it is a usable print."""
         image = load_fingerprint(data, ppi=ppi, limits=self.limits, params=self.load, field=field)
         refuse_face_pixels(image.pixels, field=field)
-        check_fingerprint(image, self.ridges, self.load, field=field)
+        check_print(image, self.ridges, self.load, self.enhance, field=field)
         return dark_ridges(image, self.ridges)
 
     def enrol_bytes(
@@ -122,7 +130,12 @@ class FingerPipeline:
     ) -> FingerTemplate:
         """Stages 1-3: encoded print → template. Raises an ``InputError`` subclass when unusable."""
         image = self.load_image(data, ppi=ppi, field=field)
-        return extract_minutiae(image, self.extractor, self.pipeline_id, field=field)
+        return extract_minutiae(
+            image, self.extractor, self.pipeline_id, field=field, enhanced=self._enhanced
+        )
+
+    def _enhanced(self, pixels: GreyArray) -> GreyArray:
+        return enhance_print(pixels, self.enhance, self.ridges)
 
     def enrol_file(self, path: Path, *, ppi: float | None = None) -> FingerTemplate:
         """:meth:`enrol_bytes` on a file's content."""

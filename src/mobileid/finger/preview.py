@@ -30,6 +30,7 @@ from mobileid.finger.contactless import (
     check_period,
     fingertip_prints,
 )
+from mobileid.finger.enhance import check_print
 from mobileid.finger.errors import FingerprintTooSmall, NotAFingerprint
 from mobileid.finger.face_guard import face_scores
 from mobileid.finger.params import ContactlessParams, LoadParams, RidgeParams, contactless_floors
@@ -173,7 +174,7 @@ def preview_print(
     if faces:
         return _refused("face", faces)
     try:
-        check_fingerprint(image, rp, lp)
+        check_print(image, rp, lp)
     except FingerprintTooSmall:
         return _refused("small_print")
     except NotAFingerprint as exc:

@@ -19,32 +19,47 @@ dry 29 -> 0, DB1_B noisy 12 -> 0; faces of face_recognition_samples and LFW stay
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage  # type: ignore[import-untyped]
 
 from mobileid.finger.errors import FingerprintTooSmall, NotAFingerprint
 from mobileid.finger.params import LoadParams, RidgeParams
 from mobileid.finger.types import FingerImage, GreyArray, RidgeQuality
 
-__all__ = ["assess_ridges", "check_fingerprint", "dark_ridges"]
+BoolGrid = npt.NDArray[np.bool_]
+FloatGrid = npt.NDArray[np.floating[Any]]
 
 
-def assess_ridges(pixels: GreyArray, params: RidgeParams | None = None) -> RidgeQuality:
-    """Measure the ridge blocks of a 500 ppi grey image (no decision, see ``check_fingerprint``)."""
+@dataclass(frozen=True, eq=False)
+class BlockRidges:
+    """Block-wise ridge measurements of one image (rows × cols of ``RidgeParams.block``)."""
+
+    ridge: BoolGrid  # contrast, most AC energy in the ridge band, and one orientation
+    filled: BoolGrid  # contrast relative to the image's own
+    coherence: FloatGrid
+    frequency: FloatGrid  # cycles per pixel at the spectral peak
+
+
+__all__ = ["BlockRidges", "assess_ridges", "check_fingerprint", "dark_ridges", "ridge_block_map"]
+
+
+def ridge_block_map(pixels: GreyArray, params: RidgeParams | None = None) -> BlockRidges:
+    """Per ``block``: whether it is a ridge block, whether it has contrast, and its
+    coherence and dominant frequency (the measurements behind :func:`assess_ridges`)."""
     p = params or RidgeParams()
     b = p.block
     h, w = pixels.shape
     rows, cols = h // b, w // b
-    if rows == 0 or cols == 0:
-        return RidgeQuality(0, 0, 0.0, 0.0, 0.0, 0.0)
     img = pixels[: rows * b, : cols * b].astype(np.float32)
-    if p.pre_blur > 0:
+    if p.pre_blur > 0 and rows and cols:
         img = ndimage.gaussian_filter(img, p.pre_blur)
     blocks = img.reshape(rows, b, cols, b).transpose(0, 2, 1, 3).reshape(-1, b, b)
     std = blocks.std(axis=(1, 2))
-    floor = max(p.min_std, p.min_std_share * float(np.percentile(std, 90)))
+    floor = max(p.min_std, p.min_std_share * float(np.percentile(std, 90))) if std.size else 0.0
     centred = blocks - blocks.mean(axis=(1, 2), keepdims=True)
     window = np.outer(np.hanning(b), np.hanning(b)).astype(np.float32)
     power = np.abs(np.fft.fft2(centred * window)) ** 2
@@ -54,20 +69,34 @@ def assess_ridges(pixels: GreyArray, params: RidgeParams | None = None) -> Ridge
     ac = power.sum(axis=(1, 2)) + 1e-9
     band_share = power[:, band].sum(axis=1) / ac
     peak = power.reshape(power.shape[0], -1).argmax(axis=1)
-    freq = radius.ravel()[peak]
     grads = np.gradient(blocks, axis=(1, 2))
     gy, gx = grads[0], grads[1]
     gxx, gyy, gxy = (gx * gx).sum((1, 2)), (gy * gy).sum((1, 2)), (gx * gy).sum((1, 2))
     coherence = np.sqrt((gxx - gyy) ** 2 + 4 * gxy**2) / (gxx + gyy + 1e-9)
-    ridge = (std >= floor) & (band_share >= p.min_band_energy) & (coherence >= p.min_coherence)
-    n, filled = int(ridge.sum()), int((std >= floor).sum())
+    filled = std >= floor
+    ridge = filled & (band_share >= p.min_band_energy) & (coherence >= p.min_coherence)
+    return BlockRidges(
+        ridge.reshape(rows, cols),
+        filled.reshape(rows, cols),
+        coherence.reshape(rows, cols),
+        radius.ravel()[peak].reshape(rows, cols),
+    )
+
+
+def assess_ridges(pixels: GreyArray, params: RidgeParams | None = None) -> RidgeQuality:
+    """Measure the ridge blocks of a 500 ppi grey image (no decision, see ``check_fingerprint``)."""
+    m = ridge_block_map(pixels, params)
+    ridge = m.ridge
+    if ridge.size == 0:
+        return RidgeQuality(0, 0, 0.0, 0.0, 0.0, 0.0)
+    n, filled = int(ridge.sum()), int(m.filled.sum())
     return RidgeQuality(
         ridge_blocks=n,
         total_blocks=int(ridge.size),
         ridge_fraction=n / ridge.size,
         foreground_fraction=n / filled if filled else 0.0,
-        mean_coherence=float(coherence[ridge].mean()) if n else 0.0,
-        mean_frequency=float(freq[ridge].mean()) if n else 0.0,
+        mean_coherence=float(m.coherence[ridge].mean()) if n else 0.0,
+        mean_frequency=float(m.frequency[ridge].mean()) if n else 0.0,
     )
 
 
