@@ -189,15 +189,7 @@ def _score_kernel(probe: U64, gallery: U64, root: F32, top: int, out: F32) -> No
                 # An empty gallery row gives xor = |a|, so exactly 1 - 1 = 0: no branch needed.
                 for j in range(m):
                     sim[j] = np.float32(1.0) - root[xor[j]] / (pa[i] + gb[j])
-                for j in range(m):
-                    s = sim[j]
-                    if s > bar:
-                        t = top - 1
-                        while t > 0 and best[t - 1] < s:
-                            best[t] = best[t - 1]
-                            t -= 1
-                        best[t] = s
-                        bar = best[top - 1]
+                bar = _best(sim, best, bar, top)
             total = np.float32(0.0)
             for t in range(top):
                 total += best[t]
