@@ -6,18 +6,15 @@ operator per role is created, whose password and TOTP secret (an otpauth URI and
 are printed once and never stored in clear. Then ``mobileid serve`` runs in the foreground.
 
 Demo data is a folder-per-subject directory: ``$MOBILEID_DEMO_DATA`` when set, else
-``../shared/data/faces/lfw-dev`` when present, else LFW (deep-funneled) downloaded from its
-official source into a cache and checked against its published MD5. Demo records carry the
+``../shared/data/faces/lfw-dev`` when present. Nothing is downloaded: without either, the
+service starts with an empty demo gallery and says how to fill it. Demo records carry the
 subject's name and the data source only: nothing is invented about real people.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
-import tarfile
-import urllib.request
 from pathlib import Path
 
 from mobileid.cli import render
@@ -30,48 +27,27 @@ from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
 from mobileid.service.enrol import IMAGE_SUFFIXES, enrol_directory
 
-LFW_URL = "http://vis-www.cs.umass.edu/lfw/lfw-deepfunneled.tgz"
-LFW_MD5 = "68331da3eb755a505a502b5aacb3c201"  # as published for lfw-deepfunneled.tgz
 DEMO_SUBJECTS = 60  # enough to make a search meaningful, quick to enrol on 2 cores
 DEMO_GALLERY = "demo"
 DEFAULT_PORT = 8000
 
 
-def demo_root(environ: dict[str, str] | None = None, cache: Path | None = None) -> Path:
+def demo_root(environ: dict[str, str] | None = None, shared: Path | None = None) -> Path | None:
+    """The demo's face photos, or None when there are none here (no download: the project
+    fetches nothing at run time beyond its packages)."""
     env = os.environ if environ is None else environ
     if env.get("MOBILEID_DEMO_DATA"):
         return Path(env["MOBILEID_DEMO_DATA"])
-    shared = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "faces" / "lfw-dev"
-    if shared.is_dir():
-        return shared.resolve()
-    return download_lfw(cache or Path.home() / ".cache" / "mobileid")
+    if shared is None:
+        repo = Path(__file__).resolve().parents[3]
+        shared = repo / ".." / "shared" / "data" / "faces" / "lfw-dev"
+    return shared.resolve() if shared.is_dir() else None
 
 
-def download_lfw(cache: Path, url: str = LFW_URL, md5: str = LFW_MD5) -> Path:
-    """Download and unpack LFW once; refuse an archive whose checksum is not the published one."""
-    target = cache / "lfw-deepfunneled"
-    if target.is_dir():
-        return target
-    cache.mkdir(parents=True, exist_ok=True)
-    archive = cache / "lfw-deepfunneled.tgz"
-    if not archive.exists():
-        print(f"downloading {url} ...", file=sys.stderr)
-        part = archive.with_suffix(".part")
-        try:
-            urllib.request.urlretrieve(url, part)
-        except OSError as exc:  # no network: say what to do instead of a traceback
-            raise MobileIdError(
-                f"LFW download from {url} failed ({exc}); set MOBILEID_DEMO_DATA to a "
-                "folder-per-subject directory of face photos instead"
-            ) from None
-        part.replace(archive)
-    digest = hashlib.md5(archive.read_bytes(), usedforsecurity=False).hexdigest()
-    if digest != md5:
-        archive.unlink()
-        raise MobileIdError(f"LFW archive: expected MD5 {md5}, got {digest}; deleted, try again")
-    with tarfile.open(archive) as tar:
-        tar.extractall(cache, filter="data")
-    return target
+NO_DEMO_DATA = (
+    "no demo photos: set MOBILEID_DEMO_DATA to a folder-per-subject directory of face photos "
+    "(or enrol later with `mobileid enrol`); the demo gallery starts empty"
+)
 
 
 def pick_demo(root: Path, n: int, workdir: Path) -> tuple[Path, list[Path]]:
@@ -140,7 +116,11 @@ def main() -> int:
         return 2
     port = int(raw_port)
     try:
-        enrol_demo(settings, demo_root())
+        root = demo_root()
+        if root is None:
+            print(f"mobileid: {NO_DEMO_DATA}", file=sys.stderr)
+        else:
+            enrol_demo(settings, root)
         synthetic_sources(settings)
         accounts = create_demo_operators(settings, galleries=[DEMO_GALLERY])
     except MobileIdError as exc:
