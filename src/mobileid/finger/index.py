@@ -157,12 +157,7 @@ def _popcount(x: np.uint64) -> int:
 def _score_kernel(probe: U64, gallery: U64, root: F32, top: int, out: F32) -> None:
     n, m, w = gallery.shape
     mp = probe.shape[0]
-    pa = np.empty(mp, np.float32)
-    for i in range(mp):
-        c = 0
-        for k in range(w):
-            c += _popcount(probe[i, k])
-        pa[i] = root[c]
+    pa = _row_roots(probe, root)
     for block in prange((n + _BLOCK - 1) // _BLOCK):
         best = np.empty(top, np.float32)  # descending; best[top - 1] is the bar to beat
         gb = np.empty(m, np.float32)
@@ -197,6 +192,18 @@ def _score_kernel(probe: U64, gallery: U64, root: F32, top: int, out: F32) -> No
 
 
 @njit(inline="always", cache=True)
+def _row_roots(probe: U64, root: F32) -> F32:
+    """``root`` of each probe row's bit count (its norm in the similarity's denominator)."""
+    pa = np.empty(probe.shape[0], np.float32)
+    for i in range(probe.shape[0]):
+        c = 0
+        for k in range(probe.shape[1]):
+            c += _popcount(probe[i, k])
+        pa[i] = root[c]
+    return pa
+
+
+@njit(inline="always", cache=True)
 def _best(sim: F32, best: F32, bar: np.float32, top: int) -> np.float32:
     """Insert the values of ``sim`` above ``bar`` into ``best`` (descending); the new bar."""
     for j in range(sim.shape[0]):
@@ -218,12 +225,7 @@ def _fixed_kernel(probe: U64, gallery: U64, root: F32, top: int, out: F32) -> No
     word by word, the 24 similarities of a probe cylinder are computed in a loop of their own
     (vectorised divisions), and only a cylinder whose best beats the bar goes to insertion."""
     n = gallery.shape[0]
-    pa = np.empty(_FIXED_M, np.float32)
-    for i in range(_FIXED_M):
-        c = 0
-        for k in range(_FIXED_W):
-            c += _popcount(probe[i, k])
-        pa[i] = root[c]
+    pa = _row_roots(probe, root)
     for block in prange((n + _BLOCK - 1) // _BLOCK):
         best = np.empty(top, np.float32)
         gb = np.empty(_FIXED_M, np.float32)
