@@ -340,7 +340,7 @@ def _search_parts(
         rows, _ = screen(screen_codes([features])[0], loaded.codes, SHORTLIST)
         marks.append(time.perf_counter())
         sealed = screens.rows(GALLERY, pipeline_id, loaded.ids[rows].tolist())
-        opened = [screens.open(r, GALLERY, pipeline_id) for r in sealed]
+        opened = [screens.box_for(GALLERY, pipeline_id).template(r) for r in sealed]
         marks.append(time.perf_counter())
         prepared = [prepare(t) for t in opened]
         marks.append(time.perf_counter())
