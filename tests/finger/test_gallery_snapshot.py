@@ -222,3 +222,13 @@ def test_the_file_holds_no_plaintext_code(built) -> None:
     loaded = _from_sql(db)
     assert loaded.codes[0].tobytes()[:64] not in data and loaded.subjects[0].encode() not in data
     assert json.dumps(PID).encode() not in data and b'"rows"' not in data
+
+
+def test_an_empty_gallery_opens_from_its_file(tmp_path: Path) -> None:
+    """A gallery with no template of the pipeline writes an empty file and opens from it."""
+    db, folder = tmp_path / "db.sqlite3", tmp_path / "fingers"
+    first, whole = _fresh(db, folder)
+    assert first.preload("g0", PID) == 0 and whole == ["g0"]
+    assert snapshot_path(folder, "g0", PID).exists()
+    again, whole = _fresh(db, folder)
+    assert again.search("g0", prepare(_template(1)), 5) == ([], {}) and whole == []

@@ -95,6 +95,8 @@ def write_snapshot(key: bytes, path: Path, gallery: str, snap: Snapshot) -> None
     with tmp.open("wb") as f:
         f.writelines([MAGIC, n1, _LEN.pack(len(head)), head, n2])
         for part in (s.ids, s.codes, positions, np.frombuffer(subjects, np.uint8)):
+            if not part.size:
+                continue  # an empty array's memoryview cannot be cast to bytes
             for piece in _pieces(np.ascontiguousarray(part).data.cast("B")):
                 f.write(enc.update(piece))
         f.write(enc.finalize())
