@@ -12,8 +12,9 @@ What is measured (wall clock, ``time.perf_counter``; progress on stderr, a table
    every row's sealed code read and opened, then the file written again). In another fresh
    process: the open from that file (one decryption, a catch-up from the change log, the
    check against the table), RSS before and after it and its peak; each of the 70 DB1_B
-   probes (``--probes``: fewer, a smoke run) searched end to end (``prepare``, the screen over every row on numba's threads, the shortlist's templates
-   read from SQL and checked by the geometric matcher): p50/p95 against the target p50 <= 2 s
+   probes (``--probes``: fewer, a smoke run) searched end to end (``prepare``, the screen
+   over every row on numba's threads, the shortlist's templates read from SQL and checked by
+   the geometric matcher): p50/p95 against the target p50 <= 2 s
    on 2 cores, and the CPU time of each search (all threads: what an idle machine would
    spend, whatever the load); rank-1 (the mate's subject first) beside the geometric matcher
    over the 10 mates alone; how many mates the first stage left off the ``SHORTLIST`` (every
