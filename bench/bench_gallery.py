@@ -38,13 +38,11 @@ from typing import Any
 import faiss
 import numpy as np
 
-from bench_ann import compare
 from bench_common import Section, latency, log, single
 from bench_milvus import milvus_server
 from gallery_at_size import (
     bench_key,
     exact_notes,
-    exact_ranks,
     index_mib,
     insert_progress,
     load_average,
@@ -52,6 +50,7 @@ from gallery_at_size import (
     open_kind,
     real_subjects,
 )
+from gallery_exact import TOP, ann_sweep, cached_exact
 from gallery_load import GALLERY, Real, cached_fit, load_real, rss_mib, write_gallery
 from mobileid.config import Settings
 from mobileid.face.pipeline import load_face_pipeline
@@ -62,7 +61,6 @@ from mobileid.scoring import Calibration, band_for
 from mobileid.service.context import shipped_face_calibrations
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-TOP = 10
 
 
 def measure(
@@ -204,38 +202,6 @@ def record(
     return np.asarray(baseline)
 
 
-def cached_exact(keep: Path | None, g: EmbeddedGallery, real: Real, pid: str) -> np.ndarray:
-    """The batched exact ranks, kept beside a kept gallery (a 10M pass takes minutes)."""
-    path = keep / "exact-ranks.npy" if keep else None
-    if path is not None and path.exists():
-        return np.asarray(np.load(path))
-    log(f"exact ranks, batched over the stored vectors (load {load_average()})")
-    ranks = batched_exact(g, real, pid)
-    if path is not None:
-        np.save(path, ranks)
-    return ranks
-
-
-def batched_exact(g: EmbeddedGallery, real: Real, pid: str) -> np.ndarray:
-    mates = real.gallery[[real.gallery_ids.index(m) for m in real.mated_ids]]
-    return exact_ranks(g, Partition(GALLERY, pid), real.mated, mates, TOP)
-
-
-def ann_sweep(
-    g: EmbeddedGallery, real: Real, pid: str, alternatives: bool
-) -> tuple[list[Any], dict[str, Any]]:
-    """bench_ann.compare on the gallery's vectors as stored (the real faces are its last
-    rows, in ``real.gallery_ids`` order)."""
-    log("  reading the gallery back for the index comparison")
-    parts = list(g.sync.snapshot(Partition(GALLERY, pid)))
-    ids = np.concatenate([b.ids for b in parts])
-    vectors = np.concatenate([b.vectors for b in parts])
-    del parts
-    row_of = dict(zip(real.gallery_ids, ids[-len(real.gallery_ids) :].tolist(), strict=True))
-    mates = np.array([row_of[m] for m in real.mated_ids])
-    return compare(vectors, ids, real.mated, mates, alternatives)
-
-
 def shipped_calibration(pid: str) -> Calibration:
     for path in shipped_face_calibrations():
         cal = Calibration.load(path)
@@ -265,7 +231,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--keep",
         type=Path,
         metavar="DIR",
-        help="keep each gallery and its index in DIR/<size>; a rerun continues the bulk load "
+        help="keep each gallery, its index and the fit in DIR/<size>; a rerun continues the bulk load "
         "and opens the saved index",
     )
     p.add_argument(
