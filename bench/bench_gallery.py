@@ -231,8 +231,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--keep",
         type=Path,
         metavar="DIR",
-        help="keep each gallery, its index and the fit in DIR/<size>; a rerun continues the bulk load "
-        "and opens the saved index",
+        help="keep each gallery, its index and the fit in DIR/<size>; a rerun continues the "
+        "bulk load and opens the saved index",
     )
     p.add_argument(
         "--lfw-saved",
