@@ -18,7 +18,7 @@ END $$ LANGUAGE plpgsql
 
 def refuse_entries_mentioning(engine: Engine, word: str) -> None:
     """From now on, inserting an audit entry whose details contain ``word`` fails."""
-    pattern = f"%{word}%"
+    pattern = f"%{word}%".replace("'", "''").replace(":", "\\:")  # text() reads :x as a parameter
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             conn.execute(
