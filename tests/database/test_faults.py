@@ -172,3 +172,51 @@ def test_a_request_waiting_for_a_pooled_connection_gets_backend_unavailable_with
         for conn in held:
             conn.close()
         release_engine(engine)
+
+
+def test_a_server_that_stops_answering_mid_use_is_backend_unavailable_within_the_bound(
+    fresh_postgres: str, tmp_path: Path
+) -> None:
+    """A real PostgreSQL reached through a relay that, once the service has connected and
+    enrolled, swallows every byte (a hung server or network): the next enrolment ends with
+    BackendUnavailable within the bound plus the watchdog's grace, not a hang, and writes
+    nothing; once the relay passes again, the service answers with only the first subject."""
+    import threading
+
+    import numpy as np
+
+    from mobileid.database.watchdog import GRACE_S
+    from tests.gallery.relay import Relay
+
+    relay = Relay(fresh_postgres)
+    host, name = fresh_postgres.rsplit("@", 1)[0], fresh_postgres.rsplit("/", 1)[1]
+    url = f"{host}@127.0.0.1:{relay.port}/{name}"
+    settings = replace(
+        Settings(), data_dir=tmp_path / "d", database_url=url, database_timeout_s=BOUND_S
+    )
+    ctx = open_context(settings)
+    vec = np.full(128, 128**-0.5, dtype=np.float32)
+    outcome: list[BaseException | None] = []
+    try:
+        ctx.gallery.enrol("g1", "a", "A", "t", [("s1", vec)], "p/1")
+        relay.hang()
+        start = time.perf_counter()
+
+        def enrol() -> None:
+            try:
+                ctx.gallery.enrol("g1", "b", "B", "t", [("s2", vec)], "p/1")
+                outcome.append(None)
+            except BaseException as exc:  # checked below
+                outcome.append(exc)
+
+        worker = threading.Thread(target=enrol, daemon=True)
+        worker.start()
+        worker.join(60)
+        took = time.perf_counter() - start
+        assert outcome and isinstance(outcome[0], BackendUnavailable), outcome or "hung"
+        assert took <= 2 * (BOUND_S + GRACE_S) + 2 + SLACK_S  # pre-ping and statement
+        relay.resume()
+        assert [s.name for s in ctx.gallery.subjects("g1")] == ["A"]
+    finally:
+        relay.close()
+        ctx.close()
