@@ -24,7 +24,6 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
-from mobileid.database.watchdog import watch_statements
 from mobileid.errors import BackendUnavailable, InvalidArgument
 
 # How long a writer waits for SQLite's write lock, and on PostgreSQL a connection attempt, a
@@ -263,9 +262,7 @@ def _create(url: str, wait: float) -> Engine:
             "connect_timeout": max(_MIN_CONNECT_S, math.ceil(wait)),
             "options": f"-c lock_timeout={ms} -c statement_timeout={ms}",
         }
-        engine = create_engine(parsed, pool_pre_ping=True, connect_args=args, **_pool(url, wait))
-        watch_statements(engine, wait)  # a server that stops answering mid-statement
-        return engine
+        return create_engine(parsed, pool_pre_ping=True, connect_args=args, **_pool(url, wait))
     return create_engine(parsed)
 
 

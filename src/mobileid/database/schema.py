@@ -30,7 +30,6 @@ from mobileid.database.engines import (
     sqlite_url,
     unpack,
 )
-from mobileid.database.watchdog import unbounded
 from mobileid.errors import BackendUnavailable
 
 VERSION_TABLE = "mobileid_schema_version"
@@ -64,7 +63,7 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database to ``revision`` (a no-op when it is there), in one transaction."""
     cfg = _config()
-    with engine.begin() as conn, unbounded(conn):
+    with engine.begin() as conn:
         _serialise(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
