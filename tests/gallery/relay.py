@@ -53,6 +53,7 @@ class Relay:
                 return  # closed
             try:
                 upstream = socket.create_connection(self._target, timeout=5)
+                upstream.settimeout(None)  # the relay itself never ends a quiet connection
             except OSError:
                 _close(client)
                 continue
