@@ -174,6 +174,28 @@ def test_a_change_by_another_connection_is_seen_by_the_next_search(built) -> Non
     assert _same(fingers._screens.load("g1", PID), _from_sql(db))
 
 
+def test_a_deleted_template_leaves_the_file_at_the_next_search(built) -> None:
+    """A subject deleted after the file was written is gone from the file once the next search
+    has caught up (a removal rewrites the file at once; an enrolment alone does not)."""
+    db, folder = built
+    fingers, _ = _fresh(db, folder)
+    path = snapshot_path(folder, "g1", PID)
+    with Session(fingers.engine) as s:
+        ids = s.scalars(
+            select(FingerTemplateRow.id).join(SubjectRow).where(SubjectRow.reference == "r3")
+        ).all()
+    assert ids and set(ids) <= set(finger_snapshot.read_snapshot(KEY, path, "g1", PID).loaded.ids)
+    FingerGallery(db, key=KEY).enrol_many("g1", _people(range(13, 14)))
+    fingers.search("g1", prepare(_template(5)), 5)
+    assert finger_snapshot.read_snapshot(KEY, path, "g1", PID).loaded.size == 12
+    with Session(fingers.engine) as s, s.begin():
+        s.execute(delete(SubjectRow).where(SubjectRow.reference == "r3"))
+    fingers.search("g1", prepare(_template(5)), 5)
+    kept = finger_snapshot.read_snapshot(KEY, path, "g1", PID)
+    assert kept is not None and not set(ids) & set(kept.loaded.ids)
+    assert _same(kept.loaded, _from_sql(db))
+
+
 def test_the_database_logs_every_change_on_each_engine(database_url: str) -> None:
     """On SQLite and PostgreSQL, inserting, updating and deleting template rows (directly and
     by the subject's cascade) each log the row under its gallery, in commit order."""

@@ -185,7 +185,8 @@ class ScreenLoader:
                 codes,
             )
             old = merge(old.select(~gone) if gone.any() else old, fresh)
-        return _Held(old, newest, held.written)
+        # A row gone from the table must not stay in the file: -1 has it written again now.
+        return _Held(old, newest, -1 if gone.any() else held.written)
 
     def _from_sql(self, gallery: str, pipeline_id: str) -> _Held:
         """Every row read from the table (codes computed first where missing or stale)."""
