@@ -41,7 +41,14 @@ from PIL import Image
 from scipy import ndimage, signal  # type: ignore[import-untyped]
 
 from mobileid.finger.finger_region import finger_mask, no_finger
-from mobileid.finger.orient import TILT_MIN, midline_tilt, object_axis, rotate_mask, to_quarter
+from mobileid.finger.orient import (
+    TILT_MIN,
+    midline_tilt,
+    object_axis,
+    rotate_mask,
+    row_run,
+    to_quarter,
+)
 from mobileid.finger.params import ContactlessParams
 from mobileid.types import RGBArray
 
@@ -279,10 +286,7 @@ def _run_widths(m: BoolArray, x: int) -> npt.NDArray[np.float64]:
     for i, row in enumerate(m):
         if not row[x]:
             continue
-        left = np.flatnonzero(~row[:x])
-        right = np.flatnonzero(~row[x:])
-        start = int(left[-1]) + 1 if left.size else 0
-        stop = x + int(right[0]) if right.size else row.size
+        start, stop = row_run(row, x)
         widths[i] = stop - start
     return widths
 

@@ -33,6 +33,7 @@ __all__ = [
     "midline_tilt",
     "object_axis",
     "rotate_mask",
+    "row_run",
     "to_quarter",
     "upright_pixels",
 ]
@@ -47,6 +48,15 @@ TILT_MIN = 12.0
 # roll reaches 0.41-0.46 (cut short below its last joint); below 0.3 no axis is trusted.
 MIN_AXIS_COHERENCE = 0.3
 AXIS_SHARE = 0.25  # objects smaller than this share of the largest do not vote on the axis
+
+
+def row_run(line: BoolArray, x: int) -> tuple[int, int]:
+    """The run of True through ``line[x]`` (which must be True): its start and its end,
+    exclusive."""
+    left = np.flatnonzero(~line[:x])
+    right = np.flatnonzero(~line[x:])
+    start = int(left[-1]) + 1 if left.size else 0
+    return start, x + int(right[0]) if right.size else line.size
 
 
 def object_axis(mask: BoolArray) -> float | None:
@@ -107,10 +117,7 @@ def midline_tilt(m: BoolArray, x: int, y: int, width: float, length: float) -> f
         line = m[row]
         if not line[column]:
             break
-        left = np.flatnonzero(~line[:column])
-        right = np.flatnonzero(~line[column:])
-        start = int(left[-1]) + 1 if left.size else 0
-        stop = column + int(right[0]) if right.size else line.size
+        start, stop = row_run(line, column)
         if 0.7 * width <= stop - start <= 1.5 * width:
             centres.append((start + stop - 1) / 2.0)
             at.append(row)
