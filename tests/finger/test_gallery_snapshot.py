@@ -15,6 +15,7 @@ from mobileid.database import close_database, open_database
 from mobileid.finger.match import prepare
 from mobileid.gallery import finger_changes, finger_snapshot
 from mobileid.gallery.finger_changes import FingerChangeRow
+from mobileid.gallery.finger_grow import compacted
 from mobileid.gallery.finger_load import ScreenLoader
 from mobileid.gallery.finger_rows import FingerTemplateRow
 from mobileid.gallery.finger_screen import ScreenSet
@@ -39,11 +40,13 @@ def _fresh(db: Path, folder: Path) -> tuple[FingerGallery, list[str]]:
 
 
 def _same(a: ScreenSet, b: ScreenSet) -> bool:
+    a, b = compacted(a), compacted(b)
     return (
         np.array_equal(a.ids, b.ids)
-        and a.subjects == b.subjects
-        and a.positions == b.positions
+        and a.subjects[: a.rows] == b.subjects[: b.rows]
+        and a.positions[: a.rows] == b.positions[: b.rows]
         and np.array_equal(a.codes, b.codes)
+        and a.per_subject == b.per_subject
     )
 
 

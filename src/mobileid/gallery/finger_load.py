@@ -31,8 +31,9 @@ from mobileid.gallery.finger_codes import (
     forget_codes,
     parts,
 )
+from mobileid.gallery.finger_grow import changed
 from mobileid.gallery.finger_rows import FingerTemplateRow, unpack_codes
-from mobileid.gallery.finger_screen import Chunk, ScreenSet, code_layout, merge
+from mobileid.gallery.finger_screen import Chunk, ScreenSet, code_layout
 from mobileid.gallery.finger_snapshot import (
     Snapshot,
     read_snapshot,
@@ -135,11 +136,12 @@ class ScreenLoader:
         in the table as the set holds them: subject, position, code. A file from another
         database with as many rows, the same highest id and as long a log (a copy, a restore)
         fails here, since subject ids are random."""
-        n = loaded.size
+        live = loaded.live_rows()
+        n = live.shape[0]
         if not n:
             return True  # the stamp said the table holds none either
         picks = np.unique(np.r_[0, n - 1, np.random.default_rng().integers(0, n, _SAMPLE)])
-        picks = picks[(picks >= 0) & (picks < n)].tolist()
+        picks = live[picks].tolist()
         t = FingerTemplateRow
         q = select(t.id, t.subject_id, t.position, t.image_sha256, t.screen_code, t.key_id)
         where = (t.gallery == gallery, t.pipeline_id == loaded.pipeline_id)
@@ -174,19 +176,17 @@ class ScreenLoader:
         codes, good = unpack_codes([opener.code(r) for r in found], tag, shape)
         if not good.all():
             return None
-        old = held.loaded
-        gone = np.isin(old.ids, np.asarray(ids, dtype=np.int64))
-        if found or gone.any():
-            fresh = ScreenSet(
-                pipeline_id,
-                np.array([r.id for r in found], dtype=np.int64),
-                [r.subject_id for r in found],
-                [r.position for r in found],
-                codes,
-            )
-            old = merge(old.select(~gone) if gone.any() else old, fresh)
+        old, touched = held.loaded, np.asarray(ids, dtype=np.int64)
+        fresh = ScreenSet(
+            pipeline_id,
+            np.array([r.id for r in found], dtype=np.int64),
+            [r.subject_id for r in found],
+            [r.position for r in found],
+            codes,
+        )
+        new = changed(old, touched, fresh)
         # A row gone from the table must not stay in the file: -1 has it written again now.
-        return _Held(old, newest, -1 if gone.any() else held.written)
+        return _Held(new, newest, -1 if new.size < old.size + fresh.size else held.written)
 
     def _from_sql(self, gallery: str, pipeline_id: str) -> _Held:
         """Every row read from the table (codes computed first where missing or stale)."""

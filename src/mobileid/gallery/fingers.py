@@ -48,10 +48,11 @@ from sqlalchemy.orm import Session
 from mobileid.database import Where, attach, close_database
 from mobileid.database.unit_of_work import UnitOfWork, within
 from mobileid.errors import InvalidArgument
-from mobileid.finger.index import screen, screen_codes
+from mobileid.finger.index import screen_codes
 from mobileid.finger.match import MatchFeatures, match_features, prepare
 from mobileid.finger.threads import one_numpy_blas_thread
 from mobileid.gallery.embedded import GALLERY_NAME
+from mobileid.gallery.finger_cache import FeatureCache
 from mobileid.gallery.finger_codes import Progress, Sealed, reseal
 from mobileid.gallery.finger_load import ScreenLoader
 from mobileid.gallery.finger_rows import (
@@ -65,7 +66,7 @@ from mobileid.gallery.finger_rows import (
     pack_template,
     row_context,
 )
-from mobileid.gallery.finger_screen import FeatureCache, ScreenSet, code_layout, codes_of
+from mobileid.gallery.finger_screen import ScreenSet, code_layout, codes_of
 from mobileid.gallery.sealing import SecretBox
 from mobileid.gallery.store import (
     EmbeddingRow,
@@ -304,7 +305,7 @@ class FingerGallery:
     def _screen(loaded: ScreenSet, probe: MatchFeatures, size: int) -> tuple[I64, F32]:
         if not loaded.size:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        return screen(screen_codes([probe])[0], loaded.codes, size)
+        return loaded.shortlist(screen_codes([probe])[0], size)
 
     def _shortlisted(self, gallery: str, loaded: ScreenSet, rows: I64) -> dict[int, MatchFeatures]:
         """Prepared templates of the shortlisted ``rows`` still in the table, by row id: read
