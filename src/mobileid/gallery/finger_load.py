@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from mobileid.errors import MobileIdError
-from mobileid.gallery import finger_changes
+from mobileid.gallery import change_logs, finger_changes
 from mobileid.gallery.finger_codes import (
     Progress,
     RowBox,
@@ -161,9 +161,14 @@ class ScreenLoader:
 
     def _caught_up(self, gallery: str, pipeline_id: str, held: _Held, newest: int) -> _Held | None:
         """``held`` with the rows touched after its number up to ``newest`` read again (those
-        gone dropped); None when there are too many, or one lacks a current code."""
+        gone dropped); None when there are too many, one lacks a current code, or the log was
+        pruned past ``held``'s number (``change_logs``)."""
         with Session(self.engine) as s:
             ids = finger_changes.touched(s, gallery, held.applied, newest)
+            # Read after the entries: a prune committed since they were read shows here.
+            pruned = change_logs.horizon(s, change_logs.FINGERS)
+            if held.applied < min(newest, pruned):
+                return None  # entries it needs may have been pruned: read the table again
             if len(ids) > max(_REWRITE_MIN, held.loaded.size // _CATCH_UP_SHARE):
                 return None
             t = FingerTemplateRow
