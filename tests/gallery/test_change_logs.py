@@ -78,6 +78,7 @@ def test_a_lagging_finger_set_and_file_are_read_again_after_a_prune(
     filed = FingerGallery(engine, key=FKEY, snapshots=folder)
     for g in (lagging, current, filed):
         assert g.preload("g1", FPID) == 12
+    assert filed.flush_snapshots(timeout=60)
     with Session(engine) as s, s.begin():
         s.execute(delete(SubjectRow).where(SubjectRow.reference == "r4"))
     writer.enrol_many("g1", _people(range(20, 23)))

@@ -6,8 +6,9 @@ each search one index lookup says whether the gallery changed, and a change is c
 reading only the rows touched since. A set is read whole from SQL (ids, subjects, positions
 and sealed codes, ~1 KB a row, AES-GCM per row: ~20-50 s per million) only when there is
 nothing better: with a ``folder``, each set read or caught up far enough is also written to a
-sealed snapshot file there (``finger_snapshot``), which the next process opens with one
-decryption, catches up, and checks against the table's row count and highest id.
+sealed snapshot file there (``finger_snapshot``, in the background: ``finger_writer``), which
+the next process opens with one decryption, catches up, and checks against the table's row
+count and highest id.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ from mobileid.gallery.finger_snapshot import (
     Snapshot,
     read_snapshot,
     snapshot_path,
-    write_snapshot,
 )
+from mobileid.gallery.finger_writer import SnapshotWriter
 from mobileid.gallery.sealing import SecretBox
 
 __all__ = ["ScreenLoader"]
@@ -77,11 +78,13 @@ class ScreenLoader:
         self.folder = folder
         self._held: dict[tuple[str, str], _Held] = {}
         self._lock = threading.Lock()  # one load or catch-up at a time; searches wait for it
+        self.writer = SnapshotWriter()
 
     def reset(self, box: SecretBox, key: bytes) -> None:
         """Forget every loaded set; open rows and files with the new key from now on."""
         with self._lock:
             self.box, self.key, self._held = box, key, {}
+            self.writer.drop()
 
     def rows(self, gallery: str, pipeline_id: str, ids: Sequence[int]) -> list[Sealed]:
         """The sealed templates of the rows ``ids`` that are still in the table."""
@@ -212,16 +215,16 @@ class ScreenLoader:
         )
 
     def _written(self, gallery: str, held: _Held) -> _Held:
-        """``held``, written to its file first when the file lags far enough behind."""
-        lag = held.applied - held.written
-        due = held.written < 0 or lag >= max(_REWRITE_MIN, held.loaded.size // _REWRITE_SHARE)
-        if self.folder is None or not due:
+        """``held``, its file handed to the writer when the file lags far enough behind (or
+        its last write failed)."""
+        if self.folder is None:
             return held
         path = snapshot_path(self.folder, gallery, held.loaded.pipeline_id)
-        try:
-            write_snapshot(self.key, path, gallery, Snapshot(held.loaded, held.applied))
-        except OSError:
-            return held  # a cache: the search goes on, the next load tries again
+        lag = held.applied - held.written
+        due = held.written < 0 or lag >= max(_REWRITE_MIN, held.loaded.size // _REWRITE_SHARE)
+        if not due and not self.writer.failed(path):
+            return held
+        self.writer.submit(self.key, path, gallery, Snapshot(held.loaded, held.applied))
         return replace(held, written=held.applied)
 
     def _stamp(self, gallery: str, pipeline_id: str) -> tuple[int, int]:

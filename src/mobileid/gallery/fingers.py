@@ -99,8 +99,14 @@ class FingerGallery:
         self._features = FeatureCache()
 
     def close(self) -> None:
+        self.flush_snapshots()
         if self._owns_engine:
             close_database(self.engine)
+
+    def flush_snapshots(self, timeout: float | None = None) -> bool:
+        """Wait until the snapshot files being written in the background are written
+        (``finger_writer``); False when ``timeout`` seconds passed first."""
+        return self._screens.writer.flush(timeout)
 
     def enrol(
         self,
