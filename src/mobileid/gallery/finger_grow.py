@@ -55,7 +55,7 @@ def _held(s: ScreenSet, ids: I64) -> I64:
 def _counts(old: ScreenSet, gone: I64, fresh: ScreenSet) -> dict[str, int] | None:
     """``old``'s templates per subject less ``gone``'s, plus ``fresh``'s: a dict copy where
     ``old`` had them counted already, else None (counted whole when a search asks)."""
-    base = old.__dict__.get("per_subject")  # computed: functools.cached_property keeps it here
+    base = _known_counts(old)
     if base is None:
         return None
     counts = dict(base)
@@ -67,6 +67,12 @@ def _counts(old: ScreenSet, gone: I64, fresh: ScreenSet) -> dict[str, int] | Non
     for sid in fresh.subjects[: fresh.rows]:
         counts[sid] = counts.get(sid, 0) + 1
     return counts
+
+
+def _known_counts(s: ScreenSet) -> dict[str, int] | None:
+    """``s.per_subject`` where it is known without counting."""
+    # functools.cached_property keeps a computed value in the instance's __dict__.
+    return s.counts if s.counts is not None else s.__dict__.get("per_subject")
 
 
 def _appended(
@@ -107,7 +113,8 @@ def compacted(s: ScreenSet, drop: I64 | None = None) -> ScreenSet:
     if not gone.size and s.buffers is not None and s.buffers.filled == s.rows:
         return s
     keep = np.setdiff1d(np.arange(s.rows), gone, assume_unique=True)
-    return ScreenSet.of(s.pipeline_id, _copied(s, keep, int(keep.shape[0])))
+    counts = _known_counts(s) if drop is None or not drop.size else None  # dead: not counted
+    return ScreenSet.of(s.pipeline_id, _copied(s, keep, int(keep.shape[0])), counts=counts)
 
 
 def _merged(a: ScreenSet, b: ScreenSet) -> ScreenSet:
