@@ -15,6 +15,7 @@ from mobileid.finger.match import prepare
 from mobileid.gallery.finger_grow import changed, compacted
 from mobileid.gallery.finger_rows import FingerTemplateRow
 from mobileid.gallery.finger_screen import ScreenSet, code_layout
+from mobileid.gallery.finger_snapshot import read_snapshot, snapshot_path
 from mobileid.gallery.fingers import FingerGallery
 from mobileid.gallery.store import SubjectRow
 from tests.finger.test_gallery import KEY, PID, _template
@@ -118,3 +119,20 @@ def test_a_row_changed_in_place_is_caught_up_in_id_order(tmp_path: Path) -> None
     after = fingers._screens.load("g1", PID)
     assert after is not before and after.size == 8 and np.all(np.diff(after.ids) > 0)
     assert _same(after, _from_sql(db))
+
+
+def test_a_failed_background_write_is_handed_again_at_the_next_change(tmp_path: Path) -> None:
+    """Where the file cannot be written (its folder is a file), searches go on; once it can,
+    the next change has it written, holding what the table holds."""
+    db, blocker = tmp_path / "db.sqlite3", tmp_path / "blocked"
+    blocker.write_bytes(b"not a folder")
+    fingers, _ = _fresh(db, blocker / "fingers")
+    fingers.enrol_many("g1", _people(range(1, 6)))
+    assert fingers.preload("g1", PID) == 5 and fingers.flush_snapshots(timeout=60)
+    path = snapshot_path(blocker / "fingers", "g1", PID)
+    assert fingers._screens.writer.failed(path)
+    blocker.unlink()
+    FingerGallery(db, key=KEY).enrol_many("g1", _people(range(6, 7)))
+    assert fingers.preload("g1", PID) == 6 and fingers.flush_snapshots(timeout=60)
+    kept = read_snapshot(KEY, path, "g1", PID)
+    assert kept is not None and _same(kept.loaded, _from_sql(db))
