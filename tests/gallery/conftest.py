@@ -64,9 +64,42 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=30)
 
 
+def _log_tail(base: Path) -> str:
+    """The end of the launcher's output and of the server's own logs (where a failure shows)."""
+    files = [base / "server.log", *sorted((base / "data" / "logs").glob("milvus-*.log"))]
+    return "\n".join(
+        f"--- {f.name}: {f.read_text(errors='replace')[-1000:]}" for f in files if f.exists()
+    )
+
+
+def _start(exe: Path, base: Path) -> tuple[subprocess.Popen[bytes], str] | str:
+    """A started server and its URI, or why it did not start (its processes stopped)."""
+    port = free_port()
+    with (base / "server.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [str(exe), "--data", str(base / "data"), "--proxy-port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_LIMIT_S
+    while not _answers(uri):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop(proc)
+            return f"Milvus did not start on {uri}:\n{_log_tail(base)}"
+        time.sleep(1.0)
+    return proc, uri
+
+
 @pytest.fixture(scope="session")
 def milvus_uri() -> Iterator[str]:
-    """The URI of a running Milvus server that tests may create collections in."""
+    """The URI of a running Milvus server that tests may create collections in.
+
+    A start is tried up to three times, each in a fresh folder: the launcher picks its internal
+    ports by binding and releasing them, so a server started at the same moment elsewhere on the
+    machine can take one first.
+    """
     configured = os.environ.get("MOBILEID_TEST_MILVUS_URI")
     if configured:
         yield configured
@@ -74,25 +107,19 @@ def milvus_uri() -> Iterator[str]:
     exe = Path(sys.executable).with_name("milvus-server")
     if not exe.exists():
         pytest.fail(f"milvus-server not found beside {sys.executable}: run `make setup`")
-    base = Path(tempfile.mkdtemp(prefix="mobileid-milvus-"))
-    port = free_port()
-    log = (base / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [str(exe), "--data", str(base / "data"), "--proxy-port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_LIMIT_S
-        while not _answers(uri):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = (base / "server.log").read_text(errors="replace")[-1500:]
-                pytest.fail(f"Milvus did not start on {uri}: {tail}")
-            time.sleep(1.0)
-        yield uri
-    finally:
-        _stop(proc)
-        log.close()
-        shutil.rmtree(base, ignore_errors=True)
+    failures: list[str] = []
+    for _ in range(3):
+        base = Path(tempfile.mkdtemp(prefix="mobileid-milvus-"))
+        started = _start(exe, base)
+        if isinstance(started, str):
+            failures.append(started)
+            shutil.rmtree(base, ignore_errors=True)
+            continue
+        proc, uri = started
+        try:
+            yield uri
+        finally:
+            _stop(proc)
+            shutil.rmtree(base, ignore_errors=True)
+        return
+    pytest.fail("\n\n".join(failures))
