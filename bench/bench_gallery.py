@@ -32,20 +32,17 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
 
-from bench_ann import compare
 from bench_common import Section, latency, log, single
 from bench_milvus import milvus_server
 from gallery_at_size import (
     bench_key,
     exact_notes,
-    exact_ranks,
     index_mib,
     insert_progress,
     load_average,
@@ -53,103 +50,39 @@ from gallery_at_size import (
     open_kind,
     real_subjects,
 )
+from gallery_exact import TOP, ann_sweep, cached_exact
+from gallery_load import GALLERY, Real, cached_fit, load_real, rss_mib, write_gallery
 from mobileid.config import Settings
-from mobileid.eval.faces import embed_root
 from mobileid.face.pipeline import load_face_pipeline
-from mobileid.gallery.bulk import EnrolBatch
 from mobileid.gallery.embedded import EmbeddedGallery
 from mobileid.gallery.faiss_index import FaissVectorIndex
 from mobileid.gallery.vectors import Partition
 from mobileid.scoring import Calibration, band_for
 from mobileid.service.context import shipped_face_calibrations
-from synthetic_faces import CHUNK, fit
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-GALLERY = "bench"
-TOP = 10
-
-
-@dataclass(frozen=True)
-class Real:
-    """lfw-dev split by the open-set protocol: gallery, mated and non-mated probes."""
-
-    gallery: np.ndarray
-    gallery_ids: list[str]
-    mated: np.ndarray
-    mated_ids: list[str]
-    nonmated: np.ndarray
-    vectors: np.ndarray
-    identity: np.ndarray
-
-
-def load_real(data: Path, settings: Settings, pid: str, saved: str | None = None) -> Real:
-    """lfw-dev embedded now (or read from the cache), or read from ``saved``_v.npy and
-    ``saved``_id.npy: vectors and identities of an earlier embedding (its failures left out)."""
-    if saved:
-        vectors, identity = np.load(f"{saved}_v.npy"), np.load(f"{saved}_id.npy")
-        ok = np.ones(len(identity), dtype=bool)
-        return split_real(vectors, identity, ok)
-    emb = embed_root(data / "faces" / "lfw-dev", settings)
-    return split_real(emb.vectors, emb.identity, emb.ok)
-
-
-def split_real(v: np.ndarray, identity: np.ndarray, ok: np.ndarray) -> Real:
-    gallery, gids, mated, mids, nonmated = [], [], [], [], []
-    for ident in np.unique(identity):
-        rows = [int(i) for i in np.flatnonzero((identity == ident) & ok)]
-        total = int((identity == ident).sum())
-        if total == 1:
-            nonmated.extend(rows)
-        elif rows:
-            gallery.append(rows[0])
-            gids.append(f"lfw{ident}")
-            mated.extend(rows[1:])
-            mids.extend([f"lfw{ident}"] * (len(rows) - 1))
-    return Real(v[gallery], gids, v[mated], mids, v[nonmated], v[ok], identity[ok])
-
-
-def write_gallery(g: EmbeddedGallery, n: int, model: Any, real: Real, pid: str) -> float:
-    """N - len(real.gallery) synthetic identities, then the real ones; seconds taken. A kept
-    gallery's rerun continues after the chunks an earlier run wrote (each batch is one
-    transaction, so what is there is whole chunks)."""
-    synthetic = n - len(real.gallery)
-    skip = min(g.sync.count_rows(Partition(GALLERY, pid)), synthetic) // CHUNK * CHUNK
-    t0 = time.perf_counter()
-
-    def batches():  # type: ignore[no-untyped-def]
-        done = skip
-        for chunk in model.gallery(synthetic, seed=n, skip=skip):
-            refs = [f"syn{done + i}" for i in range(len(chunk))]
-            yield EnrolBatch(refs, refs, [f"{r}-img" for r in refs], chunk, "bench:synthetic")
-            done += len(chunk)
-            rate = (done - skip) / (time.perf_counter() - t0)
-            log(f"  wrote {done:,}/{n:,} ({rate:,.0f} rows/s, load {load_average()})")
-        ids = real.gallery_ids
-        yield EnrolBatch(ids, ids, [f"{r}-img" for r in ids], real.gallery, "bench:lfw-dev")
-
-    if skip:
-        log(f"  {skip:,} rows already written by an earlier run: continuing")
-    g.enrol_many(GALLERY, batches(), pid, training=True)
-    return time.perf_counter() - t0
-
-
-def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def measure(
-    g: EmbeddedGallery, real: Real, cal: Calibration, settings: Settings, label: str
+    g: EmbeddedGallery,
+    real: Real,
+    cal: Calibration,
+    settings: Settings,
+    label: str,
+    build_threads: int,
 ) -> tuple[list[Any], dict[str, Any]]:
     """Build (catch up from nothing), then every probe through the store's search."""
     pid = cal.matcher
-    t0 = time.perf_counter()
-    g.catch_up(GALLERY, pid)
+    t0, c0 = time.perf_counter(), time.process_time()
+    faiss.omp_set_num_threads(build_threads)  # searches below use settings.search_threads
+    try:
+        g.catch_up(GALLERY, pid)
+    finally:
+        faiss.omp_set_num_threads(settings.search_threads)
     build = time.perf_counter() - t0
     figures = [single(f"{label}: build from SQL", "s", build)]
-    notes = {"load average after build": load_average()}
+    figures.append(single(f"{label}: build, CPU of the process", "s", time.process_time() - c0))
+    notes = {"load average after build": load_average(), "build threads": build_threads}
     if label == "milvus":  # the server builds its index after the insert and flush
         figures[0] = single("milvus: insert and flush", "s", build)
         t0 = time.perf_counter()
@@ -229,7 +162,7 @@ def bench_size(n: int, kinds: list[str], milvus: bool, ctx: dict[str, Any]) -> S
                 db, tmp / f"index-{kind}", key=key, vectors=vectors, progress=progress
             )
             try:
-                figures, notes = measure(g, real, cal, settings, kind)
+                figures, notes = measure(g, real, cal, settings, kind, ctx["build_threads"])
                 size = index_mib(vectors, Partition(GALLERY, cal.matcher))
                 if size is not None:
                     notes["index_in_memory_mib"] = round(size, 1)
@@ -269,38 +202,6 @@ def record(
     return np.asarray(baseline)
 
 
-def cached_exact(keep: Path | None, g: EmbeddedGallery, real: Real, pid: str) -> np.ndarray:
-    """The batched exact ranks, kept beside a kept gallery (a 10M pass takes minutes)."""
-    path = keep / "exact-ranks.npy" if keep else None
-    if path is not None and path.exists():
-        return np.asarray(np.load(path))
-    log(f"exact ranks, batched over the stored vectors (load {load_average()})")
-    ranks = batched_exact(g, real, pid)
-    if path is not None:
-        np.save(path, ranks)
-    return ranks
-
-
-def batched_exact(g: EmbeddedGallery, real: Real, pid: str) -> np.ndarray:
-    mates = real.gallery[[real.gallery_ids.index(m) for m in real.mated_ids]]
-    return exact_ranks(g, Partition(GALLERY, pid), real.mated, mates, TOP)
-
-
-def ann_sweep(
-    g: EmbeddedGallery, real: Real, pid: str, alternatives: bool
-) -> tuple[list[Any], dict[str, Any]]:
-    """bench_ann.compare on the gallery's vectors as stored (the real faces are its last
-    rows, in ``real.gallery_ids`` order)."""
-    log("  reading the gallery back for the index comparison")
-    parts = list(g.sync.snapshot(Partition(GALLERY, pid)))
-    ids = np.concatenate([b.ids for b in parts])
-    vectors = np.concatenate([b.vectors for b in parts])
-    del parts
-    row_of = dict(zip(real.gallery_ids, ids[-len(real.gallery_ids) :].tolist(), strict=True))
-    mates = np.array([row_of[m] for m in real.mated_ids])
-    return compare(vectors, ids, real.mated, mates, alternatives)
-
-
 def shipped_calibration(pid: str) -> Calibration:
     for path in shipped_face_calibrations():
         cal = Calibration.load(path)
@@ -330,14 +231,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--keep",
         type=Path,
         metavar="DIR",
-        help="keep each gallery and its index in DIR/<size>; a rerun continues the bulk load "
-        "and opens the saved index",
+        help="keep each gallery, its index and the fit in DIR/<size>; a rerun continues the "
+        "bulk load and opens the saved index",
     )
     p.add_argument(
         "--lfw-saved",
         metavar="PREFIX",
         help="read lfw-dev's embeddings from PREFIX_v.npy and PREFIX_id.npy (an earlier "
         "embedding) instead of embedding it (about an hour on a loaded 2-core machine)",
+    )
+    p.add_argument(
+        "--build-threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="FAISS threads while an index is built (searches use MOBILEID_SEARCH_THREADS)",
     )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     return p.parse_args(argv)
@@ -356,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"embedding lfw-dev ({where}); load {os.getloadavg()[0]:.2f}")
     real = load_real(a.data, settings, pid, a.lfw_saved)
     t0 = time.perf_counter()
-    fitted = fit(real.vectors, real.identity)
+    fitted = cached_fit(a.keep / str(sizes[0]) if a.keep else None, real)
     fit_section = Section(
         "synthetic model fitted to lfw-dev scores",
         [
@@ -370,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx["alternatives"] = not a.no_alternatives
     ctx["sweep"] = not a.no_sweep
     ctx["settings"] = settings
-    ctx["keep"], ctx["nprobe"] = a.keep, a.nprobe
+    ctx["keep"], ctx["nprobe"], ctx["build_threads"] = a.keep, a.nprobe, a.build_threads
     ctx["nprobes"] = [int(x) for x in a.nprobes.split(",") if x]
     sections = [fit_section]
     with milvus_server(a.milvus_uri if on_milvus else "none") as uri:

@@ -86,10 +86,15 @@ def exact_ranks(
     # two matrix products from counting it above itself.
     mate_scores = np.einsum("ij,ij->i", probes, mates) + 1e-6
     above = np.zeros(len(probes), dtype=np.int64)
+    done, t0 = 0, time.perf_counter()
     for batch in g.sync.snapshot(partition):
         for start in range(0, len(batch.ids), _ROWS):
             scores = probes @ batch.vectors[start : start + _ROWS].T
             above += (scores > mate_scores[:, None]).sum(axis=1)
+        done += len(batch.ids)
+        if done % 1_000_000 < len(batch.ids):  # a 10M pass takes many minutes under load
+            rate = done / (time.perf_counter() - t0)
+            log(f"  exact pass: {done:,} rows ({rate:,.0f} rows/s, load {load_average()})")
     ranks = above + 1
     return np.where(ranks <= top, ranks, 0)
 

@@ -45,3 +45,35 @@ def test_first_start_creates_one_operator_per_role_who_can_log_on(tmp_path: Path
     again = io.StringIO()
     print_accounts([], again)
     assert "password:" not in again.getvalue()
+
+
+def test_a_seeding_whose_audit_entry_fails_leaves_no_operator_and_can_run_again(
+    database_url: str, tmp_path: Path
+) -> None:
+    """On SQLite and PostgreSQL, when the database refuses the fourth demo operator's audit
+    entry, none of the operators, grants or entries written before it remain (the passwords
+    were never shown), and the next start seeds all five."""
+    import pytest
+    from sqlalchemy import text
+
+    from mobileid.database import open_engine, release_engine
+    from tests.database.refusing import accept_entries_again, refuse_entries_mentioning
+
+    settings = Settings.from_env(data_dir=tmp_path / "data", database_url=database_url)
+    open_auth(settings).close()  # the schema, as the first start creates it
+    engine = open_engine(settings.main_database)
+    try:
+        refuse_entries_mentioning(engine, "demo-admin")  # officer, supervisor, auditor first
+        with pytest.raises(Exception, match="refused by the test"):
+            create_demo_operators(settings, galleries=["demo"])
+        with engine.connect() as conn:
+            left = [
+                conn.scalar(text(f"SELECT count(*) FROM {table}"))
+                for table in ("auth_operators", "auth_entitlements", "audit_entries")
+            ]
+        assert left == [0, 0, 0]
+        accept_entries_again(engine)
+        accounts = create_demo_operators(settings, galleries=["demo"])
+        assert len(accounts) == 5
+    finally:
+        release_engine(engine)

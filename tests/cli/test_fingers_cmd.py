@@ -116,4 +116,6 @@ def test_eval_fingers_contactless_writes_both_calibrations(
     assert "upper bounds (Clopper-Pearson)" in to_contact.dataset
     assert to_contact.fmr(to_contact.scores[-1]) > 1 / 33  # one impostor seen: bound > 1/n
     assert "neither the strong (1e-5) nor the possible (1e-3) band" in to_photo.dataset
-    assert (tmp_path / "rep" / "index.html").exists()
+    assert "tried at 5 scales (0.8-1.25), the best score kept" in to_contact.dataset
+    page = (tmp_path / "rep" / "index.html").read_text(encoding="utf-8")
+    assert cpid in page and "sample2_23.png (roll +23°)" in page and "&amp;#x27;" not in page

@@ -168,3 +168,46 @@ def test_list_shows_an_unknown_stored_role_as_unknown(capsys, tmp_path, database
     assert main(["operators", "list", *d]) == 0
     row = capsys.readouterr().out.splitlines()[1].split()
     assert row[:2] == ["alice", "unknown"]
+
+
+def test_each_cli_operator_change_commits_with_its_audit_entry_or_not_at_all(
+    tmp_path, database_url, monkeypatch
+):
+    """On SQLite and PostgreSQL, when the database refuses the audit entry of ``operators
+    add``, ``grant`` or ``disable``, the command exits 12 (no traceback) and its change is
+    absent: no operator, no grant, still active, no entry; accepted again, each one works."""
+    from sqlalchemy import create_engine, text
+
+    from mobileid.database import engine_url
+    from tests.conftest import cli_json, first_admin_token
+    from tests.database.refusing import accept_entries_again, refuse_entries_mentioning
+
+    monkeypatch.setenv("MOBILEID_DATABASE_URL", database_url)
+    env = {"MOBILEID_PASSWORD": PASSWORD}
+    where = ["--data-dir", str(tmp_path / "data")]
+    d = [*where, "--token", first_admin_token(tmp_path / "data")]
+    assert cli_json("operators", "add", "alice", "--role", "officer", *d, env=env)[0] == 0
+    engine = create_engine(engine_url(database_url))
+    entries = "SELECT count(*) FROM audit_entries"
+    try:
+        with engine.connect() as conn:
+            before = conn.scalar(text(entries))
+        refuse_entries_mentioning(engine, '"target":"')  # every operator change names one
+        changes = (
+            ("add", "bob", "--role", "officer"),
+            ("grant", "alice", "--gallery", "field"),
+            ("disable", "alice"),
+        )
+        for change in changes:
+            assert cli_json("operators", *change, *d, env=env)[0] == 12, change  # unavailable
+        assert cli_json("operators", "list", *where, env=env)[0] == 0
+        listed = cli_json("operators", "list", *where, env=env)[1]
+        shown = [(o["username"], o["galleries"], o["disabled_at"]) for o in listed["operators"]]
+        assert shown == [("admin0", [], None), ("alice", [], None)]
+        with engine.connect() as conn:
+            assert conn.scalar(text(entries)) == before
+        accept_entries_again(engine)
+        for change in changes:
+            assert cli_json("operators", *change, *d, env=env)[0] == 0, change
+    finally:
+        engine.dispose()

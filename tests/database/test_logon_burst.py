@@ -107,3 +107,44 @@ def test_a_logon_checks_the_password_without_holding_the_write_lock(tmp_path: Pa
         assert hasher.lock_free == [True]
     finally:
         ctx.close()
+
+
+def test_bearer_checks_from_many_threads_at_once_all_succeed_unserialised(
+    database_url: str, tmp_path: Path
+) -> None:
+    """On SQLite and PostgreSQL, 32 request threads checking session and API tokens at once
+    (10 checks each, no lock of the process around them, as the API now runs them) all get
+    their caller: each check waits its turn on the clock row in the database, none fails."""
+    from datetime import timedelta
+
+    from mobileid.service.access import caller_from_bearer
+
+    threads_n, each = 32, 10
+    ctx = _context(database_url, tmp_path, fast_hasher())
+    try:
+        bearers = []
+        for i in range(threads_n):
+            new = ctx.auth.add_operator(ROOT, f"op{i}", role="officer", password=PASSWORD)
+            session = ctx.auth.logon(f"op{i}", PASSWORD, pyotp.TOTP(new.totp_secret).now())
+            who = ctx.auth.session_principal(session.session_token)
+            api = ctx.auth.issue_token(who, ["search_live"], expires_in=timedelta(hours=1))
+            bearers.append((session.session_token, api.token))
+        failures: list[str] = []
+        start = threading.Barrier(threads_n)
+
+        def check(i: int) -> None:
+            start.wait()
+            for j in range(each):
+                try:
+                    assert caller_from_bearer(ctx, bearers[i][j % 2]).operator == f"op{i}"
+                except Exception as exc:  # every failure is reported below
+                    failures.append(f"op{i}: {type(exc).__name__}: {exc}")
+
+        threads = [threading.Thread(target=check, args=(i,)) for i in range(threads_n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == []
+    finally:
+        ctx.close()

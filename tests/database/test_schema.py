@@ -7,6 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData
 
 import mobileid.gallery.changes
+import mobileid.gallery.finger_changes
 import mobileid.gallery.finger_rows
 import mobileid.gallery.photos  # noqa: F401 - their tables join the gallery's metadata
 from mobileid.audit.tables import AuditBase

@@ -14,6 +14,7 @@ from mobileid.errors import InvalidArgument
 from mobileid.finger.index import screen, screen_codes
 from mobileid.finger.match import match_features, prepare
 from mobileid.finger.types import FingerTemplate
+from mobileid.gallery import finger_changes
 from mobileid.gallery.embedded import EmbeddedGallery
 from mobileid.gallery.finger_rows import pack_template, unpack_template
 from mobileid.gallery.finger_screen import FeatureCache
@@ -197,16 +198,23 @@ def _people(seeds: range) -> list[FingerEnrolment]:
 
 
 def test_search_follows_enrolment_and_deletion(galleries, monkeypatch) -> None:
-    """After enrolments and deletions the loaded gallery searches as one prepared afresh."""
+    """After enrolments and deletions the loaded gallery searches as one prepared afresh,
+    having read the table whole once and then only the rows the change log names."""
     faces, fingers = galleries
-    read: list[int] = []  # the highest row id already loaded, at each read of the table
-    inner = fingers._screens._read
+    whole: list[str] = []  # the gallery, at each read of the whole table
+    caught: list[list[int]] = []  # the row ids touched, at each catch-up
+    inner_read, inner_touched = fingers._screens._read, finger_changes.touched
 
-    def spy(s: Session, gallery: str, pipeline_id: str, after: int, *rest):  # type: ignore[no-untyped-def]
-        read.append(after)
-        return inner(s, gallery, pipeline_id, after, *rest)
+    def spy_read(opener):  # type: ignore[no-untyped-def]
+        whole.append(opener.gallery)
+        return inner_read(opener)
 
-    monkeypatch.setattr(fingers._screens, "_read", spy)
+    def spy_touched(*args):  # type: ignore[no-untyped-def]
+        caught.append(inner_touched(*args))
+        return caught[-1]
+
+    monkeypatch.setattr(fingers._screens, "_read", spy_read)
+    monkeypatch.setattr(finger_changes, "touched", spy_touched)
     fingers.enrol_many("g1", _people(range(30, 42)))
     probe = _template(33)
     assert fingers.search("g1", prepare(probe), 5)[0] == _eager_search(fingers, "g1", probe)
@@ -219,7 +227,10 @@ def test_search_follows_enrolment_and_deletion(galleries, monkeypatch) -> None:
         assert hits == _eager_search(fingers, "g1", _template(seed))
         assert len(per_subject) == 18 and not {s.subject_id for s in gone} & set(per_subject)
     assert hits[0].score > 0.9  # 47 is still there
-    assert read == [0, 12]  # the second load read only rows above the highest id seen
+    assert whole == ["g1"]
+    # One catch-up, of the 8 rows enrolled (13-20, P45's among them) and P33's row 4, gone
+    # with its subject by the foreign key's cascade; the later searches found the set current.
+    assert caught == [[4, *range(13, 21)]]
 
 
 def test_search_is_the_same_with_a_tiny_feature_cache(galleries) -> None:

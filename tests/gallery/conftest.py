@@ -2,8 +2,9 @@
 
 The server comes from ``MOBILEID_TEST_MILVUS_URI`` when set; otherwise ``milvus-server`` (the
 ``milvus`` package on PyPI, a dev dependency) is started on 127.0.0.1 with its data in a
-temporary folder, on port 19530 when free and on a free port otherwise, and stopped by process
-id at the end (its ``milvus run standalone`` child first).
+temporary folder, on a free port (never the default 19530, which a deployment on the same
+machine may hold), and stopped by process id at the end (its ``milvus run standalone`` child
+first).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def milvus_uri() -> Iterator[str]:
     if not exe.exists():
         pytest.fail(f"milvus-server not found beside {sys.executable}: run `make setup`")
     base = Path(tempfile.mkdtemp(prefix="mobileid-milvus-"))
-    port = free_port(19530)
+    port = free_port()
     log = (base / "server.log").open("wb")
     proc = subprocess.Popen(
         [str(exe), "--data", str(base / "data"), "--proxy-port", str(port)],

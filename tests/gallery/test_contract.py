@@ -82,11 +82,17 @@ def test_re_enrolling_the_same_image_is_skipped(gallery):
 
 
 def test_invalid_vector_writes_nothing(gallery):
-    """A batch with one bad embedding is refused whole: no subject, no embedding."""
+    """A batch with one bad embedding (NaN, infinity, or 64 numbers where the pipeline gives
+    128) is refused whole, naming the field: no subject, no embedding; a NaN or infinite
+    probe is refused too."""
     rng = np.random.default_rng(3)
-    bad = np.full(128, np.nan, dtype=np.float32)
-    with pytest.raises(InvalidArgument, match="embedding: expected 128 finite numbers"):
-        gallery.enrol("g1", "r", "R", "t", [("ok", unit(rng)[0]), ("bad", bad)], PID)
+    inf = unit(rng)[0]
+    inf[5] = np.inf
+    for bad in (np.full(128, np.nan, dtype=np.float32), inf, unit(rng)[0][:64]):
+        with pytest.raises(InvalidArgument, match="embedding: expected 128 finite numbers"):
+            gallery.enrol("g1", "r", "R", "t", [("ok", unit(rng)[0]), ("bad", bad)], PID)
+        with pytest.raises(InvalidArgument, match="embedding"):
+            gallery.search("g1", bad, PID, k=1)
     assert gallery.subjects() == []
     assert gallery.count("g1") == 0
 
@@ -196,3 +202,22 @@ def test_a_unit_of_work_that_fails_rolls_the_change_back(gallery):
     assert [h.subject_id for h in gallery.search("g1", unit(rng)[0], PID, k=1)] == [
         subject.subject_id
     ]
+
+
+def test_a_lagging_index_is_caught_up_and_never_returns_a_row_gone_from_sql(gallery):
+    """On every backend: a subject deleted from SQL behind the index's back (no change-log
+    entry, so the index still holds it) is never returned, the answer being filled from the
+    next rows; a subject enrolled after the index caught up is found by the next search."""
+    from sqlalchemy import text
+
+    rng = np.random.default_rng(12)
+    vecs = unit(rng, 21)
+    for i, v in enumerate(vecs[:20]):
+        gallery.enrol("g1", f"r{i}", f"N{i}", "t", [(f"s{i}", v)], PID)
+    victim = gallery.search("g1", vecs[7], PID, k=1)[0].subject_id
+    with gallery.engine.begin() as conn:  # embeddings go with it (ON DELETE CASCADE)
+        conn.execute(text("DELETE FROM subjects WHERE subject_id = :s"), {"s": victim})
+    hits = gallery.search("g1", vecs[7], PID, k=5)
+    assert victim not in [h.subject_id for h in hits] and len(hits) == 5
+    gallery.enrol("g1", "late", "Late", "t", [("s-late", vecs[20])], PID)
+    assert gallery.get(gallery.search("g1", vecs[20], PID, k=1)[0].subject_id).name == "Late"

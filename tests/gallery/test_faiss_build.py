@@ -19,7 +19,7 @@ from mobileid.gallery.faiss_kinds import (
     train,
     tune,
 )
-from mobileid.gallery.vectors import Batch, Partition
+from mobileid.gallery.vectors import Batch, Partition, Rows
 
 KEY = bytes(range(32))
 PART = Partition("g1", "test-pipeline/1")
@@ -59,6 +59,27 @@ def test_an_interrupted_build_resumes_from_its_checkpoint(tmp_path: Path) -> Non
     assert again.applied(PART) == 10 and again.count(PART) == 600
     assert [again.search(PART, vecs[i], 1)[0].id for i in (0, 399, 599)] == [1, 400, 600]
     assert not building.exists()
+
+
+def test_a_resumed_build_reads_only_the_rows_after_its_checkpoint(tmp_path: Path) -> None:
+    """Resuming from a checkpoint of 400 rows, the build asks its rows for those after row
+    400 only (a 10M gallery's rows are not read and opened again to be skipped)."""
+    vecs = unit(600)
+    first = FaissVectorIndex(tmp_path / "index", key=KEY, kind="exact", checkpoint_s=0)
+    with pytest.raises(OSError):
+        first.rebuild(PART, batches(vecs, 100, fail_after=4), upto=10, total=600)
+    asked: list[int] = []
+
+    def read(after: int) -> Iterator[Batch]:
+        asked.append(after)
+        for b in batches(vecs, 100):
+            if b.ids[-1] > after:
+                yield b
+
+    again = FaissVectorIndex(tmp_path / "index", key=KEY, kind="exact", checkpoint_s=0)
+    again.rebuild(PART, Rows(read), 20, None, 600)
+    assert asked == [400]
+    assert again.count(PART) == 600 and again.search(PART, vecs[599], 1)[0].id == 600
 
 
 def test_a_checkpoint_does_not_open_as_the_complete_index(tmp_path: Path) -> None:

@@ -279,3 +279,45 @@ def test_a_failed_unit_rolls_its_batch_back(tmp_path):
                     raise RuntimeError("audit log unavailable")
     assert added == [10, 10] and g.count("g1", PID) == 10 and len(g.subjects("g1")) == 10
     g.close()
+
+
+LIMIT_S = 5.0
+
+
+def test_a_milvus_that_hangs_mid_use_is_unavailable_in_bounded_time_and_caught_up_after(
+    tmp_path, milvus_uri
+):
+    """A real Milvus server that stops answering after the gallery opened (through a relay
+    that swallows every byte): a search is BackendUnavailable within about the time limit
+    (a request, then one reconnection attempt), not after pymilvus's minute of retries; an
+    enrolment and a removal meanwhile commit to SQL only (the source of truth, with their
+    change-log entries). Once the server answers again, the index catches up: the new
+    subject is found and the removed one is never returned."""
+    from mobileid.gallery.milvus_index import MilvusVectorIndex
+    from tests.gallery.relay import Relay
+
+    relay = Relay(milvus_uri)
+    g = opened(tmp_path, vectors=MilvusVectorIndex(relay.uri, timeout=LIMIT_S))
+    part = Partition("cut", PID)
+    try:
+        vecs = unit(np.random.default_rng(9), 31)
+        g.enrol_many("cut", [batch(vecs[:30])], PID)
+        victim = g.search("cut", vecs[4], PID, k=1)[0].subject_id
+        relay.hang()
+        t0 = time.monotonic()
+        with pytest.raises(BackendUnavailable, match=r"Milvus at http://127\.0\.0\.1"):
+            g.search("cut", vecs[4], PID, k=1)
+        took = time.monotonic() - t0
+        assert took < 3 * LIMIT_S  # the request, then pymilvus's one reconnection attempt
+        g.enrol_many("cut", [batch(vecs[30:], 30)], PID)
+        g.remove(victim)
+        assert len(g.subjects("cut")) == 30
+        relay.resume()
+        assert g.get(g.search("cut", vecs[30], PID, k=1)[0].subject_id).name == "N30"
+        assert victim not in [h.subject_id for h in g.search("cut", vecs[4], PID, k=5)]
+        assert g.catch_up("cut", PID) == 0 and g.count("cut", PID) == 30
+    finally:
+        relay.resume()
+        g.vectors.drop(part)
+        g.close()
+        relay.close()

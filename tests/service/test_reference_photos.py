@@ -40,6 +40,8 @@ DROP TABLE reference_photos; DROP TABLE mobileid_schema_version;
 DROP INDEX ix_audit_entries_search_id; ALTER TABLE audit_entries DROP COLUMN search_id;
 DROP TABLE auth_api_tokens; DROP TABLE auth_sessions; DROP TABLE auth_entitlements;
 DROP TABLE auth_clock; DROP TABLE auth_operators;
+DROP TRIGGER finger_template_added; DROP TRIGGER finger_template_removed;
+DROP TRIGGER finger_template_updated; DROP TABLE finger_template_changes;
 ALTER TABLE finger_templates DROP COLUMN screen_code;
 """
 
@@ -172,9 +174,9 @@ def test_a_gallery_from_before_photos_answers_no_reference_photo(
     enrolled: Path, tmp_path: Path
 ) -> None:
     """A database written before photos were kept (and before migrations: no photo table, no
-    version, no search index, operators in their own file, no finger screen codes) opens, its
-    candidates get no photo URL, a photo view is NotFound 'no reference photo', and deleting
-    one of its subjects still works."""
+    version, no search index, operators in their own file, no finger screen codes or change
+    log) opens, its candidates get no photo URL, a photo view is NotFound 'no reference
+    photo', and deleting one of its subjects still works."""
     shutil.copytree(enrolled, tmp_path / "data", symlinks=True)
     with sqlite3.connect(tmp_path / "data" / "mobileid.sqlite3") as db:
         db.executescript(BEFORE_PHOTOS)

@@ -187,3 +187,90 @@ def test_record_sources_are_purged_by_their_rule_with_a_receipt(ctx, engine, req
         5,
         "30d",
     )
+
+
+def _source_with_records(ctx, name: str = "kept30", n: int = 5):
+    """A registered SQLite record source with ``n`` records and a 30-day rule."""
+    from dataclasses import replace as dc_replace
+
+    from mobileid.records import SourceRegistry
+    from mobileid.records.generate import generate
+    from tests.records.conftest import entry
+
+    persons, links = generate(n, seed=7)["syn-persons"]
+    registry = SourceRegistry(ctx.settings.data_dir / "records")
+    registry.register(dc_replace(entry(name), retention_days=30))
+    source = registry.open(name)
+    source.add(persons, links)
+    source.close()
+    return registry
+
+
+def _left(registry, name: str = "kept30") -> int:
+    source = registry.open(name)
+    try:
+        return sum(source.counts().values())
+    finally:
+        source.close()
+
+
+def test_a_source_purge_records_its_intent_before_deleting_and_its_receipt_after(ctx):
+    """The intent (purge_started, with how many records match) is committed before the
+    records are deleted and the receipt after, both naming one purge id; when the log refuses
+    the intent, the purge stops before deleting anything."""
+    from mobileid.errors import BackendUnavailable
+    from mobileid.service.retention import purge_sources
+    from tests.database.refusing import accept_entries_again, refuse_entries_mentioning
+
+    registry = _source_with_records(ctx)
+    later = datetime.now(UTC) + timedelta(days=31)
+    refuse_entries_mentioning(ctx.engine, '"matching":')  # the intent
+    with pytest.raises(BackendUnavailable, match="audit log"):
+        purge_sources(ctx, CONSOLE, later)
+    assert _left(registry) == 5 and entries(ctx, EventType.PURGE_STARTED) == []
+    accept_entries_again(ctx.engine)
+    assert purge_sources(ctx, CONSOLE, later) == {"kept30": 5}
+    (intent,) = entries(ctx, EventType.PURGE_STARTED)
+    (receipt,) = entries(ctx, EventType.PURGE)
+    assert intent.sequence < receipt.sequence
+    assert (intent.details["matching"], receipt.details["deleted"]) == (5, 5)
+    assert intent.details["purge_id"] == receipt.details["purge_id"]
+    figures = retention_figures(ctx.audit.read())
+    assert (figures["purges"], figures["unfinished"]) == (1, 0)
+
+
+def test_a_source_purge_that_cannot_delete_or_cannot_record_says_so_in_the_log(ctx):
+    """When the source refuses the deletion, its records stay and a failed receipt with 0
+    deleted follows the intent; when the log refuses the receipt after the deletion, the
+    intent stands alone and the oversight figures count one unfinished purge."""
+    from sqlalchemy import create_engine, text
+
+    from mobileid.errors import BackendUnavailable
+    from mobileid.service.retention import purge_sources
+    from tests.database.refusing import refuse_entries_mentioning
+
+    registry = _source_with_records(ctx)
+    later = datetime.now(UTC) + timedelta(days=31)
+    records_db = create_engine(registry.open("kept30").engine.url)
+    with records_db.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TRIGGER keep BEFORE DELETE ON records "
+                "BEGIN SELECT RAISE(ABORT, 'deletion refused by the test'); END"
+            )
+        )
+    with pytest.raises(Exception, match="deletion refused"):
+        purge_sources(ctx, CONSOLE, later)
+    (failed,) = entries(ctx, EventType.PURGE)
+    assert (failed.outcome, failed.details["deleted"], _left(registry)) == ("failed", 0, 5)
+    with records_db.begin() as conn:
+        conn.execute(text("DROP TRIGGER keep"))
+    records_db.dispose()
+    refuse_entries_mentioning(ctx.engine, '"deleted":5')  # the receipt of a purge that worked
+    with pytest.raises(BackendUnavailable, match="audit log"):
+        purge_sources(ctx, CONSOLE, later)
+    assert _left(registry) == 0
+    counts = (len(entries(ctx, EventType.PURGE_STARTED)), len(entries(ctx, EventType.PURGE)))
+    assert counts == (2, 1)
+    figures = retention_figures(ctx.audit.read())
+    assert (figures["purges"], figures["failed"], figures["unfinished"]) == (1, 1, 1)

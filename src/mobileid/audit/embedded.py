@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from mobileid.audit import rows
@@ -56,7 +57,7 @@ from mobileid.audit.verify import Bookkeeping, verify_log
 from mobileid.audit.witness import FileWitness, MalformedWitnessLine, WitnessHead
 from mobileid.audit.witnessing import Witnessing
 from mobileid.database import UnitOfWork, Where, attach, close_database
-from mobileid.errors import InvalidArgument
+from mobileid.errors import BackendUnavailable, InvalidArgument
 
 Clock = Callable[[], datetime]
 Target = UnitOfWork | Session | Connection
@@ -261,7 +262,14 @@ class EmbeddedAuditLog(Witnessing):
             prev_hash=head.entry_hash,
         )
         entry = rows.entry_from_payload(payload, hash_payload(payload))
-        conn.execute(insert(EntryRow), rows.entry_values(entry))
+        try:
+            conn.execute(insert(EntryRow), rows.entry_values(entry))
+        except DBAPIError as exc:  # a full disk, a refusing trigger: the caller's unit rolls back
+            raise BackendUnavailable(
+                f"audit log: expected the database to take entry {entry.sequence}, got "
+                f"{str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else exc}",
+                field="audit",
+            ) from exc
         conn.execute(
             update(HeadRow).where(HeadRow.id == HEAD_ID),
             {"sequence": entry.sequence, "entry_hash": entry.entry_hash, "time": entry.time},

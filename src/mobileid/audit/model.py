@@ -42,6 +42,9 @@ class EventType(enum.StrEnum):
     AUDIT_EXPORT = "audit_export"
     AUDIT_WITNESS = "audit_witness"  # a witness adopted (upgrade, or recovery from backup)
     PURGE = "purge"
+    # A purge about to delete in another database than the log's: the intent, written first
+    # (see service/retention.py); its ``purge`` receipt follows, or its absence shows.
+    PURGE_STARTED = "purge_started"
     BACKUP = "backup"  # a copy of the data folder taken (`mobileid backup`)
     RESTORE = "restore"  # a data folder brought back from a backup
     CHECKPOINT = "checkpoint"

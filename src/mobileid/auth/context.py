@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,13 @@ def tick(deps: AuthDeps, work: UnitOfWork) -> auth_clock.Reading:
     """Auth time for this unit of work; never earlier than any time used before."""
     s = work.session
     raw = auth_clock.read(deps.clock)
+    # Take the row before reading it, so that the read, the check and the write are one:
+    # on PostgreSQL this locks the row; on SQLite it starts the unit's write transaction
+    # (the driver runs a plain SELECT outside any). Another request that read the row
+    # first would otherwise write its older time over a newer one committed meanwhile.
+    s.connection().execute(
+        update(ClockRow).where(ClockRow.id == 1).values(offset_us=ClockRow.offset_us)
+    )
     row = s.get(ClockRow, 1)
     if row is None:
         row = ClockRow(id=1, high_water=raw, offset_us=0)

@@ -54,21 +54,44 @@ class SecretBox:
 
     def open(self, sealed: bytes, context: str, stored_key_id: str) -> bytes:
         if stored_key_id != self.key_id:
-            raise DeploymentKeyError(
-                f"deployment key: expected key {stored_key_id} (the one that sealed this "
-                f"secret), got key {self.key_id}",
-                field="key",
-            )
+            raise self._wrong_key(stored_key_id)
         try:
             return self._aead.decrypt(
                 sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], context.encode()
             )
         except InvalidTag:
-            raise DeploymentKeyError(
-                f"sealed secret of {context!r}: expected an intact ciphertext, got one that "
-                "fails authentication (edited or moved between rows)",
-                field="key",
-            ) from None
+            raise _broken(context) from None
+
+    def open_many(
+        self, sealed: Sequence[bytes], contexts: Sequence[str], stored_key_ids: Sequence[str]
+    ) -> list[bytes]:
+        """``open`` of each triple in one loop: reading a 10M gallery back, the per-item calls
+        around the decryption cost twice the decryption itself."""
+        for stored in stored_key_ids:
+            if stored != self.key_id:
+                raise self._wrong_key(stored)
+        decrypt, out = self._aead.decrypt, []
+        try:
+            for blob, context in zip(sealed, contexts, strict=True):
+                out.append(decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], context.encode()))
+        except InvalidTag:
+            raise _broken(contexts[len(out)]) from None
+        return out
+
+    def _wrong_key(self, stored_key_id: str) -> DeploymentKeyError:
+        return DeploymentKeyError(
+            f"deployment key: expected key {stored_key_id} (the one that sealed this "
+            f"secret), got key {self.key_id}",
+            field="key",
+        )
+
+
+def _broken(context: str) -> DeploymentKeyError:
+    return DeploymentKeyError(
+        f"sealed secret of {context!r}: expected an intact ciphertext, got one that "
+        "fails authentication (edited or moved between rows)",
+        field="key",
+    )
 
 
 def load_or_create_key(path: Path) -> bytes:

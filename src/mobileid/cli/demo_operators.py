@@ -2,6 +2,9 @@
 
 Each gets a random password and a TOTP secret, shown once (the secret as an otpauth URI and
 as a QR code for an authenticator app); only their hashes and sealed secrets are stored.
+All of them, their grants and their audit entries are one unit of work: the passwords are
+printed only once, so a start that fails half-way must leave no operator behind (the next
+start would see some and print none).
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from typing import TextIO
 
 import qrcode
 
-from mobileid.auth import Role
+from mobileid.auth import AuthService, Role
 from mobileid.cli.operators_cmd import _actor, open_auth
 from mobileid.config import Settings
+from mobileid.database import UnitOfWork
 
 DEMO_UNIT = "demo"
 SEARCHING_ROLES = (Role.OFFICER, Role.TRAINEE, Role.SUPERVISOR)  # reach galleries or records
@@ -39,21 +43,26 @@ def create_demo_operators(settings: Settings, galleries: Sequence[str]) -> list[
             return []
         registry = SourceRegistry(settings.data_dir / "records")
         sources = [e.name for e in registry.entries()]
-        accounts = []
-        actor = _actor()
-        for role in Role:
-            username = f"demo-{role.value}"
-            password = secrets.token_urlsafe(12)
-            new = svc.add_operator(actor, username, role=role, password=password, unit=DEMO_UNIT)
-            if role in SEARCHING_ROLES:
-                for gallery in galleries:
-                    svc.grant(actor, username, gallery=gallery)
-                for source in sources:
-                    svc.grant(actor, username, source=source)
-            accounts.append(DemoAccount(username, role.value, password, new.totp_uri))
-        return accounts
+        with UnitOfWork(svc.engine) as uow:
+            return [_add(svc, uow, role, galleries, sources) for role in Role]
     finally:
         svc.close()
+
+
+def _add(
+    svc: AuthService, uow: UnitOfWork, role: Role, galleries: Sequence[str], sources: list[str]
+) -> DemoAccount:
+    """One demo operator and its grants, in the seeding's unit."""
+    actor = _actor()
+    username = f"demo-{role.value}"
+    password = secrets.token_urlsafe(12)
+    new = svc.add_operator(actor, username, role=role, password=password, unit=DEMO_UNIT, uow=uow)
+    if role in SEARCHING_ROLES:
+        for gallery in galleries:
+            svc.grant(actor, username, gallery=gallery, uow=uow)
+        for source in sources:
+            svc.grant(actor, username, source=source, uow=uow)
+    return DemoAccount(username, role.value, password, new.totp_uri)
 
 
 def print_accounts(accounts: Sequence[DemoAccount], out: TextIO) -> None:

@@ -172,10 +172,16 @@ def eval_fingers_contactless(args: argparse.Namespace, settings: Settings) -> in
         from mobileid.eval.report import write_report
 
         possible = cal.metrics["threshold_possible"]
+        by_roll = {
+            f"{r['render']} (roll {r['roll']:+d}°)": (
+                f"rank {r['rank']}, score {r['score']}" if r["rank"] else "refused"
+            )
+            for r in cal.metrics["render_ranks"]
+        }
         page = write_report(
             args.report,
             "Fingertip photos against contact prints (genuine: renders vs their rolled print)",
-            out,
+            {"pipeline_id": pipeline.contactless_pipeline_id, **out, "render_by_roll": by_roll},
             genuine=cal.genuine[np.isfinite(cal.genuine)] if cal.genuine.size else None,
             impostor=cal.impostor if cal.genuine.size else None,
             thresholds={"possible": possible} if possible is not None else None,

@@ -37,6 +37,7 @@ from mobileid.eval.fingers import Enrolled, Progress
 from mobileid.finger.match import MatchFeatures, match_features
 from mobileid.finger.pipeline import FingerPipeline, calibration_matcher
 from mobileid.finger.types import FingerTemplate
+from mobileid.finger.views import CONTACT_SCALES
 from mobileid.scoring import Calibration, build_calibration
 
 __all__ = [
@@ -134,7 +135,11 @@ def contactless_calibrations(
             impostor,
             int(genuine.size),
             matcher=calibration_matcher(cpid, pid),
-            dataset=_dataset(f"{where}: photo vs contact, photos mirrored", impostor.size),
+            dataset=_dataset(
+                f"{where}: photo vs contact, photos mirrored and tried at {len(CONTACT_SCALES)} "
+                f"scales ({min(CONTACT_SCALES):g}-{max(CONTACT_SCALES):g}), the best score kept",
+                impostor.size,
+            ),
         )
     )
     to_p = build_calibration(

@@ -183,7 +183,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, list) and len(value) > 8:
-        return html.escape(", ".join(_cell(v) for v in value[:8]) + f", … ({len(value)} values)")
+        # Each shown value is escaped once, by its own _cell.
+        return ", ".join(_cell(v) for v in value[:8]) + html.escape(f", … ({len(value)} values)")
     return html.escape("n/a" if value is None else str(value))
 
 

@@ -48,6 +48,7 @@ from scipy import ndimage  # type: ignore[import-untyped]
 
 from mobileid.finger.errors import FingerprintTooSmall, NotAFingerprint
 from mobileid.finger.fingertips import Fingertip, FingertipLayout, segment_fingertips
+from mobileid.finger.orient import upright_pixels
 from mobileid.finger.params import ContactlessParams
 from mobileid.finger.types import FingerImage, GreyArray
 from mobileid.finger.views import mirror_template
@@ -117,7 +118,7 @@ def fingertip_prints(
     of the ridge gates that extracts nothing (a preview frame)."""
     p = params or ContactlessParams()
     layout = segment_fingertips(image.pixels, p)
-    upright = np.rot90(image.pixels, layout.quarter_turns)
+    upright = upright_pixels(image.pixels, layout.quarter_turns, layout.tilt)
     sha = image.sha256 or hashlib.sha256(image.pixels.tobytes()).hexdigest()
     prints = tuple(
         _tip_print(upright, t, p, layout.greyscale, sha, image.format, plain_only)

@@ -2,7 +2,8 @@
 
 The finger region: in a colour photo, skin (YCbCr on a small copy); in a greyscale image (an
 already segmented fingertip on a plain background, a render, an infrared capture) the object
-that stands out from the plain background by luminance (:func:`finger_mask`).
+that stands out from the plain background by luminance
+(:func:`mobileid.finger.finger_region.finger_mask`).
 
 Fingertips. On the upright mask, the top profile (first skin row of each column) has one peak
 per finger. A peak is a fingertip when it is not cut by the frame's top, stands at least
@@ -11,7 +12,15 @@ runs on below it for ``MIN_FINGER_LENGTH`` widths with its sides no closer than 
 The finger's width is the run of skin where the rounded tip has become parallel sides. Tips
 much narrower than the widest are dropped; the four highest stay. Orientation: the quarter turn
 whose tips are most and longest wins (upright first on a tie): a finger pointing sideways has a
-flat top profile; pointing down, its tip is where the frame cuts it.
+flat top profile; pointing down, its tip is where the frame cuts it. Between quarter turns
+(:mod:`mobileid.finger.orient`): a greyscale image is first turned so that its objects' long
+axis is upright or level, a colour one is looked at also a third of a quarter turn either way;
+then the fingers' midlines say how far they still lean, and a lean of ``TILT_MIN`` or more is
+turned away (``FingertipLayout.tilt``) and the tips found again, upright.
+
+Already segmented greyscale fingertips whose ends are too broad or flat for the tip profile
+(renders at small roll) are taken one per object, up to four: the end that is rounded, not
+the straight one where the finger was cut (or the narrower when both are alike), is the tip.
 
 Positions, only for four tips in a row: the middle finger reaches highest and the little finger
 lowest. When one end tip is ``LITTLE_DROP`` widths lower than the other, is no wider, and the
@@ -31,7 +40,15 @@ import numpy.typing as npt
 from PIL import Image
 from scipy import ndimage, signal  # type: ignore[import-untyped]
 
-from mobileid.finger.errors import NotAFingerprint
+from mobileid.finger.finger_region import finger_mask, no_finger
+from mobileid.finger.orient import (
+    TILT_MIN,
+    midline_tilt,
+    object_axis,
+    rotate_mask,
+    row_run,
+    to_quarter,
+)
 from mobileid.finger.params import ContactlessParams
 from mobileid.types import RGBArray
 
@@ -55,6 +72,7 @@ MIN_SIDES = 0.65  # finger widths the sides may close in over that length (a chi
 MIN_TIP_WIDTH = 0.04  # of the work copy's shorter side
 SAME_HAND_WIDTH = 0.55  # tips narrower than this share of the widest are not fingers
 LITTLE_DROP = 0.25  # finger widths the little fingertip sits below the index fingertip
+BEND_SLACK = 1.0  # px of the work copy: ends whose straightness differs less are alike
 MIDDLE_SLACK = 0.15  # finger widths the middle fingertip may sit below the highest
 
 BoolArray = npt.NDArray[np.bool_]
@@ -85,6 +103,9 @@ class FingertipLayout:
     quarter_turns: int  # counter-clockwise turns (``numpy.rot90``) that made the fingers point up
     positions: str  # how the positions were told, or why they could not be
     greyscale: bool = False  # no colour: the finger was found as an object, not as skin
+    # Degrees counter-clockwise turned after the quarter turns (a finger held at an angle,
+    # see orient.py); 0: none. Boxes are in the photo turned by both (orient.upright_pixels).
+    tilt: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -96,114 +117,131 @@ class _Tip:
     band: tuple[int, int]  # columns this finger may use
 
 
-def finger_mask(rgb: RGBArray, p: ContactlessParams) -> tuple[BoolArray, float, bool]:
-    """The finger region of a small copy (longest side ``work_side``), the copy's scale, and
-    whether the image is greyscale: skin in a colour photo, the object on a plain background
-    in a greyscale one."""
-    h, w = rgb.shape[:2]
-    scale = p.work_side / max(h, w)
-    small = np.asarray(
-        Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))))
-    ).astype(np.float32)
-    grey = _is_greyscale(small, p)
-    if grey:
-        region, what = _object_region(small.mean(axis=2), p), "region standing out from the frame"
-    else:
-        region, what = _skin_region(small, p), "skin-coloured region"
-    labels, n = ndimage.label(region)
-    if n == 0:
-        raise _no_finger(f"no {what}")
-    sizes = ndimage.sum(region, labels, index=np.arange(1, n + 1))
-    keep = np.flatnonzero(sizes >= p.min_finger_share * region.size) + 1
-    if keep.size == 0:
-        raise _no_finger(f"the largest {what} covers {sizes.max() / region.size:.1%}")
-    return ndimage.binary_fill_holes(np.isin(labels, keep)), scale, grey
-
-
-def _is_greyscale(small: npt.NDArray[np.float32], p: ContactlessParams) -> bool:
-    spread = np.abs(small - small.mean(axis=2, keepdims=True)).max(axis=2)
-    return float(spread.mean()) <= p.max_grey_chroma
-
-
-def _skin_region(small: npt.NDArray[np.float32], p: ContactlessParams) -> BoolArray:
-    r, g, b = small[..., 0], small[..., 1], small[..., 2]
-    cr = 128 + 0.5 * r - 0.4187 * g - 0.0813 * b
-    cb = 128 - 0.1687 * r - 0.3313 * g + 0.5 * b
-    # Skin is redder than it is blue; how much depends on the light, so the cut between skin
-    # and background is Otsu's on Cr - Cb, never below ``min_skin_redness``.
-    redness = cr - cb
-    region: BoolArray = ndimage.binary_opening(
-        redness > max(_otsu(redness), p.min_skin_redness), iterations=2
-    )
-    return region
-
-
-def _object_region(luma: npt.NDArray[np.float32], p: ContactlessParams) -> BoolArray:
-    """Without colour, a finger is told only by standing out from a plain background: Otsu's
-    cut on luminance, the object being the side that holds less of the frame's border. The two
-    sides' means must differ by ``min_object_contrast``: a plain wall's noise does not."""
-    cut = _otsu(luma)
-    above = luma > cut
-    border = np.concatenate([above[0], above[-1], above[:, 0], above[:, -1]])
-    obj = ~above if border.mean() > 0.5 else above
-    if not obj.any() or obj.all():
-        return np.zeros_like(obj)
-    if abs(float(luma[obj].mean()) - float(luma[~obj].mean())) < p.min_object_contrast:
-        return np.zeros_like(obj)
-    region: BoolArray = ndimage.binary_opening(obj, iterations=2)
-    return region
-
-
 def segment_fingertips(rgb: RGBArray, params: ContactlessParams | None = None) -> FingertipLayout:
     """Up to four fingertips of a photo; ``NotAFingerprint`` when there is none."""
     p = params or ContactlessParams()
     skin, scale, grey = finger_mask(rgb, p)
     min_length = MIN_SEGMENTED_LENGTH if grey else MIN_FINGER_LENGTH
-    best: tuple[float, int, list[_Tip]] = (0.0, 0, [])
-    for turns in (0, 1, 3, 2):  # upright first: it wins ties
-        tips = _pick(_tip_candidates(np.rot90(skin, turns), min_length))
-        score = sum(min(t.length, 3 * t.width) for t in tips)
-        if score > best[0]:
-            best = (score, turns, tips)
-    _, turns, tips = best
-    if not tips and grey:
-        turns, tips = _segmented_tip(skin, min_length)
+    for tilt in _coarse_tilts(skin, grey):
+        mask, valid = rotate_mask(skin, tilt)
+        turns, tips = _find(mask, valid, min_length, grey, (0, 1, 3, 2))
+        if tips:
+            break
     if not tips:
-        raise _no_finger(
+        raise no_finger(
             f"no fingertip (a rounded end of a skin region inside the frame, with "
             f"{min_length:g} finger widths of finger below it)"
         )
-    upright = np.rot90(skin, turns)
+    upright = np.rot90(mask, turns)
+    lean = _lean(upright, tips)
+    if lean:
+        # Found again on the mask turned as the photo will be: one turn, quarters included.
+        again, valid = rotate_mask(skin, 90 * turns + tilt + lean)
+        _, tips_again = _find(again, valid, min_length, grey, (0,))
+        if tips_again:
+            upright, tips, tilt = again, tips_again, tilt + lean
     found = [_fingertip(upright, t, scale, p) for t in sorted(tips, key=lambda t: t.x)]
     named, why = _positions(found)
-    return FingertipLayout(tuple(named), turns, why, grey)
+    return FingertipLayout(tuple(named), turns, why, grey, tilt)
 
 
-def _segmented_tip(m: BoolArray, min_length: float) -> tuple[int, list[_Tip]]:
-    """An already segmented fingertip whose end is too broad or flat for the tip profile test
-    (IMPOSE renders seen at small roll): the largest object, turned so that it is taller than
-    wide and its narrower end points up, is one fingertip, its end at the top."""
+def _coarse_tilts(skin: BoolArray, grey: bool) -> tuple[float, ...]:
+    """Turns (degrees) to look for fingertips at, before quarter turns. Greyscale: the one
+    that makes the objects' axis upright or level (orient.py). Colour: none, then a third
+    of a quarter turn either way (the tip profile finds a finger up to ~35° from upright)."""
+    if not grey:
+        return (0.0, 30.0, -30.0)
+    axis = object_axis(skin)
+    tilt = to_quarter(axis) if axis is not None else 0.0
+    return (tilt if abs(tilt) >= TILT_MIN else 0.0,)
+
+
+def _lean(upright: BoolArray, tips: list[_Tip]) -> float:
+    """Degrees to turn the upright mask so that its fingers point straight up: the median of
+    the fingers' midlines (a hand's fingers splay), 0 under ``TILT_MIN``."""
+    leans = [midline_tilt(upright, t.x, t.y, t.width, t.length) for t in tips]
+    lean = float(np.median([a for a in leans if a is not None] or [0.0]))
+    return lean if abs(lean) >= TILT_MIN else 0.0
+
+
+def _find(
+    mask: BoolArray, valid: BoolArray, min_length: float, grey: bool, turnings: tuple[int, ...]
+) -> tuple[int, list[_Tip]]:
+    """The quarter turn whose tips are most and longest (the first of ``turnings`` wins ties),
+    and its tips; greyscale objects whose ends are too flat for the tip profile are one
+    fingertip each (:func:`_segmented_tip`) when that finds more."""
+    best: tuple[float, int, list[_Tip]] = (0.0, turnings[0], [])
+    for turns in turnings:
+        tips = _pick(_tip_candidates(np.rot90(mask, turns), np.rot90(valid, turns), min_length))
+        score = sum(min(t.length, 3 * t.width) for t in tips)
+        if score > best[0]:
+            best = (score, turns, tips)
+    if grey:  # segmented objects: each may be a fingertip with a flat end
+        objects = _segmented_tip(mask, valid, min_length, turnings)
+        if len(objects[1]) > len(best[2]):
+            return objects
+    return best[1], best[2]
+
+
+def _segmented_tip(
+    m: BoolArray, valid: BoolArray, min_length: float, turnings: tuple[int, ...]
+) -> tuple[int, list[_Tip]]:
+    """Already segmented fingertips whose ends are too broad or flat for the tip profile test
+    (IMPOSE renders seen at small roll): each of the (up to four) largest objects, at the
+    first quarter turn that makes the most of them taller than wide with their rounded end
+    up, is one fingertip, its end at the top."""
     labels, n = ndimage.label(m)
     if n == 0:
         return 0, []
     sizes = ndimage.sum(m, labels, index=np.arange(1, n + 1))
-    obj = labels == int(np.argmax(sizes)) + 1
-    for turns in (0, 1, 3, 2):
-        o = np.rot90(obj, turns)
-        rows = np.flatnonzero(o.any(axis=1))
-        widths = o[rows].sum(axis=1).astype(np.float64)
-        k = max(1, rows.size // 6)
-        if rows[0] <= 1 or widths[:k].mean() >= widths[-k:].mean():
-            continue  # cut by the frame's top, or its top end is the broad one
-        width = float(np.median(widths[rows.size // 3 :]))
-        if rows.size < min_length * width:
-            continue
-        x = int(np.rint(np.mean(np.flatnonzero(o[rows[0] : rows[0] + k].any(axis=0)))))
-        return turns, [_Tip(x, int(rows[0]), width, float(rows.size), (0, o.shape[1]))]
-    return 0, []
+    big = np.argsort(-sizes)[:MAX_TIPS]
+    objects = [labels == k + 1 for k in big if sizes[k] >= SAME_HAND_WIDTH * sizes.max()]
+    best: tuple[int, list[_Tip]] = (0, [])
+    for turns in turnings:
+        inside = np.rot90(valid, turns)
+        tips = [_object_tip(np.rot90(o, turns), inside, min_length) for o in objects]
+        found = [t for t in tips if t is not None]
+        if len(found) > len(best[1]):
+            best = (turns, found)
+    return best
 
 
-def _tip_candidates(m: BoolArray, min_length: float) -> list[_Tip]:
+def _object_tip(o: BoolArray, inside: BoolArray, min_length: float) -> _Tip | None:
+    rows = np.flatnonzero(o.any(axis=1))
+    widths = o[rows].sum(axis=1).astype(np.float64)
+    k = max(1, rows.size // 6)
+    x = int(np.median(np.flatnonzero(o[rows[0]])))  # on the object: its label is the tip's
+    bend = _bend(o) - _bend(o[::-1])
+    if abs(bend) < BEND_SLACK:  # both ends as round (or as straight): the narrower is the tip
+        bend = widths[-k:].mean() - widths[:k].mean()
+    if _cut(inside, int(rows[0]), x) or bend <= 0:
+        return None  # cut by the frame's top, or its top end is the straight (cut) one
+    width = float(np.median(widths[rows.size // 3 :]))
+    if rows.size < min_length * width:
+        return None
+    return _Tip(x, int(rows[0]), width, float(rows.size), (0, o.shape[1]))
+
+
+def _bend(o: BoolArray) -> float:
+    """How far the top edge of object ``o`` is from a straight line (RMS rows, over its middle
+    80% of columns): a fingertip is rounded, the end where a segmented finger was cut is
+    straight, level or (the finger turned at an angle) not."""
+    cols = np.flatnonzero(o.any(axis=0))
+    cols = cols[round(0.1 * cols.size) : max(2, round(0.9 * cols.size))]
+    if cols.size < 3:
+        return 0.0
+    top = o[:, cols].argmax(axis=0).astype(np.float64)
+    fit = np.polyval(np.polyfit(cols.astype(np.float64), top, 1), cols)
+    return float(np.sqrt(np.mean((top - fit) ** 2)))
+
+
+def _cut(valid: BoolArray, y: int, x: int) -> bool:
+    """Whether a tip at row ``y``, column ``x`` is where the frame cuts the finger: at the
+    top row, or (the mask turned at an angle) just below the original frame's edge."""
+    return y <= 1 or not valid[max(0, y - 3) : y, max(0, x - 2) : x + 3].all()
+
+
+def _tip_candidates(m: BoolArray, valid: BoolArray, min_length: float) -> list[_Tip]:
     h, w = m.shape
     top = np.where(m.any(axis=0), m.argmax(axis=0), h).astype(np.float64)
     top = ndimage.median_filter(top, size=5, mode="nearest")
@@ -214,7 +252,7 @@ def _tip_candidates(m: BoolArray, min_length: float) -> list[_Tip]:
         lo = 0 if k == 0 else int(peaks[k - 1] + np.argmax(top[peaks[k - 1] : x]))
         hi = w if k == len(peaks) - 1 else int(x + 1 + np.argmax(top[x + 1 : peaks[k + 1]]))
         y = int(top[x])
-        if y <= 1:  # the frame cuts this "tip": it is where the finger leaves the picture
+        if _cut(valid, y, int(x)):  # the frame cuts this "tip": the finger leaves the picture
             continue
         runs = _run_widths(m[y:, lo:hi], int(x) - lo)
         width, length = _width_and_length(runs)
@@ -248,10 +286,7 @@ def _run_widths(m: BoolArray, x: int) -> npt.NDArray[np.float64]:
     for i, row in enumerate(m):
         if not row[x]:
             continue
-        left = np.flatnonzero(~row[:x])
-        right = np.flatnonzero(~row[x:])
-        start = int(left[-1]) + 1 if left.size else 0
-        stop = x + int(right[0]) if right.size else row.size
+        start, stop = row_run(row, x)
         widths[i] = stop - start
     return widths
 
@@ -284,13 +319,24 @@ def _fingertip(m: BoolArray, t: _Tip, scale: float, p: ContactlessParams) -> Fin
     right = min(t.band[1], round(t.x + 0.8 * t.width) + 1)
     bottom = min(m.shape[0], t.y + round(p.tip_length * t.width))
     labels, _ = ndimage.label(m[t.y : bottom, left:right])
-    own = labels[0, t.x - left]
+    own = _own_label(labels, t.x - left)
     tip = ndimage.binary_fill_holes(labels == own) if own else labels > 0
     cols = np.flatnonzero(tip.any(axis=0))
     left, right, tip = left + int(cols[0]), left + int(cols[-1]) + 1, tip[:, cols[0] : cols[-1] + 1]
     box = tuple(round(v / scale) for v in (left, t.y, right, bottom))
     mask = Image.fromarray(tip.astype(np.uint8) * 255).resize((box[2] - box[0], box[3] - box[1]))
     return Fingertip((box[0], box[1], box[2], box[3]), np.asarray(mask) > 127, t.width / scale)
+
+
+def _own_label(labels: npt.NDArray[np.int32], x: int) -> int:
+    """The label of the fingertip at column ``x`` of the box's top rows: the one under ``x``,
+    else the nearest one in the first rows (a finger that leans puts its top off ``x``, and
+    a neighbouring finger may reach into the box). 0: none."""
+    rows, cols = np.nonzero(labels[: max(1, labels.shape[0] // 10)])
+    if labels[0, x] or cols.size == 0:
+        return int(labels[0, x])
+    k = int(np.argmin(np.abs(cols - x) + rows))
+    return int(labels[rows[k], cols[k]])
 
 
 def _positions(tips: list[Fingertip]) -> tuple[list[Fingertip], str]:
@@ -320,21 +366,3 @@ def _positions(tips: list[Fingertip]) -> tuple[list[Fingertip], str]:
         f"make this a {hand} hand"
     )
     return [replace(t, finger=f, hand=hand) for t, f in zip(tips, order, strict=True)], why
-
-
-def _otsu(values: npt.NDArray[np.float32]) -> float:
-    hist, edges = np.histogram(values, bins=128)
-    mids = (edges[:-1] + edges[1:]) / 2
-    w0 = np.cumsum(hist)
-    w1 = w0[-1] - w0
-    m0 = np.cumsum(hist * mids) / np.maximum(w0, 1)
-    m1 = (np.sum(hist * mids) - np.cumsum(hist * mids)) / np.maximum(w1, 1)
-    return float(mids[int(np.argmax(w0 * w1 * (m0 - m1) ** 2))])
-
-
-def _no_finger(why: str) -> NotAFingerprint:
-    return NotAFingerprint(
-        f"image: expected a photo of one to four fingertips filling part of the frame, got {why}",
-        reasons=("no_finger",),
-        field="image",
-    )

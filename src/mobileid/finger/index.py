@@ -41,6 +41,7 @@ from numba import njit, prange, set_parallel_chunksize
 from mobileid.errors import InvalidArgument
 from mobileid.finger.match import MatchFeatures, match_features
 from mobileid.finger.params import ScreenParams
+from mobileid.finger.threads import one_numpy_blas_thread
 
 __all__ = ["identify", "screen", "screen_codes"]
 
@@ -116,6 +117,7 @@ def identify(
     Returns ``(gallery row, score)`` for the shortlist, best score first.
     """
     rows, _ = screen(probe_code, gallery_codes, shortlist, params)
+    one_numpy_blas_thread()
     scored = [(int(r), match_features(probe, gallery[int(r)]).score) for r in rows]
     return sorted(scored, key=lambda rs: -rs[1])
 

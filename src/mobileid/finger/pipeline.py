@@ -63,7 +63,7 @@ MATCHER_VERSION = "mcc8x6-rigid-tight/2"
 # Gates and polarity: relative contrast, face guard, ridge floors on the print (and on its
 # normalised copy), dark ridges.
 GATE_VERSION = "gate-relative-polarity-renorm/3"
-CONTACTLESS_VERSION = "contactless-tips-grey-unroll-period8.2-dog-scales5/4"
+CONTACTLESS_VERSION = "contactless-tips-grey-orient-unroll-period8.2-dog-scales5/5"
 
 
 def calibration_matcher(probe_pipeline_id: str, gallery_pipeline_id: str) -> str:
@@ -90,6 +90,7 @@ class PhotoTemplates:
     tips: tuple[PhotoTip, ...]
     quarter_turns: int  # counter-clockwise quarter turns that made the fingers point up
     positions: str  # how the positions were told, or why not
+    tilt: float = 0.0  # degrees counter-clockwise turned after the quarter turns (orient.py)
 
     @property
     def usable(self) -> tuple[PhotoTip, ...]:
@@ -172,7 +173,7 @@ class FingerPipeline:
                 tips.append(PhotoTip(tp.tip, template))
             except InputError as exc:
                 tips.append(PhotoTip(tp.tip, None, exc))
-        result = PhotoTemplates(tuple(tips), layout.quarter_turns, layout.positions)
+        result = PhotoTemplates(tuple(tips), layout.quarter_turns, layout.positions, layout.tilt)
         if not result.usable:
             assert tips[0].error is not None  # a layout has at least one fingertip
             raise tips[0].error

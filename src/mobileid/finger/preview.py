@@ -33,6 +33,7 @@ from mobileid.finger.contactless import (
 from mobileid.finger.enhance import check_print
 from mobileid.finger.errors import FingerprintTooSmall, NotAFingerprint
 from mobileid.finger.face_guard import face_scores
+from mobileid.finger.orient import upright_pixels
 from mobileid.finger.params import ContactlessParams, LoadParams, RidgeParams, contactless_floors
 from mobileid.finger.quality import check_fingerprint
 from mobileid.finger.types import FingerImage
@@ -136,7 +137,7 @@ def preview_fingertips(
     except NotAFingerprint:
         dim = _luma_p95(image.pixels) < DIM_P95
         return FingerPreview(False, ("dark", "no_finger") if dim else ("no_finger",), 0)
-    upright = np.rot90(image.pixels, layout.quarter_turns)
+    upright = upright_pixels(image.pixels, layout.quarter_turns, layout.tilt)
     tips = tuple(_check_tip(upright, tp, p, rp, lp) for tp in prints)
     ok = any(not t.problems for t in tips)
     failing = [] if ok else [k for t in tips for k in t.problems]

@@ -9,6 +9,7 @@ same transaction (``changes.py``), and the index catches up from it before a sea
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from mobileid.database import Where, attach, close_database
 from mobileid.database.unit_of_work import UnitOfWork, within
-from mobileid.errors import InvalidArgument, NotFound
+from mobileid.errors import BackendUnavailable, InvalidArgument, NotFound
 from mobileid.gallery import bulk, changes, upkeep
 from mobileid.gallery.bulk import BulkEnrolled, EnrolBatch
 from mobileid.gallery.faiss_files import remove_index_files
@@ -38,6 +39,8 @@ from mobileid.gallery.store import (
 from mobileid.gallery.sync import VectorSync
 from mobileid.gallery.vectors import DIM, Partition, VectorIndex
 from mobileid.types import SearchHit, Subject, Vector
+
+log = logging.getLogger("mobileid.gallery")
 
 Progress = Callable[[int, int], None]
 Clock = Callable[[], datetime]
@@ -220,8 +223,14 @@ class EmbeddedGallery:
         would otherwise hold deleted or purged vectors until the next search. A partition with
         no index in memory or on disk holds nothing to remove."""
         for partition in partitions:
-            if self.vectors.applied(partition) is not None:
-                self.sync.catch_up(partition)
+            try:
+                if self.vectors.applied(partition) is not None:
+                    self.sync.catch_up(partition)
+            except BackendUnavailable as exc:
+                # The removal is committed and in the change log: failing it now would tell
+                # the caller it did not happen. The index (a server, never the sealed file)
+                # applies it at its next catch-up; until then every hit is checked in SQL.
+                log.warning("removal left for the next catch-up of %s: %s", partition, exc)
 
     def get(self, subject_id: str) -> Subject:
         with Session(self.engine) as s:

@@ -17,7 +17,7 @@ import faiss
 import numpy as np
 
 from mobileid.gallery.faiss_kinds import IndexKind, train
-from mobileid.gallery.vectors import Batch, Progress, check_batch
+from mobileid.gallery.vectors import Batch, Progress, Rows, check_batch
 
 CHECKPOINT_S = 300.0  # at most this much building is lost to an interruption
 
@@ -45,6 +45,8 @@ def build(
     the first ``kind.train_size`` of them. Calls ``checkpoint`` every ``checkpoint_s``."""
     index, kind = state.index, state.kind
     done, pending, saved = int(index.ntotal), list[Batch](), time.monotonic()
+    if isinstance(batches, Rows) and state.last_id:  # resumed: read from the checkpoint on
+        batches = batches.after(state.last_id)
     for raw in batches:
         batch = _after(check_batch(raw, dim), state.last_id)
         if not len(batch.ids):

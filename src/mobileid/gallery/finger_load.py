@@ -1,60 +1,86 @@
-"""Loading a finger gallery for search: the rows' sealed screen codes, and codes for rows
-that lack one.
+"""Loading a finger gallery for search, and keeping the loaded set current.
 
 Kept apart from :mod:`.fingers` (enrolment and search) as what reads the table for the first
-stage. A load reads and opens only ids, subjects, positions and codes (~1 KB a row: AES-GCM
-per row, ~7 µs, most of a load's time), never the templates. Rows without a code (enrolled
-before migration m0004) or with one made under other screen parameters get theirs computed from
-their template (~0.5 ms a row), written back ``_BACKFILL`` rows per transaction with progress,
-before the load reads them.
+stage. A set remembers the newest change-log number it applied (``finger_changes``): before
+each search one index lookup says whether the gallery changed, and a change is caught up by
+reading only the rows touched since. A set is read whole from SQL (ids, subjects, positions
+and sealed codes, ~1 KB a row, AES-GCM per row: ~20-50 s per million) only when there is
+nothing better: with a ``folder``, each set read or caught up far enough is also written to a
+sealed snapshot file there (``finger_snapshot``), which the next process opens with one
+decryption, catches up, and checks against the table's row count and highest id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar, cast
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, Table, bindparam, func, select, update
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from mobileid.errors import MobileIdError
-from mobileid.finger.types import FingerTemplate
-from mobileid.gallery.finger_rows import (
-    FingerTemplateRow,
-    code_context,
-    pack_code,
-    row_context,
-    unpack_codes,
-    unpack_template,
+from mobileid.gallery import finger_changes
+from mobileid.gallery.finger_codes import (
+    Progress,
+    RowBox,
+    Sealed,
+    backfill,
+    forget_codes,
+    parts,
 )
-from mobileid.gallery.finger_screen import Chunk, ScreenSet, code_layout, codes_of
-from mobileid.gallery.sealing import DeploymentKeyError, SecretBox
+from mobileid.gallery.finger_rows import FingerTemplateRow, unpack_codes
+from mobileid.gallery.finger_screen import Chunk, ScreenSet, code_layout, merge
+from mobileid.gallery.finger_snapshot import (
+    Snapshot,
+    read_snapshot,
+    snapshot_path,
+    write_snapshot,
+)
+from mobileid.gallery.sealing import SecretBox
 
-__all__ = ["Progress", "ScreenLoader", "Sealed", "reseal"]
-
-Progress = Callable[[int, int], None]
-"""Called with (rows done, rows in all) while codes are computed for rows that lack one."""
-
-Sealed = Any  # a result row of a query that names the columns a method reads
+__all__ = ["ScreenLoader"]
 
 _READ_CHUNK = 4_096  # rows of codes read and opened at a time while loading (~4 MB)
-_BACKFILL = 1_000  # rows given a code per transaction (~1 s)
-_IN_LIMIT = 500  # values per SQL IN list (SQLite allows 32,766 parameters a statement)
-_T = TypeVar("_T")
+# A catch-up reads the touched rows one by one (~15 µs each): beyond a quarter of the set,
+# reading everything again costs about as much and leaves nothing stale behind.
+_CATCH_UP_SHARE = 4
+_REWRITE_SHARE = 20  # the file is written again once changes reach 5% of the set ...
+_REWRITE_MIN = 1_000  # ... and at least this many
+_SAMPLE = 256  # rows of a file's set compared with the table's before it is trusted
+
+
+@dataclass(frozen=True, eq=False)
+class _Held:
+    loaded: ScreenSet
+    applied: int  # the newest change-log number the set holds
+    written: int  # the one the file on disk holds; -1: none written by this process
 
 
 class ScreenLoader:
-    """The loaded :class:`ScreenSet` of each (gallery, pipeline) of one database, kept
-    until the table changes; ``box`` opens the rows (replaced on key rotation)."""
+    """The loaded :class:`ScreenSet` of each (gallery, pipeline) of one database, kept current
+    from the change log; ``box`` opens the rows, ``key`` seals the snapshot files in
+    ``folder`` (none: no files)."""
 
-    def __init__(self, engine: Engine, box: SecretBox, progress: Progress | None) -> None:
-        self.engine, self.box, self.progress = engine, box, progress
-        self._loaded: dict[tuple[str, str], ScreenSet] = {}
+    def __init__(
+        self,
+        engine: Engine,
+        box: SecretBox,
+        key: bytes,
+        progress: Progress | None,
+        folder: Path | None = None,
+    ) -> None:
+        self.engine, self.box, self.key, self.progress = engine, box, key, progress
+        self.folder = folder
+        self._held: dict[tuple[str, str], _Held] = {}
+        self._lock = threading.Lock()  # one load or catch-up at a time; searches wait for it
 
-    def reset(self, box: SecretBox) -> None:
-        """Forget every loaded set; open rows with ``box`` from now on."""
-        self.box, self._loaded = box, {}
+    def reset(self, box: SecretBox, key: bytes) -> None:
+        """Forget every loaded set; open rows and files with the new key from now on."""
+        with self._lock:
+            self.box, self.key, self._held = box, key, {}
 
     def rows(self, gallery: str, pipeline_id: str, ids: Sequence[int]) -> list[Sealed]:
         """The sealed templates of the rows ``ids`` that are still in the table."""
@@ -62,12 +88,137 @@ class ScreenLoader:
         q = select(t.id, t.subject_id, t.position, t.image_sha256, t.template, t.key_id)
         found: list[Sealed] = []
         with Session(self.engine) as s:
-            for part in _parts(list(ids)):
+            for part in parts(list(ids)):
                 where = (t.gallery == gallery, t.pipeline_id == pipeline_id, t.id.in_(part))
                 found += s.execute(q.where(*where)).all()
         return found
 
+    def box_for(self, gallery: str, pipeline_id: str) -> RowBox:
+        return RowBox(self.box, gallery, pipeline_id)
+
     # --- loading --------------------------------------------------------------------------
+    def load(self, gallery: str, pipeline_id: str) -> ScreenSet:
+        """The gallery's templates of ``pipeline_id``, current with the table."""
+        with self._lock:
+            with Session(self.engine) as s:
+                newest = finger_changes.latest(s, gallery)
+            held = self._held.get((gallery, pipeline_id))
+            if held is not None and held.applied == newest:
+                return held.loaded
+            if held is None:
+                held = self._from_file(gallery, pipeline_id, newest)
+            else:
+                held = self._caught_up(gallery, pipeline_id, held, newest)
+            if held is None:
+                held = self._from_sql(gallery, pipeline_id)
+            self._held[(gallery, pipeline_id)] = held = self._written(gallery, held)
+            return held.loaded
+
+    def _from_file(self, gallery: str, pipeline_id: str, newest: int) -> _Held | None:
+        """The snapshot file's set caught up to ``newest``, or None when there is none, it
+        cannot be used, or it disagrees with the table once caught up."""
+        if self.folder is None:
+            return None
+        path = snapshot_path(self.folder, gallery, pipeline_id)
+        snap = read_snapshot(self.key, path, gallery, pipeline_id)
+        if snap is None or snap.applied > newest:  # a log behind the file: another database
+            return None
+        held = self._caught_up(gallery, pipeline_id, _Held(snap.loaded, snap.applied, -1), newest)
+        if held is None or held.loaded.stamp != self._stamp(gallery, pipeline_id):
+            return None
+        if not self._agrees(gallery, held.loaded):
+            return None
+        return replace(held, written=snap.applied)
+
+    def _agrees(self, gallery: str, loaded: ScreenSet) -> bool:
+        """Whether ``_SAMPLE`` rows of ``loaded`` (the first, the last, the rest at random) are
+        in the table as the set holds them: subject, position, code. A file from another
+        database with as many rows, the same highest id and as long a log (a copy, a restore)
+        fails here, since subject ids are random."""
+        n = loaded.size
+        if not n:
+            return True  # the stamp said the table holds none either
+        picks = np.unique(np.r_[0, n - 1, np.random.default_rng().integers(0, n, _SAMPLE)])
+        picks = picks[(picks >= 0) & (picks < n)].tolist()
+        t = FingerTemplateRow
+        q = select(t.id, t.subject_id, t.position, t.image_sha256, t.screen_code, t.key_id)
+        where = (t.gallery == gallery, t.pipeline_id == loaded.pipeline_id)
+        wanted = [int(loaded.ids[r]) for r in picks]
+        with Session(self.engine) as s:
+            found = {row.id: row for row in s.execute(q.where(*where, t.id.in_(wanted)))}
+        if len(found) != len(wanted):
+            return False
+        opener = self.box_for(gallery, loaded.pipeline_id)
+        rows = [found[i] for i in wanted]
+        codes, good = unpack_codes([opener.code(row) for row in rows], *code_layout())
+        same = (
+            loaded.subjects[r] == row.subject_id and loaded.positions[r] == row.position
+            for r, row in zip(picks, rows, strict=True)
+        )
+        return bool(good.all()) and all(same) and np.array_equal(codes, loaded.codes[picks])
+
+    def _caught_up(self, gallery: str, pipeline_id: str, held: _Held, newest: int) -> _Held | None:
+        """``held`` with the rows touched after its number up to ``newest`` read again (those
+        gone dropped); None when there are too many, or one lacks a current code."""
+        with Session(self.engine) as s:
+            ids = finger_changes.touched(s, gallery, held.applied, newest)
+            if len(ids) > max(_REWRITE_MIN, held.loaded.size // _CATCH_UP_SHARE):
+                return None
+            t = FingerTemplateRow
+            q = select(t.id, t.subject_id, t.position, t.image_sha256, t.screen_code, t.key_id)
+            where = (t.gallery == gallery, t.pipeline_id == pipeline_id)
+            found = [r for part in parts(ids) for r in s.execute(q.where(*where, t.id.in_(part)))]
+        found.sort(key=lambda r: r.id)
+        opener = self.box_for(gallery, pipeline_id)
+        tag, shape = code_layout()
+        codes, good = unpack_codes([opener.code(r) for r in found], tag, shape)
+        if not good.all():
+            return None
+        old = held.loaded
+        gone = np.isin(old.ids, np.asarray(ids, dtype=np.int64))
+        if found or gone.any():
+            fresh = ScreenSet(
+                pipeline_id,
+                np.array([r.id for r in found], dtype=np.int64),
+                [r.subject_id for r in found],
+                [r.position for r in found],
+                codes,
+            )
+            old = merge(old.select(~gone) if gone.any() else old, fresh)
+        # A row gone from the table must not stay in the file: -1 has it written again now.
+        return _Held(old, newest, -1 if gone.any() else held.written)
+
+    def _from_sql(self, gallery: str, pipeline_id: str) -> _Held:
+        """Every row read from the table (codes computed first where missing or stale)."""
+        opener = self.box_for(gallery, pipeline_id)
+        for _ in range(2):  # a second pass only after stale codes were computed again
+            backfill(self.engine, opener, self.progress)
+            with Session(self.engine) as s:
+                # Read before the rows: a change committed meanwhile is caught up again.
+                newest = finger_changes.latest(s, gallery)
+            loaded, stale = self._read(opener)
+            if not stale:
+                return _Held(loaded, newest, -1)
+            forget_codes(self.engine, stale)
+        raise MobileIdError(
+            f"screen_code: expected the codes just computed for gallery {gallery!r} to read "
+            f"back current, got {len(stale)} rows still stale",
+            field="screen_code",
+        )
+
+    def _written(self, gallery: str, held: _Held) -> _Held:
+        """``held``, written to its file first when the file lags far enough behind."""
+        lag = held.applied - held.written
+        due = held.written < 0 or lag >= max(_REWRITE_MIN, held.loaded.size // _REWRITE_SHARE)
+        if self.folder is None or not due:
+            return held
+        path = snapshot_path(self.folder, gallery, held.loaded.pipeline_id)
+        try:
+            write_snapshot(self.key, path, gallery, Snapshot(held.loaded, held.applied))
+        except OSError:
+            return held  # a cache: the search goes on, the next load tries again
+        return replace(held, written=held.applied)
+
     def _stamp(self, gallery: str, pipeline_id: str) -> tuple[int, int]:
         q = select(func.count(), func.coalesce(func.max(FingerTemplateRow.id), 0)).where(
             FingerTemplateRow.gallery == gallery, FingerTemplateRow.pipeline_id == pipeline_id
@@ -76,164 +227,27 @@ class ScreenLoader:
             n, last = s.execute(q).one()
         return int(n), int(last)
 
-    def load(self, gallery: str, pipeline_id: str) -> ScreenSet:
-        """The gallery's templates of ``pipeline_id``, read anew only where the table changed."""
-        cached = self._loaded.get((gallery, pipeline_id))
-        if cached is not None and cached.stamp == self._stamp(gallery, pipeline_id):
-            return cached
-        after = cached.stamp[1] if cached is not None else 0
-        for _ in range(2):  # a second pass only after stale codes were computed again
-            self._backfill(gallery, pipeline_id, after)
-            loaded, stale = self._reload(gallery, pipeline_id, cached)
-            if not stale:
-                self._loaded[(gallery, pipeline_id)] = loaded
-                return loaded
-            self._forget_codes(stale)
-        raise MobileIdError(
-            f"screen_code: expected the codes just computed for gallery {gallery!r} to read "
-            f"back current, got {len(stale)} rows still stale",
-            field="screen_code",
-        )
-
-    def _reload(
-        self, gallery: str, pipeline_id: str, cached: ScreenSet | None
-    ) -> tuple[ScreenSet, list[int]]:
-        """The loaded set brought up to the table, and the ids of rows whose stored code was
-        made under other parameters (their code is zero in the set)."""
+    def _read(self, opener: RowBox) -> tuple[ScreenSet, list[int]]:
+        """Every row of the gallery and pipeline, codes opened ``_READ_CHUNK`` at a time; and
+        the ids of rows whose code is missing or stale (zero in the set)."""
         t = FingerTemplateRow
-        with Session(self.engine) as s:
-            now = self._stamp(gallery, pipeline_id)
-            if cached is None:
-                return self._read(s, gallery, pipeline_id, 0, now, 0)
-            # Rows only come (above the highest id seen) or go.
-            q = select(t.id).where(t.gallery == gallery, t.pipeline_id == pipeline_id)
-            ids = np.fromiter(s.scalars(q), dtype=np.int64)
-            kept = cached.select(np.isin(cached.ids, ids))
-            fresh, stale = self._read(s, gallery, pipeline_id, cached.stamp[1], now, kept.size)
-        return ScreenSet.join(pipeline_id, [kept, fresh]), stale
-
-    def _read(
-        self,
-        s: Session,
-        gallery: str,
-        pipeline_id: str,
-        after: int,
-        upto: tuple[int, int],
-        kept: int,
-    ) -> tuple[ScreenSet, list[int]]:
-        """Rows above id ``after`` up to the stamp ``upto`` (rows, highest id) of which ``kept``
-        are loaded already, their codes opened ``_READ_CHUNK`` at a time; and the ids of rows
-        whose code is missing or stale."""
-        t = FingerTemplateRow
+        expected = self._stamp(opener.gallery, opener.pipeline_id)[0]
         q = (
             select(t.id, t.subject_id, t.position, t.image_sha256, t.screen_code, t.key_id)
-            .where(t.gallery == gallery, t.pipeline_id == pipeline_id)
-            .where(t.id > after, t.id <= upto[1])
+            .where(t.gallery == opener.gallery, t.pipeline_id == opener.pipeline_id)
             .order_by(t.id)
             .execution_options(yield_per=_READ_CHUNK)
         )
         stale: list[int] = []
 
-        def chunks() -> Iterator[Chunk]:
+        def chunks(s: Session) -> Iterator[Chunk]:
             tag, shape = code_layout()
             for rows in s.execute(q).partitions():
-                plain = [self._open_code(r, gallery, pipeline_id) for r in rows]
-                codes, good = unpack_codes(plain, tag, shape)
+                codes, good = unpack_codes([opener.code(r) for r in rows], tag, shape)
                 ids = [r.id for r in rows]
                 stale.extend(i for i, ok in zip(ids, good.tolist(), strict=True) if not ok)
                 yield ids, [r.subject_id for r in rows], [r.position for r in rows], codes
 
-        loaded = ScreenSet.read(pipeline_id, chunks(), expected=max(upto[0] - kept, 0))
-        return loaded, stale
-
-    def _backfill(self, gallery: str, pipeline_id: str, after: int) -> int:
-        """Give every row above id ``after`` that has no code one, from its template,
-        ``_BACKFILL`` rows per transaction, reporting progress. Returns the rows given one."""
-        t = FingerTemplateRow
-        where = (
-            t.gallery == gallery,
-            t.pipeline_id == pipeline_id,
-            t.screen_code.is_(None),
-        )
         with Session(self.engine) as s:
-            total = int(s.scalar(select(func.count()).where(*where, t.id > after)) or 0)
-        done, last = 0, after
-        tag, _ = code_layout()
-        table = cast(Table, FingerTemplateRow.__table__)
-        write = (
-            update(table)
-            .where(table.c.id == bindparam("row"))
-            .values(screen_code=bindparam("code"))
-        )
-        while done < total:
-            with Session(self.engine) as s, s.begin():
-                q = select(t.id, t.subject_id, t.position, t.image_sha256, t.template, t.key_id)
-                rows = s.execute(q.where(*where, t.id > last).order_by(t.id).limit(_BACKFILL)).all()
-                if not rows:
-                    break
-                codes = codes_of([self.open(r, gallery, pipeline_id) for r in rows])
-                values = [
-                    {
-                        "row": r.id,
-                        "code": self._seal_code(r, gallery, pipeline_id, pack_code(c, tag)),
-                    }
-                    for r, c in zip(rows, codes, strict=True)
-                ]
-                s.connection().execute(write, values)
-            done, last = done + len(rows), rows[-1].id
-            if self.progress:
-                self.progress(min(done, total), total)
-        return done
-
-    def _forget_codes(self, ids: list[int]) -> None:
-        """Clear the stored codes of rows ``ids`` so that the next backfill computes them."""
-        t = FingerTemplateRow
-        with Session(self.engine) as s, s.begin():
-            for part in _parts(ids):
-                s.execute(update(t).where(t.id.in_(part)).values(screen_code=None))
-
-    def _check_key(self, row: Sealed) -> None:
-        if row.key_id != self.box.key_id:
-            raise DeploymentKeyError(
-                f"finger templates: expected rows sealed with the deployment key in use "
-                f"({self.box.key_id}), got a row sealed with key {row.key_id}",
-                field="key",
-            )
-
-    def open(self, row: Sealed, gallery: str, pipeline_id: str) -> FingerTemplate:
-        """The template of a row (its gallery and pipeline are known)."""
-        self._check_key(row)
-        context = row_context(gallery, row.subject_id, row.position, row.image_sha256, pipeline_id)
-        return unpack_template(self.box.open(row.template, context, row.key_id), pipeline_id)
-
-    def _open_code(self, row: Sealed, gallery: str, pipeline_id: str) -> bytes | None:
-        """The opened code payload of a row, or None where it has none yet."""
-        self._check_key(row)
-        if row.screen_code is None:
-            return None
-        context = code_context(gallery, row.subject_id, row.position, row.image_sha256, pipeline_id)
-        return self.box.open(row.screen_code, context, row.key_id)
-
-    def _seal_code(self, row: Sealed, gallery: str, pipeline_id: str, payload: bytes) -> bytes:
-        context = code_context(gallery, row.subject_id, row.position, row.image_sha256, pipeline_id)
-        return self.box.seal(payload, context)
-
-
-def reseal(row: FingerTemplateRow, old: SecretBox, new: SecretBox) -> None:
-    """Row's template and code (where it has one) opened with ``old``, sealed with ``new``."""
-    context = _context(row)
-    row.template = new.seal(old.open(row.template, context, row.key_id), context)
-    if row.screen_code is not None:
-        where = (row.gallery, row.subject_id, row.position, row.image_sha256, row.pipeline_id)
-        code = code_context(*where)
-        row.screen_code = new.seal(old.open(row.screen_code, code, row.key_id), code)
-    row.key_id = new.key_id
-
-
-def _context(row: FingerTemplateRow) -> str:
-    return row_context(row.gallery, row.subject_id, row.position, row.image_sha256, row.pipeline_id)
-
-
-def _parts(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
-    for i in range(0, len(values), _IN_LIMIT):
-        yield values[i : i + _IN_LIMIT]
+            loaded = ScreenSet.read(opener.pipeline_id, chunks(s), expected=expected)
+        return loaded, stale

@@ -31,7 +31,7 @@ from mobileid.finger.match import MatchFeatures, prepare
 from mobileid.finger.params import MatchParams, ScreenParams
 from mobileid.finger.types import FingerTemplate
 
-__all__ = ["FEATURE_CACHE", "FeatureCache", "ScreenSet", "code_layout", "codes_of"]
+__all__ = ["FEATURE_CACHE", "FeatureCache", "ScreenSet", "code_layout", "codes_of", "merge"]
 
 # Prepared templates kept per gallery object, least recently used dropped first. 2,000 holds
 # the shortlists of the largest search (10 probes × 2 kinds of template × SHORTLIST 100), so a
@@ -142,6 +142,24 @@ class ScreenSet:
             [s for p in parts for s in p.positions],
             np.concatenate([p.codes for p in parts]),
         )
+
+
+def merge(a: ScreenSet, b: ScreenSet) -> ScreenSet:
+    """The rows of ``a`` and ``b`` (no id in both) in one set, by ascending id."""
+    if not b.size:
+        return a
+    joined = ScreenSet.join(a.pipeline_id, [a, b])
+    if not a.size or a.ids[-1] < b.ids[0]:
+        return joined  # new rows only come above the highest id; a changed row may not
+    order = np.argsort(joined.ids, kind="stable")
+    rows = order.tolist()
+    return ScreenSet(
+        a.pipeline_id,
+        joined.ids[order],
+        [joined.subjects[r] for r in rows],
+        [joined.positions[r] for r in rows],
+        joined.codes[order],
+    )
 
 
 _A = TypeVar("_A", bound=np.ndarray)

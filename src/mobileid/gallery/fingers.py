@@ -20,16 +20,20 @@ does, so loading a gallery reads and opens only ids, subjects, positions and cod
 shortlisted rows' templates are read from SQL at search time (a row deleted since the load is
 no longer found there, so it is no hit) and their matcher's working form kept in a bounded
 cache. The first search of a gallery loads it (:meth:`FingerGallery.preload` does it at
-start-up instead); when the table changes (row count or highest row id: ids are never reused,
-see ``sqlite_autoincrement``) only new rows are read and deleted ones dropped. Rows without a
-code (enrolled before migration m0004) or with one made under other screen parameters get one
-computed from their template at that load, written back in batches, with progress.
+start-up instead); the database logs every change to the table (``finger_changes``, written by
+triggers), so a search checks that its set is current with one index lookup, and after a
+change only the rows touched are read again. With a snapshot folder a set is also kept in one
+sealed file, opened with one decryption by the next process and caught up from the log. Rows
+without a code (enrolled before migration m0004) or with one made under other screen
+parameters get one computed from their template when the gallery is read from the table,
+written back in batches, with progress.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -46,8 +50,10 @@ from mobileid.database.unit_of_work import UnitOfWork, within
 from mobileid.errors import InvalidArgument
 from mobileid.finger.index import screen, screen_codes
 from mobileid.finger.match import MatchFeatures, match_features, prepare
+from mobileid.finger.threads import one_numpy_blas_thread
 from mobileid.gallery.embedded import GALLERY_NAME
-from mobileid.gallery.finger_load import Progress, ScreenLoader, Sealed, reseal
+from mobileid.gallery.finger_codes import Progress, Sealed, reseal
+from mobileid.gallery.finger_load import ScreenLoader
 from mobileid.gallery.finger_rows import (
     FINGER_POSITIONS,
     FingerCapture,
@@ -84,7 +90,11 @@ F32 = npt.NDArray[np.float32]
 
 
 class FingerGallery:
-    """Finger templates in the embedded database; ``key`` seals them (never read from disk)."""
+    """Finger templates in the embedded database; ``key`` seals them (never read from disk).
+
+    With ``snapshots`` (a folder), each loaded set is also kept there in a sealed file, so
+    that the next process opens the gallery with one decryption (``finger_load``).
+    """
 
     def __init__(
         self,
@@ -93,11 +103,12 @@ class FingerGallery:
         key: bytes,
         clock: Clock = lambda: datetime.now(UTC),
         progress: Progress | None = None,
+        snapshots: Path | None = None,
     ) -> None:
         self._box = SecretBox(key)
         self.engine, self._owns_engine = attach(database)
         self.clock = clock
-        self._screens = ScreenLoader(self.engine, self._box, progress)
+        self._screens = ScreenLoader(self.engine, self._box, key, progress, snapshots)
         self._features = FeatureCache()
 
     def close(self) -> None:
@@ -280,6 +291,7 @@ class FingerGallery:
         rows, _ = self._screen(loaded, probe, shortlist)
         features = self._shortlisted(gallery, loaded, rows)
         hits = []
+        one_numpy_blas_thread()  # small products: BLAS threads only spin (finger/threads.py)
         for r in rows.tolist():
             row_id = int(loaded.ids[r])
             if row_id in features:  # else deleted since the load: no longer a hit
@@ -302,7 +314,7 @@ class FingerGallery:
         return {r.id: self._features.get(r.id, self._preparer(r, gallery, pid)) for r in found}
 
     def _preparer(self, row: Sealed, gallery: str, pid: str) -> Callable[[], MatchFeatures]:
-        return lambda: prepare(self._screens.open(row, gallery, pid))
+        return lambda: prepare(self._screens.box_for(gallery, pid).template(row))
 
     def preload(self, gallery: str, pipeline_id: str) -> int:
         """Load the gallery's templates of ``pipeline_id`` for search now, rather than at its
@@ -345,7 +357,7 @@ class FingerGallery:
             if len(rows) < batch:
                 break
         self._box = new_box
-        self._screens.reset(new_box)
+        self._screens.reset(new_box, new)
         self._features.clear()
         return total
 

@@ -5,7 +5,9 @@ Each partition is one collection named from its key (``mobileid_<16 hex>``), who
 names the gallery and pipeline. A small state collection holds, per partition, the last
 change-log sequence applied; it is written after the vectors, so a crash between the two only
 makes the next catch-up apply the same changes again (idempotent). Every call carries a time
-limit; a server that is down or slow raises BackendUnavailable, never hangs.
+limit, given to each request (pymilvus bounds its retries by it; without one it retries up to
+75 times with back-off, over a minute): a server that is down or slow raises
+BackendUnavailable, never hangs.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ STATE = "mobileid_state"
 # ~200 ms a read on a standalone server). Writes by other replicas may be seen late: a stale
 # "applied" only makes a catch-up apply changes again, and every hit is re-checked in SQL.
 READS = "Session"
+SLOW_S = 60.0
 _INSERT_ROWS = 5_000  # rows per insert request (gRPC messages stay well under 64 MB)
 T = TypeVar("T")
 
@@ -58,6 +61,9 @@ class MilvusVectorIndex:
         dim: int = DIM,
     ) -> None:
         self.uri, self.timeout, self.dim = uri, timeout, dim
+        # Creating, loading, flushing or dropping a collection moves segments on the server
+        # and takes seconds on a busy one: bounded, but more loosely than a search.
+        self.slow = max(timeout, SLOW_S)
         self._index_type, self._index_params = index_type, index_params or {}
         self._search_params = search_params or {}
         self._lock = threading.Lock()
@@ -83,16 +89,19 @@ class MilvusVectorIndex:
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         """Run one request; a failure of the server becomes BackendUnavailable naming it."""
+        # pymilvus's transport: a request past its deadline comes out as grpc's own error
+        from grpc import RpcError  # type: ignore[import-untyped]
         from pymilvus.exceptions import MilvusException
 
         try:
             return fn()
         except InvalidArgument:
             raise
-        except (MilvusException, OSError, TimeoutError, RuntimeError) as e:
+        except (MilvusException, RpcError, OSError, TimeoutError, RuntimeError) as e:
             raise BackendUnavailable(
                 f"vector index: expected Milvus at {self.uri} to answer {what} within "
-                f"{self.timeout:g} s, got {type(e).__name__}: {e}",
+                f"{self.timeout:g} s ({self.slow:g} s for collection changes), got "
+                f"{type(e).__name__}: {e}",
                 field="vector_uri",
             ) from None
 
@@ -103,10 +112,12 @@ class MilvusVectorIndex:
             return name
         with self._lock:
             c = self.client
-            if not self._call("has_collection", lambda: c.has_collection(name)):
+            if not self._call(
+                "has_collection", lambda: c.has_collection(name, timeout=self.timeout)
+            ):
                 self._create(name, f"{partition.gallery}|{partition.pipeline_id}")
             self._ensure_state()
-            self._call("load_collection", lambda: c.load_collection(name))
+            self._call("load_collection", lambda: c.load_collection(name, timeout=self.slow))
             self._known.add(name)
         return name
 
@@ -126,7 +137,11 @@ class MilvusVectorIndex:
         self._call(
             "create_collection",
             lambda: self.client.create_collection(
-                name, schema=schema, index_params=params, consistency_level="Strong"
+                name,
+                schema=schema,
+                index_params=params,
+                consistency_level="Strong",
+                timeout=self.slow,
             ),
         )
 
@@ -134,8 +149,8 @@ class MilvusVectorIndex:
         from pymilvus import DataType, MilvusClient
 
         c = self.client
-        if self._call("has_collection", lambda: c.has_collection(STATE)):
-            self._call("load_collection", lambda: c.load_collection(STATE))
+        if self._call("has_collection", lambda: c.has_collection(STATE, timeout=self.timeout)):
+            self._call("load_collection", lambda: c.load_collection(STATE, timeout=self.slow))
             return
         schema = MilvusClient.create_schema(auto_id=False, description="mobileid index state")
         schema.add_field("name", DataType.VARCHAR, is_primary=True, max_length=64)
@@ -146,10 +161,14 @@ class MilvusVectorIndex:
         self._call(
             "create_collection",
             lambda: c.create_collection(
-                STATE, schema=schema, index_params=params, consistency_level="Strong"
+                STATE,
+                schema=schema,
+                index_params=params,
+                consistency_level="Strong",
+                timeout=self.slow,
             ),
         )
-        self._call("load_collection", lambda: c.load_collection(STATE))
+        self._call("load_collection", lambda: c.load_collection(STATE, timeout=self.slow))
 
     # --- the protocol ---------------------------------------------------------------------
     def applied(self, partition: Partition) -> int | None:
@@ -157,14 +176,18 @@ class MilvusVectorIndex:
         rows = self._call(
             "get",
             lambda: self.client.get(
-                STATE, ids=[name], output_fields=["applied"], consistency_level=READS
+                STATE,
+                ids=[name],
+                output_fields=["applied"],
+                consistency_level=READS,
+                timeout=self.timeout,
             ),
         )
         return int(rows[0]["applied"]) if rows else None
 
     def _set_applied(self, name: str, upto: int) -> None:
         row = {"name": name, "applied": int(upto), "vector": [0.0, 0.0]}
-        self._call("upsert", lambda: self.client.upsert(STATE, [row]))
+        self._call("upsert", lambda: self.client.upsert(STATE, [row], timeout=self.timeout))
 
     def apply(self, partition: Partition, upserts: Batch, removes: Ids, upto: int) -> None:
         upserts = check_batch(upserts, self.dim)
@@ -172,7 +195,7 @@ class MilvusVectorIndex:
         gone = np.unique(np.concatenate([np.asarray(removes, dtype=np.int64), upserts.ids]))
         if len(gone):
             ids = [int(i) for i in gone]
-            self._call("delete", lambda: self.client.delete(name, ids=ids))
+            self._call("delete", lambda: self.client.delete(name, ids=ids, timeout=self.timeout))
         self._insert(name, upserts)
         self._set_applied(name, upto)
 
@@ -186,7 +209,7 @@ class MilvusVectorIndex:
                     strict=True,
                 )
             ]
-            self._call("insert", partial(self.client.insert, name, rows))
+            self._call("insert", partial(self.client.insert, name, rows, timeout=self.timeout))
 
     def rebuild(
         self,
@@ -200,7 +223,9 @@ class MilvusVectorIndex:
         search during a rebuild sees part of the partition; the store re-checks hits in SQL."""
         name = _collection(partition)
         with self._lock:
-            self._call("drop_collection", lambda: self.client.drop_collection(name))
+            self._call(
+                "drop_collection", lambda: self.client.drop_collection(name, timeout=self.slow)
+            )
             self._known.discard(name)
         name = self._ensure(partition)
         done = 0
@@ -210,7 +235,7 @@ class MilvusVectorIndex:
             done += len(batch.ids)
             if progress:
                 progress(done, max(total, done))
-        self._call("flush", lambda: self.client.flush(name))
+        self._call("flush", lambda: self.client.flush(name, timeout=self.slow))
         self._set_applied(name, upto)
 
     def wants_rebuild(self, partition: Partition) -> bool:
@@ -228,6 +253,7 @@ class MilvusVectorIndex:
                 limit=k,
                 search_params=params,
                 consistency_level=READS,
+                timeout=self.timeout,
             ),
         )
         return [VectorHit(int(h["id"]), float(h["distance"])) for h in found[0]]
@@ -237,7 +263,11 @@ class MilvusVectorIndex:
         rows = self._call(
             "query",
             lambda: self.client.query(
-                name, filter="", output_fields=["count(*)"], consistency_level=READS
+                name,
+                filter="",
+                output_fields=["count(*)"],
+                consistency_level=READS,
+                timeout=self.timeout,
             ),
         )
         return int(rows[0]["count(*)"])
@@ -246,9 +276,13 @@ class MilvusVectorIndex:
         name = _collection(partition)
         self._ensure_state()
         with self._lock:
-            self._call("drop_collection", lambda: self.client.drop_collection(name))
+            self._call(
+                "drop_collection", lambda: self.client.drop_collection(name, timeout=self.slow)
+            )
             self._known.discard(name)
-            self._call("delete", lambda: self.client.delete(STATE, ids=[name]))
+            self._call(
+                "delete", lambda: self.client.delete(STATE, ids=[name], timeout=self.timeout)
+            )
 
     def close(self) -> None:
         if self._client is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import secrets
 import struct
+from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
@@ -25,6 +27,7 @@ __all__ = [
     "SecretBox",
     "index_context",
     "open_vector",
+    "open_vectors",
     "row_context",
 ]
 
@@ -54,6 +57,16 @@ def open_vector(box: SecretBox, sealed: bytes, context: str, stored_key_id: str 
             field="key",
         )
     return box.open(sealed, context, stored_key_id)
+
+
+def open_vectors(
+    box: SecretBox, sealed: Sequence[bytes], contexts: Sequence[str], key_ids: Sequence[str | None]
+) -> list[bytes]:
+    """``open_vector`` of many rows (a rebuild reads every row of a gallery)."""
+    for i, stored in enumerate(key_ids):
+        if stored != box.key_id:  # raises, with what to do
+            open_vector(box, sealed[i], contexts[i], stored)
+    return box.open_many(sealed, contexts, cast(Sequence[str], key_ids))
 
 
 def as_vectors(blobs: list[bytes], dim: int) -> np.ndarray:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     select,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from mobileid.errors import InvalidArgument
@@ -102,6 +103,11 @@ class GalleryVersion(Base):
 _MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
+def param_mark(conn: Connection) -> str:
+    """The driver's placeholder for one parameter in driver SQL."""
+    return _MARKS[conn.dialect.paramstyle]
+
+
 def insert_rows(
     s: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
@@ -113,7 +119,7 @@ def insert_rows(
     if not rows:
         return
     conn = s.connection()
-    mark = _MARKS[conn.dialect.paramstyle]
+    mark = param_mark(conn)
     marks = ", ".join([mark] * len(columns))
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
     conn.exec_driver_sql(sql, list(rows))

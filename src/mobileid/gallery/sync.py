@@ -19,13 +19,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from mobileid.gallery import changes
-from mobileid.gallery.sealing import SecretBox, as_vectors, open_vector, row_context
+from mobileid.gallery.sealing import SecretBox, as_vectors, open_vectors, row_context
 from mobileid.gallery.store import EmbeddingRow
 from mobileid.gallery.vectors import (
     DIM,
     Batch,
     Partition,
     Progress,
+    Rows,
     VectorIndex,
     check_k,
     check_probe,
@@ -111,9 +112,11 @@ class VectorSync:
         with Session(self.engine) as s:
             return int(s.scalar(q) or 0)
 
-    def snapshot(self, partition: Partition) -> Iterator[Batch]:
+    def snapshot(self, partition: Partition) -> Rows:
         """Every row of the partition in id order, ``SNAPSHOT_BATCH`` at a time."""
-        last = 0
+        return Rows(lambda after: self._rows_after(partition, after))
+
+    def _rows_after(self, partition: Partition, last: int) -> Iterator[Batch]:
         while True:
             with Session(self.engine) as s:
                 q = _rows(partition).where(last < _ID).order_by(_ID).limit(SNAPSHOT_BATCH)
@@ -134,11 +137,13 @@ class VectorSync:
     def _open(self, partition: Partition, rows: Sequence[Any]) -> Batch:
         if not rows:
             return empty_batch()
-        box = self._box()
-        blobs = [
-            open_vector(box, r[2], row_context(partition.gallery, r[1], r[4], r[5]), r[3])
-            for r in rows
-        ]
+        gallery = partition.gallery
+        blobs = open_vectors(
+            self._box(),
+            [r[2] for r in rows],
+            [row_context(gallery, r[1], r[4], r[5]) for r in rows],
+            [r[3] for r in rows],
+        )
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         return Batch(ids, as_vectors(blobs, DIM).copy())
 

@@ -10,7 +10,7 @@ this protocol; the store maps ids back to subjects and re-checks every hit again
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -55,6 +55,20 @@ class Batch:
 
     ids: Ids
     vectors: Matrix
+
+
+class Rows:
+    """A partition's rows in id order, batch by batch, as a rebuild reads them; ``after``
+    starts past a row id, so a resumed build neither reads nor opens the rows it holds."""
+
+    def __init__(self, read: Callable[[int], Iterable[Batch]]) -> None:
+        self._read = read
+
+    def __iter__(self) -> Iterator[Batch]:
+        return iter(self._read(0))
+
+    def after(self, last_id: int) -> Iterable[Batch]:
+        return self._read(last_id)
 
 
 class VectorIndex(Protocol):

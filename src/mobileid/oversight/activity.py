@@ -55,8 +55,18 @@ def retention_figures(window: Sequence[AuditEntry]) -> dict[str, Any]:
         "purges": len(purges),
         "deleted": sum(count(e.details.get("deleted")) for e in purges),
         "failed": sum(1 for e in purges if e.outcome != Outcome.OK),
+        "unfinished": unfinished_purges(window),
         "by_target": [groups[k] for k in sorted(groups)],
     }
+
+
+def unfinished_purges(window: Sequence[AuditEntry]) -> int:
+    """Purges of a record source whose intent is in the window but whose receipt is not: the
+    log or the process failed between deleting and recording (some records may be gone)."""
+    receipts = {e.details.get("purge_id") for e in of(window, EventType.PURGE)}
+    return sum(
+        1 for e in of(window, EventType.PURGE_STARTED) if e.details.get("purge_id") not in receipts
+    )
 
 
 def training_figures(window: Sequence[AuditEntry]) -> dict[str, dict[str, int]]:

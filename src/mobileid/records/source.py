@@ -7,7 +7,7 @@ source, ``sqlite:///PATH``) and on PostgreSQL (``postgresql://...``), chosen by 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -176,12 +176,17 @@ class SqlRecordSource:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def purge_imported_before(
-        self, cutoff: datetime, receipt: Callable[[int], None] | None = None
-    ) -> int:
+    def count_imported_before(self, cutoff: datetime) -> int:
+        """How many records were imported before ``cutoff`` (what a purge would delete)."""
+        cut = cutoff.astimezone(UTC).isoformat(timespec="seconds")
+        with self.engine.connect() as conn:
+            q = select(func.count()).select_from(records).where(records.c.imported_at < cut)
+            return int(conn.execute(q).scalar_one())
+
+    def purge_imported_before(self, cutoff: datetime) -> int:
         """Delete records imported before ``cutoff`` with their keys, names and links, in one
-        transaction; ``receipt(deleted)`` runs inside it (the audit entry): if it raises,
-        nothing is deleted."""
+        transaction (all or none); returns how many records. The audit entries around it are
+        the caller's (``service/retention.py``): this database is not the log's."""
         cut = cutoff.astimezone(UTC).isoformat(timespec="seconds")
         with self.engine.begin() as conn:
             old = select(records.c.record_id).where(records.c.imported_at < cut)
@@ -190,10 +195,7 @@ class SqlRecordSource:
             conn.execute(delete(record_keys).where(record_keys.c.record_id.in_(old)))
             conn.execute(delete(record_names).where(record_names.c.record_id.in_(old)))
             done = conn.execute(delete(records).where(records.c.imported_at < cut))
-            deleted = int(done.rowcount or 0)
-            if receipt:
-                receipt(deleted)
-        return deleted
+            return int(done.rowcount or 0)
 
     def types_of(self, record_ids: Iterable[str]) -> dict[str, RecordType]:
         """The type of each of these records that the source holds (absent ones left out)."""

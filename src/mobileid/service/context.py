@@ -183,8 +183,14 @@ class Context:
             if self._fingers is None:
                 key = deployment_key(self.settings, self.engine)
                 # The same progress line reports the codes computed for finger rows
-                # enrolled before codes were stored (the first load after an upgrade).
-                self._fingers = FingerGallery(self.engine, key=key, progress=self.progress)
+                # enrolled before codes were stored (the first load after an upgrade). Loaded
+                # sets are kept beside the face index files, sealed (a cache of SQL).
+                self._fingers = FingerGallery(
+                    self.engine,
+                    key=key,
+                    progress=self.progress,
+                    snapshots=self.settings.index_dir / "fingers",
+                )
             return self._fingers
 
     @property

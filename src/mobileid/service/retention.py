@@ -14,11 +14,12 @@ keeps only counts and ids in the audit log, so they need no purge.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mobileid.audit import AuditEvent, EventType
+from mobileid.audit import AuditEvent, EventType, Outcome
 from mobileid.auth import Action
 from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.errors import InvalidArgument
@@ -26,6 +27,10 @@ from mobileid.gallery.protocol import Purged
 from mobileid.service.access import authorize
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
+
+if TYPE_CHECKING:
+    from mobileid.records import SourceRegistry
+    from mobileid.records.registry import SourceEntry
 
 
 @dataclass(frozen=True)
@@ -115,10 +120,10 @@ def _receipt(purged: Purged, hours: int, now: datetime, *, training: bool) -> di
 
 def purge_sources(ctx: Context, caller: Caller, now: datetime) -> dict[str, int]:
     """Enforce each record source's ``retention_days`` as of ``now``: records imported before
-    the cutoff are deleted, and the receipt is written inside the source's deleting
-    transaction (if it cannot be written, nothing is deleted). Returns {source: deleted}."""
+    the cutoff are deleted, between two audit entries (see ``_purge_source``). Returns
+    {source: deleted}."""
     authorize(ctx, caller, Action.MANAGE_SOURCES)
-    from mobileid.records import SourceRegistry, SqlRecordSource
+    from mobileid.records import SourceRegistry
 
     if now.tzinfo is None:
         raise InvalidArgument(
@@ -127,32 +132,50 @@ def purge_sources(ctx: Context, caller: Caller, now: datetime) -> dict[str, int]
     registry = SourceRegistry(ctx.settings.data_dir / "records")
     done: dict[str, int] = {}
     for entry in registry.entries():
-        if entry.retention_days is None:
-            continue
-        cutoff = now.astimezone(UTC) - timedelta(days=entry.retention_days)
-        details = {
-            "source": entry.name,
-            "rule": f"{entry.retention_days}d",
-            "retention_days": entry.retention_days,
-            "now": now.astimezone(UTC).isoformat(timespec="seconds"),
-            "cutoff": cutoff.isoformat(timespec="seconds"),
-            "training": entry.synthetic,
-        }
-
-        def receipt(deleted: int, details: dict[str, Any] = details) -> None:
-            event = AuditEvent(
-                EventType.PURGE,
-                caller.operator,
-                caller.role,
-                "retention",
-                details={**details, "deleted": deleted},
-            )
-            ctx.audit.record(event)
-
-        source = registry.open(entry.name)
-        try:
-            assert isinstance(source, SqlRecordSource)
-            done[entry.name] = source.purge_imported_before(cutoff, receipt)
-        finally:
-            source.close()
+        if entry.retention_days is not None:
+            done[entry.name] = _purge_source(ctx, caller, registry, entry, now.astimezone(UTC))
     return done
+
+
+def _purge_source(
+    ctx: Context, caller: Caller, registry: SourceRegistry, entry: SourceEntry, now: datetime
+) -> int:
+    """Purge one source. Its records live in another database than the log, and neither
+    engine offers a two-phase commit here (SQLite has none; PostgreSQL's needs
+    max_prepared_transactions, off by default), so the order gives the guarantee instead:
+
+    1. ``purge_started`` (the intent: source, cutoff, a purge id, how many records match) is
+       committed to the log before anything is deleted, so no deletion is ever unrecorded;
+    2. the source deletes in one transaction of its own;
+    3. the ``purge`` receipt (the same purge id, the count deleted) is committed; a deletion
+       that failed gets a ``failed`` receipt with 0 deleted (its transaction rolled back).
+
+    A crash or an unreachable log between 2 and 3 leaves an intent without a receipt, which
+    the oversight report counts as unfinished; at most the intent's count was deleted."""
+    cutoff = now - timedelta(days=entry.retention_days or 0)
+    details = {
+        "source": entry.name,
+        "rule": f"{entry.retention_days}d",
+        "retention_days": entry.retention_days,
+        "now": now.isoformat(timespec="seconds"),
+        "cutoff": cutoff.isoformat(timespec="seconds"),
+        "training": entry.synthetic,
+        "purge_id": uuid.uuid4().hex[:16],
+    }
+    who = (caller.operator, caller.role, "retention")
+    source = registry.open(entry.name)
+    try:
+        doomed = source.count_imported_before(cutoff)
+        ctx.audit.record(
+            AuditEvent(EventType.PURGE_STARTED, *who, details={**details, "matching": doomed})
+        )
+        try:
+            deleted = source.purge_imported_before(cutoff)
+        except Exception as exc:
+            failed = {**details, "deleted": 0, "error": type(exc).__name__}
+            ctx.audit.record(AuditEvent(EventType.PURGE, *who, Outcome.FAILED, details=failed))
+            raise
+    finally:
+        source.close()
+    ctx.audit.record(AuditEvent(EventType.PURGE, *who, details={**details, "deleted": deleted}))
+    return deleted
