@@ -14,15 +14,15 @@ from mobileid.finger.params import MatchParams
 from mobileid.finger.types import FingerTemplate
 from tests.finger.bank import TemplateBank
 
-# On FVC2002 DB1_B all-impostor pairs, 0.45 is about FMR 1e-3 (highest impostor seen: 0.47).
-THRESHOLD = 0.45
+# On FVC2002 DB1_B all-impostor pairs, 0.25 is about FMR 1e-3 (highest impostor seen: 0.27).
+THRESHOLD = 0.25
 
 
 def test_sourceafis_trio_separates(templates: TemplateBank) -> None:
-    """SourceAFIS's probe matches its mate well above the threshold, its non-mate well below."""
+    """SourceAFIS's probe beats the threshold by far; its non-mate stays below half of it."""
     probe = templates.afis("probe.png")
     assert compare(probe, templates.afis("matching.png")).score > THRESHOLD + 0.15
-    assert compare(probe, templates.afis("nonmatching.png")).score < THRESHOLD - 0.2
+    assert compare(probe, templates.afis("nonmatching.png")).score < THRESHOLD / 2
 
 
 def test_same_print_in_another_format_matches_fully(templates: TemplateBank) -> None:

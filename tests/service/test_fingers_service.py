@@ -112,7 +112,7 @@ def test_unseen_impression_ranks_its_finger_first(enrolled) -> None:
     assert best.name == "F103" and best.band is Band.POSSIBLE
     assert best.fmr == pytest.approx(RESOLUTION) and best.matches[0].score > 0.45
     assert all(c.band is Band.NONE for c in result.candidates[1:])
-    assert result.thresholds["strong"] is None and result.thresholds["possible"] > 0.3
+    assert result.thresholds["strong"] is None and result.thresholds["possible"] > 0.2
     assert "human review" in result.notice and result.gallery_sizes == {"field": 8}
 
 
@@ -339,7 +339,7 @@ def test_shipped_calibration_supports_the_possible_band_only(enrolled) -> None:
     cal = ctx.finger_calibration
     assert cal.matcher == ctx.finger_pipeline.pipeline_id
     assert cal.impostor_count == 2880 and cal.resolution == pytest.approx(RESOLUTION)
-    assert 0.3 < cal.threshold(1e-3) < 0.6
+    assert 0.2 < cal.threshold(1e-3) < 0.6  # the tight pairing's scale: highest impostor 0.27
     with pytest.raises(InvalidArgument, match="resolution"):
         cal.threshold(1e-5)
 
@@ -358,10 +358,10 @@ def test_a_poor_probe_reads_its_own_stratum_table(enrolled) -> None:
     result = identify_fingers(ctx, CONSOLE, images, reason=reason, galleries=["field"])
     assert [p.calibration_stratum for p in result.probes] == ["good", "poor"]
     good, poor = ctx.finger_calibration_for(100.0)[1], ctx.finger_calibration_for(0.0)[1]
-    # The poor table starts from the good one: never a lower rate, a higher one somewhere.
+    # The poor table starts from the good one: never a lower rate. (The good table is held to
+    # the worst imitated sensor, which today already covers the poor probes' bound.)
     grid = [i / 200 for i in range(201)]
     assert all(poor.fmr(x) >= good.fmr(x) * (1 - 1e-9) for x in grid)
-    assert any(poor.fmr(x) > good.fmr(x) * 1.5 for x in grid)
     for c in result.candidates:
         for m in c.matches:
             assert m.fmr == pytest.approx((poor if m.probe == 1 else good).fmr(m.score), rel=1e-3)

@@ -14,6 +14,8 @@ the distance from the seed because skin stretches.
 The score is ``n² / (overlap_a · overlap_b)``: ``n`` paired minutiae, each overlap the number of
 minutiae of that print lying where the other print also has minutiae, floored so that a tiny
 overlap cannot score high by chance. It is in [0, 1]; higher is more alike.
+
+The pairing tolerances were tightened (``MatchParams``: measurements beside them).
 """
 
 from __future__ import annotations
@@ -353,7 +355,7 @@ def _normalised(n: int, moved_a: F64, points_b: F64, p: MatchParams) -> float:
     d = np.hypot(
         moved_a[:, None, 0] - points_b[None, :, 0], moved_a[:, None, 1] - points_b[None, :, 1]
     )
-    reach = 3.0 * p.dist_tol
+    reach = p.overlap_reach
     overlap_a = max(int((d.min(axis=1) <= reach).sum()), p.min_overlap, n)
     overlap_b = max(int((d.min(axis=0) <= reach).sum()), p.min_overlap, n)
     return float(n * n / (overlap_a * overlap_b))

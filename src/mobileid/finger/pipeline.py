@@ -58,7 +58,8 @@ __all__ = [
     "load_finger_pipeline",
 ]
 
-MATCHER_VERSION = "mcc8x6-rigid/1"
+# /2: tighter pairing tolerances (params.MatchParams), the overlap reach kept at 42 px.
+MATCHER_VERSION = "mcc8x6-rigid-tight/2"
 # Gates and polarity: relative contrast, face guard, ridge floors on the print (and on its
 # normalised copy), dark ridges.
 GATE_VERSION = "gate-relative-polarity-renorm/3"

@@ -5,15 +5,15 @@ unclear ridges) gives a less specific template, so strangers can score higher ag
 the development data hold few such prints. :class:`FingerStrata` puts each probe print in a
 stratum by its quality score and reads the false-match rate from that stratum's table:
 
-- ``good``: the pooled contact table (``calibration.json``, DB1_B as captured, all pairs),
-  raised at every score to the 95% upper bound, over a bootstrap of the fingers, of the rate
-  measured on the impostor comparisons whose probe was good (DB1_B and its sensor
-  imitations, :mod:`mobileid.eval.finger_sensors`): a sensor not seen keeps the promise
-  that DB1_B's own ten fingers alone would overstate;
-- ``poor``: at every score the larger of the good rate and the 95% Clopper-Pearson upper
-  bound of the rate measured on the impostor comparisons whose probe was poor (the same
-  sets). A poor probe never gets a lower rate than a good one, and where poor probes'
-  impostors score higher, a higher rate.
+- ``good``: at every score the largest of the pooled contact table (``calibration.json``,
+  DB1_B as captured, all pairs) and, for each development set apart (DB1_B and each of its
+  sensor imitations, :mod:`mobileid.eval.finger_sensors`), the 95% upper bound over a
+  bootstrap of the fingers of the rate measured on that set's impostor comparisons whose
+  probe was good: a sensor not seen is held to the worst sensor seen, not to their mixture;
+- ``poor``: at every score the largest of the good rate and the 95% Clopper-Pearson and
+  finger-bootstrap upper bounds of the rate measured on the impostor comparisons whose probe
+  was poor (the same sets, pooled). A poor probe never gets a lower rate than a good one,
+  and where poor probes' impostors score higher, a higher rate.
 
 The cut is not tuned to results: it is the ``POOR_SHARE`` quantile of the quality of every
 development print the poor table was measured on, stored in the file with the quality version.
