@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
+from mobileid.database.deadline import watch_silence
 from mobileid.errors import BackendUnavailable, InvalidArgument
 
 # How long a writer waits for SQLite's write lock, and on PostgreSQL a connection attempt, a
@@ -262,7 +263,9 @@ def _create(url: str, wait: float) -> Engine:
             "connect_timeout": max(_MIN_CONNECT_S, math.ceil(wait)),
             "options": f"-c lock_timeout={ms} -c statement_timeout={ms}",
         }
-        return create_engine(parsed, pool_pre_ping=True, connect_args=args, **_pool(url, wait))
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args=args, **_pool(url, wait))
+        watch_silence(engine, wait)  # a server that stops answering once connected
+        return engine
     return create_engine(parsed)
 
 

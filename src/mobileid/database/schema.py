@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
+from mobileid.database.deadline import unbounded
 from mobileid.database.engines import (
     Database,
     faults_as_unavailable,
@@ -63,7 +64,7 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database to ``revision`` (a no-op when it is there), in one transaction."""
     cfg = _config()
-    with engine.begin() as conn:
+    with engine.begin() as conn, unbounded(conn):  # it lifts the server's limits too
         _serialise(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

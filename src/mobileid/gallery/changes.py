@@ -19,7 +19,7 @@ from sqlalchemy import Boolean, Index, Integer, String, Table, bindparam, func, 
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from mobileid.gallery.store import Base, insert_rows
+from mobileid.gallery.store import Base, EmbeddingRow, insert_rows
 from mobileid.gallery.vectors import Partition
 
 
@@ -81,6 +81,27 @@ def latest(s: Session | Connection, partition: Partition) -> int:
     """The partition's newest sequence number (0 when nothing was ever logged)."""
     params = {"gallery": partition.gallery, "pipeline_id": partition.pipeline_id}
     return int(s.execute(_LATEST, params).scalar() or 0)
+
+
+_EMBEDDINGS = cast(Table, EmbeddingRow.__table__)
+# One statement, so one snapshot on both engines: no change can commit between the two reads.
+_LATEST_AND_ROWS = select(
+    _LATEST.scalar_subquery(),
+    select(func.count())
+    .where(
+        _EMBEDDINGS.c.gallery == bindparam("gallery"),
+        _EMBEDDINGS.c.pipeline_id == bindparam("pipeline_id"),
+    )
+    .scalar_subquery(),
+)
+
+
+def latest_and_rows(conn: Connection, partition: Partition) -> tuple[int, int]:
+    """The partition's newest sequence number and how many embedding rows it holds, as of the
+    same moment: an index that applied that number must hold that many vectors."""
+    params = {"gallery": partition.gallery, "pipeline_id": partition.pipeline_id}
+    seq, rows = conn.execute(_LATEST_AND_ROWS, params).one()
+    return int(seq or 0), int(rows or 0)
 
 
 def touched(s: Session, partition: Partition, after: int, upto: int) -> list[int]:

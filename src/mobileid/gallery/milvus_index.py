@@ -41,6 +41,8 @@ READS = "Session"
 SLOW_S = 60.0
 _INSERT_ROWS = 5_000  # rows per insert request (gRPC messages stay well under 64 MB)
 T = TypeVar("T")
+# A Milvus Lite folder that cannot be read holds nothing that SQL does not: say how to recover.
+LITE_HINT = " (Milvus Lite's folder is derived from the database: moved away, it is rebuilt)"
 
 
 def _collection(partition: Partition) -> str:
@@ -98,10 +100,11 @@ class MilvusVectorIndex:
         except InvalidArgument:
             raise
         except (MilvusException, RpcError, OSError, TimeoutError, RuntimeError) as e:
+            lite = "" if self.uri.startswith("http") else LITE_HINT
             raise BackendUnavailable(
                 f"vector index: expected Milvus at {self.uri} to answer {what} within "
                 f"{self.timeout:g} s ({self.slow:g} s for collection changes), got "
-                f"{type(e).__name__}: {e}",
+                f"{type(e).__name__}: {e}{lite}",
                 field="vector_uri",
             ) from None
 

@@ -52,6 +52,7 @@ class VectorSync:
         self.engine, self.vectors, self._box, self.progress = engine, vectors, box, progress
         self._locks: dict[Partition, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._checked: set[Partition] = set()  # partitions whose index was counted against SQL
         self.building: dict[Partition, threading.Thread] = {}
 
     def _lock(self, partition: Partition) -> threading.Lock:
@@ -68,9 +69,10 @@ class VectorSync:
             applied = self.vectors.applied(partition)
             if applied is None:
                 self.rebuild(partition, newest)
+                self._checked.add(partition)  # just built from SQL
                 return self.vectors.count(partition)
             if applied >= newest:
-                return 0
+                return self._checked_or_rebuilt(partition, applied, 0)
             with Session(self.engine) as s:
                 ids = changes.touched(s, partition, applied, newest)
                 # Read after the entries: a prune committed since they were read shows here.
@@ -81,9 +83,28 @@ class VectorSync:
                 return self.vectors.count(partition)
             removes = np.setdiff1d(np.asarray(ids, dtype=np.int64), upserts.ids)
             self.vectors.apply(partition, upserts, removes, newest)
+            done = self._checked_or_rebuilt(partition, newest, len(ids))
         if self.vectors.wants_rebuild(partition):
             self.rebuild_in_background(partition)
-        return len(ids)
+        return done
+
+    def _checked_or_rebuilt(self, partition: Partition, upto: int, done: int) -> int:
+        """Once per process and partition, an index that applied the changes up to ``upto``
+        is counted against SQL at that moment; one holding another number of vectors (a
+        Milvus Lite folder that lost a data file, or fell back to an older manifest, yet
+        still says it applied everything) is rebuilt from SQL: indexes are derived, never
+        trusted. Returns ``done``, or the rows rebuilt."""
+        if partition in self._checked:
+            return done
+        with self.engine.connect() as conn:
+            seq, rows = changes.latest_and_rows(conn, partition)
+        if seq != upto:
+            return done  # written meanwhile: counted at a later catch-up
+        self._checked.add(partition)
+        if self.vectors.count(partition) == rows:
+            return done
+        self.rebuild(partition, seq)
+        return self.vectors.count(partition)
 
     def rebuild(self, partition: Partition, newest: int | None = None) -> None:
         """Replace the partition's index with the rows in SQL now."""

@@ -1,0 +1,230 @@
+"""A PostgreSQL server that goes silent once connected (a relay in front of the real server
+swallows its bytes): BackendUnavailable within the client's bound, nothing half-written, the
+pool recovers; a slow server that is still alive keeps giving its own timeout error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from mobileid.audit import AuditEvent, EventType
+from mobileid.config import Settings
+from mobileid.database import UnitOfWork, close_database, open_database
+from mobileid.database.deadline import silence_bound, unbounded
+from mobileid.errors import BackendUnavailable
+from mobileid.service.context import Context, open_context
+from tests.gallery.relay import Relay
+
+BOUND_S = 1.0  # the server's own limits (statement_timeout, lock_timeout)
+SILENT_S = silence_bound(BOUND_S)  # the client's bound on any one wait for the server
+SLACK_S = 2.0  # rolling back, closing and Python around the bound
+VEC = np.full(128, 128**-0.5, dtype=np.float32)
+PID = "p/1"
+
+
+def _through(relay: Relay, url: str) -> str:
+    """``url`` reached through ``relay``."""
+    return urlparse(url)._replace(netloc=f"postgres@127.0.0.1:{relay.port}").geturl()
+
+
+def _event(case: str) -> AuditEvent:
+    return AuditEvent(EventType.SEARCH, "officer1", "officer", "test", details={"case": case})
+
+
+@pytest.fixture
+def relayed(fresh_postgres: str, tmp_path: Path) -> Iterator[tuple[Context, Relay]]:
+    """A service whose main database is a real PostgreSQL reached through a relay, holding
+    subject A and one audit entry."""
+    relay = Relay(fresh_postgres)
+    settings = replace(
+        Settings(),
+        data_dir=tmp_path / "d",
+        database_url=_through(relay, fresh_postgres),
+        database_timeout_s=BOUND_S,
+    )
+    ctx = open_context(settings)
+    try:
+        ctx.gallery.enrol("g1", "a", "A", "t", [("s1", VEC)], PID)
+        ctx.audit.record(_event("before"))
+        yield ctx, relay
+    finally:
+        relay.resume()
+        ctx.close()
+        relay.close()
+
+
+def _enrol_b_and_log(ctx: Context, relay: Relay, *, cut_before_log: bool) -> None:
+    log = ctx.audit  # opened before the unit (it would wait on its own lock inside)
+    with UnitOfWork(ctx.engine) as uow:
+        ctx.gallery.enrol("g1", "b", "B", "t", [("s2", VEC * -1)], PID, uow=uow)
+        if cut_before_log:
+            relay.hang()
+        log.append(uow, _event("with B"))
+        if not cut_before_log:
+            relay.hang()  # the next exchange is the COMMIT
+
+
+def _timed_failure(action: object, match: str) -> float:
+    start = time.perf_counter()
+    with pytest.raises(BackendUnavailable, match=match) as caught:
+        action()  # type: ignore[operator]
+    assert caught.value.exit_code == 12 and "mobileid_test_" in str(caught.value)
+    return time.perf_counter() - start
+
+
+def _state(ctx: Context) -> tuple[list[str], list[str]]:
+    """Subject names in g1 and audit cases, after checking that the chain verifies."""
+    report = ctx.audit.verify()
+    assert report.ok, report.reason
+    cases = [str(e.details.get("case")) for e in ctx.audit.read() if "case" in e.details]
+    return sorted(s.name for s in ctx.gallery.subjects("g1")), cases
+
+
+def test_a_statement_to_a_server_gone_silent_mid_transaction_is_unavailable_in_bound(
+    relayed: tuple[Context, Relay],
+) -> None:
+    """The server stops answering between two statements of one unit of work: the next
+    statement ends with BackendUnavailable after the client's bound (not the server's own,
+    which cannot arrive), nothing of the unit is written, and once the relay passes again the
+    same service answers and the audit chain verifies."""
+    ctx, relay = relayed
+    took = _timed_failure(
+        lambda: _enrol_b_and_log(ctx, relay, cut_before_log=True), "no answer from the server"
+    )
+    assert SILENT_S * 0.9 <= took <= SILENT_S + SLACK_S, took
+    relay.resume()
+    assert _state(ctx) == (["A"], ["before"])
+
+
+def test_a_commit_that_gets_no_answer_is_unavailable_and_says_the_outcome_is_unknown(
+    relayed: tuple[Context, Relay],
+) -> None:
+    """The server stops answering just before a unit of work commits: the COMMIT ends with
+    BackendUnavailable within the client's bound, saying that whether it committed is
+    unknown; it never reached the server, so nothing was written and the chain verifies."""
+    ctx, relay = relayed
+    took = _timed_failure(
+        lambda: _enrol_b_and_log(ctx, relay, cut_before_log=False), "committed is unknown"
+    )
+    assert took <= SILENT_S + SLACK_S, took
+    relay.resume()
+    assert _state(ctx) == (["A"], ["before"])
+
+
+def test_a_commit_whose_answer_is_lost_was_carried_out_and_the_chain_verifies(
+    relayed: tuple[Context, Relay],
+) -> None:
+    """The COMMIT reaches the server but its answer is lost: the client cannot tell, says so
+    (BackendUnavailable, outcome unknown, within the bound), and the unit was indeed
+    committed whole: subject B and its audit entry, the chain verifying."""
+    ctx, relay = relayed
+    log = ctx.audit
+
+    def enrol() -> None:
+        with UnitOfWork(ctx.engine) as uow:
+            ctx.gallery.enrol("g1", "b", "B", "t", [("s2", VEC * -1)], PID, uow=uow)
+            log.append(uow, _event("with B"))
+            relay.hang(answers_only=True)
+
+    took = _timed_failure(enrol, "committed is unknown")
+    assert took <= SILENT_S + SLACK_S, took
+    relay.resume()
+    assert _state(ctx) == (["A", "B"], ["before", "with B"])
+
+
+def test_a_request_arriving_while_the_server_is_silent_is_unavailable_then_recovers(
+    relayed: tuple[Context, Relay],
+) -> None:
+    """A request that takes a pooled connection while the server is silent: the pool's check
+    of the connection ends after the client's bound, the new connection it then tries after
+    libpq's connect_timeout (2 s at least), and the request gets BackendUnavailable; the
+    pool serves the next request once the relay passes."""
+    ctx, relay = relayed
+    relay.hang()
+    took = _timed_failure(lambda: ctx.gallery.subjects("g1"), "expected a reachable database")
+    assert took <= SILENT_S + 2 + SLACK_S, took
+    relay.resume()
+    assert _state(ctx) == (["A"], ["before"])
+
+
+@pytest.fixture
+def busy_cpus() -> Iterator[None]:
+    """Three processes spinning on the CPU for the length of a test (a loaded machine)."""
+    spin = [sys.executable, "-c", "while True: pass"]
+    burners = [subprocess.Popen(spin) for _ in range(3)]
+    try:
+        yield
+    finally:
+        for p in burners:
+            p.kill()
+            p.wait()
+
+
+def test_a_slow_server_under_load_still_gives_its_own_statement_timeout(
+    fresh_postgres: str, busy_cpus: None
+) -> None:
+    """Four statements at once that run past the server's limit, with the CPUs busy and
+    every byte either way arriving 1.25 s late (a slow network or a loaded server that still
+    answers: the server's error comes 2.5 s after its limit): each ends with the server's own
+    statement timeout, never with the client's bound for a silent server (which a 2 s grace
+    would have hit first), and the connections stay usable."""
+    delay_s = 1.25
+    relay = Relay(fresh_postgres)
+    engine = open_database(_through(relay, fresh_postgres), timeout_s=BOUND_S)
+    conns = [engine.connect() for _ in range(4)]
+    ended: list[tuple[float, BaseException | None]] = []
+
+    def sleep(conn: Connection) -> None:
+        start = time.perf_counter()
+        try:
+            conn.execute(text("SELECT pg_sleep(30)"))  # in the transaction begun above
+            ended.append((time.perf_counter() - start, None))
+        except BaseException as exc:  # checked below
+            ended.append((time.perf_counter() - start, exc))
+
+    try:
+        for conn in conns:
+            assert conn.scalar(text("SELECT 1")) == 1  # connected at full speed
+        relay.slow(delay_s)
+        workers = [threading.Thread(target=sleep, args=(c,)) for c in conns]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+        assert len(ended) == 4
+        for took, exc in ended:
+            assert isinstance(exc, BackendUnavailable) and "statement timeout" in str(exc), exc
+            assert BOUND_S + 2 * delay_s <= took < SILENT_S, took
+        relay.slow(0.0)
+        for conn in conns:
+            conn.rollback()
+            assert conn.scalar(text("SELECT 1")) == 1
+            conn.close()
+    finally:
+        relay.resume()
+        close_database(engine)
+        relay.close()
+
+
+def test_work_that_lifts_the_servers_limit_is_not_cut_by_the_client(fresh_postgres: str) -> None:
+    """Inside ``unbounded`` (what migrations use), a statement that runs past the client's
+    bound, with the server's limit lifted, completes."""
+    engine = open_database(fresh_postgres, timeout_s=BOUND_S)
+    try:
+        with engine.begin() as conn, unbounded(conn):
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            slept = conn.scalar(text("SELECT 1 FROM pg_sleep(:s)"), {"s": SILENT_S + 0.5})
+        assert slept == 1
+    finally:
+        close_database(engine)
