@@ -95,6 +95,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_records.py
 	$(PY) bench/bench_fingers.py
 	$(PY) bench/bench_fingers_scale.py
+	$(PY) bench/bench_fingers_changes.py
 	$(PY) bench/bench_gallery.py --json reports/bench-gallery.json
 	$(PY) bench/bench_audit.py
 	$(PY) bench/bench_capture_preview.py

@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData
 
+import mobileid.gallery.change_logs
 import mobileid.gallery.changes
 import mobileid.gallery.finger_changes
 import mobileid.gallery.finger_rows

@@ -16,8 +16,8 @@ from mobileid.finger.match import match_features, prepare
 from mobileid.finger.types import FingerTemplate
 from mobileid.gallery import finger_changes
 from mobileid.gallery.embedded import EmbeddedGallery
+from mobileid.gallery.finger_cache import FeatureCache
 from mobileid.gallery.finger_rows import pack_template, unpack_template
-from mobileid.gallery.finger_screen import FeatureCache
 from mobileid.gallery.fingers import (
     FingerCapture,
     FingerEnrolment,

@@ -42,7 +42,7 @@ DROP TABLE auth_api_tokens; DROP TABLE auth_sessions; DROP TABLE auth_entitlemen
 DROP TABLE auth_clock; DROP TABLE auth_operators;
 DROP TRIGGER finger_template_added; DROP TRIGGER finger_template_removed;
 DROP TRIGGER finger_template_updated; DROP TABLE finger_template_changes;
-ALTER TABLE finger_templates DROP COLUMN screen_code;
+ALTER TABLE finger_templates DROP COLUMN screen_code; DROP TABLE change_log_horizons;
 """
 
 

@@ -28,6 +28,14 @@ Afterwards back up the new key apart from the database."""
     + MANAGEMENT_NOTE
 )
 
+PRUNE_HELP = """\
+Delete the entries of the face embedding and finger template change logs but the newest
+--keep sequence numbers of each (and each gallery's newest entry). Vector indexes and finger
+snapshot files catch up from these logs; one that applied less than what was pruned notices
+(the log's horizon, kept in the database) and is rebuilt from the rows at its next search
+instead of caught up, so pruning is safe at any time, with the servers running. What it costs
+is that rebuild, for an index more than --keep changes behind."""
+
 
 def add_admin_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     admin = sub.add_parser("admin", help="retention rules, purges and key rotation")
@@ -75,6 +83,21 @@ def add_admin_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "--batch", type=int, default=5_000, help="rows re-sealed per transaction (default 5000)"
     )
     rot.set_defaults(handler=_rotate_key)
+    prune = asub.add_parser(
+        "prune-changes",
+        parents=[common],
+        help="delete old entries of the change logs the indexes catch up from (run it from "
+        "cron; no token: it changes no subject, template or audit entry)",
+        description=PRUNE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    prune.add_argument(
+        "--keep",
+        type=int,
+        metavar="N",
+        help="newest sequence numbers kept per log (default 1,000,000; N >= 0)",
+    )
+    prune.set_defaults(handler=_prune_changes)
 
 
 def parse_now(raw: str | None) -> datetime:
@@ -196,4 +219,27 @@ def _rotate_key(args: argparse.Namespace, settings: Settings) -> int:
             + (" (finished an interrupted rotation)" if result.resumed else "")
         )
         print(f"back up {settings.deployment_key_path} apart from the database")
+    return 0
+
+
+def _prune_changes(args: argparse.Namespace, settings: Settings) -> int:
+    from mobileid.database import close_database, open_database
+    from mobileid.gallery.change_logs import KEEP, prune
+
+    keep = KEEP if args.keep is None else args.keep
+    if keep < 0:
+        raise InvalidArgument(f"--keep: expected N >= 0, got {keep}", field="--keep")
+    engine = open_database(settings.main_database)
+    try:
+        done = prune(engine, keep)
+    finally:
+        close_database(engine)
+    if args.json:
+        print(json.dumps({"pruned": [vars(p) for p in done]}, indent=2))
+        return 0
+    for p in done:
+        print(
+            f"{p.log}: {p.deleted} entries deleted; entries up to {p.horizon} pruned, "
+            f"newest {p.newest}"
+        )
     return 0

@@ -6,7 +6,8 @@ putting the rows that still exist (removing the others). Ids are touched, not re
 applying the same changes twice, or out of order, ends in the same state: what SQL holds.
 
 The log is written in the same transaction as the embedding rows, by every path that adds or
-deletes them (enrolment, bulk enrolment, removal, purge).
+deletes them (enrolment, bulk enrolment, removal, purge). Old entries are pruned by
+:func:`.change_logs.prune`; an index behind what was pruned is rebuilt instead of caught up.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ row, whatever the path (enrolment, deletion by the foreign key's cascade, retent
 rotation, a code computed again). A loaded set remembers the newest number it applied: it is
 current while the gallery's newest number is the same (one index lookup before each search),
 and catching up means reading the rows touched since that still exist (dropping the others).
-Rows are touched, not replayed, so applying a change twice ends in the same state.
+Rows are touched, not replayed, so applying a change twice ends in the same state. Old entries
+are pruned by :func:`.change_logs.prune`; a set behind what was pruned is read again whole.
 """
 
 from __future__ import annotations

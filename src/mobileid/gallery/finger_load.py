@@ -6,8 +6,9 @@ each search one index lookup says whether the gallery changed, and a change is c
 reading only the rows touched since. A set is read whole from SQL (ids, subjects, positions
 and sealed codes, ~1 KB a row, AES-GCM per row: ~20-50 s per million) only when there is
 nothing better: with a ``folder``, each set read or caught up far enough is also written to a
-sealed snapshot file there (``finger_snapshot``), which the next process opens with one
-decryption, catches up, and checks against the table's row count and highest id.
+sealed snapshot file there (``finger_snapshot``, in the background: ``finger_writer``), which
+the next process opens with one decryption, catches up, and checks against the table's row
+count and highest id.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from mobileid.errors import MobileIdError
-from mobileid.gallery import finger_changes
+from mobileid.gallery import change_logs, finger_changes
 from mobileid.gallery.finger_codes import (
     Progress,
     RowBox,
@@ -31,14 +32,15 @@ from mobileid.gallery.finger_codes import (
     forget_codes,
     parts,
 )
+from mobileid.gallery.finger_grow import changed
 from mobileid.gallery.finger_rows import FingerTemplateRow, unpack_codes
-from mobileid.gallery.finger_screen import Chunk, ScreenSet, code_layout, merge
+from mobileid.gallery.finger_screen import Chunk, ScreenSet, code_layout
 from mobileid.gallery.finger_snapshot import (
     Snapshot,
     read_snapshot,
     snapshot_path,
-    write_snapshot,
 )
+from mobileid.gallery.finger_writer import SnapshotWriter
 from mobileid.gallery.sealing import SecretBox
 
 __all__ = ["ScreenLoader"]
@@ -76,11 +78,13 @@ class ScreenLoader:
         self.folder = folder
         self._held: dict[tuple[str, str], _Held] = {}
         self._lock = threading.Lock()  # one load or catch-up at a time; searches wait for it
+        self.writer = SnapshotWriter()
 
     def reset(self, box: SecretBox, key: bytes) -> None:
         """Forget every loaded set; open rows and files with the new key from now on."""
         with self._lock:
             self.box, self.key, self._held = box, key, {}
+            self.writer.drop()
 
     def rows(self, gallery: str, pipeline_id: str, ids: Sequence[int]) -> list[Sealed]:
         """The sealed templates of the rows ``ids`` that are still in the table."""
@@ -135,11 +139,12 @@ class ScreenLoader:
         in the table as the set holds them: subject, position, code. A file from another
         database with as many rows, the same highest id and as long a log (a copy, a restore)
         fails here, since subject ids are random."""
-        n = loaded.size
+        live = loaded.live_rows()
+        n = live.shape[0]
         if not n:
             return True  # the stamp said the table holds none either
         picks = np.unique(np.r_[0, n - 1, np.random.default_rng().integers(0, n, _SAMPLE)])
-        picks = picks[(picks >= 0) & (picks < n)].tolist()
+        picks = live[picks].tolist()
         t = FingerTemplateRow
         q = select(t.id, t.subject_id, t.position, t.image_sha256, t.screen_code, t.key_id)
         where = (t.gallery == gallery, t.pipeline_id == loaded.pipeline_id)
@@ -159,9 +164,14 @@ class ScreenLoader:
 
     def _caught_up(self, gallery: str, pipeline_id: str, held: _Held, newest: int) -> _Held | None:
         """``held`` with the rows touched after its number up to ``newest`` read again (those
-        gone dropped); None when there are too many, or one lacks a current code."""
+        gone dropped); None when there are too many, one lacks a current code, or the log was
+        pruned past ``held``'s number (``change_logs``)."""
         with Session(self.engine) as s:
             ids = finger_changes.touched(s, gallery, held.applied, newest)
+            # Read after the entries: a prune committed since they were read shows here.
+            pruned = change_logs.horizon(s, change_logs.FINGERS)
+            if held.applied < min(newest, pruned):
+                return None  # entries it needs may have been pruned: read the table again
             if len(ids) > max(_REWRITE_MIN, held.loaded.size // _CATCH_UP_SHARE):
                 return None
             t = FingerTemplateRow
@@ -174,19 +184,17 @@ class ScreenLoader:
         codes, good = unpack_codes([opener.code(r) for r in found], tag, shape)
         if not good.all():
             return None
-        old = held.loaded
-        gone = np.isin(old.ids, np.asarray(ids, dtype=np.int64))
-        if found or gone.any():
-            fresh = ScreenSet(
-                pipeline_id,
-                np.array([r.id for r in found], dtype=np.int64),
-                [r.subject_id for r in found],
-                [r.position for r in found],
-                codes,
-            )
-            old = merge(old.select(~gone) if gone.any() else old, fresh)
+        old, touched = held.loaded, np.asarray(ids, dtype=np.int64)
+        fresh = ScreenSet(
+            pipeline_id,
+            np.array([r.id for r in found], dtype=np.int64),
+            [r.subject_id for r in found],
+            [r.position for r in found],
+            codes,
+        )
+        new = changed(old, touched, fresh)
         # A row gone from the table must not stay in the file: -1 has it written again now.
-        return _Held(old, newest, -1 if gone.any() else held.written)
+        return _Held(new, newest, -1 if new.size < old.size + fresh.size else held.written)
 
     def _from_sql(self, gallery: str, pipeline_id: str) -> _Held:
         """Every row read from the table (codes computed first where missing or stale)."""
@@ -207,16 +215,16 @@ class ScreenLoader:
         )
 
     def _written(self, gallery: str, held: _Held) -> _Held:
-        """``held``, written to its file first when the file lags far enough behind."""
-        lag = held.applied - held.written
-        due = held.written < 0 or lag >= max(_REWRITE_MIN, held.loaded.size // _REWRITE_SHARE)
-        if self.folder is None or not due:
+        """``held``, its file handed to the writer when the file lags far enough behind (or
+        its last write failed)."""
+        if self.folder is None:
             return held
         path = snapshot_path(self.folder, gallery, held.loaded.pipeline_id)
-        try:
-            write_snapshot(self.key, path, gallery, Snapshot(held.loaded, held.applied))
-        except OSError:
-            return held  # a cache: the search goes on, the next load tries again
+        lag = held.applied - held.written
+        due = held.written < 0 or lag >= max(_REWRITE_MIN, held.loaded.size // _REWRITE_SHARE)
+        if not due and not self.writer.failed(path):
+            return held
+        self.writer.submit(self.key, path, gallery, Snapshot(held.loaded, held.applied))
         return replace(held, written=held.applied)
 
     def _stamp(self, gallery: str, pipeline_id: str) -> tuple[int, int]:

@@ -4,12 +4,14 @@ Only what the first stage reads over every row stays loaded: the binary screen c
 (:func:`mobileid.finger.index.screen_codes`) and who each row is (row id, subject, position),
 in flat arrays. Each row's code is stored sealed beside its template (``screen_code``), so a
 load reads and opens ~1 KB a row and prepares nothing. The templates of shortlisted rows are
-read from SQL when a search needs them, and their matcher's working form
-(:class:`~mobileid.finger.match.MatchFeatures`, ~52 KB for a 40-minutia template: its
-cylinders are N×312 ``float32``) is kept in a bounded :class:`FeatureCache`.
+read from SQL when a search needs them (:mod:`.finger_cache` keeps their working form).
 
 Per million templates: codes 24×5 words a row, ~960 MB; ids, subjects and positions ~100 MB.
 Measured by ``bench/bench_fingers_scale.py``.
+
+A set is kept current without copying it (:mod:`.finger_grow`): its arrays are views of
+buffers with room to spare, into which new rows are written, and rows whose template left the
+table stay in place, listed in ``dead``, until there are enough of them to be worth a copy.
 """
 
 from __future__ import annotations
@@ -17,29 +19,25 @@ from __future__ import annotations
 import functools
 import hashlib
 import sys
-import threading
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from mobileid.finger.index import U64, screen_codes
-from mobileid.finger.match import MatchFeatures, prepare
+from mobileid.finger.index import U64, screen_codes, screen_many
+from mobileid.finger.match import prepare
 from mobileid.finger.params import MatchParams, ScreenParams
 from mobileid.finger.types import FingerTemplate
 
-__all__ = ["FEATURE_CACHE", "FeatureCache", "ScreenSet", "code_layout", "codes_of", "merge"]
-
-# Prepared templates kept per gallery object, least recently used dropped first. 2,000 holds
-# the shortlists of the largest search (10 probes × 2 kinds of template × SHORTLIST 100), so a
-# repeated search prepares nothing. Memory: ~52 KB a template of 40 minutiae, so ~100 MB full;
-# ~190 KB at the 150-minutiae maximum (ExtractParams.max_minutiae), ~380 MB at worst.
-FEATURE_CACHE = 2_000
+__all__ = ["Buffers", "Chunk", "ScreenSet", "code_layout", "codes_of", "spare_rows"]
 
 I64 = npt.NDArray[np.int64]
+F32 = npt.NDArray[np.float32]
+_NONE = np.zeros(0, np.int64)
+_NONE.flags.writeable = False
 
 Chunk = tuple[Sequence[int], Sequence[str], Sequence[str], U64]
 """Rows read together: their ids (ascending), subjects, positions and screen codes."""
@@ -61,12 +59,38 @@ def codes_of(templates: Sequence[FingerTemplate]) -> U64:
     return screen_codes([prepare(t) for t in templates])
 
 
+def spare_rows(rows: int) -> int:
+    """Rows of room a buffer of ``rows`` gets: an eighth more, so that appending costs one
+    copy per ~rows/8 templates added (amortised), and at least two, so that a streaming
+    decryption always has the block of room it asks for past the last row."""
+    return rows // 8 + 1_024
+
+
+@dataclass(eq=False)
+class Buffers:
+    """The arrays behind one or more sets: rows ``[0, filled)`` written, room up to the
+    arrays' length. Sets are views of a prefix; only the one ending at ``filled`` (the newest)
+    may append, so a set already handed to a search never sees its rows change."""
+
+    ids: I64
+    codes: U64
+    subjects: list[str]
+    positions: list[str]
+    filled: int
+
+    @property
+    def room(self) -> int:
+        return int(self.ids.shape[0]) - self.filled
+
+
 @dataclass(frozen=True, eq=False)
 class ScreenSet:
     """The templates of one (gallery, pipeline) ready for the first stage, by ascending row id.
 
-    Row ``r`` is template row ``ids[r]``. Immutable: a change to the table makes a new set
-    (:meth:`select`, :meth:`join`).
+    Row ``r`` is template row ``ids[r]``, dead rows included (never screened, never returned:
+    :meth:`shortlist`). Immutable: a change to the table makes a new set
+    (:func:`.finger_grow.changed`). ``subjects`` and ``positions`` may run past the set's rows
+    (a later set's rows, sharing the lists).
     """
 
     pipeline_id: str
@@ -74,20 +98,66 @@ class ScreenSet:
     subjects: list[str]
     positions: list[str]
     codes: U64  # N×M×W
+    dead: I64 = field(default_factory=lambda: _NONE)  # rows whose template left the table
+    counts: dict[str, int] | None = None  # per_subject, when the change that made it knew it
+    buffers: Buffers | None = field(default=None, repr=False)
 
     @property
-    def size(self) -> int:
+    def rows(self) -> int:
+        """Rows held, dead ones included."""
         return int(self.ids.shape[0])
 
     @property
+    def size(self) -> int:
+        """Templates of the set (dead rows not counted)."""
+        return self.rows - int(self.dead.shape[0])
+
+    def live_rows(self) -> I64:
+        return np.setdiff1d(np.arange(self.rows), self.dead, assume_unique=True)
+
+    @property
     def stamp(self) -> tuple[int, int]:
-        """(rows, highest row id): names the set, since row ids are never reused."""
-        return self.size, int(self.ids[-1]) if self.size else 0
+        """(templates, highest row id): names the set, since row ids are never reused."""
+        last = self.rows - 1
+        for r in self.dead[::-1].tolist():  # the dead rows at the end, from the last one down
+            if r != last:
+                break
+            last -= 1
+        return self.size, int(self.ids[last]) if last >= 0 else 0
 
     @functools.cached_property
     def per_subject(self) -> dict[str, int]:
-        """Templates per subject, subjects in the order of their first row (do not modify)."""
-        return dict(Counter(self.subjects))
+        """Templates per subject (do not modify)."""
+        if self.counts is not None:
+            return self.counts
+        subjects = self.subjects
+        if not self.dead.size:
+            return dict(Counter(subjects[: self.rows]))
+        return dict(Counter(subjects[r] for r in self.live_rows().tolist()))
+
+    def shortlist(self, probe: U64, size: int) -> tuple[I64, F32]:
+        """The ``size`` live rows most like ``probe`` (M×W), best first, with their scores.
+
+        Exactly what :func:`~mobileid.finger.index.screen` gives over the live rows alone: it
+        is asked for as many more rows as are dead, and the dead ones are dropped. Of equal
+        scores it lists the earlier row first, and the live rows keep their order (ascending
+        id) with or without the dead between them; each row's score is its own.
+        """
+        return self.shortlists(np.asarray(probe)[None], size)[0]
+
+    def shortlists(self, probes: U64, size: int) -> list[tuple[I64, F32]]:
+        """:meth:`shortlist` of each of ``probes`` (P×M×W), in one pass over the codes
+        (:func:`~mobileid.finger.index.screen_many`)."""
+        if not self.rows or size <= 0:
+            return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in probes]
+        n_dead = int(self.dead.shape[0])
+        out = []
+        for rows, scores in screen_many(probes, self.codes, size + n_dead):
+            if n_dead:
+                keep = ~np.isin(rows, self.dead)
+                rows, scores = rows[keep][:size], scores[keep][:size]
+            out.append((rows, scores))
+        return out
 
     @classmethod
     def empty(cls, pipeline_id: str) -> ScreenSet:
@@ -99,12 +169,13 @@ class ScreenSet:
     def read(cls, pipeline_id: str, chunks: Iterable[Chunk], expected: int) -> ScreenSet:
         """The rows of ``chunks`` (ids ascending), about ``expected`` of them, one after another.
 
-        Written into arrays sized for ``expected`` rather than kept per chunk and joined: the
-        chunks' memory, freed at the end of a join, stayed with the process (+200 MB at
-        100,000 templates, twice what the set itself holds).
+        Written into arrays sized for ``expected`` (and room to grow) rather than kept per
+        chunk and joined: the chunks' memory, freed at the end of a join, stayed with the
+        process (+200 MB at 100,000 templates, twice what the set itself holds).
         """
         _, shape = code_layout()
-        ids, codes = np.zeros(expected, np.int64), np.zeros((expected, *shape), np.uint64)
+        room = expected + spare_rows(expected)
+        ids, codes = np.zeros(room, np.int64), np.zeros((room, *shape), np.uint64)
         subjects: list[str] = []
         positions: list[str] = []
         n = 0
@@ -116,50 +187,19 @@ class ScreenSet:
             n += len(chunk_ids)
         # Views, not copies: a large np.zeros buffer gets its pages from the OS as they are
         # first written, so an unused rest costs address space, not memory.
-        return cls(pipeline_id, ids[:n], subjects, positions, codes[:n])
-
-    def select(self, keep: npt.NDArray[np.bool_]) -> ScreenSet:
-        """The rows where ``keep`` is true, in order."""
-        rows = np.flatnonzero(keep)
-        return ScreenSet(
-            self.pipeline_id,
-            self.ids[rows],
-            [self.subjects[r] for r in rows.tolist()],
-            [self.positions[r] for r in rows.tolist()],
-            self.codes[rows],
-        )
+        return cls.of(pipeline_id, Buffers(ids, codes, subjects, positions, n))
 
     @classmethod
-    def join(cls, pipeline_id: str, parts: Sequence[ScreenSet]) -> ScreenSet:
-        """``parts`` one after another (each part's ids above the previous part's)."""
-        parts = [p for p in parts if p.size] or [cls.empty(pipeline_id)]
-        if len(parts) == 1:
-            return parts[0]
-        return cls(
-            pipeline_id,
-            np.concatenate([p.ids for p in parts]),
-            [s for p in parts for s in p.subjects],
-            [s for p in parts for s in p.positions],
-            np.concatenate([p.codes for p in parts]),
-        )
-
-
-def merge(a: ScreenSet, b: ScreenSet) -> ScreenSet:
-    """The rows of ``a`` and ``b`` (no id in both) in one set, by ascending id."""
-    if not b.size:
-        return a
-    joined = ScreenSet.join(a.pipeline_id, [a, b])
-    if not a.size or a.ids[-1] < b.ids[0]:
-        return joined  # new rows only come above the highest id; a changed row may not
-    order = np.argsort(joined.ids, kind="stable")
-    rows = order.tolist()
-    return ScreenSet(
-        a.pipeline_id,
-        joined.ids[order],
-        [joined.subjects[r] for r in rows],
-        [joined.positions[r] for r in rows],
-        joined.codes[order],
-    )
+    def of(
+        cls,
+        pipeline_id: str,
+        b: Buffers,
+        dead: I64 = _NONE,
+        counts: dict[str, int] | None = None,
+    ) -> ScreenSet:
+        """The set of ``b``'s filled rows."""
+        n = b.filled
+        return cls(pipeline_id, b.ids[:n], b.subjects, b.positions, b.codes[:n], dead, counts, b)
 
 
 _A = TypeVar("_A", bound=np.ndarray)
@@ -174,38 +214,3 @@ def _put(buf: _A, at: int, block: _A) -> _A:
         buf = grown  # type: ignore[assignment]
     buf[at:need] = block
     return buf
-
-
-class FeatureCache:
-    """Prepared templates by row id, the least recently used dropped beyond ``size``.
-
-    A row's template never changes under its id (ids are never reused), so entries stay valid
-    until the key changes (:meth:`clear`); rows deleted since are never asked for again and
-    age out. Safe to share between threads.
-    """
-
-    def __init__(self, size: int = FEATURE_CACHE) -> None:
-        self.size = size
-        self._entries: OrderedDict[int, MatchFeatures] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def get(self, row_id: int, make: Callable[[], MatchFeatures]) -> MatchFeatures:
-        with self._lock:
-            hit = self._entries.get(row_id)
-            if hit is not None:
-                self._entries.move_to_end(row_id)
-                return hit
-        made = make()  # outside the lock: other searches need not wait on it
-        with self._lock:
-            self._entries[row_id] = made
-            self._entries.move_to_end(row_id)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        return made
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()

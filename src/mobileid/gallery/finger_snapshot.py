@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from mobileid.gallery.finger_screen import ScreenSet, code_layout
+from mobileid.gallery.finger_screen import Buffers, ScreenSet, code_layout, spare_rows
 
 __all__ = ["Snapshot", "read_snapshot", "snapshot_path", "write_snapshot"]
 
@@ -74,13 +74,15 @@ def _expected(gallery: str, pipeline_id: str) -> dict[str, object]:
 def write_snapshot(key: bytes, path: Path, gallery: str, snap: Snapshot) -> None:
     """Write ``snap`` to ``path`` whole or not at all (a temporary file renamed into place)."""
     s = snap.loaded
-    names = sorted(set(s.positions))
+    live = s.live_rows().tolist() if s.dead.size else range(s.rows)
+    names = sorted({s.positions[r] for r in live})
     number = {p: i for i, p in enumerate(names)}
-    positions = np.array([number[p] for p in s.positions], dtype=np.uint16)
-    subjects = "\n".join(s.subjects).encode()
+    positions = np.array([number[s.positions[r]] for r in live], dtype=np.uint16)
+    subjects = "\n".join([s.subjects[r] for r in live]).encode()
+    text = np.frombuffer(subjects, np.uint8)
     header = {
         **_expected(gallery, s.pipeline_id),
-        "rows": s.size,
+        "rows": s.size,  # live rows only: a removed template never reaches the file
         "applied": snap.applied,
         "positions": names,
         "subject_bytes": len(subjects),
@@ -94,19 +96,28 @@ def write_snapshot(key: bytes, path: Path, gallery: str, snap: Snapshot) -> None
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as f:
         f.writelines([MAGIC, n1, _LEN.pack(len(head)), head, n2])
-        for part in (s.ids, s.codes, positions, np.frombuffer(subjects, np.uint8)):
-            if not part.size:
-                continue  # an empty array's memoryview cannot be cast to bytes
-            for piece in _pieces(np.ascontiguousarray(part).data.cast("B")):
+        parts = ((s.ids, s.dead), (s.codes, s.dead), (positions, None), (text, None))
+        for part, dead in parts:
+            for piece in _pieces(part, dead):
                 f.write(enc.update(piece))
         f.write(enc.finalize())
         f.write(enc.tag)
     tmp.replace(path)
 
 
-def _pieces(view: memoryview) -> Iterator[memoryview]:
-    for at in range(0, len(view), _PIECE):
-        yield view[at : at + _PIECE]
+def _pieces(part: np.ndarray, dead: np.ndarray | None) -> Iterator[memoryview]:
+    """The bytes of ``part`` (of the set's rows, less its ``dead``) about ``_PIECE`` at a time:
+    the live rows are gathered a piece at a time, never the whole set at once."""
+    if not part.size:
+        return  # an empty array's memoryview cannot be cast to bytes
+    step = max(1, _PIECE // max(1, part[:1].nbytes))
+    for at in range(0, part.shape[0], step):
+        rows = part[at : at + step]
+        if dead is not None and dead.size:
+            gone = dead[(dead >= at) & (dead < at + step)] - at
+            rows = np.delete(rows, gone, axis=0)
+        if rows.size:
+            yield np.ascontiguousarray(rows).data.cast("B")
 
 
 def read_snapshot(key: bytes, path: Path, gallery: str, pipeline_id: str) -> Snapshot | None:
@@ -139,31 +150,35 @@ def _read(
     f.seek(size - _TAG)
     tag = f.read(_TAG)
     f.seek(start)
-    body = np.empty(sum(sizes) + _PIECE, np.uint8)  # update_into wants room for a block more
+    # Ids and codes go straight into buffers with room to grow (a catch-up appends there);
+    # the room also gives update_into the block more past the end that it asks for.
+    room = rows + spare_rows(rows)
+    ids, codes = np.zeros(room, np.int64), np.zeros((room, m, w), np.uint64)
+    tail = np.empty(sizes[2] + sizes[3] + _PIECE, np.uint8)
     dec = Cipher(algorithms.AES(key), modes.GCM(n2, tag)).decryptor()
     dec.authenticate_additional_data(context + b"|body" + n1)
-    done, scratch = 0, bytearray(_PIECE)
-    while done < sum(sizes):
-        got = f.readinto(memoryview(scratch)[: min(_PIECE, sum(sizes) - done)])
-        if not got:
-            return None
-        done += dec.update_into(memoryview(scratch)[:got], body.data[done:])
+    scratch = bytearray(_PIECE)
+    targets = ((ids.view(np.uint8), sizes[0]), (codes.reshape(-1).view(np.uint8), sizes[1]))
+    for out, length in (*targets, (tail, sizes[2] + sizes[3])):
+        done = 0
+        while done < length:
+            got = f.readinto(memoryview(scratch)[: min(_PIECE, length - done)])
+            if not got:
+                return None
+            done += dec.update_into(memoryview(scratch)[:got], out.data[done:])
     dec.finalize()  # InvalidTag unless every byte is as written: only then is anything used
-    return Snapshot(_unpack(body, sizes, header, pipeline_id, (m, w)), int(header["applied"]))
+    loaded = _unpack(Buffers(ids, codes, [], [], rows), tail, sizes[2:], header, pipeline_id)
+    return Snapshot(loaded, int(header["applied"]))
 
 
 def _unpack(
-    body: np.ndarray, sizes: tuple[int, ...], header: dict, pipeline_id: str, shape: tuple[int, int]
+    b: Buffers, tail: np.ndarray, sizes: tuple[int, ...], header: dict, pipeline_id: str
 ) -> ScreenSet:
-    rows = int(header["rows"])
-    at = np.cumsum((0, *sizes))
-    # Views of the one buffer (ids and codes start 8-byte aligned): no copy of the codes.
-    ids = body[at[0] : at[1]].view(np.int64)
-    codes = body[at[1] : at[2]].view(np.uint64).reshape(rows, *shape)
+    rows = b.filled
     names = [str(p) for p in header["positions"]]
-    positions = [names[i] for i in body[at[2] : at[3]].view(np.uint16).tolist()]
-    text = body[at[3] : at[4]].tobytes().decode()
-    subjects = text.split("\n") if rows else []
-    if len(subjects) != rows or (rows and np.any(np.diff(ids) <= 0)):
+    b.positions = [names[i] for i in tail[: sizes[0]].view(np.uint16).tolist()]
+    text = tail[sizes[0] : sizes[0] + sizes[1]].tobytes().decode()
+    b.subjects = text.split("\n") if rows else []
+    if len(b.subjects) != rows or (rows and np.any(np.diff(b.ids[:rows]) <= 0)):
         raise ValueError("snapshot: rows and subjects differ, or ids are not ascending")
-    return ScreenSet(pipeline_id, ids, subjects, positions, codes)
+    return ScreenSet.of(pipeline_id, b)

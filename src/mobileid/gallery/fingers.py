@@ -22,37 +22,35 @@ no longer found there, so it is no hit) and their matcher's working form kept in
 cache. The first search of a gallery loads it (:meth:`FingerGallery.preload` does it at
 start-up instead); the database logs every change to the table (``finger_changes``, written by
 triggers), so a search checks that its set is current with one index lookup, and after a
-change only the rows touched are read again. With a snapshot folder a set is also kept in one
-sealed file, opened with one decryption by the next process and caught up from the log. Rows
-without a code (enrolled before migration m0004) or with one made under other screen
-parameters get one computed from their template when the gallery is read from the table,
-written back in batches, with progress.
+change only the rows touched are read again and applied in place (:mod:`.finger_grow`). With
+a snapshot folder a set is also kept in one sealed file, opened with one decryption by the
+next process and caught up from the log. Rows without a code (enrolled before migration
+m0004) or with one made under other screen parameters get one computed from their template
+when the gallery is read from the table, written back in batches, with progress. Rows are
+written by :mod:`.finger_enrol`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import (
-    func,
-    insert,
-    select,
-)
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mobileid.database import Where, attach, close_database
-from mobileid.database.unit_of_work import UnitOfWork, within
+from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.errors import InvalidArgument
-from mobileid.finger.index import screen, screen_codes, screen_many
+from mobileid.finger.index import screen_codes
 from mobileid.finger.match import MatchFeatures, match_features, prepare
 from mobileid.finger.threads import one_numpy_blas_thread
-from mobileid.gallery.embedded import GALLERY_NAME
+from mobileid.gallery.finger_cache import FeatureCache
 from mobileid.gallery.finger_codes import Progress, Sealed, reseal
+from mobileid.gallery.finger_enrol import check_gallery, check_positions, enrol_batch
 from mobileid.gallery.finger_load import ScreenLoader
 from mobileid.gallery.finger_rows import (
     FINGER_POSITIONS,
@@ -60,20 +58,9 @@ from mobileid.gallery.finger_rows import (
     FingerEnrolment,
     FingerHit,
     FingerTemplateRow,
-    code_context,
-    pack_code,
-    pack_template,
-    row_context,
 )
-from mobileid.gallery.finger_screen import FeatureCache, ScreenSet, code_layout, codes_of
+from mobileid.gallery.finger_screen import ScreenSet
 from mobileid.gallery.sealing import SecretBox
-from mobileid.gallery.store import (
-    EmbeddingRow,
-    GalleryVersion,
-    SubjectRow,
-    new_subject_row,
-    stamp,
-)
 from mobileid.types import Subject
 
 __all__ = [
@@ -112,8 +99,14 @@ class FingerGallery:
         self._features = FeatureCache()
 
     def close(self) -> None:
+        self.flush_snapshots()
         if self._owns_engine:
             close_database(self.engine)
+
+    def flush_snapshots(self, timeout: float | None = None) -> bool:
+        """Wait until the snapshot files being written in the background are written
+        (``finger_writer``); False when ``timeout`` seconds passed first."""
+        return self._screens.writer.flush(timeout)
 
     def enrol(
         self,
@@ -158,95 +151,18 @@ class FingerGallery:
         """
         if batch < 1:
             raise InvalidArgument(f"batch: expected >= 1, got {batch}", field="batch")
-        _check_gallery(gallery)
+        check_gallery(gallery)
         out: list[tuple[Subject, int]] = []
         pending: list[FingerEnrolment] = []
-        for e in enrolments:
-            _check_positions(e.captures)
-            pending.append(e)
-            if len(pending) == batch:
-                out += self._enrol_batch(gallery, pending, training, uow)
+        for e in chain(enrolments, [None]):  # None: the end, where the last batch is written
+            if e is not None:
+                check_positions(e.captures)
+                pending.append(e)
+            if pending and (e is None or len(pending) == batch):
+                now = self.clock()
+                out += enrol_batch(self.engine, self._box, now, gallery, pending, training, uow)
                 pending = []
-        if pending:
-            out += self._enrol_batch(gallery, pending, training, uow)
         return out
-
-    def _enrol_batch(
-        self,
-        gallery: str,
-        enrolments: list[FingerEnrolment],
-        training: bool,
-        uow: UnitOfWork | None,
-    ) -> list[tuple[Subject, int]]:
-        """In ``uow`` (or a unit of its own): subjects found or created, new images sealed and
-        inserted in one statement (set-wise: a row at a time took ~2.5 ms a subject, mostly
-        the ORM's flushes and per-image queries)."""
-        now = stamp(self.clock())
-        with within(self.engine, uow) as unit, unit.session.no_autoflush:
-            s = unit.session
-            _ensure_kind(s, gallery, training)
-            rows = _subject_rows(s, gallery, enrolments, now)
-            seen = self._stored_images(s, gallery, enrolments)
-            inserts, added = [], []
-            for e, row in zip(enrolments, rows, strict=True):
-                fresh = [
-                    c for c in e.captures if (c.image_sha256, c.template.pipeline_id) not in seen
-                ]
-                seen.update((c.image_sha256, c.template.pipeline_id) for c in fresh)
-                inserts += [self._sealed_row(gallery, row.subject_id, c, now) for c in fresh]
-                added.append(len(fresh))
-            s.flush()  # new subjects first: template rows refer to them
-            if inserts:
-                s.execute(insert(FingerTemplateRow), inserts)
-            faces = _face_counts(s, [r.subject_id for r in rows])
-            out = []
-            for row, n in zip(rows, added, strict=True):
-                subject = Subject(
-                    row.subject_id, row.name, row.gallery, row.source,
-                    faces.get(row.subject_id, 0), row.created_at,
-                )  # fmt: skip
-                out.append((subject, n))
-        return out
-
-    def _sealed_row(
-        self, gallery: str, subject_id: str, c: FingerCapture, now: str
-    ) -> dict[str, str | bytes]:
-        pid = c.template.pipeline_id
-        context = row_context(gallery, subject_id, c.position, c.image_sha256, pid)
-        tag, _ = code_layout()
-        code = pack_code(codes_of([c.template])[0], tag)
-        return {
-            "subject_id": subject_id,
-            "gallery": gallery,
-            "position": c.position,
-            "pipeline_id": pid,
-            "image_sha256": c.image_sha256,
-            "template": self._box.seal(pack_template(c.template), context),
-            "screen_code": self._box.seal(
-                code, code_context(gallery, subject_id, c.position, c.image_sha256, pid)
-            ),
-            "key_id": self._box.key_id,
-            "created_at": now,
-        }
-
-    @staticmethod
-    def _stored_images(
-        s: Session, gallery: str, enrolments: list[FingerEnrolment]
-    ) -> set[tuple[str, str]]:
-        """(image hash, pipeline id) of the enrolments' images already in the gallery."""
-        wanted: dict[str, set[str]] = {}
-        for e in enrolments:
-            for c in e.captures:
-                wanted.setdefault(c.template.pipeline_id, set()).add(c.image_sha256)
-        t = FingerTemplateRow
-        found: set[tuple[str, str]] = set()
-        for pid, shas in wanted.items():
-            for part in _parts(sorted(shas)):
-                q = select(t.image_sha256).where(
-                    t.gallery == gallery, t.pipeline_id == pid, t.image_sha256.in_(part)
-                )
-                found.update((sha, pid) for sha in s.scalars(q))
-        return found
 
     @staticmethod
     def _has(s: Session, gallery: str, sha: str, pipeline_id: str) -> bool:
@@ -305,7 +221,7 @@ class FingerGallery:
     ) -> tuple[list[list[FingerHit]], dict[str, int]]:
         """:meth:`search` of each of ``probes`` (one pipeline; the views of a photo) with one
         check that the loaded set is current, one screen pass over its codes
-        (:func:`~mobileid.finger.index.screen_many`) and one read of the shortlisted rows.
+        (:meth:`ScreenSet.shortlists`) and one read of the shortlisted rows.
         The same hits as one :meth:`search` per probe, in the order of ``probes``."""
         if len({p.pipeline_id for p in probes}) > 1:
             raise InvalidArgument(
@@ -316,11 +232,7 @@ class FingerGallery:
         if not probes:
             return [], {}
         loaded = self._screens.load(gallery, probes[0].pipeline_id)
-        if loaded.size:
-            found = screen_many(screen_codes(list(probes)), loaded.codes, shortlist)
-            lists = [rows for rows, _ in found]
-        else:
-            lists = [np.zeros(0, np.int64) for _ in probes]
+        lists = [rows for rows, _ in loaded.shortlists(screen_codes(list(probes)), shortlist)]
         features = self._shortlisted(gallery, loaded, np.unique(np.concatenate(lists)))
         one_numpy_blas_thread()
         out = []
@@ -340,7 +252,7 @@ class FingerGallery:
     def _screen(loaded: ScreenSet, probe: MatchFeatures, size: int) -> tuple[I64, F32]:
         if not loaded.size:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        return screen(screen_codes([probe])[0], loaded.codes, size)
+        return loaded.shortlist(screen_codes([probe])[0], size)
 
     def _shortlisted(self, gallery: str, loaded: ScreenSet, rows: I64) -> dict[int, MatchFeatures]:
         """Prepared templates of the shortlisted ``rows`` still in the table, by row id: read
@@ -396,75 +308,3 @@ class FingerGallery:
         self._screens.reset(new_box, new)
         self._features.clear()
         return total
-
-
-_T = TypeVar("_T")
-_IN_LIMIT = 500  # values per SQL IN list (SQLite allows 32,766 parameters a statement)
-
-
-def _parts(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
-    for i in range(0, len(values), _IN_LIMIT):
-        yield values[i : i + _IN_LIMIT]
-
-
-def _subject_rows(
-    s: Session, gallery: str, enrolments: list[FingerEnrolment], now: str
-) -> list[SubjectRow]:
-    """Each enrolment's subject: found by reference, or created (in ``s``) when new."""
-    refs = sorted({e.reference for e in enrolments})
-    known: dict[str, SubjectRow] = {}
-    for part in _parts(refs):
-        q = select(SubjectRow).where(SubjectRow.gallery == gallery, SubjectRow.reference.in_(part))
-        known.update((r.reference, r) for r in s.scalars(q))
-    rows = []
-    for e in enrolments:
-        if e.reference not in known:  # not stored (asked above): no query per new subject
-            known[e.reference] = new_subject_row(gallery, e.reference, e.name, e.source, now)
-            s.add(known[e.reference])
-        rows.append(known[e.reference])
-    return rows
-
-
-def _face_counts(s: Session, subject_ids: list[str]) -> dict[str, int]:
-    ids = sorted(set(subject_ids))
-    out: dict[str, int] = {}
-    for part in _parts(ids):
-        q = (
-            select(EmbeddingRow.subject_id, func.count())
-            .where(EmbeddingRow.subject_id.in_(part))
-            .group_by(EmbeddingRow.subject_id)
-        )
-        out.update((sid, int(n)) for sid, n in s.execute(q))
-    return out
-
-
-def _check_positions(captures: Sequence[FingerCapture]) -> None:
-    for c in captures:
-        if c.position not in FINGER_POSITIONS:
-            raise InvalidArgument(
-                f"position: expected one of {list(FINGER_POSITIONS)}, got {c.position!r}",
-                field="position",
-            )
-
-
-def _check_gallery(gallery: str) -> None:
-    if not GALLERY_NAME.match(gallery):
-        raise InvalidArgument(
-            f"gallery: expected 1-64 letters, digits, '-' or '_', got {gallery!r}",
-            field="gallery",
-        )
-
-
-def _ensure_kind(s: Session, gallery: str, training: bool) -> None:
-    """Create the gallery's row of this kind, or refuse when it exists as the other kind."""
-    row = s.get(GalleryVersion, gallery)
-    if row is None:
-        s.add(GalleryVersion(gallery=gallery, version=0, training=training))
-        s.flush()
-    elif row.training != training:
-        kind = "a training" if row.training else "a live"
-        raise InvalidArgument(
-            f"gallery: {gallery!r} exists as {kind} gallery; a gallery's kind never changes "
-            "(training and live data stay apart)",
-            field="gallery",
-        )

@@ -18,7 +18,7 @@ from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from mobileid.gallery import changes
+from mobileid.gallery import change_logs, changes
 from mobileid.gallery.sealing import SecretBox, as_vectors, open_vectors, row_context
 from mobileid.gallery.store import EmbeddingRow
 from mobileid.gallery.vectors import (
@@ -60,7 +60,8 @@ class VectorSync:
 
     def catch_up(self, partition: Partition) -> int:
         """Apply every change logged since the index's last one; rebuild when the index has
-        none to start from. Returns the number of embedding ids applied."""
+        none to start from, or the log was pruned past it (``change_logs``). Returns the
+        number of embedding ids applied (all the partition's, after a rebuild)."""
         with self._lock(partition):
             with self.engine.connect() as conn:
                 newest = changes.latest(conn, partition)  # read before the rows: changes.py
@@ -72,7 +73,12 @@ class VectorSync:
                 return 0
             with Session(self.engine) as s:
                 ids = changes.touched(s, partition, applied, newest)
-                upserts = self.load(s, partition, ids)
+                # Read after the entries: a prune committed since they were read shows here.
+                pruned = applied < change_logs.horizon(s, change_logs.FACES)
+                upserts = empty_batch() if pruned else self.load(s, partition, ids)
+            if pruned:  # entries it needs may have been deleted: rebuild from SQL
+                self.rebuild(partition, newest)
+                return self.vectors.count(partition)
             removes = np.setdiff1d(np.asarray(ids, dtype=np.int64), upserts.ids)
             self.vectors.apply(partition, upserts, removes, newest)
         if self.vectors.wants_rebuild(partition):
