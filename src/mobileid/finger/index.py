@@ -90,7 +90,11 @@ def screen_many(
 ) -> list[tuple[npt.NDArray[np.int64], F32]]:
     """:func:`screen` of each of ``probes`` (P×M×W), in one pass over the gallery: each
     gallery row is read once for all of them (the views of one photo: one search's memory
-    traffic instead of P). The same answers as P calls of :func:`screen`, bit for bit."""
+    traffic instead of P). The same answers as P calls of :func:`screen`, bit for bit.
+
+    The screen is bound by its popcounts, not by memory: five probes over 200,000 codes took
+    1.21 s CPU (3.7 s wall) against 1.27 s (4.3 s) one at a time, on the shared 2-core host at
+    load ~12 (each gallery row's own bit counts are shared; every pair is still compared)."""
     p = params or ScreenParams()
     probes = np.ascontiguousarray(probes, dtype=np.uint64)
     gallery = np.ascontiguousarray(gallery, dtype=np.uint64)
