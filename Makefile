@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared/data
 
 .PHONY: run test lint eval bench load clean setup eval-fingers-sensors eval-fingers-contactless \
+	calibrate-fingers-contactless \
 	calibrate-fingers calibrate-faces fuzz eval-fingers-strata
 
 $(STAMP): pyproject.toml
@@ -82,6 +83,11 @@ calibrate-fingers: $(STAMP)
 	$(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB1_B \
 	  --calibration-out src/mobileid/finger/calibration.json
 	$(PY) -m mobileid.cli.main eval fingers-strata $(STRATA_ARGS) --out src/mobileid/finger/strata.json
+	$(MAKE) calibrate-fingers-contactless
+
+# Rebuild only the shipped contactless calibrations (photo -> contact, photo -> photo): after a
+# change of the contact pipeline id or of CONTACTLESS_VERSION.
+calibrate-fingers-contactless: $(STAMP)
 	$(PY) -m mobileid.cli.main eval fingers-contactless $(CONTACTLESS_ARGS) --out src/mobileid/finger
 
 bench: $(STAMP)

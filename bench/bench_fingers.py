@@ -32,6 +32,10 @@ What is measured (wall clock, ``time.perf_counter``; progress on stderr, a table
    then, in a fresh process, the cold load (``preload``), its RSS and peak RSS, and one search
    end to end (``prepare`` of the probe, screen, geometric check of ``SHORTLIST`` rows) for
    impression 2 of each of the 10 fingers, p50; and one search repeated (features cached).
+   Then a photo search's first stage and check (``service.finger_search``): each of those
+   probes at the five scale hypotheses (``CONTACT_SCALES``), one ``search`` per view as photo
+   searches ran, against one ``search_many`` of all five (one screen pass over the codes),
+   wall and CPU seconds of the process, with the load average; their hits must be the same.
    The synthetic templates are cached like the codes, also keyed by the pipeline id and the
    match and screen parameters.
 
@@ -70,6 +74,7 @@ from mobileid.finger.match import MatchFeatures, match_features, prepare
 from mobileid.finger.params import MatchParams, ScreenParams
 from mobileid.finger.pipeline import FingerPipeline, load_finger_pipeline
 from mobileid.finger.types import FingerTemplate
+from mobileid.finger.views import CONTACT_SCALES, scale_template
 from mobileid.gallery.fingers import FingerCapture, FingerEnrolment, FingerGallery
 from mobileid.service.finger_search import SHORTLIST
 
@@ -644,6 +649,20 @@ class GalleryRun:
     again_s: list[float]
     mates_first: int
     peak_rss_mb: float
+    photo: PhotoSearch
+
+
+@dataclass(frozen=True)
+class PhotoSearch:
+    """A photo probe's views (``CONTACT_SCALES``) searched one by one, and in one pass."""
+
+    views: int
+    each_s: list[float]  # wall, one ``search`` per view
+    each_cpu_s: list[float]  # CPU of this process over the same
+    many_s: list[float]  # wall, one ``search_many`` of all views
+    many_cpu_s: list[float]
+    load: tuple[float, float]  # 1-minute load average before and after
+    same_hits: bool
 
 
 def measure_gallery(
@@ -667,6 +686,7 @@ def measure_gallery(
 
     runs = [(search(probe), mate) for probe, mate in probes]
     again = [search(probes[0][0])[0] for _ in range(3)]
+    photo = photo_search(fingers, [probe for probe, _ in probes])
     fingers.close()
     return GalleryRun(
         rss_start,
@@ -677,6 +697,31 @@ def measure_gallery(
         again,
         sum(first == mate for (_, first), mate in runs),
         rss_mb(peak=True),
+        photo,
+    )
+
+
+def photo_search(fingers: FingerGallery, probes: list[FingerTemplate]) -> PhotoSearch:
+    """Each probe as a photo meets contact prints (its views at every scale hypothesis):
+    one ``search`` per view, as photo searches ran, against one ``search_many``. Each probe
+    is searched once both ways first, so both find its shortlist's features cached."""
+    each, each_cpu, many, many_cpu, same = [], [], [], [], True
+    load = os.getloadavg()[0]
+    for probe in probes:
+        views = [prepare(scale_template(probe, s)) for s in CONTACT_SCALES]
+        first = [fingers.search(GALLERY, v, SHORTLIST)[0] for v in views]
+        same &= fingers.search_many(GALLERY, views, SHORTLIST)[0] == first
+        w, c = time.perf_counter(), time.process_time()
+        for v in views:
+            fingers.search(GALLERY, v, SHORTLIST)
+        each.append(time.perf_counter() - w)
+        each_cpu.append(time.process_time() - c)
+        w, c = time.perf_counter(), time.process_time()
+        fingers.search_many(GALLERY, views, SHORTLIST)
+        many.append(time.perf_counter() - w)
+        many_cpu.append(time.process_time() - c)
+    return PhotoSearch(
+        len(CONTACT_SCALES), each, each_cpu, many, many_cpu, (load, os.getloadavg()[0]), same
     )
 
 
@@ -718,6 +763,7 @@ def gallery_section(db1: dict[str, FingerTemplate], model: PrintModel, plan: Pla
         single("  peak RSS", "MB", run.peak_rss_mb),
         latency(f"search end to end, shortlist {SHORTLIST}", run.search_s),
         latency("  same probe again (features cached)", run.again_s),
+        *photo_figures(run.photo),
     ]
     section.notes["load"] = (
         f"{run.loaded:,} templates, {run.loaded / run.load_s:,.0f}/s; RSS {run.rss_start_mb:.0f} "
@@ -725,9 +771,23 @@ def gallery_section(db1: dict[str, FingerTemplate], model: PrintModel, plan: Pla
     )
     section.notes["enrol"] = f"{size / enrol_s:,.0f} templates/s"
     section.notes["mates ranked first"] = f"{run.mates_first}/{len(probes)} DB1_B probes"
+    section.notes["photo search"] = (
+        f"views {CONTACT_SCALES} of each probe; the same hits both ways: {run.photo.same_hits}; "
+        f"load average {run.photo.load[0]:.2f} before, {run.photo.load[1]:.2f} after"
+    )
     section.notes["BLAS threads"] = os.environ.get("OPENBLAS_NUM_THREADS", "OpenBLAS default")
     section.notes["synthetic templates"] = source
     return section
+
+
+def photo_figures(photo: PhotoSearch) -> list[Figure]:
+    n = photo.views
+    return [
+        latency(f"photo search, {n} views: {n} searches (as before)", photo.each_s),
+        latency("  its CPU (process time)", photo.each_cpu_s),
+        latency(f"photo search, {n} views: one search_many", photo.many_s),
+        latency("  its CPU (process time)", photo.many_cpu_s),
+    ]
 
 
 # --- main -------------------------------------------------------------------------------------

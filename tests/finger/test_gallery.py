@@ -233,6 +233,28 @@ def test_search_follows_enrolment_and_deletion(galleries, monkeypatch) -> None:
     assert caught == [[4, *range(13, 21)]]
 
 
+def test_search_many_is_each_probe_searched_alone(galleries) -> None:
+    """Several probes searched in one pass give each probe's own hits and subject counts,
+    also after a deletion; probes of two pipelines are refused, naming both."""
+    faces, fingers = galleries
+    fingers.enrol_many("g1", _people(range(70, 85)), batch=4)
+    gone = next(s for s in faces.subjects() if s.name == "P74")
+    seeds = (71, 74, 80, 99)
+    probes = [prepare(_template(seed)) for seed in seeds]
+    for deleted in (False, True):
+        if deleted:
+            faces.remove(gone.subject_id)
+        found, per_subject = fingers.search_many("g1", probes, 5)
+        alone = [fingers.search("g1", p, 5) for p in probes]
+        assert found == [hits for hits, _ in alone]
+        assert per_subject == alone[0][1] and len(per_subject) == 15 - deleted
+        assert found[0][0].score > 0.9 and (found[1][0].score > 0.9) != deleted
+    assert fingers.search_many("g1", [], 5) == ([], {})
+    other = FingerTemplate(_template(71).minutiae, 300, 380, 500.0, 71.5, "finger/other/1")
+    with pytest.raises(InvalidArgument, match="finger/other/1"):
+        fingers.search_many("g1", [probes[0], prepare(other)], 5)
+
+
 def test_search_is_the_same_with_a_tiny_feature_cache(galleries) -> None:
     """Prepared templates evicted from the cache are prepared again, to the same hits."""
     _, fingers = galleries

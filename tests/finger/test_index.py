@@ -17,6 +17,7 @@ from mobileid.finger.index import (
     identify,
     screen,
     screen_codes,
+    screen_many,
 )
 from mobileid.finger.match import prepare
 from mobileid.finger.params import ScreenParams
@@ -203,12 +204,33 @@ def test_fixed_kernel_equals_the_general_one(templates: TemplateBank) -> None:
     randoms = random_codes(rng, 900)
     root = np.sqrt(np.arange(5 * 64 + 1, dtype=np.float32))
     assert gallery.shape[1:] == (24, 5)
-    for probe in probes:
-        for top, rows in ((4, gallery), (4, randoms), (1, randoms), (40, randoms)):
-            fixed, general = np.zeros((2, rows.shape[0]), np.float32)
-            _fixed_kernel(probe, rows, root, top, fixed)
-            _score_kernel(probe, rows, root, top, general)
-            assert np.array_equal(fixed, general)
+    for top, rows in ((4, gallery), (4, randoms), (1, randoms), (40, randoms)):
+        fixed, general = np.zeros((2, probes.shape[0], rows.shape[0]), np.float32)
+        _fixed_kernel(probes, rows, root, top, fixed)
+        _score_kernel(probes, rows, root, top, general)
+        assert np.array_equal(fixed, general)
+
+
+def test_screen_many_is_each_probe_screened_alone(templates: TemplateBank) -> None:
+    """One pass of several probes over the gallery gives each probe's own screen, bit for bit
+    (real DB1_B codes with ties, random codes of another layout, empty probes and galleries)."""
+    gallery = real_gallery(templates, 1500)
+    rng = np.random.default_rng(13)
+    probes = np.concatenate([gallery[3:8], random_codes(rng, 3), np.zeros_like(gallery[:1])])
+    other = random_codes(rng, 700, m=20, dim=200)
+    other_probes = random_codes(rng, 4, m=20, dim=200)
+    for codes, rows, size in (
+        (probes, gallery, 100),
+        (other_probes, other, 30),
+        (probes, gallery, 0),
+    ):
+        got = screen_many(codes, rows, size)
+        assert len(got) == codes.shape[0]
+        for probe, (order, scores) in zip(codes, got, strict=True):
+            alone = screen(probe, rows, size)
+            assert np.array_equal(order, alone[0]) and np.array_equal(scores, alone[1])
+    assert [r.size for r, _ in screen_many(probes, gallery[:0], 5)] == [0] * probes.shape[0]
+    assert screen_many(probes[:0], gallery, 5) == []
 
 
 def test_parallel_screen_gives_the_serial_shortlist(templates: TemplateBank) -> None:

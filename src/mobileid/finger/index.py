@@ -43,7 +43,7 @@ from mobileid.finger.match import MatchFeatures, match_features
 from mobileid.finger.params import ScreenParams
 from mobileid.finger.threads import one_numpy_blas_thread
 
-__all__ = ["identify", "screen", "screen_codes"]
+__all__ = ["identify", "screen", "screen_codes", "screen_many"]
 
 U64 = npt.NDArray[np.uint64]
 F32 = npt.NDArray[np.float32]
@@ -82,19 +82,37 @@ def screen(
     Of equal scores the earlier gallery row comes first, onto the list too. An empty gallery
     or ``size <= 0`` gives empty arrays.
     """
+    return screen_many(np.asarray(probe)[None], gallery, size, params)[0]
+
+
+def screen_many(
+    probes: U64, gallery: U64, size: int, params: ScreenParams | None = None
+) -> list[tuple[npt.NDArray[np.int64], F32]]:
+    """:func:`screen` of each of ``probes`` (P×M×W), in one pass over the gallery: each
+    gallery row is read once for all of them (the views of one photo: one search's memory
+    traffic instead of P). The same answers as P calls of :func:`screen`, bit for bit.
+
+    The screen is bound by its popcounts, not by memory: five probes over 200,000 codes took
+    1.21 s CPU (3.7 s wall) against 1.27 s (4.3 s) one at a time, on the shared 2-core host at
+    load ~12 (each gallery row's own bit counts are shared; every pair is still compared)."""
     p = params or ScreenParams()
-    probe = np.ascontiguousarray(probe, dtype=np.uint64)
+    probes = np.ascontiguousarray(probes, dtype=np.uint64)
     gallery = np.ascontiguousarray(gallery, dtype=np.uint64)
-    if probe.ndim != 2 or gallery.ndim != 3 or probe.shape[1] != gallery.shape[2]:
+    if probes.ndim != 3 or gallery.ndim != 3 or probes.shape[2] != gallery.shape[2]:
         raise InvalidArgument(
             f"codes: expected a probe M×W and a gallery N×M×W of the same W, got "
-            f"{probe.shape} and {gallery.shape}",
+            f"{probes.shape[1:]} and {gallery.shape}",
             field="codes",
         )
     size = min(size, gallery.shape[0])
-    if size <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    scores = _scores(probe, gallery, p.screen_top)
+    if size <= 0 or probes.shape[0] == 0:
+        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        return [empty for _ in range(probes.shape[0])]
+    return [_shortlist(s, size) for s in _scores(probes, gallery, p.screen_top)]
+
+
+def _shortlist(scores: F32, size: int) -> tuple[npt.NDArray[np.int64], F32]:
+    """The ``size`` best rows of ``scores``, best first, the earlier row first among equals."""
     best = np.arange(scores.shape[0])
     if size < scores.shape[0]:
         bar = -np.partition(-scores, size - 1)[size - 1]  # the size-th best score
@@ -122,16 +140,16 @@ def identify(
     return sorted(scored, key=lambda rs: -rs[1])
 
 
-def _scores(probe: U64, gallery: U64, screen_top: int) -> F32:
-    """First-stage score of every gallery row (C-contiguous inputs)."""
-    out = np.zeros(gallery.shape[0], dtype=np.float32)
-    top = min(screen_top, probe.shape[0] * gallery.shape[1])
+def _scores(probes: U64, gallery: U64, screen_top: int) -> F32:
+    """First-stage score of every gallery row for each probe, P×N (C-contiguous inputs)."""
+    out = np.zeros((probes.shape[0], gallery.shape[0]), dtype=np.float32)
+    top = min(screen_top, probes.shape[1] * gallery.shape[1])
     if top <= 0:
         return out
     # sqrt of every possible bit count, in float32 as the popcounts are exact integers.
-    root = np.sqrt(np.arange(probe.shape[1] * 64 + 1, dtype=np.float32))
+    root = np.sqrt(np.arange(probes.shape[2] * 64 + 1, dtype=np.float32))
     # The default layout has a kernel of its own, its loops of known length.
-    fixed = probe.shape == gallery.shape[1:] == (_FIXED_M, _FIXED_W)
+    fixed = probes.shape[1:] == gallery.shape[1:] == (_FIXED_M, _FIXED_W)
     kernel = _fixed_kernel if fixed else _score_kernel
     with _KERNEL_LOCK:
         # Hand blocks out one at a time rather than in equal shares: on a host shared with
@@ -139,7 +157,7 @@ def _scores(probe: U64, gallery: U64, screen_top: int) -> F32:
         # up the whole search.
         previous = set_parallel_chunksize(1)
         try:
-            kernel(probe, gallery, root, top, out)
+            kernel(probes, gallery, root, top, out)
         finally:
             set_parallel_chunksize(previous)
     return out
@@ -156,10 +174,12 @@ def _popcount(x: np.uint64) -> int:
 
 
 @njit(parallel=True, cache=True)
-def _score_kernel(probe: U64, gallery: U64, root: F32, top: int, out: F32) -> None:
+def _score_kernel(probes: U64, gallery: U64, root: F32, top: int, out: F32) -> None:
     n, m, w = gallery.shape
-    mp = probe.shape[0]
-    pa = _row_roots(probe, root)
+    mp = probes.shape[1]
+    pa = np.empty((probes.shape[0], mp), np.float32)
+    for q in range(probes.shape[0]):
+        pa[q] = _row_roots(probes[q], root)
     for block in prange((n + _BLOCK - 1) // _BLOCK):
         best = np.empty(top, np.float32)  # descending; best[top - 1] is the bar to beat
         gb = np.empty(m, np.float32)
@@ -173,24 +193,25 @@ def _score_kernel(probe: U64, gallery: U64, root: F32, top: int, out: F32) -> No
                     c += _popcount(gallery[r, j, k])
                     gt[k, j] = gallery[r, j, k]
                 gb[j] = root[c]
-            best[:] = np.float32(0.0)
-            bar = np.float32(0.0)
-            for i in range(mp):
-                if pa[i] == 0:  # an empty probe row pairs at 0 with everything
-                    continue
-                xor[:] = 0
-                for k in range(w):
-                    word = probe[i, k]
+            for q in range(probes.shape[0]):  # the row is read once for every probe
+                best[:] = np.float32(0.0)
+                bar = np.float32(0.0)
+                for i in range(mp):
+                    if pa[q, i] == 0:  # an empty probe row pairs at 0 with everything
+                        continue
+                    xor[:] = 0
+                    for k in range(w):
+                        word = probes[q, i, k]
+                        for j in range(m):
+                            xor[j] += _popcount(word ^ gt[k, j])
+                    # An empty gallery row gives xor = |a|, so exactly 1 - 1 = 0: no branch.
                     for j in range(m):
-                        xor[j] += _popcount(word ^ gt[k, j])
-                # An empty gallery row gives xor = |a|, so exactly 1 - 1 = 0: no branch needed.
-                for j in range(m):
-                    sim[j] = np.float32(1.0) - root[xor[j]] / (pa[i] + gb[j])
-                bar = _best(sim, best, bar, top)
-            total = np.float32(0.0)
-            for t in range(top):
-                total += best[t]
-            out[r] = total / np.float32(top)
+                        sim[j] = np.float32(1.0) - root[xor[j]] / (pa[q, i] + gb[j])
+                    bar = _best(sim, best, bar, top)
+                total = np.float32(0.0)
+                for t in range(top):
+                    total += best[t]
+                out[q, r] = total / np.float32(top)
 
 
 @njit(inline="always", cache=True)
@@ -221,13 +242,15 @@ def _best(sim: F32, best: F32, bar: np.float32, top: int) -> np.float32:
 
 
 @njit(parallel=True, cache=True)
-def _fixed_kernel(probe: U64, gallery: U64, root: F32, top: int, out: F32) -> None:
+def _fixed_kernel(probes: U64, gallery: U64, root: F32, top: int, out: F32) -> None:
     """``_score_kernel`` for the default 24×5 codes, the same scores bit for bit, ~30% less
     CPU: a pair's five words are counted in registers rather than summed through memory
     word by word, the 24 similarities of a probe cylinder are computed in a loop of their own
     (vectorised divisions), and only a cylinder whose best beats the bar goes to insertion."""
     n = gallery.shape[0]
-    pa = _row_roots(probe, root)
+    pa = np.empty((probes.shape[0], _FIXED_M), np.float32)
+    for q in range(probes.shape[0]):
+        pa[q] = _row_roots(probes[q], root)
     for block in prange((n + _BLOCK - 1) // _BLOCK):
         best = np.empty(top, np.float32)
         gb = np.empty(_FIXED_M, np.float32)
@@ -241,25 +264,27 @@ def _fixed_kernel(probe: U64, gallery: U64, root: F32, top: int, out: F32) -> No
                     g[k, j] = gallery[r, j, k]
                     c += _popcount(g[k, j])
                 gb[j] = root[c]
-            best[:] = np.float32(0.0)
-            bar = np.float32(0.0)
-            for i in range(_FIXED_M):
-                if pa[i] == 0:  # an empty probe row pairs at 0 with everything
-                    continue
-                p0, p1, p2, p3, p4 = probe[i, 0], probe[i, 1], probe[i, 2], probe[i, 3], probe[i, 4]
-                for j in range(_FIXED_M):
-                    xor[j] = (
-                        _popcount(p0 ^ g[0, j])
-                        + _popcount(p1 ^ g[1, j])
-                        + _popcount(p2 ^ g[2, j])
-                        + _popcount(p3 ^ g[3, j])
-                        + _popcount(p4 ^ g[4, j])
-                    )
-                for j in range(_FIXED_M):
-                    sim[j] = np.float32(1.0) - root[xor[j]] / (pa[i] + gb[j])
-                if sim.max() > bar:
-                    bar = _best(sim, best, bar, top)
-            total = np.float32(0.0)
-            for t in range(top):
-                total += best[t]
-            out[r] = total / np.float32(top)
+            for q in range(probes.shape[0]):  # the row is read once for every probe
+                best[:] = np.float32(0.0)
+                bar = np.float32(0.0)
+                for i in range(_FIXED_M):
+                    if pa[q, i] == 0:  # an empty probe row pairs at 0 with everything
+                        continue
+                    p0, p1, p2 = probes[q, i, 0], probes[q, i, 1], probes[q, i, 2]
+                    p3, p4 = probes[q, i, 3], probes[q, i, 4]
+                    for j in range(_FIXED_M):
+                        xor[j] = (
+                            _popcount(p0 ^ g[0, j])
+                            + _popcount(p1 ^ g[1, j])
+                            + _popcount(p2 ^ g[2, j])
+                            + _popcount(p3 ^ g[3, j])
+                            + _popcount(p4 ^ g[4, j])
+                        )
+                    for j in range(_FIXED_M):
+                        sim[j] = np.float32(1.0) - root[xor[j]] / (pa[q, i] + gb[j])
+                    if sim.max() > bar:
+                        bar = _best(sim, best, bar, top)
+                total = np.float32(0.0)
+                for t in range(top):
+                    total += best[t]
+                out[q, r] = total / np.float32(top)

@@ -27,7 +27,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from mobileid.finger.index import U64, screen, screen_codes
+from mobileid.finger.index import U64, screen_codes, screen_many
 from mobileid.finger.match import prepare
 from mobileid.finger.params import MatchParams, ScreenParams
 from mobileid.finger.types import FingerTemplate
@@ -143,14 +143,21 @@ class ScreenSet:
         scores it lists the earlier row first, and the live rows keep their order (ascending
         id) with or without the dead between them; each row's score is its own.
         """
+        return self.shortlists(np.asarray(probe)[None], size)[0]
+
+    def shortlists(self, probes: U64, size: int) -> list[tuple[I64, F32]]:
+        """:meth:`shortlist` of each of ``probes`` (P×M×W), in one pass over the codes
+        (:func:`~mobileid.finger.index.screen_many`)."""
         if not self.rows or size <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in probes]
         n_dead = int(self.dead.shape[0])
-        rows, scores = screen(probe, self.codes, size + n_dead)
-        if n_dead:
-            keep = ~np.isin(rows, self.dead)
-            rows, scores = rows[keep][:size], scores[keep][:size]
-        return rows, scores
+        out = []
+        for rows, scores in screen_many(probes, self.codes, size + n_dead):
+            if n_dead:
+                keep = ~np.isin(rows, self.dead)
+                rows, scores = rows[keep][:size], scores[keep][:size]
+            out.append((rows, scores))
+        return out
 
     @classmethod
     def empty(cls, pipeline_id: str) -> ScreenSet:

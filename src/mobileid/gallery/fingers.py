@@ -216,6 +216,38 @@ class FingerGallery:
         hits.sort(key=lambda h: -h.score)
         return hits, dict(loaded.per_subject)
 
+    def search_many(
+        self, gallery: str, probes: Sequence[MatchFeatures], shortlist: int
+    ) -> tuple[list[list[FingerHit]], dict[str, int]]:
+        """:meth:`search` of each of ``probes`` (one pipeline; the views of a photo) with one
+        check that the loaded set is current, one screen pass over its codes
+        (:meth:`ScreenSet.shortlists`) and one read of the shortlisted rows.
+        The same hits as one :meth:`search` per probe, in the order of ``probes``."""
+        if len({p.pipeline_id for p in probes}) > 1:
+            raise InvalidArgument(
+                "probes: expected templates of one pipeline, got "
+                f"{sorted({p.pipeline_id for p in probes})}",
+                field="probes",
+            )
+        if not probes:
+            return [], {}
+        loaded = self._screens.load(gallery, probes[0].pipeline_id)
+        lists = [rows for rows, _ in loaded.shortlists(screen_codes(list(probes)), shortlist)]
+        features = self._shortlisted(gallery, loaded, np.unique(np.concatenate(lists)))
+        one_numpy_blas_thread()
+        out = []
+        for probe, rows in zip(probes, lists, strict=True):
+            hits = []
+            for r in rows.tolist():
+                row_id = int(loaded.ids[r])
+                if row_id in features:  # else deleted since the load: no longer a hit
+                    m = match_features(probe, features[row_id])
+                    hits.append(
+                        FingerHit(loaded.subjects[r], loaded.positions[r], m.score, m.matched)
+                    )
+            out.append(sorted(hits, key=lambda h: -h.score))
+        return out, dict(loaded.per_subject)
+
     @staticmethod
     def _screen(loaded: ScreenSet, probe: MatchFeatures, size: int) -> tuple[I64, F32]:
         if not loaded.size:

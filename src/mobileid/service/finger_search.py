@@ -128,27 +128,27 @@ def search_galleries(
 ) -> tuple[Best, dict[str, int], dict[str, int]]:
     """Each probe against each kind of template of each gallery. A subject's match for a probe
     is its lowest estimated rate (scores of different calibrations do not compare). A contact
-    probe's scores are read from its quality stratum's table."""
+    probe's scores are read from its quality stratum's table.
+
+    Every view of every probe (a photo meets contact prints at several scales) is screened in
+    one pass over a gallery's codes per kind of template (``FingerGallery.search_many``)."""
     templates, contactless = probes.templates, probes.contactless
     views = [pipe.photo_views(t) if contactless else {t.pipeline_id: (t,)} for t in templates]
-    feats = {
-        (i, gp): [pipe.features(t) for t in v[gp]] for i, v in enumerate(views) for gp, _ in cals
-    }
     best: Best = {}
     sizes = dict.fromkeys(names, 0)
     used = {gp: 0 for gp, _ in cals}
-    for g in names:
-        for gp, cal in cals:
-            for i in range(len(templates)):
+    for gp, cal in cals:
+        owner = [i for i, v in enumerate(views) for _ in v[gp]]  # the probe of each view
+        feats = [pipe.features(t) for v in views for t in v[gp]]
+        for g in names:
+            found, per_subject = ctx.fingers.search_many(g, feats, SHORTLIST)
+            for i, hits in zip(owner, found, strict=True):
                 table = probes.tables[i] if probes.tables else cal
-                # A photo meets contact prints at several scales: a subject's best is kept below.
-                for f in feats[i, gp]:
-                    hits, per_subject = ctx.fingers.search(g, f, SHORTLIST)
-                    for h in hits:
-                        m = FingerMatch(i, h.position, round(h.score, 6), table.fmr(h.score), gp)
-                        slot = best.setdefault((g, h.subject_id), {})
-                        if i not in slot or (m.fmr, -m.score) < (slot[i].fmr, -slot[i].score):
-                            slot[i] = m
+                for h in hits:  # a subject's best over its templates and the views is kept
+                    m = FingerMatch(i, h.position, round(h.score, 6), table.fmr(h.score), gp)
+                    slot = best.setdefault((g, h.subject_id), {})
+                    if i not in slot or (m.fmr, -m.score) < (slot[i].fmr, -slot[i].score):
+                        slot[i] = m
             n = sum(per_subject.values()) if templates else 0
             sizes[g] += n
             used[gp] += n
