@@ -93,3 +93,10 @@ def test_report_needs_both_score_sets(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument) as info:
         write_report(tmp_path, "t", {}, genuine=[0.9])
     assert info.value.field == "impostor"
+
+
+def test_report_shows_an_empty_map(tmp_path: Path) -> None:
+    """A metric whose value is an empty map (no enrolment failures) is a row saying "none"."""
+    index = write_report(tmp_path, "t", {"failed_to_enrol": {}, "fte_rate": 0.0})
+    page = index.read_text(encoding="utf-8")
+    assert "<tr><th>failed_to_enrol</th><td>none</td></tr>" in page

@@ -172,7 +172,9 @@ def _jsonable(value: Any) -> Any:
 def _flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = []
     for key, value in metrics.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and not value:
+            rows.append((f"{prefix}{key}", "none"))  # an empty map (no failures) still shows
+        elif isinstance(value, dict):
             rows.extend(_flatten(value, f"{prefix}{key}."))
         else:
             rows.append((f"{prefix}{key}", value))
