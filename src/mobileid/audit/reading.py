@@ -27,6 +27,7 @@ Target = UnitOfWork | Session | Connection
 
 
 def connection_of(target: Target) -> Connection:
+    """The connection that ``target`` (a unit of work, a session or a connection) writes on."""
     if isinstance(target, UnitOfWork):
         return target.session.connection()
     if isinstance(target, Session):
