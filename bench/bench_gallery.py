@@ -12,7 +12,9 @@ run). What it does:
    server does on first use) and runs every lfw-dev probe through the store's search (index
    shortlist, re-check and exact re-rank from SQL): 1,415 mated probes (recall and rank-1 of
    the true mate) and 778 non-mated ones (the band of the best candidate, from the shipped
-   calibration: false candidates per band).
+   calibration: false candidates per band). Without an ``exact`` kind, the mates' exact
+   ranks (the baseline of recall) are scored as the first FAISS build reads the rows, so the
+   store is read once for both; that build's time includes the scoring, shown beside it.
 3. Optionally the same against a Milvus standalone server (``--milvus-sizes``).
 
 Latency is per search, one FAISS thread, on whatever else the 2-core machine is doing (the
@@ -42,15 +44,23 @@ from bench_common import Section, latency, log, single
 from bench_milvus import milvus_server
 from gallery_at_size import (
     bench_key,
-    exact_notes,
     index_mib,
     insert_progress,
     load_average,
     milvus_index_built,
-    open_kind,
     real_subjects,
+    record,
+    shipped_calibration,
 )
-from gallery_exact import TOP, ann_sweep, cached_exact
+from gallery_exact import (
+    TOP,
+    ExactPass,
+    ann_sweep,
+    exact_baseline,
+    exact_pass,
+    kept_exact,
+    open_sharing,
+)
 from gallery_load import GALLERY, Real, cached_fit, load_real, rss_mib, write_gallery
 from mobileid.config import Settings
 from mobileid.face.pipeline import load_face_pipeline
@@ -58,7 +68,6 @@ from mobileid.gallery.embedded import EmbeddedGallery
 from mobileid.gallery.faiss_index import FaissVectorIndex
 from mobileid.gallery.vectors import Partition
 from mobileid.scoring import Calibration, band_for
-from mobileid.service.context import shipped_face_calibrations
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -131,7 +140,7 @@ def search_all(
 
 
 def bench_size(n: int, kinds: list[str], milvus: bool, ctx: dict[str, Any]) -> Section:
-    real, model, cal, settings = ctx["real"], ctx["model"], ctx["cal"], ctx["settings"]
+    real, model, pid = ctx["real"], ctx["model"], ctx["cal"].matcher
     section = Section(f"gallery of {n:,} (fitted synthetic + {len(real.gallery)} lfw-dev)")
     keep = ctx["keep"]
     tmp = keep / str(n) if keep else Path(tempfile.mkdtemp(prefix="mobileid-bench-gallery-"))
@@ -140,74 +149,70 @@ def bench_size(n: int, kinds: list[str], milvus: bool, ctx: dict[str, Any]) -> S
         db = tmp / "g.sqlite3"
         writer = EmbeddedGallery(db, tmp / "unused", key=key)
         section.notes["load average before"] = load_average()
-        load_s = write_gallery(writer, n, model, real, cal.matcher)
+        load_s = write_gallery(writer, n, model, real, pid)
         section.figures.append(single("bulk enrolment into SQLite", "s", load_s))
         section.notes["load average after bulk enrolment"] = load_average()
         if ctx["sweep"]:
-            ann_figures, ann_notes = ann_sweep(writer, real, cal.matcher, ctx["alternatives"])
+            ann_figures, ann_notes = ann_sweep(writer, real, pid, ctx["alternatives"])
             ctx["alternatives"] = False  # the other index types once, at the first size
             section.figures.extend(ann_figures)
             section.notes["shortlist recall vs exact"] = ann_notes
-        exact_ranks_ = None
-        if "exact" not in kinds:  # the baseline from one batched pass over the stored vectors
-            exact_ranks_ = cached_exact(tmp if keep else None, writer, real, cal.matcher)
-            section.notes["exact (batched pass)"] = exact_notes(exact_ranks_, TOP)
+        # Without an exact kind, the baseline is a batched exact pass, scored as the first
+        # index build reads the rows (gallery_exact.py), or kept from an earlier run.
+        baseline = kept_exact(tmp if keep else None) if "exact" not in kinds else None
+        exact = exact_pass(real) if "exact" not in kinds and baseline is None else None
+        all_kinds = [*kinds, *(["milvus"] if milvus else [])]
+        if exact is not None and not all_kinds:
+            baseline = exact_baseline(section, exact, writer, real, pid, tmp if keep else None)
         writer.close()
         section.notes["SQLite size"] = f"{db.stat().st_size / 2**20:,.0f} MiB"
-        for kind in [*kinds, *(["milvus"] if milvus else [])]:
-            log(f"{n:,}: {kind} (load {load_average()})")
-            vectors = open_kind(kind, tmp / f"index-{kind}", key, n, ctx)
-            progress = insert_progress(50_000 if kind == "milvus" else 500_000)
-            g = EmbeddedGallery(
-                db, tmp / f"index-{kind}", key=key, vectors=vectors, progress=progress
-            )
-            try:
-                figures, notes = measure(g, real, cal, settings, kind, ctx["build_threads"])
-                size = index_mib(vectors, Partition(GALLERY, cal.matcher))
-                if size is not None:
-                    notes["index_in_memory_mib"] = round(size, 1)
-                exact_ranks_ = record(section, kind, figures, notes, exact_ranks_)
-                for nprobe in ctx["nprobes"]:
-                    if not isinstance(vectors, FaissVectorIndex) or kind == "exact":
-                        break
-                    vectors.set_nprobe(nprobe)
-                    label = f"{kind} nprobe {nprobe}"
-                    log(f"{n:,}: {label} (load {load_average()})")
-                    figures, notes = search_all(g, real, cal, settings, label)
-                    record(section, label, figures, notes, exact_ranks_)
-            finally:
-                if kind == "milvus":
-                    vectors.drop(Partition(GALLERY, cal.matcher))
-                g.close()
+        for kind in all_kinds:
+            run = (kind, db, tmp, key, n)
+            baseline = bench_kind(section, run, ctx, exact, baseline)
+            exact = None  # read with the first kind's build, or by a pass of its own
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
     return section
 
 
-def record(
-    section: Section, label: str, figures: list[Any], notes: dict[str, Any], exact: Any
+def bench_kind(
+    section: Section,
+    run: tuple[str, Path, Path, bytes, int],
+    ctx: dict[str, Any],
+    exact: ExactPass | None,
+    baseline: np.ndarray | None,
 ) -> np.ndarray:
-    """Adds one kind's (or nprobe's) figures and notes, with the recall of the mate relative
-    to ``exact``'s ranks (these ranks when there are none yet); returns the baseline."""
-    section.figures.extend(figures)
-    ranks = np.array(notes.pop("ranks"))
-    baseline = ranks if exact is None else exact
-    found, exact_found = (ranks > 0).sum(), (baseline > 0).sum()
-    notes["recall_of_mate_vs_exact"] = float(found / max(1, exact_found))
-    section.notes[label] = notes
-    for f in figures:  # as it goes: a long run's later kinds may not finish
-        log(f"  {f.name}: {f.value if f.p50 is None else f'{f.p50:.1f} / {f.p95:.1f}'} {f.unit}")
-    log(f"  {label}: {json.dumps(notes)}")
-    return np.asarray(baseline)
-
-
-def shipped_calibration(pid: str) -> Calibration:
-    for path in shipped_face_calibrations():
-        cal = Calibration.load(path)
-        if cal.matcher == pid:
-            return cal
-    raise SystemExit(f"no shipped face calibration for pipeline {pid}")
+    """One index kind (``run``: kind, database, folder, key, size): build, search, and again
+    at each of ``ctx["nprobes"]``; returns the baseline ranks (this kind's when none yet)."""
+    kind, db, tmp, key, n = run
+    real, cal, settings = ctx["real"], ctx["cal"], ctx["settings"]
+    log(f"{n:,}: {kind} (load {load_average()})")
+    vectors = open_sharing(kind, tmp / f"index-{kind}", key, n, ctx, exact)
+    progress = insert_progress(50_000 if kind == "milvus" else 500_000)
+    g = EmbeddedGallery(db, tmp / f"index-{kind}", key=key, vectors=vectors, progress=progress)
+    try:
+        figures, notes = measure(g, real, cal, settings, kind, ctx["build_threads"])
+        if exact is not None:
+            keep = tmp if ctx["keep"] else None
+            baseline = exact_baseline(section, exact, g, real, cal.matcher, keep)
+        size = index_mib(vectors, Partition(GALLERY, cal.matcher))
+        if size is not None:
+            notes["index_in_memory_mib"] = round(size, 1)
+        baseline = record(section, kind, figures, notes, baseline)
+        for nprobe in ctx["nprobes"]:
+            if not isinstance(vectors, FaissVectorIndex) or kind == "exact":
+                break
+            vectors.set_nprobe(nprobe)
+            label = f"{kind} nprobe {nprobe}"
+            log(f"{n:,}: {label} (load {load_average()})")
+            figures, notes = search_all(g, real, cal, settings, label)
+            record(section, label, figures, notes, baseline)
+    finally:
+        if kind == "milvus":
+            vectors.drop(Partition(GALLERY, cal.matcher))
+        g.close()
+    return baseline
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

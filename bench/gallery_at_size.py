@@ -1,13 +1,14 @@
 """Pieces of bench_gallery.py for galleries of millions: a kept (resumable) gallery folder,
-exact ranks by a batched pass over the stored vectors, and the machine's load.
+the index kinds, and the machine's load.
 
 At 10M, exact search one probe at a time (a flat index in the store) costs about half a second
 a probe on these cores; one pass over the stored vectors, scoring every probe against each
-batch with one matrix product, gives the same ranks in minutes.
+batch with one matrix product (``gallery_exact.py``), gives the same ranks in minutes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
@@ -18,14 +19,14 @@ import faiss
 import numpy as np
 from sqlalchemy import select
 
-from bench_common import log
+from bench_common import Section, log
 from mobileid.gallery.embedded import EmbeddedGallery
 from mobileid.gallery.faiss_index import FaissVectorIndex
 from mobileid.gallery.faiss_kinds import choose_kind
 from mobileid.gallery.store import SubjectRow
 from mobileid.gallery.vectors import Partition, Progress, VectorIndex
-
-_ROWS = 10_000  # gallery rows scored per matrix product: probes x rows floats in memory
+from mobileid.scoring import Calibration
+from mobileid.service.context import shipped_face_calibrations
 
 
 def bench_key(folder: Path) -> bytes:
@@ -76,29 +77,6 @@ def open_kind(kind: str, path: Path, key: bytes, n: int, ctx: dict[str, Any]) ->
     )
 
 
-def exact_ranks(
-    g: EmbeddedGallery, partition: Partition, probes: np.ndarray, mates: np.ndarray, top: int
-) -> np.ndarray:
-    """Rank of each probe's mate (row i of ``mates``, stored in the gallery) among all the
-    stored vectors by exact inner product, 0 when below ``top``; the gallery holds one image
-    per subject, so a row's rank is its subject's rank."""
-    # The mate's own row scores as much as the mate: a small margin keeps rounding between
-    # two matrix products from counting it above itself.
-    mate_scores = np.einsum("ij,ij->i", probes, mates) + 1e-6
-    above = np.zeros(len(probes), dtype=np.int64)
-    done, t0 = 0, time.perf_counter()
-    for batch in g.sync.snapshot(partition):
-        for start in range(0, len(batch.ids), _ROWS):
-            scores = probes @ batch.vectors[start : start + _ROWS].T
-            above += (scores > mate_scores[:, None]).sum(axis=1)
-        done += len(batch.ids)
-        if done % 1_000_000 < len(batch.ids):  # a 10M pass takes many minutes under load
-            rate = done / (time.perf_counter() - t0)
-            log(f"  exact pass: {done:,} rows ({rate:,.0f} rows/s, load {load_average()})")
-    ranks = above + 1
-    return np.where(ranks <= top, ranks, 0)
-
-
 def exact_notes(ranks: np.ndarray, top: int) -> dict[str, Any]:
     return {"rank1": float(np.mean(ranks == 1)), f"mate_in_top{top}": float(np.mean(ranks > 0))}
 
@@ -136,3 +114,28 @@ def milvus_index_built(vectors: VectorIndex, part: Partition, limit_s: float = 3
             return
         time.sleep(5)
     raise SystemExit(f"Milvus did not index {name} within {limit_s:.0f} s")
+
+
+def record(
+    section: Section, label: str, figures: list[Any], notes: dict[str, Any], exact: Any
+) -> np.ndarray:
+    """Adds one kind's (or nprobe's) figures and notes, with the recall of the mate relative
+    to ``exact``'s ranks (these ranks when there are none yet); returns the baseline."""
+    section.figures.extend(figures)
+    ranks = np.array(notes.pop("ranks"))
+    baseline = ranks if exact is None else exact
+    found, exact_found = (ranks > 0).sum(), (baseline > 0).sum()
+    notes["recall_of_mate_vs_exact"] = float(found / max(1, exact_found))
+    section.notes[label] = notes
+    for f in figures:  # as it goes: a long run's later kinds may not finish
+        log(f"  {f.name}: {f.value if f.p50 is None else f'{f.p50:.1f} / {f.p95:.1f}'} {f.unit}")
+    log(f"  {label}: {json.dumps(notes)}")
+    return np.asarray(baseline)
+
+
+def shipped_calibration(pid: str) -> Calibration:
+    for path in shipped_face_calibrations():
+        cal = Calibration.load(path)
+        if cal.matcher == pid:
+            return cal
+    raise SystemExit(f"no shipped face calibration for pipeline {pid}")

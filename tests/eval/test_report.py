@@ -93,3 +93,19 @@ def test_report_needs_both_score_sets(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument) as info:
         write_report(tmp_path, "t", {}, genuine=[0.9])
     assert info.value.field == "impostor"
+
+
+def test_report_shows_an_empty_map(tmp_path: Path) -> None:
+    """A metric whose value is an empty map (no enrolment failures) is a row saying "none"."""
+    index = write_report(tmp_path, "t", {"failed_to_enrol": {}, "fte_rate": 0.0})
+    page = index.read_text(encoding="utf-8")
+    assert "<tr><th>failed_to_enrol</th><td>none</td></tr>" in page
+
+
+def test_report_shows_rows_of_a_list_as_json(tmp_path: Path) -> None:
+    """A list of records (render ranks) shows each as JSON, not as Python's repr."""
+    ranks = [{"render": "s1_0.png", "rank": 1}, {"render": "s1_22.png", "rank": 2}]
+    page = write_report(tmp_path, "t", {"render_ranks": ranks, "none_yet": []}).read_text()
+    assert "{&quot;render&quot;: &quot;s1_0.png&quot;, &quot;rank&quot;: 1}, {" in page
+    assert "&#x27;" not in page
+    assert "<tr><th>none_yet</th><td>none</td></tr>" in page

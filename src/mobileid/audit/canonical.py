@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mobileid.audit.errors import BiometricDataRefused
-from mobileid.audit.model import Checkpoint
+from mobileid.audit.model import AuditEvent, Checkpoint, EventType, Outcome
 from mobileid.errors import InvalidArgument
 
 CHECKPOINT_FORMAT = "mobileid-audit-checkpoint/1"
@@ -125,6 +125,31 @@ def check_details(details: Mapping[str, Any]) -> dict[str, Any]:
     # A round trip proves the value encodes canonically (no NaN, no exotic numbers).
     decoded: dict[str, Any] = json.loads(canonical_json(checked))
     return decoded
+
+
+def check_event(event: AuditEvent) -> AuditEvent:
+    """``event`` with its fields checked (``check_text``, ``check_details``); only the log
+    itself writes ``checkpoint`` entries."""
+    try:
+        kind, outcome = EventType(event.event), Outcome(event.outcome)
+    except ValueError as exc:
+        raise InvalidArgument(
+            f"event: expected a known event type and outcome, got {exc}", field="event"
+        ) from None
+    if kind is EventType.CHECKPOINT:
+        raise InvalidArgument(
+            "event: expected any event but 'checkpoint' (only the log writes those), "
+            "got 'checkpoint'",
+            field="event",
+        )
+    return AuditEvent(
+        event=kind,
+        operator=check_text("operator", event.operator),
+        role=check_text("role", event.role, 64),
+        component=check_text("component", event.component, 64),
+        outcome=outcome,
+        details=check_details(event.details),
+    )
 
 
 def _check_value(path: str, value: Any) -> Any:

@@ -9,6 +9,7 @@ refuses (AuditIntegrityError, exit 7) when it is broken. Then, when the schedule
 ``checkpoint_minutes`` old), it signs the new head inside the same transaction: a rolled-back
 action leaves no signed head. Signed heads are copied to the witness (``audit.witness``) only
 once committed: by the next append, by ``record`` and ``close``, and at process exit.
+Reading the log (entries, checkpoints, ``verify``) is the other half, in ``audit.reading``.
 """
 
 from __future__ import annotations
@@ -16,18 +17,17 @@ from __future__ import annotations
 import atexit
 import contextlib
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from mobileid.audit import rows
 from mobileid.audit.canonical import (
-    check_details,
+    check_event,
     check_text,
     checkpoint_message,
     entry_payload,
@@ -35,32 +35,19 @@ from mobileid.audit.canonical import (
     hash_payload,
 )
 from mobileid.audit.errors import AuditIntegrityError
-from mobileid.audit.guard import (
-    broken,
-    check_head,
-    check_schedule,
-)
+from mobileid.audit.guard import broken, check_head, check_schedule
 from mobileid.audit.keys import CheckpointSigner
-from mobileid.audit.model import (
-    AuditEntry,
-    AuditEvent,
-    AuditHead,
-    Checkpoint,
-    EventType,
-    MalformedEntry,
-    Outcome,
-    VerifyReport,
-)
+from mobileid.audit.model import AuditEntry, AuditEvent, AuditHead, Checkpoint, EventType
+from mobileid.audit.reading import LogReading, Target, connection_of
 from mobileid.audit.remote import RemotePublisher
-from mobileid.audit.tables import HEAD_ID, CheckpointRow, EntryRow, HeadRow, install
-from mobileid.audit.verify import Bookkeeping, verify_log
-from mobileid.audit.witness import FileWitness, MalformedWitnessLine, WitnessHead
-from mobileid.audit.witnessing import Witnessing
+from mobileid.audit.tables import HEAD_ID, EntryRow, HeadRow, install
+from mobileid.audit.witness import FileWitness
 from mobileid.database import UnitOfWork, Where, attach, close_database
 from mobileid.errors import BackendUnavailable, InvalidArgument
 
+__all__ = ["Clock", "EmbeddedAuditLog", "Target", "describe", "system_clock"]
+
 Clock = Callable[[], datetime]
-Target = UnitOfWork | Session | Connection
 
 SYSTEM_OPERATOR = "system"
 
@@ -69,44 +56,7 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def _connection(target: Target) -> Connection:
-    if isinstance(target, UnitOfWork):
-        return target.session.connection()
-    if isinstance(target, Session):
-        return target.connection()
-    if isinstance(target, Connection):
-        return target
-    raise InvalidArgument(
-        "target: expected a unit of work or a SQLAlchemy Session or Connection, got "
-        f"{type(target).__name__}",
-        field="target",
-    )
-
-
-def _checked(event: AuditEvent) -> AuditEvent:
-    try:
-        kind, outcome = EventType(event.event), Outcome(event.outcome)
-    except ValueError as exc:
-        raise InvalidArgument(
-            f"event: expected a known event type and outcome, got {exc}", field="event"
-        ) from None
-    if kind is EventType.CHECKPOINT:
-        raise InvalidArgument(
-            "event: expected any event but 'checkpoint' (only the log writes those), "
-            "got 'checkpoint'",
-            field="event",
-        )
-    return AuditEvent(
-        event=kind,
-        operator=check_text("operator", event.operator),
-        role=check_text("role", event.role, 64),
-        component=check_text("component", event.component, 64),
-        outcome=outcome,
-        details=check_details(event.details),
-    )
-
-
-class EmbeddedAuditLog(Witnessing):
+class EmbeddedAuditLog(LogReading):
     """An ``AuditSink`` on any SQLAlchemy engine; SQLite by default (see ``open_audit_log``).
 
     ``signer`` signs the head every ``checkpoint_every`` entries (and when the oldest unsigned
@@ -171,12 +121,12 @@ class EmbeddedAuditLog(Witnessing):
         requests waiting on that lock can hold every connection of the pool, and the unit
         would wait for one as long as they wait for the lock (a burst of logons did).
         """
-        checked = _checked(event)
+        checked = check_event(event)
         if isinstance(target, UnitOfWork):
             target.after_commit(self.sync_witness)
         else:
             self.sync_witness()
-        conn = _connection(target)
+        conn = connection_of(target)
         head = self._guarded_head(conn)
         entry = self._write(conn, head, checked)
         if self.signer is not None and self._due(conn, entry, head.last_checkpoint):
@@ -205,7 +155,7 @@ class EmbeddedAuditLog(Witnessing):
             )
         who = (check_text("operator", operator), check_text("role", role, 64))
         if target is not None:
-            return self._requested(_connection(target), self.signer, who)
+            return self._requested(connection_of(target), self.signer, who)
         self.sync_witness()
         with self.engine.begin() as conn:
             cp = self._requested(conn, self.signer, who)
@@ -300,89 +250,6 @@ class EmbeddedAuditLog(Witnessing):
         )
         return cp
 
-    # --- reading ----------------------------------------------------------------------------
-    def head(self) -> AuditHead:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(HeadRow).where(HeadRow.id == HEAD_ID)).one_or_none()
-        if row is None:
-            raise AuditIntegrityError(
-                "audit_head: expected one bookkeeping row, got none", field="audit_head"
-            )
-        return rows.head_row(row)
-
-    def iter_entries(
-        self, conn: Connection, start: int = 1, limit: int | None = None
-    ) -> Iterator[AuditEntry | MalformedEntry]:
-        q = select(EntryRow).where(EntryRow.sequence >= start).order_by(EntryRow.sequence)
-        if limit is not None:
-            q = q.limit(limit)
-        for row in conn.execute(q):
-            yield rows.parse_entry(row)
-
-    def read(
-        self, start: int = 1, limit: int | None = None, target: Target | None = None
-    ) -> list[AuditEntry]:
-        """Entries ``start``.. in order; AuditIntegrityError on a row that cannot be read."""
-        if start < 1 or (limit is not None and limit < 0):
-            raise InvalidArgument(
-                f"range: expected start >= 1 and limit >= 0, got {start} and {limit}",
-                field="range",
-            )
-        if target is not None:
-            return _strict(self.iter_entries(_connection(target), start, limit))
-        with self.engine.connect() as conn:
-            return _strict(self.iter_entries(conn, start, limit))
-
-    def of_search(self, search_id: str) -> list[AuditEntry]:
-        """The entries about ``search_id`` (the search, its dispositions...), oldest first,
-        found by the index; an entry whose own details name another search is left out."""
-        q = select(EntryRow).where(EntryRow.search_id == search_id).order_by(EntryRow.sequence)
-        with self.engine.connect() as conn:
-            found = _strict(rows.parse_entry(row) for row in conn.execute(q))
-        return [e for e in found if e.details.get("search_id") == search_id]
-
-    def checkpoints(self, target: Target | None = None) -> list[Checkpoint]:
-        q = select(CheckpointRow).order_by(CheckpointRow.sequence, CheckpointRow.id)
-        if target is not None:
-            return [rows.checkpoint_row(r) for r in _connection(target).execute(q)]
-        with self.engine.connect() as conn:
-            return [rows.checkpoint_row(r) for r in conn.execute(q)]
-
-    def verify(
-        self, public_keys: Sequence[str] | None = None, witness: FileWitness | None = None
-    ) -> VerifyReport:
-        """Check the whole log against ``public_keys`` (default: this log's own and trusted)
-        and against ``witness`` (default: this log's own; a copy kept elsewhere is better)."""
-        keys = list(public_keys) if public_keys is not None else self.own_keys()
-        witness = witness or self.witness
-        reading = witness.lock(shared=True) if witness is not None else contextlib.nullcontext()
-        with reading, self.engine.connect() as conn:
-            return self.verify_on(conn, keys, witness)
-
-    def verify_on(
-        self, conn: Connection, keys: Sequence[str], witness: FileWitness | None
-    ) -> VerifyReport:
-        """``verify`` on ``conn`` (inside a transaction that also reads the entries)."""
-        head = conn.execute(select(HeadRow).where(HeadRow.id == HEAD_ID)).one_or_none()
-        lines: Iterator[WitnessHead | MalformedWitnessLine] | None = None
-        if witness is not None:
-            lines = witness.heads() if witness.exists() else _missing_witness(witness, conn)
-        return verify_log(
-            self.iter_entries(conn),
-            self.checkpoints(conn),
-            keys,
-            witness=lines,
-            bookkeeping=Bookkeeping(rows.head_row(head) if head is not None else None),
-            every=self.checkpoint_every if self.signer is not None else None,
-            now=self.clock(),
-        )
-
-
-def _missing_witness(witness: FileWitness, conn: Connection) -> Iterator[MalformedWitnessLine]:
-    """A witness that is gone reads as one bad line, unless the log is empty too."""
-    if conn.scalar(select(func.count()).select_from(EntryRow)):
-        yield MalformedWitnessLine(1, f"the witness {witness.path} is missing")
-
 
 # Signed heads committed by a process are copied to the witness before it exits.
 _open_logs: weakref.WeakSet[EmbeddedAuditLog] = weakref.WeakSet()
@@ -402,18 +269,6 @@ def _earlier(now: str, last: str) -> bool:
         return datetime.fromisoformat(now) < datetime.fromisoformat(last)
     except ValueError:
         return False
-
-
-def _strict(items: Iterator[AuditEntry | MalformedEntry]) -> list[AuditEntry]:
-    out = []
-    for item in items:
-        if isinstance(item, MalformedEntry):
-            raise AuditIntegrityError(
-                f"entry {item.sequence}: expected a readable entry, got {item.reason}",
-                field="sequence",
-            )
-        out.append(item)
-    return out
 
 
 def describe(entry: AuditEntry) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,9 @@ def add_finger_strata_parser(eval_subparsers: Any, common: argparse.ArgumentPars
         help="imitated sensors of the check set (repeatable; default: every one)",
     )
     p.add_argument("--out", type=Path, metavar="FILE", help="write the strata file here")
+    p.add_argument(
+        "--report", type=Path, metavar="OUTDIR", help="also write the figures as an HTML report"
+    )
     p.set_defaults(handler=eval_finger_strata)
 
 
@@ -80,6 +84,7 @@ def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
     if args.out:
         strata.save(args.out)
     report: dict[str, Any] = {
+        "pipeline_id": pipeline.pipeline_id,
         "min_good_quality": strata.min_good_quality,
         "quality_version": strata.quality_version,
         "poor_table": strata.poor.dataset,
@@ -91,5 +96,23 @@ def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
     for name, row in measured.items():
         row["poor_share"] = float((qualities[name] < strata.min_good_quality).mean())
     report["sets"] = measured
+    if getattr(args, "report", None):
+        _write_report(args.report, report)
     print(json.dumps(json_safe(report), indent=2))
     return 0
+
+
+def _write_report(outdir: Path, report: dict[str, Any]) -> None:
+    """``report`` as an HTML page (``eval.report``), each check row keyed by its predicted FMR
+    so that the page shows one table row per figure."""
+    from mobileid.eval.report import write_report
+
+    shown = dict(report)
+    if "check" in shown:
+        shown["check"] = {
+            k: {f"at FMR {r['predicted']:g}": r for r in v} if isinstance(v, list) else v
+            for k, v in shown["check"].items()
+        }
+    title = "Finger calibration by probe quality stratum (FVC2002 and imitated sensors)"
+    page = write_report(outdir, title, json_safe(shown))
+    print(f"report: {page}", file=sys.stderr)

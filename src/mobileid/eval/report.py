@@ -172,7 +172,9 @@ def _jsonable(value: Any) -> Any:
 def _flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = []
     for key, value in metrics.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and not value:
+            rows.append((f"{prefix}{key}", "none"))  # an empty map (no failures) still shows
+        elif isinstance(value, dict):
             rows.extend(_flatten(value, f"{prefix}{key}."))
         else:
             rows.append((f"{prefix}{key}", value))
@@ -182,9 +184,12 @@ def _flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
-    if isinstance(value, list) and len(value) > 8:
+    if isinstance(value, list):
         # Each shown value is escaped once, by its own _cell.
-        return ", ".join(_cell(v) for v in value[:8]) + html.escape(f", … ({len(value)} values)")
+        shown = ", ".join(_cell(v) for v in value[:8]) if value else "none"
+        return shown + (html.escape(f", … ({len(value)} values)") if len(value) > 8 else "")
+    if isinstance(value, dict):  # inside a list (a table row each): JSON, not Python's repr
+        return html.escape(json.dumps(value, ensure_ascii=False))
     return html.escape("n/a" if value is None else str(value))
 
 

@@ -4,18 +4,17 @@ The vector index (``vectors.py``: embedded FAISS files by default, or Milvus) kn
 vectors and partitions; every change to embeddings is logged with a sequence number in the
 same transaction (``changes.py``), and the index catches up from it before a search
 (``sync.py``). Embedding vectors and index files are sealed under the deployment key (see
-``sealing.py``); the key is given to the constructor, never read from disk here.
+``sealing.py``); the key is given to the constructor, never read from disk here. The SQL
+queries on subjects and the rows an enrolment adds are in ``subjects.py``.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -23,11 +22,12 @@ from mobileid.database import Where, attach, close_database
 from mobileid.database.unit_of_work import UnitOfWork, within
 from mobileid.errors import BackendUnavailable, InvalidArgument, NotFound
 from mobileid.gallery import bulk, changes, upkeep
+from mobileid.gallery import subjects as stored
 from mobileid.gallery.bulk import BulkEnrolled, EnrolBatch
 from mobileid.gallery.faiss_files import remove_index_files
 from mobileid.gallery.faiss_index import FaissVectorIndex, set_search_threads
 from mobileid.gallery.protocol import Purged
-from mobileid.gallery.sealing import SecretBox, row_context, seal_vector
+from mobileid.gallery.sealing import SecretBox
 from mobileid.gallery.store import (
     EmbeddingRow,
     GalleryVersion,
@@ -36,37 +36,17 @@ from mobileid.gallery.store import (
     stamp,
     subject_row,
 )
+from mobileid.gallery.subjects import GALLERY_NAME
 from mobileid.gallery.sync import VectorSync
-from mobileid.gallery.vectors import DIM, Partition, VectorIndex
+from mobileid.gallery.vectors import Partition, VectorIndex
 from mobileid.types import SearchHit, Subject, Vector
+
+__all__ = ["GALLERY_NAME", "Clock", "EmbeddedGallery", "Progress"]
 
 log = logging.getLogger("mobileid.gallery")
 
 Progress = Callable[[int, int], None]
 Clock = Callable[[], datetime]
-
-GALLERY_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def _subject(row: SubjectRow, count: int) -> Subject:
-    return Subject(
-        subject_id=row.subject_id,
-        name=row.name,
-        gallery=row.gallery,
-        source=row.source,
-        embeddings=count,
-        created_at=row.created_at,
-    )
-
-
-def _check_vector(vector: Vector) -> np.ndarray:
-    v = np.asarray(vector, dtype=np.float32).reshape(-1)
-    if v.shape != (DIM,) or not np.all(np.isfinite(v)):
-        raise InvalidArgument(
-            f"embedding: expected {DIM} finite numbers, got shape {np.shape(vector)}",
-            field="embedding",
-        )
-    return v
 
 
 class EmbeddedGallery:
@@ -123,46 +103,21 @@ class EmbeddedGallery:
         *,
         uow: UnitOfWork | None = None,
     ) -> tuple[Subject, int]:
-        checked = [(sha, _check_vector(v)) for sha, v in embeddings]
+        checked = [(sha, stored.check_vector(v)) for sha, v in embeddings]
         if not GALLERY_NAME.match(gallery):
             self.create_gallery(gallery, training=False)  # raises the naming error
         now = stamp(self.clock())
         with within(self.engine, uow) as unit:
             s = unit.session
             row = subject_row(s, gallery, reference, name, source, now)
-            seen = set(
-                s.scalars(
-                    select(EmbeddingRow.image_sha256).where(
-                        EmbeddingRow.gallery == gallery,
-                        EmbeddingRow.pipeline_id == pipeline_id,
-                        EmbeddingRow.image_sha256.in_([sha for sha, _ in checked]),
-                    )
-                )
-            )
-            added = []
-            for sha, v in checked:
-                if sha in seen:
-                    continue
-                seen.add(sha)
-                context = row_context(gallery, row.subject_id, sha, pipeline_id)
-                added.append(
-                    EmbeddingRow(
-                        subject_id=row.subject_id,
-                        gallery=gallery,
-                        pipeline_id=pipeline_id,
-                        image_sha256=sha,
-                        vector=seal_vector(self._box, v, context),
-                        key_id=self._box.key_id,
-                        created_at=now,
-                    )
-                )
+            added = stored.new_embeddings(s, self._box, row, pipeline_id, checked, now)
             s.add_all(added)
             s.flush()
             if added:
                 bump_version(s, gallery)
                 changes.log_added(s, gallery, pipeline_id, [e.id for e in added])
             count = s.scalar(select(func.count()).where(EmbeddingRow.subject_id == row.subject_id))
-            subject = _subject(row, int(count or 0))
+            subject = stored.subject_value(row, int(count or 0))
         return subject, len(added)
 
     def enrol_many(
@@ -185,17 +140,7 @@ class EmbeddedGallery:
         )
 
     def has_image(self, gallery: str, image_sha256: str, pipeline_id: str) -> bool:
-        with Session(self.engine) as s:
-            return (
-                s.scalar(
-                    select(EmbeddingRow.id).where(
-                        EmbeddingRow.gallery == gallery,
-                        EmbeddingRow.pipeline_id == pipeline_id,
-                        EmbeddingRow.image_sha256 == image_sha256,
-                    )
-                )
-                is not None
-            )
+        return stored.has_image(self.engine, gallery, image_sha256, pipeline_id)
 
     def remove(self, subject_id: str, *, uow: UnitOfWork | None = None) -> Subject:
         with within(self.engine, uow) as unit:
@@ -204,7 +149,7 @@ class EmbeddedGallery:
             if row is None:
                 raise NotFound(f"subject_id: no subject {subject_id!r}", field="subject_id")
             n = s.scalar(select(func.count()).where(EmbeddingRow.subject_id == subject_id))
-            subject = _subject(row, int(n or 0))
+            subject = stored.subject_value(row, int(n or 0))
             gone = s.execute(
                 select(EmbeddingRow.gallery, EmbeddingRow.pipeline_id, EmbeddingRow.id).where(
                     EmbeddingRow.subject_id == subject_id
@@ -233,27 +178,10 @@ class EmbeddedGallery:
                 log.warning("removal left for the next catch-up of %s: %s", partition, exc)
 
     def get(self, subject_id: str) -> Subject:
-        with Session(self.engine) as s:
-            row = s.get(SubjectRow, subject_id)
-            if row is None:
-                raise NotFound(f"subject_id: no subject {subject_id!r}", field="subject_id")
-            return _subject(row, len(row.embeddings))
+        return stored.get_subject(self.engine, subject_id)
 
     def subjects(self, gallery: str | None = None) -> list[Subject]:
-        counts = (
-            select(EmbeddingRow.subject_id, func.count().label("n"))
-            .group_by(EmbeddingRow.subject_id)
-            .subquery()
-        )
-        q = (
-            select(SubjectRow, func.coalesce(counts.c.n, 0))
-            .outerjoin(counts, counts.c.subject_id == SubjectRow.subject_id)
-            .order_by(SubjectRow.gallery, SubjectRow.name, SubjectRow.subject_id)
-        )
-        if gallery is not None:
-            q = q.where(SubjectRow.gallery == gallery)
-        with Session(self.engine) as s:
-            return [_subject(row, int(n)) for row, n in s.execute(q)]
+        return stored.list_subjects(self.engine, gallery)
 
     def create_gallery(self, gallery: str, *, training: bool) -> None:
         """Create a gallery of the given kind; an existing one must be of the same kind."""
@@ -287,37 +215,17 @@ class EmbeddedGallery:
             partition = Partition(gallery, pipeline_id)
             self.sync.catch_up(partition)
             return self.vectors.count(partition)
-        return self._count_rows(gallery, None)
+        return stored.count_rows(self.engine, gallery, None)
 
     def get_many(self, subject_ids: Sequence[str]) -> dict[str, Subject]:
         """Several subjects in one query (unknown ids are left out)."""
-        ids = list(dict.fromkeys(subject_ids))
-        counts = (
-            select(EmbeddingRow.subject_id, func.count().label("n"))
-            .where(EmbeddingRow.subject_id.in_(ids))
-            .group_by(EmbeddingRow.subject_id)
-            .subquery()
-        )
-        q = (
-            select(SubjectRow, func.coalesce(counts.c.n, 0))
-            .outerjoin(counts, counts.c.subject_id == SubjectRow.subject_id)
-            .where(SubjectRow.subject_id.in_(ids))
-        )
-        with Session(self.engine) as s:
-            return {row.subject_id: _subject(row, int(n)) for row, n in s.execute(q)}
-
-    def _count_rows(self, gallery: str, pipeline_id: str | None) -> int:
-        q = select(func.count()).select_from(EmbeddingRow).where(EmbeddingRow.gallery == gallery)
-        if pipeline_id is not None:
-            q = q.where(EmbeddingRow.pipeline_id == pipeline_id)
-        with Session(self.engine) as s:
-            return int(s.scalar(q) or 0)
+        return stored.subjects_by_id(self.engine, subject_ids)
 
     # --- search ---------------------------------------------------------------------------
     def search(self, gallery: str, probe: Vector, pipeline_id: str, k: int) -> list[SearchHit]:
         if k < 1:
             raise InvalidArgument(f"top: expected a whole number >= 1, got {k}", field="top")
-        return self.sync.search(Partition(gallery, pipeline_id), _check_vector(probe), k)
+        return self.sync.search(Partition(gallery, pipeline_id), stored.check_vector(probe), k)
 
     def catch_up(self, gallery: str, pipeline_id: str) -> int:
         """Bring the partition's vector index up to date with SQL now (a server does this
