@@ -87,6 +87,26 @@ def test_an_index_catches_up_incrementally_after_a_restart(tmp_path):
     reader.close()
 
 
+def test_a_sealed_index_opened_again_is_not_counted_against_sql(tmp_path):
+    """A process that opens the sealed FAISS files catches up without counting the partition's
+    rows in SQL (their tags already proved them whole; the count took 100 s cold at 10M),
+    while a Milvus index is counted (tests/gallery/test_lite_files.py)."""
+    from sqlalchemy import event
+
+    g = opened(tmp_path)
+    vecs = unit(np.random.default_rng(3), 60)
+    g.enrol_many("g1", [batch(vecs)], PID)
+    assert g.catch_up("g1", PID) == 60
+    g.close()
+    again = opened(tmp_path)
+    seen: list[str] = []
+    event.listen(again.engine, "before_cursor_execute", lambda *a: seen.append(a[2].lower()))
+    assert again.get(again.search("g1", vecs[9], PID, k=1)[0].subject_id).name == "N9"
+    assert seen, "the search read nothing from SQL: revisit this test"
+    assert not [q for q in seen if "count(" in q and "face_embeddings" in q]
+    again.close()
+
+
 def test_a_lagging_index_never_returns_a_deleted_subject(tmp_path):
     """Rows deleted from SQL behind the index's back are dropped from the answer, which is
     filled from the next rows instead."""

@@ -92,6 +92,10 @@ class FaissVectorIndex:
     def kind(self) -> str:
         return f"faiss-{self._kind}"
 
+    @property
+    def self_checking(self) -> bool:
+        return True  # every file is sealed: a damaged or cut one fails its tag and is rebuilt
+
     def applied(self, partition: Partition) -> int | None:
         part = self._part(partition)
         return None if part is None else part.applied

@@ -84,6 +84,13 @@ class VectorIndex(Protocol):
         """A short name of the backend and index type, for logs and benchmarks."""
         ...
 
+    @property
+    def self_checking(self) -> bool:
+        """Whether a damaged or partial copy of the index is refused when read (sealed files):
+        one that is not (a server, Milvus Lite's folder) is counted against SQL once per
+        process and partition, and rebuilt when it holds another number of vectors."""
+        ...
+
     def applied(self, partition: Partition) -> int | None:
         """The last sequence number applied, or None when the partition has no usable index
         (never built, damaged, from another version): the caller rebuilds it."""
