@@ -14,9 +14,11 @@ much narrower than the widest are dropped; the four highest stay. Orientation: t
 whose tips are most and longest wins (upright first on a tie): a finger pointing sideways has a
 flat top profile; pointing down, its tip is where the frame cuts it. Between quarter turns
 (:mod:`mobileid.finger.orient`): a greyscale image is first turned so that its objects' long
-axis is upright or level, a colour one is looked at also a third of a quarter turn either way;
-then the fingers' midlines say how far they still lean, and a lean of ``TILT_MIN`` or more is
-turned away (``FingertipLayout.tilt``) and the tips found again, upright.
+axis is upright or level; a colour one whose fingers do not already stand upright is looked at
+also a third of a quarter turn either way and half a quarter turn, and the turn whose tips are
+most and longest wins; then the fingers' midlines say how far they still lean, and a lean of
+``TILT_MIN`` or more (``FINE_TILT_MIN`` in a colour photo turned anyway) is turned away
+(``FingertipLayout.tilt``) and the tips found again, upright.
 
 Already segmented greyscale fingertips whose ends are too broad or flat for the tip profile
 (renders at small roll) are taken one per object, up to four: the end that is rounded, not
@@ -71,6 +73,7 @@ SAME_HAND_WIDTH = 0.55  # tips narrower than this share of the widest are not fi
 LITTLE_DROP = 0.25  # finger widths the little fingertip sits below the index fingertip
 BEND_SLACK = 1.0  # px of the work copy: ends whose straightness differs less are alike
 MIDDLE_SLACK = 0.15  # finger widths the middle fingertip may sit below the highest
+FINE_TILT_MIN = 3.0  # degrees of lean undone once a photo is turned anyway (< orient.TILT_MIN)
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -110,53 +113,78 @@ def segment_fingertips(rgb: RGBArray, params: ContactlessParams | None = None) -
     p = params or ContactlessParams()
     skin, scale, grey = finger_mask(rgb, p)
     min_length = MIN_SEGMENTED_LENGTH if grey else MIN_FINGER_LENGTH
-    for tilt in _coarse_tilts(skin, grey):
-        mask, valid = rotate_mask(skin, tilt)
-        turns, tips = _find(mask, valid, min_length, grey, (0, 1, 3, 2))
-        if tips:
-            break
+    tilt, mask, turns, tips = _coarse(skin, grey, min_length)
     if not tips:
         raise no_finger(
             f"no fingertip (a rounded end of a skin region inside the frame, with "
             f"{min_length:g} finger widths of finger below it)"
         )
     upright = np.rot90(mask, turns)
-    lean = _lean(upright, tips)
-    if lean:
-        # Found again on the mask turned as the photo will be: one turn, quarters included.
-        again, valid = rotate_mask(skin, 90 * turns + tilt + lean)
-        _, tips_again = _find(again, valid, min_length, grey, (0,))
+    # Once a colour photo is resampled for a coarse turn, a small lean costs nothing more to
+    # undo (greyscale renders keep TILT_MIN: their midlines lean 2-10° as rendered).
+    lean = _lean(upright, tips, FINE_TILT_MIN if tilt and not grey else TILT_MIN)
+    # Found again on the mask turned as the photo will be: one turn, quarters included. A
+    # fingertip turned fully upright may meet the turned frame's corner: then half the lean.
+    for part in (lean, 0.5 * lean) if lean else ():
+        again, valid = rotate_mask(skin, 90 * turns + tilt + part)
+        _, _, tips_again = _find(again, valid, min_length, grey, (0,))
         if tips_again:
-            upright, tips, tilt = again, tips_again, tilt + lean
+            upright, tips, tilt = again, tips_again, tilt + part
+            break
     found = [_fingertip(upright, t, scale, p) for t in sorted(tips, key=lambda t: t.x)]
     named, why = _positions(found)
     return FingertipLayout(tuple(named), turns, why, grey, tilt)
 
 
+def _coarse(
+    skin: BoolArray, grey: bool, min_length: float
+) -> tuple[float, BoolArray, int, list[_Tip]]:
+    """The coarse turn (degrees, before quarter turns), the mask turned by it, and the quarter
+    turn and tips found on it. Fingers found unturned that stand upright (each with a midline
+    leaning under ``TILT_MIN``) are kept at once: an upright photo is looked at once. Otherwise
+    every coarse turn is tried and the one whose tips are most and longest wins (the first on
+    a tie): a finger held diagonally also yields a "tip" unturned, where the frame cuts it."""
+    best: tuple[float, float, BoolArray, int, list[_Tip]] = (-1.0, 0.0, skin, 0, [])
+    for tilt in _coarse_tilts(skin, grey):
+        mask, valid = rotate_mask(skin, tilt)
+        score, turns, tips = _find(mask, valid, min_length, grey, (0, 1, 3, 2))
+        if tilt == 0.0 and tips and _stands_upright(np.rot90(mask, turns), tips):
+            return tilt, mask, turns, tips
+        if tips and score > best[0]:
+            best = (score, tilt, mask, turns, tips)
+    return best[1:]
+
+
+def _stands_upright(upright: BoolArray, tips: list[_Tip]) -> bool:
+    leans = [midline_tilt(upright, t.x, t.y, t.width, t.length) for t in tips]
+    return all(a is not None and abs(a) < TILT_MIN for a in leans)
+
+
 def _coarse_tilts(skin: BoolArray, grey: bool) -> tuple[float, ...]:
     """Turns (degrees) to look for fingertips at, before quarter turns. Greyscale: the one
-    that makes the objects' axis upright or level (orient.py). Colour: none, then a third
-    of a quarter turn either way (the tip profile finds a finger up to ~35° from upright)."""
+    that makes the objects' axis upright or level (orient.py). Colour: none, a third of a
+    quarter turn either way and half a quarter turn (the tip profile finds a finger up to
+    ~35° from upright, but a diagonal finger's best is half way between two of them)."""
     if not grey:
-        return (0.0, 30.0, -30.0)
+        return (0.0, 30.0, -30.0, 45.0)
     axis = object_axis(skin)
     tilt = to_quarter(axis) if axis is not None else 0.0
     return (tilt if abs(tilt) >= TILT_MIN else 0.0,)
 
 
-def _lean(upright: BoolArray, tips: list[_Tip]) -> float:
+def _lean(upright: BoolArray, tips: list[_Tip], least: float) -> float:
     """Degrees to turn the upright mask so that its fingers point straight up: the median of
-    the fingers' midlines (a hand's fingers splay), 0 under ``TILT_MIN``."""
+    the fingers' midlines (a hand's fingers splay), 0 under ``least``."""
     leans = [midline_tilt(upright, t.x, t.y, t.width, t.length) for t in tips]
     lean = float(np.median([a for a in leans if a is not None] or [0.0]))
-    return lean if abs(lean) >= TILT_MIN else 0.0
+    return lean if abs(lean) >= least else 0.0
 
 
 def _find(
     mask: BoolArray, valid: BoolArray, min_length: float, grey: bool, turnings: tuple[int, ...]
-) -> tuple[int, list[_Tip]]:
+) -> tuple[float, int, list[_Tip]]:
     """The quarter turn whose tips are most and longest (the first of ``turnings`` wins ties),
-    and its tips; greyscale objects whose ends are too flat for the tip profile are one
+    its score and its tips; greyscale objects whose ends are too flat for the tip profile are one
     fingertip each (:func:`_segmented_tip`) when that finds more."""
     best: tuple[float, int, list[_Tip]] = (0.0, turnings[0], [])
     for turns in turnings:
@@ -167,8 +195,8 @@ def _find(
     if grey:  # segmented objects: each may be a fingertip with a flat end
         objects = _segmented_tip(mask, valid, min_length, turnings)
         if len(objects[1]) > len(best[2]):
-            return objects
-    return best[1], best[2]
+            return (best[0], *objects)
+    return best
 
 
 def _segmented_tip(
