@@ -60,6 +60,7 @@ from mobileid.gallery.finger_rows import (
     FingerTemplateRow,
 )
 from mobileid.gallery.finger_screen import ScreenSet
+from mobileid.gallery.resealing import reseal_in_batches
 from mobileid.gallery.sealing import SecretBox
 from mobileid.types import Subject
 
@@ -289,21 +290,14 @@ class FingerGallery:
 
         ``service.keys.rotate_deployment_key`` calls this before it deletes the retired key.
         """
-        if batch < 1:
-            raise InvalidArgument(f"batch: expected >= 1, got {batch}", field="batch")
         old_box, new_box = SecretBox(old), SecretBox(new)
-        last_id, total = 0, 0
-        while True:
-            with Session(self.engine) as s, s.begin():
-                q = select(FingerTemplateRow).where(FingerTemplateRow.id > last_id)
-                rows = s.scalars(q.order_by(FingerTemplateRow.id).limit(batch)).all()
-                for row in rows:
-                    last_id = row.id
-                    if row.key_id != new_box.key_id:
-                        reseal(row, old_box, new_box)
-                        total += 1
-            if len(rows) < batch:
-                break
+        total = reseal_in_batches(
+            self.engine,
+            FingerTemplateRow,
+            new_box.key_id,
+            lambda row: reseal(row, old_box, new_box),
+            batch=batch,
+        )
         self._box = new_box
         self._screens.reset(new_box, new)
         self._features.clear()
