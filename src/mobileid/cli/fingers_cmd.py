@@ -96,6 +96,7 @@ def eval_fingers(args: argparse.Namespace, settings: Settings) -> int:
         evaluate,
         list_fvc_root,
     )
+    from mobileid.eval.report import band_lines
     from mobileid.finger.pipeline import load_finger_pipeline
 
     files = list_fvc_root(args.root)
@@ -114,10 +115,11 @@ def eval_fingers(args: argparse.Namespace, settings: Settings) -> int:
     )
     if getattr(args, "calibration_out", None):
         cal.save(args.calibration_out)
-    possible = settings.bands.possible_fmr
-    thresholds = {"possible": cal.threshold(possible)} if possible >= cal.resolution else None
-    if thresholds:
-        metrics["threshold_possible"] = thresholds["possible"]
+    bands = settings.bands
+    # FVC "B" sets: 2,880 impostors resolve 1e-3 (possible) but not 1e-5 (strong)
+    lines, unshown = band_lines(cal, {"strong": bands.strong_fmr, "possible": bands.possible_fmr})
+    if "possible" in lines:
+        metrics["threshold_possible"] = lines["possible"]
     from mobileid.cli.eval_cmd import save_accuracy
 
     save_accuracy(settings, "fingers", json_safe(metrics))
@@ -130,7 +132,8 @@ def eval_fingers(args: argparse.Namespace, settings: Settings) -> int:
             metrics,
             genuine=result.genuine,
             impostor=result.impostor_all,
-            thresholds=thresholds,
+            thresholds=lines,
+            unshown=unshown,
         )
         print(f"report: {page}", file=sys.stderr)
     if getattr(args, "json", False):
