@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mobileid.cli.fingers_cmd import add_fingers_eval_parser
+from mobileid.cli.finger_eval_cmd import add_fingers_eval_parser
 from mobileid.config import Settings
 from mobileid.eval.fingers import TemplateCache
 from mobileid.service.deployment_key import deployment_key
