@@ -44,13 +44,7 @@ from PIL import Image
 from scipy import ndimage  # type: ignore[import-untyped]
 
 from mobileid.finger.finger_region import finger_mask, no_finger
-from mobileid.finger.orient import (
-    TILT_MIN,
-    midline_tilt,
-    object_axis,
-    rotate_mask,
-    to_quarter,
-)
+from mobileid.finger.orient import TILT_MIN, coarse_tilts, midline_tilt, rotate_mask
 from mobileid.finger.params import ContactlessParams
 from mobileid.finger.tip_profile import _cut, _Tip, _tip_candidates
 from mobileid.types import RGBArray
@@ -146,7 +140,7 @@ def _coarse(
     every coarse turn is tried and the one whose tips are most and longest wins (the first on
     a tie): a finger held diagonally also yields a "tip" unturned, where the frame cuts it."""
     best: tuple[float, float, BoolArray, int, list[_Tip]] = (-1.0, 0.0, skin, 0, [])
-    for tilt in _coarse_tilts(skin, grey):
+    for tilt in coarse_tilts(skin, grey):
         mask, valid = rotate_mask(skin, tilt)
         score, turns, tips = _find(mask, valid, min_length, grey, (0, 1, 3, 2))
         if tilt == 0.0 and tips and _stands_upright(np.rot90(mask, turns), tips):
@@ -157,28 +151,18 @@ def _coarse(
 
 
 def _stands_upright(upright: BoolArray, tips: list[_Tip]) -> bool:
-    leans = [midline_tilt(upright, t.x, t.y, t.width, t.length) for t in tips]
-    return all(a is not None and abs(a) < TILT_MIN for a in leans)
-
-
-def _coarse_tilts(skin: BoolArray, grey: bool) -> tuple[float, ...]:
-    """Turns (degrees) to look for fingertips at, before quarter turns. Greyscale: the one
-    that makes the objects' axis upright or level (orient.py). Colour: none, a third of a
-    quarter turn either way and half a quarter turn (the tip profile finds a finger up to
-    ~35° from upright, but a diagonal finger's best is half way between two of them)."""
-    if not grey:
-        return (0.0, 30.0, -30.0, 45.0)
-    axis = object_axis(skin)
-    tilt = to_quarter(axis) if axis is not None else 0.0
-    return (tilt if abs(tilt) >= TILT_MIN else 0.0,)
+    return all(a is not None and abs(a) < TILT_MIN for a in _leans(upright, tips))
 
 
 def _lean(upright: BoolArray, tips: list[_Tip], least: float) -> float:
     """Degrees to turn the upright mask so that its fingers point straight up: the median of
     the fingers' midlines (a hand's fingers splay), 0 under ``least``."""
-    leans = [midline_tilt(upright, t.x, t.y, t.width, t.length) for t in tips]
-    lean = float(np.median([a for a in leans if a is not None] or [0.0]))
+    lean = float(np.median([a for a in _leans(upright, tips) if a is not None] or [0.0]))
     return lean if abs(lean) >= least else 0.0
+
+
+def _leans(upright: BoolArray, tips: list[_Tip]) -> list[float | None]:
+    return [midline_tilt(upright, t.x, t.y, t.width, t.length) for t in tips]
 
 
 def _find(

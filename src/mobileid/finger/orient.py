@@ -4,9 +4,10 @@
 held at an angle between them is brought the rest of the way here, so that every fingertip
 reaches the unrolling (whose cylinder runs along the image's columns) pointing straight up.
 
-- The coarse angle, greyscale images only: the principal axis of the object(s) on the plain
-  background (:func:`object_axis`), turned to the nearest quarter. A colour photo's skin
-  mask often holds skin-coloured background (walls, wood) whose axis is not the finger's.
+- The coarse angle (:func:`coarse_tilts`), greyscale images: the principal axis of the
+  object(s) on the plain background (:func:`object_axis`), turned to the nearest quarter. A
+  colour photo's skin mask often holds skin-coloured background (walls, wood) whose axis is
+  not the finger's: its fingertips are looked for at several turns and the best kept.
 - The fine angle, every image: the midline of each fingertip's finger below its tip
   (:func:`midline_tilt`), the median over the fingertips of a hand.
 
@@ -30,6 +31,7 @@ from mobileid.types import RGBArray
 __all__ = [
     "MIN_AXIS_COHERENCE",
     "TILT_MIN",
+    "coarse_tilts",
     "midline_tilt",
     "object_axis",
     "rotate_mask",
@@ -81,6 +83,18 @@ def object_axis(mask: BoolArray) -> float | None:
     if np.hypot(*vote) < MIN_AXIS_COHERENCE * total:
         return None
     return math.degrees(0.5 * math.atan2(vote[1], vote[0]))
+
+
+def coarse_tilts(skin: BoolArray, grey: bool) -> tuple[float, ...]:
+    """Turns (degrees) to look for fingertips at, before quarter turns. Greyscale: the one
+    that makes the objects' axis upright or level (:func:`object_axis`). Colour: none, a third of a
+    quarter turn either way and half a quarter turn (the tip profile finds a finger up to
+    ~35° from upright, but a diagonal finger's best is half way between two of them)."""
+    if not grey:
+        return (0.0, 30.0, -30.0, 45.0)
+    axis = object_axis(skin)
+    tilt = to_quarter(axis) if axis is not None else 0.0
+    return (tilt if abs(tilt) >= TILT_MIN else 0.0,)
 
 
 def to_quarter(axis: float) -> float:
