@@ -109,3 +109,30 @@ def test_report_shows_rows_of_a_list_as_json(tmp_path: Path) -> None:
     assert "{&quot;render&quot;: &quot;s1_0.png&quot;, &quot;rank&quot;: 1}, {" in page
     assert "&#x27;" not in page
     assert "<tr><th>none_yet</th><td>none</td></tr>" in page
+
+
+def test_report_says_why_a_band_has_no_line(tmp_path: Path) -> None:
+    """A band the calibration cannot resolve gets one line saying why; a resolved one a row."""
+    from mobileid.eval.report import band_lines
+    from mobileid.scoring import build_calibration
+
+    rng = np.random.default_rng(5)
+    impostor = rng.normal(0.2, 0.1, 2_880)  # an FVC "B" set's cross-finger impostors
+    cal = build_calibration(impostor, 280, matcher="m", dataset="d")
+    lines, unshown = band_lines(cal, {"strong": 1e-5, "possible": 1e-3})
+    assert set(lines) == {"possible"} and set(unshown) == {"strong"}
+    page = write_report(
+        tmp_path, "t", {}, genuine=[0.9], impostor=impostor, thresholds=lines, unshown=unshown
+    ).read_text(encoding="utf-8")
+    said = "No strong-band line: 2,880 impostor comparisons resolve FMR down to 3.5e-04 only"
+    assert page.count(said) == 1 and "<tr><th>possible</th>" in page
+
+
+def test_cmc_rank_axis_has_whole_ranks(tmp_path: Path) -> None:
+    """A short CMC curve (five ranks) puts ticks on whole ranks only."""
+    from mobileid.eval.report import _cmc
+
+    fig = _cmc(np.array([0.6, 0.7, 0.8, 0.85, 0.9]))
+    fig.savefig(tmp_path / "cmc.png", format="png")  # ticks are placed when drawn
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 5]
+    assert ticks and all(float(t).is_integer() for t in ticks)

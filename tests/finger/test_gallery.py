@@ -141,6 +141,16 @@ def test_search_finds_an_identical_template(galleries) -> None:
     assert fingers.search("g1", _features(_template(10)), 5)[0] == hits  # cached
 
 
+def test_search_counts_are_a_read_only_view(galleries) -> None:
+    """The per-subject counts a search returns cannot change the loaded set's counts."""
+    _, fingers = galleries
+    a, _ = fingers.enrol("g1", "a", "A", "t", [_capture(12), _capture(13)])
+    _, per_subject = fingers.search("g1", _features(_template(12)), 5)
+    with pytest.raises(TypeError):
+        per_subject[a.subject_id] = 99  # type: ignore[index]
+    assert fingers.search_many("g1", [_features(_template(13))], 5)[1] == {a.subject_id: 2}
+
+
 def test_key_rotation_reseals_every_row(tmp_path: Path) -> None:
     """After re-sealing under a new key, a gallery opened with that key searches as before."""
     db = tmp_path / "db.sqlite3"

@@ -23,124 +23,24 @@ With the witness (signed heads kept outside the database, see ``audit.witness``)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from mobileid.audit.canonical import entry_payload, hash_payload, message_of
+from mobileid.audit.canonical import message_of
+from mobileid.audit.chain import Walk, recompute_hash, walk_chain
 from mobileid.audit.keys import signature_valid, trusted_keys
-from mobileid.audit.model import (
-    GENESIS_HASH,
-    AuditEntry,
-    AuditHead,
-    Checkpoint,
-    EventType,
-    MalformedEntry,
-    VerifyReport,
-)
-from mobileid.audit.rows import checkpoint_in
+from mobileid.audit.model import AuditEntry, AuditHead, Checkpoint, MalformedEntry, VerifyReport
 from mobileid.audit.witness import MalformedWitnessLine, WitnessHead
 from mobileid.audit.witness_check import WitnessStream
 
-
-@dataclass
-class _Walk:
-    """What the chain walk learned: its last good entry, hashes wanted, checkpoints seen."""
-
-    entries: int = 0
-    last_seq: int = 0
-    last_hash: str = GENESIS_HASH
-    fault: tuple[int, str] | None = None
-    hashes: dict[int, str] = field(default_factory=dict)
-    recorded: list[tuple[int, Checkpoint]] = field(default_factory=list)
-    times: dict[int, str] = field(default_factory=dict)  # times of entries that may be unsigned
-
-
-def recompute_hash(entry: AuditEntry) -> str:
-    return hash_payload(
-        entry_payload(
-            sequence=entry.sequence,
-            time=entry.time,
-            operator=entry.operator,
-            role=entry.role,
-            event=entry.event,
-            component=entry.component,
-            outcome=entry.outcome,
-            details=entry.details,
-            clock_regressed=entry.clock_regressed,
-            prev_hash=entry.prev_hash,
-        )
-    )
-
-
-def _entry_fault(item: AuditEntry | MalformedEntry, walk: _Walk, last_time: str) -> str | None:
-    expected = walk.last_seq + 1
-    if item.sequence != expected:
-        if item.sequence > expected:
-            return f"entry {expected} is missing (the next stored entry is {item.sequence})"
-        return f"entry {item.sequence} appears again or out of order after {walk.last_seq}"
-    if isinstance(item, MalformedEntry):
-        return f"entry {item.sequence} cannot be read: {item.reason}"
-    if recompute_hash(item) != item.entry_hash:
-        return f"entry {item.sequence} was changed: its fields no longer match its hash"
-    if item.prev_hash != walk.last_hash:
-        return (
-            f"entry {item.sequence} does not follow entry {walk.last_seq}: previous-hash link "
-            f"expected {walk.last_hash[:16]}…, got {item.prev_hash[:16]}…"
-        )
-    if last_time and item.time < last_time and not item.clock_regressed:
-        return f"entry {item.sequence} is older than entry {walk.last_seq} but not flagged"
-    return None
-
-
-def _walk_chain(
-    items: Iterable[AuditEntry | MalformedEntry],
-    wanted: set[int],
-    witnessed: Iterator[tuple[int, str]] | None = None,
-    tail_after: int = 0,
-) -> _Walk:
-    walk, last_time = _Walk(), ""
-    for item in items:
-        reason = _entry_fault(item, walk, last_time)
-        if reason is None and witnessed is not None:
-            reason = _witness_fault(item, witnessed)
-        if reason is not None:
-            walk.fault = (walk.last_seq + 1, reason)  # the first place that is wrong
-            break
-        assert isinstance(item, AuditEntry)  # _entry_fault refuses a MalformedEntry
-        walk.entries += 1
-        if item.sequence > tail_after:
-            walk.times[item.sequence] = item.time
-        walk.last_seq, walk.last_hash, last_time = item.sequence, item.entry_hash, item.time
-        if item.sequence in wanted:
-            walk.hashes[item.sequence] = item.entry_hash
-        if item.event == EventType.CHECKPOINT:
-            recorded = checkpoint_in(item)
-            if recorded is not None:
-                walk.recorded.append((item.sequence, recorded))
-    return walk
-
-
-def _witness_fault(
-    item: AuditEntry | MalformedEntry, witnessed: Iterator[tuple[int, str]]
-) -> str | None:
-    """Whether the entry differs from the hash the witness holds for it (None past its end)."""
-    assert isinstance(item, AuditEntry)
-    for seq, expected in witnessed:
-        if seq == item.sequence:
-            if expected != item.entry_hash:
-                return (
-                    f"entry {seq} differs from the entry the witness holds a signed head for: "
-                    "the log was rewritten from here"
-                )
-            return None
-    return None
+__all__ = ["Bookkeeping", "recompute_hash", "verify_log"]
 
 
 def _checkpoint_fault(
-    cp: Checkpoint, keys: Mapping[str, Ed25519PublicKey], walk: _Walk
+    cp: Checkpoint, keys: Mapping[str, Ed25519PublicKey], walk: Walk
 ) -> tuple[int, str] | None:
     key = keys.get(cp.key_id)
     if key is None:
@@ -162,7 +62,7 @@ def _checkpoint_fault(
     return None
 
 
-def _missing_from_table(walk: _Walk, table: list[Checkpoint]) -> list[tuple[int, str]]:
+def _missing_from_table(walk: Walk, table: list[Checkpoint]) -> list[tuple[int, str]]:
     """Checkpoints the chain records but the table lacks: deleting the last checkpoint row
     would otherwise let a truncated tail pass."""
     signed = {(cp.sequence, cp.signature) for cp in table}
@@ -206,7 +106,7 @@ def verify_log(
     stream = WitnessStream(witness, keys) if witness is not None else None
     leaves = stream.leaves() if stream is not None else None
     tail_after = max((cp.sequence for cp in table), default=0)
-    walk = _walk_chain(entries, {cp.sequence for cp in table}, leaves, tail_after)
+    walk = walk_chain(entries, {cp.sequence for cp in table}, leaves, tail_after)
     # Faults of the checkpoint table (rows removed or forged) count only where no entry is
     # wrong: the first entry that differs from what was written is what an investigator needs.
     faults, table_faults, good = [], [], []
@@ -265,7 +165,7 @@ def verify_log(
 
 
 def _witness_faults(
-    stream: WitnessStream, walk: _Walk, table: list[Checkpoint], witnessed_through: int
+    stream: WitnessStream, walk: Walk, table: list[Checkpoint], witnessed_through: int
 ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """Entries that differ from the witness, and witnessed heads missing from the table."""
     faults = [stream.fault] if stream.fault is not None else []
@@ -300,7 +200,7 @@ def _unwitnessed(table: list[Checkpoint], good: list[int], witnessed_through: in
     ]
 
 
-def _head_faults(head: AuditHead | None, walk: _Walk) -> list[tuple[int, str]]:
+def _head_faults(head: AuditHead | None, walk: Walk) -> list[tuple[int, str]]:
     if head is None:
         return [(walk.last_seq + 1, "the log's bookkeeping row (audit_head) is missing")]
     if walk.fault is not None:

@@ -15,8 +15,8 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     ev = sub.add_parser("eval", help="measure accuracy on labelled data").add_subparsers(
         dest="what", required=True, metavar="MODALITY"
     )
+    from mobileid.cli.finger_eval_cmd import add_fingers_eval_parser
     from mobileid.cli.finger_strata_cmd import add_finger_strata_parser
-    from mobileid.cli.fingers_cmd import add_fingers_eval_parser
 
     add_fingers_eval_parser(ev, common)
     add_finger_strata_parser(ev, common)

@@ -9,7 +9,10 @@ registry are left as the caller had them (importing this module does not import 
   its axis, ``1/(2n)``, and the axis label says so.
 - ``scores.png``: score densities, genuine vs impostor (or, for identification, the mate's
   rank-1 score vs the non-mated top score), with a vertical line per band threshold.
-- ``cmc.png``: the CMC curve (identification only).
+- ``cmc.png``: the CMC curve (identification only), whole ranks on its rank axis.
+
+A band whose FMR the calibration cannot resolve (too few impostor comparisons) has no threshold
+line; the page says so in one line instead of leaving it out silently (:func:`band_lines`).
 """
 
 from __future__ import annotations
@@ -26,9 +29,25 @@ import numpy.typing as npt
 from mobileid import NOTICE
 from mobileid.errors import InvalidArgument
 from mobileid.eval.metrics import IdentificationMetrics, roc
+from mobileid.scoring import Calibration
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+
+def band_lines(cal: Calibration, fmrs: dict[str, float]) -> tuple[dict[str, float], dict[str, str]]:
+    """({band: threshold} of the bands whose FMR ``cal`` resolves, {band: why not} of the
+    others), for :func:`write_report`'s ``thresholds`` and ``unshown``."""
+    shown, unshown = {}, {}
+    for band, fmr in fmrs.items():
+        if fmr >= cal.resolution:
+            shown[band] = cal.threshold(fmr)
+        else:
+            unshown[band] = (
+                f"{cal.impostor_count:,} impostor comparisons resolve FMR down to "
+                f"{cal.resolution:.1e} only, not the {band} band's {fmr:g}"
+            )
+    return shown, unshown
 
 
 def write_report(
@@ -40,11 +59,13 @@ def write_report(
     impostor: npt.ArrayLike | None = None,
     ident: IdentificationMetrics | None = None,
     thresholds: dict[str, float] | None = None,
+    unshown: dict[str, str] | None = None,
 ) -> Path:
     """Write the plots the inputs allow, ``metrics.json`` and ``index.html`` into ``outdir``.
 
     ``genuine`` and ``impostor`` come together or not at all. ``thresholds`` maps a band name to
-    its score threshold. Non-finite numbers in ``metrics`` are written to JSON as ``null``.
+    its score threshold; ``unshown`` maps a band without one to why (:func:`band_lines`), said
+    in one line on the page. Non-finite numbers in ``metrics`` are written to JSON as ``null``.
     Returns the path of ``index.html``.
     """
     if (genuine is None) != (impostor is None):
@@ -77,7 +98,7 @@ def write_report(
         json.dumps(clean, indent=1, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8"
     )
     index = outdir / "index.html"
-    index.write_text(_html(title, clean, lines, images), encoding="utf-8")
+    index.write_text(_html(title, clean, lines, unshown or {}, images), encoding="utf-8")
     return index
 
 
@@ -142,10 +163,13 @@ def _hist(
 
 
 def _cmc(cmc: npt.NDArray[np.float64]) -> Figure:
+    from matplotlib.ticker import MaxNLocator
+
     fig = _figure()
     ax = fig.add_subplot()
     ranks = np.arange(1, cmc.size + 1)
     ax.plot(ranks, cmc, marker="o", color="C1")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no rank 2.5 on a short curve
     ax.set_xlabel("rank")
     ax.set_ylabel("fraction of mated searches with the mate within rank")
     ax.set_ylim(0.0, 1.02)
@@ -220,7 +244,11 @@ def _worst_subjects(metrics: dict[str, Any]) -> str:
 
 
 def _html(
-    title: str, metrics: dict[str, Any], lines: dict[str, float], images: list[tuple[str, str]]
+    title: str,
+    metrics: dict[str, Any],
+    lines: dict[str, float],
+    unshown: dict[str, str],
+    images: list[tuple[str, str]],
 ) -> str:
     esc = html.escape
     shown = {k: v for k, v in metrics.items() if k != "false_candidates_by_subject"}
@@ -234,7 +262,12 @@ def _html(
         for src, cap in images
     )
     pipeline = esc(str(metrics.get("pipeline_id") or "not given"))
-    thresholds = f"<h2>Band thresholds (score)</h2>\n<table>{band_rows}</table>" if lines else ""
+    missing = "".join(
+        f"<p>No {esc(b)}-band line: {esc(w)}.</p>\n" for b, w in sorted(unshown.items())
+    )
+    table = f"<table>{band_rows}</table>\n" if lines else ""
+    heading = "<h2>Band thresholds (score)</h2>\n" if lines or unshown else ""
+    thresholds = heading + table + missing
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}

@@ -6,17 +6,18 @@ that stands out from the plain background by luminance
 (:func:`mobileid.finger.finger_region.finger_mask`).
 
 Fingertips. On the upright mask, the top profile (first skin row of each column) has one peak
-per finger. A peak is a fingertip when it is not cut by the frame's top, stands at least
-``TIP_PROMINENCE`` finger widths above the profile half a width to either side, and the finger
-runs on below it for ``MIN_FINGER_LENGTH`` widths with its sides no closer than ``MIN_SIDES``.
+per finger (:mod:`mobileid.finger.tip_profile`). A peak is a fingertip when it is not cut by
+the frame's top, stands at least ``tip_profile.TIP_PROMINENCE`` finger widths above the
+profile half a width to either side, and the finger runs on below it for this module's
+``MIN_FINGER_LENGTH`` widths with its sides no closer than ``tip_profile.MIN_SIDES``.
 The finger's width is the run of skin where the rounded tip has become parallel sides. Tips
 much narrower than the widest are dropped; the four highest stay. Orientation: the quarter turn
 whose tips are most and longest wins (upright first on a tie): a finger pointing sideways has a
 flat top profile; pointing down, its tip is where the frame cuts it. Between quarter turns
 (:mod:`mobileid.finger.orient`): a greyscale image is first turned so that its objects' long
 axis is upright or level, a colour one is looked at also a third of a quarter turn either way;
-then the fingers' midlines say how far they still lean, and a lean of ``TILT_MIN`` or more is
-turned away (``FingertipLayout.tilt``) and the tips found again, upright.
+then the fingers' midlines say how far they still lean, and a lean of ``orient.TILT_MIN`` or
+more is turned away (``FingertipLayout.tilt``) and the tips found again, upright.
 
 Already segmented greyscale fingertips whose ends are too broad or flat for the tip profile
 (renders at small roll) are taken one per object, up to four: the end that is rounded, not

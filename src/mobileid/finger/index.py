@@ -1,6 +1,6 @@
 """The fast first stage of 1:N search: binary cylinders compared by popcount.
 
-Each template keeps the cylinders (:mod:`mobileid.finger.match`) of its ``screen_cylinders``
+Each template keeps the cylinders (:mod:`mobileid.finger.cylinders`) of its ``screen_cylinders``
 best minutiae, binarised (a cell is 1 where it reaches ``bit_threshold`` of its cylinder's
 largest value: the cells close to a neighbouring minutia that points that way). Two
 templates compare by local-similarity sort (Cappelli et al., MCC, 2010): the mean of the

@@ -3,7 +3,8 @@
 Stage 1, local: every minutia gets a cylinder (Cappelli, Ferrara, Maltoni, "Minutia Cylinder-
 Code", IEEE TPAMI 2010): a fixed-length vector of where its neighbours are and which way they
 point, measured in the minutia's own frame, so it does not change when the print is moved or
-turned. Comparing all cylinders of two prints gives a local-similarity matrix.
+turned. Comparing all cylinders of two prints gives a local-similarity matrix
+(:mod:`mobileid.finger.cylinders`).
 
 Stage 2, global: the best local pairs are taken as seeds; each fixes a rotation and a
 translation. All minutiae of the probe are moved by it and paired with the candidate's
@@ -20,21 +21,19 @@ The pairing tolerances were tightened (``MatchParams``: measurements beside them
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
 from mobileid.errors import PipelineMismatch
+from mobileid.finger.cylinders import local_similarity, minutia_cylinders
 from mobileid.finger.params import MatchParams
 from mobileid.finger.types import FingerTemplate, MatchResult
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 __all__ = ["MatchFeatures", "compare", "match_features", "match_features_bulk", "prepare"]
 
@@ -71,7 +70,7 @@ def prepare(template: FingerTemplate, params: MatchParams | None = None) -> Matc
     return MatchFeatures(
         points=points,
         directions=directions,
-        cylinders=_cylinders(points, directions, p),
+        cylinders=minutia_cylinders(points, directions, p),
         pipeline_id=template.pipeline_id,
     )
 
@@ -96,7 +95,7 @@ def match_features(
     p = params or MatchParams()
     if a.count < 2 or b.count < 2:
         return MatchResult(0.0, 0, 0.0, a.pipeline_id)
-    local = _local_similarity(a.cylinders, b.cylinders)
+    local = local_similarity(a.cylinders, b.cylinders)
     n, score, rot = _align(a, b, local, p)
     return MatchResult(score, n, -math.degrees(rot), a.pipeline_id)  # ISO: counter-clockwise
 
@@ -111,149 +110,6 @@ def match_features_bulk(
 
 def _wrap(angle: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return (angle + np.pi) % (2.0 * np.pi) - np.pi
-
-
-@functools.cache
-def _cylinder_grid(p: MatchParams) -> tuple[F64, I64, I64, F64, F64]:
-    """What the cylinder kernel needs of ``p``, computed once per parameter set.
-
-    The cell offsets along one axis (evenly spaced, centred on the minutia), the (x, y) offset
-    index of each cell kept (centre within the radius, row by row), the angle bin centres, and
-    the scalars: neighbour reach, 2σs², 2σd², sig_mu, sig_tau, the cell step.
-    """
-    step = 2.0 * p.radius / p.spatial_cells
-    offsets = (np.arange(p.spatial_cells) + 0.5) * step - p.radius
-    iy, ix = np.indices((p.spatial_cells, p.spatial_cells)).reshape(2, -1)
-    inside = np.hypot(offsets[ix], offsets[iy]) <= p.radius
-    bins = -np.pi + (np.arange(p.angle_cells) + 0.5) * (2.0 * np.pi / p.angle_cells)
-    scalars = np.array(
-        [
-            p.radius + 3.0 * p.sigma_s,
-            2.0 * p.sigma_s**2,
-            2.0 * p.sigma_d**2,
-            p.sig_mu,
-            p.sig_tau,
-            step,
-        ]
-    )
-    f64, i64 = np.float64, np.int64
-    return (
-        offsets.astype(f64),
-        ix[inside].astype(i64),
-        iy[inside].astype(i64),
-        bins.astype(f64),
-        scalars.astype(f64),
-    )
-
-
-def _cylinders(points: F64, directions: F64, p: MatchParams) -> F32:
-    offsets, ix, iy, bins, scalars = _cylinder_grid(p)
-    out = np.zeros((points.shape[0], ix.shape[0] * bins.shape[0]), dtype=np.float32)
-    if points.shape[0] > 0:
-        _cylinder_kernel(points, directions, offsets, ix, iy, bins, scalars, p.min_neighbours, out)
-    return out
-
-
-@njit(cache=True)
-def _cylinder_kernel(
-    points: F64,
-    directions: F64,
-    offsets: F64,
-    ix: I64,
-    iy: I64,
-    bins: F64,
-    scalars: F64,
-    min_neighbours: int,
-    out: F32,
-) -> None:
-    """Fill ``out`` (n × cells·bins, zeros) with unit cylinders, each row (cell, bin)-major.
-
-    Each cell adds, over the minutia's neighbours, a spatial Gaussian (cell centre to
-    neighbour) times an angular one (bin to direction difference), then the sum goes through
-    the sigmoid and the row is normalised; a row with too few neighbours stays zero. The
-    neighbour is taken into the centre minutia's frame, where the cell grid is axis-aligned,
-    so the spatial Gaussian is a product of one factor per axis (:func:`_axis_gaussian`).
-    Minutiae beyond the reach, and the centre itself, add exactly 0 and are skipped.
-    """
-    n, n_cells, n_bins, side = points.shape[0], ix.shape[0], bins.shape[0], offsets.shape[0]
-    reach, two_ss, two_sd, mu, tau, step = scalars
-    # Squared distances decide the reach; hypot only within a hair of it, where the two
-    # could round differently (hypot is the rule, and costs ~10x more).
-    far, near = reach * reach * (1.0 + 1e-9), reach * reach * (1.0 - 1e-9)
-    values = np.empty((n_bins, n_cells))  # bin-major, so the accumulation vectorises
-    spatial = np.empty(n_cells)
-    ex = np.empty(side)
-    ey = np.empty(side)
-    for i in range(n):
-        c, s = np.cos(directions[i]), np.sin(directions[i])
-        values[:] = 0.0
-        neighbours = 0
-        for m in range(n):
-            dx, dy = points[m, 0] - points[i, 0], points[m, 1] - points[i, 1]
-            d2 = dx * dx + dy * dy
-            if m == i or d2 > far or (d2 > near and np.hypot(dx, dy) > reach):
-                continue
-            neighbours += 1
-            _axis_gaussian(offsets, c * dx + s * dy, step, two_ss, ex)
-            _axis_gaussian(offsets, c * dy - s * dx, step, two_ss, ey)
-            for q in range(n_cells):
-                spatial[q] = ex[ix[q]] * ey[iy[q]]
-            rel = directions[m] - directions[i]
-            for k in range(n_bins):
-                d = rel - bins[k]
-                d -= 2.0 * np.pi * np.floor((d + np.pi) / (2.0 * np.pi))  # into [-π, π)
-                w = np.exp(-(d * d) / two_sd)
-                for q in range(n_cells):
-                    values[k, q] += spatial[q] * w
-        if neighbours < min_neighbours:
-            continue
-        norm = 0.0
-        for q in range(n_cells):
-            for k in range(n_bins):
-                x = tau * (values[k, q] - mu)
-                # Beyond 40, exp(-x) < 1e-17 vanishes beside 1: the sigmoid is exactly 1.
-                y = 1.0 if x > 40.0 else 1.0 / (1.0 + np.exp(-x))
-                values[k, q] = y
-                norm += y * y
-        norm = np.sqrt(norm)
-        if norm > 0.0:
-            for q in range(n_cells):
-                for k in range(n_bins):
-                    out[i, q * n_bins + k] = values[k, q] / max(norm, 1e-12)
-
-
-@njit(inline="always", cache=True)
-def _axis_gaussian(offsets: F64, u: float, step: float, two_ss: float, out: F64) -> None:
-    """``out[a] = exp(-(offsets[a] - u)² / 2σ²)`` for evenly spaced ``offsets``, with 3 exps.
-
-    From the offset nearest ``u``, each step away multiplies by a factor that itself shrinks
-    by exp(-step²/σ²) per step: every factor is at most 1, so nothing overflows, and a value
-    reaches 0 only where the Gaussian is below the smallest double anyway.
-    """
-    side = offsets.shape[0]
-    a0 = min(max(int(np.floor((u - offsets[0]) / step + 0.5)), 0), side - 1)
-    w = offsets[a0] - u
-    top = np.exp(-(w * w) / two_ss)
-    shrink = np.exp(-2.0 * step * step / two_ss)
-    out[a0] = top
-    e, f = top, np.exp(-(2.0 * w * step + step * step) / two_ss)
-    for a in range(a0 + 1, side):
-        e *= f
-        out[a] = e
-        f *= shrink
-    e, f = top, np.exp(-(step * step - 2.0 * w * step) / two_ss)
-    for a in range(a0 - 1, -1, -1):
-        e *= f
-        out[a] = e
-        f *= shrink
-
-
-def _local_similarity(ca: F32, cb: F32) -> F64:
-    # Unit vectors: 1 - |a - b| / (|a| + |b|) = 1 - sqrt(2 - 2 a·b) / 2 for valid rows.
-    dots = np.clip(ca @ cb.T, 0.0, 1.0).astype(np.float64)
-    sim = 1.0 - np.sqrt(np.maximum(2.0 - 2.0 * dots, 0.0)) / 2.0
-    valid = (np.abs(ca).sum(axis=1) > 0)[:, None] & (np.abs(cb).sum(axis=1) > 0)[None, :]
-    return np.where(valid, sim, 0.0)
 
 
 def _pair(

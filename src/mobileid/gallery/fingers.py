@@ -32,10 +32,11 @@ written by :mod:`.finger_enrol`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +61,7 @@ from mobileid.gallery.finger_rows import (
     FingerTemplateRow,
 )
 from mobileid.gallery.finger_screen import ScreenSet
+from mobileid.gallery.resealing import reseal_in_batches
 from mobileid.gallery.sealing import SecretBox
 from mobileid.types import Subject
 
@@ -197,11 +199,13 @@ class FingerGallery:
 
     def search(
         self, gallery: str, probe: MatchFeatures, shortlist: int
-    ) -> tuple[list[FingerHit], dict[str, int]]:
+    ) -> tuple[list[FingerHit], Mapping[str, int]]:
         """Screen every template of the probe's pipeline, check the ``shortlist`` best.
 
         Returns the checked hits, best first, and how many templates each subject of the
-        gallery has in this pipeline (the number of comparisons its best score is a maximum of).
+        gallery has in this pipeline (the number of comparisons its best score is a maximum of):
+        a read-only view of the loaded set's counts, not a copy (one entry per subject, a
+        million at a million templates, and the service only sums them).
         """
         loaded = self._screens.load(gallery, probe.pipeline_id)
         rows, _ = self._screen(loaded, probe, shortlist)
@@ -214,11 +218,11 @@ class FingerGallery:
                 m = match_features(probe, features[row_id])
                 hits.append(FingerHit(loaded.subjects[r], loaded.positions[r], m.score, m.matched))
         hits.sort(key=lambda h: -h.score)
-        return hits, dict(loaded.per_subject)
+        return hits, MappingProxyType(loaded.per_subject)
 
     def search_many(
         self, gallery: str, probes: Sequence[MatchFeatures], shortlist: int
-    ) -> tuple[list[list[FingerHit]], dict[str, int]]:
+    ) -> tuple[list[list[FingerHit]], Mapping[str, int]]:
         """:meth:`search` of each of ``probes`` (one pipeline; the views of a photo) with one
         check that the loaded set is current, one screen pass over its codes
         (:meth:`ScreenSet.shortlists`) and one read of the shortlisted rows.
@@ -246,7 +250,7 @@ class FingerGallery:
                         FingerHit(loaded.subjects[r], loaded.positions[r], m.score, m.matched)
                     )
             out.append(sorted(hits, key=lambda h: -h.score))
-        return out, dict(loaded.per_subject)
+        return out, MappingProxyType(loaded.per_subject)
 
     @staticmethod
     def _screen(loaded: ScreenSet, probe: MatchFeatures, size: int) -> tuple[I64, F32]:
@@ -289,21 +293,14 @@ class FingerGallery:
 
         ``service.keys.rotate_deployment_key`` calls this before it deletes the retired key.
         """
-        if batch < 1:
-            raise InvalidArgument(f"batch: expected >= 1, got {batch}", field="batch")
         old_box, new_box = SecretBox(old), SecretBox(new)
-        last_id, total = 0, 0
-        while True:
-            with Session(self.engine) as s, s.begin():
-                q = select(FingerTemplateRow).where(FingerTemplateRow.id > last_id)
-                rows = s.scalars(q.order_by(FingerTemplateRow.id).limit(batch)).all()
-                for row in rows:
-                    last_id = row.id
-                    if row.key_id != new_box.key_id:
-                        reseal(row, old_box, new_box)
-                        total += 1
-            if len(rows) < batch:
-                break
+        total = reseal_in_batches(
+            self.engine,
+            FingerTemplateRow,
+            new_box.key_id,
+            lambda row: reseal(row, old_box, new_box),
+            batch=batch,
+        )
         self._box = new_box
         self._screens.reset(new_box, new)
         self._features.clear()

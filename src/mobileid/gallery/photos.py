@@ -34,6 +34,7 @@ from mobileid.capture.reference import ReferenceImage
 from mobileid.database import Where, attach, close_database
 from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.errors import InvalidArgument, NotFound
+from mobileid.gallery.resealing import reseal_in_batches
 from mobileid.gallery.sealing import DeploymentKeyError, SecretBox
 from mobileid.gallery.store import Base, EmbeddingRow
 from mobileid.types import Subject
@@ -222,23 +223,12 @@ class ReferencePhotos:
     def rotate_key(self, old: bytes, new: bytes, *, batch: int = 5_000) -> int:
         """Re-seal every photo under ``new``, ``batch`` per transaction; rows already under it
         are skipped, so a rerun finishes an interrupted rotation. Returns photos re-sealed."""
-        if batch < 1:
-            raise InvalidArgument(f"batch: expected >= 1, got {batch}", field="batch")
         old_box, new_box = SecretBox(old), SecretBox(new)
-        last_id, total = 0, 0
-        while True:
-            with Session(self.engine) as s, s.begin():
-                rows = s.scalars(
-                    select(PhotoRow)
-                    .where(PhotoRow.id > last_id, PhotoRow.key_id != new_box.key_id)
-                    .order_by(PhotoRow.id)
-                    .limit(batch)
-                ).all()
-                for row in rows:
-                    last_id = row.id
-                    plain = old_box.open(row.data, _context(row), row.key_id)
-                    row.data, row.key_id = new_box.seal(plain, _context(row)), new_box.key_id
-                total += len(rows)
-            if len(rows) < batch:
-                self._box = new_box
-                return total
+
+        def reseal(row: PhotoRow) -> None:
+            plain = old_box.open(row.data, _context(row), row.key_id)
+            row.data, row.key_id = new_box.seal(plain, _context(row)), new_box.key_id
+
+        total = reseal_in_batches(self.engine, PhotoRow, new_box.key_id, reseal, batch=batch)
+        self._box = new_box
+        return total

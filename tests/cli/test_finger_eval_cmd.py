@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mobileid.cli.fingers_cmd import add_fingers_eval_parser
+from mobileid.cli.finger_eval_cmd import add_fingers_eval_parser
 from mobileid.config import Settings
 from mobileid.eval.fingers import TemplateCache
 from mobileid.service.deployment_key import deployment_key
@@ -60,6 +60,9 @@ def test_eval_fingers_json_and_report(
     assert out["eer_all"] == 0.0 and out["fte_rate"] == 0.0
     assert (tmp_path / "rep" / "index.html").exists()
     assert (tmp_path / "rep" / "det.png").exists()
+    page = (tmp_path / "rep" / "index.html").read_text(encoding="utf-8")
+    for band in ("strong", "possible"):  # 8 impostors resolve neither 1e-5 nor 1e-3
+        assert f"No {band}-band line: 8 impostor comparisons resolve FMR down to 1.2e-01" in page
 
 
 def test_eval_fingers_contactless_writes_both_calibrations(
