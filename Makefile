@@ -60,7 +60,7 @@ STRATA_ARGS := --root $(SHARED)/fingerprints/FVC2002/DB1_B --pooled src/mobileid
 	--check-root $(SHARED)/fingerprints/FVC2002/DB4_B \
 	--check-sensor capacitive --check-sensor dry --check-sensor small --check-sensor crop300
 eval-fingers-strata: $(STAMP)
-	$(PY) -m mobileid.cli.main eval fingers-strata $(STRATA_ARGS) --report reports/fvc2002-strata
+	$(PY) -m mobileid.cli.main eval fingers-strata $(STRATA_ARGS) --splits 4 --report reports/fvc2002-strata
 
 # Fingertip photos and renders against contact prints; the tables go to reports/, not the data dir.
 CONTACTLESS_ARGS := --photos $(SHARED)/contactless/ISPFDv1_samples \

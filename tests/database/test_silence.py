@@ -21,13 +21,14 @@ from sqlalchemy.engine import Connection
 from mobileid.audit import AuditEvent, EventType
 from mobileid.config import Settings
 from mobileid.database import UnitOfWork, close_database, open_database
-from mobileid.database.deadline import silence_bound, unbounded
+from mobileid.database.deadline import ping_bound, silence_bound, unbounded
 from mobileid.errors import BackendUnavailable
 from mobileid.service.context import Context, open_context
 from tests.gallery.relay import Relay
 
 BOUND_S = 1.0  # the server's own limits (statement_timeout, lock_timeout)
 SILENT_S = silence_bound(BOUND_S)  # the client's bound on any one wait for the server
+PING_S = ping_bound(BOUND_S)  # the pool's bound on its check of a pooled connection
 SLACK_S = 2.0  # rolling back, closing and Python around the bound
 VEC = np.full(128, 128**-0.5, dtype=np.float32)
 PID = "p/1"
@@ -147,13 +148,13 @@ def test_a_request_arriving_while_the_server_is_silent_is_unavailable_then_recov
     relayed: tuple[Context, Relay],
 ) -> None:
     """A request that takes a pooled connection while the server is silent: the pool's check
-    of the connection ends after the client's bound, the new connection it then tries after
-    libpq's connect_timeout (2 s at least), and the request gets BackendUnavailable; the
-    pool serves the next request once the relay passes."""
+    of the connection ends after the ping's bound (about the limit, not the longer bound on
+    statements, and no new connection attempt after it) with BackendUnavailable; the pool
+    serves the next request once the relay passes."""
     ctx, relay = relayed
     relay.hang()
     took = _timed_failure(lambda: ctx.gallery.subjects("g1"), "expected a reachable database")
-    assert took <= SILENT_S + 2 + SLACK_S, took
+    assert PING_S * 0.9 <= took <= PING_S + SLACK_S < SILENT_S, took
     relay.resume()
     assert _state(ctx) == (["A"], ["before"])
 
@@ -227,4 +228,38 @@ def test_work_that_lifts_the_servers_limit_is_not_cut_by_the_client(fresh_postgr
             slept = conn.scalar(text("SELECT 1 FROM pg_sleep(:s)"), {"s": SILENT_S + 0.5})
         assert slept == 1
     finally:
+        close_database(engine)
+
+
+def test_pooled_connections_the_server_ended_are_replaced_unnoticed(fresh_postgres: str) -> None:
+    """Every pooled connection's backend ended by the server (``pg_terminate_backend``, as a
+    restart would): the next requests are served on new connections, without an error and
+    without waiting for any bound."""
+    engine = open_database(fresh_postgres, timeout_s=BOUND_S)
+    killer = open_database(fresh_postgres, timeout_s=BOUND_S * 2)  # a pool of its own
+    try:
+        with engine.connect() as a, engine.connect() as b:
+            before = {
+                a.scalar(text("SELECT pg_backend_pid()")),
+                b.scalar(text("SELECT pg_backend_pid()")),
+            }
+        with killer.connect() as k:
+            ended = k.scalars(
+                text(  # waits (up to 5 s) until each backend has exited
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+                    " WHERE pid = ANY(:p)"
+                ),
+                {"p": list(before)},
+            ).all()
+        assert ended == [True, True]
+        start = time.perf_counter()
+        with engine.connect() as a, engine.connect() as b:
+            after = {
+                a.scalar(text("SELECT pg_backend_pid()")),
+                b.scalar(text("SELECT pg_backend_pid()")),
+            }
+        assert len(after) == 2 and not after & before
+        assert time.perf_counter() - start < BOUND_S
+    finally:
+        close_database(killer)
         close_database(engine)

@@ -45,6 +45,23 @@ def add_finger_strata_parser(eval_subparsers: Any, common: argparse.ArgumentPars
         metavar="NAME",
         help="imitated sensors of the check set (repeatable; default: every one)",
     )
+    p.add_argument(
+        "--splits",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also check the construction on the development set itself: N random splits of "
+        "its fingers, fitting on --fit-fingers of them with one imitated sensor held out and "
+        "checking on that sensor's other fingers (a table on stderr, figures under "
+        "'split_check')",
+    )
+    p.add_argument(
+        "--fit-fingers",
+        type=int,
+        default=7,
+        metavar="K",
+        help="fingers to fit on in each split (default 7 of 10)",
+    )
     p.add_argument("--out", type=Path, metavar="FILE", help="write the strata file here")
     p.add_argument(
         "--report", type=Path, metavar="OUTDIR", help="also write the figures as an HTML report"
@@ -80,7 +97,8 @@ def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
             qualities[name] = out[-1].qualities
         return out
 
-    strata = measure_strata(sets(args.root, list(SENSORS)), pooled)
+    dev = sets(args.root, list(SENSORS))
+    strata = measure_strata(dev, pooled)
     if args.out:
         strata.save(args.out)
     report: dict[str, Any] = {
@@ -93,6 +111,8 @@ def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
     if args.check_root:
         check = sets(args.check_root, args.check_sensor or list(SENSORS))
         report["check"] = check_strata(strata, check)
+    if args.splits:
+        report["split_check"] = _split_check(args, dev, pooled.matcher)
     for name, row in measured.items():
         row["poor_share"] = float((qualities[name] < strata.min_good_quality).mean())
     report["sets"] = measured
@@ -100,6 +120,17 @@ def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
         _write_report(args.report, report)
     print(json.dumps(json_safe(report), indent=2))
     return 0
+
+
+def _split_check(args: argparse.Namespace, dev: list[Any], matcher: str) -> list[dict[str, Any]]:
+    """The split check's rows; their table on stderr."""
+    from dataclasses import asdict
+
+    from mobileid.eval.finger_splits import split_check, split_table
+
+    rows = split_check(dev, splits=args.splits, fit_fingers=args.fit_fingers, matcher=matcher)
+    print(split_table(rows), file=sys.stderr)
+    return [asdict(r) | {"observed": r.observed} for r in rows]
 
 
 def _write_report(outdir: Path, report: dict[str, Any]) -> None:
@@ -112,6 +143,10 @@ def _write_report(outdir: Path, report: dict[str, Any]) -> None:
         shown["check"] = {
             k: {f"at FMR {r['predicted']:g}": r for r in v} if isinstance(v, list) else v
             for k, v in shown["check"].items()
+        }
+    if "split_check" in shown:
+        shown["split_check"] = {
+            f"{r['held_out']} at FMR {r['predicted']:g}": r for r in shown["split_check"]
         }
     title = "Finger calibration by probe quality stratum (FVC2002 and imitated sensors)"
     page = write_report(outdir, title, json_safe(shown))

@@ -6,7 +6,7 @@ the server stops answering (a hung or stopped server process, a network that swa
 bytes): libpq has no read timeout, and the request thread would wait for ever.
 
 So each connection is a ``WatchedConnection``: every wait for the server (a statement, a
-COMMIT or ROLLBACK, the pool's ping, a COPY) carries a deadline of its own, kept by psycopg's
+COMMIT or ROLLBACK, a COPY) carries a deadline of its own, kept by psycopg's
 own wait loop, so no other thread touches the socket. The deadline sits well past the
 server's own limit (``silence_bound``), so a slow server that is still alive always answers
 first, with its own error. When it passes, the connection is closed (its state is unknown),
@@ -14,19 +14,25 @@ SQLAlchemy sees a closed connection and invalidates it and the pool's older ones
 ``engines.faults_as_unavailable`` turns the error into BackendUnavailable. The transaction is
 rolled back by the server when the socket closes, so nothing is half-written; a COMMIT whose
 answer never came says that its outcome is unknown.
+
+The pool checks a connection it hands out again (``check_on_checkout``) under a shorter bound,
+``ping_bound``: a ping holds no lock and runs nothing the server's limits could end, so a live
+server answers it in milliseconds, and a request arriving while the server is silent fails
+after about the limit instead of the silence bound plus a new connection attempt.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.abc import PQGen
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DisconnectionError
 
 RV = TypeVar("RV")
 
@@ -34,6 +40,9 @@ RV = TypeVar("RV")
 # machine the server's own error (its timer starts when it reads the statement, and it must
 # be scheduled to send it) may come well after the limit, and must still come first.
 MIN_GRACE_S = 5.0
+# The shortest wait for a ping, however small the limit: a loaded machine must still be able
+# to schedule the server's answer.
+MIN_PING_S = 1.0
 # psycopg's own interval for waking up to notice Ctrl-C inside a wait.
 _INTERVAL_S = 0.1
 
@@ -41,6 +50,11 @@ _INTERVAL_S = 0.1
 def silence_bound(limit_s: float) -> float:
     """How long a connection whose server limit is ``limit_s`` waits for any answer."""
     return limit_s + max(limit_s, MIN_GRACE_S)
+
+
+def ping_bound(limit_s: float) -> float:
+    """How long the pool's check of a pooled connection waits for an answer."""
+    return max(limit_s, MIN_PING_S)
 
 
 class ServerSilent(psycopg.OperationalError):
@@ -51,6 +65,7 @@ class WatchedConnection(psycopg.Connection[Any]):
     """A psycopg connection whose every wait for the server ends after ``bound_s``."""
 
     bound_s: float | None = None  # None: unbounded (set once connected, or by ``unbounded``)
+    handed_out = False  # by the pool, at least once: its next checkout pings it
 
     def wait(
         self, gen: PQGen[RV], interval: float = _INTERVAL_S, timeout: float | None = None
@@ -89,6 +104,41 @@ def watch_silence(engine: Engine, limit_s: float) -> None:
         return conn
 
     event.listen(engine, "do_connect", connect)
+    event.listen(engine.pool, "checkout", check_on_checkout(engine, limit_s))
+
+
+def check_on_checkout(engine: Engine, limit_s: float) -> Any:
+    """A pool ``checkout`` listener (in place of SQLAlchemy's ``pool_pre_ping``, whose ping
+    waits as long as a statement) that pings a pooled connection before handing it out again.
+
+    A connection the server closed (a restart, an administrator's ``pg_terminate_backend``, a
+    reset) fails the ping at once: the pool replaces it with a new connection, bounded by
+    libpq's ``connect_timeout``, and the request does not notice. A ping with no answer
+    within ``ping_bound`` (a server or network gone silent) closes the connection and fails
+    the request (``engines.faults_as_unavailable`` makes it BackendUnavailable) rather than
+    trying a new connection too: a server that does not answer a ping on an open connection
+    would most likely let a new one wait out ``connect_timeout`` as well, doubling the wait
+    (a healthy server behind a lost path, such as a firewall that dropped an idle connection,
+    costs one failed request per pooled connection so lost, each then replaced)."""
+    bound = ping_bound(limit_s)
+
+    def checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if not isinstance(dbapi_conn, WatchedConnection):
+            return
+        if not dbapi_conn.handed_out:  # it has just answered the connection's handshake
+            dbapi_conn.handed_out = True
+            return
+        statement_bound, dbapi_conn.bound_s = dbapi_conn.bound_s, bound
+        try:
+            engine.dialect.do_ping(cast(Any, dbapi_conn))  # an empty query, outside a transaction
+        except ServerSilent:
+            raise
+        except psycopg.Error as exc:
+            raise DisconnectionError(f"pooled connection lost: {exc}") from exc
+        finally:
+            dbapi_conn.bound_s = statement_bound
+
+    return checkout
 
 
 @contextlib.contextmanager

@@ -201,8 +201,8 @@ def faults_as_unavailable(engine: Engine) -> None:
 
 
 def _unavailable(ctx: ExceptionContext) -> None:
-    if ctx.is_pre_ping or not isinstance(ctx.sqlalchemy_exception, OperationalError):
-        return  # a failed pre-ping only means "reconnect"; the reconnect is judged itself
+    if not isinstance(ctx.sqlalchemy_exception, OperationalError):
+        return
     state = getattr(ctx.original_exception, "sqlstate", None)
     if state is None or state[:2] in _UNAVAILABLE_CLASSES or state == _LOCK_NOT_AVAILABLE:
         engine = ctx.engine
@@ -263,8 +263,8 @@ def _create(url: str, wait: float) -> Engine:
             "connect_timeout": max(_MIN_CONNECT_S, math.ceil(wait)),
             "options": f"-c lock_timeout={ms} -c statement_timeout={ms}",
         }
-        engine = create_engine(parsed, pool_pre_ping=True, connect_args=args, **_pool(url, wait))
-        watch_silence(engine, wait)  # a server that stops answering once connected
+        engine = create_engine(parsed, connect_args=args, **_pool(url, wait))
+        watch_silence(engine, wait)  # a server that stops answering; pooled ones checked
         return engine
     return create_engine(parsed)
 
