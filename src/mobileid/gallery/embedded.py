@@ -191,16 +191,7 @@ class EmbeddedGallery:
                 field="gallery",
             )
         with Session(self.engine) as s, s.begin():
-            row = s.get(GalleryVersion, gallery)
-            if row is None:
-                s.add(GalleryVersion(gallery=gallery, version=0, training=training))
-            elif row.training != training:
-                kind = "a training" if row.training else "a live"
-                raise InvalidArgument(
-                    f"gallery: {gallery!r} exists as {kind} gallery; a gallery's kind never "
-                    "changes (training and live data stay apart)",
-                    field="gallery",
-                )
+            stored.ensure_kind(s, gallery, training)
 
     def galleries(self, training: bool | None = None) -> list[str]:
         """Gallery names (of one kind, when given), from the version table: no table scan."""

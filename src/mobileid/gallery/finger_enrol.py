@@ -31,11 +31,11 @@ from mobileid.gallery.finger_screen import code_layout, codes_of
 from mobileid.gallery.sealing import SecretBox
 from mobileid.gallery.store import (
     EmbeddingRow,
-    GalleryVersion,
     SubjectRow,
     new_subject_row,
     stamp,
 )
+from mobileid.gallery.subjects import ensure_kind
 from mobileid.types import Subject
 
 __all__ = ["check_gallery", "check_positions", "enrol_batch"]
@@ -56,7 +56,7 @@ def enrol_batch(
     at = stamp(now)
     with within(engine, uow) as unit, unit.session.no_autoflush:
         s = unit.session
-        _ensure_kind(s, gallery, training)
+        ensure_kind(s, gallery, training)
         rows = _subject_rows(s, gallery, enrolments, at)
         seen = _stored_images(s, gallery, enrolments)
         inserts, added = [], []
@@ -164,20 +164,5 @@ def check_gallery(gallery: str) -> None:
     if not GALLERY_NAME.match(gallery):
         raise InvalidArgument(
             f"gallery: expected 1-64 letters, digits, '-' or '_', got {gallery!r}",
-            field="gallery",
-        )
-
-
-def _ensure_kind(s: Session, gallery: str, training: bool) -> None:
-    """Create the gallery's row of this kind, or refuse when it exists as the other kind."""
-    row = s.get(GalleryVersion, gallery)
-    if row is None:
-        s.add(GalleryVersion(gallery=gallery, version=0, training=training))
-        s.flush()
-    elif row.training != training:
-        kind = "a training" if row.training else "a live"
-        raise InvalidArgument(
-            f"gallery: {gallery!r} exists as {kind} gallery; a gallery's kind never changes "
-            "(training and live data stay apart)",
             field="gallery",
         )

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from mobileid.errors import InvalidArgument, NotFound
 from mobileid.gallery.sealing import SecretBox, row_context, seal_vector
-from mobileid.gallery.store import EmbeddingRow, SubjectRow
+from mobileid.gallery.store import EmbeddingRow, GalleryVersion, SubjectRow
 from mobileid.gallery.vectors import DIM
 from mobileid.types import Subject, Vector
 
@@ -149,3 +149,18 @@ def count_rows(engine: Engine, gallery: str, pipeline_id: str | None) -> int:
         q = q.where(EmbeddingRow.pipeline_id == pipeline_id)
     with Session(engine) as s:
         return int(s.scalar(q) or 0)
+
+
+def ensure_kind(s: Session, gallery: str, training: bool) -> None:
+    """Create the gallery's row of this kind, or refuse when it exists as the other kind."""
+    row = s.get(GalleryVersion, gallery)
+    if row is None:
+        s.add(GalleryVersion(gallery=gallery, version=0, training=training))
+        s.flush()
+    elif row.training != training:
+        kind = "a training" if row.training else "a live"
+        raise InvalidArgument(
+            f"gallery: {gallery!r} exists as {kind} gallery; a gallery's kind never changes "
+            "(training and live data stay apart)",
+            field="gallery",
+        )
