@@ -207,18 +207,8 @@ class FingerGallery:
         a read-only view of the loaded set's counts, not a copy (one entry per subject, a
         million at a million templates, and the service only sums them).
         """
-        loaded = self._screens.load(gallery, probe.pipeline_id)
-        rows, _ = self._screen(loaded, probe, shortlist)
-        features = self._shortlisted(gallery, loaded, rows)
-        hits = []
-        one_numpy_blas_thread()  # small products: BLAS threads only spin (finger/threads.py)
-        for r in rows.tolist():
-            row_id = int(loaded.ids[r])
-            if row_id in features:  # else deleted since the load: no longer a hit
-                m = match_features(probe, features[row_id])
-                hits.append(FingerHit(loaded.subjects[r], loaded.positions[r], m.score, m.matched))
-        hits.sort(key=lambda h: -h.score)
-        return hits, MappingProxyType(loaded.per_subject)
+        hits, counts = self.search_many(gallery, [probe], shortlist)
+        return hits[0], counts
 
     def search_many(
         self, gallery: str, probes: Sequence[MatchFeatures], shortlist: int
@@ -238,25 +228,9 @@ class FingerGallery:
         loaded = self._screens.load(gallery, probes[0].pipeline_id)
         lists = [rows for rows, _ in loaded.shortlists(screen_codes(list(probes)), shortlist)]
         features = self._shortlisted(gallery, loaded, np.unique(np.concatenate(lists)))
-        one_numpy_blas_thread()
-        out = []
-        for probe, rows in zip(probes, lists, strict=True):
-            hits = []
-            for r in rows.tolist():
-                row_id = int(loaded.ids[r])
-                if row_id in features:  # else deleted since the load: no longer a hit
-                    m = match_features(probe, features[row_id])
-                    hits.append(
-                        FingerHit(loaded.subjects[r], loaded.positions[r], m.score, m.matched)
-                    )
-            out.append(sorted(hits, key=lambda h: -h.score))
+        one_numpy_blas_thread()  # small products: BLAS threads only spin (finger/threads.py)
+        out = [_checked(p, rows, loaded, features) for p, rows in zip(probes, lists, strict=True)]
         return out, MappingProxyType(loaded.per_subject)
-
-    @staticmethod
-    def _screen(loaded: ScreenSet, probe: MatchFeatures, size: int) -> tuple[I64, F32]:
-        if not loaded.size:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        return loaded.shortlist(screen_codes([probe])[0], size)
 
     def _shortlisted(self, gallery: str, loaded: ScreenSet, rows: I64) -> dict[int, MatchFeatures]:
         """Prepared templates of the shortlisted ``rows`` still in the table, by row id: read
@@ -305,3 +279,17 @@ class FingerGallery:
         self._screens.reset(new_box, new)
         self._features.clear()
         return total
+
+
+def _checked(
+    probe: MatchFeatures, rows: I64, loaded: ScreenSet, features: dict[int, MatchFeatures]
+) -> list[FingerHit]:
+    """The shortlisted ``rows`` compared with ``probe``, best first; a row whose template is
+    not in ``features`` was deleted since the load and is no longer a hit."""
+    hits = []
+    for r in rows.tolist():
+        row_id = int(loaded.ids[r])
+        if row_id in features:
+            m = match_features(probe, features[row_id])
+            hits.append(FingerHit(loaded.subjects[r], loaded.positions[r], m.score, m.matched))
+    return sorted(hits, key=lambda h: -h.score)
