@@ -90,9 +90,11 @@ class Settings:
     certification: CertificationParams = field(default_factory=CertificationParams)
     default_gallery: str = "default"
     workers: int = 2  # processes used for enrolment and evaluation
-    # FAISS threads per search. One query is a matrix-vector product: on 2 cores, a second
-    # OpenMP thread mostly spin-waits (measured: 1M vectors 50 ms with 1 thread, 160 ms with
-    # 2 on a busy machine; 10k vectors 0.5 ms against 16 ms).
+    # FAISS threads per search. An exact search of one query is a matrix-vector product: on 2
+    # busy cores a second OpenMP thread mostly spin-waits (measured: 1M vectors 50 ms with 1
+    # thread, 160 ms with 2; 10k vectors 0.5 ms against 16 ms). An IVF index shares one
+    # query's cells among the threads (faiss_kinds.tune): on cores that are otherwise idle, 2
+    # threads halve a search (docs/sizing.md); on a busy machine keep 1.
     search_threads: int = 1
     # The audit log signs its head after this many entries (1: every entry, so no entry is
     # ever left unsigned), and at the latest when the oldest unsigned entry is this old.

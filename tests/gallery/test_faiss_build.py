@@ -116,3 +116,26 @@ def test_a_search_scans_about_the_same_number_of_codes_at_any_size(n: int) -> No
     scanned = kind.nprobe * n / kind.nlist
     assert SCAN_BUDGET <= scanned < SCAN_BUDGET + n / kind.nlist
     assert kind.two_level == (n >= 10_000_000)
+
+
+def test_two_threads_share_one_query_and_find_the_same_shortlist() -> None:
+    """One probe searched with two FAISS threads (its cells shared between them) returns the
+    same ids and scores as on one thread, and the index is set to split one query's cells."""
+    vecs = unit(20_000, seed=5)
+    kind = IndexKind("ivf", 64, len(vecs))
+    index = build_index(kind, 128)
+    train(index, kind, vecs[: kind.train_size])
+    index.add_with_ids(vecs, np.arange(len(vecs)))
+    tune(index, kind, 32)
+    assert faiss.extract_index_ivf(index).parallel_mode == 1
+    probes = unit(50, seed=6)
+    before = faiss.omp_get_max_threads()
+    try:
+        faiss.omp_set_num_threads(1)
+        one = [index.search(p[None, :], 64) for p in probes]
+        faiss.omp_set_num_threads(2)
+        two = [index.search(p[None, :], 64) for p in probes]
+    finally:
+        faiss.omp_set_num_threads(before)
+    for (s1, i1), (s2, i2) in zip(one, two, strict=True):
+        assert np.array_equal(i1, i2) and np.allclose(s1, s2, atol=1e-6)
