@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -263,3 +264,26 @@ def test_pooled_connections_the_server_ended_are_replaced_unnoticed(fresh_postgr
     finally:
         close_database(killer)
         close_database(engine)
+
+
+@pytest.mark.parametrize("missing", ["errors._WaitTimeout", "Connection.wait's timeout"])
+def test_a_psycopg_without_the_wait_timeout_is_refused_at_import_naming_the_version(
+    missing: str,
+) -> None:
+    """The installed psycopg with the private part the deadline relies on taken away (as a
+    release after 3.3 may do): importing mobileid's database package fails at once with an
+    ImportError naming the psycopg needed and the one found, not later, when a server goes
+    silent and the missing name is first looked up."""
+    remove = {
+        "errors._WaitTimeout": "del psycopg.errors._WaitTimeout",
+        "Connection.wait's timeout": (
+            "w = psycopg.Connection.wait\n"
+            "psycopg.Connection.wait = lambda self, gen, interval=0.1: w(self, gen, interval)"
+        ),
+    }[missing]
+    code = f"import psycopg, psycopg.errors\n{remove}\nimport mobileid.database\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 1, done.stderr
+    assert last.startswith("ImportError: psycopg: expected psycopg>=3.3,<3.4"), last
+    assert f"got psycopg {psycopg.__version__} without them" in last, last
