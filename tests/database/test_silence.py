@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from mobileid.audit import AuditEvent, EventType
 from mobileid.config import Settings
 from mobileid.database import UnitOfWork, close_database, open_database
-from mobileid.database.deadline import ping_bound, silence_bound, unbounded
+from mobileid.database.deadline import limited, ping_bound, silence_bound, unbounded
 from mobileid.errors import BackendUnavailable
 from mobileid.service.context import Context, open_context
 from tests.gallery.relay import Relay
@@ -228,6 +228,25 @@ def test_work_that_lifts_the_servers_limit_is_not_cut_by_the_client(fresh_postgr
             conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
             slept = conn.scalar(text("SELECT 1 FROM pg_sleep(:s)"), {"s": SILENT_S + 0.5})
         assert slept == 1
+    finally:
+        close_database(engine)
+
+
+def test_work_given_a_longer_limit_runs_past_the_engines_and_ends_at_its_own(
+    fresh_postgres: str,
+) -> None:
+    """Inside ``limited`` (what the count of a gallery against SQL uses), a statement runs
+    past both the server's limit and the client's bound on the engine's statements and
+    completes; after the transaction, the engine's own limit ends a statement again."""
+    engine = open_database(fresh_postgres, timeout_s=BOUND_S)
+    try:
+        with engine.begin() as conn, limited(conn, SILENT_S + 2):
+            slept = conn.scalar(text("SELECT 1 FROM pg_sleep(:s)"), {"s": SILENT_S + 0.5})
+        assert slept == 1
+        start = time.perf_counter()
+        with pytest.raises(BackendUnavailable, match="statement timeout"), engine.begin() as c:
+            c.execute(text("SELECT pg_sleep(10)"))
+        assert time.perf_counter() - start <= BOUND_S + SLACK_S
     finally:
         close_database(engine)
 

@@ -190,3 +190,21 @@ def unbounded(conn: Connection) -> Iterator[None]:
         yield
     finally:
         raw.bound_s = bound
+
+
+@contextlib.contextmanager
+def limited(conn: Connection, limit_s: float) -> Iterator[None]:
+    """Inside the block, in the transaction ``conn`` has begun, the server's statement limit
+    and the client's bound on waits are those of ``limit_s`` instead of the engine's: work
+    known to take longer than a request's statements (counting millions of rows) that must
+    still end. Nothing changes on another engine (SQLite sets no statement limit)."""
+    raw = conn.connection.driver_connection
+    if not isinstance(raw, WatchedConnection):
+        yield
+        return
+    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(limit_s * 1000)}")
+    bound, raw.bound_s = raw.bound_s, silence_bound(limit_s)
+    try:
+        yield
+    finally:
+        raw.bound_s = bound
