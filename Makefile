@@ -98,6 +98,8 @@ bench: $(STAMP)
 	$(PY) bench/bench_fingers_changes.py
 	$(PY) bench/bench_gallery.py --json reports/bench-gallery.json
 	$(PY) bench/bench_audit.py
+	$(PY) bench/bench_pg_restart.py
+	$(PY) bench/bench_gallery_count.py
 	$(PY) bench/bench_capture_preview.py
 	$(PY) bench/bench_http.py --first-page
 	$(PY) bench/bench_load.py

@@ -45,6 +45,69 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
+class Cluster:
+    """A throwaway PostgreSQL cluster of our own, in a temporary folder, listening on a free
+    localhost port: ``stop`` and ``start`` it as an operator would (``pg_ctl``, as the
+    ``postgres`` user when the tests run as root); ``remove`` stops it and deletes it."""
+
+    def __init__(self, password: str | None = None) -> None:
+        initdb = _initdb() or _install_postgres()
+        self._pg_ctl = str(initdb.parent / "pg_ctl")
+        self._base = Path(tempfile.mkdtemp(prefix="mobileid-pg-"))  # not under pytest's 0700 tmp
+        self._data, sock, self._log = self._base / "data", self._base / "sock", self._base / "log"
+        sock.mkdir()
+        if os.geteuid() == 0:
+            pg = pwd.getpwnam("postgres")
+            for path in (self._base, sock):
+                os.chown(path, pg.pw_uid, pg.pw_gid)
+        port = free_port()
+        auth = ["-A", "trust"]
+        if password is not None:
+            pwfile = self._base / "pw"
+            pwfile.write_text(password)
+            if os.geteuid() == 0:
+                os.chown(pwfile, pg.pw_uid, pg.pw_gid)
+            auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
+        done = _run([str(initdb), "-D", str(self._data), *auth, "-U", "postgres", "--no-sync"])
+        if done.returncode != 0:
+            shutil.rmtree(self._base, ignore_errors=True)
+            pytest.fail(f"initdb failed: {done.stderr[-500:]}")
+        self._opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
+        user = "postgres" if password is None else f"postgres:{password}"
+        self.url = f"postgresql://{user}@127.0.0.1:{port}/postgres"
+        self.running = False
+        try:
+            self.start()
+        except BaseException:
+            shutil.rmtree(self._base, ignore_errors=True)
+            raise
+
+    def start(self) -> None:
+        """``pg_ctl start``, returning once the server accepts connections."""
+        log = str(self._log)
+        done = _run(
+            [self._pg_ctl, "-D", str(self._data), "-o", self._opts, "-l", log, "-w", "start"]
+        )
+        if done.returncode != 0:
+            pytest.fail(f"pg_ctl start failed: {done.stderr[-500:]} {self._log.read_text()[-500:]}")
+        self.running = True
+
+    def stop(self, mode: str = "fast") -> None:
+        """``pg_ctl stop -m MODE``, returning once the server has stopped."""
+        done = _run([self._pg_ctl, "-D", str(self._data), "-m", mode, "-w", "stop"])
+        if done.returncode != 0:
+            pytest.fail(f"pg_ctl stop failed: {done.stderr[-500:]}")
+        self.running = False
+
+    def remove(self) -> None:
+        _run([self._pg_ctl, "-D", str(self._data), "-m", "immediate", "-w", "stop"])
+        shutil.rmtree(self._base, ignore_errors=True)
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(_as_postgres(cmd), capture_output=True, text=True, check=False)
+
+
 def start_server(password: str | None = None) -> Iterator[str]:
     """Start a cluster, yield its libpq URL (database ``postgres``), stop it afterwards. With
     ``password``, connections over TCP must give a password (SCRAM), the ``postgres`` user's
@@ -53,37 +116,11 @@ def start_server(password: str | None = None) -> Iterator[str]:
     if configured and password is None:
         yield configured
         return
-    initdb = _initdb() or _install_postgres()
-    bindir = initdb.parent
-    base = Path(tempfile.mkdtemp(prefix="mobileid-pg-"))  # not under pytest's 0700 tmp
-    data, sock, log = base / "data", base / "sock", base / "log"
-    sock.mkdir()
-    if os.geteuid() == 0:
-        pg = pwd.getpwnam("postgres")
-        for path in (base, sock):
-            os.chown(path, pg.pw_uid, pg.pw_gid)
-    port = free_port()
-    run = lambda cmd: subprocess.run(_as_postgres(cmd), capture_output=True, text=True)  # noqa: E731
-    auth = ["-A", "trust"]
-    if password is not None:
-        pwfile = base / "pw"
-        pwfile.write_text(password)
-        if os.geteuid() == 0:
-            os.chown(pwfile, pg.pw_uid, pg.pw_gid)
-        auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
-    done = run([str(initdb), "-D", str(data), *auth, "-U", "postgres", "--no-sync"])
-    if done.returncode != 0:
-        pytest.fail(f"initdb failed: {done.stderr[-500:]}")
-    opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
-    done = run([str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(log), "-w", "start"])
-    if done.returncode != 0:
-        pytest.fail(f"pg_ctl start failed: {done.stderr[-500:]} {log.read_text()[-500:]}")
+    cluster = Cluster(password)
     try:
-        user = "postgres" if password is None else f"postgres:{password}"
-        yield f"postgresql://{user}@127.0.0.1:{port}/postgres"
+        yield cluster.url
     finally:
-        run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
-        shutil.rmtree(base, ignore_errors=True)
+        cluster.remove()
 
 
 def libpq(url: str) -> str:

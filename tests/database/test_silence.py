@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Connection
 from mobileid.audit import AuditEvent, EventType
 from mobileid.config import Settings
 from mobileid.database import UnitOfWork, close_database, open_database
-from mobileid.database.deadline import ping_bound, silence_bound, unbounded
+from mobileid.database.deadline import limited, ping_bound, silence_bound, unbounded
 from mobileid.errors import BackendUnavailable
 from mobileid.service.context import Context, open_context
 from tests.gallery.relay import Relay
@@ -231,6 +232,25 @@ def test_work_that_lifts_the_servers_limit_is_not_cut_by_the_client(fresh_postgr
         close_database(engine)
 
 
+def test_work_given_a_longer_limit_runs_past_the_engines_and_ends_at_its_own(
+    fresh_postgres: str,
+) -> None:
+    """Inside ``limited`` (what the count of a gallery against SQL uses), a statement runs
+    past both the server's limit and the client's bound on the engine's statements and
+    completes; after the transaction, the engine's own limit ends a statement again."""
+    engine = open_database(fresh_postgres, timeout_s=BOUND_S)
+    try:
+        with engine.begin() as conn, limited(conn, SILENT_S + 2):
+            slept = conn.scalar(text("SELECT 1 FROM pg_sleep(:s)"), {"s": SILENT_S + 0.5})
+        assert slept == 1
+        start = time.perf_counter()
+        with pytest.raises(BackendUnavailable, match="statement timeout"), engine.begin() as c:
+            c.execute(text("SELECT pg_sleep(10)"))
+        assert time.perf_counter() - start <= BOUND_S + SLACK_S
+    finally:
+        close_database(engine)
+
+
 def test_pooled_connections_the_server_ended_are_replaced_unnoticed(fresh_postgres: str) -> None:
     """Every pooled connection's backend ended by the server (``pg_terminate_backend``, as a
     restart would): the next requests are served on new connections, without an error and
@@ -263,3 +283,26 @@ def test_pooled_connections_the_server_ended_are_replaced_unnoticed(fresh_postgr
     finally:
         close_database(killer)
         close_database(engine)
+
+
+@pytest.mark.parametrize("missing", ["errors._WaitTimeout", "Connection.wait's timeout"])
+def test_a_psycopg_without_the_wait_timeout_is_refused_at_import_naming_the_version(
+    missing: str,
+) -> None:
+    """The installed psycopg with the private part the deadline relies on taken away (as a
+    release after 3.3 may do): importing mobileid's database package fails at once with an
+    ImportError naming the psycopg needed and the one found, not later, when a server goes
+    silent and the missing name is first looked up."""
+    remove = {
+        "errors._WaitTimeout": "del psycopg.errors._WaitTimeout",
+        "Connection.wait's timeout": (
+            "w = psycopg.Connection.wait\n"
+            "psycopg.Connection.wait = lambda self, gen, interval=0.1: w(self, gen, interval)"
+        ),
+    }[missing]
+    code = f"import psycopg, psycopg.errors\n{remove}\nimport mobileid.database\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 1, done.stderr
+    assert last.startswith("ImportError: psycopg: expected psycopg>=3.3,<3.4"), last
+    assert f"got psycopg {psycopg.__version__} without them" in last, last

@@ -8,15 +8,18 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
 
+from mobileid.database import Database
 from mobileid.errors import BackendUnavailable
 from mobileid.gallery.embedded import EmbeddedGallery
 from mobileid.gallery.milvus_index import MilvusVectorIndex
 from mobileid.gallery.vectors import Partition
-from tests.gallery.test_sync import PID, batch, opened, unit
+from tests.gallery.relay import Relay
+from tests.gallery.test_sync import KEY, PID, batch, opened, unit
 
 N = 40
 VECS = unit(np.random.default_rng(21), N)
@@ -137,3 +140,48 @@ def test_a_lite_folder_that_cannot_be_read_is_backend_unavailable_then_rebuilt_o
         assert g.vectors.count(PART) == N
     finally:
         g.close()
+
+
+def test_a_count_slower_than_the_search_waits_is_finished_in_the_background(
+    fresh_postgres: str, tmp_path: Path
+) -> None:
+    """On PostgreSQL, a Milvus Lite folder that lost its rows, and the count of the
+    partition against SQL slower than the first search waits for it (every byte to the
+    server 0.2 s late, the wait 0.05 s, as a cold count of millions of rows is): the search
+    answers without an error instead of waiting for or failing on the count; the count ends
+    in its own thread, finds the index short and rebuilds it, and the next search finds the
+    subject."""
+    relay = Relay(fresh_postgres)
+    url = urlparse(fresh_postgres)._replace(netloc=f"postgres@127.0.0.1:{relay.port}").geturl()
+    database = Database(url, timeout_s=LIMIT_S)
+    try:
+        (tmp_path / "first").mkdir()
+        g = opened_at(database, tmp_path / "first")
+        g.enrol_many("g1", [batch(VECS)], PID)
+        assert g.get(g.search("g1", VECS[7], PID, k=1)[0].subject_id).name == "N7"
+        g.close()
+        root = _copy(tmp_path / "first", tmp_path)  # as the pristine folder above is
+        _remove_data(root)
+        g = opened_at(database, root)
+        try:
+            assert g.vectors.count(PART) < N and g.vectors.applied(PART) is not None
+            g.sync.counts.wait_s = 0.05
+            relay.slow(0.2)
+            g.search("g1", VECS[7], PID, k=1)  # on the index as it is: no error
+            assert g.sync.counts.counting(PART)  # the search did not wait for the count
+            relay.slow(0.0)
+            g.sync.counts.join()
+            for thread in list(g.sync.building.values()):
+                thread.join()
+            assert g.vectors.count(PART) == N  # rebuilt by the count's thread, not a search
+            assert g.get(g.search("g1", VECS[7], PID, k=1)[0].subject_id).name == "N7"
+        finally:
+            g.close()
+    finally:
+        relay.close()
+
+
+def opened_at(database: Database, root: Path) -> EmbeddedGallery:
+    """A gallery on ``database`` whose vectors are in the Milvus Lite folder under ``root``."""
+    vectors = MilvusVectorIndex(str(root / "v.db"), timeout=LIMIT_S)
+    return EmbeddedGallery(database, root / "index", key=KEY, vectors=vectors)

@@ -11,7 +11,7 @@ own wait loop, so no other thread touches the socket. The deadline sits well pas
 server's own limit (``silence_bound``), so a slow server that is still alive always answers
 first, with its own error. When it passes, the connection is closed (its state is unknown),
 SQLAlchemy sees a closed connection and invalidates it and the pool's older ones, and
-``engines.faults_as_unavailable`` turns the error into BackendUnavailable. The transaction is
+``faults.faults_as_unavailable`` turns the error into BackendUnavailable. The transaction is
 rolled back by the server when the socket closes, so nothing is half-written; a COMMIT whose
 answer never came says that its outcome is unknown.
 
@@ -19,11 +19,20 @@ The pool checks a connection it hands out again (``check_on_checkout``) under a 
 ``ping_bound``: a ping holds no lock and runs nothing the server's limits could end, so a live
 server answers it in milliseconds, and a request arriving while the server is silent fails
 after about the limit instead of the silence bound plus a new connection attempt.
+
+The deadline rests on two parts of psycopg that are not in its documented API: the
+``timeout`` of ``Connection.wait`` and the ``errors._WaitTimeout`` it raises (psycopg 3.3).
+libpq's public options cannot stand in for them (TCP keepalives and ``tcp_user_timeout`` are
+answered by the server's kernel while its process is hung), nor can a watchdog thread (it
+would touch the socket psycopg is using). So pyproject.toml keeps psycopg to the 3.3 series,
+and importing this module checks that both parts are there: an ``except`` naming a missing
+``_WaitTimeout`` would otherwise fail only when a server goes silent, the worst moment.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Iterator
 from typing import Any, TypeVar, cast
 
@@ -32,7 +41,7 @@ from psycopg import errors as pg_errors
 from psycopg.abc import PQGen
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 
 RV = TypeVar("RV")
 
@@ -45,6 +54,27 @@ MIN_GRACE_S = 5.0
 MIN_PING_S = 1.0
 # psycopg's own interval for waking up to notice Ctrl-C inside a wait.
 _INTERVAL_S = 0.1
+# The psycopg series whose private wait timeout this module relies on (pyproject.toml pins it).
+PSYCOPG_NEEDED = ">=3.3,<3.4"
+
+
+def require_wait_timeout() -> None:
+    """ImportError naming the psycopg needed unless the installed one has ``Connection.wait``
+    with a ``timeout`` and ``errors._WaitTimeout``. An ImportError, not one of mobileid's
+    errors: like a missing package, it is a broken installation, found when a process
+    starts, that no request or retry can mend."""
+    waits = "timeout" in inspect.signature(psycopg.Connection.wait).parameters
+    if not waits or not isinstance(getattr(pg_errors, "_WaitTimeout", None), type):
+        raise ImportError(
+            f"psycopg: expected psycopg{PSYCOPG_NEEDED} (mobileid bounds each wait for a "
+            "PostgreSQL server with its Connection.wait timeout and errors._WaitTimeout), got "
+            f"psycopg {psycopg.__version__} without them: pip install "
+            f"'psycopg[binary]{PSYCOPG_NEEDED}'",
+            name="psycopg",
+        )
+
+
+require_wait_timeout()
 
 
 def silence_bound(limit_s: float) -> float:
@@ -115,11 +145,17 @@ def check_on_checkout(engine: Engine, limit_s: float) -> Any:
     reset) fails the ping at once: the pool replaces it with a new connection, bounded by
     libpq's ``connect_timeout``, and the request does not notice. A ping with no answer
     within ``ping_bound`` (a server or network gone silent) closes the connection and fails
-    the request (``engines.faults_as_unavailable`` makes it BackendUnavailable) rather than
+    the request (``faults.faults_as_unavailable`` makes it BackendUnavailable) rather than
     trying a new connection too: a server that does not answer a ping on an open connection
     would most likely let a new one wait out ``connect_timeout`` as well, doubling the wait
     (a healthy server behind a lost path, such as a firewall that dropped an idle connection,
-    costs one failed request per pooled connection so lost, each then replaced)."""
+    costs one failed request per pooled connection so lost, each then replaced).
+
+    A ping that fails at once invalidates the whole pool, not only the connection pinged:
+    when one pooled connection finds its server gone (stopped, restarted, failed over), the
+    others, opened before, went with it. Each is then replaced on its next checkout without a
+    ping of its own, so after a restart one request notices, not one per pooled connection,
+    and while the server is down each request fails on its first connection attempt."""
     bound = ping_bound(limit_s)
 
     def checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
@@ -134,7 +170,7 @@ def check_on_checkout(engine: Engine, limit_s: float) -> Any:
         except ServerSilent:
             raise
         except psycopg.Error as exc:
-            raise DisconnectionError(f"pooled connection lost: {exc}") from exc
+            raise InvalidatePoolError(f"pooled connection lost: {exc}") from exc
         finally:
             dbapi_conn.bound_s = statement_bound
 
@@ -150,6 +186,24 @@ def unbounded(conn: Connection) -> Iterator[None]:
         yield
         return
     bound, raw.bound_s = raw.bound_s, None
+    try:
+        yield
+    finally:
+        raw.bound_s = bound
+
+
+@contextlib.contextmanager
+def limited(conn: Connection, limit_s: float) -> Iterator[None]:
+    """Inside the block, in the transaction ``conn`` has begun, the server's statement limit
+    and the client's bound on waits are those of ``limit_s`` instead of the engine's: work
+    known to take longer than a request's statements (counting millions of rows) that must
+    still end. Nothing changes on another engine (SQLite sets no statement limit)."""
+    raw = conn.connection.driver_connection
+    if not isinstance(raw, WatchedConnection):
+        yield
+        return
+    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(limit_s * 1000)}")
+    bound, raw.bound_s = raw.bound_s, silence_bound(limit_s)
     try:
         yield
     finally:

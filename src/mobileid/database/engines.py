@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, ExceptionContext, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
@@ -32,12 +32,6 @@ from mobileid.errors import BackendUnavailable, InvalidArgument
 DEFAULT_TIMEOUT_S = 10.0
 # libpq counts connect_timeout in whole seconds and treats anything under 2 as 2.
 _MIN_CONNECT_S = 2
-# PostgreSQL error classes that mean "the server cannot answer now", not "the request is
-# wrong": 08 connection, 53 out of resources (too many connections), 57 operator intervention
-# (57014: a statement ran past statement_timeout; 57P01: shutting down), and 55P03 (a lock
-# not granted within lock_timeout). A connection failure has no SQLSTATE at all.
-_UNAVAILABLE_CLASSES = ("08", "53", "57")
-_LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass
@@ -188,31 +182,6 @@ def open_count() -> int:
     """How many engines this process holds (tests check that stores share them)."""
     with _lock:
         return len(_engines)
-
-
-def faults_as_unavailable(engine: Engine) -> None:
-    """From now on, a PostgreSQL server of ``engine`` that is down, unreachable, out of
-    connections, or does not grant a lock or finish a statement within its time limit raises
-    BackendUnavailable naming the database (never its password). The transaction it was in is
-    rolled back by whoever opened it, so nothing is half-written. Other errors are unchanged."""
-    if engine.dialect.name != "postgresql" or event.contains(engine, "handle_error", _unavailable):
-        return
-    event.listen(engine, "handle_error", _unavailable)
-
-
-def _unavailable(ctx: ExceptionContext) -> None:
-    if not isinstance(ctx.sqlalchemy_exception, OperationalError):
-        return
-    state = getattr(ctx.original_exception, "sqlstate", None)
-    if state is None or state[:2] in _UNAVAILABLE_CLASSES or state == _LOCK_NOT_AVAILABLE:
-        engine = ctx.engine
-        where = engine.url.render_as_string(hide_password=True) if engine else "the database"
-        lines = str(ctx.original_exception).strip().splitlines()
-        raise BackendUnavailable(
-            f"database: expected a reachable database at {where} answering within its time "
-            f"limit, got {lines[0] if lines else type(ctx.original_exception).__name__}",
-            field="database_url",
-        ) from ctx.original_exception
 
 
 class BoundedPool(QueuePool):

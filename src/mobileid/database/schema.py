@@ -24,13 +24,13 @@ from sqlalchemy.exc import OperationalError
 from mobileid.database.deadline import unbounded
 from mobileid.database.engines import (
     Database,
-    faults_as_unavailable,
     open_engine,
     redacted,
     release_engine,
     sqlite_url,
     unpack,
 )
+from mobileid.database.faults import faults_as_unavailable
 from mobileid.errors import BackendUnavailable
 
 VERSION_TABLE = "mobileid_schema_version"

@@ -85,6 +85,7 @@ class EmbeddedGallery:
         return self._box.key_id
 
     def close(self) -> None:
+        self.sync.counts.join()  # before the rebuilds: a count may start one
         for thread in list(self.sync.building.values()):
             thread.join()
         self.vectors.close()

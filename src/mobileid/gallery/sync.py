@@ -9,6 +9,7 @@ index ranks the same as the exact one whenever its shortlist holds the same rows
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from mobileid.gallery import change_logs, changes
+from mobileid.gallery.row_count import RowCounts
 from mobileid.gallery.sealing import SecretBox, as_vectors, open_vectors, row_context
 from mobileid.gallery.store import EmbeddingRow
 from mobileid.gallery.vectors import (
@@ -33,6 +35,8 @@ from mobileid.gallery.vectors import (
     empty_batch,
 )
 from mobileid.types import SearchHit, Vector
+
+log = logging.getLogger("mobileid.gallery")
 
 SNAPSHOT_BATCH = 50_000
 SHORTLIST_MIN = 64  # rows re-ranked per search at least (a few ms of SQL and AES)
@@ -53,6 +57,7 @@ class VectorSync:
         self._locks: dict[Partition, threading.Lock] = {}
         self._guard = threading.Lock()
         self._checked: set[Partition] = set()  # partitions whose index was counted against SQL
+        self.counts = RowCounts(engine)
         self.building: dict[Partition, threading.Thread] = {}
 
     def _lock(self, partition: Partition) -> threading.Lock:
@@ -93,11 +98,14 @@ class VectorSync:
         is counted against SQL at that moment; one holding another number of vectors (a
         Milvus Lite folder that lost a data file, or fell back to an older manifest, yet
         still says it applied everything) is rebuilt from SQL: indexes are derived, never
-        trusted. Returns ``done``, or the rows rebuilt."""
+        trusted. A count too slow to wait for (``row_count``) finishes in its own thread and
+        is compared there (``_counted_late``). Returns ``done``, or the rows rebuilt."""
         if partition in self._checked or self.vectors.self_checking:
             return done  # a sealed index was checked as it was read; counting costs minutes at 10M
-        with self.engine.connect() as conn:
-            seq, rows = changes.latest_and_rows(conn, partition)
+        counted = self.counts.latest_and_rows(partition, self._counted_late)
+        if counted is None:
+            return done  # still counting: searches go on with the index as it is meanwhile
+        seq, rows = counted
         if seq != upto:
             return done  # written meanwhile: counted at a later catch-up
         self._checked.add(partition)
@@ -105,6 +113,19 @@ class VectorSync:
             return done
         self.rebuild(partition, seq)
         return self.vectors.count(partition)
+
+    def _counted_late(self, partition: Partition, seq: int, rows: int) -> None:
+        """A count that ended after its search went on: compared if the index still stands
+        where SQL stood when counted, and rebuilt in the background if it does not hold
+        those rows (searches meanwhile use it as it is, their hits checked against SQL)."""
+        with self._lock(partition):
+            if partition in self._checked or self.vectors.applied(partition) != seq:
+                return  # caught up since: the next search counts again
+            self._checked.add(partition)
+            if self.vectors.count(partition) == rows:
+                return
+        log.warning("index of %s holds other rows than SQL: rebuilding", partition.key)
+        self.rebuild_in_background(partition)
 
     def rebuild(self, partition: Partition, newest: int | None = None) -> None:
         """Replace the partition's index with the rows in SQL now."""
