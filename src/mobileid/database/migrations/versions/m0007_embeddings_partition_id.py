@@ -19,10 +19,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_embeddings_partition_id", "face_embeddings", ["gallery", "pipeline_id", "id"]
+    # IF EXISTS: a SQLite database written before migrations may never have had the old one.
+    op.execute(
+        "CREATE INDEX IF NOT EXISTS ix_embeddings_partition_id "
+        "ON face_embeddings (gallery, pipeline_id, id)"
     )
-    op.drop_index("ix_embeddings_gallery_pipeline", table_name="face_embeddings")
+    op.execute("DROP INDEX IF EXISTS ix_embeddings_gallery_pipeline")
 
 
 def downgrade() -> None:
