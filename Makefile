@@ -97,6 +97,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_fingers_scale.py
 	$(PY) bench/bench_fingers_changes.py
 	$(PY) bench/bench_gallery.py --json reports/bench-gallery.json
+	$(PY) bench/bench_index_check.py
 	$(PY) bench/bench_audit.py
 	$(PY) bench/bench_pg_restart.py
 	$(PY) bench/bench_gallery_count.py

@@ -11,7 +11,7 @@ import pytest
 
 from mobileid.errors import InvalidArgument
 from mobileid.gallery.faiss_index import FaissVectorIndex
-from mobileid.gallery.vectors import Batch, Partition, VectorIndex
+from mobileid.gallery.vectors import Batch, Inspectable, Partition, VectorIndex
 
 KEY = bytes(range(32))
 BACKENDS = ["faiss-exact", "faiss-ivf", "milvus-server", "milvus-lite"]
@@ -142,3 +142,29 @@ def test_applied_survives_a_restart(backend, tmp_path, request):
     finally:
         again.drop(part)
         again.close()
+
+
+@pytest.mark.parametrize("name", ["milvus-server", "milvus-lite"])
+def test_an_index_that_cannot_check_itself_shows_its_vectors(name, tmp_path, request):
+    """A Milvus index is Inspectable: fetch returns the stored vectors of the ids it holds
+    (absent ones left out), and search_many answers each probe as search does."""
+    index = open_backend(name, tmp_path, request)
+    part = Partition(f"g{uuid.uuid4().hex[:8]}", "test-pipeline/1")
+    try:
+        assert isinstance(index, Inspectable) and not index.self_checking
+        vecs = fill(index, part, n=100)
+        got = index.fetch(part, np.array([5, 77, 5_000]))
+        assert sorted(got.ids.tolist()) == [5, 77]
+        for i, v in zip(got.ids.tolist(), got.vectors, strict=True):
+            assert np.array_equal(v, vecs[i - 1])
+        assert len(index.fetch(part, np.array([], dtype=np.int64)).ids) == 0
+        many = index.search_many(part, vecs[[3, 60]], 2)
+        for hits, probe in zip(many, (3, 60), strict=True):
+            one = index.search(part, vecs[probe], 2)
+            assert [h.id for h in hits] == [h.id for h in one] and hits[0].id == probe + 1
+            assert [h.score for h in hits] == pytest.approx([h.score for h in one], abs=1e-5)
+        with pytest.raises(InvalidArgument, match="probe: expected 128"):
+            index.search_many(part, vecs[:2, :64], 1)
+    finally:
+        index.drop(part)
+        index.close()

@@ -64,7 +64,8 @@ class EmbeddingRow(Base):
     __tablename__ = "face_embeddings"
     __table_args__ = (
         UniqueConstraint("gallery", "pipeline_id", "image_sha256"),
-        Index("ix_embeddings_gallery_pipeline", "gallery", "pipeline_id"),
+        # Ends in the id: index_check's seeks "first id from here in this partition".
+        Index("ix_embeddings_partition_id", "gallery", "pipeline_id", "id"),
         Index("ix_embeddings_key_id", "key_id"),
     )
 

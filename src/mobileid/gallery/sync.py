@@ -10,6 +10,7 @@ index ranks the same as the exact one whenever its shortlist holds the same rows
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
@@ -19,13 +20,15 @@ from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from mobileid.gallery import change_logs, changes
+from mobileid.gallery import change_logs, changes, index_check
 from mobileid.gallery.row_count import RowCounts
 from mobileid.gallery.sealing import SecretBox, as_vectors, open_vectors, row_context
 from mobileid.gallery.store import EmbeddingRow
 from mobileid.gallery.vectors import (
     DIM,
     Batch,
+    Ids,
+    Inspectable,
     Partition,
     Progress,
     Rows,
@@ -56,8 +59,9 @@ class VectorSync:
         self.engine, self.vectors, self._box, self.progress = engine, vectors, box, progress
         self._locks: dict[Partition, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._checked: set[Partition] = set()  # partitions whose index was counted against SQL
+        self._checked: set[Partition] = set()  # partitions whose index was compared with SQL
         self.counts = RowCounts(engine)
+        self._draw = random.Random()  # a new sample every process: over restarts, all rows
         self.building: dict[Partition, threading.Thread] = {}
 
     def _lock(self, partition: Partition) -> threading.Lock:
@@ -95,9 +99,10 @@ class VectorSync:
 
     def _checked_or_rebuilt(self, partition: Partition, upto: int, done: int) -> int:
         """Once per process and partition, an index that applied the changes up to ``upto``
-        is counted against SQL at that moment; one holding another number of vectors (a
+        is compared with SQL at that moment: one holding another number of vectors (a
         Milvus Lite folder that lost a data file, or fell back to an older manifest, yet
-        still says it applied everything) is rebuilt from SQL: indexes are derived, never
+        still says it applied everything), or whose sampled vectors differ from SQL's
+        (garbled bytes: ``index_check``), is rebuilt from SQL: indexes are derived, never
         trusted. A count too slow to wait for (``row_count``) finishes in its own thread and
         is compared there (``_counted_late``). Returns ``done``, or the rows rebuilt."""
         if partition in self._checked or self.vectors.self_checking:
@@ -107,12 +112,19 @@ class VectorSync:
             return done  # still counting: searches go on with the index as it is meanwhile
         seq, rows = counted
         if seq != upto:
-            return done  # written meanwhile: counted at a later catch-up
+            return done  # written meanwhile: compared at a later catch-up
         self._checked.add(partition)
-        if self.vectors.count(partition) == rows:
+        why = self._differs(partition, rows)
+        if why is None:
             return done
+        log.warning("vector index of %s rebuilt from SQL: %s", partition, why)
         self.rebuild(partition, seq)
         return self.vectors.count(partition)
+
+    def _differs(self, partition: Partition, rows: int) -> str | None:
+        """How the index differs from SQL's ``rows`` rows (count, then a sample), or None."""
+        held = self.vectors.count(partition)
+        return f"it holds {held} vectors, SQL {rows}" if held != rows else self._sampled(partition)
 
     def _counted_late(self, partition: Partition, seq: int, rows: int) -> None:
         """A count that ended after its search went on: compared if the index still stands
@@ -122,10 +134,25 @@ class VectorSync:
             if partition in self._checked or self.vectors.applied(partition) != seq:
                 return  # caught up since: the next search counts again
             self._checked.add(partition)
-            if self.vectors.count(partition) == rows:
+            why = self._differs(partition, rows)
+            if why is None:
                 return
-        log.warning("index of %s holds other rows than SQL: rebuilding", partition.key)
+        log.warning("vector index of %s rebuilt from SQL in the background: %s", partition, why)
         self.rebuild_in_background(partition)
+
+    def _sampled(self, partition: Partition) -> str | None:
+        """What differs between a sample of the index and SQL (``index_check``), or None."""
+        index = self.vectors
+        if not isinstance(index, Inspectable):
+            return None
+        with Session(self.engine) as s:
+            truth = self.load(s, partition, index_check.sample_ids(s, partition, self._draw))
+
+        def in_sql(ids: Ids) -> Ids:
+            with Session(self.engine) as s:
+                return self.load(s, partition, [int(i) for i in ids]).ids
+
+        return index_check.differences(index, partition, truth, in_sql)
 
     def rebuild(self, partition: Partition, newest: int | None = None) -> None:
         """Replace the partition's index with the rows in SQL now."""

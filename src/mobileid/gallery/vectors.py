@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -88,7 +88,8 @@ class VectorIndex(Protocol):
     def self_checking(self) -> bool:
         """Whether a damaged or partial copy of the index is refused when read (sealed files):
         one that is not (a server, Milvus Lite's folder) is counted against SQL once per
-        process and partition, and rebuilt when it holds another number of vectors."""
+        process and partition, and rebuilt when it holds another number of vectors or, when
+        it is ``Inspectable``, when a sample of its vectors differs from SQL's."""
         ...
 
     def applied(self, partition: Partition) -> int | None:
@@ -130,6 +131,23 @@ class VectorIndex(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Inspectable(Protocol):
+    """An index that cannot check itself but shows what it holds, so that the store can
+    compare a sample of it with SQL (``index_check``)."""
+
+    def fetch(self, partition: Partition, ids: Ids) -> Batch:
+        """The vectors stored under those of ``ids`` the partition holds, as stored (not
+        checked: damage must show)."""
+        ...
+
+    def search_many(
+        self, partition: Partition, probes: npt.ArrayLike, k: int
+    ) -> list[list[VectorHit]]:
+        """``search`` for each row of ``probes``, in one request."""
+        ...
 
 
 def check_matrix(vectors: npt.ArrayLike, dim: int = DIM, field: str = "embedding") -> Matrix:
