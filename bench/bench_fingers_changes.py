@@ -1,11 +1,11 @@
 """What keeping a loaded finger gallery current costs: the catch-up after one change.
 
 On the gallery ``bench_fingers_scale.py`` builds (``--database``/``--key``: another one, e.g. a
-copy), in one process: the gallery opened from its snapshot file, one probe searched (the
-kernel compiled, the set loaded), then, each followed by the search's own catch-up
-(``FingerGallery.preload``) timed in wall and CPU seconds (CPU: all threads of the process),
-then the snapshot's write where one is due (in the background; waited for and timed apart,
-with the MB of the files it wrote), with the growth of the resident set:
+copy), in one process: the gallery opened from its snapshot (``--snapshots``: another folder),
+one probe searched (the kernel compiled, the set loaded), then, each followed by the search's
+own catch-up (``FingerGallery.preload``) timed in wall and CPU seconds (CPU: all threads of
+the process), then the snapshot's write where one is due (in the background; waited for and
+timed apart, with the MB of the files it wrote), with the growth of the resident set:
 
 1. one subject enrolled (one template appended);
 2. that subject deleted again (a row of the set's tail removed);
@@ -13,7 +13,8 @@ with the MB of the files it wrote), with the growth of the resident set:
    template under a new row id), leaving the gallery holding what it held.
 
 The same probe (a stored template) is searched before and after: its best hit stays. The
-1-minute load average is printed beside each timing: the host is shared.
+1-minute load average is printed beside each timing (after the step; after its write): the
+host is shared.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def _timed(label: str, fingers: FingerGallery, pipeline_id: str, folder: Path) -
     wall_f, cpu_f = time.perf_counter() - t0 - wall, time.process_time() - c0 - cpu
     print(
         f"| {label} | {n:,} | {wall:.3f} | {cpu:.3f} | {wall_f:.2f} | {cpu_f:.2f} "
-        f"| {_written_mb(folder, ns):.1f} | {_rss_mb() - rss:+.0f} | {load:.2f} "
+        f"| {_written_mb(folder, ns):.3f} | {_rss_mb() - rss:+.0f} | {load:.2f} "
         f"| {os.getloadavg()[0]:.2f} |",
         flush=True,
     )
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     pid = _pipeline(fingers)
     print(
         "| step | templates | wall s | CPU s | file wall s | file CPU s | file MB written "
-        "| RSS MB | load before | load after |\n|---|---|---|---|---|---|---|---|---|---|"
+        "| RSS MB | load | load after the write |\n|---|---|---|---|---|---|---|---|---|---|"
     )
     _timed("open (snapshot file, catch-up, check)", fingers, pid, snapshots)
     ids = fingers._screens.load(GALLERY, pid).ids

@@ -11,7 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from mobileid.finger.match import prepare
-from mobileid.gallery import finger_plan
+from mobileid.gallery import finger_grow, finger_plan
 from mobileid.gallery.finger_rows import FingerEnrolment, FingerTemplateRow, pack_code
 from mobileid.gallery.finger_screen import code_layout, codes_of
 from mobileid.gallery.finger_snapshot import read_snapshot, snapshot_path
@@ -59,10 +59,12 @@ def _searched(fingers: FingerGallery) -> None:
     assert fingers.flush_snapshots(timeout=60)
 
 
-def test_a_change_writes_only_the_segments_it_touched(pieces) -> None:
+def test_a_change_writes_only_the_segments_it_touched(pieces, monkeypatch) -> None:
     """An enrolment adds one segment and leaves the others' files as they were; a deletion
-    writes its segment again without the row and removes the old file; the rest stay."""
+    writes its segment again without the row and removes the old file; the rest stay, and
+    stay at the next enrolment too."""
     db, folder = pieces
+    monkeypatch.setattr(finger_grow, "_COMPACT_SHARE", 1)  # removed rows stay held, dead
     fingers, _ = _fresh(db, folder)
     fingers.preload("g1", PID)
     before, first = _segments(folder), _listed(folder)
@@ -80,6 +82,11 @@ def test_a_change_writes_only_the_segments_it_touched(pieces) -> None:
     }
     assert len(set(now) - set(after)) == 1
     assert all(now[name] == data for name, data in after.items() if name in now)
+    fingers.enrol_many("g1", _people(range(13, 14)))
+    _searched(fingers)
+    assert [n for _, n in _listed(folder)] == [4, 3, 4, 1, 1] and now.items() <= _segments(
+        folder
+    ).items()
 
 
 def test_after_enrolments_and_deletions_a_reopened_gallery_searches_as_sql(pieces) -> None:

@@ -53,10 +53,14 @@ def plan(s: ScreenSet, old: Sequence[Segment] | None, dirty: I64 | None) -> list
 
 
 def _intact(s: ScreenSet, seg: Segment, a: int, b: int) -> bool:
-    """Whether rows ``a:b`` of ``s`` are the segment's (as many, the same ends, none dead)."""
-    if b - a != seg.rows or not seg.rows or _count(s, range(a, b)) != seg.rows:
+    """Whether the live rows among ``a:b`` of ``s`` are as many as the segment's, with the
+    same first and last ids (rows removed before it was written may still be there, dead)."""
+    if not seg.rows or _count(s, range(a, b)) != seg.rows:
         return False
-    return int(s.ids[a]) == seg.first and int(s.ids[b - 1]) == seg.last
+    dead = set(s.dead[(s.dead >= a) & (s.dead < b)].tolist())
+    first = next(r for r in range(a, b) if r not in dead)
+    last = next(r for r in range(b - 1, a - 1, -1) if r not in dead)
+    return int(s.ids[first]) == seg.first and int(s.ids[last]) == seg.last
 
 
 def _tidied(s: ScreenSet, pieces: list[Piece]) -> list[Piece]:
