@@ -23,11 +23,12 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from mobileid.gallery.finger_screen import I64, Buffers, ScreenSet, code_layout
 
-__all__ = ["Segment", "read_segment", "segment_path", "write_segment"]
+__all__ = ["PIECE", "Segment", "read_segment", "segment_path", "write_segment"]
 
 MAGIC = b"MIDFSG01"
 _NONCE = 12
-_PIECE = 1 << 24  # bytes encrypted or decrypted at a time (16 MiB)
+PIECE = 1 << 24  # bytes encrypted or decrypted at a time (16 MiB)
+_BLOCK = 16  # the AES block
 
 
 @dataclass(frozen=True)
@@ -101,27 +102,29 @@ def write_segment(
 
 
 def _pieces(part: np.ndarray, rows: I64 | None) -> Iterator[memoryview]:
-    """The bytes of ``part`` (its ``rows`` only, when given) about ``_PIECE`` at a time: rows
+    """The bytes of ``part`` (its ``rows`` only, when given) about ``PIECE`` at a time: rows
     are gathered a piece at a time, never all at once."""
     n = part.shape[0] if rows is None else rows.shape[0]
     if not n:
         return  # an empty array's memoryview cannot be cast to bytes
-    step = max(1, _PIECE // max(1, part[:1].nbytes))
+    step = max(1, PIECE // max(1, part[:1].nbytes))
     for at in range(0, n, step):
         piece = part[at : at + step] if rows is None else part[rows[at : at + step]]
         yield np.ascontiguousarray(piece).data.cast("B")
 
 
 def read_segment(
-    key: bytes, manifest: Path, seg: Segment, b: Buffers
+    key: bytes, manifest: Path, seg: Segment, b: Buffers, scratch: bytearray
 ) -> tuple[npt.NDArray[np.uint16], list[str]]:
     """``seg``'s ids and codes decrypted into ``b`` past its filled rows (which it must have
-    room for, and ``_PIECE`` bytes more), once its tag is checked; its position numbers and
-    subjects. Raises ValueError (or ``InvalidTag``, ``OSError``) where it is not as listed."""
+    room for, and a block more), once its tag is checked; its position numbers and subjects.
+    ``scratch``: ``PIECE`` bytes to read into, shared by the segments of a snapshot (one each
+    cost a gigabyte of zeroed pages per million rows). Raises ValueError (or ``InvalidTag``,
+    ``OSError``) where it is not as listed."""
     m, w = code_layout()[1]
     r, at = seg.rows, b.filled
     sizes = (8 * r, 8 * r * m * w, 2 * r + seg.subject_bytes)
-    tail = np.empty(sizes[2] + _PIECE, np.uint8)
+    tail = np.empty(sizes[2] + _BLOCK, np.uint8)  # a decryption asks for a block past the end
     targets = (
         (b.ids.view(np.uint8)[8 * at :], sizes[0]),
         (b.codes.reshape(-1).view(np.uint8)[8 * m * w * at :], sizes[1]),
@@ -137,11 +140,10 @@ def read_segment(
         dec = Cipher(algorithms.AES(key), modes.GCM(f.read(_NONCE), bytes.fromhex(seg.tag)))
         decryptor = dec.decryptor()
         decryptor.authenticate_additional_data(_context(manifest, seg.token))
-        scratch = bytearray(_PIECE)
         for out, length in targets:
             done = 0
             while done < length:
-                got = f.readinto(memoryview(scratch)[: min(_PIECE, length - done)])
+                got = f.readinto(memoryview(scratch)[: min(PIECE, length - done)])
                 if not got:
                     raise ValueError(f"segment: {path.name} ends early")
                 done += decryptor.update_into(memoryview(scratch)[:got], out.data[done:])

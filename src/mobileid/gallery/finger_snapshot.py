@@ -46,7 +46,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mobileid.gallery.finger_plan import live_rows, plan
 from mobileid.gallery.finger_screen import I64, Buffers, ScreenSet, code_layout, spare_rows
-from mobileid.gallery.finger_segments import Segment, read_segment, segment_path, write_segment
+from mobileid.gallery.finger_segments import (
+    PIECE,
+    Segment,
+    read_segment,
+    segment_path,
+    write_segment,
+)
 
 __all__ = [
     "Manifest",
@@ -215,11 +221,11 @@ def _rows(key: bytes, path: Path, m: Manifest, pipeline_id: str) -> ScreenSet:
     rows, (mm, w) = sum(g.rows for g in m.segments), code_layout()[1]
     room = rows + spare_rows(rows)
     b = Buffers(np.zeros(room, np.int64), np.zeros((room, mm, w), np.uint64), [], [], 0)
-    top = -1
+    top, scratch = -1, bytearray(PIECE)
     for seg in m.segments:
         if seg.first <= top:
             raise ValueError("snapshot: expected segments in ascending id order")
-        numbers, subjects = read_segment(key, path, seg, b)
+        numbers, subjects = read_segment(key, path, seg, b, scratch)
         b.positions += [m.positions[i] for i in numbers.tolist()]
         b.subjects += subjects
         b.filled, top = b.filled + seg.rows, seg.last
