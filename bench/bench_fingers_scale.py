@@ -8,9 +8,9 @@ What is measured (wall clock, ``time.perf_counter``; progress on stderr, a table
    ``_CHUNK`` templates at a time, at most ``_AHEAD`` chunks waiting, so memory stays bounded),
    bulk-enrolled through ``FingerGallery.enrol_many`` (each row's screen code is computed and
    sealed at enrolment). A database holding other than the expected rows is built again.
-2. In a fresh process, the gallery opened from the table (its snapshot file removed first:
-   every row's sealed code read and opened, then the file written again). In another fresh
-   process: the open from that file (one decryption, a catch-up from the change log, the
+2. In a fresh process, the gallery opened from the table (its snapshot removed first:
+   every row's sealed code read and opened, then the files written again). In another fresh
+   process: the open from those files (a decryption per segment, a catch-up from the log, the
    check against the table), RSS before and after it and its peak; each of the 70 DB1_B
    probes (``--probes``: fewer, a smoke run) searched end to end (``prepare``, the screen
    over every row on numba's threads, the shortlist's templates read from SQL and checked by
@@ -228,7 +228,7 @@ class Measured:
     """What the fresh process that opened and searched the gallery measured."""
 
     rss_start_mb: float
-    open_s: float  # from the snapshot file written by ``open_from_table``
+    open_s: float  # from the snapshot written by ``open_from_table``
     open_cpu_s: float
     open_load: float  # 1-minute load average just after the open
     loaded: int
@@ -295,7 +295,7 @@ def measure(database: Path, key: bytes, pipeline_id: str, probes: list[Probe]) -
 
 @dataclass(frozen=True)
 class TableOpen:
-    """The open of a gallery with no snapshot file: every row's code read from SQL and
+    """The open of a gallery with no snapshot: every row's code read from SQL and
     opened, then the file written."""
 
     seconds: float
@@ -309,10 +309,10 @@ def _snapshots(database: Path) -> Path:
 
 
 def open_from_table(database: Path, key: bytes, pipeline_id: str) -> TableOpen:
-    """In a fresh process: the snapshot file removed, the gallery opened from the table
-    (which writes the file again for the measured opens)."""
+    """In a fresh process: the snapshot's files removed, the gallery opened from the table
+    (which writes them again for the measured opens)."""
     folder = _snapshots(database)
-    for path in folder.glob("*.sealed"):
+    for path in folder.glob("fingers-*"):  # manifests, segments, a file of an older format
         path.unlink()
     fingers = FingerGallery(database, key=key, snapshots=folder)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -399,9 +399,7 @@ def search_section(
             f"open from the table, no file (writes it), load {table.load:.1f}", "s", table.seconds
         ),
         single("  CPU time of that open", "s", table.cpu_s),
-        single(
-            f"open from the snapshot file, fresh process, load {run.open_load:.1f}", "s", run.open_s
-        ),
+        single(f"open from the snapshot, fresh process, load {run.open_load:.1f}", "s", run.open_s),
         single("  CPU time of that open", "s", run.open_cpu_s),
         single("  RSS after the open", "MB", run.rss_open_mb),
         single("  peak RSS", "MB", run.peak_rss_mb),

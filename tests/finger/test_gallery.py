@@ -151,6 +151,18 @@ def test_search_counts_are_a_read_only_view(galleries) -> None:
     assert fingers.search_many("g1", [_features(_template(13))], 5)[1] == {a.subject_id: 2}
 
 
+def test_search_counts_total_is_known_without_counting(galleries) -> None:
+    """The counts' total is the sum of the counts, given without counting per subject: a
+    search whose counts nobody reads leaves the set uncounted."""
+    _, fingers = galleries
+    fingers.enrol("g1", "a", "A", "t", [_capture(14), _capture(15)])
+    fingers.enrol("g1", "b", "B", "t", [_capture(16)])
+    _, per_subject = fingers.search("g1", _features(_template(14)), 5)
+    loaded = fingers._screens.load("g1", PID)
+    assert per_subject.total == 3 and "per_subject" not in loaded.__dict__
+    assert sorted(per_subject.values()) == [1, 2] and sum(per_subject.values()) == 3
+
+
 def test_key_rotation_reseals_every_row(tmp_path: Path) -> None:
     """After re-sealing under a new key, a gallery opened with that key searches as before."""
     db = tmp_path / "db.sqlite3"

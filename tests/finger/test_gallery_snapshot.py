@@ -179,8 +179,8 @@ def test_a_change_by_another_connection_is_seen_by_the_next_search(built) -> Non
 
 
 def test_a_deleted_template_leaves_the_file_at_the_next_search(built) -> None:
-    """A subject deleted after the file was written is gone from the file once the next search
-    has caught up (a removal rewrites the file at once; an enrolment alone does not)."""
+    """A subject deleted after the file was written is gone from the files once the next search
+    has caught up (every change is written at once, in pieces: an enrolment too)."""
     db, folder = built
     fingers, _ = _fresh(db, folder)
     path = snapshot_path(folder, "g1", PID)
@@ -192,14 +192,17 @@ def test_a_deleted_template_leaves_the_file_at_the_next_search(built) -> None:
     FingerGallery(db, key=KEY).enrol_many("g1", _people(range(13, 14)))
     fingers.search("g1", prepare(_template(5)), 5)
     fingers.flush_snapshots()
-    assert finger_snapshot.read_snapshot(KEY, path, "g1", PID).loaded.size == 12
+    assert finger_snapshot.read_snapshot(KEY, path, "g1", PID).loaded.size == 13
     with Session(fingers.engine) as s, s.begin():
         s.execute(delete(SubjectRow).where(SubjectRow.reference == "r3"))
     fingers.search("g1", prepare(_template(5)), 5)
     assert fingers.flush_snapshots(timeout=60)  # written in the background, without delay
     kept = finger_snapshot.read_snapshot(KEY, path, "g1", PID)
-    assert kept is not None and not set(ids) & set(kept.loaded.ids)
+    assert kept is not None and kept.manifest is not None
+    assert not set(ids) & set(kept.loaded.ids)
     assert _same(kept.loaded, _from_sql(db))
+    listed = {finger_snapshot.segment_path(path, g.token) for g in kept.manifest.segments}
+    assert set(folder.iterdir()) == listed | {path}  # no file left that held the template
 
 
 def test_the_database_logs_every_change_on_each_engine(database_url: str) -> None:

@@ -177,9 +177,7 @@ def _popcount(x: np.uint64) -> int:
 def _score_kernel(probes: U64, gallery: U64, root: F32, top: int, out: F32) -> None:
     n, m, w = gallery.shape
     mp = probes.shape[1]
-    pa = np.empty((probes.shape[0], mp), np.float32)
-    for q in range(probes.shape[0]):
-        pa[q] = _row_roots(probes[q], root)
+    pa = _row_roots(probes, root)
     for block in prange((n + _BLOCK - 1) // _BLOCK):
         best = np.empty(top, np.float32)  # descending; best[top - 1] is the bar to beat
         gb = np.empty(m, np.float32)
@@ -208,22 +206,30 @@ def _score_kernel(probes: U64, gallery: U64, root: F32, top: int, out: F32) -> N
                     for j in range(m):
                         sim[j] = np.float32(1.0) - root[xor[j]] / (pa[q, i] + gb[j])
                     bar = _best(sim, best, bar, top)
-                total = np.float32(0.0)
-                for t in range(top):
-                    total += best[t]
-                out[q, r] = total / np.float32(top)
+                out[q, r] = _mean(best, top)
 
 
 @njit(inline="always", cache=True)
-def _row_roots(probe: U64, root: F32) -> F32:
-    """``root`` of each probe row's bit count (its norm in the similarity's denominator)."""
-    pa = np.empty(probe.shape[0], np.float32)
-    for i in range(probe.shape[0]):
-        c = 0
-        for k in range(probe.shape[1]):
-            c += _popcount(probe[i, k])
-        pa[i] = root[c]
+def _row_roots(probes: U64, root: F32) -> F32:
+    """``root`` of each probe row's bit count (its norm in the similarity's denominator), P×M."""
+    pa = np.empty(probes.shape[:2], np.float32)
+    for q in range(probes.shape[0]):
+        for i in range(probes.shape[1]):
+            c = 0
+            for k in range(probes.shape[2]):
+                c += _popcount(probes[q, i, k])
+            pa[q, i] = root[c]
     return pa
+
+
+@njit(inline="always", cache=True)
+def _mean(best: F32, top: int) -> np.float32:
+    """The mean of the ``top`` best pair similarities: the row's score (summed in order, in
+    float32, as both kernels always did, so scores stay bit for bit what they were)."""
+    total = np.float32(0.0)
+    for t in range(top):
+        total += best[t]
+    return total / np.float32(top)
 
 
 @njit(inline="always", cache=True)
@@ -248,9 +254,7 @@ def _fixed_kernel(probes: U64, gallery: U64, root: F32, top: int, out: F32) -> N
     word by word, the 24 similarities of a probe cylinder are computed in a loop of their own
     (vectorised divisions), and only a cylinder whose best beats the bar goes to insertion."""
     n = gallery.shape[0]
-    pa = np.empty((probes.shape[0], _FIXED_M), np.float32)
-    for q in range(probes.shape[0]):
-        pa[q] = _row_roots(probes[q], root)
+    pa = _row_roots(probes, root)
     for block in prange((n + _BLOCK - 1) // _BLOCK):
         best = np.empty(top, np.float32)
         gb = np.empty(_FIXED_M, np.float32)
@@ -284,7 +288,4 @@ def _fixed_kernel(probes: U64, gallery: U64, root: F32, top: int, out: F32) -> N
                         sim[j] = np.float32(1.0) - root[xor[j]] / (pa[q, i] + gb[j])
                     if sim.max() > bar:
                         bar = _best(sim, best, bar, top)
-                total = np.float32(0.0)
-                for t in range(top):
-                    total += best[t]
-                out[q, r] = total / np.float32(top)
+                out[q, r] = _mean(best, top)

@@ -5,10 +5,10 @@ stage. A set remembers the newest change-log number it applied (``finger_changes
 each search one index lookup says whether the gallery changed, and a change is caught up by
 reading only the rows touched since. A set is read whole from SQL (ids, subjects, positions
 and sealed codes, ~1 KB a row, AES-GCM per row: ~20-50 s per million) only when there is
-nothing better: with a ``folder``, each set read or caught up far enough is also written to a
-sealed snapshot file there (``finger_snapshot``, in the background: ``finger_writer``), which
-the next process opens with one decryption, catches up, and checks against the table's row
-count and highest id.
+nothing better: with a ``folder``, each set read or caught up is also kept in a sealed snapshot
+there (``finger_snapshot``, written in the background by ``finger_writer``: after a change,
+only the pieces it touched), which the next process opens with a few decryptions, catches up,
+and checks against the table's row count and highest id.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from mobileid.gallery.finger_codes import (
 )
 from mobileid.gallery.finger_grow import changed
 from mobileid.gallery.finger_rows import FingerTemplateRow, unpack_codes
-from mobileid.gallery.finger_screen import Chunk, ScreenSet, code_layout
+from mobileid.gallery.finger_screen import I64, Chunk, ScreenSet, code_layout
 from mobileid.gallery.finger_snapshot import (
     Snapshot,
     read_snapshot,
@@ -49,16 +49,19 @@ _READ_CHUNK = 4_096  # rows of codes read and opened at a time while loading (~4
 # A catch-up reads the touched rows one by one (~15 µs each): beyond a quarter of the set,
 # reading everything again costs about as much and leaves nothing stale behind.
 _CATCH_UP_SHARE = 4
-_REWRITE_SHARE = 20  # the file is written again once changes reach 5% of the set ...
-_REWRITE_MIN = 1_000  # ... and at least this many
+_REREAD_MIN = 1_000  # ... and at least this many rows
 _SAMPLE = 256  # rows of a file's set compared with the table's before it is trusted
+
+
+_NO_IDS = np.zeros(0, np.int64)
 
 
 @dataclass(frozen=True, eq=False)
 class _Held:
     loaded: ScreenSet
     applied: int  # the newest change-log number the set holds
-    written: int  # the one the file on disk holds; -1: none written by this process
+    written: int  # the one handed to the writer, or read from the files; -1: none
+    dirty: I64 | None  # row ids touched since ``written`` (sorted); None: unknown
 
 
 class ScreenLoader:
@@ -127,12 +130,14 @@ class ScreenLoader:
         snap = read_snapshot(self.key, path, gallery, pipeline_id)
         if snap is None or snap.applied > newest:  # a log behind the file: another database
             return None
-        held = self._caught_up(gallery, pipeline_id, _Held(snap.loaded, snap.applied, -1), newest)
+        start = _Held(snap.loaded, snap.applied, snap.applied, _NO_IDS)
+        held = self._caught_up(gallery, pipeline_id, start, newest)
         if held is None or held.loaded.stamp != self._stamp(gallery, pipeline_id):
             return None
         if not self._agrees(gallery, held.loaded):
             return None
-        return replace(held, written=snap.applied)
+        self.writer.known(path, snap.manifest)  # so that the next write keeps its segments
+        return held
 
     def _agrees(self, gallery: str, loaded: ScreenSet) -> bool:
         """Whether ``_SAMPLE`` rows of ``loaded`` (the first, the last, the rest at random) are
@@ -172,7 +177,7 @@ class ScreenLoader:
             pruned = change_logs.horizon(s, change_logs.FINGERS)
             if held.applied < min(newest, pruned):
                 return None  # entries it needs may have been pruned: read the table again
-            if len(ids) > max(_REWRITE_MIN, held.loaded.size // _CATCH_UP_SHARE):
+            if len(ids) > max(_REREAD_MIN, held.loaded.size // _CATCH_UP_SHARE):
                 return None
             t = FingerTemplateRow
             q = select(t.id, t.subject_id, t.position, t.image_sha256, t.screen_code, t.key_id)
@@ -192,9 +197,8 @@ class ScreenLoader:
             [r.position for r in found],
             codes,
         )
-        new = changed(old, touched, fresh)
-        # A row gone from the table must not stay in the file: -1 has it written again now.
-        return _Held(new, newest, -1 if new.size < old.size + fresh.size else held.written)
+        dirty = None if held.dirty is None else np.union1d(held.dirty, touched)
+        return _Held(changed(old, touched, fresh), newest, held.written, dirty)
 
     def _from_sql(self, gallery: str, pipeline_id: str) -> _Held:
         """Every row read from the table (codes computed first where missing or stale)."""
@@ -206,7 +210,7 @@ class ScreenLoader:
                 newest = finger_changes.latest(s, gallery)
             loaded, stale = self._read(opener)
             if not stale:
-                return _Held(loaded, newest, -1)
+                return _Held(loaded, newest, -1, None)
             forget_codes(self.engine, stale)
         raise MobileIdError(
             f"screen_code: expected the codes just computed for gallery {gallery!r} to read "
@@ -215,17 +219,17 @@ class ScreenLoader:
         )
 
     def _written(self, gallery: str, held: _Held) -> _Held:
-        """``held``, its file handed to the writer when the file lags far enough behind (or
-        its last write failed)."""
+        """``held``, handed to the writer when the snapshot lags behind it (or its last write
+        failed): every change is written, since a write costs what the change touched (a
+        removed template leaves the disk at once)."""
         if self.folder is None:
             return held
         path = snapshot_path(self.folder, gallery, held.loaded.pipeline_id)
-        lag = held.applied - held.written
-        due = held.written < 0 or lag >= max(_REWRITE_MIN, held.loaded.size // _REWRITE_SHARE)
-        if not due and not self.writer.failed(path):
+        if held.written == held.applied and not self.writer.failed(path):
             return held
-        self.writer.submit(self.key, path, gallery, Snapshot(held.loaded, held.applied))
-        return replace(held, written=held.applied)
+        snap = Snapshot(held.loaded, held.applied)
+        self.writer.submit(self.key, path, gallery, snap, held.dirty)
+        return replace(held, written=held.applied, dirty=_NO_IDS)
 
     def _stamp(self, gallery: str, pipeline_id: str) -> tuple[int, int]:
         q = select(func.count(), func.coalesce(func.max(FingerTemplateRow.id), 0)).where(

@@ -20,7 +20,7 @@ import functools
 import hashlib
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -32,7 +32,15 @@ from mobileid.finger.match import prepare
 from mobileid.finger.params import MatchParams, ScreenParams
 from mobileid.finger.types import FingerTemplate
 
-__all__ = ["Buffers", "Chunk", "ScreenSet", "code_layout", "codes_of", "spare_rows"]
+__all__ = [
+    "Buffers",
+    "Chunk",
+    "ScreenSet",
+    "SubjectCounts",
+    "code_layout",
+    "codes_of",
+    "spare_rows",
+]
 
 I64 = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
@@ -200,6 +208,35 @@ class ScreenSet:
         """The set of ``b``'s filled rows."""
         n = b.filled
         return cls(pipeline_id, b.ids[:n], b.subjects, b.positions, b.codes[:n], dead, counts, b)
+
+
+class SubjectCounts(Mapping[str, int]):
+    """Templates per subject of a loaded set (read-only, counted at first use) and their
+    ``total``, known without counting: a caller that needs only the total (the finger
+    service, per search) no longer sums a value per subject (3.7 ms at 300,000 subjects), and
+    a set whose counts nobody asks for is never counted (nor its counts copied at a change)."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self, loaded: ScreenSet) -> None:
+        self._set = loaded
+
+    @property
+    def total(self) -> int:
+        """Templates of the set: the sum of the counts."""
+        return self._set.size
+
+    def __getitem__(self, subject_id: str) -> int:
+        return self._set.per_subject[subject_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._set.per_subject)
+
+    def __len__(self) -> int:
+        return len(self._set.per_subject)
+
+    def __repr__(self) -> str:
+        return f"SubjectCounts({self._set.per_subject!r})"
 
 
 _A = TypeVar("_A", bound=np.ndarray)

@@ -1,59 +1,100 @@
-"""A loaded finger screen set kept in one sealed file, so that a gallery opens with one
-decryption instead of one per row (~7 µs each: ~20-50 s per million templates).
+"""A loaded finger screen set kept in sealed files, so that a gallery opens with a few
+decryptions instead of one per row (~7 µs each: ~20-50 s per million templates), and a change
+writes bytes in proportion to itself rather than the whole set again.
 
-The file is a cache derived from SQL, as the face index files are: one that is missing,
-damaged, sealed under another key, written by another format or for other screen parameters
-is not used, and the set is read from SQL and the file written again. One that lags is caught
-up from the change log (``finger_changes``) by its reader, which then checks the set against
-the table's row count and highest id before trusting it.
+The files are a cache derived from SQL, as the face index files are: a snapshot that is
+missing, damaged, sealed under another key, written by another format or for other screen
+parameters, or any of whose pieces is missing, damaged or not the one listed, is not used; the
+set is read from SQL and the files written again. One that lags is caught up from the change
+log (``finger_changes``) by its reader, which then checks the set against the table's row count
+and highest id before trusting it.
 
-Layout: ``MAGIC | nonce₁ | len | AES-GCM(header) | nonce₂ | AES-GCM(body) | tag``. The body
-(ids, codes, position numbers, subjects) is encrypted and decrypted in pieces with streaming
-GCM, so neither writing nor reading holds a second copy of a gigabyte; nothing read is used
-before the tag has been checked. Its associated data names the file and holds nonce₁, so a
-body cannot be paired with another header.
+A snapshot is a small sealed manifest (``MAGIC | nonce | AES-GCM(header)``, at
+:func:`snapshot_path`) listing segments (:mod:`.finger_segments`): files of consecutive rows,
+each holding one stretch of row ids, that never change once written. The manifest holds each
+segment's GCM tag, and the segment's associated data names the manifest and the segment's
+random token, so every piece opens only as the one listed. A write (:func:`write_snapshot`)
+keeps the segments that no change touched and writes new ones for the rest:
+
+- rows enrolled since (ids above every segment's) go into a new segment of their own;
+- a segment holding a row removed or changed since is written again without it (at most
+  ``SEGMENT_ROWS`` rows, ~16 MB), so a deleted template leaves the disk at the next write,
+  not at the next compaction;
+- compaction, past a threshold only: more than ``_TAIL`` small segments at the end are merged
+  into full ones, and a snapshot fragmented into more than twice the segments its rows need
+  is written whole.
+
+The new manifest replaces the old one whole (a temporary file renamed into place), and only
+then are the segments it no longer lists deleted: a process stopped between the two leaves a
+snapshot that opens, and files that the next whole write removes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
 import secrets
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from mobileid.gallery.finger_screen import Buffers, ScreenSet, code_layout, spare_rows
+from mobileid.gallery.finger_plan import live_rows, plan
+from mobileid.gallery.finger_screen import I64, Buffers, ScreenSet, code_layout, spare_rows
+from mobileid.gallery.finger_segments import (
+    PIECE,
+    Segment,
+    read_segment,
+    segment_path,
+    write_segment,
+)
 
-__all__ = ["Snapshot", "read_snapshot", "snapshot_path", "write_snapshot"]
+__all__ = [
+    "Manifest",
+    "Snapshot",
+    "read_snapshot",
+    "segment_path",
+    "snapshot_path",
+    "write_snapshot",
+]
 
-MAGIC = b"MIDFSS01"
-FORMAT = 1  # of the header and body; a file of another format is rebuilt
-_NONCE, _TAG = 12, 16
+MAGIC = b"MIDFSM02"
+FORMAT = 2  # of the manifest and its segments; a snapshot of another format is rebuilt
+_NONCE = 12
 _LEN = struct.Struct("<I")
-_PIECE = 1 << 24  # bytes encrypted or decrypted at a time (16 MiB)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a snapshot's files hold: its segments in id order, the position names their
+    numbers refer to, the newest change-log number applied."""
+
+    token: str  # random per write: says whether the manifest on disk is still this one
+    applied: int
+    positions: tuple[str, ...]
+    segments: tuple[Segment, ...]
 
 
 @dataclass(frozen=True, eq=False)
 class Snapshot:
-    """A screen set and the newest change-log number it holds."""
+    """A screen set and the newest change-log number it holds; ``manifest``: the files it was
+    read from (None: not from files)."""
 
     loaded: ScreenSet
     applied: int
+    manifest: Manifest | None = None
 
 
 def snapshot_path(folder: Path, gallery: str, pipeline_id: str) -> Path:
+    """The manifest of a set's snapshot; its segments are named after it."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", gallery)[:40]
     digest = hashlib.sha256(f"{gallery}|{pipeline_id}".encode()).hexdigest()[:12]
-    return folder / f"fingers-{safe}-{digest}.sealed"
+    return folder / f"fingers-{safe}-{digest}.manifest"
 
 
 def _context(path: Path) -> bytes:
@@ -71,114 +112,121 @@ def _expected(gallery: str, pipeline_id: str) -> dict[str, object]:
     }
 
 
-def write_snapshot(key: bytes, path: Path, gallery: str, snap: Snapshot) -> None:
-    """Write ``snap`` to ``path`` whole or not at all (a temporary file renamed into place)."""
+# --- writing ------------------------------------------------------------------------------
+def write_snapshot(
+    key: bytes,
+    path: Path,
+    gallery: str,
+    snap: Snapshot,
+    *,
+    previous: Manifest | None = None,
+    dirty: I64 | None = None,
+) -> Manifest:
+    """Write ``snap`` as the snapshot at ``path``; returns its manifest.
+
+    ``previous``: the manifest this process last wrote or read there, and ``dirty``: the row
+    ids touched since (sorted). With both, and ``previous`` still the manifest on disk, only
+    segments for what changed are written; otherwise every segment is, and every other file of
+    the snapshot (older segments, an unfinished write, a file of an older format) is removed.
+    """
+    if previous is not None and _token_on_disk(key, path) != previous.token:
+        previous = None  # replaced by another writer, damaged or gone: write it whole
     s = snap.loaded
-    live = s.live_rows().tolist() if s.dead.size else range(s.rows)
-    names = sorted({s.positions[r] for r in live})
-    number = {p: i for i, p in enumerate(names)}
-    positions = np.array([number[s.positions[r]] for r in live], dtype=np.uint16)
-    subjects = "\n".join([s.subjects[r] for r in live]).encode()
-    text = np.frombuffer(subjects, np.uint8)
-    header = {
-        **_expected(gallery, s.pipeline_id),
-        "rows": s.size,  # live rows only: a removed template never reaches the file
-        "applied": snap.applied,
-        "positions": names,
-        "subject_bytes": len(subjects),
-    }
-    context = _context(path)
-    n1, n2 = secrets.token_bytes(_NONCE), secrets.token_bytes(_NONCE)
-    head = AESGCM(key).encrypt(n1, json.dumps(header).encode(), context + b"|header")
-    enc = Cipher(algorithms.AES(key), modes.GCM(n2)).encryptor()
-    enc.authenticate_additional_data(context + b"|body" + n1)
+    pieces = plan(s, previous.segments if previous is not None else None, dirty)
+    names = list(previous.positions) if previous is not None else []
     path.parent.mkdir(parents=True, exist_ok=True)
+    segments = []
+    for piece in pieces:
+        if isinstance(piece, Segment):
+            segments.append(piece)
+            continue
+        rows = live_rows(s, piece)
+        for p in dict.fromkeys(s.positions[r] for r in rows.tolist()):
+            if p not in names:
+                names.append(p)
+        segments.append(write_segment(key, path, s, rows, {p: i for i, p in enumerate(names)}))
+    manifest = Manifest(secrets.token_hex(8), snap.applied, tuple(names), tuple(segments))
+    _write_manifest(key, path, gallery, s.pipeline_id, manifest)
+    if previous is None:
+        keep = {segment_path(path, g.token).name for g in segments} | {path.name}
+        for f in path.parent.glob(f"{path.stem}.*"):
+            if f.name not in keep:
+                f.unlink(missing_ok=True)
+    else:
+        for g in set(previous.segments) - set(segments):
+            segment_path(path, g.token).unlink(missing_ok=True)
+    return manifest
+
+
+def _write_manifest(key: bytes, path: Path, gallery: str, pipeline_id: str, m: Manifest) -> None:
+    header = {
+        **_expected(gallery, pipeline_id),
+        "token": m.token,
+        "applied": m.applied,
+        "positions": list(m.positions),
+        "segments": [g.listed() for g in m.segments],
+    }
+    nonce = secrets.token_bytes(_NONCE)
+    sealed = AESGCM(key).encrypt(nonce, json.dumps(header).encode(), _context(path))
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        f.writelines([MAGIC, n1, _LEN.pack(len(head)), head, n2])
-        parts = ((s.ids, s.dead), (s.codes, s.dead), (positions, None), (text, None))
-        for part, dead in parts:
-            for piece in _pieces(part, dead):
-                f.write(enc.update(piece))
-        f.write(enc.finalize())
-        f.write(enc.tag)
+    tmp.write_bytes(MAGIC + nonce + _LEN.pack(len(sealed)) + sealed)
     tmp.replace(path)
 
 
-def _pieces(part: np.ndarray, dead: np.ndarray | None) -> Iterator[memoryview]:
-    """The bytes of ``part`` (of the set's rows, less its ``dead``) about ``_PIECE`` at a time:
-    the live rows are gathered a piece at a time, never the whole set at once."""
-    if not part.size:
-        return  # an empty array's memoryview cannot be cast to bytes
-    step = max(1, _PIECE // max(1, part[:1].nbytes))
-    for at in range(0, part.shape[0], step):
-        rows = part[at : at + step]
-        if dead is not None and dead.size:
-            gone = dead[(dead >= at) & (dead < at + step)] - at
-            rows = np.delete(rows, gone, axis=0)
-        if rows.size:
-            yield np.ascontiguousarray(rows).data.cast("B")
-
-
+# --- reading ------------------------------------------------------------------------------
 def read_snapshot(key: bytes, path: Path, gallery: str, pipeline_id: str) -> Snapshot | None:
-    """The snapshot at ``path``, or None when it is missing, damaged, another key's, or written
-    for another gallery, pipeline, format or screen parameters."""
+    """The snapshot at ``path``, or None when it or any of its segments is missing, damaged,
+    another key's or another snapshot's, or written for another gallery, pipeline, format or
+    screen parameters."""
     try:
-        with path.open("rb") as f:
-            return _read(f, key, path, gallery, pipeline_id)
-    except (OSError, ValueError, KeyError, TypeError, InvalidTag, struct.error):
+        header = _header(key, path)
+        if any(header.get(k) != v for k, v in _expected(gallery, pipeline_id).items()):
+            return None
+        m = Manifest(
+            str(header["token"]),
+            int(header["applied"]),
+            tuple(str(p) for p in header["positions"]),
+            tuple(Segment.of(item) for item in header["segments"]),
+        )
+        return Snapshot(_rows(key, path, m, pipeline_id), m.applied, m)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, InvalidTag, struct.error):
         return None
 
 
-def _read(
-    f: io.BufferedReader, key: bytes, path: Path, gallery: str, pipeline_id: str
-) -> Snapshot | None:
-    size = f.seek(0, 2)
-    f.seek(0)
-    if f.read(len(MAGIC)) != MAGIC:
+def _header(key: bytes, path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    if data[: len(MAGIC)] != MAGIC:
+        raise ValueError(f"snapshot: expected {MAGIC!r} at the start of {path.name}")
+    nonce, at = data[len(MAGIC) : len(MAGIC) + _NONCE], len(MAGIC) + _NONCE
+    (length,) = _LEN.unpack(data[at : at + _LEN.size])
+    if len(data) != at + _LEN.size + length:
+        raise ValueError(f"snapshot: {path.name} is not as long as its header says")
+    opened = json.loads(AESGCM(key).decrypt(nonce, data[at + _LEN.size :], _context(path)))
+    if not isinstance(opened, dict):
+        raise ValueError("snapshot: expected a header object")
+    return opened
+
+
+def _token_on_disk(key: bytes, path: Path) -> str | None:
+    try:
+        return str(_header(key, path)["token"])
+    except (OSError, ValueError, KeyError, InvalidTag, struct.error):
         return None
-    context, n1 = _context(path), f.read(_NONCE)
-    (length,) = _LEN.unpack(f.read(_LEN.size))
-    header = json.loads(AESGCM(key).decrypt(n1, f.read(length), context + b"|header"))
-    if any(header.get(k) != v for k, v in _expected(gallery, pipeline_id).items()):
-        return None
-    n2, start = f.read(_NONCE), f.tell()
-    rows, (m, w) = int(header["rows"]), code_layout()[1]
-    sizes = (8 * rows, 8 * rows * m * w, 2 * rows, int(header["subject_bytes"]))
-    if start + sum(sizes) + _TAG != size:
-        return None
-    f.seek(size - _TAG)
-    tag = f.read(_TAG)
-    f.seek(start)
-    # Ids and codes go straight into buffers with room to grow (a catch-up appends there);
-    # the room also gives update_into the block more past the end that it asks for.
+
+
+def _rows(key: bytes, path: Path, m: Manifest, pipeline_id: str) -> ScreenSet:
+    """The segments' rows, one after another, straight into buffers with room to grow (a
+    catch-up appends there; the room also gives a decryption the block past the end it asks
+    for)."""
+    rows, (mm, w) = sum(g.rows for g in m.segments), code_layout()[1]
     room = rows + spare_rows(rows)
-    ids, codes = np.zeros(room, np.int64), np.zeros((room, m, w), np.uint64)
-    tail = np.empty(sizes[2] + sizes[3] + _PIECE, np.uint8)
-    dec = Cipher(algorithms.AES(key), modes.GCM(n2, tag)).decryptor()
-    dec.authenticate_additional_data(context + b"|body" + n1)
-    scratch = bytearray(_PIECE)
-    targets = ((ids.view(np.uint8), sizes[0]), (codes.reshape(-1).view(np.uint8), sizes[1]))
-    for out, length in (*targets, (tail, sizes[2] + sizes[3])):
-        done = 0
-        while done < length:
-            got = f.readinto(memoryview(scratch)[: min(_PIECE, length - done)])
-            if not got:
-                return None
-            done += dec.update_into(memoryview(scratch)[:got], out.data[done:])
-    dec.finalize()  # InvalidTag unless every byte is as written: only then is anything used
-    loaded = _unpack(Buffers(ids, codes, [], [], rows), tail, sizes[2:], header, pipeline_id)
-    return Snapshot(loaded, int(header["applied"]))
-
-
-def _unpack(
-    b: Buffers, tail: np.ndarray, sizes: tuple[int, ...], header: dict, pipeline_id: str
-) -> ScreenSet:
-    rows = b.filled
-    names = [str(p) for p in header["positions"]]
-    b.positions = [names[i] for i in tail[: sizes[0]].view(np.uint16).tolist()]
-    text = tail[sizes[0] : sizes[0] + sizes[1]].tobytes().decode()
-    b.subjects = text.split("\n") if rows else []
-    if len(b.subjects) != rows or (rows and np.any(np.diff(b.ids[:rows]) <= 0)):
-        raise ValueError("snapshot: rows and subjects differ, or ids are not ascending")
+    b = Buffers(np.zeros(room, np.int64), np.zeros((room, mm, w), np.uint64), [], [], 0)
+    top, scratch = -1, bytearray(PIECE)
+    for seg in m.segments:
+        if seg.first <= top:
+            raise ValueError("snapshot: expected segments in ascending id order")
+        numbers, subjects = read_segment(key, path, seg, b, scratch)
+        b.positions += [m.positions[i] for i in numbers.tolist()]
+        b.subjects += subjects
+        b.filled, top = b.filled + seg.rows, seg.last
     return ScreenSet.of(pipeline_id, b)

@@ -23,8 +23,9 @@ cache. The first search of a gallery loads it (:meth:`FingerGallery.preload` doe
 start-up instead); the database logs every change to the table (``finger_changes``, written by
 triggers), so a search checks that its set is current with one index lookup, and after a
 change only the rows touched are read again and applied in place (:mod:`.finger_grow`). With
-a snapshot folder a set is also kept in one sealed file, opened with one decryption by the
-next process and caught up from the log. Rows without a code (enrolled before migration
+a snapshot folder a set is also kept in sealed files (``finger_snapshot``: segments that a
+change writes only where it touched them), opened by the next process with one decryption per
+~16,000 rows and caught up from the log. Rows without a code (enrolled before migration
 m0004) or with one made under other screen parameters get one computed from their template
 when the gallery is read from the table, written back in batches, with progress. Rows are
 written by :mod:`.finger_enrol`.
@@ -32,11 +33,10 @@ written by :mod:`.finger_enrol`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
@@ -60,7 +60,7 @@ from mobileid.gallery.finger_rows import (
     FingerHit,
     FingerTemplateRow,
 )
-from mobileid.gallery.finger_screen import ScreenSet
+from mobileid.gallery.finger_screen import ScreenSet, SubjectCounts
 from mobileid.gallery.resealing import reseal_in_batches
 from mobileid.gallery.sealing import SecretBox
 from mobileid.types import Subject
@@ -81,8 +81,8 @@ F32 = npt.NDArray[np.float32]
 class FingerGallery:
     """Finger templates in the embedded database; ``key`` seals them (never read from disk).
 
-    With ``snapshots`` (a folder), each loaded set is also kept there in a sealed file, so
-    that the next process opens the gallery with one decryption (``finger_load``).
+    With ``snapshots`` (a folder), each loaded set is also kept there in sealed files, so
+    that the next process opens the gallery with a few decryptions (``finger_load``).
     """
 
     def __init__(
@@ -106,7 +106,7 @@ class FingerGallery:
             close_database(self.engine)
 
     def flush_snapshots(self, timeout: float | None = None) -> bool:
-        """Wait until the snapshot files being written in the background are written
+        """Wait until the snapshots being written in the background are written
         (``finger_writer``); False when ``timeout`` seconds passed first."""
         return self._screens.writer.flush(timeout)
 
@@ -199,20 +199,21 @@ class FingerGallery:
 
     def search(
         self, gallery: str, probe: MatchFeatures, shortlist: int
-    ) -> tuple[list[FingerHit], Mapping[str, int]]:
+    ) -> tuple[list[FingerHit], SubjectCounts]:
         """Screen every template of the probe's pipeline, check the ``shortlist`` best.
 
         Returns the checked hits, best first, and how many templates each subject of the
         gallery has in this pipeline (the number of comparisons its best score is a maximum of):
-        a read-only view of the loaded set's counts, not a copy (one entry per subject, a
-        million at a million templates, and the service only sums them).
+        a read-only view of the loaded set's counts (one entry per subject, up to a million at
+        a million templates), counted only when first read, and their ``total``, known without
+        counting (all that the service needs).
         """
         hits, counts = self.search_many(gallery, [probe], shortlist)
         return hits[0], counts
 
     def search_many(
         self, gallery: str, probes: Sequence[MatchFeatures], shortlist: int
-    ) -> tuple[list[list[FingerHit]], Mapping[str, int]]:
+    ) -> tuple[list[list[FingerHit]], SubjectCounts]:
         """:meth:`search` of each of ``probes`` (one pipeline; the views of a photo) with one
         check that the loaded set is current, one screen pass over its codes
         (:meth:`ScreenSet.shortlists`) and one read of the shortlisted rows.
@@ -224,13 +225,13 @@ class FingerGallery:
                 field="probes",
             )
         if not probes:
-            return [], {}
+            return [], SubjectCounts(ScreenSet.empty(""))
         loaded = self._screens.load(gallery, probes[0].pipeline_id)
         lists = [rows for rows, _ in loaded.shortlists(screen_codes(list(probes)), shortlist)]
         features = self._shortlisted(gallery, loaded, np.unique(np.concatenate(lists)))
         one_numpy_blas_thread()  # small products: BLAS threads only spin (finger/threads.py)
         out = [_checked(p, rows, loaded, features) for p, rows in zip(probes, lists, strict=True)]
-        return out, MappingProxyType(loaded.per_subject)
+        return out, SubjectCounts(loaded)
 
     def _shortlisted(self, gallery: str, loaded: ScreenSet, rows: I64) -> dict[int, MatchFeatures]:
         """Prepared templates of the shortlisted ``rows`` still in the table, by row id: read

@@ -149,7 +149,7 @@ def search_galleries(
                     slot = best.setdefault((g, h.subject_id), {})
                     if i not in slot or (m.fmr, -m.score) < (slot[i].fmr, -slot[i].score):
                         slot[i] = m
-            n = sum(per_subject.values()) if templates else 0
+            n = per_subject.total if templates else 0
             sizes[g] += n
             used[gp] += n
     return best, sizes, used
