@@ -66,6 +66,11 @@ MATCHER_VERSION = "mcc8x6-rigid-tight/2"
 # Gates and polarity: relative contrast, face guard, ridge floors on the print (and on its
 # normalised copy), dark ridges.
 GATE_VERSION = "gate-relative-polarity-renorm/3"
+# The readings a print goes through before it is refused for too few minutiae (capture,
+# normalised, rebuilt along its ridges). Not part of the pipeline id: a reading added for
+# prints that were refused leaves every template as it was; but a refusal stored under an
+# older version (the evaluation's cache) must be tried again.
+READINGS_VERSION = "capture-renorm-context/1"
 CONTACTLESS_VERSION = "contactless-tips-grey-orient-unroll-period8.2-dog-scales5/5"
 
 
