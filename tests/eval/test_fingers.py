@@ -19,6 +19,7 @@ from mobileid.eval.fingers import (
     list_fvc_root,
 )
 from mobileid.finger.pipeline import FingerPipeline
+from mobileid.service.sealed_cache import SealedCache
 from tests.conftest import shared_path
 from tests.finger.bank import TemplateBank, template_bank
 
@@ -106,3 +107,15 @@ def test_root_without_fvc_prints_is_refused(tmp_path: Path) -> None:
         list_fvc_root(tmp_path)
     with pytest.raises(InvalidArgument, match="folder"):
         list_fvc_root(tmp_path / "missing")
+
+
+def test_a_refusal_cached_before_the_current_readings_is_tried_again(tmp_path: Path) -> None:
+    """A refusal stored before the pipeline's current readings (no ``readings_version``) is
+    not served from the cache; one stored now is."""
+    cache = TemplateCache(tmp_path / "cache", "finger/p", KEY)
+    old = SealedCache(tmp_path / "cache" / "finger-templates.sqlite3", KEY)
+    old.put("finger/p", "aa" * 32, b'{"error": "low_quality_fingerprint: too few"}')
+    old.commit()
+    assert cache.get("aa" * 32) is None
+    cache.put("bb" * 32, "low_quality_fingerprint: too few")
+    assert cache.get("bb" * 32) == "low_quality_fingerprint: too few"

@@ -35,7 +35,7 @@ from mobileid.eval.finger_sensors import imitate_bytes
 from mobileid.eval.metrics import eer, fnmr_at_fmr, zero_fmr
 from mobileid.finger.match import MatchFeatures, match_features
 from mobileid.finger.nfiq import QUALITY_VERSION, print_quality
-from mobileid.finger.pipeline import FingerPipeline
+from mobileid.finger.pipeline import READINGS_VERSION, FingerPipeline
 from mobileid.finger.types import FingerTemplate
 from mobileid.scoring import Calibration, build_calibration
 from mobileid.service.sealed_cache import SealedCache
@@ -108,7 +108,8 @@ def list_fvc_root(root: Path) -> list[PrintFile]:
 
 class TemplateCache:
     """Templates and enrolment failures by pipeline id and image SHA-256, sealed under the
-    deployment key in ``folder/finger-templates.sqlite3`` (:mod:`mobileid.service.sealed_cache`).
+    deployment key in ``folder/finger-templates.sqlite3`` (:mod:`mobileid.service.sealed_cache`);
+    a failure stored before the pipeline's current ``READINGS_VERSION`` counts as not cached.
     The plaintext JSON folders of earlier versions are removed on opening."""
 
     def __init__(self, folder: Path, pipeline_id: str, key: bytes) -> None:
@@ -124,6 +125,9 @@ class TemplateCache:
             return None
         data = json.loads(payload)
         if "error" in data:
+            # A refusal is final only for the readings that led to it.
+            if data.get("readings_version") != READINGS_VERSION:
+                return None
             return str(data["error"])
         # Minutiae still right, quality measured by another version: -1 asks for it again.
         fresh = data.get("quality_version") == QUALITY_VERSION
@@ -138,7 +142,7 @@ class TemplateCache:
 
     def put(self, sha: str, outcome: FingerTemplate | str) -> None:
         if isinstance(outcome, str):
-            data: dict[str, Any] = {"error": outcome}
+            data: dict[str, Any] = {"error": outcome, "readings_version": READINGS_VERSION}
         else:
             data = {
                 "minutiae": outcome.minutiae.tolist(),

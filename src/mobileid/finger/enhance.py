@@ -22,7 +22,9 @@ stretched and a flat plate stays flat.
   ``dry`` imitation: FTE 2.5% -> 1.25%, EER (all impostors) 20.1% -> 19.5%; prints with
   8 or more minutiae are read as before. Filtering along the ridge orientation at the print's
   ridge period (Gabor, 16 orientations) was measured and dropped: LEADER found minutiae in
-  the filter's own pattern (DB1_B EER 0.36% -> 1.07%, DB4_B dry 20% -> 34%).
+  the filter's own pattern (DB1_B EER 0.36% -> 1.07%, DB4_B dry 20% -> 34%). A print that
+  gives too few minutiae to enrol both ways is read once more rebuilt along its own ridges
+  (:mod:`mobileid.finger.contextual`), a fallback that leaves every other template as it was.
 """
 
 from __future__ import annotations
@@ -39,13 +41,13 @@ from mobileid.finger.params import EnhanceParams, LoadParams, RidgeParams
 from mobileid.finger.quality import check_fingerprint, ridge_block_map
 from mobileid.finger.types import FingerImage, GreyArray, RidgeQuality
 
-__all__ = ["check_print", "enhance_print", "normalise_print", "print_region"]
+__all__ = ["check_print", "enhance_print", "normalise_print", "print_region", "z_normalised"]
 
 F32 = npt.NDArray[np.float32]
 Mask = npt.NDArray[np.bool_]
 
 
-def _normalised(px: GreyArray, p: EnhanceParams) -> tuple[F32, Mask]:
+def z_normalised(px: GreyArray, p: EnhanceParams) -> tuple[F32, Mask]:
     """Band-passed grey levels over the local spread, and where the spread reaches the floor."""
     g = px.astype(np.float32)
     hp = g - ndimage.gaussian_filter(g, p.sigma_background)
@@ -59,7 +61,7 @@ def _normalised(px: GreyArray, p: EnhanceParams) -> tuple[F32, Mask]:
 def normalise_print(px: GreyArray, params: EnhanceParams | None = None) -> GreyArray:
     """``px`` with every ridge at the same contrast around mid-grey (polarity kept)."""
     p = params or EnhanceParams()
-    z, _ = _normalised(px, p)
+    z, _ = z_normalised(px, p)
     return np.clip(np.rint(128 + p.gain * z), 0, 255).astype(np.uint8)
 
 
@@ -82,7 +84,7 @@ def enhance_print(
 ) -> GreyArray:
     """``px`` (dark ridges, 500 ppi) normalised inside the print's area, the plate white."""
     p = params or EnhanceParams()
-    z, contrast = _normalised(px, p)
+    z, contrast = z_normalised(px, p)
     # Gaps without contrast inside the print (dry patches) stay part of it.
     near = ndimage.binary_closing(contrast, np.ones((p.close, p.close)), border_value=1)
     mask = print_region(px, ridges or RidgeParams()) & near

@@ -154,19 +154,23 @@ def extract_minutiae(
     *,
     field: str = "image",
     enhanced: Callable[[GreyArray], GreyArray] | None = None,
+    rebuilt: Callable[[GreyArray], GreyArray] | None = None,
 ) -> FingerTemplate:
     """Minutiae template of ``image``; ``LowQualityFingerprint`` when too few are found.
 
     With ``enhanced``, a print giving fewer than ``enhance_below`` minutiae is read again as
-    ``enhanced`` turns it, and the reading with more minutiae is kept. Quality is always
-    measured on the print as captured: an enhanced copy looks cleaner than the capture is.
+    ``enhanced`` turns it; with ``rebuilt``, a print that still gives fewer than
+    ``context_below`` is read once more as ``rebuilt`` turns it (contextual filtering). The
+    reading with the most minutiae is kept. Quality is always measured on the print as
+    captured: an enhanced copy looks cleaner than the capture is.
     """
     p = extractor.params
     m = find_minutiae(image.pixels, extractor)
-    if enhanced is not None and m.shape[0] < p.enhance_below:
-        again = find_minutiae(enhanced(image.pixels), extractor)
-        if again.shape[0] > m.shape[0]:
-            m = again
+    for again_below, turn in ((p.enhance_below, enhanced), (p.context_below, rebuilt)):
+        if turn is not None and m.shape[0] < again_below:
+            again = find_minutiae(turn(image.pixels), extractor)
+            if again.shape[0] > m.shape[0]:
+                m = again
     if m.shape[0] < p.min_minutiae:
         raise LowQualityFingerprint(
             f"{field}: expected at least {p.min_minutiae} reliable minutiae, got {m.shape[0]}; "

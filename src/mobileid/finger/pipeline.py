@@ -7,7 +7,8 @@
    :func:`~mobileid.finger.quality.dark_ridges`: ridges dark, as LEADER expects
 3. :func:`~mobileid.finger.extract.extract_minutiae`: LEADER minutiae → ``FingerTemplate``,
    read again on the normalised print (:func:`~mobileid.finger.enhance.enhance_print`)
-   when the capture gives few
+   when the capture gives few, and on the print rebuilt along its ridges
+   (:func:`~mobileid.finger.contextual.contextual_print`) when both give too few to enrol
 4. :func:`~mobileid.finger.match.compare`: cylinders + rigid alignment → similarity
 
 Phone photos and segmented greyscale fingertips replace stages 1-2 with
@@ -31,6 +32,7 @@ from mobileid.capture.decode import decode_image
 from mobileid.config import CaptureLimits
 from mobileid.errors import InputError, InvalidArgument
 from mobileid.finger.contactless import check_period, fingertip_prints
+from mobileid.finger.contextual import contextual_print
 from mobileid.finger.enhance import check_print, enhance_print
 from mobileid.finger.extract import MinutiaeExtractor, extract_minutiae, load_extractor
 from mobileid.finger.face_guard import refuse_face_pixels, refuse_faces
@@ -39,6 +41,7 @@ from mobileid.finger.load import load_fingerprint
 from mobileid.finger.match import MatchFeatures, match_features, prepare
 from mobileid.finger.params import (
     ContactlessParams,
+    ContextParams,
     EnhanceParams,
     ExtractParams,
     LoadParams,
@@ -63,6 +66,11 @@ MATCHER_VERSION = "mcc8x6-rigid-tight/2"
 # Gates and polarity: relative contrast, face guard, ridge floors on the print (and on its
 # normalised copy), dark ridges.
 GATE_VERSION = "gate-relative-polarity-renorm/3"
+# The readings a print goes through before it is refused for too few minutiae (capture,
+# normalised, rebuilt along its ridges). Not part of the pipeline id: a reading added for
+# prints that were refused leaves every template as it was; but a refusal stored under an
+# older version (the evaluation's cache) must be tried again.
+READINGS_VERSION = "capture-renorm-context/1"
 CONTACTLESS_VERSION = "contactless-tips-grey-orient-unroll-period8.2-dog-scales5/5"
 
 
@@ -106,6 +114,7 @@ class FingerPipeline:
     load: LoadParams = field(default_factory=LoadParams)
     ridges: RidgeParams = field(default_factory=RidgeParams)
     enhance: EnhanceParams = field(default_factory=EnhanceParams)
+    context: ContextParams = field(default_factory=ContextParams)
     match: MatchParams = field(default_factory=MatchParams)
 
     @property
@@ -133,11 +142,19 @@ class FingerPipeline:
         """Stages 1-3: encoded print → template. Raises an ``InputError`` subclass when unusable."""
         image = self.load_image(data, ppi=ppi, field=field)
         return extract_minutiae(
-            image, self.extractor, self.pipeline_id, field=field, enhanced=self._enhanced
+            image,
+            self.extractor,
+            self.pipeline_id,
+            field=field,
+            enhanced=self._enhanced,
+            rebuilt=self._rebuilt,
         )
 
     def _enhanced(self, pixels: GreyArray) -> GreyArray:
         return enhance_print(pixels, self.enhance, self.ridges)
+
+    def _rebuilt(self, pixels: GreyArray) -> GreyArray:
+        return contextual_print(pixels, self.context, self.enhance, self.ridges)
 
     def enrol_file(self, path: Path, *, ppi: float | None = None) -> FingerTemplate:
         """:meth:`enrol_bytes` on a file's content."""
