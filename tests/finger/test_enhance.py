@@ -3,13 +3,9 @@ something else, and a print with few minutiae is read again once normalised."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
-from PIL import Image
 
-from mobileid.eval.finger_sensors import imitate_bytes
 from mobileid.finger.enhance import enhance_print, normalise_print
 from mobileid.finger.errors import NotAFingerprint
 from mobileid.finger.extract import find_minutiae
@@ -17,23 +13,13 @@ from mobileid.finger.load import load_fingerprint
 from mobileid.finger.quality import assess_ridges, check_fingerprint, dark_ridges
 from tests.conftest import shared_path
 from tests.finger.bank import TemplateBank
-
-
-def _db4(name: str, sensor: str) -> bytes:
-    data = shared_path("fingerprints", "FVC2002", "DB4_B", name).read_bytes()
-    return imitate_bytes(data, sensor)
-
-
-def _png(pixels: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="PNG")
-    return out.getvalue()
+from tests.finger.prints import db4_imitation, png_of
 
 
 def test_merged_ridges_pass_once_normalised(templates: TemplateBank) -> None:
     """A wet print whose ridges merged fails the plain ridge check but passes the pipeline's,
     which judges it again once normalised."""
-    data = _db4("110_4.tif", "wet")
+    data = db4_imitation("110_4.tif", "wet")
     with pytest.raises(NotAFingerprint):
         check_fingerprint(load_fingerprint(data))
     image = templates.pipeline.load_image(data, field="wet")
@@ -51,9 +37,9 @@ def test_what_is_no_print_stays_not_a_fingerprint(templates: TemplateBank, what:
         data_bytes = face.read_bytes()
     elif what == "wall":
         wall = 120 + 40 * np.sin(x / 90.0) + rng.normal(0, 12, x.shape)
-        data_bytes = _png(np.clip(wall, 0, 255).astype(np.uint8))
+        data_bytes = png_of(np.clip(wall, 0, 255).astype(np.uint8))
     else:
-        data_bytes = _png(np.full(x.shape, 120, np.uint8))
+        data_bytes = png_of(np.full(x.shape, 120, np.uint8))
     with pytest.raises(NotAFingerprint) as err:
         templates.pipeline.enrol_bytes(data_bytes, field="IMAGE")
     assert err.value.code == "not_a_fingerprint" and err.value.field == "IMAGE"
@@ -72,7 +58,7 @@ def test_a_sparse_print_is_read_again_enhanced(templates: TemplateBank) -> None:
     """A dry print with fewer minutiae than ``enhance_below`` as captured is read again on
     its normalised copy, and the template keeps the reading with more minutiae."""
     pipe = templates.pipeline
-    data = _db4("108_3.tif", "dry")
+    data = db4_imitation("108_3.tif", "dry")
     image = pipe.load_image(data)
     plain = find_minutiae(image.pixels, pipe.extractor).shape[0]
     again = find_minutiae(enhance_print(image.pixels), pipe.extractor).shape[0]
