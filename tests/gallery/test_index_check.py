@@ -17,7 +17,7 @@ from mobileid.gallery import index_check
 from mobileid.gallery.embedded import EmbeddedGallery
 from mobileid.gallery.milvus_index import MilvusVectorIndex
 from mobileid.gallery.vectors import Batch, Partition
-from tests.gallery.test_lite_files import _collection, _copy
+from tests.gallery.test_lite_files import _collection, _copy, lite_gallery
 from tests.gallery.test_sync import PID, batch, opened, unit
 
 N = 300  # more rows than the store re-ranks per search (64): a mate lost by the index is missed
@@ -31,12 +31,7 @@ SHORTLIST = 64
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A gallery of 300 subjects in SQLite whose vectors are in a Milvus Lite folder."""
-    root = tmp_path_factory.mktemp("lite-sample")
-    g = _open(root)
-    g.enrol_many("g1", [batch(VECS)], PID)
-    assert g.get(g.search("g1", VECS[MATE], PID, k=1)[0].subject_id).name == f"N{MATE}"
-    g.close()
-    return root
+    return lite_gallery(tmp_path_factory.mktemp("lite-sample"), VECS, MATE, 5.0)
 
 
 def _open(root: Path) -> EmbeddedGallery:

@@ -27,15 +27,20 @@ PART = Partition("g1", PID)
 LIMIT_S = 5.0
 
 
+def lite_gallery(root: Path, vecs: np.ndarray, mate: int, timeout: float) -> Path:
+    """``root``: a gallery of one subject per row of ``vecs`` in SQLite, whose vectors are in a
+    Milvus Lite folder, and in which ``vecs[mate]`` finds its own subject first."""
+    g = opened(root, vectors=MilvusVectorIndex(str(root / "v.db"), timeout=timeout))
+    g.enrol_many("g1", [batch(vecs)], PID)
+    assert g.get(g.search("g1", vecs[mate], PID, k=1)[0].subject_id).name == f"N{mate}"
+    g.close()
+    return root
+
+
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A gallery of 40 subjects in SQLite whose vectors are in a Milvus Lite folder."""
-    root = tmp_path_factory.mktemp("lite")
-    g = _open(root)
-    g.enrol_many("g1", [batch(VECS)], PID)
-    assert g.get(g.search("g1", VECS[7], PID, k=1)[0].subject_id).name == "N7"
-    g.close()
-    return root
+    return lite_gallery(tmp_path_factory.mktemp("lite"), VECS, 7, LIMIT_S)
 
 
 def _open(root: Path) -> EmbeddedGallery:
