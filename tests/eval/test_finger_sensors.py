@@ -57,6 +57,20 @@ def test_degraded_print_enrols_and_matches_its_finger(templates: TemplateBank, s
     assert genuine > 0.3 and genuine > impostor + 0.2, (genuine, impostor)
 
 
+def test_dry_skin_fades_to_the_plate_not_to_white() -> None:
+    """A dry finger's lost contact shows the empty plate's grey: on DB4_B's grey plate the dry
+    imitation of every 4th print keeps its polarity (the old one, fading to white, made 75 of
+    80 brighter than their plate, and they were read inverted), and its brightest grey is no
+    brighter than the capture's."""
+    from mobileid.finger.quality import dark_ridges
+
+    for i, data in enumerate(_db("DB4_B")):
+        plain = load_fingerprint(data, field=f"dry#{i}")
+        dry = load_fingerprint(imitate_bytes(data, "dry"), field=f"dry#{i}")
+        assert (dark_ridges(dry) is dry) == (dark_ridges(plain) is plain), i
+        assert np.percentile(dry.pixels, 99) <= np.percentile(plain.pixels, 99), i
+
+
 def test_a_face_is_refused_as_a_face_not_enrolled(templates: TemplateBank) -> None:
     """Relative contrast lets a face reach the ridge floors; the face guard still refuses it."""
     face = next(shared_path("faces", "face_recognition_samples").rglob("biden.jpg"))

@@ -17,6 +17,23 @@ def db4_imitation(name: str, sensor: str) -> bytes:
     return imitate_bytes(data, sensor)
 
 
+def faded_to_white(name: str) -> bytes:
+    """DB4_B's print ``name`` with its ridges thinned and broken in patches that fade to
+    white on its grey plate (the dry imitation before it faded to the plate's own grey):
+    brighter than its plate, it is read inverted, and LEADER finds few minutiae on it."""
+    from scipy import ndimage  # type: ignore[import-untyped]
+
+    from mobileid.eval.finger_sensors import _patches, _rng
+
+    data = shared_path("fingerprints", "FVC2002", "DB4_B", name).read_bytes()
+    with Image.open(io.BytesIO(data)) as img:
+        pixels = np.asarray(img.convert("L"), dtype=np.uint8)
+    g = pixels.astype(np.float32)
+    thin = ndimage.grey_dilation(g, size=(3, 3))
+    out = thin + _patches(g.shape, _rng(pixels), 0.3) * (255.0 - thin) * 0.85
+    return png_of(np.clip(np.rint(out), 0, 255).astype(np.uint8))
+
+
 def png_of(pixels: np.ndarray) -> bytes:
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, format="PNG")

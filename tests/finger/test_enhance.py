@@ -13,7 +13,7 @@ from mobileid.finger.load import load_fingerprint
 from mobileid.finger.quality import assess_ridges, check_fingerprint, dark_ridges
 from tests.conftest import shared_path
 from tests.finger.bank import TemplateBank
-from tests.finger.prints import db4_imitation, png_of
+from tests.finger.prints import db4_imitation, faded_to_white, png_of
 
 
 def test_merged_ridges_pass_once_normalised(templates: TemplateBank) -> None:
@@ -55,10 +55,10 @@ def test_a_wall_has_no_ridges_even_normalised() -> None:
 
 
 def test_a_sparse_print_is_read_again_enhanced(templates: TemplateBank) -> None:
-    """A dry print with fewer minutiae than ``enhance_below`` as captured is read again on
+    """A broken print with fewer minutiae than ``enhance_below`` as captured is read again on
     its normalised copy, and the template keeps the reading with more minutiae."""
     pipe = templates.pipeline
-    data = db4_imitation("108_3.tif", "dry")
+    data = faded_to_white("108_3.tif")
     image = pipe.load_image(data)
     plain = find_minutiae(image.pixels, pipe.extractor).shape[0]
     again = find_minutiae(enhance_print(image.pixels), pipe.extractor).shape[0]

@@ -15,7 +15,7 @@ faint          ridge contrast x0.3 on a light background (light touch, capacitiv
 dark           gain x0.45: background mid-grey, ridges near black (high-gain optical)
 inverted       polarity: light ridges on a dark background (some sensors, negative scans)
 noisy          Gaussian noise, sigma 14 grey levels
-dry            ridges thinned and broken in patches (dry skin)
+dry            ridges thinned and broken in patches, toward the plate's grey (dry skin)
 wet            ridges thickened and merged, blurred (wet skin)
 small          centre 200 x 200 px (10 x 10 mm: small-area sensors)
 crop300        centre 300 x 300 px (15 x 15 mm), grey levels unchanged: a capture area alone
@@ -76,12 +76,31 @@ def _patches(shape: tuple[int, ...], rng: np.random.Generator, share: float) -> 
     return np.clip((field - cut) / (field.std() * 0.3 + 1e-9), 0.0, 1.0).astype(np.float32)
 
 
+def _plate_level(g: F32, block: int = 16) -> float:
+    """The grey level of the empty plate: the median of the blocks without contrast (as
+    ``finger.quality.dark_ridges`` finds them). A print that fills its frame shows no plate:
+    then the level of its valleys, which do not touch the plate either (99th percentile)."""
+    rows, cols = g.shape[0] // block, g.shape[1] // block
+    blocks = g[: rows * block, : cols * block].reshape(rows, block, cols, block)
+    std = blocks.std(axis=(1, 3))
+    plate = std < max(2.0, 0.2 * float(np.percentile(std, 90))) if std.size else std
+    if std.size == 0 or plate.mean() < 0.08:
+        return float(np.percentile(g, 99))
+    return float(np.median(blocks.transpose(0, 2, 1, 3)[plate]))
+
+
 def _dry(g: F32, rng: np.random.Generator) -> F32:
+    """Dry skin touches the plate poorly: the ridges' edges and patches of ridge lose
+    contact and show what the sensor shows where nothing touches it, the empty plate's own
+    grey (white on DB1_B, mid-grey on DB4_B), never brighter: a print brighter than its
+    plate would read as inverted."""
     from scipy import ndimage
 
-    thin = ndimage.grey_dilation(g, size=(3, 3))  # dark ridges lose a pixel each side
+    plate = _plate_level(g)
+    # dark ridges lose a pixel each side, to no brighter than the plate
+    thin = np.minimum(ndimage.grey_dilation(g, size=(3, 3)), np.maximum(g, plate))
     gaps = _patches(g.shape, rng, 0.3)
-    return thin + gaps * (255.0 - thin) * 0.85
+    return thin + gaps * np.maximum(plate - thin, 0.0) * 0.85
 
 
 def _wet(g: F32, rng: np.random.Generator) -> F32:

@@ -28,7 +28,7 @@ to enrol (``ExtractParams.context_below``, measured beside it). The filter's con
 (``ContextParams``) were set by eye on a few prints (one of them DB4_B 109_4, a finger of the
 report half), not fitted to scores; on the 6 prints it rescues, measured variants did not do
 better (area from the capture alone: DB4_B wet EER 13.5% -> 13.2%, dry 10.7% -> 11.0%;
-``along`` 6 px: 15.3%, 11.2%).
+``along`` 6 px: 15.3%, 11.2%; dry: the earlier imitation, whose prints were read inverted).
 """
 
 from __future__ import annotations

@@ -66,13 +66,17 @@ class ExtractParams:
     # Fewer minutiae than this on the print as captured: LEADER reads the normalised print
     # too (finger/enhance.py) and the reading with more is kept. Measured on the DB4_B dry
     # imitation, from 8, 12 and 20: 8 (EER all 19.5%, 12: 19.5%, 20: 22.1%, none: 20.1%).
+    # That imitation faded to white and was read inverted; the one fading to the plate's
+    # grey gives no print under 8 (DB1_B, DB4_B), and no imitated print now gains from it.
     enhance_below: int = 8
     # Fewer than this after both readings: LEADER reads the print rebuilt by contextual
     # filtering too (finger/contextual.py) and the reading with more is kept. At
     # ``min_minutiae`` only prints that would be refused are read so, and every template the
     # pipeline gave before stays as it was (same pipeline id, same calibrations). Measured,
     # FTE / EER over all cross-finger impostors in %, all 10 fingers (the rescued prints are
-    # all on fingers 106-110; on fingers 101-105 no figure moves below 12):
+    # all on fingers 106-110; on fingers 101-105 no figure moves below 12; dry: the earlier
+    # imitation, fading to white and read inverted; with the plate's grey it gives no print
+    # under 5, EER 1.43%):
     #
     # ==========  ============  ============  ===========  ===========  ===========  ======
     # below       DB4_B wet     DB4_B dry     DB4_B small  DB4_B capac  DB4_B crop   DB1_B
