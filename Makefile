@@ -50,7 +50,7 @@ eval-fingers-sensors: $(STAMP)
 	for s in $(FINGER_SENSORS); do \
 	  $(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB1_B \
 	    --sensor $$s --report reports/fvc2002-db1b-$$s || exit 1; done
-	for s in capacitive dry small crop300; do \
+	for s in capacitive dry wet small crop300; do \
 	  $(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB4_B \
 	    --sensor $$s --report reports/fvc2002-db4b-$$s || exit 1; done
 

@@ -90,6 +90,13 @@ class ExtractParams:
     #
     # Above 5 the filter's pattern costs the dry prints more than it gives wet and small ones
     # (DB1_B dry at 20: 0.36% -> 0.71%), and templates would change under the same id.
+    # Measured and not adopted: reading every print of quality under 35 rebuilt too (the
+    # cut chosen on fingers 101-105, where only DB4_B wet moved, 1.09% -> 0.71%). On fingers
+    # 106-110, EER: DB4_B as captured 1.43% -> 0.62%, wet 20.5% -> 14.3%, small 7.5% -> 5.5%,
+    # capacitive 3.6% -> 2.1%, crop300 1.4% -> 0.8%, but dry 2.1% -> 2.9% (108_5: 10 -> 83
+    # minutiae, the filter's pattern on broken ridges); DB1_B and its 9 imitations unchanged
+    # (0-2 prints each rebuilt). A held-out imitation got worse, and every such template
+    # would change the pipeline id and the tables.
     context_below: int = 5
 
 
