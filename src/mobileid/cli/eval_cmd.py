@@ -87,6 +87,20 @@ def _add_accuracy_options(identify: Any, calibrate: Any) -> None:
         "for the others; band FPIR observed vs predicted with 95%% upper bounds (default 0)",
     )
     identify.add_argument("--seed", type=int, default=1, help="seed of the splits (default 1)")
+    identify.add_argument(
+        "--cohort-norm",
+        metavar="K,A,B",
+        help="with --splits: score s - A*m(probe) - B*m(gallery), m = mean of a face's K best "
+        "scores against a cohort drawn from each split's development people (half of them; "
+        "the other half calibrates), e.g. 10,0.5,0",
+    )
+    identify.add_argument(
+        "--cohort-source",
+        choices=("real", "blend", "gaussian"),
+        default="real",
+        help="the cohort's faces: the development faces, blends of two development people, "
+        "or draws from a normal fitted on them (default real)",
+    )
     for p, default in ((identify, 100), (calibrate, RESAMPLES)):
         p.add_argument(
             "--resamples",
@@ -188,6 +202,7 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.eval.faces import identify
     from mobileid.service.context import open_context
 
+    prepare = _cohort_prepare(args)  # a bad option is refused before any image is read
     data = _embed(args, settings)
     try:
         cal = open_context(settings).calibration
@@ -202,11 +217,17 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
 
         bands = (b.strong_fmr, b.possible_fmr)
         metrics["identity_disjoint"] = split_report(
-            data, bands, args.splits, args.seed, args.resamples or None
+            data, bands, args.splits, args.seed, args.resamples or None, prepare
         )
-        metrics["identity_disjoint"]["quality_strata"] = split_strata(
-            data, bands, splits=args.splits, seed=args.seed, resamples=args.resamples or None
-        )
+        if prepare is None:  # the strata check runs on plain scores only
+            metrics["identity_disjoint"]["quality_strata"] = split_strata(
+                data, bands, splits=args.splits, seed=args.seed, resamples=args.resamples or None
+            )
+        else:
+            from mobileid.face.cohort import CohortNorm
+
+            metrics["identity_disjoint"]["scoring"] = CohortNorm.parse(args.cohort_norm).label
+            metrics["identity_disjoint"]["cohort_source"] = args.cohort_source
     _emit(
         args,
         settings,
@@ -217,6 +238,23 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
         thresholds=metrics.get("band_thresholds"),
     )
     return 0
+
+
+def _cohort_prepare(args: argparse.Namespace) -> Any:
+    """The split preparation ``--cohort-norm`` asks for; None without it."""
+    if not args.cohort_norm:
+        return None
+    from mobileid.errors import InvalidArgument
+    from mobileid.eval.cohort_eval import cohort_prepare
+    from mobileid.face.cohort import CohortNorm
+
+    if not args.splits:
+        raise InvalidArgument(
+            "cohort_norm: expected --splits K as well (the cohort comes from each split's "
+            "development people), got no --splits",
+            field="cohort_norm",
+        )
+    return cohort_prepare(CohortNorm.parse(args.cohort_norm), args.cohort_source)
 
 
 def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
