@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mobileid.config import Settings
 from mobileid.errors import InvalidArgument
 from mobileid.eval.cohort_eval import build_cohort, cohort_prepare, with_offsets
 from mobileid.eval.faces import EmbeddedSet, calibrate, identify
 from mobileid.eval.splits import identity_splits, split_identify, subset
-from mobileid.face.cohort import CohortNorm, cohort_terms, normalise
+from mobileid.face.cohort import SHIPPED, CohortNorm, cohort_terms, normalise
+from mobileid.service.face_scoring import load_face_scoring
 from tests.conftest import cli_json
 
 
@@ -48,16 +50,17 @@ def test_terms_are_the_mean_of_the_best_cohort_scores(sample: EmbeddedSet) -> No
 
 
 def test_cohort_calibration_and_tested_people_never_meet(sample: EmbeddedSet) -> None:
-    """In each split the cohort comes from half of the development people and the calibration
-    from the other half; the tested people are in neither, and every cohort kind is made."""
+    """In each split the development people with one image make the cohort and the others
+    calibrate; the tested people are in neither, and every cohort kind is made."""
     dev_mask = identity_splits(sample.identity, 1, seed=3)[0]
     dev = subset(sample, np.flatnonzero(dev_mask))
     test = subset(sample, np.flatnonzero(~dev_mask))
     calib, tested = cohort_prepare(CohortNorm(3, 0.5, 0.0), "real")(dev, test)
-    in_cohort = identity_splits(dev.identity, 1, seed=20260)[0]
-    cohort_names = {dev.names[k] for k in np.unique(dev.identity[in_cohort])}
-    assert cohort_names and not cohort_names & set(calib.names)
-    assert not (cohort_names | set(calib.names)) & set(tested.names)
+    counts = np.bincount(dev.identity)
+    singles = {dev.names[k] for k in np.flatnonzero(counts == 1)}
+    assert singles and not singles & set(calib.names)
+    assert set(calib.names) == {dev.names[k] for k in np.flatnonzero(counts > 1)}
+    assert not (singles | set(calib.names)) & set(tested.names)
     assert calib.offsets is not None and np.all(calib.offsets[1] == 0)
     for source in ("real", "blend", "gaussian"):
         c = build_cohort(dev, source)
@@ -65,6 +68,24 @@ def test_cohort_calibration_and_tested_people_never_meet(sample: EmbeddedSet) ->
         assert np.linalg.norm(c, axis=1) == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(InvalidArgument, match="cohort_source"):
         build_cohort(dev, "celebrities")
+
+
+def test_the_shipped_cohort_pushes_a_hub_probe_down(sample: EmbeddedSet) -> None:
+    """With the shipped cohort (lfw-dev's one-image people), a probe that resembles the whole
+    cohort (their mean face) loses more than any real face, so at the same raw cosine
+    against a gallery face it scores lower; a cohort face is not normalised against itself."""
+    scoring = load_face_scoring(Settings(), sample.pipeline_id)
+    assert scoring.norm == SHIPPED and scoring.cohort is not None
+    hub = scoring.cohort.mean(axis=0)
+    hub /= np.linalg.norm(hub)
+    probe_loss, gallery_loss = scoring.offsets(np.vstack([hub, sample.vectors[sample.ok]]))
+    assert probe_loss[0] > probe_loss[1:].max() and np.all(gallery_loss == 0)
+    raw = 0.9
+    assert raw - probe_loss[0] < raw - probe_loss[1:].min()
+    own = scoring.cohort[:3]
+    kept = scoring.terms(own)
+    left = scoring.terms(own, leave_out_self=True)
+    assert np.all(left < kept)
 
 
 def test_probe_side_normalisation_keeps_every_ranking(sample: EmbeddedSet) -> None:

@@ -54,6 +54,14 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "--out", type=Path, help="where to write it (default: DATA_DIR/calibration/face.json)"
     )
     c.add_argument(
+        "--cohort-out",
+        type=Path,
+        metavar="FILE",
+        help="where to write the cohort the scores are normalised against: the faces of half "
+        "of the root's people, chosen at random; the other half calibrates "
+        "(default: DATA_DIR/calibration/face-cohort.npz)",
+    )
+    c.add_argument(
         "--strata-out",
         type=Path,
         metavar="FILE",
@@ -91,8 +99,8 @@ def _add_accuracy_options(identify: Any, calibrate: Any) -> None:
         "--cohort-norm",
         metavar="K,A,B",
         help="with --splits: score s - A*m(probe) - B*m(gallery), m = mean of a face's K best "
-        "scores against a cohort drawn from each split's development people (half of them; "
-        "the other half calibrates), e.g. 10,0.5,0",
+        "scores against a cohort of each split's development people with one image (the "
+        "others calibrate); the shipped scoring is 10,0.5,0",
     )
     identify.add_argument(
         "--cohort-source",
@@ -167,8 +175,11 @@ def _thresholds(settings: Settings) -> dict[str, float] | None:
     from mobileid.service.context import open_context
 
     try:
-        cal = open_context(settings).calibration
+        ctx = open_context(settings)
+        cal = ctx.calibration
     except PipelineMismatch:
+        return None
+    if ctx.face_scoring.norm is not None:  # the table's scores are not the pairs' cosines
         return None
     b = settings.bands
     return {"strong": cal.threshold(b.strong_fmr), "possible": cal.threshold(b.possible_fmr)}
@@ -198,6 +209,8 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _identify(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
     from mobileid.errors import PipelineMismatch
     from mobileid.eval.faces import identify
     from mobileid.service.context import open_context
@@ -205,11 +218,17 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
     prepare = _cohort_prepare(args)  # a bad option is refused before any image is read
     data = _embed(args, settings)
     try:
-        cal = open_context(settings).calibration
+        ctx = open_context(settings)
+        cal = ctx.calibration
+        # scored as the service scores; a searched face that is itself in the cohort (the
+        # shipped cohort is lfw-dev's one-image people) is not normalised against itself
+        offsets = ctx.face_scoring.offsets(data.vectors, leave_out_self=True)
+        insample = replace(data, offsets=offsets)
     except PipelineMismatch:
-        cal = None
+        cal, insample = None, data
     b = settings.bands
-    metrics, ident = identify(data, cal, (b.strong_fmr, b.possible_fmr))
+    metrics, ident = identify(insample, cal, (b.strong_fmr, b.possible_fmr))
+    metrics["scoring"] = ctx.face_scoring.label if cal is not None else None
     metrics["root"] = str(args.root)
     if args.splits:
         from mobileid.eval.face_strata import split_strata
@@ -242,39 +261,46 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cohort_prepare(args: argparse.Namespace) -> Any:
     """The split preparation ``--cohort-norm`` asks for; None without it."""
-    if not args.cohort_norm:
-        return None
-    from mobileid.errors import InvalidArgument
-    from mobileid.eval.cohort_eval import cohort_prepare
-    from mobileid.face.cohort import CohortNorm
+    from mobileid.eval.cohort_eval import option_prepare
 
-    if not args.splits:
-        raise InvalidArgument(
-            "cohort_norm: expected --splits K as well (the cohort comes from each split's "
-            "development people), got no --splits",
-            field="cohort_norm",
-        )
-    return cohort_prepare(CohortNorm.parse(args.cohort_norm), args.cohort_source)
+    return option_prepare(args.cohort_norm, args.cohort_source, args.splits)
 
 
 def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    from mobileid.eval.cohort_eval import shipped_cohort
     from mobileid.eval.face_strata import calibrate_strata
     from mobileid.eval.faces import calibrate
     from mobileid.service.context import local_face_calibration, local_face_strata
+    from mobileid.service.face_scoring import local_face_cohort
 
     data = _embed(args, settings)
-    dataset = f"{args.root.name}: all impostor pairs ({len(data.paths)} images)"
-    cal = calibrate(data, dataset, resamples=args.resamples or None)
-    strata = calibrate_strata(data, dataset, resamples=args.resamples or None)
+    scoring, calib = shipped_cohort(data, args.root.name)
+    dataset = (
+        f"{args.root.name}: all impostor pairs of the people outside the cohort "
+        f"({len(calib.paths)} images)"
+    )
+    cal = replace(
+        calibrate(calib, dataset, resamples=args.resamples or None), scoring=scoring.label
+    )
+    strata = calibrate_strata(calib, dataset, resamples=args.resamples or None)
+    strata = replace(
+        strata, tables=tuple((n, replace(t, scoring=scoring.label)) for n, t in strata.tables)
+    )
     out = args.out or local_face_calibration(settings)
     strata_out = args.strata_out or local_face_strata(settings)
+    cohort_out = args.cohort_out or local_face_cohort(settings)
     for path, table in ((out, cal), (strata_out, strata)):
         path.parent.mkdir(parents=True, exist_ok=True)
         table.save(path)
+    scoring.save(cohort_out)
     b = settings.bands
     summary = {
         "calibration": str(out),
         "strata": str(strata_out),
+        "cohort": str(cohort_out),
+        "scoring": scoring.label,
         "pipeline_id": cal.matcher,
         "impostor_comparisons": cal.impostor_count,
         "genuine_comparisons": cal.genuine_count,

@@ -10,8 +10,11 @@ score. One function serves the evaluation and the search, so both score alike.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -62,9 +65,16 @@ class CohortNorm:
         return cls(k, a, b)
 
 
-def cohort_terms(vectors: npt.ArrayLike, cohort: npt.ArrayLike, top_k: int) -> FloatArray:
+SAME_FACE = 0.99999  # a cosine this high is the same image (a cohort face scored with itself)
+
+
+def cohort_terms(
+    vectors: npt.ArrayLike, cohort: npt.ArrayLike, top_k: int, *, leave_out_self: bool = False
+) -> FloatArray:
     """Per row of ``vectors`` (unit rows), the mean of its ``top_k`` highest scores against
-    ``cohort`` (unit rows, faces of people who are neither enrolled nor searched for)."""
+    ``cohort`` (unit rows, faces of people who are neither enrolled nor searched for). With
+    ``leave_out_self``, a cohort face that is the vector's own image is not counted (an
+    evaluation that searches for the cohort's own people)."""
     v = np.asarray(vectors, dtype=np.float32)
     c = np.asarray(cohort, dtype=np.float32)
     if c.ndim != 2 or c.shape[0] < top_k:
@@ -73,6 +83,8 @@ def cohort_terms(vectors: npt.ArrayLike, cohort: npt.ArrayLike, top_k: int) -> F
     out = np.empty(v.shape[0], dtype=np.float64)
     for start in range(0, v.shape[0], _CHUNK):
         s = (v[start : start + _CHUNK] @ c.T).astype(np.float64)
+        if leave_out_self:
+            s[s > SAME_FACE] = -np.inf
         top = -np.partition(-s, top_k - 1, axis=1)[:, :top_k]
         out[start : start + _CHUNK] = top.mean(axis=1)
     return out
@@ -88,3 +100,77 @@ def normalise(
         - norm.probe_weight * np.asarray(probe_term)
         - norm.gallery_weight * np.asarray(gallery_term)
     )
+
+
+SHIPPED = CohortNorm(top_k=10, probe_weight=0.5, gallery_weight=0.0)  # README, "Cohort"
+PLAIN = "plain"  # plain cosine: what a calibration without a scoring label was measured on
+_FORMAT = "mobileid.face-cohort/1"
+
+
+@dataclass(frozen=True, eq=False)
+class FaceScoring:
+    """How one face pipeline's scores are made: plain cosine (``norm`` None), or normalised
+    against ``cohort``. ``label`` names it; a calibration table carries the label it was
+    measured with, so that a table and a scoring that disagree are never mixed."""
+
+    pipeline_id: str
+    norm: CohortNorm | None = None
+    cohort: npt.NDArray[np.float32] | None = None  # M×128 unit rows
+    source: str = ""  # where the cohort's faces come from
+
+    @property
+    def label(self) -> str:
+        if self.norm is None or self.cohort is None:
+            return PLAIN
+        digest = hashlib.sha256(np.ascontiguousarray(self.cohort).tobytes()).hexdigest()[:12]
+        return f"{self.norm.label} cohort {digest}"
+
+    def terms(self, vectors: npt.ArrayLike, *, leave_out_self: bool = False) -> FloatArray:
+        """Each face's cohort term (zeros for plain cosine)."""
+        v = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        if self.norm is None or self.cohort is None:
+            return np.zeros(v.shape[0])
+        return cohort_terms(v, self.cohort, self.norm.top_k, leave_out_self=leave_out_self)
+
+    def offsets(
+        self, vectors: npt.ArrayLike, *, leave_out_self: bool = False
+    ) -> tuple[FloatArray, FloatArray]:
+        """What each face's scores lose as the probe, and as the gallery face."""
+        t = self.terms(vectors, leave_out_self=leave_out_self)
+        a, b = (
+            (0.0, 0.0) if self.norm is None else (self.norm.probe_weight, self.norm.gallery_weight)
+        )
+        return a * t, b * t
+
+    def save(self, path: Path) -> None:
+        if self.norm is None or self.cohort is None:
+            raise InvalidArgument(
+                "cohort: expected a cohort to save, got plain cosine", field="cohort"
+            )
+        meta = {
+            "format": _FORMAT,
+            "pipeline_id": self.pipeline_id,
+            "top_k": self.norm.top_k,
+            "probe_weight": self.norm.probe_weight,
+            "gallery_weight": self.norm.gallery_weight,
+            "source": self.source,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as f:
+            np.savez_compressed(f, vectors=self.cohort.astype(np.float32), meta=json.dumps(meta))
+
+    @classmethod
+    def load(cls, path: Path) -> FaceScoring:
+        """Read a cohort file written by :meth:`save`; anything else is refused, naming it."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                vectors = np.asarray(z["vectors"], dtype=np.float32)
+            if meta.get("format") != _FORMAT:
+                raise ValueError(f"format {meta.get('format')!r}")
+            norm = CohortNorm(int(meta["top_k"]), meta["probe_weight"], meta["gallery_weight"])
+            return cls(str(meta["pipeline_id"]), norm, vectors, str(meta.get("source", "")))
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise InvalidArgument(
+                f"cohort: expected a {_FORMAT} file at {path}, got {exc}", field="cohort"
+            ) from None
