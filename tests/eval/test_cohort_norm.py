@@ -14,7 +14,7 @@ from mobileid.errors import InvalidArgument
 from mobileid.eval.cohort_eval import build_cohort, cohort_prepare, with_offsets
 from mobileid.eval.faces import EmbeddedSet, calibrate, identify
 from mobileid.eval.splits import identity_splits, split_identify, subset
-from mobileid.face.cohort import SHIPPED, CohortNorm, cohort_terms, normalise
+from mobileid.face.cohort import SHIPPED, CohortNorm, FaceScoring, cohort_terms
 from mobileid.service.face_scoring import load_face_scoring
 from tests.conftest import cli_json
 
@@ -30,11 +30,11 @@ def test_a_face_like_the_whole_cohort_pays_for_it(sample: EmbeddedSet) -> None:
     hub /= np.linalg.norm(hub)
     terms = cohort_terms(np.vstack([hub, others]), cohort, top_k=5)
     assert terms[0] > terms[1:].max()
-    norm = CohortNorm(5, 0.5, 0.5)
-    probe_term = terms[1]
-    plain = int(np.argmin(terms[1:])) + 1
-    hub_score, plain_score = normalise(0.93, probe_term, terms[[0, plain]], norm)
-    assert hub_score < plain_score - 0.5 * (terms[0] - terms[plain]) + 1e-12
+    scoring = FaceScoring(sample.pipeline_id, CohortNorm(5, 0.0, 0.5), cohort)
+    probe_loss, gallery_loss = scoring.offsets(np.vstack([hub, others]))
+    assert np.all(probe_loss == 0) and gallery_loss == pytest.approx(0.5 * terms)
+    # the same raw cosine against the same probe: the hub scores lower than every real face
+    assert 0.93 - gallery_loss[0] < (0.93 - gallery_loss[1:]).min()
 
 
 def test_terms_are_the_mean_of_the_best_cohort_scores(sample: EmbeddedSet) -> None:

@@ -5,7 +5,10 @@ that resembles many people. Each face's *cohort term* ``m`` is the mean of its `
 highest cosine scores against a fixed cohort of other faces, and a comparison's normalised
 score is ``s - probe_weight * m(probe) - gallery_weight * m(gallery)``: a face that resembles
 the whole cohort pays for it in every comparison, a face that resembles no one keeps its raw
-score. One function serves the evaluation and the search, so both score alike.
+score. One :class:`FaceScoring` serves the evaluation and the search, so both score alike.
+The shipped scoring (:data:`SHIPPED`) normalises the probe side only: every score of a search
+shifts alike, so no ranking changes, and the gallery side was measured to concentrate false
+candidates on a few faces (README, "Cohort normalisation").
 """
 
 from __future__ import annotations
@@ -88,18 +91,6 @@ def cohort_terms(
         top = -np.partition(-s, top_k - 1, axis=1)[:, :top_k]
         out[start : start + _CHUNK] = top.mean(axis=1)
     return out
-
-
-def normalise(
-    raw: npt.ArrayLike, probe_term: npt.ArrayLike, gallery_term: npt.ArrayLike, norm: CohortNorm
-) -> FloatArray:
-    """The normalised score(s): ``raw - a * probe_term - b * gallery_term`` (broadcasting)."""
-    r = np.asarray(raw, dtype=np.float64)
-    return (
-        r
-        - norm.probe_weight * np.asarray(probe_term)
-        - norm.gallery_weight * np.asarray(gallery_term)
-    )
 
 
 SHIPPED = CohortNorm(top_k=10, probe_weight=0.5, gallery_weight=0.0)  # README, "Cohort"
