@@ -39,7 +39,10 @@ lint: $(STAMP)
 
 eval: $(STAMP)
 	$(PY) -m mobileid.cli.main eval faces verify --root $(SHARED)/faces/lfw-dev --splits 10 --report reports/lfw-verify
-	$(PY) -m mobileid.cli.main eval faces identify --root $(SHARED)/faces/lfw-dev --splits 20 --seed 1 --report reports/lfw-identify
+	$(PY) -m mobileid.cli.main eval faces identify --root $(SHARED)/faces/lfw-dev --splits 20 --seed 1 \
+	  --cohort-norm 10,0.5,0 --report reports/lfw-identify
+	$(PY) -m mobileid.cli.main eval faces identify --root $(SHARED)/faces/lfw-dev --splits 10 --seed 1 \
+	  --report reports/lfw-identify-plain
 	$(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB1_B --report reports/fvc2002-db1b
 	$(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB4_B --report reports/fvc2002-db4b
 	$(MAKE) eval-fingers-sensors eval-fingers-strata eval-fingers-contactless
@@ -73,10 +76,12 @@ eval-fingers-contactless: $(STAMP)
 # Rebuild the shipped face calibrations, pooled and per quality stratum, for both profiles.
 calibrate-faces: $(STAMP)
 	$(PY) -m mobileid.cli.main eval faces calibrate --root $(SHARED)/faces/lfw-dev \
-	  --out src/mobileid/face/calibration.json --strata-out src/mobileid/face/strata.json
+	  --out src/mobileid/face/calibration.json --strata-out src/mobileid/face/strata.json \
+	  --cohort-out src/mobileid/face/cohort.npz
 	MOBILEID_FACE_FLIP_AVERAGE=false $(PY) -m mobileid.cli.main eval faces calibrate \
 	  --root $(SHARED)/faces/lfw-dev --out src/mobileid/face/calibration-noflip.json \
-	  --strata-out src/mobileid/face/strata-noflip.json
+	  --strata-out src/mobileid/face/strata-noflip.json \
+	  --cohort-out src/mobileid/face/cohort-noflip.npz
 
 # Rebuild the shipped finger calibrations (after any change of the finger pipeline id).
 calibrate-fingers: $(STAMP)

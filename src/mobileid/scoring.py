@@ -46,6 +46,9 @@ class Calibration:
     fmrs: tuple[float, ...]
     impostor_count: int
     genuine_count: int
+    # which scores the table was measured on: "plain" (the matcher's own similarity) or a
+    # normalisation's label (mobileid.face.cohort); a table is only read for its own scoring
+    scoring: str = "plain"
 
     def __post_init__(self) -> None:
         _check_table(self.scores, self.fmrs, self.impostor_count, self.genuine_count)
@@ -116,6 +119,7 @@ class Calibration:
             "genuine_count": self.genuine_count,
             "scores": list(self.scores),
             "fmrs": list(self.fmrs),
+            **({"scoring": self.scoring} if self.scoring != "plain" else {}),
         }
 
     @classmethod
@@ -134,6 +138,7 @@ class Calibration:
                 fmrs=tuple(float(x) for x in data["fmrs"]),
                 impostor_count=int(data["impostor_count"]),
                 genuine_count=int(data["genuine_count"]),
+                scoring=str(data.get("scoring", "plain")),
             )
         except KeyError as e:
             raise InvalidArgument(

@@ -13,7 +13,7 @@ FACE_KEYS = {
     "search_id", "purpose", "legal_authority", "case_number", "training", "candidates",
     "pipeline_id", "notice", "galleries", "gallery_sizes", "thresholds", "fmr_bounds",
     "expected_false_candidates", "faces_seen", "face_rule", "quality", "calibration",
-    "calibration_stratum",
+    "calibration_stratum", "scoring",
 }  # fmt: skip
 CANDIDATE_KEYS = {
     "subject_id", "name", "gallery", "score", "fmr", "band", "pipeline_id", "source", "rank",
@@ -44,6 +44,7 @@ def test_an_officer_finds_the_right_candidate_with_photo_url_and_records(
     body = answer.json()
     assert set(body) == FACE_KEYS and body["case_number"] == "CASE-S1"
     assert body["calibration_stratum"] in ("good", "poor")
+    assert body["scoring"].startswith("cohort-norm top10 probe0.5 gallery0 cohort ")
     best = body["candidates"][0]
     assert set(best) == CANDIDATE_KEYS
     assert best["name"] == "Bill Clinton" and best["band"] == "strong" and best["rank"] == 1

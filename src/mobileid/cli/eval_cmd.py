@@ -54,6 +54,14 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "--out", type=Path, help="where to write it (default: DATA_DIR/calibration/face.json)"
     )
     c.add_argument(
+        "--cohort-out",
+        type=Path,
+        metavar="FILE",
+        help="where to write the cohort the scores are normalised against: the faces of half "
+        "of the root's people, chosen at random; the other half calibrates "
+        "(default: DATA_DIR/calibration/face-cohort.npz)",
+    )
+    c.add_argument(
         "--strata-out",
         type=Path,
         metavar="FILE",
@@ -87,6 +95,20 @@ def _add_accuracy_options(identify: Any, calibrate: Any) -> None:
         "for the others; band FPIR observed vs predicted with 95%% upper bounds (default 0)",
     )
     identify.add_argument("--seed", type=int, default=1, help="seed of the splits (default 1)")
+    identify.add_argument(
+        "--cohort-norm",
+        metavar="K,A,B",
+        help="with --splits: score s - A*m(probe) - B*m(gallery), m = mean of a face's K best "
+        "scores against a cohort of each split's development people with one image (the "
+        "others calibrate); the shipped scoring is 10,0.5,0",
+    )
+    identify.add_argument(
+        "--cohort-source",
+        choices=("real", "blend", "gaussian"),
+        default="real",
+        help="the cohort's faces: the development faces, blends of two development people, "
+        "or draws from a normal fitted on them (default real)",
+    )
     for p, default in ((identify, 100), (calibrate, RESAMPLES)):
         p.add_argument(
             "--resamples",
@@ -153,8 +175,11 @@ def _thresholds(settings: Settings) -> dict[str, float] | None:
     from mobileid.service.context import open_context
 
     try:
-        cal = open_context(settings).calibration
+        ctx = open_context(settings)
+        cal = ctx.calibration
     except PipelineMismatch:
+        return None
+    if ctx.face_scoring.norm is not None:  # the table's scores are not the pairs' cosines
         return None
     b = settings.bands
     return {"strong": cal.threshold(b.strong_fmr), "possible": cal.threshold(b.possible_fmr)}
@@ -184,17 +209,26 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _identify(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
     from mobileid.errors import PipelineMismatch
     from mobileid.eval.faces import identify
     from mobileid.service.context import open_context
 
+    prepare = _cohort_prepare(args)  # a bad option is refused before any image is read
     data = _embed(args, settings)
     try:
-        cal = open_context(settings).calibration
+        ctx = open_context(settings)
+        cal = ctx.calibration
+        # scored as the service scores; a searched face that is itself in the cohort (the
+        # shipped cohort is lfw-dev's one-image people) is not normalised against itself
+        offsets = ctx.face_scoring.offsets(data.vectors, leave_out_self=True)
+        insample = replace(data, offsets=offsets)
     except PipelineMismatch:
-        cal = None
+        cal, insample = None, data
     b = settings.bands
-    metrics, ident = identify(data, cal, (b.strong_fmr, b.possible_fmr))
+    metrics, ident = identify(insample, cal, (b.strong_fmr, b.possible_fmr))
+    metrics["scoring"] = ctx.face_scoring.label if cal is not None else None
     metrics["root"] = str(args.root)
     if args.splits:
         from mobileid.eval.face_strata import split_strata
@@ -202,11 +236,17 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
 
         bands = (b.strong_fmr, b.possible_fmr)
         metrics["identity_disjoint"] = split_report(
-            data, bands, args.splits, args.seed, args.resamples or None
+            data, bands, args.splits, args.seed, args.resamples or None, prepare
         )
-        metrics["identity_disjoint"]["quality_strata"] = split_strata(
-            data, bands, splits=args.splits, seed=args.seed, resamples=args.resamples or None
-        )
+        if prepare is None:  # the strata check runs on plain scores only
+            metrics["identity_disjoint"]["quality_strata"] = split_strata(
+                data, bands, splits=args.splits, seed=args.seed, resamples=args.resamples or None
+            )
+        else:
+            from mobileid.face.cohort import CohortNorm
+
+            metrics["identity_disjoint"]["scoring"] = CohortNorm.parse(args.cohort_norm).label
+            metrics["identity_disjoint"]["cohort_source"] = args.cohort_source
     _emit(
         args,
         settings,
@@ -219,24 +259,48 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cohort_prepare(args: argparse.Namespace) -> Any:
+    """The split preparation ``--cohort-norm`` asks for; None without it."""
+    from mobileid.eval.cohort_eval import option_prepare
+
+    return option_prepare(args.cohort_norm, args.cohort_source, args.splits)
+
+
 def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    from mobileid.eval.cohort_eval import shipped_cohort
     from mobileid.eval.face_strata import calibrate_strata
     from mobileid.eval.faces import calibrate
     from mobileid.service.context import local_face_calibration, local_face_strata
+    from mobileid.service.face_scoring import local_face_cohort
 
     data = _embed(args, settings)
-    dataset = f"{args.root.name}: all impostor pairs ({len(data.paths)} images)"
-    cal = calibrate(data, dataset, resamples=args.resamples or None)
-    strata = calibrate_strata(data, dataset, resamples=args.resamples or None)
+    scoring, calib = shipped_cohort(data, args.root.name)
+    dataset = (
+        f"{args.root.name}: all impostor pairs of the people outside the cohort "
+        f"({len(calib.paths)} images)"
+    )
+    cal = replace(
+        calibrate(calib, dataset, resamples=args.resamples or None), scoring=scoring.label
+    )
+    strata = calibrate_strata(calib, dataset, resamples=args.resamples or None)
+    strata = replace(
+        strata, tables=tuple((n, replace(t, scoring=scoring.label)) for n, t in strata.tables)
+    )
     out = args.out or local_face_calibration(settings)
     strata_out = args.strata_out or local_face_strata(settings)
+    cohort_out = args.cohort_out or local_face_cohort(settings)
     for path, table in ((out, cal), (strata_out, strata)):
         path.parent.mkdir(parents=True, exist_ok=True)
         table.save(path)
+    scoring.save(cohort_out)
     b = settings.bands
     summary = {
         "calibration": str(out),
         "strata": str(strata_out),
+        "cohort": str(cohort_out),
+        "scoring": scoring.label,
         "pipeline_id": cal.matcher,
         "impostor_comparisons": cal.impostor_count,
         "genuine_comparisons": cal.genuine_count,

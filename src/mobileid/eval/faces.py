@@ -44,6 +44,9 @@ class EmbeddedSet:
     failures: dict[str, int]  # error code -> count
     pipeline_id: str
     qualities: tuple[Quality | None, ...] = ()  # per image; None where it was not measured
+    # cohort normalisation (mobileid.face.cohort), already weighted: what each image's score
+    # loses when it is the probe, and when it is the gallery face; None: plain cosine
+    offsets: tuple[FloatArray, FloatArray] | None = None
 
     @property
     def fte_rate(self) -> float:
@@ -53,8 +56,20 @@ class EmbeddedSet:
         """Similarity of image pairs (a[i], b[i]); -inf where either failed to enrol."""
         ia, ib = np.asarray(a), np.asarray(b)
         s = np.einsum("ij,ij->i", self.vectors[ia], self.vectors[ib]).astype(np.float64)
+        if self.offsets is not None:
+            s -= self.offsets[0][ia] + self.offsets[1][ib]
         s[~(self.ok[ia] & self.ok[ib])] = -np.inf
         return s
+
+    def search_scores(self, probes: npt.ArrayLike, gallery: npt.ArrayLike) -> FloatArray:
+        """Probes × gallery similarity; -inf where either failed to enrol."""
+        p, g = np.asarray(probes), np.asarray(gallery)
+        sim = (self.vectors[p] @ self.vectors[g].T).astype(np.float64)
+        if self.offsets is not None:
+            sim -= self.offsets[0][p][:, None] + self.offsets[1][g][None, :]
+        sim[~self.ok[p], :] = -np.inf
+        sim[:, ~self.ok[g]] = -np.inf
+        return sim
 
 
 def embed_root(root: Path, settings: Settings, progress: Progress | None = None) -> EmbeddedSet:
@@ -232,9 +247,7 @@ def identify(
 ) -> tuple[dict, m.IdentificationMetrics]:
     """Open-set 1:N metrics, with the honesty check of the calibrated bands."""
     gallery, probes, mate = open_set_split(data.identity)
-    sim = (data.vectors[probes] @ data.vectors[gallery].T).astype(np.float64)
-    sim[~data.ok[probes], :] = -np.inf
-    sim[:, ~data.ok[gallery]] = -np.inf
+    sim = data.search_scores(probes, gallery)
     ident = m.identification_metrics(sim, mate, fpir_points=(0.01, 0.001), max_rank=20)
     out: dict = {
         "rank1": ident.rank1,
@@ -256,6 +269,12 @@ def identify(
         lines.update(out["band_thresholds"])
     names = [data.names[int(data.identity[g])] for g in gallery]
     out["false_candidates_by_subject"] = false_candidates_by_subject(sim, mate, names, lines)
+    # the same count over the searches for people who are not enrolled only: what a stranger's
+    # search lists (the count above also holds the other people listed beside a found mate)
+    strangers = mate < 0
+    out["false_candidates_nonmated"] = false_candidates_by_subject(
+        sim[strangers], mate[strangers], names, lines
+    )
     return out, ident
 
 

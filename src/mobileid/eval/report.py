@@ -217,11 +217,22 @@ def _cell(value: Any) -> str:
     return html.escape("n/a" if value is None else str(value))
 
 
+_BY_SUBJECT = {
+    "false_candidates_by_subject": "all searches",
+    "false_candidates_nonmated": "searches for people who are not enrolled",
+}
+
+
 def _worst_subjects(metrics: dict[str, Any]) -> str:
-    """One table per threshold of the gallery subjects that drew the most false candidates."""
+    """One table per threshold of the gallery subjects that drew the most false candidates,
+    over all searches and over the searches for people who are not enrolled."""
+    return "".join(_worst_subjects_of(metrics.get(k) or {}, w) for k, w in _BY_SUBJECT.items())
+
+
+def _worst_subjects_of(counts: dict[str, Any], searches: str) -> str:
     esc = html.escape
     parts = []
-    for label, got in (metrics.get("false_candidates_by_subject") or {}).items():
+    for label, got in counts.items():
         rows = "".join(
             f"<tr><td>{esc(str(w['subject']))}</td><td>{w['false_candidates']}</td>"
             f"<td>{_cell(w['rate'])}</td></tr>"
@@ -237,9 +248,9 @@ def _worst_subjects(metrics: dict[str, Any]) -> str:
     if not parts:
         return ""
     return (
-        "<h2>Gallery subjects that attract false candidates</h2>\n<p>A false candidate is a "
-        "search for someone else that scores at or above the threshold against the subject, at "
-        "any rank.</p>\n" + "\n".join(parts)
+        f"<h2>Gallery subjects that attract false candidates: {esc(searches)}</h2>\n<p>A "
+        "false candidate is a search for someone else that scores at or above the threshold "
+        "against the subject, at any rank.</p>\n" + "\n".join(parts)
     )
 
 
@@ -251,7 +262,7 @@ def _html(
     images: list[tuple[str, str]],
 ) -> str:
     esc = html.escape
-    shown = {k: v for k, v in metrics.items() if k != "false_candidates_by_subject"}
+    shown = {k: v for k, v in metrics.items() if k not in _BY_SUBJECT}
     rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{_cell(v)}</td></tr>" for k, v in _flatten(shown))
     band_rows = "\n".join(
         f"<tr><th>{esc(k)}</th><td>{_cell(v)}</td></tr>" for k, v in sorted(lines.items())

@@ -28,6 +28,9 @@ from mobileid.scoring import Calibration
 
 BANDS = ("strong", "possible")
 Calibrate = Callable[[EmbeddedSet], Calibration]
+# what is learned on a split's development half and applied to both halves before the
+# calibration and the search (the cohort normalisation); returns (dev, test)
+Prepare = Callable[[EmbeddedSet, EmbeddedSet], tuple[EmbeddedSet, EmbeddedSet]]
 
 
 def clopper_pearson_upper(events: int, trials: int, confidence: float = 0.95) -> float:
@@ -48,6 +51,9 @@ def subset(data: EmbeddedSet, images: npt.NDArray[np.int64]) -> EmbeddedSet:
         vectors=data.vectors[images],
         ok=data.ok[images],
         qualities=tuple(data.qualities[i] for i in images) if data.qualities else (),
+        offsets=None
+        if data.offsets is None
+        else (data.offsets[0][images], data.offsets[1][images]),
     )
 
 
@@ -85,12 +91,15 @@ def split_identify(
     splits: int,
     seed: int,
     dev_fraction: float = 0.5,
+    prepare: Prepare | None = None,
 ) -> dict:
     """Run ``splits`` identity-disjoint splits and aggregate them (module docstring)."""
     runs = []
     for in_dev in identity_splits(data.identity, splits, seed, dev_fraction):
         dev = subset(data, np.flatnonzero(in_dev))
         test = subset(data, np.flatnonzero(~in_dev))
+        if prepare is not None:
+            dev, test = prepare(dev, test)
         runs.append(_one_split(dev, test, calibrate, bands))
     return _aggregate(runs, bands, splits, seed, dev_fraction)
 
@@ -158,7 +167,30 @@ def _aggregate(
         "worst_1pct_share": _mean_of(w["worst_1pct_share"] for w in worst),
         "subjects_hit": _mean_of(w["subjects_hit"] for w in worst),
     }
+    out["concentration"] = {
+        f"{searches}_{line}": _concentration([r.metrics[key][line] for r in runs])
+        for searches, key in (
+            ("all", "false_candidates_by_subject"),
+            ("nonmated", "false_candidates_nonmated"),
+        )
+        for line in ("fpir_0.01", *BANDS)
+    }
     return out
+
+
+def _concentration(per_split: list[dict]) -> dict:
+    """Pooled over splits: false candidates in all, the worst subject's count (the largest
+    over splits, and on average), its share of its split's false candidates, and how many
+    subjects drew any (on average)."""
+    tops = [s["worst"][0]["false_candidates"] if s["worst"] else 0 for s in per_split]
+    totals = [s["false_candidates"] for s in per_split]
+    return {
+        "false_candidates": int(sum(totals)),
+        "worst_subject_max": int(max(tops)),
+        "worst_subject_mean": float(np.mean(tops)),
+        "worst_subject_share": _mean_of(t / n for t, n in zip(tops, totals, strict=True) if n),
+        "subjects_hit_mean": float(np.mean([s["subjects_hit"] for s in per_split])),
+    }
 
 
 def _mean_of(values: object) -> float | None:
@@ -172,6 +204,7 @@ def split_report(
     splits: int,
     seed: int,
     resamples: int | None,
+    prepare: Prepare | None = None,
 ) -> dict:
     """:func:`split_identify` with the shipped method: each split's calibration is measured on
     its development identities the way ``eval faces calibrate`` measures the shipped one."""
@@ -179,7 +212,7 @@ def split_report(
     def cal(dev: EmbeddedSet) -> Calibration:
         return calibrate(dev, "development identities of the split", resamples=resamples)
 
-    out = split_identify(data, cal, bands, splits=splits, seed=seed)
+    out = split_identify(data, cal, bands, splits=splits, seed=seed, prepare=prepare)
     out["calibration"] = (
         f"identity-bootstrap 95% upper bound ({resamples} resamples)"
         if resamples

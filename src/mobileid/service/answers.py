@@ -56,6 +56,7 @@ def identify_json(result: IdentifyResult) -> dict[str, Any]:
         "quality": asdict(result.quality),
         "calibration": result.calibration,
         "calibration_stratum": result.calibration_stratum,
+        "scoring": result.scoring,
         **({"practice": result.practice.as_dict()} if result.practice is not None else {}),
     }
 

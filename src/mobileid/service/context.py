@@ -25,6 +25,7 @@ from mobileid.auth import AuthService
 from mobileid.config import Settings
 from mobileid.database import close_database
 from mobileid.errors import PipelineMismatch
+from mobileid.face.cohort import FaceScoring
 from mobileid.face.pipeline import FacePipeline, load_face_pipeline
 from mobileid.face.strata import StratifiedCalibration
 from mobileid.finger.nfiq import QUALITY_VERSION
@@ -38,6 +39,7 @@ from mobileid.gallery.protocol import GalleryIndex
 from mobileid.scoring import Calibration
 from mobileid.service.database import open_main_database
 from mobileid.service.deployment_key import deployment_key
+from mobileid.service.face_scoring import check_scoring, load_face_scoring
 from mobileid.service.purpose import Purposes
 from mobileid.training import TrainingStore
 from mobileid.types import Quality
@@ -85,6 +87,7 @@ class Context:
     _finger_strata: tuple[FingerStrata | None] | None = field(default=None, repr=False)
     _contactless_calibrations: dict[str, Calibration] | None = field(default=None, repr=False)
     _closed: bool = field(default=False, repr=False)
+    _face_scoring: FaceScoring | None = field(default=None, repr=False)
 
     @property
     def audit(self) -> EmbeddedAuditLog:
@@ -137,6 +140,15 @@ class Context:
         with self._lock:
             return self._face_calibration()
 
+    @property
+    def face_scoring(self) -> FaceScoring:
+        """How face scores are made for the current pipeline (:mod:`.face_scoring`)."""
+        with self._lock:
+            if self._face_scoring is None:
+                pid = self.pipeline.pipeline_id
+                self._face_scoring = load_face_scoring(self.settings, pid)
+            return self._face_scoring
+
     def _face_calibration(self) -> Calibration:
         if self._calibration is None:
             wanted = self.pipeline.pipeline_id
@@ -144,6 +156,7 @@ class Context:
                 if path.exists():
                     cal = Calibration.load(path)
                     if cal.matcher == wanted:
+                        check_scoring(cal.scoring, self.face_scoring, f"the table {path}")
                         self._calibration = cal
                         break
             else:
@@ -162,7 +175,10 @@ class Context:
                 wanted = self.pipeline.pipeline_id
                 paths = (local_face_strata(self.settings), *shipped_face_strata())
                 found = (StratifiedCalibration.load(p) for p in paths if p.exists())
-                self._strata = (next((c for c in found if c.matcher == wanted), None),)
+                strata = next((c for c in found if c.matcher == wanted), None)
+                for name, table in strata.tables if strata is not None else ():
+                    check_scoring(table.scoring, self.face_scoring, f"the {name} stratum table")
+                self._strata = (strata,)
             strata = self._strata[0]
             if strata is None or self._local_pooled_only():
                 return "all", self._face_calibration()

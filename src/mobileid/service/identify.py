@@ -50,6 +50,7 @@ class IdentifyResult:
     reason: SearchReason
     # the probe capture's quality stratum whose table gave the FMRs ("all": one pooled table)
     calibration_stratum: str = "all"
+    scoring: str = "plain"  # how the scores were made (mobileid.face.cohort.FaceScoring.label)
     notice: str = NOTICE
     practice: PracticeScore | None = None  # a practice search's score (training range)
 
@@ -166,6 +167,7 @@ def identify_face(
             "pipeline_id": result.pipeline_id,
             "thresholds": result.thresholds,
             "calibration_stratum": result.calibration_stratum,
+            "scoring": result.scoring,
             "fmr_bounds": result.fmr_bounds,
         },
     )
@@ -233,6 +235,10 @@ def search_embedding(
     search_id: str,
 ) -> IdentifyResult:
     stratum, cal = ctx.face_calibration_for(embedding.quality)
+    scoring = ctx.face_scoring
+    # the probe's own cohort term shifts every score of this search alike (no ranking
+    # changes); the gallery side is not normalised (mobileid.face.cohort.SHIPPED)
+    offset = float(scoring.offsets(embedding.vector)[0][0])
     bands = ctx.settings.bands
     pid = embedding.pipeline_id
     candidates: list[Candidate] = []
@@ -245,13 +251,14 @@ def search_embedding(
             subject = subjects.get(hit.subject_id)
             if subject is None:  # deleted between the search and this lookup
                 continue
-            fmr = cal.fmr(hit.score)
+            score = hit.score - offset
+            fmr = cal.fmr(score)
             candidates.append(
                 Candidate(
                     subject_id=hit.subject_id,
                     name=subject.name,
                     gallery=gallery,
-                    score=round(hit.score, 6),
+                    score=round(score, 6),
                     fmr=fmr,
                     band=band_for(fmr, bands.strong_fmr, bands.possible_fmr),
                     pipeline_id=pid,
@@ -276,4 +283,5 @@ def search_embedding(
         calibration=cal.dataset,
         reason=reason,
         calibration_stratum=stratum,
+        scoring=scoring.label,
     )
