@@ -64,8 +64,11 @@ class Breaker:
         raise _fail_fast(failure, self.name, wait, probing)
 
     def failed(self, failure: BackendUnavailable) -> None:
-        """The server did not answer within its bound: open for the next cool-down."""
+        """The server did not answer within its bound: open for the first cool-down, or
+        (the probe failed) for twice the last one."""
         with self._lock:
+            if self._next_try is not None and not self._probing:
+                return  # a request sent before it opened, ending now: already counted
             grown = self._cooldown * 2 if self._next_try is not None else FIRST_S
             self._cooldown = min(CAP_S, max(FIRST_S, grown))
             self._next_try = time.monotonic() + self._cooldown
