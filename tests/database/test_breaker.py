@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mobileid.api.problems import from_error
 from mobileid.audit import AuditEvent, EventType
-from mobileid.breaker import FIRST_S
+from mobileid.breaker import FIRST_S, Breaker
 from mobileid.config import Settings
 from mobileid.database.deadline import ping_bound
 from mobileid.database.engines import server_breaker
@@ -146,3 +146,28 @@ def test_errors_of_a_server_that_answers_never_open_the_breaker(
         c.execute(text("INSERT INTO t_once VALUES (1), (1)"))
     assert breaker.closed
     assert _state(ctx) == (["A"], ["before"])
+
+
+def test_only_a_failed_probe_lengthens_the_cool_down() -> None:
+    """Requests sent before the breaker opened that fail afterwards (a burst in flight)
+    leave the first cool-down as it is; the probe's failure doubles it, its success closes
+    the breaker."""
+    breaker = Breaker("test-server")
+    failure = BackendUnavailable("database: no answer", field="database_url")
+    breaker.failed(failure)
+    for _ in range(4):
+        breaker.failed(failure)  # in flight before it opened
+    assert FIRST_S * 0.9 < breaker.retry_in_s() <= FIRST_S
+    with pytest.raises(BackendUnavailable, match="no answer; not tried again at once"):
+        breaker.admit()
+    time.sleep(breaker.retry_in_s())
+    breaker.admit()  # the probe goes
+    with pytest.raises(BackendUnavailable, match="once the request trying it now answers"):
+        breaker.admit()  # the others wait for it
+    breaker.failed(failure)
+    assert FIRST_S < breaker.retry_in_s() <= 2 * FIRST_S
+    time.sleep(breaker.retry_in_s())
+    breaker.admit()
+    breaker.answered()
+    assert breaker.closed
+    breaker.admit()
