@@ -105,6 +105,8 @@ bench: $(STAMP)
 	$(PY) bench/bench_index_check.py
 	$(PY) bench/bench_audit.py
 	$(PY) bench/bench_pg_restart.py
+	$(PY) bench/bench_breaker.py
+	$(PY) bench/bench_migration.py
 	$(PY) bench/bench_gallery_count.py
 	$(PY) bench/bench_capture_preview.py
 	$(PY) bench/bench_http.py --first-page

@@ -9,6 +9,10 @@ id from the index (``fetch``) and searched for (``search_many``). A plain search
 beside it. Target: the sample's comparison, what the check adds to the count, well under a
 second (p50 <= 500 ms on the shared 2 cores; its CPU time is printed beside).
 
+Then, once, the full comparison on demand (``mobileid admin check-index``,
+``gallery/full_check.py``): every row read back by id, 1000 a request; with ``--full-search``
+also searched for (about one search a row: minutes at 100,000).
+
 Wall times depend on what else the 2-core machine is doing: the load average is printed, and
 every figure has its CPU seconds (this process's, ``time.process_time``) beside it.
 """
@@ -120,11 +124,26 @@ def _compared(g: EmbeddedGallery, index: MilvusVectorIndex, part: Partition) -> 
     return index_check.differences(index, part, _sample(g, part), lambda ids: ids)
 
 
+def _full(root: Path, search: bool) -> tuple[float, float]:
+    """Wall and CPU seconds of a full check of the partition (rebuilding nothing)."""
+    from mobileid.gallery.full_check import check_partition
+
+    g = _open(root)
+    try:
+        wall, cpu = time.perf_counter(), time.process_time()
+        report = check_partition(g.sync, Partition("bench", PID), batch=1000, search=search)
+        assert report.agrees, report.differences()
+        return time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        g.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--full-search", action="store_true", help="time check-index --search too")
     args = ap.parse_args(argv)
     section = Section(f"index check on first use, Milvus Lite, {args.size:,} faces")
     with tempfile.TemporaryDirectory(prefix="bench-index-check-") as tmp:
@@ -138,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         for r in range(args.runs):
             runs.append(_one_run(root, probe))
             log(f"run {r + 1}: load {os.getloadavg()[0]:.2f}")
+        for search in (False, True) if args.full_search else (False,):
+            name = "full check (check-index" + (" --search)" if search else ")")
+            wall, cpu = _full(root, search)
+            section.figures.append(single(name, "s", wall))
+            section.notes[f"CPU, {name}"] = f"{cpu:.1f} s at load {os.getloadavg()[0]:.2f}"
     target = {"sample compared, all of it": 500.0}
     for name in runs[0]:
         section.figures.append(

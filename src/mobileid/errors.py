@@ -126,6 +126,13 @@ class BackendUnavailable(MobileIdError):
     code = "backend_unavailable"
     exit_code = 12
 
+    def __init__(
+        self, message: str, *, field: str | None = None, retry_after_s: int | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        # Set while the backend's circuit breaker fails requests fast: when the next try comes.
+        self.retry_after_s = retry_after_s
+
 
 class CertificationRefused(MobileIdError):
     """A certification the operator's training record does not support (the figures are in

@@ -23,6 +23,7 @@ from mobileid.audit import AuditEvent, EventType
 from mobileid.config import Settings
 from mobileid.database import UnitOfWork, close_database, open_database
 from mobileid.database.deadline import limited, ping_bound, silence_bound, unbounded
+from mobileid.database.engines import server_breaker
 from mobileid.errors import BackendUnavailable
 from mobileid.service.context import Context, open_context
 from tests.gallery.relay import Relay
@@ -61,9 +62,16 @@ def relayed(fresh_postgres: str, tmp_path: Path) -> Iterator[tuple[Context, Rela
         ctx.audit.record(_event("before"))
         yield ctx, relay
     finally:
-        relay.resume()
+        _resume(ctx, relay)
         ctx.close()
         relay.close()
+
+
+def _resume(ctx: Context, relay: Relay) -> None:
+    """The relay passes again, and the cool-down of the breaker its silence opened is over
+    (tests/database/test_breaker.py: requests fail fast until then)."""
+    relay.resume()
+    time.sleep(server_breaker(str(ctx.settings.database_url)).retry_in_s())
 
 
 def _enrol_b_and_log(ctx: Context, relay: Relay, *, cut_before_log: bool) -> None:
@@ -105,7 +113,7 @@ def test_a_statement_to_a_server_gone_silent_mid_transaction_is_unavailable_in_b
         lambda: _enrol_b_and_log(ctx, relay, cut_before_log=True), "no answer from the server"
     )
     assert SILENT_S * 0.9 <= took <= SILENT_S + SLACK_S, took
-    relay.resume()
+    _resume(ctx, relay)
     assert _state(ctx) == (["A"], ["before"])
 
 
@@ -120,7 +128,7 @@ def test_a_commit_that_gets_no_answer_is_unavailable_and_says_the_outcome_is_unk
         lambda: _enrol_b_and_log(ctx, relay, cut_before_log=False), "committed is unknown"
     )
     assert took <= SILENT_S + SLACK_S, took
-    relay.resume()
+    _resume(ctx, relay)
     assert _state(ctx) == (["A"], ["before"])
 
 
@@ -141,7 +149,7 @@ def test_a_commit_whose_answer_is_lost_was_carried_out_and_the_chain_verifies(
 
     took = _timed_failure(enrol, "committed is unknown")
     assert took <= SILENT_S + SLACK_S, took
-    relay.resume()
+    _resume(ctx, relay)
     assert _state(ctx) == (["A", "B"], ["before", "with B"])
 
 
@@ -156,7 +164,7 @@ def test_a_request_arriving_while_the_server_is_silent_is_unavailable_then_recov
     relay.hang()
     took = _timed_failure(lambda: ctx.gallery.subjects("g1"), "expected a reachable database")
     assert PING_S * 0.9 <= took <= PING_S + SLACK_S < SILENT_S, took
-    relay.resume()
+    _resume(ctx, relay)
     assert _state(ctx) == (["A"], ["before"])
 
 

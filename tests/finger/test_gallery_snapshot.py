@@ -202,7 +202,8 @@ def test_a_deleted_template_leaves_the_file_at_the_next_search(built) -> None:
     assert not set(ids) & set(kept.loaded.ids)
     assert _same(kept.loaded, _from_sql(db))
     listed = {finger_snapshot.segment_path(path, g.token) for g in kept.manifest.segments}
-    assert set(folder.iterdir()) == listed | {path}  # no file left that held the template
+    lock = finger_snapshot.lock_path(path)  # empty: writers take turns on it
+    assert set(folder.iterdir()) == listed | {path, lock}  # no file left that held the template
 
 
 def test_the_database_logs_every_change_on_each_engine(database_url: str) -> None:

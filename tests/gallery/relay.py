@@ -20,6 +20,7 @@ class Relay:
         self._target = (url.hostname or "127.0.0.1", int(url.port or 0))
         self._requests_cut = threading.Event()
         self._answers_cut = threading.Event()
+        self._vanished = threading.Event()
         self._delay_s = 0.0
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
@@ -40,6 +41,14 @@ class Relay:
             self._requests_cut.set()
         self._answers_cut.set()
 
+    def vanish(self) -> None:
+        """From now on the server's host is gone without closing anything (packets dropped):
+        open connections get no answer, and a new one is accepted (as a TCP handshake the
+        relay's own kernel answers) and never forwarded, so connecting waits out the
+        client's connect timeout."""
+        self._vanished.set()
+        self.hang()
+
     def slow(self, delay_s: float) -> None:
         """From now on every chunk of bytes, either way, arrives ``delay_s`` late (a slow
         network or a loaded server that still answers): a round trip takes twice as long."""
@@ -52,6 +61,7 @@ class Relay:
             doomed, self._sockets = self._sockets, []
         for s in doomed:
             _close(s)
+        self._vanished.clear()
         self._requests_cut.clear()
         self._answers_cut.clear()
         self._delay_s = 0.0
@@ -66,6 +76,10 @@ class Relay:
                 client, _ = self._listener.accept()
             except OSError:
                 return  # closed
+            if self._vanished.is_set():
+                with self._lock:
+                    self._sockets.append(client)  # held open, read by nobody
+                continue
             try:
                 upstream = socket.create_connection(self._target, timeout=5)
                 upstream.settimeout(None)  # the relay itself never ends a quiet connection

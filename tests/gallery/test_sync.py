@@ -313,6 +313,7 @@ def test_a_milvus_that_hangs_mid_use_is_unavailable_in_bounded_time_and_caught_u
     enrolment and a removal meanwhile commit to SQL only (the source of truth, with their
     change-log entries). Once the server answers again, the index catches up: the new
     subject is found and the removed one is never returned."""
+    from mobileid.breaker import breaker_for
     from mobileid.gallery.milvus_index import MilvusVectorIndex
     from tests.gallery.relay import Relay
 
@@ -333,11 +334,13 @@ def test_a_milvus_that_hangs_mid_use_is_unavailable_in_bounded_time_and_caught_u
         g.remove(victim)
         assert len(g.subjects("cut")) == 30
         relay.resume()
+        time.sleep(breaker_for(relay.uri, relay.uri).retry_in_s())  # its cool-down
         assert g.get(g.search("cut", vecs[30], PID, k=1)[0].subject_id).name == "N30"
         assert victim not in [h.subject_id for h in g.search("cut", vecs[4], PID, k=5)]
         assert g.catch_up("cut", PID) == 0 and g.count("cut", PID) == 30
     finally:
         relay.resume()
+        time.sleep(breaker_for(relay.uri, relay.uri).retry_in_s())
         g.vectors.drop(part)
         g.close()
         relay.close()

@@ -99,8 +99,9 @@ _WHY = {
     422: "an unusable capture (corrupt, too small, no face, low quality: see advice) or field",
     429: "too many login attempts from this address",
     502: "a record source is unavailable",
-    503: "the work queue is full or a worker process was lost (Retry-After), or the audit log "
-    "is not intact",
+    503: "the work queue is full or a worker process was lost (Retry-After), the audit log "
+    "is not intact, or the database or Milvus server is unavailable (Retry-After while its "
+    "circuit breaker fails requests fast)",
 }
 
 

@@ -1,4 +1,5 @@
-"""``mobileid admin ...``: retention rules, the purge job and deployment-key rotation.
+"""``mobileid admin ...``: retention rules, the purge job, deployment-key rotation, and the
+upkeep of change logs and indexes (``prune-changes``, ``check-index``).
 
 Each acts as the operator of ``--token`` (an admin's token: ``manage_galleries``, and for the
 purge of record sources ``manage_sources``). Only on a fresh install (no operators yet) does
@@ -12,6 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from mobileid.cli.index_cmd import add_check_index_parser
 from mobileid.cli.reason import MANAGEMENT_NOTE, management, token_argument
 from mobileid.config import Settings
 from mobileid.errors import InvalidArgument
@@ -98,6 +100,7 @@ def add_admin_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help="newest sequence numbers kept per log (default 1,000,000; N >= 0)",
     )
     prune.set_defaults(handler=_prune_changes)
+    add_check_index_parser(asub, common)
 
 
 def parse_now(raw: str | None) -> datetime:

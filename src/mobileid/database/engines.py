@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
+from mobileid.breaker import Breaker, breaker_for
 from mobileid.database.deadline import watch_silence
 from mobileid.errors import BackendUnavailable, InvalidArgument
 
@@ -190,8 +191,11 @@ class BoundedPool(QueuePool):
     instead of SQLAlchemy's own 30 s and its own error."""
 
     where = "the database"  # a pool does not know its engine's URL: see ``_pool``
+    breaker: Breaker | None = None  # a server's (PostgreSQL): fail fast while it is open
 
     def _do_get(self) -> ConnectionPoolEntry:
+        if self.breaker is not None:
+            self.breaker.admit()  # before any wait: a free connection, a new one, a ping
         try:
             return super()._do_get()
         except PoolTimeout as exc:
@@ -203,12 +207,21 @@ class BoundedPool(QueuePool):
             ) from exc
 
 
-def _pool(url: str, wait: float) -> dict[str, Any]:
+def server_breaker(url: str) -> Breaker:
+    """The process's circuit breaker of the database server at ``url`` (one per URL, shared
+    by its engines of any bound)."""
+    parsed = make_url(engine_url(url))
+    key = parsed.render_as_string(hide_password=False)
+    return breaker_for(key, parsed.render_as_string(hide_password=True))
+
+
+def _pool(url: str, wait: float, breaker: Breaker | None = None) -> dict[str, Any]:
     """``create_engine``'s arguments for a bounded pool of ``url``. The pool class names the
-    database itself, so a pool recreated after ``dispose`` still does."""
+    database itself (and holds its breaker), so a pool recreated after ``dispose`` still
+    does."""
     where = make_url(url).render_as_string(hide_password=True)
     return {
-        "poolclass": type("BoundedPool", (BoundedPool,), {"where": where}),
+        "poolclass": type("BoundedPool", (BoundedPool,), {"where": where, "breaker": breaker}),
         "pool_timeout": wait,
     }
 
@@ -232,8 +245,11 @@ def _create(url: str, wait: float) -> Engine:
             "connect_timeout": max(_MIN_CONNECT_S, math.ceil(wait)),
             "options": f"-c lock_timeout={ms} -c statement_timeout={ms}",
         }
-        engine = create_engine(parsed, connect_args=args, **_pool(url, wait))
+        breaker = server_breaker(url)
+        engine = create_engine(parsed, connect_args=args, **_pool(url, wait, breaker))
         watch_silence(engine, wait)  # a server that stops answering; pooled ones checked
+        # A connection handed out (new, or pooled and answering its ping): the server is there.
+        event.listen(engine.pool, "checkout", lambda *_: breaker.answered())
         return engine
     return create_engine(parsed)
 

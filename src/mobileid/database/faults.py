@@ -3,10 +3,13 @@ answer now" (rather than "the request is wrong"), and what the reader of the err
 
 from __future__ import annotations
 
+from psycopg.errors import ConnectionTimeout
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import OperationalError
 
+from mobileid.database.deadline import ServerSilent
+from mobileid.database.engines import server_breaker
 from mobileid.errors import BackendUnavailable
 
 # PostgreSQL error classes that mean "the server cannot answer now", not "the request is
@@ -36,12 +39,31 @@ def _unavailable(ctx: ExceptionContext) -> None:
         engine = ctx.engine
         where = engine.url.render_as_string(hide_password=True) if engine else "the database"
         lines = str(ctx.original_exception).strip().splitlines()
-        raise BackendUnavailable(
+        error = BackendUnavailable(
             f"database: expected a reachable database at {where} answering within its time "
             f"limit, got {lines[0] if lines else type(ctx.original_exception).__name__} "
             f"({_advice(state)})",
             field="database_url",
-        ) from ctx.original_exception
+        )
+        if engine is not None:
+            _tell_breaker(engine, ctx.original_exception, error)
+        raise error from ctx.original_exception
+
+
+# No answer within the client's bound (a statement, a COMMIT, the pool's ping) or libpq's
+# connect_timeout: the host may be gone without closing anything, and the next request would
+# wait as long. Everything else is an answer: a refused connection (the host is there, the
+# server stopped: fails in milliseconds, and recovers at once after a start), a statement or
+# lock timeout of one slow query, too many connections, a shutting-down server.
+_SILENT = (ServerSilent, ConnectionTimeout)
+
+
+def _tell_breaker(engine: Engine, original: BaseException, error: BackendUnavailable) -> None:
+    breaker = server_breaker(engine.url.render_as_string(hide_password=False))
+    if isinstance(original, _SILENT):
+        breaker.failed(error)
+    else:
+        breaker.answered()
 
 
 def _advice(state: str | None) -> str:
@@ -54,6 +76,7 @@ def _advice(state: str | None) -> str:
     if state is not None and state[:2] == "53":
         return "try again; if it keeps happening, the server needs more connections or memory"
     return (  # no connection, or the server shutting down or starting
-        "start the database server or restore the network to it: requests succeed again as "
-        "soon as it answers, without restarting mobileid"
+        "start the database server or restore the network to it: requests succeed again "
+        "once it answers (a host that stopped answering is tried again after a cool-down "
+        "of 2 to 30 s), without restarting mobileid"
     )

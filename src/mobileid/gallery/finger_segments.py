@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
+from io import BufferedReader
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from mobileid.gallery.finger_screen import I64, Buffers, ScreenSet, code_layout
 
-__all__ = ["PIECE", "Segment", "read_segment", "segment_path", "write_segment"]
+__all__ = ["PIECE", "Segment", "open_segments", "read_segment", "segment_path", "write_segment"]
 
 MAGIC = b"MIDFSG01"
 _NONCE = 12
@@ -113,13 +115,23 @@ def _pieces(part: np.ndarray, rows: I64 | None) -> Iterator[memoryview]:
         yield np.ascontiguousarray(piece).data.cast("B")
 
 
+def open_segments(
+    manifest: Path, segments: tuple[Segment, ...], files: ExitStack
+) -> list[BufferedReader]:
+    """Every segment of a manifest just read, opened at once (closed with ``files``): one
+    deleted after this by a writer that replaced the manifest stays readable through its
+    open file, so a reader is not cut short by a write however long its read takes."""
+    return [files.enter_context(segment_path(manifest, g.token).open("rb")) for g in segments]
+
+
 def read_segment(
-    key: bytes, manifest: Path, seg: Segment, b: Buffers, scratch: bytearray
+    key: bytes, manifest: Path, seg: Segment, b: Buffers, scratch: bytearray, f: BufferedReader
 ) -> tuple[npt.NDArray[np.uint16], list[str]]:
     """``seg``'s ids and codes decrypted into ``b`` past its filled rows (which it must have
     room for, and a block more), once its tag is checked; its position numbers and subjects.
     ``scratch``: ``PIECE`` bytes to read into, shared by the segments of a snapshot (one each
-    cost a gigabyte of zeroed pages per million rows). Raises ValueError (or ``InvalidTag``,
+    cost a gigabyte of zeroed pages per million rows). ``f``: the segment's file, opened by
+    the caller (``open_segments``). Raises ValueError (or ``InvalidTag``,
     ``OSError``) where it is not as listed."""
     m, w = code_layout()[1]
     r, at = seg.rows, b.filled
@@ -131,23 +143,22 @@ def read_segment(
         (tail, sizes[2]),
     )
     path = segment_path(manifest, seg.token)
-    with path.open("rb") as f:
-        if f.seek(0, 2) != len(MAGIC) + _NONCE + sum(sizes):
-            raise ValueError(f"segment: expected {sum(sizes)} bytes of rows in {path.name}")
-        f.seek(0)
-        if f.read(len(MAGIC)) != MAGIC:
-            raise ValueError(f"segment: expected {MAGIC!r} at the start of {path.name}")
-        dec = Cipher(algorithms.AES(key), modes.GCM(f.read(_NONCE), bytes.fromhex(seg.tag)))
-        decryptor = dec.decryptor()
-        decryptor.authenticate_additional_data(_context(manifest, seg.token))
-        for out, length in targets:
-            done = 0
-            while done < length:
-                got = f.readinto(memoryview(scratch)[: min(PIECE, length - done)])
-                if not got:
-                    raise ValueError(f"segment: {path.name} ends early")
-                done += decryptor.update_into(memoryview(scratch)[:got], out.data[done:])
-        decryptor.finalize()  # InvalidTag unless every byte is as written
+    if f.seek(0, 2) != len(MAGIC) + _NONCE + sum(sizes):
+        raise ValueError(f"segment: expected {sum(sizes)} bytes of rows in {path.name}")
+    f.seek(0)
+    if f.read(len(MAGIC)) != MAGIC:
+        raise ValueError(f"segment: expected {MAGIC!r} at the start of {path.name}")
+    dec = Cipher(algorithms.AES(key), modes.GCM(f.read(_NONCE), bytes.fromhex(seg.tag)))
+    decryptor = dec.decryptor()
+    decryptor.authenticate_additional_data(_context(manifest, seg.token))
+    for out, length in targets:
+        done = 0
+        while done < length:
+            got = f.readinto(memoryview(scratch)[: min(PIECE, length - done)])
+            if not got:
+                raise ValueError(f"segment: {path.name} ends early")
+            done += decryptor.update_into(memoryview(scratch)[:got], out.data[done:])
+    decryptor.finalize()  # InvalidTag unless every byte is as written
     ids = b.ids[at : at + r]
     if ids[0] != seg.first or ids[-1] != seg.last or np.any(np.diff(ids) <= 0):
         raise ValueError(f"segment: expected ids {seg.first}..{seg.last} ascending")

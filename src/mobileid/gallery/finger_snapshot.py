@@ -27,15 +27,29 @@ keeps the segments that no change touched and writes new ones for the rest:
 The new manifest replaces the old one whole (a temporary file renamed into place), and only
 then are the segments it no longer lists deleted: a process stopped between the two leaves a
 snapshot that opens, and files that the next whole write removes.
+
+Several processes (service replicas, a command beside the server) may write the same snapshot
+folder. A write holds an exclusive ``flock`` on the snapshot's lock file (``<manifest>.lock``,
+never deleted) from its look at the manifest on disk to the deletion of what it no longer
+lists, so one writer's deletions never take another's new segments, and each starts from the
+manifest the last one left. Readers take no lock and never wait for a write, however long: a
+reader opens every segment its manifest lists at once, so a segment deleted afterwards stays
+readable through the open file; one deleted in the moment between reading the manifest and
+opening the files was replaced by a newer manifest, which the reader reads instead
+(``READ_TRIES`` times at most, then it reads SQL as for any snapshot it cannot open).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import re
 import secrets
 import struct
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +63,7 @@ from mobileid.gallery.finger_screen import I64, Buffers, ScreenSet, code_layout,
 from mobileid.gallery.finger_segments import (
     PIECE,
     Segment,
+    open_segments,
     read_segment,
     segment_path,
     write_segment,
@@ -57,6 +72,7 @@ from mobileid.gallery.finger_segments import (
 __all__ = [
     "Manifest",
     "Snapshot",
+    "lock_path",
     "read_snapshot",
     "segment_path",
     "snapshot_path",
@@ -67,6 +83,8 @@ MAGIC = b"MIDFSM02"
 FORMAT = 2  # of the manifest and its segments; a snapshot of another format is rebuilt
 _NONCE = 12
 _LEN = struct.Struct("<I")
+READ_TRIES = 5  # a reader racing writes that each replace the manifest under it
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, IndexError, InvalidTag, struct.error)
 
 
 @dataclass(frozen=True)
@@ -129,12 +147,37 @@ def write_snapshot(
     segments for what changed are written; otherwise every segment is, and every other file of
     the snapshot (older segments, an unfinished write, a file of an older format) is removed.
     """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path):
+        return _write(key, path, gallery, snap, previous, dirty)
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file of the snapshot whose manifest is ``path``."""
+    return path.with_name(path.name + ".lock")
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """The snapshot's write lock, across processes (and threads: each opens its own file)."""
+    with lock_path(path).open("ab") as f:  # never truncated or deleted: one inode for all
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        yield  # closing the file releases the lock, also when the write fails
+
+
+def _write(
+    key: bytes,
+    path: Path,
+    gallery: str,
+    snap: Snapshot,
+    previous: Manifest | None,
+    dirty: I64 | None,
+) -> Manifest:
     if previous is not None and _token_on_disk(key, path) != previous.token:
         previous = None  # replaced by another writer, damaged or gone: write it whole
     s = snap.loaded
     pieces = plan(s, previous.segments if previous is not None else None, dirty)
     names = list(previous.positions) if previous is not None else []
-    path.parent.mkdir(parents=True, exist_ok=True)
     segments = []
     for piece in pieces:
         if isinstance(piece, Segment):
@@ -148,7 +191,8 @@ def write_snapshot(
     manifest = Manifest(secrets.token_hex(8), snap.applied, tuple(names), tuple(segments))
     _write_manifest(key, path, gallery, s.pipeline_id, manifest)
     if previous is None:
-        keep = {segment_path(path, g.token).name for g in segments} | {path.name}
+        keep = {segment_path(path, g.token).name for g in segments}
+        keep |= {path.name, lock_path(path).name}
         for f in path.parent.glob(f"{path.stem}.*"):
             if f.name not in keep:
                 f.unlink(missing_ok=True)
@@ -178,19 +222,31 @@ def read_snapshot(key: bytes, path: Path, gallery: str, pipeline_id: str) -> Sna
     """The snapshot at ``path``, or None when it or any of its segments is missing, damaged,
     another key's or another snapshot's, or written for another gallery, pipeline, format or
     screen parameters."""
-    try:
-        header = _header(key, path)
-        if any(header.get(k) != v for k, v in _expected(gallery, pipeline_id).items()):
-            return None
-        m = Manifest(
-            str(header["token"]),
-            int(header["applied"]),
-            tuple(str(p) for p in header["positions"]),
-            tuple(Segment.of(item) for item in header["segments"]),
-        )
-        return Snapshot(_rows(key, path, m, pipeline_id), m.applied, m)
-    except (OSError, ValueError, KeyError, TypeError, IndexError, InvalidTag, struct.error):
+    for _ in range(READ_TRIES):
+        seen: list[str] = []
+        try:
+            return _read(key, path, gallery, pipeline_id, seen)
+        except _UNREADABLE:
+            if not seen or _token_on_disk(key, path) in (None, seen[0]):
+                return None  # unreadable as it stands, not replaced while it was read
+    return None
+
+
+def _read(
+    key: bytes, path: Path, gallery: str, pipeline_id: str, seen: list[str]
+) -> Snapshot | None:
+    """One try of ``read_snapshot``; ``seen`` gets the manifest's token once read."""
+    header = _header(key, path)
+    if any(header.get(k) != v for k, v in _expected(gallery, pipeline_id).items()):
         return None
+    m = Manifest(
+        str(header["token"]),
+        int(header["applied"]),
+        tuple(str(p) for p in header["positions"]),
+        tuple(Segment.of(item) for item in header["segments"]),
+    )
+    seen.append(m.token)
+    return Snapshot(_rows(key, path, m, pipeline_id), m.applied, m)
 
 
 def _header(key: bytes, path: Path) -> dict[str, Any]:
@@ -222,11 +278,13 @@ def _rows(key: bytes, path: Path, m: Manifest, pipeline_id: str) -> ScreenSet:
     room = rows + spare_rows(rows)
     b = Buffers(np.zeros(room, np.int64), np.zeros((room, mm, w), np.uint64), [], [], 0)
     top, scratch = -1, bytearray(PIECE)
-    for seg in m.segments:
-        if seg.first <= top:
-            raise ValueError("snapshot: expected segments in ascending id order")
-        numbers, subjects = read_segment(key, path, seg, b, scratch)
-        b.positions += [m.positions[i] for i in numbers.tolist()]
-        b.subjects += subjects
-        b.filled, top = b.filled + seg.rows, seg.last
+    with ExitStack() as files:
+        opened = open_segments(path, m.segments, files)
+        for seg, f in zip(m.segments, opened, strict=True):
+            if seg.first <= top:
+                raise ValueError("snapshot: expected segments in ascending id order")
+            numbers, subjects = read_segment(key, path, seg, b, scratch, f)
+            b.positions += [m.positions[i] for i in numbers.tolist()]
+            b.subjects += subjects
+            b.filled, top = b.filled + seg.rows, seg.last
     return ScreenSet.of(pipeline_id, b)

@@ -10,7 +10,9 @@ of changes costs one write. The thread starts when there is work and ends when t
 The writer remembers the manifest it last wrote (or the loader read) for each snapshot, which
 says which segments are on disk. A write that fails (a full disk) is noted, that memory
 dropped, and the next load hands the set again (``failed``), written whole. The set is a view
-that never changes (``finger_screen``), so no copy is made for the writer.
+that never changes (``finger_screen``), so no copy is made for the writer. A writer in another
+process (a second replica on the same folder) takes turns with this one on the snapshot's
+lock file (``finger_snapshot``); a manifest it replaced is noticed and the set written whole.
 """
 
 from __future__ import annotations

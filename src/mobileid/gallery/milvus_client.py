@@ -5,14 +5,21 @@ the last change-log sequence applied).
 
 Every call carries a time limit, given to each request (pymilvus bounds its retries by it;
 without one it retries up to 75 times with back-off, over a minute): a server that is down or
-slow raises BackendUnavailable, never hangs.
+slow raises BackendUnavailable, never hangs. A Milvus server (not Lite, a local folder) that
+let a call wait out its whole limit opens the process's circuit breaker for its URI
+(``mobileid.breaker``): requests fail at once until the cool-down ends. A failure that came
+sooner is an answer (the server is there) and closes it. pymilvus's errors cannot tell a
+vanished host from a query too slow for the limit, so a call that ran out its limit counts
+as unanswered either way.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from mobileid.breaker import Breaker, breaker_for
 from mobileid.errors import BackendUnavailable, InvalidArgument
 
 STATE = "mobileid_state"
@@ -32,6 +39,9 @@ class MilvusCalls:
         # and takes seconds on a busy one: bounded, but more loosely than a search.
         self.slow = max(timeout, SLOW_S)
         self._client: Any = None
+        self._breaker: Breaker | None = (
+            breaker_for(uri, uri) if uri.startswith(("http://", "https://")) else None
+        )
 
     @property
     def client(self) -> Any:
@@ -45,24 +55,42 @@ class MilvusCalls:
 
         return MilvusClient(self.uri, timeout=self.timeout)
 
-    def call(self, what: str, fn: Callable[[], T]) -> T:
-        """Run one request; a failure of the server becomes BackendUnavailable naming it."""
+    def call(self, what: str, fn: Callable[[], T], *, guarded: bool = True) -> T:
+        """Run one request; a failure of the server becomes BackendUnavailable naming it.
+        ``guarded`` (all but closing the client): refused at once while the breaker is open."""
         # pymilvus's transport: a request past its deadline comes out as grpc's own error
         from grpc import RpcError  # type: ignore[import-untyped]
         from pymilvus.exceptions import MilvusException
 
+        breaker = self._breaker if guarded else None
+        if breaker is not None:
+            breaker.admit()
+        start = time.monotonic()
         try:
-            return fn()
+            answer = fn()
         except InvalidArgument:
             raise
         except (MilvusException, RpcError, OSError, TimeoutError, RuntimeError) as e:
             lite = "" if self.uri.startswith("http") else LITE_HINT
-            raise BackendUnavailable(
+            error = BackendUnavailable(
                 f"vector index: expected Milvus at {self.uri} to answer {what} within "
                 f"{self.timeout:g} s ({self.slow:g} s for collection changes), got "
                 f"{type(e).__name__}: {e}{lite}",
                 field="vector_uri",
-            ) from None
+            )
+            if breaker is not None:
+                self._tell(breaker, time.monotonic() - start, error)
+            raise error from None
+        if breaker is not None:
+            breaker.answered()
+        return answer
+
+    def _tell(self, breaker: Breaker, took: float, error: BackendUnavailable) -> None:
+        # 0.9: pymilvus ends its retries a little before the deadline it was given.
+        if took >= 0.9 * self.timeout:
+            breaker.failed(error)
+        else:
+            breaker.answered()
 
     def has(self, name: str) -> bool:
         c = self.client
@@ -121,7 +149,7 @@ class MilvusCalls:
     def close(self) -> None:
         if self._client is not None:
             client, self._client = self._client, None
-            self.call("close", client.close)
+            self.call("close", client.close, guarded=False)
 
 
 def check_uri(uri: str) -> str:

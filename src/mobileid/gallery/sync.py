@@ -97,6 +97,12 @@ class VectorSync:
             self.rebuild_in_background(partition)
         return done
 
+    def will_compare_whole(self, partition: Partition) -> None:
+        """The caller compares every vector of ``partition`` with SQL itself
+        (``full_check``): this process's catch-ups skip the count and the sample."""
+        with self._guard:
+            self._checked.add(partition)
+
     def _checked_or_rebuilt(self, partition: Partition, upto: int, done: int) -> int:
         """Once per process and partition, an index that applied the changes up to ``upto``
         is compared with SQL at that moment: one holding another number of vectors (a
