@@ -8,57 +8,34 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlparse
 
-import numpy as np
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from mobileid.api.problems import from_error
-from mobileid.audit import AuditEvent, EventType
 from mobileid.breaker import FIRST_S, Breaker
-from mobileid.config import Settings
 from mobileid.database.deadline import ping_bound
 from mobileid.database.engines import server_breaker
 from mobileid.errors import BackendUnavailable
-from mobileid.service.context import Context, open_context
+from mobileid.service.context import Context
+from tests.database import held
 from tests.gallery.relay import Relay
 
 BOUND_S = 1.0
 PING_S = ping_bound(BOUND_S)
 FAST_S = 0.1  # a request refused by an open breaker: no wait on any socket
 SLACK_S = 2.0
-VEC = np.full(128, 128**-0.5, dtype=np.float32)
-PID = "p/1"
 ADVICE = "start the database server or restore the network to it"
-
-
-def _event(case: str) -> AuditEvent:
-    return AuditEvent(EventType.SEARCH, "officer1", "officer", "test", details={"case": case})
 
 
 @pytest.fixture
 def relayed(fresh_postgres: str, tmp_path: Path) -> Iterator[tuple[Context, Relay]]:
     """A service on a real PostgreSQL reached through a relay, holding subject A and one
     audit entry."""
-    relay = Relay(fresh_postgres)
-    url = urlparse(fresh_postgres)._replace(netloc=f"postgres@127.0.0.1:{relay.port}").geturl()
-    settings = replace(
-        Settings(), data_dir=tmp_path / "d", database_url=url, database_timeout_s=BOUND_S
-    )
-    ctx = open_context(settings)
-    try:
-        ctx.gallery.enrol("g1", "a", "A", "t", [("s1", VEC)], PID)
-        ctx.audit.record(_event("before"))
-        yield ctx, relay
-    finally:
-        relay.resume()
-        time.sleep(server_breaker(url).retry_in_s())
-        ctx.close()
-        relay.close()
+    with held.relayed(fresh_postgres, tmp_path / "d", BOUND_S) as pair:
+        yield pair
 
 
 def _failure(action: object) -> tuple[float, BackendUnavailable]:
@@ -67,13 +44,6 @@ def _failure(action: object) -> tuple[float, BackendUnavailable]:
         action()  # type: ignore[operator]
     assert caught.value.exit_code == 12
     return time.perf_counter() - start, caught.value
-
-
-def _state(ctx: Context) -> tuple[list[str], list[str]]:
-    report = ctx.audit.verify()
-    assert report.ok, report.reason
-    cases = [str(e.details.get("case")) for e in ctx.audit.read() if "case" in e.details]
-    return sorted(s.name for s in ctx.gallery.subjects("g1")), cases
 
 
 def test_requests_fail_fast_while_the_host_is_gone_and_resume_within_the_cool_down(
@@ -91,8 +61,8 @@ def test_requests_fail_fast_while_the_host_is_gone_and_resume_within_the_cool_do
     assert not breaker.closed and 0 < breaker.retry_in_s() <= FIRST_S
     for action in (
         lambda: ctx.gallery.subjects("g1"),
-        lambda: ctx.gallery.enrol("g1", "b", "B", "t", [("s2", -VEC)], PID),
-        lambda: ctx.audit.record(_event("while gone")),
+        lambda: ctx.gallery.enrol("g1", "b", "B", "t", [("s2", -held.VEC)], held.PID),
+        lambda: ctx.audit.record(held.event("while gone")),
     ):
         took, fast = _failure(action)
         assert took < FAST_S, took
@@ -104,7 +74,7 @@ def test_requests_fail_fast_while_the_host_is_gone_and_resume_within_the_cool_do
     back = time.perf_counter()
     while True:  # what a client does: try again until it is served
         try:
-            names = _state(ctx)
+            names = held.state(ctx)
             break
         except BackendUnavailable:
             time.sleep(0.05)
@@ -145,7 +115,7 @@ def test_errors_of_a_server_that_answers_never_open_the_breaker(
         c.execute(text("CREATE TABLE t_once (k int PRIMARY KEY)"))
         c.execute(text("INSERT INTO t_once VALUES (1), (1)"))
     assert breaker.closed
-    assert _state(ctx) == (["A"], ["before"])
+    assert held.state(ctx) == (["A"], ["before"])
 
 
 def test_only_a_failed_probe_lengthens_the_cool_down() -> None:

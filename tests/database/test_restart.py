@@ -8,26 +8,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy import event, text
 
 from mobileid.api.problems import status_of
-from mobileid.audit import AuditEvent, EventType
-from mobileid.config import Settings
 from mobileid.database import UnitOfWork
 from mobileid.errors import BackendUnavailable
-from mobileid.service.context import Context, open_context
+from mobileid.service.context import Context
 from tests.conftest import ADMIN_PASSWORD, cli_json
+from tests.database import held
 from tests.postgres import Cluster, create_database, drop_database
 
 BOUND_S = 2.0  # the database timeout of the service; a stopped server must fail well within it
 POOLED = 4  # connections the service holds in its pool when the server stops
-VEC = np.full(128, 128**-0.5, dtype=np.float32)
-PID = "p/1"
 WHAT_TO_DO = "start the database server"
 
 
@@ -46,15 +41,10 @@ def service(cluster: Cluster, tmp_path: Path) -> Iterator[Context]:
     """A service on a new database of ``cluster``, holding subject A, one audit entry and
     POOLED idle pooled connections; the server is running again when the test ends."""
     url = create_database(cluster.url)
-    settings = replace(
-        Settings(), data_dir=tmp_path / "d", database_url=url, database_timeout_s=BOUND_S
-    )
-    ctx = open_context(settings)
+    ctx = held.open_held(url, tmp_path / "d", BOUND_S)
     try:
-        ctx.gallery.enrol("g1", "a", "A", "t", [("s1", VEC)], PID)
-        ctx.audit.record(_event("before"))
-        held = [ctx.engine.connect() for _ in range(POOLED)]
-        for conn in held:
+        pooled = [ctx.engine.connect() for _ in range(POOLED)]
+        for conn in pooled:
             assert conn.scalar(text("SELECT 1")) == 1
             conn.close()  # back to the pool, open
         yield ctx
@@ -63,18 +53,6 @@ def service(cluster: Cluster, tmp_path: Path) -> Iterator[Context]:
             cluster.start()
         ctx.close()
         drop_database(url)
-
-
-def _event(case: str) -> AuditEvent:
-    return AuditEvent(EventType.SEARCH, "officer1", "officer", "test", details={"case": case})
-
-
-def _state(ctx: Context) -> tuple[list[str], list[str]]:
-    """Subject names in g1 and audit cases, after checking that the chain verifies."""
-    report = ctx.audit.verify()
-    assert report.ok, report.reason
-    cases = [str(e.details.get("case")) for e in ctx.audit.read() if "case" in e.details]
-    return sorted(s.name for s in ctx.gallery.subjects("g1")), cases
 
 
 def _fails_fast(action: object) -> BackendUnavailable:
@@ -99,8 +77,8 @@ def test_requests_while_the_server_is_stopped_fail_at_once_and_succeed_after_its
     cluster.stop("fast")
     for _ in range(POOLED + 1):  # more than the pool held: every one fails alone
         _fails_fast(lambda: ctx.gallery.subjects("g1"))
-    _fails_fast(lambda: ctx.gallery.enrol("g1", "b", "B", "t", [("s2", -VEC)], PID))
-    _fails_fast(lambda: ctx.audit.record(_event("while down")))
+    _fails_fast(lambda: ctx.gallery.enrol("g1", "b", "B", "t", [("s2", -held.VEC)], held.PID))
+    _fails_fast(lambda: ctx.audit.record(held.event("while down")))
     env = {
         "MOBILEID_DATABASE_URL": str(ctx.settings.database_url),
         "MOBILEID_DATABASE_TIMEOUT_S": str(BOUND_S),
@@ -109,10 +87,10 @@ def test_requests_while_the_server_is_stopped_fail_at_once_and_succeed_after_its
     cli = ["operators", "list", "--data-dir", str(ctx.settings.data_dir)]
     assert cli_json(*cli, env=env)[0] == 12
     cluster.start()
-    assert _state(ctx) == (["A"], ["before"])
-    ctx.gallery.enrol("g1", "c", "C", "t", [("s3", -VEC)], PID)
-    ctx.audit.record(_event("after"))
-    assert _state(ctx) == (["A", "C"], ["before", "after"])
+    assert held.state(ctx) == (["A"], ["before"])
+    ctx.gallery.enrol("g1", "c", "C", "t", [("s3", -held.VEC)], held.PID)
+    ctx.audit.record(held.event("after"))
+    assert held.state(ctx) == (["A", "C"], ["before", "after"])
     assert cli_json(*cli, env=env) == (0, {"operators": []})
 
 
@@ -129,17 +107,17 @@ def test_a_unit_of_work_the_stop_cuts_short_writes_nothing(
 
     def enrol_and_log() -> None:
         with UnitOfWork(ctx.engine) as uow:
-            ctx.gallery.enrol("g1", "b", "B", "t", [("s2", -VEC)], PID, uow=uow)
+            ctx.gallery.enrol("g1", "b", "B", "t", [("s2", -held.VEC)], held.PID, uow=uow)
             cluster.stop("fast")
             timed.append(time.perf_counter())
-            log.append(uow, _event("with B"))
+            log.append(uow, held.event("with B"))
 
     with pytest.raises(BackendUnavailable, match=WHAT_TO_DO) as caught:
         enrol_and_log()
     assert time.perf_counter() - timed[0] < BOUND_S / 2
     assert caught.value.exit_code == 12
     cluster.start()
-    assert _state(ctx) == (["A"], ["before"])
+    assert held.state(ctx) == (["A"], ["before"])
 
 
 def test_after_a_restart_one_request_finds_the_old_connections_gone_for_the_whole_pool(

@@ -9,78 +9,41 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlparse
 
-import numpy as np
 import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from mobileid.audit import AuditEvent, EventType
-from mobileid.config import Settings
 from mobileid.database import UnitOfWork, close_database, open_database
 from mobileid.database.deadline import limited, ping_bound, silence_bound, unbounded
-from mobileid.database.engines import server_breaker
 from mobileid.errors import BackendUnavailable
-from mobileid.service.context import Context, open_context
+from mobileid.service.context import Context
+from tests.database import held
 from tests.gallery.relay import Relay
 
 BOUND_S = 1.0  # the server's own limits (statement_timeout, lock_timeout)
 SILENT_S = silence_bound(BOUND_S)  # the client's bound on any one wait for the server
 PING_S = ping_bound(BOUND_S)  # the pool's bound on its check of a pooled connection
 SLACK_S = 2.0  # rolling back, closing and Python around the bound
-VEC = np.full(128, 128**-0.5, dtype=np.float32)
-PID = "p/1"
-
-
-def _through(relay: Relay, url: str) -> str:
-    """``url`` reached through ``relay``."""
-    return urlparse(url)._replace(netloc=f"postgres@127.0.0.1:{relay.port}").geturl()
-
-
-def _event(case: str) -> AuditEvent:
-    return AuditEvent(EventType.SEARCH, "officer1", "officer", "test", details={"case": case})
 
 
 @pytest.fixture
 def relayed(fresh_postgres: str, tmp_path: Path) -> Iterator[tuple[Context, Relay]]:
     """A service whose main database is a real PostgreSQL reached through a relay, holding
     subject A and one audit entry."""
-    relay = Relay(fresh_postgres)
-    settings = replace(
-        Settings(),
-        data_dir=tmp_path / "d",
-        database_url=_through(relay, fresh_postgres),
-        database_timeout_s=BOUND_S,
-    )
-    ctx = open_context(settings)
-    try:
-        ctx.gallery.enrol("g1", "a", "A", "t", [("s1", VEC)], PID)
-        ctx.audit.record(_event("before"))
-        yield ctx, relay
-    finally:
-        _resume(ctx, relay)
-        ctx.close()
-        relay.close()
-
-
-def _resume(ctx: Context, relay: Relay) -> None:
-    """The relay passes again, and the cool-down of the breaker its silence opened is over
-    (tests/database/test_breaker.py: requests fail fast until then)."""
-    relay.resume()
-    time.sleep(server_breaker(str(ctx.settings.database_url)).retry_in_s())
+    with held.relayed(fresh_postgres, tmp_path / "d", BOUND_S) as pair:
+        yield pair
 
 
 def _enrol_b_and_log(ctx: Context, relay: Relay, *, cut_before_log: bool) -> None:
     log = ctx.audit  # opened before the unit (it would wait on its own lock inside)
     with UnitOfWork(ctx.engine) as uow:
-        ctx.gallery.enrol("g1", "b", "B", "t", [("s2", VEC * -1)], PID, uow=uow)
+        ctx.gallery.enrol("g1", "b", "B", "t", [("s2", held.VEC * -1)], held.PID, uow=uow)
         if cut_before_log:
             relay.hang()
-        log.append(uow, _event("with B"))
+        log.append(uow, held.event("with B"))
         if not cut_before_log:
             relay.hang()  # the next exchange is the COMMIT
 
@@ -91,14 +54,6 @@ def _timed_failure(action: object, match: str) -> float:
         action()  # type: ignore[operator]
     assert caught.value.exit_code == 12 and "mobileid_test_" in str(caught.value)
     return time.perf_counter() - start
-
-
-def _state(ctx: Context) -> tuple[list[str], list[str]]:
-    """Subject names in g1 and audit cases, after checking that the chain verifies."""
-    report = ctx.audit.verify()
-    assert report.ok, report.reason
-    cases = [str(e.details.get("case")) for e in ctx.audit.read() if "case" in e.details]
-    return sorted(s.name for s in ctx.gallery.subjects("g1")), cases
 
 
 def test_a_statement_to_a_server_gone_silent_mid_transaction_is_unavailable_in_bound(
@@ -113,8 +68,8 @@ def test_a_statement_to_a_server_gone_silent_mid_transaction_is_unavailable_in_b
         lambda: _enrol_b_and_log(ctx, relay, cut_before_log=True), "no answer from the server"
     )
     assert SILENT_S * 0.9 <= took <= SILENT_S + SLACK_S, took
-    _resume(ctx, relay)
-    assert _state(ctx) == (["A"], ["before"])
+    held.resume(ctx, relay)
+    assert held.state(ctx) == (["A"], ["before"])
 
 
 def test_a_commit_that_gets_no_answer_is_unavailable_and_says_the_outcome_is_unknown(
@@ -128,8 +83,8 @@ def test_a_commit_that_gets_no_answer_is_unavailable_and_says_the_outcome_is_unk
         lambda: _enrol_b_and_log(ctx, relay, cut_before_log=False), "committed is unknown"
     )
     assert took <= SILENT_S + SLACK_S, took
-    _resume(ctx, relay)
-    assert _state(ctx) == (["A"], ["before"])
+    held.resume(ctx, relay)
+    assert held.state(ctx) == (["A"], ["before"])
 
 
 def test_a_commit_whose_answer_is_lost_was_carried_out_and_the_chain_verifies(
@@ -143,14 +98,14 @@ def test_a_commit_whose_answer_is_lost_was_carried_out_and_the_chain_verifies(
 
     def enrol() -> None:
         with UnitOfWork(ctx.engine) as uow:
-            ctx.gallery.enrol("g1", "b", "B", "t", [("s2", VEC * -1)], PID, uow=uow)
-            log.append(uow, _event("with B"))
+            ctx.gallery.enrol("g1", "b", "B", "t", [("s2", held.VEC * -1)], held.PID, uow=uow)
+            log.append(uow, held.event("with B"))
             relay.hang(answers_only=True)
 
     took = _timed_failure(enrol, "committed is unknown")
     assert took <= SILENT_S + SLACK_S, took
-    _resume(ctx, relay)
-    assert _state(ctx) == (["A", "B"], ["before", "with B"])
+    held.resume(ctx, relay)
+    assert held.state(ctx) == (["A", "B"], ["before", "with B"])
 
 
 def test_a_request_arriving_while_the_server_is_silent_is_unavailable_then_recovers(
@@ -164,8 +119,8 @@ def test_a_request_arriving_while_the_server_is_silent_is_unavailable_then_recov
     relay.hang()
     took = _timed_failure(lambda: ctx.gallery.subjects("g1"), "expected a reachable database")
     assert PING_S * 0.9 <= took <= PING_S + SLACK_S < SILENT_S, took
-    _resume(ctx, relay)
-    assert _state(ctx) == (["A"], ["before"])
+    held.resume(ctx, relay)
+    assert held.state(ctx) == (["A"], ["before"])
 
 
 @pytest.fixture
@@ -191,7 +146,7 @@ def test_a_slow_server_under_load_still_gives_its_own_statement_timeout(
     would have hit first), and the connections stay usable."""
     delay_s = 1.25
     relay = Relay(fresh_postgres)
-    engine = open_database(_through(relay, fresh_postgres), timeout_s=BOUND_S)
+    engine = open_database(held.through(relay, fresh_postgres), timeout_s=BOUND_S)
     conns = [engine.connect() for _ in range(4)]
     ended: list[tuple[float, BaseException | None]] = []
 
