@@ -42,7 +42,13 @@ from mobileid.finger.nfiq import print_quality
 from mobileid.finger.params import ExtractParams
 from mobileid.finger.types import FingerImage, FingerTemplate, GreyArray, MinutiaType
 
-__all__ = ["MinutiaeExtractor", "extract_minutiae", "find_minutiae", "load_extractor"]
+__all__ = [
+    "MinutiaeExtractor",
+    "extract_minutiae",
+    "find_minutiae",
+    "load_extractor",
+    "print_area_mm2",
+]
 
 _MULTIPLE = 32  # LEADER's input sides must be multiples of this
 
@@ -106,15 +112,20 @@ def minutiae_from_maps(maps: np.ndarray, params: ExtractParams) -> np.ndarray:
     return m[order][: params.max_minutiae]
 
 
+def _contrast_blocks(pixels: np.ndarray, params: ExtractParams) -> np.ndarray:
+    """Rows × cols of the ``crop_block`` blocks whose grey-level spread shows a print."""
+    b, (h, w) = params.crop_block, pixels.shape
+    blocks = pixels[: h // b * b, : w // b * b].reshape(h // b, b, w // b, b)
+    return np.asarray(blocks.std(axis=(1, 3)) >= params.crop_min_std)
+
+
 def foreground_box(pixels: np.ndarray, params: ExtractParams) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) of the blocks with contrast, widened by ``crop_margin``:
     LEADER then runs on the print, not on the blank frame around it."""
     b, (h, w) = params.crop_block, pixels.shape
-    rows, cols = h // b, w // b
-    if rows == 0 or cols == 0:
+    if h // b == 0 or w // b == 0:
         return 0, h, 0, w
-    blocks = pixels[: rows * b, : cols * b].reshape(rows, b, cols, b)
-    ys, xs = np.nonzero(blocks.std(axis=(1, 3)) >= params.crop_min_std)
+    ys, xs = np.nonzero(_contrast_blocks(pixels, params))
     if ys.size == 0:
         return 0, h, 0, w
     m, keep = params.crop_margin, params.crop_margin - params.crop_snap
@@ -122,6 +133,14 @@ def foreground_box(pixels: np.ndarray, params: ExtractParams) -> tuple[int, int,
     top, bottom = _snap(max(0, inner[0] - m), min(h, inner[1] + m), inner[0], inner[1], keep)
     left, right = _snap(max(0, inner[2] - m), min(w, inner[3] + m), inner[2], inner[3], keep)
     return top, bottom, left, right
+
+
+def print_area_mm2(image: FingerImage, params: ExtractParams) -> float:
+    """The print's area in mm²: its blocks with contrast (the plate around it has none)."""
+    if image.height < params.crop_block or image.width < params.crop_block:
+        return 0.0
+    side = params.crop_block * 25.4 / image.ppi
+    return float(_contrast_blocks(image.pixels, params).sum()) * side * side
 
 
 def _snap(start: int, stop: int, first: int, last: int, keep: int) -> tuple[int, int]:
@@ -160,17 +179,19 @@ def extract_minutiae(
 
     With ``enhanced``, a print giving fewer than ``enhance_below`` minutiae is read again as
     ``enhanced`` turns it; with ``rebuilt``, a print that still gives fewer than
-    ``context_below`` is read once more as ``rebuilt`` turns it (contextual filtering). The
+    ``context_below`` is read once more as ``rebuilt`` turns it (contextual filtering), and so
+    is one of quality under ``context_quality_below`` (see :func:`_rebuilt_reading`). The
     reading with the most minutiae is kept. Quality is always measured on the print as
     captured: an enhanced copy looks cleaner than the capture is.
     """
     p = extractor.params
     m = find_minutiae(image.pixels, extractor)
-    for again_below, turn in ((p.enhance_below, enhanced), (p.context_below, rebuilt)):
-        if turn is not None and m.shape[0] < again_below:
-            again = find_minutiae(turn(image.pixels), extractor)
-            if again.shape[0] > m.shape[0]:
-                m = again
+    if enhanced is not None and m.shape[0] < p.enhance_below:
+        again = find_minutiae(enhanced(image.pixels), extractor)
+        if again.shape[0] > m.shape[0]:
+            m = again
+    if rebuilt is not None:
+        m = _rebuilt_reading(image, m, extractor, rebuilt)
     if m.shape[0] < p.min_minutiae:
         raise LowQualityFingerprint(
             f"{field}: expected at least {p.min_minutiae} reliable minutiae, got {m.shape[0]}; "
@@ -187,3 +208,33 @@ def extract_minutiae(
         quality=float(print_quality(image.pixels, m).score),
         pipeline_id=pipeline_id,
     )
+
+
+def _rebuilt_reading(
+    image: FingerImage,
+    m: np.ndarray,
+    extractor: MinutiaeExtractor,
+    rebuilt: Callable[[GreyArray], GreyArray],
+) -> np.ndarray:
+    """``m``, or the minutiae of the print rebuilt along its ridges when it gives more.
+
+    Read so: a print giving fewer than ``context_below``, or (when ``context_quality_below``
+    is set) one of quality under it. For the latter the rebuilt reading is kept only while
+    its minutiae per mm² of print stay within ``context_density``: on broken ridges the
+    filter draws a pattern of its own, and LEADER finds minutiae in it.
+    """
+    p = extractor.params
+    few = m.shape[0] < p.context_below
+    poor = (
+        not few
+        and p.context_quality_below > 0
+        and print_quality(image.pixels, m).score < p.context_quality_below
+    )
+    if not (few or poor):
+        return m
+    again = find_minutiae(rebuilt(image.pixels), extractor)
+    if again.shape[0] <= m.shape[0]:
+        return m
+    if poor and again.shape[0] > p.context_density * print_area_mm2(image, p):
+        return m
+    return again

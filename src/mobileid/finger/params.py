@@ -96,8 +96,19 @@ class ExtractParams:
     # capacitive 3.6% -> 2.1%, crop300 1.4% -> 0.8%, but dry 2.1% -> 2.9% (108_5: 10 -> 83
     # minutiae, the filter's pattern on broken ridges); DB1_B and its 9 imitations unchanged
     # (0-2 prints each rebuilt). A held-out imitation got worse, and every such template
-    # would change the pipeline id and the tables.
+    # would change the pipeline id and the tables. With ``context_density`` (below) dry stays
+    # 2.1%, the others gain less (README); the DB4_B noisy imitation still loses.
     context_below: int = 5
+    # Quality under this (as captured, 0-100): the print is read rebuilt too, the reading
+    # with more minutiae kept while within ``context_density``. 0 = off (the shipped
+    # pipeline). Measured with 35 (README, "Poor prints read rebuilt"): DB4_B noisy loses
+    # (its noise gives the whole frame contrast, so the bound never binds), and on, every
+    # such template, the pipeline id and the tables change.
+    context_quality_below: int = 0
+    # Minutiae per mm² of print (its blocks with contrast), at the most, for a rebuilt reading
+    # of a poor print: the densest print as captured in DB1_B (0.318; DB4_B fingers 101-105:
+    # 0.241), i.e. a bound the sensor's good prints keep, not one fitted to the failures.
+    context_density: float = 0.32
 
 
 @dataclass(frozen=True)

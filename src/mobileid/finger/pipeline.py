@@ -123,9 +123,17 @@ class FingerPipeline:
         return (
             f"finger/contact-{self.load.working_ppi:g}ppi+{GATE_VERSION}+{self.extractor.model_id}"
             f"-q{e.quality_threshold:g}-min{e.min_minutiae}-crop{e.crop_margin}s{e.crop_snap}"
-            f"-renorm{e.enhance_below}"
+            f"-renorm{e.enhance_below}{self._poor_rebuilt}"
             f"+{MATCHER_VERSION}"
         )
+
+    @property
+    def _poor_rebuilt(self) -> str:
+        """Named only when poor prints are read rebuilt: off, the id (and tables) stay."""
+        e = self.extractor.params
+        if e.context_quality_below <= 0:
+            return ""
+        return f"-ctxq{e.context_quality_below}d{e.context_density:g}"
 
     def load_image(
         self, data: bytes, *, ppi: float | None = None, field: str = "image"
