@@ -121,7 +121,7 @@ def _fnir_at_fpir(
     fpir = fp.mean(axis=0)
     rows = np.flatnonzero(md)
     ms = sim[rows, mate[rows]]
-    first = ms >= sim[rows].max(axis=1)
+    first = _first(sim, mate)
     need = grid[None, :] + np.where(hub[mate[rows]], 1.0, 0.0)[:, None] * gap[None, :]
     fnir = 1.0 - (first[:, None] & (ms[:, None] >= need)).mean(axis=0)
     out = {}
@@ -129,6 +129,14 @@ def _fnir_at_fpir(
         ok = np.flatnonzero(fpir <= point)  # fpir falls as the threshold rises
         out[f"fnir_at_fpir_{point:g}"] = float(fnir[ok[0]]) if ok.size else 1.0
     return out
+
+
+def _first(sim: FloatArray, mate: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Per mated search, whether its mate is first as ``identification_metrics`` ranks: a tie
+    ranks ahead of the mate, and a mate that failed to enrol is never found."""
+    rows = np.flatnonzero(mate >= 0)
+    ms = sim[rows, mate[rows]]
+    return np.isfinite(ms) & ((sim[rows] >= ms[:, None]).sum(axis=1) == 1)
 
 
 def _split(
@@ -190,8 +198,7 @@ class _Search:
     @property
     def first(self) -> npt.NDArray[np.bool_]:
         """Per mated search, whether its mate is first."""
-        rows = np.flatnonzero(self.mate >= 0)
-        return self.sim[rows, self.mate[rows]] >= self.sim[rows].max(axis=1)
+        return _first(self.sim, self.mate)
 
     def read(self, per: dict[str, FloatArray], gap: FloatArray, grid: FloatArray) -> dict:
         """The searches read with a threshold per gallery face and band (``per``)."""
