@@ -109,6 +109,15 @@ def _add_accuracy_options(identify: Any, calibrate: Any) -> None:
         help="the cohort's faces: the development faces, blends of two development people, "
         "or draws from a normal fitted on them (default real)",
     )
+    identify.add_argument(
+        "--gallery-strata",
+        type=float,
+        metavar="Q",
+        help="with --splits: also read each candidate with a table of its gallery stratum, the "
+        "share Q of development faces with the highest cohort term (hubs) apart from the "
+        "others, beside the shipped scoring's one table (the --cohort-norm scoring, or the "
+        "shipped one)",
+    )
     for p, default in ((identify, 100), (calibrate, RESAMPLES)):
         p.add_argument(
             "--resamples",
@@ -216,6 +225,7 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.service.context import open_context
 
     prepare = _cohort_prepare(args)  # a bad option is refused before any image is read
+    _check_gallery_strata(args)
     data = _embed(args, settings)
     try:
         ctx = open_context(settings)
@@ -247,6 +257,8 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
 
             metrics["identity_disjoint"]["scoring"] = CohortNorm.parse(args.cohort_norm).label
             metrics["identity_disjoint"]["cohort_source"] = args.cohort_source
+        if args.gallery_strata is not None:
+            metrics["identity_disjoint"]["gallery_strata"] = _gallery_strata(args, data, bands)
     _emit(
         args,
         settings,
@@ -264,6 +276,37 @@ def _cohort_prepare(args: argparse.Namespace) -> Any:
     from mobileid.eval.cohort_eval import option_prepare
 
     return option_prepare(args.cohort_norm, args.cohort_source, args.splits)
+
+
+def _check_gallery_strata(args: argparse.Namespace) -> None:
+    from mobileid.errors import InvalidArgument
+    from mobileid.eval.gallery_strata import check_share
+
+    if args.gallery_strata is None:
+        return
+    if not args.splits:
+        raise InvalidArgument(
+            "gallery_strata: expected --splits K as well (the hub cut and the tables come from "
+            "each split's development people), got no --splits",
+            field="gallery_strata",
+        )
+    check_share(args.gallery_strata)
+
+
+def _gallery_strata(args: argparse.Namespace, data: Any, bands: tuple[float, float]) -> dict:
+    from mobileid.eval.gallery_strata import split_gallery_strata
+    from mobileid.face.cohort import SHIPPED, CohortNorm
+
+    norm = CohortNorm.parse(args.cohort_norm) if args.cohort_norm else SHIPPED
+    return split_gallery_strata(
+        data,
+        bands,
+        splits=args.splits,
+        seed=args.seed,
+        share=args.gallery_strata,
+        norm=norm,
+        resamples=args.resamples or None,
+    )
 
 
 def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
