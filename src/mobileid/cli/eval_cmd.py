@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mobileid.cli.eval_splits_cmd import add_split_options, check_split_options, split_metrics
 from mobileid.config import Settings
 
 
@@ -68,7 +69,7 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help="where to write the quality-stratified tables, one per quality stratum of the "
         "probe capture (default: DATA_DIR/calibration/face-strata.json)",
     )
-    _add_accuracy_options(i, c)
+    add_split_options(i, c)
     for p in (v, i, c):
         p.add_argument(
             "--root", type=Path, required=True, metavar="DIR", help="one folder per identity"
@@ -80,53 +81,6 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     v.set_defaults(handler=_verify)
     i.set_defaults(handler=_identify)
     c.set_defaults(handler=_calibrate)
-
-
-def _add_accuracy_options(identify: Any, calibrate: Any) -> None:
-    """Identity-disjoint splits for ``identify``; the bootstrap for both."""
-    from mobileid.eval.bootstrap import RESAMPLES
-
-    identify.add_argument(
-        "--splits",
-        type=int,
-        default=0,
-        metavar="K",
-        help="also run K identity-disjoint splits: calibrate on half of the identities, search "
-        "for the others; band FPIR observed vs predicted with 95%% upper bounds (default 0)",
-    )
-    identify.add_argument("--seed", type=int, default=1, help="seed of the splits (default 1)")
-    identify.add_argument(
-        "--cohort-norm",
-        metavar="K,A,B",
-        help="with --splits: score s - A*m(probe) - B*m(gallery), m = mean of a face's K best "
-        "scores against a cohort of each split's development people with one image (the "
-        "others calibrate); the shipped scoring is 10,0.5,0",
-    )
-    identify.add_argument(
-        "--cohort-source",
-        choices=("real", "blend", "gaussian"),
-        default="real",
-        help="the cohort's faces: the development faces, blends of two development people, "
-        "or draws from a normal fitted on them (default real)",
-    )
-    identify.add_argument(
-        "--gallery-strata",
-        type=float,
-        metavar="Q",
-        help="with --splits: also read each candidate with a table of its gallery stratum, the "
-        "share Q of development faces with the highest cohort term (hubs) apart from the "
-        "others, beside the shipped scoring's one table (the --cohort-norm scoring, or the "
-        "shipped one)",
-    )
-    for p, default in ((identify, 100), (calibrate, RESAMPLES)):
-        p.add_argument(
-            "--resamples",
-            type=int,
-            default=default,
-            metavar="B",
-            help="identity-bootstrap resamples of each calibration; the table keeps the 95%% "
-            f"upper bound (default {default}; 0: the in-sample curve)",
-        )
 
 
 def _embed(args: argparse.Namespace, settings: Settings) -> Any:
@@ -224,8 +178,7 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.eval.faces import identify
     from mobileid.service.context import open_context
 
-    prepare = _cohort_prepare(args)  # a bad option is refused before any image is read
-    _check_gallery_strata(args)
+    prepare = check_split_options(args)  # a bad option is refused before any image is read
     data = _embed(args, settings)
     try:
         ctx = open_context(settings)
@@ -241,24 +194,9 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
     metrics["scoring"] = ctx.face_scoring.label if cal is not None else None
     metrics["root"] = str(args.root)
     if args.splits:
-        from mobileid.eval.face_strata import split_strata
-        from mobileid.eval.splits import split_report
-
-        bands = (b.strong_fmr, b.possible_fmr)
-        metrics["identity_disjoint"] = split_report(
-            data, bands, args.splits, args.seed, args.resamples or None, prepare
+        metrics["identity_disjoint"] = split_metrics(
+            args, data, (b.strong_fmr, b.possible_fmr), prepare
         )
-        if prepare is None:  # the strata check runs on plain scores only
-            metrics["identity_disjoint"]["quality_strata"] = split_strata(
-                data, bands, splits=args.splits, seed=args.seed, resamples=args.resamples or None
-            )
-        else:
-            from mobileid.face.cohort import CohortNorm
-
-            metrics["identity_disjoint"]["scoring"] = CohortNorm.parse(args.cohort_norm).label
-            metrics["identity_disjoint"]["cohort_source"] = args.cohort_source
-        if args.gallery_strata is not None:
-            metrics["identity_disjoint"]["gallery_strata"] = _gallery_strata(args, data, bands)
     _emit(
         args,
         settings,
@@ -269,44 +207,6 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
         thresholds=metrics.get("band_thresholds"),
     )
     return 0
-
-
-def _cohort_prepare(args: argparse.Namespace) -> Any:
-    """The split preparation ``--cohort-norm`` asks for; None without it."""
-    from mobileid.eval.cohort_eval import option_prepare
-
-    return option_prepare(args.cohort_norm, args.cohort_source, args.splits)
-
-
-def _check_gallery_strata(args: argparse.Namespace) -> None:
-    from mobileid.errors import InvalidArgument
-    from mobileid.eval.gallery_strata import check_share
-
-    if args.gallery_strata is None:
-        return
-    if not args.splits:
-        raise InvalidArgument(
-            "gallery_strata: expected --splits K as well (the hub cut and the tables come from "
-            "each split's development people), got no --splits",
-            field="gallery_strata",
-        )
-    check_share(args.gallery_strata)
-
-
-def _gallery_strata(args: argparse.Namespace, data: Any, bands: tuple[float, float]) -> dict:
-    from mobileid.eval.gallery_strata import split_gallery_strata
-    from mobileid.face.cohort import SHIPPED, CohortNorm
-
-    norm = CohortNorm.parse(args.cohort_norm) if args.cohort_norm else SHIPPED
-    return split_gallery_strata(
-        data,
-        bands,
-        splits=args.splits,
-        seed=args.seed,
-        share=args.gallery_strata,
-        norm=norm,
-        resamples=args.resamples or None,
-    )
 
 
 def _calibrate(args: argparse.Namespace, settings: Settings) -> int:

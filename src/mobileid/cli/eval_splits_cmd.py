@@ -1,0 +1,119 @@
+"""``mobileid eval faces identify --splits K``: the identity-disjoint splits and the options
+that measure other scorings and tables on them (``--cohort-norm``, ``--gallery-strata``)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_split_options(identify: Any, calibrate: Any) -> None:
+    """Identity-disjoint splits for ``identify``; the bootstrap for both."""
+    from mobileid.eval.bootstrap import RESAMPLES
+
+    identify.add_argument(
+        "--splits",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also run K identity-disjoint splits: calibrate on half of the identities, search "
+        "for the others; band FPIR observed vs predicted with 95%% upper bounds (default 0)",
+    )
+    identify.add_argument("--seed", type=int, default=1, help="seed of the splits (default 1)")
+    identify.add_argument(
+        "--cohort-norm",
+        metavar="K,A,B",
+        help="with --splits: score s - A*m(probe) - B*m(gallery), m = mean of a face's K best "
+        "scores against a cohort of each split's development people with one image (the "
+        "others calibrate); the shipped scoring is 10,0.5,0",
+    )
+    identify.add_argument(
+        "--cohort-source",
+        choices=("real", "blend", "gaussian"),
+        default="real",
+        help="the cohort's faces: the development faces, blends of two development people, "
+        "or draws from a normal fitted on them (default real)",
+    )
+    identify.add_argument(
+        "--gallery-strata",
+        type=float,
+        metavar="Q",
+        help="with --splits: also read each candidate with a table of its gallery stratum, the "
+        "share Q of development faces with the highest cohort term (hubs) apart from the "
+        "others, beside the shipped scoring's one table (the --cohort-norm scoring, or the "
+        "shipped one)",
+    )
+    for p, default in ((identify, 100), (calibrate, RESAMPLES)):
+        p.add_argument(
+            "--resamples",
+            type=int,
+            default=default,
+            metavar="B",
+            help="identity-bootstrap resamples of each calibration; the table keeps the 95%% "
+            f"upper bound (default {default}; 0: the in-sample curve)",
+        )
+
+
+def check_split_options(args: argparse.Namespace) -> Any:
+    """The split preparation ``--cohort-norm`` asks for (None without it), after checking
+    ``--gallery-strata``: both refused before any image is read."""
+    from mobileid.eval.cohort_eval import option_prepare
+
+    prepare = option_prepare(args.cohort_norm, args.cohort_source, args.splits)
+    _check_gallery_strata(args)
+    return prepare
+
+
+def _check_gallery_strata(args: argparse.Namespace) -> None:
+    from mobileid.errors import InvalidArgument
+    from mobileid.eval.gallery_strata import check_share
+
+    if args.gallery_strata is None:
+        return
+    if not args.splits:
+        raise InvalidArgument(
+            "gallery_strata: expected --splits K as well (the hub cut and the tables come from "
+            "each split's development people), got no --splits",
+            field="gallery_strata",
+        )
+    check_share(args.gallery_strata)
+
+
+def _gallery_strata(args: argparse.Namespace, data: Any, bands: tuple[float, float]) -> dict:
+    from mobileid.eval.gallery_strata import split_gallery_strata
+    from mobileid.face.cohort import SHIPPED, CohortNorm
+
+    norm = CohortNorm.parse(args.cohort_norm) if args.cohort_norm else SHIPPED
+    return split_gallery_strata(
+        data,
+        bands,
+        splits=args.splits,
+        seed=args.seed,
+        share=args.gallery_strata,
+        norm=norm,
+        resamples=args.resamples or None,
+    )
+
+
+def split_metrics(
+    args: argparse.Namespace, data: Any, bands: tuple[float, float], prepare: Any
+) -> dict[str, Any]:
+    """The ``identity_disjoint`` part of ``eval faces identify``'s answer."""
+    from mobileid.eval.face_strata import split_strata
+    from mobileid.eval.splits import split_report
+
+    out: dict[str, Any] = split_report(
+        data, bands, args.splits, args.seed, args.resamples or None, prepare
+    )
+    if prepare is None:  # the strata check runs on plain scores only
+        out["quality_strata"] = split_strata(
+            data, bands, splits=args.splits, seed=args.seed, resamples=args.resamples or None
+        )
+    else:
+        from mobileid.face.cohort import CohortNorm
+
+        out["scoring"] = CohortNorm.parse(args.cohort_norm).label
+        out["cohort_source"] = args.cohort_source
+    if args.gallery_strata is not None:
+        out["gallery_strata"] = _gallery_strata(args, data, bands)
+    return out
