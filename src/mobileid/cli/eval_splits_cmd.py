@@ -1,5 +1,6 @@
 """``mobileid eval faces identify --splits K``: the identity-disjoint splits and the options
-that measure other scorings and tables on them (``--cohort-norm``, ``--gallery-strata``)."""
+that measure other scorings, tables and enrolments on them (``--cohort-norm``,
+``--gallery-strata``, ``--templates``)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,15 @@ def add_split_options(identify: Any, calibrate: Any) -> None:
         "others, beside the shipped scoring's one table (the --cohort-norm scoring, or the "
         "shipped one)",
     )
+    identify.add_argument(
+        "--templates",
+        type=int,
+        metavar="N",
+        help="with --splits: also enrol up to N images per gallery subject and compare the "
+        "subject's best image (one comparison per image) with one averaged template (the unit "
+        "mean of its vectors), both read with the split's single-image table (the "
+        "--cohort-norm scoring, or the shipped one)",
+    )
     for p, default in ((identify, 100), (calibrate, RESAMPLES)):
         p.add_argument(
             "--resamples",
@@ -61,7 +71,23 @@ def check_split_options(args: argparse.Namespace) -> Any:
 
     prepare = option_prepare(args.cohort_norm, args.cohort_source, args.splits)
     _check_gallery_strata(args)
+    _check_templates(args)
     return prepare
+
+
+def _check_templates(args: argparse.Namespace) -> None:
+    from mobileid.errors import InvalidArgument
+    from mobileid.eval.templates import check_per_subject
+
+    if args.templates is None:
+        return
+    if not args.splits:
+        raise InvalidArgument(
+            "templates: expected --splits K as well (the cohort and the table come from each "
+            "split's development people), got no --splits",
+            field="templates",
+        )
+    check_per_subject(args.templates)
 
 
 def _check_gallery_strata(args: argparse.Namespace) -> None:
@@ -116,4 +142,22 @@ def split_metrics(
         out["cohort_source"] = args.cohort_source
     if args.gallery_strata is not None:
         out["gallery_strata"] = _gallery_strata(args, data, bands)
+    if args.templates is not None:
+        out["templates"] = _templates(args, data, bands)
     return out
+
+
+def _templates(args: argparse.Namespace, data: Any, bands: tuple[float, float]) -> dict:
+    from mobileid.eval.templates import split_templates
+    from mobileid.face.cohort import SHIPPED, CohortNorm
+
+    return split_templates(
+        data,
+        bands,
+        splits=args.splits,
+        seed=args.seed,
+        per_subject=args.templates,
+        norm=CohortNorm.parse(args.cohort_norm) if args.cohort_norm else SHIPPED,
+        source=args.cohort_source,
+        resamples=args.resamples or None,
+    )

@@ -168,7 +168,7 @@ def _aggregate(
         "subjects_hit": _mean_of(w["subjects_hit"] for w in worst),
     }
     out["concentration"] = {
-        f"{searches}_{line}": _concentration([r.metrics[key][line] for r in runs])
+        f"{searches}_{line}": pooled_concentration([r.metrics[key][line] for r in runs])
         for searches, key in (
             ("all", "false_candidates_by_subject"),
             ("nonmated", "false_candidates_nonmated"),
@@ -178,7 +178,7 @@ def _aggregate(
     return out
 
 
-def _concentration(per_split: list[dict]) -> dict:
+def pooled_concentration(per_split: list[dict]) -> dict:
     """Pooled over splits: false candidates in all, the worst subject's count (the largest
     over splits, and on average), its share of its split's false candidates, and how many
     subjects drew any (on average)."""

@@ -1,0 +1,272 @@
+"""Multi-image subject templates measured on identity-disjoint splits (``eval faces identify
+--splits K --templates N``).
+
+Each gallery subject (a tested person with two or more images) enrols its first
+``min(N, images - 1)`` images, so that at least one is left to search with; the rest are mated
+probes, and the people with a single image are the non-mated probes (with N = 1 this is the
+protocol of :func:`mobileid.eval.faces.open_set_split`). Three readings of the same split:
+
+- ``single_image``: the subject's first image only (as with N = 1, on the same probes);
+- ``best_image``: one comparison per enrolled image, the subject's best one counts (what the
+  gallery does today when a subject has several images);
+- ``template``: one comparison per subject, against the unit mean of its enrolled vectors.
+
+All three are scored with the split's cohort normalisation (the cohort and the calibration
+from the development people, as ``--cohort-norm``) and read with the split's single-image
+table. The band prediction counts the comparisons a search makes: a subject with ``n`` images
+is ``n`` comparisons for ``best_image``, one for ``template``. Whether that table is
+conservative for templates is measured directly: the rate of impostor comparisons (a probe
+against another subject's image, or against another subject's template) reaching each band's
+threshold, beside the band's bound.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from mobileid.errors import InvalidArgument
+from mobileid.eval import metrics as m
+from mobileid.eval.cohort_eval import build_cohort, cohort_people, with_offsets
+from mobileid.eval.concentration import false_candidates_by_subject
+from mobileid.eval.faces import EmbeddedSet, calibrate
+from mobileid.eval.splits import (
+    BANDS,
+    clopper_pearson_upper,
+    identity_splits,
+    pooled_concentration,
+    subset,
+)
+from mobileid.face.cohort import SHIPPED, CohortNorm, cohort_terms
+
+READINGS = ("single_image", "best_image", "template")
+TAIL_FMR = 1e-2  # a lower line where impostors are many, beside the two bands' thresholds
+MAX_PER_SUBJECT = 20
+FloatArray = npt.NDArray[np.float64]
+
+
+def check_per_subject(n: int) -> int:
+    """``--templates N``: images enrolled per gallery subject, 1..MAX_PER_SUBJECT."""
+    if not 1 <= n <= MAX_PER_SUBJECT:
+        raise InvalidArgument(
+            f"templates: expected images per subject in 1..{MAX_PER_SUBJECT}, got {n}",
+            field="templates",
+        )
+    return n
+
+
+@dataclass(frozen=True, eq=False)
+class Enrolment:
+    """A tested half enrolled with up to N images per subject: each subject's image indices,
+    the probes, and each probe's mate column (-1 for a person not enrolled)."""
+
+    images: list[npt.NDArray[np.int64]]
+    probes: npt.NDArray[np.int64]
+    mate: npt.NDArray[np.int64]
+    names: list[str] = field(default_factory=list)
+
+
+def enrol_up_to(data: EmbeddedSet, per_subject: int) -> Enrolment:
+    """Subjects with 2+ images enrol their first ``min(per_subject, images - 1)``; the rest of
+    their images are mated probes; single-image people are non-mated probes."""
+    images: list[npt.NDArray[np.int64]] = []
+    names: list[str] = []
+    column = np.full(len(data.names), -1, dtype=np.int64)
+    enrolled = np.zeros(data.identity.size, dtype=bool)
+    for person in range(len(data.names)):
+        own = np.flatnonzero(data.identity == person)  # in path order, as open_set_split
+        if own.size < 2:
+            continue
+        column[person] = len(images)
+        images.append(own[: min(per_subject, own.size - 1)])
+        names.append(data.names[person])
+        enrolled[images[-1]] = True
+    probes = np.flatnonzero(~enrolled)
+    return Enrolment(images, probes, column[data.identity[probes]], names)
+
+
+@dataclass(frozen=True, eq=False)
+class Reading:
+    """One way of scoring a split's searches: the probes × subjects matrix, and the impostor
+    comparisons behind it (one per image or per template)."""
+
+    sim: FloatArray
+    impostors: FloatArray  # every probe against every comparison of another subject
+    comparisons: int  # comparisons per search
+
+
+def _image_scores(data: EmbeddedSet, enrol: Enrolment, first_only: bool) -> Reading:
+    cols = [g[:1] if first_only else g for g in enrol.images]
+    flat = np.concatenate(cols)
+    owner = np.repeat(np.arange(len(cols)), [c.size for c in cols])
+    s = data.search_scores(enrol.probes, flat)
+    sim = np.full((enrol.probes.size, len(cols)), -np.inf)
+    np.maximum.at(sim.T, owner, s.T)  # a subject's best image counts
+    impostor = (owner[None, :] != enrol.mate[:, None]) & np.isfinite(s)
+    return Reading(sim, s[impostor], int(flat.size))
+
+
+def _template_scores(
+    data: EmbeddedSet, enrol: Enrolment, norm: CohortNorm, cohort: npt.NDArray[np.float32]
+) -> Reading:
+    """Against each subject's unit mean of its enrolled vectors that enrolled (a subject none
+    of whose images enrolled is never found), scored with the same normalisation."""
+    tmpl = np.zeros((len(enrol.images), data.vectors.shape[1]), dtype=np.float32)
+    ok = np.zeros(len(enrol.images), dtype=bool)
+    for c, g in enumerate(enrol.images):
+        good = g[data.ok[g]]
+        if good.size:
+            v = data.vectors[good].astype(np.float64).sum(axis=0)
+            tmpl[c], ok[c] = v / np.linalg.norm(v), True
+    p = enrol.probes
+    sim = (data.vectors[p] @ tmpl.T).astype(np.float64)
+    if data.offsets is not None:
+        sim -= data.offsets[0][p][:, None]
+    if norm.gallery_weight:
+        sim -= norm.gallery_weight * cohort_terms(tmpl, cohort, norm.top_k)[None, :]
+    sim[~data.ok[p], :] = -np.inf
+    sim[:, ~ok] = -np.inf
+    impostor = (np.arange(len(enrol.images))[None, :] != enrol.mate[:, None]) & np.isfinite(sim)
+    return Reading(sim, sim[impostor], len(enrol.images))
+
+
+def _read(reading: Reading, enrol: Enrolment, lines: dict[str, float]) -> dict:
+    """One reading of one split: identification figures, band events, impostor tail and the
+    false candidates per subject."""
+    ident = m.identification_metrics(reading.sim, enrol.mate, fpir_points=(0.01, 0.001))
+    nm = enrol.mate < 0
+    thresholds = {"fpir_0.01": ident.threshold_at_fpir[0.01], **lines}
+    out: dict = {
+        "rank1": ident.rank1,
+        "fnir_at_fpir_0.01": ident.fnir_at_fpir[0.01],
+        "fnir_at_fpir_0.001": ident.fnir_at_fpir[0.001],
+        "comparisons": reading.comparisons,
+        "impostor_comparisons": int(reading.impostors.size),
+        "fpir_events": {b: int(np.sum(ident.nonmated_top >= lines[b])) for b in BANDS},
+        "mated_hits": {b: int(np.sum(ident.mated_top >= lines[b])) for b in BANDS},
+        "tail_events": {k: int(np.sum(reading.impostors >= t)) for k, t in lines.items()},
+        "all": false_candidates_by_subject(reading.sim, enrol.mate, enrol.names, thresholds),
+        "nonmated": false_candidates_by_subject(
+            reading.sim[nm], enrol.mate[nm], enrol.names, thresholds
+        ),
+    }
+    return out
+
+
+def _split(
+    dev: EmbeddedSet,
+    test: EmbeddedSet,
+    per_subject: int,
+    norm: CohortNorm,
+    source: str,
+    bands: tuple[float, float],
+    resamples: int | None,
+) -> dict:
+    """One split: cohort and single-image table from the development people (as
+    ``--cohort-norm``), the three readings on the tested people."""
+    in_cohort = cohort_people(dev.identity)
+    cohort = build_cohort(subset(dev, np.flatnonzero(in_cohort)), source)
+    calib = with_offsets(subset(dev, np.flatnonzero(~in_cohort)), norm, cohort)
+    test = with_offsets(test, norm, cohort)
+    cal = calibrate(calib, "development identities of the split", resamples=resamples)
+    lines = {
+        name: cal.threshold(f) if f >= cal.resolution else math.inf
+        for name, f in zip((*BANDS, "fmr_0.01"), (*bands, TAIL_FMR), strict=True)
+    }
+    enrol = enrol_up_to(test, per_subject)
+    readings = {
+        "single_image": _image_scores(test, enrol, first_only=True),
+        "best_image": _image_scores(test, enrol, first_only=False),
+        "template": _template_scores(test, enrol, norm, cohort),
+    }
+    sizes = [g.size for g in enrol.images]
+    return {
+        "subjects": len(sizes),
+        "images": int(sum(sizes)),
+        "multi_image_subjects": int(sum(s > 1 for s in sizes)),
+        "mated": int(np.sum(enrol.mate >= 0)),
+        "nonmated": int(np.sum(enrol.mate < 0)),
+        "thresholds": lines,
+        **{k: _read(r, enrol, lines) for k, r in readings.items()},
+    }
+
+
+def split_templates(
+    data: EmbeddedSet,
+    bands: tuple[float, float],
+    *,
+    splits: int,
+    seed: int,
+    per_subject: int,
+    norm: CohortNorm = SHIPPED,
+    source: str = "real",
+    resamples: int | None = 100,
+) -> dict:
+    """Pooled over ``splits`` identity-disjoint splits, the three readings (module
+    docstring)."""
+    check_per_subject(per_subject)
+    runs = []
+    for in_dev in identity_splits(data.identity, splits, seed):
+        dev, test = subset(data, np.flatnonzero(in_dev)), subset(data, np.flatnonzero(~in_dev))
+        runs.append(_split(dev, test, per_subject, norm, source, bands, resamples))
+    out: dict = {
+        "splits": splits,
+        "seed": seed,
+        "per_subject": per_subject,
+        "scoring": norm.label,
+        "cohort_source": source,
+        "gallery_subjects": float(np.mean([r["subjects"] for r in runs])),
+        "gallery_images": float(np.mean([r["images"] for r in runs])),
+        "multi_image_subjects": float(np.mean([r["multi_image_subjects"] for r in runs])),
+        "mated_probes": int(sum(r["mated"] for r in runs)),
+        "nonmated_probes": int(sum(r["nonmated"] for r in runs)),
+        "thresholds": {
+            k: float(np.mean([r["thresholds"][k] for r in runs])) for k in runs[0]["thresholds"]
+        },
+    }
+    for name in READINGS:
+        out[name] = _pooled(runs, name, bands)
+    return out
+
+
+def _pooled(runs: list[dict], name: str, bands: tuple[float, float]) -> dict:
+    rows = [r[name] for r in runs]
+    searches = sum(r["nonmated"] for r in runs)
+    mated = sum(r["mated"] for r in runs)
+    out: dict = {
+        k: float(np.mean([row[k] for row in rows]))
+        for k in ("rank1", "fnir_at_fpir_0.01", "fnir_at_fpir_0.001")
+    }
+    out["comparisons_per_search"] = float(np.mean([row["comparisons"] for row in rows]))
+    out["band_fpir"], out["band_fpir_upper95"], out["band_fpir_predicted"] = {}, {}, {}
+    out["band_fnir"], out["impostor_fmr"] = {}, {}
+    for band, bound in zip(BANDS, bands, strict=True):
+        events = sum(row["fpir_events"][band] for row in rows)
+        out["band_fpir"][band] = events / searches
+        out["band_fpir_upper95"][band] = clopper_pearson_upper(events, searches)
+        # the comparisons a search makes × the band's bound, weighted by the split's searches
+        pred = sum(
+            min(1.0, row["comparisons"] * bound) * r["nonmated"]
+            for r, row in zip(runs, rows, strict=True)
+        )
+        out["band_fpir_predicted"][band] = pred / searches
+        out["band_fnir"][band] = 1.0 - sum(row["mated_hits"][band] for row in rows) / mated
+    pairs = sum(row["impostor_comparisons"] for row in rows)
+    for line, bound in zip((*BANDS, "fmr_0.01"), (*bands, TAIL_FMR), strict=True):
+        events = sum(row["tail_events"][line] for row in rows)
+        out["impostor_fmr"][line] = {
+            "bound": bound,
+            "events": events,
+            "comparisons": pairs,
+            "fmr": events / pairs,
+            "upper95": clopper_pearson_upper(events, pairs),
+        }
+    out["concentration"] = {
+        f"{kind}_{line}": pooled_concentration([row[kind][line] for row in rows])
+        for kind in ("all", "nonmated")
+        for line in ("fpir_0.01", *BANDS)
+    }
+    return out
