@@ -11,13 +11,8 @@ import pytest
 from mobileid.eval.cohort_eval import build_cohort, with_offsets
 from mobileid.eval.faces import EmbeddedSet, open_set_split
 from mobileid.eval.splits import identity_splits, subset
-from mobileid.eval.templates import (
-    READINGS,
-    _image_scores,
-    _template_scores,
-    enrol_up_to,
-    split_templates,
-)
+from mobileid.eval.template_scores import enrol_up_to, image_scores, template_scores
+from mobileid.eval.templates import READINGS, split_templates
 from mobileid.face.cohort import CohortNorm, cohort_terms
 from tests.conftest import cli_json
 
@@ -42,7 +37,7 @@ def test_enrolment_leaves_each_subject_a_probe(sample: EmbeddedSet) -> None:
         assert np.all((enrol.mate < 0) == singles)
 
 
-def test_best_image_and_template_scores(sample: EmbeddedSet) -> None:
+def test_best_image_andtemplate_scores(sample: EmbeddedSet) -> None:
     """Best image: the subject's best normalised score over its images; template: the probe
     against the unit mean of the subject's vectors less the same probe term. The template
     scores a mate at least the mean of its two image cosines (the mean of two unit vectors
@@ -51,8 +46,8 @@ def test_best_image_and_template_scores(sample: EmbeddedSet) -> None:
     cohort = build_cohort(subset(sample, np.flatnonzero(dev_mask)), "real")
     test = with_offsets(subset(sample, np.flatnonzero(~dev_mask)), NORM, cohort)
     enrol = enrol_up_to(test, 2)
-    best = _image_scores(test, enrol, first_only=False)
-    tmpl = _template_scores(test, enrol, NORM, cohort)
+    best = image_scores(test, enrol, first_only=False)
+    tmpl = template_scores(test, enrol, NORM, cohort)
     assert best.comparisons == 2 * tmpl.comparisons == 2 * len(enrol.images)
     p, (a, b) = enrol.probes[0], enrol.images[0]
     assert best.sim[0, 0] == pytest.approx(max(test.scores([p, p], [a, b])))
@@ -75,7 +70,7 @@ def test_splits_report_the_three_readings(sample: EmbeddedSet) -> None:
     """Pooled over splits: each reading's rank-1 and FNIR at FPIR, each band's FPIR within
     its bound beside a prediction that counts the comparisons a search makes (two per subject
     for the best image, one per template), the impostor tail at each line and the
-    concentration of false candidates."""
+    concentration of false candidates; the template read with its own table as well."""
     out = split_templates(
         sample, (1e-2, 1e-1), splits=2, seed=4, per_subject=2, norm=NORM, resamples=20
     )
@@ -98,9 +93,13 @@ def test_splits_report_the_three_readings(sample: EmbeddedSet) -> None:
     assert rows["best_image"]["band_fpir_predicted"]["strong"] == pytest.approx(
         2 * rows["template"]["band_fpir_predicted"]["strong"]
     )
-    tail = (rows[k]["impostor_fmr"]["possible"]["comparisons"] for k in READINGS)
-    single, best, tmpl = tail
-    assert best > single == tmpl
+    single, best, tmpl, own = (rows[k]["impostor_fmr"]["possible"] for k in READINGS)
+    assert best["comparisons"] > single["comparisons"] == tmpl["comparisons"]
+    # the same template scores read with a table of template scores: only the lines move
+    assert own["comparisons"] == tmpl["comparisons"]
+    assert rows["template_own_table"]["rank1"] == rows["template"]["rank1"]
+    assert out["template_table_comparisons"] > 0
+    assert set(out["template_thresholds"]) == set(out["thresholds"])
 
 
 def test_cli_refuses_a_bad_templates_option(tmp_path: Path) -> None:

@@ -4,17 +4,20 @@
 Each gallery subject (a tested person with two or more images) enrols its first
 ``min(N, images - 1)`` images, so that at least one is left to search with; the rest are mated
 probes, and the people with a single image are the non-mated probes (with N = 1 this is the
-protocol of :func:`mobileid.eval.faces.open_set_split`). Three readings of the same split:
+protocol of :func:`mobileid.eval.faces.open_set_split`). Four readings of the same split:
 
 - ``single_image``: the subject's first image only (as with N = 1, on the same probes);
 - ``best_image``: one comparison per enrolled image, the subject's best one counts (what the
   gallery does today when a subject has several images);
-- ``template``: one comparison per subject, against the unit mean of its enrolled vectors.
+- ``template``: one comparison per subject, against the unit mean of its enrolled vectors;
+- ``template_own_table``: the same scores read with a table of template scores
+  (:func:`mobileid.eval.template_scores.template_table`), measured on the development people
+  as the single-image one is.
 
-All three are scored with the split's cohort normalisation (the cohort and the calibration
-from the development people, as ``--cohort-norm``) and read with the split's single-image
-table. The band prediction counts the comparisons a search makes: a subject with ``n`` images
-is ``n`` comparisons for ``best_image``, one for ``template``. Whether that table is
+All are scored with the split's cohort normalisation (the cohort and the calibration from
+the development people, as ``--cohort-norm``) and, but for the last, read with the split's
+single-image table. The band prediction counts the comparisons a search makes: a subject
+with ``n`` images is ``n`` comparisons for ``best_image``, one for a template. Whether that table is
 conservative for templates is measured directly: the rate of impostor comparisons (a probe
 against another subject's image, or against another subject's template) reaching each band's
 threshold, beside the band's bound.
@@ -23,7 +26,6 @@ threshold, beside the band's bound.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -40,9 +42,18 @@ from mobileid.eval.splits import (
     pooled_concentration,
     subset,
 )
-from mobileid.face.cohort import SHIPPED, CohortNorm, cohort_terms
+from mobileid.eval.template_scores import (
+    Enrolment,
+    Reading,
+    enrol_up_to,
+    image_scores,
+    template_scores,
+    template_table,
+)
+from mobileid.face.cohort import SHIPPED, CohortNorm
+from mobileid.scoring import Calibration
 
-READINGS = ("single_image", "best_image", "template")
+READINGS = ("single_image", "best_image", "template", "template_own_table")
 TAIL_FMR = 1e-2  # a lower line where impostors are many, beside the two bands' thresholds
 MAX_PER_SUBJECT = 20
 FloatArray = npt.NDArray[np.float64]
@@ -56,81 +67,6 @@ def check_per_subject(n: int) -> int:
             field="templates",
         )
     return n
-
-
-@dataclass(frozen=True, eq=False)
-class Enrolment:
-    """A tested half enrolled with up to N images per subject: each subject's image indices,
-    the probes, and each probe's mate column (-1 for a person not enrolled)."""
-
-    images: list[npt.NDArray[np.int64]]
-    probes: npt.NDArray[np.int64]
-    mate: npt.NDArray[np.int64]
-    names: list[str] = field(default_factory=list)
-
-
-def enrol_up_to(data: EmbeddedSet, per_subject: int) -> Enrolment:
-    """Subjects with 2+ images enrol their first ``min(per_subject, images - 1)``; the rest of
-    their images are mated probes; single-image people are non-mated probes."""
-    images: list[npt.NDArray[np.int64]] = []
-    names: list[str] = []
-    column = np.full(len(data.names), -1, dtype=np.int64)
-    enrolled = np.zeros(data.identity.size, dtype=bool)
-    for person in range(len(data.names)):
-        own = np.flatnonzero(data.identity == person)  # in path order, as open_set_split
-        if own.size < 2:
-            continue
-        column[person] = len(images)
-        images.append(own[: min(per_subject, own.size - 1)])
-        names.append(data.names[person])
-        enrolled[images[-1]] = True
-    probes = np.flatnonzero(~enrolled)
-    return Enrolment(images, probes, column[data.identity[probes]], names)
-
-
-@dataclass(frozen=True, eq=False)
-class Reading:
-    """One way of scoring a split's searches: the probes × subjects matrix, and the impostor
-    comparisons behind it (one per image or per template)."""
-
-    sim: FloatArray
-    impostors: FloatArray  # every probe against every comparison of another subject
-    comparisons: int  # comparisons per search
-
-
-def _image_scores(data: EmbeddedSet, enrol: Enrolment, first_only: bool) -> Reading:
-    cols = [g[:1] if first_only else g for g in enrol.images]
-    flat = np.concatenate(cols)
-    owner = np.repeat(np.arange(len(cols)), [c.size for c in cols])
-    s = data.search_scores(enrol.probes, flat)
-    sim = np.full((enrol.probes.size, len(cols)), -np.inf)
-    np.maximum.at(sim.T, owner, s.T)  # a subject's best image counts
-    impostor = (owner[None, :] != enrol.mate[:, None]) & np.isfinite(s)
-    return Reading(sim, s[impostor], int(flat.size))
-
-
-def _template_scores(
-    data: EmbeddedSet, enrol: Enrolment, norm: CohortNorm, cohort: npt.NDArray[np.float32]
-) -> Reading:
-    """Against each subject's unit mean of its enrolled vectors that enrolled (a subject none
-    of whose images enrolled is never found), scored with the same normalisation."""
-    tmpl = np.zeros((len(enrol.images), data.vectors.shape[1]), dtype=np.float32)
-    ok = np.zeros(len(enrol.images), dtype=bool)
-    for c, g in enumerate(enrol.images):
-        good = g[data.ok[g]]
-        if good.size:
-            v = data.vectors[good].astype(np.float64).sum(axis=0)
-            tmpl[c], ok[c] = v / np.linalg.norm(v), True
-    p = enrol.probes
-    sim = (data.vectors[p] @ tmpl.T).astype(np.float64)
-    if data.offsets is not None:
-        sim -= data.offsets[0][p][:, None]
-    if norm.gallery_weight:
-        sim -= norm.gallery_weight * cohort_terms(tmpl, cohort, norm.top_k)[None, :]
-    sim[~data.ok[p], :] = -np.inf
-    sim[:, ~ok] = -np.inf
-    impostor = (np.arange(len(enrol.images))[None, :] != enrol.mate[:, None]) & np.isfinite(sim)
-    return Reading(sim, sim[impostor], len(enrol.images))
 
 
 def _read(reading: Reading, enrol: Enrolment, lines: dict[str, float]) -> dict:
@@ -172,17 +108,18 @@ def _split(
     calib = with_offsets(subset(dev, np.flatnonzero(~in_cohort)), norm, cohort)
     test = with_offsets(test, norm, cohort)
     cal = calibrate(calib, "development identities of the split", resamples=resamples)
-    lines = {
-        name: cal.threshold(f) if f >= cal.resolution else math.inf
-        for name, f in zip((*BANDS, "fmr_0.01"), (*bands, TAIL_FMR), strict=True)
-    }
+    lines = _lines(cal, bands)
+    table = template_table(calib, per_subject, norm, cohort, resamples)
+    own = _lines(table, bands)
     enrol = enrol_up_to(test, per_subject)
-    readings = {
-        "single_image": _image_scores(test, enrol, first_only=True),
-        "best_image": _image_scores(test, enrol, first_only=False),
-        "template": _template_scores(test, enrol, norm, cohort),
-    }
+    tmpl = template_scores(test, enrol, norm, cohort)
     sizes = [g.size for g in enrol.images]
+    read = {
+        "single_image": _read(image_scores(test, enrol, first_only=True), enrol, lines),
+        "best_image": _read(image_scores(test, enrol, first_only=False), enrol, lines),
+        "template": _read(tmpl, enrol, lines),
+        "template_own_table": _read(tmpl, enrol, own),
+    }
     return {
         "subjects": len(sizes),
         "images": int(sum(sizes)),
@@ -190,7 +127,17 @@ def _split(
         "mated": int(np.sum(enrol.mate >= 0)),
         "nonmated": int(np.sum(enrol.mate < 0)),
         "thresholds": lines,
-        **{k: _read(r, enrol, lines) for k, r in readings.items()},
+        "template_thresholds": own,
+        "template_table_comparisons": table.impostor_count,
+        **read,
+    }
+
+
+def _lines(cal: Calibration, bands: tuple[float, float]) -> dict[str, float]:
+    """The table's score at each band's bound and at TAIL_FMR (inf where it cannot show it)."""
+    return {
+        name: cal.threshold(f) if f >= cal.resolution else math.inf
+        for name, f in zip((*BANDS, "fmr_0.01"), (*bands, TAIL_FMR), strict=True)
     }
 
 
@@ -223,10 +170,17 @@ def split_templates(
         "multi_image_subjects": float(np.mean([r["multi_image_subjects"] for r in runs])),
         "mated_probes": int(sum(r["mated"] for r in runs)),
         "nonmated_probes": int(sum(r["nonmated"] for r in runs)),
-        "thresholds": {
-            k: float(np.mean([r["thresholds"][k] for r in runs])) for k in runs[0]["thresholds"]
-        },
     }
+    out["template_table_comparisons"] = float(
+        np.mean([r["template_table_comparisons"] for r in runs])
+    )
+    for key in ("thresholds", "template_thresholds"):
+        # a table too small to show a band's bound has no threshold for it (inf): counted
+        got = {k: [r[key][k] for r in runs] for k in runs[0][key]}
+        out[key] = {k: _mean_of_finite(v) for k, v in got.items()}
+        out[f"{key}_unreachable"] = {
+            k: sum(not math.isfinite(x) for x in v) for k, v in got.items()
+        }
     for name in READINGS:
         out[name] = _pooled(runs, name, bands)
     return out
@@ -270,3 +224,8 @@ def _pooled(runs: list[dict], name: str, bands: tuple[float, float]) -> dict:
         for line in ("fpir_0.01", *BANDS)
     }
     return out
+
+
+def _mean_of_finite(values: list[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
