@@ -50,8 +50,8 @@ def add_split_options(identify: Any, calibrate: Any) -> None:
         metavar="N",
         help="with --splits: also enrol up to N images per gallery subject and compare the "
         "subject's best image (one comparison per image) with one averaged template (the unit "
-        "mean of its vectors), both read with the split's single-image table (the "
-        "--cohort-norm scoring, or the shipped one)",
+        "mean of its vectors), both read with the split's single-image table, the template "
+        "also with a table of template scores (the --cohort-norm scoring, or the shipped one)",
     )
     for p, default in ((identify, 100), (calibrate, RESAMPLES)):
         p.add_argument(
