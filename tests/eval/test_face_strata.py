@@ -41,6 +41,24 @@ def test_each_impostor_pair_counts_once_per_probe_end(sample: EmbeddedSet) -> No
     assert strata.for_quality(poor_capture) == ("poor", strata.table("poor"))
 
 
+def test_a_probe_side_offset_is_the_probe_captures_own(sample: EmbeddedSet) -> None:
+    """With scores normalised on the probe side, each stratum's table holds the comparisons
+    read with its own probe's offset: poor captures losing 1.0 as probes shift the poor
+    table by exactly 1.0 and leave the good table as it is (both ends of a pair are a probe
+    in turn, so reading one end's offset for both would mix the strata)."""
+    plain = calibrate_strata(sample, "s", resamples=None)
+    poor = strata_of(sample, plain.cuts) == STRATA.index("poor")
+    offsets = (np.where(poor, 1.0, 0.0), np.zeros(len(poor)))
+    shifted = calibrate_strata(replace(sample, offsets=offsets), "s", resamples=None)
+    for fmr in (0.1, 0.01):
+        assert shifted.table("good").threshold(fmr) == pytest.approx(
+            plain.table("good").threshold(fmr), abs=1e-9
+        )
+        assert shifted.table("poor").threshold(fmr) == pytest.approx(
+            plain.table("poor").threshold(fmr) - 1.0, abs=1e-6
+        )
+
+
 def test_stratified_file_round_trips_and_refuses_others(
     sample: EmbeddedSet, tmp_path: Path
 ) -> None:
@@ -77,6 +95,32 @@ def test_split_check_counts_every_search_in_one_stratum(sample: EmbeddedSet) -> 
         for kind in ("pooled", "strata"):
             got = r[f"strong_fpir_{kind}"]
             assert got is None or 0 <= got <= r[f"strong_fpir_{kind}_upper95"] <= 1
+
+
+def test_split_check_reads_the_normalised_scores(sample: EmbeddedSet) -> None:
+    """With a cohort normalisation as the split's preparation, the check runs on the scores
+    the service reads: the same searches in each stratum, other band figures. (The sample is
+    too small to also take the cohort out of each split's development people, as
+    ``cohort_prepare`` does: its one-image people make a fixed cohort here.)"""
+    from mobileid.eval.cohort_eval import cohort_people, with_offsets
+    from mobileid.face.cohort import CohortNorm
+
+    norm = CohortNorm(3, 0.5, 0.0)
+    cohort = sample.vectors[cohort_people(sample.identity) & sample.ok]
+
+    def prepare(dev: EmbeddedSet, test: EmbeddedSet) -> tuple[EmbeddedSet, EmbeddedSet]:
+        return with_offsets(dev, norm, cohort), with_offsets(test, norm, cohort)
+
+    plain = split_strata(sample, (1e-2, 1e-1), splits=2, seed=5, resamples=None)
+    normed = split_strata(sample, (1e-2, 1e-1), splits=2, seed=5, resamples=None, prepare=prepare)
+    for name in STRATA:
+        for key in ("nonmated_searches", "mated_searches"):
+            assert normed["strata"][name][key] == plain["strata"][name][key]
+    assert any(
+        normed["strata"][n][f"possible_{m}_strata"] != plain["strata"][n][f"possible_{m}_strata"]
+        for n in STRATA
+        for m in ("fpir", "fnir")
+    )
 
 
 def test_missing_quality_measures_are_refused(sample: EmbeddedSet) -> None:

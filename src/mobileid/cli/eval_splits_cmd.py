@@ -131,11 +131,15 @@ def split_metrics(
     out: dict[str, Any] = split_report(
         data, bands, args.splits, args.seed, args.resamples or None, prepare
     )
-    if prepare is None:  # the strata check runs on plain scores only
-        out["quality_strata"] = split_strata(
-            data, bands, splits=args.splits, seed=args.seed, resamples=args.resamples or None
-        )
-    else:
+    out["quality_strata"] = split_strata(
+        data,
+        bands,
+        splits=args.splits,
+        seed=args.seed,
+        resamples=args.resamples or None,
+        prepare=prepare,
+    )
+    if prepare is not None:
         from mobileid.face.cohort import CohortNorm
 
         out["scoring"] = CohortNorm.parse(args.cohort_norm).label

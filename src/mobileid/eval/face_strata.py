@@ -25,7 +25,7 @@ from mobileid.eval.faces import (
     impostor_pairs,
     open_set_split,
 )
-from mobileid.eval.splits import clopper_pearson_upper, identity_splits, subset
+from mobileid.eval.splits import Prepare, clopper_pearson_upper, identity_splits, subset
 from mobileid.face.strata import POOR_SHARE, STRATA, QualityCuts, StratifiedCalibration
 from mobileid.scoring import Calibration, build_calibration
 
@@ -68,12 +68,13 @@ def calibrate_strata(
     a, b = impostor_pairs(data.identity)
     keep = data.ok[a] & data.ok[b]
     a, b = a[keep], b[keep]
-    imp = data.scores(a, b)
+    # a score normalised on the probe side depends on which end is the probe
+    as_probe_a, as_probe_b = data.scores(a, b), data.scores(b, a)
     ga, gb = genuine_pairs(data.identity)
     tables = []
     for k, name in enumerate(STRATA):
         probe_a, probe_b = stratum[a] == k, stratum[b] == k
-        scores = np.concatenate([imp[probe_a], imp[probe_b]])
+        scores = np.concatenate([as_probe_a[probe_a], as_probe_b[probe_b]])
         ids_p = data.identity[np.concatenate([a[probe_a], b[probe_b]])]
         ids_r = data.identity[np.concatenate([b[probe_a], a[probe_b]])]
         genuine = int(
@@ -112,9 +113,7 @@ def _one_split(
     pooled = calibrate(dev, "split", resamples=resamples)
     strata = calibrate_strata(dev, "split", resamples=resamples)
     gallery, probes, mate = open_set_split(test.identity)
-    sim = (test.vectors[probes] @ test.vectors[gallery].T).astype(np.float64)
-    sim[~test.ok[probes], :] = -np.inf
-    sim[:, ~test.ok[gallery]] = -np.inf
+    sim = test.search_scores(probes, gallery)
     top = sim.max(axis=1)
     rows = np.arange(probes.size)
     mate_score = np.where(mate >= 0, sim[rows, np.maximum(mate, 0)], -np.inf)
@@ -146,6 +145,7 @@ def split_strata(
     splits: int,
     seed: int,
     resamples: int | None = 100,
+    prepare: Prepare | None = None,
 ) -> dict:
     """Per stratum, pooled over ``splits`` identity-disjoint splits: band FPIR observed (95%
     upper bound) under the pooled and the stratified calibration beside the prediction, and
@@ -153,6 +153,8 @@ def split_strata(
     runs = []
     for in_dev in identity_splits(data.identity, splits, seed):
         dev, test = subset(data, np.flatnonzero(in_dev)), subset(data, np.flatnonzero(~in_dev))
+        if prepare is not None:  # e.g. the cohort normalisation: scores as the service reads them
+            dev, test = prepare(dev, test)
         runs.append(_one_split(dev, test, bands, resamples))
     total = {k: np.sum([r[k] for r in runs], axis=0) for k in runs[0]}
     predicted = [float(np.mean([r["gallery"][0] for r in runs]) * f) for f in bands]

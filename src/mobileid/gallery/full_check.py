@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from mobileid.gallery import index_check
@@ -124,24 +124,10 @@ def _compare(
     found: _Found,
 ) -> None:
     found.rows += len(truth.ids)
-    held = index.fetch(partition, truth.ids)
-    at = {int(i): n for n, i in enumerate(held.ids)}
-    kept = np.asarray([int(i) in at for i in truth.ids], dtype=bool)
-    absent = truth.ids[~kept]
-    if len(absent):  # deleted from SQL since it was read: gone from the index rightly
-        with Session(sync.engine) as s:
-            found.add("missing", sync.load(s, partition, [int(i) for i in absent]).ids)
-    ids, want = truth.ids[kept], truth.vectors[kept]
-    if not len(ids):
-        return
-    gap = np.abs(held.vectors[[at[int(i)] for i in ids]] - want).max(axis=1)
-    found.add("garbled", ids[~(gap <= index_check.TOLERANCE)])  # NaN differs too
-    if search:
-        own = np.einsum("ij,ij->i", want, want)
-        hits = index.search_many(partition, want, 1)
-        best = np.asarray([h[0].score if h else -np.inf for h in hits], dtype=np.float64)
-        low = own - index_check.SEARCH_TOLERANCE * np.abs(own)
-        found.add("unfound", ids[~(best >= low)])
+    c = index_check.compare(index, partition, truth, partial(sync.in_sql, partition), search=search)
+    found.add("missing", c.missing)
+    found.add("garbled", c.garbled)
+    found.add("unfound", c.unfound)
 
 
 def _report(sync: VectorSync, partition: Partition, found: _Found, by_vector: bool) -> IndexReport:

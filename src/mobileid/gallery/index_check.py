@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -68,43 +70,71 @@ def sample_ids(s: Session | Connection, partition: Partition, draw: random.Rando
     return sorted(picked)
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """Ids of a batch of SQL's rows that the index does not hold as SQL does, by kind."""
+
+    missing: Ids  # in SQL, absent from the index
+    garbled: Ids  # held under their id with another vector (NaN included)
+    gaps: npt.NDArray[np.float64]  # the largest gap of each garbled vector
+    unfound: Ids  # held, but a search for the vector finds nothing as high as itself
+    best: npt.NDArray[np.float64]  # the best score found for each unfound vector
+    own: npt.NDArray[np.float64]  # and its score against itself
+
+
+def compare(
+    index: Inspectable,
+    partition: Partition,
+    truth: Batch,
+    in_sql: Callable[[Ids], Ids],
+    *,
+    search: bool = True,
+) -> Comparison:
+    """Compare ``index`` with SQL's rows ``truth`` by id, and with ``search`` by search too.
+    ``in_sql`` says which of some ids are still in SQL (a row deleted since ``truth`` was
+    read may be gone from the index already: that is no damage)."""
+    held = index.fetch(partition, truth.ids)
+    at = {int(i): n for n, i in enumerate(held.ids)}
+    kept = np.asarray([int(i) in at for i in truth.ids], dtype=bool)
+    absent = truth.ids[~kept]
+    missing = in_sql(absent) if len(absent) else absent
+    ids, want = truth.ids[kept], truth.vectors[kept]
+    none = np.zeros(0, dtype=np.float64)
+    if not len(ids):
+        return Comparison(missing, ids, none, ids, none, none)
+    gap = np.abs(held.vectors[[at[int(i)] for i in ids]] - want).max(axis=1)
+    bad = ~(gap <= TOLERANCE)  # NaN from garbled bytes is a difference too
+    unfound, best, own = ids[:0], none, none
+    if search:
+        own = np.einsum("ij,ij->i", want, want).astype(np.float64)
+        hits = index.search_many(partition, want, 1)
+        best = np.asarray([h[0].score if h else -np.inf for h in hits], dtype=np.float64)
+        low = ~(best >= own - SEARCH_TOLERANCE * np.abs(own))
+        unfound, best, own = ids[low], best[low], own[low]
+    return Comparison(missing, ids[bad], gap[bad].astype(np.float64), unfound, best, own)
+
+
 def differences(
     index: Inspectable, partition: Partition, truth: Batch, in_sql: Callable[[Ids], Ids]
 ) -> str | None:
-    """What differs between ``index`` and SQL's rows ``truth``, in words, or None.
-    ``in_sql`` says which of some ids are still in SQL (a row deleted since the sample was
-    read may be gone from the index already: that is no damage)."""
+    """What differs between ``index`` and SQL's rows ``truth`` (a sample), in words, or None:
+    the first kind of difference found, missing ids before garbled before unfound."""
     if not len(truth.ids):
         return None
-    held = index.fetch(partition, truth.ids)
-    at = {int(i): n for n, i in enumerate(held.ids)}
-    absent = np.asarray([i for i in truth.ids if int(i) not in at], dtype=np.int64)
-    lost = in_sql(absent) if len(absent) else absent
-    n = len(truth.ids)
-    if len(lost):
-        return f"{len(lost)} of {n} sampled ids are missing from the index (id {lost[0]} first)"
-    kept = np.asarray([int(i) in at for i in truth.ids])
-    ids, want = truth.ids[kept], truth.vectors[kept]
-    got = held.vectors[[at[int(i)] for i in ids]]
-    gap = np.abs(got - want).max(axis=1)
-    bad = np.flatnonzero(~(gap <= TOLERANCE))  # NaN from garbled bytes is a difference too
-    if len(bad):
+    c, n = compare(index, partition, truth, in_sql), len(truth.ids)
+    if len(c.missing):
         return (
-            f"{len(bad)} of {n} sampled vectors differ from SQL's (id {ids[bad[0]]} by up to "
-            f"{gap[bad[0]]:.3g}, tolerance {TOLERANCE:g})"
+            f"{len(c.missing)} of {n} sampled ids are missing from the index "
+            f"(id {c.missing[0]} first)"
         )
-    return _unfound(index, partition, ids, want)
-
-
-def _unfound(index: Inspectable, partition: Partition, ids: Ids, vectors: Any) -> str | None:
-    own = np.einsum("ij,ij->i", vectors, vectors)
-    hits = index.search_many(partition, vectors, 1)
-    best = np.asarray([h[0].score if h else -np.inf for h in hits], dtype=np.float64)
-    bad = np.flatnonzero(~(best >= own - SEARCH_TOLERANCE * np.abs(own)))
-    if not len(bad):
-        return None
-    first = bad[0]
-    return (
-        f"{len(bad)} of {len(ids)} sampled vectors are not found by searching for them (id "
-        f"{ids[first]}: best score {best[first]:.3g}, against itself {own[first]:.3g})"
-    )
+    if len(c.garbled):
+        return (
+            f"{len(c.garbled)} of {n} sampled vectors differ from SQL's (id {c.garbled[0]} by "
+            f"up to {c.gaps[0]:.3g}, tolerance {TOLERANCE:g})"
+        )
+    if len(c.unfound):
+        return (
+            f"{len(c.unfound)} of {n} sampled vectors are not found by searching for them (id "
+            f"{c.unfound[0]}: best score {c.best[0]:.3g}, against itself {c.own[0]:.3g})"
+        )
+    return None

@@ -55,9 +55,12 @@ class MilvusCalls:
 
         return MilvusClient(self.uri, timeout=self.timeout)
 
-    def call(self, what: str, fn: Callable[[], T], *, guarded: bool = True) -> T:
+    def call(
+        self, what: str, fn: Callable[[], T], *, guarded: bool = True, slow: bool = False
+    ) -> T:
         """Run one request; a failure of the server becomes BackendUnavailable naming it.
-        ``guarded`` (all but closing the client): refused at once while the breaker is open."""
+        ``guarded`` (all but closing the client): refused at once while the breaker is open.
+        ``slow``: a collection change, bounded by ``self.slow`` instead of ``self.timeout``."""
         # pymilvus's transport: a request past its deadline comes out as grpc's own error
         from grpc import RpcError  # type: ignore[import-untyped]
         from pymilvus.exceptions import MilvusException
@@ -79,15 +82,18 @@ class MilvusCalls:
                 field="vector_uri",
             )
             if breaker is not None:
-                self._tell(breaker, time.monotonic() - start, error)
+                self._tell(
+                    breaker, time.monotonic() - start, self.slow if slow else self.timeout, error
+                )
             raise error from None
         if breaker is not None:
             breaker.answered()
         return answer
 
-    def _tell(self, breaker: Breaker, took: float, error: BackendUnavailable) -> None:
-        # 0.9: pymilvus ends its retries a little before the deadline it was given.
-        if took >= 0.9 * self.timeout:
+    def _tell(self, breaker: Breaker, took: float, bound: float, error: BackendUnavailable) -> None:
+        # Silence is a call that ran out its own bound (0.9: pymilvus ends its retries a
+        # little before the deadline it was given); an error sooner is an answer.
+        if took >= 0.9 * bound:
             breaker.failed(error)
         else:
             breaker.answered()
@@ -100,11 +106,11 @@ class MilvusCalls:
 
     def load(self, name: str) -> None:
         c = self.client
-        self.call("load_collection", lambda: c.load_collection(name, timeout=self.slow))
+        self.call("load_collection", lambda: c.load_collection(name, timeout=self.slow), slow=True)
 
     def drop(self, name: str) -> None:
         c = self.client
-        self.call("drop_collection", lambda: c.drop_collection(name, timeout=self.slow))
+        self.call("drop_collection", lambda: c.drop_collection(name, timeout=self.slow), slow=True)
 
     def create_vectors(
         self, name: str, description: str, dim: int, index_type: str, params: dict[str, Any]
@@ -144,6 +150,7 @@ class MilvusCalls:
                 consistency_level="Strong",
                 timeout=self.slow,
             ),
+            slow=True,
         )
 
     def close(self) -> None:

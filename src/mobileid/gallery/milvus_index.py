@@ -160,7 +160,9 @@ class MilvusVectorIndex:
             done += len(batch.ids)
             if progress:
                 progress(done, max(total, done))
-        self._calls.call("flush", lambda: self.client.flush(name, timeout=self._calls.slow))
+        self._calls.call(
+            "flush", lambda: self.client.flush(name, timeout=self._calls.slow), slow=True
+        )
         self._set_applied(name, upto)
 
     @property

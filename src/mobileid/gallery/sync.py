@@ -13,6 +13,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any, cast
 
 import numpy as np
@@ -153,12 +154,12 @@ class VectorSync:
             return None
         with Session(self.engine) as s:
             truth = self.load(s, partition, index_check.sample_ids(s, partition, self._draw))
+        return index_check.differences(index, partition, truth, partial(self.in_sql, partition))
 
-        def in_sql(ids: Ids) -> Ids:
-            with Session(self.engine) as s:
-                return self.load(s, partition, [int(i) for i in ids]).ids
-
-        return index_check.differences(index, partition, truth, in_sql)
+    def in_sql(self, partition: Partition, ids: Ids) -> Ids:
+        """Which of ``ids`` SQL still holds in ``partition``."""
+        with Session(self.engine) as s:
+            return self.load(s, partition, [int(i) for i in ids]).ids
 
     def rebuild(self, partition: Partition, newest: int | None = None) -> None:
         """Replace the partition's index with the rows in SQL now."""
