@@ -80,11 +80,12 @@ def _plate_level(g: F32, block: int = 16) -> float:
     """The grey level of the empty plate: the median of the blocks without contrast (as
     ``finger.quality.dark_ridges`` finds them). A print that fills its frame shows no plate:
     then the level of its valleys, which do not touch the plate either (99th percentile)."""
+    from mobileid.finger.quality import contrast_blocks  # lazily: scipy, as below
+
     rows, cols = g.shape[0] // block, g.shape[1] // block
     blocks = g[: rows * block, : cols * block].reshape(rows, block, cols, block)
-    std = blocks.std(axis=(1, 3))
-    plate = std < max(2.0, 0.2 * float(np.percentile(std, 90))) if std.size else std
-    if std.size == 0 or plate.mean() < 0.08:
+    plate = ~contrast_blocks(g, block, 2.0, 0.2)
+    if plate.size == 0 or plate.mean() < 0.08:
         return float(np.percentile(g, 99))
     return float(np.median(blocks.transpose(0, 2, 1, 3)[plate]))
 

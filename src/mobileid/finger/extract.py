@@ -40,6 +40,7 @@ from mobileid.finger.errors import LowQualityFingerprint
 from mobileid.finger.leader_graph import FUSION_VERSION, fuse_leader_graph
 from mobileid.finger.nfiq import print_quality
 from mobileid.finger.params import ExtractParams
+from mobileid.finger.quality import contrast_blocks
 from mobileid.finger.types import FingerImage, FingerTemplate, GreyArray, MinutiaType
 
 __all__ = [
@@ -114,9 +115,7 @@ def minutiae_from_maps(maps: np.ndarray, params: ExtractParams) -> np.ndarray:
 
 def _contrast_blocks(pixels: np.ndarray, params: ExtractParams) -> np.ndarray:
     """Rows × cols of the ``crop_block`` blocks whose grey-level spread shows a print."""
-    b, (h, w) = params.crop_block, pixels.shape
-    blocks = pixels[: h // b * b, : w // b * b].reshape(h // b, b, w // b, b)
-    return np.asarray(blocks.std(axis=(1, 3)) >= params.crop_min_std)
+    return contrast_blocks(pixels, params.crop_block, params.crop_min_std)
 
 
 def foreground_box(pixels: np.ndarray, params: ExtractParams) -> tuple[int, int, int, int]:
@@ -136,11 +135,15 @@ def foreground_box(pixels: np.ndarray, params: ExtractParams) -> tuple[int, int,
 
 
 def print_area_mm2(image: FingerImage, params: ExtractParams) -> float:
-    """The print's area in mm²: its blocks with contrast (the plate around it has none)."""
+    """The print's area in mm²: its blocks with contrast net of the sensor's noise (the plate
+    around it has none; noise alone would give every block of the frame some)."""
     if image.height < params.crop_block or image.width < params.crop_block:
         return 0.0
     side = params.crop_block * 25.4 / image.ppi
-    return float(_contrast_blocks(image.pixels, params).sum()) * side * side
+    blocks = contrast_blocks(
+        image.pixels, params.crop_block, params.crop_min_std, net_of_noise=True
+    )
+    return float(blocks.sum()) * side * side
 
 
 def _snap(start: int, stop: int, first: int, last: int, keep: int) -> tuple[int, int]:

@@ -129,11 +129,12 @@ class FingerPipeline:
 
     @property
     def _poor_rebuilt(self) -> str:
-        """Named only when poor prints are read rebuilt: off, the id (and tables) stay."""
+        """Named only when poor prints are read rebuilt (the cut, the density bound, and ``n``:
+        the print's area counted net of the sensor's noise); off, the id of the earlier tables."""
         e = self.extractor.params
         if e.context_quality_below <= 0:
             return ""
-        return f"-ctxq{e.context_quality_below}d{e.context_density:g}"
+        return f"-ctxq{e.context_quality_below}d{e.context_density:g}n"
 
     def load_image(
         self, data: bytes, *, ppi: float | None = None, field: str = "image"
