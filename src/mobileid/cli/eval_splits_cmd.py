@@ -76,33 +76,32 @@ def check_split_options(args: argparse.Namespace) -> Any:
 
 
 def _check_templates(args: argparse.Namespace) -> None:
-    from mobileid.errors import InvalidArgument
     from mobileid.eval.templates import check_per_subject
 
-    if args.templates is None:
-        return
-    if not args.splits:
-        raise InvalidArgument(
-            "templates: expected --splits K as well (the cohort and the table come from each "
-            "split's development people), got no --splits",
-            field="templates",
-        )
-    check_per_subject(args.templates)
+    why = "the cohort and the table come from each split's development people"
+    if _needs_splits(args, "templates", why):
+        check_per_subject(args.templates)
 
 
 def _check_gallery_strata(args: argparse.Namespace) -> None:
-    from mobileid.errors import InvalidArgument
     from mobileid.eval.gallery_strata import check_share
 
-    if args.gallery_strata is None:
-        return
+    why = "the hub cut and the tables come from each split's development people"
+    if _needs_splits(args, "gallery_strata", why):
+        check_share(args.gallery_strata)
+
+
+def _needs_splits(args: argparse.Namespace, name: str, why: str) -> bool:
+    """Whether option ``name`` was given; it only has a meaning with --splits K."""
+    from mobileid.errors import InvalidArgument
+
+    if getattr(args, name) is None:
+        return False
     if not args.splits:
         raise InvalidArgument(
-            "gallery_strata: expected --splits K as well (the hub cut and the tables come from "
-            "each split's development people), got no --splits",
-            field="gallery_strata",
+            f"{name}: expected --splits K as well ({why}), got no --splits", field=name
         )
-    check_share(args.gallery_strata)
+    return True
 
 
 def _gallery_strata(args: argparse.Namespace, data: Any, bands: tuple[float, float]) -> dict:
