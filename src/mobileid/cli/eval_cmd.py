@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mobileid.cli.eval_splits_cmd import add_split_options, check_split_options, split_metrics
+from mobileid.cli.eval_splits_cmd import (
+    add_split_options,
+    check_split_options,
+    split_metrics,
+    tail_option,
+)
 from mobileid.config import Settings
 
 
@@ -212,7 +217,6 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
 def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
-    from mobileid.cli.eval_splits_cmd import tail_option
     from mobileid.eval.cohort_eval import shipped_cohort
     from mobileid.eval.face_strata import calibrate_strata
     from mobileid.eval.faces import calibrate
