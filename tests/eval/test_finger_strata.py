@@ -9,8 +9,8 @@ from mobileid.eval.bootstrap import bootstrap_calibration
 from mobileid.eval.finger_sensors import imitate_bytes
 from mobileid.eval.finger_splits import draw_splits, split_check, subset
 from mobileid.eval.finger_strata import ProbeScores, measure_strata, probe_scores
-from mobileid.eval.finger_tail import FEW
 from mobileid.eval.fingers import Enrolled, PrintFile, evaluate, list_fvc_root
+from mobileid.eval.tail import FEW
 from mobileid.finger.strata import POOR_SHARE
 from mobileid.scoring import build_calibration
 from tests.conftest import shared_path

@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mobileid.cli.eval_splits_cmd import add_split_options, check_split_options, split_metrics
+from mobileid.cli.eval_splits_cmd import (
+    add_split_options,
+    check_split_options,
+    split_metrics,
+    tail_option,
+)
 from mobileid.config import Settings
 
 
@@ -218,6 +223,7 @@ def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.service.context import local_face_calibration, local_face_strata
     from mobileid.service.face_scoring import local_face_cohort
 
+    tail = tail_option(args)  # refused before any image is read
     data = _embed(args, settings)
     scoring, calib = shipped_cohort(data, args.root.name)
     dataset = (
@@ -225,9 +231,10 @@ def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
         f"({len(calib.paths)} images)"
     )
     cal = replace(
-        calibrate(calib, dataset, resamples=args.resamples or None), scoring=scoring.label
+        calibrate(calib, dataset, resamples=args.resamples or None, tail=tail),
+        scoring=scoring.label,
     )
-    strata = calibrate_strata(calib, dataset, resamples=args.resamples or None)
+    strata = calibrate_strata(calib, dataset, resamples=args.resamples or None, tail=tail)
     strata = replace(
         strata, tables=tuple((n, replace(t, scoring=scoring.label)) for n, t in strata.tables)
     )

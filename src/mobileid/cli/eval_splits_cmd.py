@@ -53,6 +53,15 @@ def add_split_options(identify: Any, calibrate: Any) -> None:
         "mean of its vectors), both read with the split's single-image table, the template "
         "also with a table of template scores (the --cohort-norm scoring, or the shipped one)",
     )
+    for p in (identify, calibrate):
+        p.add_argument(
+            "--tail",
+            metavar="gpd[:TOP,FEW]",
+            help="also bound the far tail of each calibration by a generalised Pareto fit (top "
+            "TOP of the impostor scores, by probability-weighted moments, over the same "
+            "resamples of people): above the score FEW impostor comparisons reach, the table "
+            "keeps the larger of it and the bootstrap bound (gpd: 0.05,20; default none)",
+        )
     for p, default in ((identify, 100), (calibrate, RESAMPLES)):
         p.add_argument(
             "--resamples",
@@ -64,11 +73,19 @@ def add_split_options(identify: Any, calibrate: Any) -> None:
         )
 
 
+def tail_option(args: argparse.Namespace) -> Any:
+    """The ``--tail`` model (None without it)."""
+    from mobileid.eval.tail import TailModel
+
+    return TailModel.parse(args.tail) if args.tail else None
+
+
 def check_split_options(args: argparse.Namespace) -> Any:
     """The split preparation ``--cohort-norm`` asks for (None without it), after checking
-    ``--gallery-strata``: both refused before any image is read."""
+    ``--gallery-strata`` and ``--tail``: all refused before any image is read."""
     from mobileid.eval.cohort_eval import option_prepare
 
+    tail_option(args)
     prepare = option_prepare(args.cohort_norm, args.cohort_source, args.splits)
     _check_gallery_strata(args)
     _check_templates(args)
@@ -127,8 +144,9 @@ def split_metrics(
     from mobileid.eval.face_strata import split_strata
     from mobileid.eval.splits import split_report
 
+    tail = tail_option(args)
     out: dict[str, Any] = split_report(
-        data, bands, args.splits, args.seed, args.resamples or None, prepare
+        data, bands, args.splits, args.seed, args.resamples or None, prepare, tail
     )
     out["quality_strata"] = split_strata(
         data,
@@ -137,6 +155,7 @@ def split_metrics(
         seed=args.seed,
         resamples=args.resamples or None,
         prepare=prepare,
+        tail=tail,
     )
     if prepare is not None:
         from mobileid.face.cohort import CohortNorm

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mobileid.errors import InvalidArgument
-from mobileid.eval.bootstrap import RESAMPLES, bootstrap_calibration
+from mobileid.eval.bootstrap import RESAMPLES
 from mobileid.eval.faces import (
     EmbeddedSet,
     calibrate,
@@ -26,6 +26,7 @@ from mobileid.eval.faces import (
     open_set_split,
 )
 from mobileid.eval.splits import Prepare, clopper_pearson_upper, identity_splits, subset
+from mobileid.eval.tail import TailModel, bootstrap_tail
 from mobileid.face.strata import POOR_SHARE, STRATA, QualityCuts, StratifiedCalibration
 from mobileid.scoring import Calibration, build_calibration
 
@@ -61,6 +62,7 @@ def calibrate_strata(
     *,
     resamples: int | None = RESAMPLES,
     cuts: QualityCuts | None = None,
+    tail: TailModel | None = None,
 ) -> StratifiedCalibration:
     """One table per probe stratum (module docstring), each by :func:`calibrate`'s method."""
     cuts = cuts or quality_cuts(data)
@@ -88,7 +90,7 @@ def calibrate_strata(
         if resamples is None:
             cal = build_calibration(scores, genuine, matcher=data.pipeline_id, dataset=label)
         else:
-            cal = bootstrap_calibration(
+            cal = bootstrap_tail(
                 scores,
                 ids_p,
                 ids_r,
@@ -96,6 +98,7 @@ def calibrate_strata(
                 matcher=data.pipeline_id,
                 dataset=label,
                 resamples=resamples,
+                tail=tail,
             )
         tables.append((name, cal))
     return StratifiedCalibration(matcher=data.pipeline_id, cuts=cuts, tables=tuple(tables))
@@ -106,12 +109,16 @@ def _thresholds(cal: Calibration, bands: tuple[float, float]) -> list[float]:
 
 
 def _one_split(
-    dev: EmbeddedSet, test: EmbeddedSet, bands: tuple[float, float], resamples: int | None
+    dev: EmbeddedSet,
+    test: EmbeddedSet,
+    bands: tuple[float, float],
+    resamples: int | None,
+    tail: TailModel | None,
 ) -> dict[str, np.ndarray]:
     """Per stratum and calibration ("pooled", "strata"): searches, band events (non-mated
     searches reaching the band) and mated misses (mate below the band or not first)."""
-    pooled = calibrate(dev, "split", resamples=resamples)
-    strata = calibrate_strata(dev, "split", resamples=resamples)
+    pooled = calibrate(dev, "split", resamples=resamples, tail=tail)
+    strata = calibrate_strata(dev, "split", resamples=resamples, tail=tail)
     gallery, probes, mate = open_set_split(test.identity)
     sim = test.search_scores(probes, gallery)
     top = sim.max(axis=1)
@@ -146,6 +153,7 @@ def split_strata(
     seed: int,
     resamples: int | None = 100,
     prepare: Prepare | None = None,
+    tail: TailModel | None = None,
 ) -> dict:
     """Per stratum, pooled over ``splits`` identity-disjoint splits: band FPIR observed (95%
     upper bound) under the pooled and the stratified calibration beside the prediction, and
@@ -155,7 +163,7 @@ def split_strata(
         dev, test = subset(data, np.flatnonzero(in_dev)), subset(data, np.flatnonzero(~in_dev))
         if prepare is not None:  # e.g. the cohort normalisation: scores as the service reads them
             dev, test = prepare(dev, test)
-        runs.append(_one_split(dev, test, bands, resamples))
+        runs.append(_one_split(dev, test, bands, resamples, tail))
     total = {k: np.sum([r[k] for r in runs], axis=0) for k in runs[0]}
     predicted = [float(np.mean([r["gallery"][0] for r in runs]) * f) for f in bands]
     out: dict = {"splits": splits, "seed": seed, "strata": {}}

@@ -18,8 +18,9 @@ import numpy.typing as npt
 from mobileid.config import Settings
 from mobileid.errors import InvalidArgument
 from mobileid.eval import metrics as m
-from mobileid.eval.bootstrap import RESAMPLES, bootstrap_calibration
+from mobileid.eval.bootstrap import RESAMPLES
 from mobileid.eval.concentration import false_candidates_by_subject
+from mobileid.eval.tail import TailModel, bootstrap_tail
 from mobileid.face.pipeline import load_face_pipeline
 from mobileid.scoring import Calibration, build_calibration
 from mobileid.service.deployment_key import deployment_key
@@ -299,10 +300,17 @@ def band_check(
     }
 
 
-def calibrate(data: EmbeddedSet, dataset: str, *, resamples: int | None = RESAMPLES) -> Calibration:
+def calibrate(
+    data: EmbeddedSet,
+    dataset: str,
+    *,
+    resamples: int | None = RESAMPLES,
+    tail: TailModel | None = None,
+) -> Calibration:
     """A score → FMR table from every impostor pair of images that enrolled: the upper bound
-    over an identity bootstrap (``mobileid.eval.bootstrap``), or with ``resamples=None`` the
-    in-sample empirical curve."""
+    over an identity bootstrap (``mobileid.eval.bootstrap``; with ``tail``, at least the
+    bootstrap GPD tail bound in the far tail: ``mobileid.eval.tail``), or with
+    ``resamples=None`` the in-sample empirical curve."""
     a, b = impostor_pairs(data.identity)
     keep = data.ok[a] & data.ok[b]
     a, b = a[keep], b[keep]
@@ -311,7 +319,7 @@ def calibrate(data: EmbeddedSet, dataset: str, *, resamples: int | None = RESAMP
     genuine = int((data.ok[ga] & data.ok[gb]).sum())
     if resamples is None:
         return build_calibration(imp, genuine, matcher=data.pipeline_id, dataset=dataset)
-    return bootstrap_calibration(
+    return bootstrap_tail(
         imp,
         data.identity[a],
         data.identity[b],
@@ -319,4 +327,5 @@ def calibrate(data: EmbeddedSet, dataset: str, *, resamples: int | None = RESAMP
         matcher=data.pipeline_id,
         dataset=dataset,
         resamples=resamples,
+        tail=tail,
     )

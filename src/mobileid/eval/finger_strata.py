@@ -9,7 +9,7 @@ each development set (one sensor) apart, the 95% upper bound over a bootstrap of
 (:mod:`mobileid.eval.bootstrap`) of that set's good probes' impostor rate. A sensor not seen
 is held to the worst sensor seen rather than to their mixture; where few of a set's impostor
 scores reach a score, its bound is that of a generalised Pareto tail
-(:mod:`mobileid.eval.finger_tail`). With the matcher's tighter
+(:mod:`mobileid.eval.tail`). With the matcher's tighter
 pairing, the bound of all sets pooled let DB4_B's good probes reach 2.2e-3 where 1e-3 was
 predicted, and on DB1_B's own fingers, fitting on 9 imitations of 7 fingers and checking on
 the 10th imitation's 3 other fingers, 5 of 9 held-out imitations exceeded the pooled
@@ -36,8 +36,8 @@ from scipy import stats  # type: ignore[import-untyped]
 
 from mobileid.eval.bootstrap import RESAMPLES, bootstrap_calibration
 from mobileid.eval.finger_contactless import conservative
-from mobileid.eval.finger_tail import tail_bound
 from mobileid.eval.fingers import Enrolled, FingerEval
+from mobileid.eval.tail import tail_bound
 from mobileid.finger.nfiq import QUALITY_VERSION
 from mobileid.finger.strata import POOR_SHARE, FingerStrata
 from mobileid.scoring import Calibration, build_calibration
@@ -114,7 +114,7 @@ def _merge_max(
 
 def _bound(d: ProbeScores, keep: npt.NDArray[np.bool_], matcher: str) -> Calibration:
     """The finger-bootstrap 95% upper bound of the rate over ``d``'s comparisons in ``keep``;
-    in the far tail, of a generalised Pareto tail (:mod:`mobileid.eval.finger_tail`)."""
+    in the far tail, of a generalised Pareto tail (:mod:`mobileid.eval.tail`)."""
     imp, a, b = d.impostor[keep], d.probe_finger[keep], d.other_finger[keep]
     empirical = bootstrap_calibration(imp, a, b, 0, matcher=matcher, dataset=d.name)
     return tail_bound(imp, a, b, empirical)

@@ -24,6 +24,7 @@ from scipy.stats import beta  # type: ignore[import-untyped]
 from mobileid.errors import InvalidArgument
 from mobileid.eval.faces import EmbeddedSet, calibrate, identify, impostor_pairs
 from mobileid.eval.metrics import kfold_accuracy
+from mobileid.eval.tail import TailModel
 from mobileid.scoring import Calibration
 
 BANDS = ("strong", "possible")
@@ -205,12 +206,14 @@ def split_report(
     seed: int,
     resamples: int | None,
     prepare: Prepare | None = None,
+    tail: TailModel | None = None,
 ) -> dict:
     """:func:`split_identify` with the shipped method: each split's calibration is measured on
-    its development identities the way ``eval faces calibrate`` measures the shipped one."""
+    its development identities the way ``eval faces calibrate`` measures the shipped one (with
+    ``tail``, the GPD tail bound as well: ``mobileid.eval.tail``)."""
 
     def cal(dev: EmbeddedSet) -> Calibration:
-        return calibrate(dev, "development identities of the split", resamples=resamples)
+        return calibrate(dev, "development identities of the split", resamples=resamples, tail=tail)
 
     out = split_identify(data, cal, bands, splits=splits, seed=seed, prepare=prepare)
     out["calibration"] = (
@@ -218,6 +221,8 @@ def split_report(
         if resamples
         else "in-sample empirical curve"
     )
+    if tail is not None and resamples:
+        out["calibration"] += f"; GPD tail (top {tail.top:g}, above {tail.few} scores)"
     return out
 
 
