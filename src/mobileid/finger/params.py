@@ -105,9 +105,9 @@ class ExtractParams:
     # With the print's area counted as all its blocks with contrast, the DB4_B noisy imitation
     # lost (noise gave the whole frame contrast, the bound never bound: EER 1.07% -> 2.92%);
     # counted net of the sensor's noise (``finger.quality.contrast_blocks``) it keeps 1.07%
-    # and the gains stay (fingers 106-110: wet 20.5% -> 15.0%, small 7.5% -> 7.0%). Ready to
-    # turn on; on, every such template, the pipeline id and the finger tables change
-    # (``make calibrate-fingers``, not yet run with it).
+    # and the gains stay (fingers 106-110: wet 20.5% -> 15.0%, small 7.5% -> 7.0%). Off:
+    # with the tables rebuilt for it, DB4_B's poor probes broke the 1e-3 band (16 of 8,568
+    # against 12 off; README, "Poor prints read rebuilt").
     context_quality_below: int = 0
     # Minutiae per mm² of print (its blocks with contrast net of noise), at the most, for a
     # rebuilt reading of a poor print: the densest print as captured in DB1_B (0.318; DB4_B
