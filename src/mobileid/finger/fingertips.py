@@ -15,9 +15,10 @@ much narrower than the widest are dropped; the four highest stay. Orientation: t
 whose tips are most and longest wins (upright first on a tie): a finger pointing sideways has a
 flat top profile; pointing down, its tip is where the frame cuts it. Between quarter turns
 (:mod:`mobileid.finger.orient`): a greyscale image is first turned so that its objects' long
-axis is upright or level; a colour one whose fingers do not already stand upright is looked at
-also a third of a quarter turn either way and half a quarter turn, and the turn whose tips are
-most and longest wins; then the fingers' midlines say how far they still lean, and a lean of
+axis is upright or level; a colour one is looked at also a third of a quarter turn either way
+and half a quarter turn, and the turn whose tips are most and longest wins, unless its fingers
+already stand upright unturned and are not much narrower than a finger found at another turn
+(``SAME_HAND_WIDTH``); then the fingers' midlines say how far they still lean, and a lean of
 ``orient.TILT_MIN`` or more (``FINE_TILT_MIN`` in a colour photo turned anyway) is turned away
 (``FingertipLayout.tilt``) and the tips found again, upright.
 
@@ -136,18 +137,24 @@ def _coarse(
 ) -> tuple[float, BoolArray, int, list[_Tip]]:
     """The coarse turn (degrees, before quarter turns), the mask turned by it, and the quarter
     turn and tips found on it. Fingers found unturned that stand upright (each with a midline
-    leaning under ``TILT_MIN``) are kept at once: an upright photo is looked at once. Otherwise
-    every coarse turn is tried and the one whose tips are most and longest wins (the first on
-    a tie): a finger held diagonally also yields a "tip" unturned, where the frame cuts it."""
-    best: tuple[float, float, BoolArray, int, list[_Tip]] = (-1.0, 0.0, skin, 0, [])
+    leaning under ``TILT_MIN``) are kept, unless another turn finds a finger so much wider
+    that they are not fingers (``SAME_HAND_WIDTH``: an outdoor photo's skin-coloured
+    background). Otherwise the turn whose tips are most and longest wins (the first on a tie):
+    a finger held diagonally also yields a "tip" unturned, where the frame cuts it."""
+    found = []  # (score, quarter turns, tips, tilt, mask) of each turn that finds tips
     for tilt in coarse_tilts(skin, grey):
         mask, valid = rotate_mask(skin, tilt)
-        score, turns, tips = _find(mask, valid, min_length, grey, (0, 1, 3, 2))
-        if tilt == 0.0 and tips and _stands_upright(np.rot90(mask, turns), tips):
-            return tilt, mask, turns, tips
-        if tips and score > best[0]:
-            best = (score, tilt, mask, turns, tips)
-    return best[1:]
+        found.append((*_find(mask, valid, min_length, grey, (0, 1, 3, 2)), tilt, mask))
+    found = [f for f in found if f[2]]
+    if not found:
+        return 0.0, skin, 0, []
+    widest = max(t.width for f in found for t in f[2])
+    _, turns, tips, tilt, mask = found[0]
+    fingers = max(t.width for t in tips) >= SAME_HAND_WIDTH * widest
+    if tilt == 0.0 and fingers and _stands_upright(np.rot90(mask, turns), tips):
+        return tilt, mask, turns, tips
+    _, turns, tips, tilt, mask = max(found, key=lambda f: f[0])  # the first of equals
+    return tilt, mask, turns, tips
 
 
 def _stands_upright(upright: BoolArray, tips: list[_Tip]) -> bool:
