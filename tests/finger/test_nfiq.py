@@ -60,7 +60,8 @@ def test_shipped_strata_fit_the_pipeline(templates: TemplateBank) -> None:
     assert strata.quality_version == QUALITY_VERSION
     assert 0 < strata.min_good_quality < 100
     for s in (*strata.good.scores, *strata.poor.scores):
-        assert strata.poor.fmr(s) >= strata.good.fmr(s)
+        # equal rates read from two tables' own grids may differ in the last bit, by machine
+        assert strata.poor.fmr(s) >= strata.good.fmr(s) * (1 - 1e-12)
     assert strata.for_quality(strata.min_good_quality - 1)[0] == "poor"
     assert strata.for_quality(strata.min_good_quality)[0] == "good"
 
