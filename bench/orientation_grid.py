@@ -16,13 +16,12 @@ measure and the photos outside the frame measure with their error.
 
 from __future__ import annotations
 
-import math
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
 from mobileid.finger.errors import NotAFingerprint
 from mobileid.finger.finger_region import finger_mask
@@ -33,23 +32,19 @@ PHOTOS = ("1_i_1_w_1", "1_i_2_w_1", "1_o_1_n_1", "1_o_2_n_1")
 PHOTOS += ("9_i_1_w_1", "9_i_2_w_1", "9_o_1_n_1", "9_o_2_n_1")
 ANGLES = tuple(range(0, 360, 15))
 WITHIN = 15.0
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the tests' turned photo
+
+from tests.finger.prints import turned_photo as turned_photo_at  # noqa: E402
+
 DATA = Path(
     os.environ.get("MOBILEID_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
 
 
 def turned_photo(name: str, degrees: float) -> npt.NDArray[np.uint8]:
-    """The photo at a quarter of its size, turned and cropped inside the turned frame."""
-    path = DATA / "contactless" / "ISPFDv1_samples" / f"{name}.jpg"
-    image = Image.open(path).convert("RGB")
-    image = image.resize((image.width // 4, image.height // 4))
-    w, h = image.size
-    t = math.radians(degrees)
-    c, s = abs(math.cos(t)), abs(math.sin(t))
-    k = min(w / (w * c + h * s), h / (w * s + h * c))
-    turned = image.rotate(degrees, resample=Image.Resampling.BICUBIC)
-    left, top = round(w * (1 - k) / 2), round(h * (1 - k) / 2)
-    return np.asarray(turned.crop((left, top, w - left, h - top)))
+    """The photo turned and cropped inside the turned frame, as the tests turn it."""
+    return turned_photo_at(DATA / "contactless" / "ISPFDv1_samples" / f"{name}.jpg", degrees)
 
 
 def own_lean(name: str) -> float:

@@ -1,10 +1,14 @@
-"""Print images for finger tests: DB4_B prints as another sensor would give them, arrays as PNG."""
+"""Print images for finger tests: DB4_B prints as another sensor would give them, arrays as PNG,
+phone photos turned."""
 
 from __future__ import annotations
 
 import io
+import math
+from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from mobileid.eval.finger_sensors import imitate_bytes
@@ -38,3 +42,17 @@ def png_of(pixels: np.ndarray) -> bytes:
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, format="PNG")
     return out.getvalue()
+
+
+def turned_photo(path: Path, degrees: float) -> npt.NDArray[np.uint8]:
+    """A phone photo (a quarter of its size) turned and cropped to the largest rectangle of its
+    shape inside the turned frame: no corner of the new frame is anything but the photo."""
+    image = Image.open(path).convert("RGB")
+    image = image.resize((image.width // 4, image.height // 4))
+    w, h = image.size
+    t = math.radians(degrees)
+    c, s = abs(math.cos(t)), abs(math.sin(t))
+    k = min(w / (w * c + h * s), h / (w * s + h * c))
+    turned = image.rotate(degrees, resample=Image.Resampling.BICUBIC)
+    left, top = round(w * (1 - k) / 2), round(h * (1 - k) / 2)
+    return np.asarray(turned.crop((left, top, w - left, h - top)))

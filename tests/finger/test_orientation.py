@@ -23,6 +23,7 @@ from mobileid.finger.orient import object_axis, to_quarter, upright_pixels
 from mobileid.finger.types import FingerTemplate
 from tests.conftest import shared_path
 from tests.finger.bank import TemplateBank
+from tests.finger.prints import turned_photo
 
 IMPOSE = ("contactless", "impose_samples")
 # Two fingers' renders, rolled at most 25° (the target range), left to right in the hand.
@@ -45,18 +46,7 @@ def _turned_render(name: str, degrees: float) -> Image.Image:
 
 
 def _turned_photo(name: str, degrees: float) -> npt.NDArray[np.uint8]:
-    """An ISPFD photo (a quarter of its size) turned and cropped to the largest rectangle of its
-    shape inside the turned frame: no corner of the new frame is anything but the photo."""
-    path = shared_path("contactless", "ISPFDv1_samples", name)
-    image = Image.open(path).convert("RGB")
-    image = image.resize((image.width // 4, image.height // 4))
-    w, h = image.size
-    t = math.radians(degrees)
-    c, s = abs(math.cos(t)), abs(math.sin(t))
-    k = min(w / (w * c + h * s), h / (w * s + h * c))
-    turned = image.rotate(degrees, resample=Image.Resampling.BICUBIC)
-    left, top = round(w * (1 - k) / 2), round(h * (1 - k) / 2)
-    return np.asarray(turned.crop((left, top, w - left, h - top)))
+    return turned_photo(shared_path("contactless", "ISPFDv1_samples", name), degrees)
 
 
 def _rolled(templates: TemplateBank, sample: str) -> FingerTemplate:
