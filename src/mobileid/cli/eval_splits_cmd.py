@@ -123,16 +123,14 @@ def _needs_splits(args: argparse.Namespace, name: str, why: str) -> bool:
 
 def _gallery_strata(args: argparse.Namespace, data: Any, bands: tuple[float, float]) -> dict:
     from mobileid.eval.gallery_strata import split_gallery_strata
-    from mobileid.face.cohort import SHIPPED, CohortNorm
 
-    norm = CohortNorm.parse(args.cohort_norm) if args.cohort_norm else SHIPPED
     return split_gallery_strata(
         data,
         bands,
         splits=args.splits,
         seed=args.seed,
         share=args.gallery_strata,
-        norm=norm,
+        norm=_cohort_norm(args),
         resamples=args.resamples or None,
     )
 
@@ -158,9 +156,7 @@ def split_metrics(
         tail=tail,
     )
     if prepare is not None:
-        from mobileid.face.cohort import CohortNorm
-
-        out["scoring"] = CohortNorm.parse(args.cohort_norm).label
+        out["scoring"] = _cohort_norm(args).label
         out["cohort_source"] = args.cohort_source
     if args.gallery_strata is not None:
         out["gallery_strata"] = _gallery_strata(args, data, bands)
@@ -171,7 +167,6 @@ def split_metrics(
 
 def _templates(args: argparse.Namespace, data: Any, bands: tuple[float, float]) -> dict:
     from mobileid.eval.templates import split_templates
-    from mobileid.face.cohort import SHIPPED, CohortNorm
 
     return split_templates(
         data,
@@ -179,7 +174,14 @@ def _templates(args: argparse.Namespace, data: Any, bands: tuple[float, float]) 
         splits=args.splits,
         seed=args.seed,
         per_subject=args.templates,
-        norm=CohortNorm.parse(args.cohort_norm) if args.cohort_norm else SHIPPED,
+        norm=_cohort_norm(args),
         source=args.cohort_source,
         resamples=args.resamples or None,
     )
+
+
+def _cohort_norm(args: argparse.Namespace) -> Any:
+    """The scoring ``--cohort-norm`` names, else the shipped one."""
+    from mobileid.face.cohort import SHIPPED, CohortNorm
+
+    return CohortNorm.parse(args.cohort_norm) if args.cohort_norm else SHIPPED
