@@ -12,6 +12,7 @@ from mobileid.eval.cohort_eval import build_cohort, cohort_people
 from mobileid.eval.faces import EmbeddedSet
 from mobileid.eval.gallery_strata import KINDS, fit_gallery_strata, split_gallery_strata
 from mobileid.eval.splits import subset
+from mobileid.eval.tail import TailModel
 from mobileid.face.cohort import CohortNorm, cohort_terms
 from tests.conftest import cli_json
 
@@ -35,6 +36,23 @@ def test_a_hub_face_needs_a_higher_score(sample: EmbeddedSet) -> None:
     assert got.tolist() == [fit.plain.threshold(0.05), fit.hub.threshold(0.05)]
 
 
+def test_tail_bounds_each_gallery_stratum(sample: EmbeddedSet) -> None:
+    """``--tail`` reaches the gallery strata's tables too: each stratum's table is then never
+    more lenient than its bootstrap bound alone, and somewhere in the far tail stricter."""
+    singles = cohort_people(sample.identity)
+    cohort = build_cohort(subset(sample, np.flatnonzero(singles)), "real")
+    calib = subset(sample, np.flatnonzero(~singles))
+    terms = cohort_terms(calib.vectors, cohort, NORM.top_k)
+    boot = fit_gallery_strata(calib, terms, 0.25, resamples=50)
+    gpd = fit_gallery_strata(calib, terms, 0.25, resamples=50, tail=TailModel(0.05, 10))
+    for name in ("plain", "hub"):
+        b, g = getattr(boot, name), getattr(gpd, name)
+        assert "GPD tail" in g.dataset and "GPD tail" not in b.dataset
+        grid = np.linspace(0.0, 1.0, 201)
+        assert all(g.fmr(s) >= b.fmr(s) * (1 - 1e-9) for s in grid)
+        assert any(g.fmr(s) > b.fmr(s) * (1 + 1e-6) for s in grid)
+
+
 def test_splits_report_both_readings_alike(sample: EmbeddedSet) -> None:
     """Over identity-disjoint splits both the one pooled table and the table per gallery
     stratum report FNIR at FPIR, each band's FPIR within its bound and the concentration of
@@ -43,6 +61,7 @@ def test_splits_report_both_readings_alike(sample: EmbeddedSet) -> None:
         sample, (1e-2, 1e-1), splits=2, seed=4, share=0.25, norm=NORM, resamples=20
     )
     assert out["splits"] == 2 and out["hub_share"] == 0.25 and 0 < out["rank1"] <= 1
+    assert out["tail"] is None
     assert set(out["possible_threshold"]) == {"plain", "hub"}
     assert 0 < out["hub_share_of_gallery"] < 1
     for kind in KINDS:

@@ -11,6 +11,7 @@ import pytest
 from mobileid.eval.cohort_eval import build_cohort, with_offsets
 from mobileid.eval.faces import EmbeddedSet, open_set_split
 from mobileid.eval.splits import identity_splits, subset
+from mobileid.eval.tail import TailModel
 from mobileid.eval.template_scores import enrol_up_to, image_scores, template_scores
 from mobileid.eval.templates import READINGS, split_templates
 from mobileid.face.cohort import CohortNorm, cohort_terms
@@ -100,6 +101,21 @@ def test_splits_report_the_three_readings(sample: EmbeddedSet) -> None:
     assert rows["template_own_table"]["rank1"] == rows["template"]["rank1"]
     assert out["template_table_comparisons"] > 0
     assert set(out["template_thresholds"]) == set(out["thresholds"])
+
+
+def test_tail_reaches_the_template_tables(sample: EmbeddedSet) -> None:
+    """With a GPD tail both tables of each split (single image, templates) are never more
+    lenient than without it, the searches are the same, and the answer names the tail."""
+    common = dict(splits=2, seed=4, per_subject=2, norm=NORM, resamples=20)
+    boot = split_templates(sample, (1e-2, 1e-1), **common)  # type: ignore[arg-type]
+    gpd = split_templates(sample, (1e-2, 1e-1), tail=TailModel(0.05, 10), **common)  # type: ignore[arg-type]
+    assert boot["tail"] is None and gpd["tail"] == "gpd:0.05,10"
+    for key in ("thresholds", "template_thresholds"):
+        for line, t in boot[key].items():
+            if t is not None and gpd[key][line] is not None:
+                assert gpd[key][line] >= t - 1e-9, (key, line)
+    for name in READINGS:
+        assert gpd[name]["rank1"] == boot[name]["rank1"]
 
 
 def test_cli_refuses_a_bad_templates_option(tmp_path: Path) -> None:

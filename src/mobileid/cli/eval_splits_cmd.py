@@ -132,6 +132,7 @@ def _gallery_strata(args: argparse.Namespace, data: Any, bands: tuple[float, flo
         share=args.gallery_strata,
         norm=_cohort_norm(args),
         resamples=args.resamples or None,
+        tail=tail_option(args),
     )
 
 
@@ -177,6 +178,7 @@ def _templates(args: argparse.Namespace, data: Any, bands: tuple[float, float]) 
         norm=_cohort_norm(args),
         source=args.cohort_source,
         resamples=args.resamples or None,
+        tail=tail_option(args),
     )
 
 

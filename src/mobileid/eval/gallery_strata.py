@@ -23,11 +23,11 @@ import numpy as np
 import numpy.typing as npt
 
 from mobileid.errors import InvalidArgument
-from mobileid.eval.bootstrap import bootstrap_calibration
 from mobileid.eval.cohort_eval import build_cohort, cohort_people
 from mobileid.eval.concentration import false_candidates_by_subject
 from mobileid.eval.faces import EmbeddedSet, calibrate, impostor_pairs, open_set_split
 from mobileid.eval.splits import BANDS, clopper_pearson_upper, identity_splits, subset
+from mobileid.eval.tail import TailModel, bootstrap_tail
 from mobileid.face.cohort import SHIPPED, CohortNorm, cohort_terms
 from mobileid.scoring import Calibration, build_calibration
 
@@ -62,10 +62,15 @@ def check_share(share: float) -> float:
 
 
 def fit_gallery_strata(
-    dev: EmbeddedSet, terms: FloatArray, share: float, resamples: int | None
+    dev: EmbeddedSet,
+    terms: FloatArray,
+    share: float,
+    resamples: int | None,
+    tail: TailModel | None = None,
 ) -> GalleryStrata:
     """The hub cut (the ``1 - share`` quantile of ``terms`` over ``dev``'s enrolled faces) and
-    one table per gallery stratum from ``dev``'s impostor pairs (module docstring)."""
+    one table per gallery stratum from ``dev``'s impostor pairs (module docstring; with
+    ``tail``, each table bounded by the GPD tail as well, as ``--tail`` bounds the others)."""
     cut = float(np.quantile(terms[dev.ok], 1.0 - check_share(share)))
     a, b = impostor_pairs(dev.identity)
     keep = dev.ok[a] & dev.ok[b]
@@ -78,7 +83,7 @@ def fit_gallery_strata(
         if resamples is None:
             cal = build_calibration(scores[side], 0, matcher=dev.pipeline_id, dataset=label)
         else:
-            cal = bootstrap_calibration(
+            cal = bootstrap_tail(
                 scores[side],
                 ids_p,
                 ids_g,
@@ -86,6 +91,7 @@ def fit_gallery_strata(
                 matcher=dev.pipeline_id,
                 dataset=label,
                 resamples=resamples,
+                tail=tail,
             )
         tables.append(cal)
     return GalleryStrata(cut, tables[0], tables[1])
@@ -146,6 +152,7 @@ def _split(
     share: float,
     bands: tuple[float, float],
     resamples: int | None,
+    tail: TailModel | None,
 ) -> dict:
     """One split: the cohort from the development people with one image (as
     ``--cohort-norm``), the tables from the others, the search on the tested people."""
@@ -154,8 +161,8 @@ def _split(
     calib = subset(dev, np.flatnonzero(~in_cohort))
     m_dev, m_test = (cohort_terms(d.vectors, cohort, norm.top_k) for d in (calib, test))
     calib, test = _scored(calib, norm, m_dev), _scored(test, norm, m_test)
-    pooled = calibrate(calib, "split", resamples=resamples)
-    fit = fit_gallery_strata(calib, m_dev, share, resamples)
+    pooled = calibrate(calib, "split", resamples=resamples, tail=tail)
+    fit = fit_gallery_strata(calib, m_dev, share, resamples, tail)
     gallery, probes, mate = open_set_split(test.identity)
     search = _Search(
         sim=test.search_scores(probes, gallery),
@@ -232,19 +239,22 @@ def split_gallery_strata(
     share: float,
     norm: CohortNorm = SHIPPED,
     resamples: int | None = 100,
+    tail: TailModel | None = None,
 ) -> dict:
     """Pooled over ``splits`` identity-disjoint splits, the shipped scoring's one table beside
-    a table per gallery stratum (module docstring)."""
+    a table per gallery stratum (module docstring), every table with the ``tail`` bound if
+    given."""
     check_share(share)
     runs = []
     for in_dev in identity_splits(data.identity, splits, seed):
         dev, test = subset(data, np.flatnonzero(in_dev)), subset(data, np.flatnonzero(~in_dev))
-        runs.append(_split(dev, test, norm, share, bands, resamples))
+        runs.append(_split(dev, test, norm, share, bands, resamples, tail))
     out: dict = {
         "splits": splits,
         "seed": seed,
         "hub_share": share,
         "scoring": norm.label,
+        "tail": tail.label if tail is not None else None,
         "rank1": float(np.mean([r["rank1"] for r in runs])),
         "hub_share_of_gallery": float(np.mean([r["hub_share_gallery"] for r in runs])),
         "possible_threshold": {

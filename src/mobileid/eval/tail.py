@@ -133,6 +133,11 @@ class TailModel:
                 field="tail",
             )
 
+    @property
+    def label(self) -> str:
+        """The option that names this model (``gpd:TOP,FEW``)."""
+        return f"gpd:{self.top:g},{self.few}"
+
     @classmethod
     def parse(cls, text: str) -> TailModel:
         """``gpd`` (the defaults) or ``gpd:TOP,FEW`` (e.g. ``gpd:0.05,20``)."""

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from mobileid.eval.bootstrap import bootstrap_calibration
 from mobileid.eval.faces import EmbeddedSet
+from mobileid.eval.tail import TailModel, bootstrap_tail
 from mobileid.face.cohort import CohortNorm, cohort_terms
 from mobileid.scoring import Calibration, build_calibration
 
@@ -116,10 +116,11 @@ def template_table(
     norm: CohortNorm,
     cohort: npt.NDArray[np.float32],
     resamples: int | None,
+    tail: TailModel | None = None,
 ) -> Calibration:
     """A table of template scores: the development people's templates (as they would be
     enrolled) against every enrolled image of the other development people, with the
-    identity-bootstrap bound over both ends."""
+    identity-bootstrap bound over both ends (and the GPD ``tail`` bound if given)."""
     enrol = enrol_up_to(calib, per_subject)
     tmpl, ok = _unit_means(calib, enrol)
     probes = np.flatnonzero(calib.ok)
@@ -130,7 +131,7 @@ def template_table(
     label = "development identities of the split: templates against images"
     if resamples is None:
         return build_calibration(sim[keep], 0, matcher=calib.pipeline_id, dataset=label)
-    return bootstrap_calibration(
+    return bootstrap_tail(
         sim[keep],
         calib.identity[probes][rows],
         owner[cols],
@@ -138,4 +139,5 @@ def template_table(
         matcher=calib.pipeline_id,
         dataset=label,
         resamples=resamples,
+        tail=tail,
     )

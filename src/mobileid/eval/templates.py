@@ -42,6 +42,7 @@ from mobileid.eval.splits import (
     pooled_concentration,
     subset,
 )
+from mobileid.eval.tail import TailModel
 from mobileid.eval.template_scores import (
     Enrolment,
     Reading,
@@ -100,6 +101,7 @@ def _split(
     source: str,
     bands: tuple[float, float],
     resamples: int | None,
+    tail: TailModel | None,
 ) -> dict:
     """One split: cohort and single-image table from the development people (as
     ``--cohort-norm``), the three readings on the tested people."""
@@ -107,9 +109,9 @@ def _split(
     cohort = build_cohort(subset(dev, np.flatnonzero(in_cohort)), source)
     calib = with_offsets(subset(dev, np.flatnonzero(~in_cohort)), norm, cohort)
     test = with_offsets(test, norm, cohort)
-    cal = calibrate(calib, "development identities of the split", resamples=resamples)
+    cal = calibrate(calib, "development identities of the split", resamples=resamples, tail=tail)
     lines = _lines(cal, bands)
-    table = template_table(calib, per_subject, norm, cohort, resamples)
+    table = template_table(calib, per_subject, norm, cohort, resamples, tail)
     own = _lines(table, bands)
     enrol = enrol_up_to(test, per_subject)
     tmpl = template_scores(test, enrol, norm, cohort)
@@ -151,20 +153,22 @@ def split_templates(
     norm: CohortNorm = SHIPPED,
     source: str = "real",
     resamples: int | None = 100,
+    tail: TailModel | None = None,
 ) -> dict:
     """Pooled over ``splits`` identity-disjoint splits, the three readings (module
-    docstring)."""
+    docstring), every table with the ``tail`` bound if given."""
     check_per_subject(per_subject)
     runs = []
     for in_dev in identity_splits(data.identity, splits, seed):
         dev, test = subset(data, np.flatnonzero(in_dev)), subset(data, np.flatnonzero(~in_dev))
-        runs.append(_split(dev, test, per_subject, norm, source, bands, resamples))
+        runs.append(_split(dev, test, per_subject, norm, source, bands, resamples, tail))
     out: dict = {
         "splits": splits,
         "seed": seed,
         "per_subject": per_subject,
         "scoring": norm.label,
         "cohort_source": source,
+        "tail": tail.label if tail is not None else None,
         "gallery_subjects": float(np.mean([r["subjects"] for r in runs])),
         "gallery_images": float(np.mean([r["images"] for r in runs])),
         "multi_image_subjects": float(np.mean([r["multi_image_subjects"] for r in runs])),
