@@ -10,6 +10,7 @@ import pytest
 
 from mobileid.eval.cohort_eval import build_cohort, with_offsets
 from mobileid.eval.faces import EmbeddedSet, open_set_split
+from mobileid.eval.report import write_report
 from mobileid.eval.splits import identity_splits, subset
 from mobileid.eval.tail import TailModel
 from mobileid.eval.template_scores import enrol_up_to, image_scores, template_scores
@@ -116,6 +117,27 @@ def test_tail_reaches_the_template_tables(sample: EmbeddedSet) -> None:
                 assert gpd[key][line] >= t - 1e-9, (key, line)
     for name in READINGS:
         assert gpd[name]["rank1"] == boot[name]["rank1"]
+
+
+def test_report_shows_the_readings_side_by_side(sample: EmbeddedSet, tmp_path: Path) -> None:
+    """The HTML report gives the four readings one table, each row with its own rank-1 and
+    band figures; a run without --templates has no such table."""
+    out = split_templates(
+        sample, (1e-2, 1e-1), splits=2, seed=4, per_subject=2, norm=NORM, resamples=20
+    )
+    page = write_report(tmp_path / "t", "t", {"identity_disjoint": {"templates": out}}).read_text(
+        encoding="utf-8"
+    )
+    table = page[page.index("<h2>Multi-image templates") :]
+    table = table[: table.index("</table>")]
+    assert table.count("<tr><td>") == len(READINGS)
+    for name, label in (("single_image", "first image"), ("template_own_table", "its own table")):
+        row = table[table.index(label) :].split("</tr>")[0]
+        assert f"{100 * out[name]['rank1']:.2f}%" in row
+        fpir = out[name]["band_fpir"]["possible"]
+        assert f"{100 * fpir:.2f}% (" in row
+    plain = write_report(tmp_path / "p", "p", {"identity_disjoint": {}}).read_text()
+    assert "Multi-image templates" not in plain
 
 
 def test_cli_refuses_a_bad_templates_option(tmp_path: Path) -> None:

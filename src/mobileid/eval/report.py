@@ -29,6 +29,7 @@ import numpy.typing as npt
 from mobileid import NOTICE
 from mobileid.errors import InvalidArgument
 from mobileid.eval.metrics import IdentificationMetrics, roc
+from mobileid.eval.report_tables import BY_SUBJECT, cell, templates_table, worst_subjects
 from mobileid.scoring import Calibration
 
 if TYPE_CHECKING:
@@ -205,55 +206,6 @@ def _flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]
     return rows
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, list):
-        # Each shown value is escaped once, by its own _cell.
-        shown = ", ".join(_cell(v) for v in value[:8]) if value else "none"
-        return shown + (html.escape(f", … ({len(value)} values)") if len(value) > 8 else "")
-    if isinstance(value, dict):  # inside a list (a table row each): JSON, not Python's repr
-        return html.escape(json.dumps(value, ensure_ascii=False))
-    return html.escape("n/a" if value is None else str(value))
-
-
-_BY_SUBJECT = {
-    "false_candidates_by_subject": "all searches",
-    "false_candidates_nonmated": "searches for people who are not enrolled",
-}
-
-
-def _worst_subjects(metrics: dict[str, Any]) -> str:
-    """One table per threshold of the gallery subjects that drew the most false candidates,
-    over all searches and over the searches for people who are not enrolled."""
-    return "".join(_worst_subjects_of(metrics.get(k) or {}, w) for k, w in _BY_SUBJECT.items())
-
-
-def _worst_subjects_of(counts: dict[str, Any], searches: str) -> str:
-    esc = html.escape
-    parts = []
-    for label, got in counts.items():
-        rows = "".join(
-            f"<tr><td>{esc(str(w['subject']))}</td><td>{w['false_candidates']}</td>"
-            f"<td>{_cell(w['rate'])}</td></tr>"
-            for w in got.get("worst", [])
-        )
-        parts.append(
-            f"<h3>At {esc(label)} (score &ge; {_cell(got.get('threshold'))}): "
-            f"{got.get('false_candidates')} false candidates on {got.get('subjects_hit')} "
-            f"subjects; mean rate per subject {_cell(got.get('mean_rate'))}, worst "
-            f"{_cell(got.get('max_rate'))}</h3>\n<table><tr><th>gallery subject</th>"
-            f"<th>false candidates</th><th>rate per search</th></tr>{rows}</table>"
-        )
-    if not parts:
-        return ""
-    return (
-        f"<h2>Gallery subjects that attract false candidates: {esc(searches)}</h2>\n<p>A "
-        "false candidate is a search for someone else that scores at or above the threshold "
-        "against the subject, at any rank.</p>\n" + "\n".join(parts)
-    )
-
-
 def _html(
     title: str,
     metrics: dict[str, Any],
@@ -262,10 +214,10 @@ def _html(
     images: list[tuple[str, str]],
 ) -> str:
     esc = html.escape
-    shown = {k: v for k, v in metrics.items() if k not in _BY_SUBJECT}
-    rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{_cell(v)}</td></tr>" for k, v in _flatten(shown))
+    shown = {k: v for k, v in metrics.items() if k not in BY_SUBJECT}
+    rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{cell(v)}</td></tr>" for k, v in _flatten(shown))
     band_rows = "\n".join(
-        f"<tr><th>{esc(k)}</th><td>{_cell(v)}</td></tr>" for k, v in sorted(lines.items())
+        f"<tr><th>{esc(k)}</th><td>{cell(v)}</td></tr>" for k, v in sorted(lines.items())
     )
     figures = "\n".join(
         f'<figure><img src="{esc(src)}" alt="{esc(cap)}"><figcaption>{esc(cap)}</figcaption>'
@@ -288,13 +240,14 @@ img{{max-width:100%}}</style></head>
 <h1>{esc(title)}</h1>
 <p>Pipeline: <code>{pipeline}</code></p>
 <p><strong>{esc(NOTICE)}</strong></p>
+{templates_table(metrics)}
 <h2>Metrics</h2>
 <p>Rates are fractions (0.9938, not 99.38%). Scores are similarities: higher is more alike.</p>
 <table>
 {rows}
 </table>
 {thresholds}
-{_worst_subjects(metrics)}
+{worst_subjects(metrics)}
 {figures}
 </body></html>
 """
