@@ -47,7 +47,7 @@ from scipy import ndimage  # type: ignore[import-untyped]
 from mobileid.finger.finger_region import finger_mask, no_finger
 from mobileid.finger.orient import TILT_MIN, coarse_tilts, midline_tilt, rotate_mask
 from mobileid.finger.params import ContactlessParams
-from mobileid.finger.tip_profile import _cut, _Tip, _tip_candidates
+from mobileid.finger.tip_profile import _object_tip, _Tip, _tip_candidates
 from mobileid.types import RGBArray
 
 __all__ = [
@@ -67,7 +67,6 @@ MIN_FINGER_LENGTH = 1.5  # finger widths of finger visible below the tip
 MIN_SEGMENTED_LENGTH = 1.0
 SAME_HAND_WIDTH = 0.55  # tips narrower than this share of the widest are not fingers
 LITTLE_DROP = 0.25  # finger widths the little fingertip sits below the index fingertip
-BEND_SLACK = 1.0  # px of the work copy: ends whose straightness differs less are alike
 MIDDLE_SLACK = 0.15  # finger widths the middle fingertip may sit below the highest
 FINE_TILT_MIN = 3.0  # degrees of lean undone once a photo is turned anyway (< orient.TILT_MIN)
 
@@ -212,35 +211,6 @@ def _segmented_tip(
         if len(found) > len(best[1]):
             best = (turns, found)
     return best
-
-
-def _object_tip(o: BoolArray, inside: BoolArray, min_length: float) -> _Tip | None:
-    rows = np.flatnonzero(o.any(axis=1))
-    widths = o[rows].sum(axis=1).astype(np.float64)
-    k = max(1, rows.size // 6)
-    x = int(np.median(np.flatnonzero(o[rows[0]])))  # on the object: its label is the tip's
-    bend = _bend(o) - _bend(o[::-1])
-    if abs(bend) < BEND_SLACK:  # both ends as round (or as straight): the narrower is the tip
-        bend = widths[-k:].mean() - widths[:k].mean()
-    if _cut(inside, int(rows[0]), x) or bend <= 0:
-        return None  # cut by the frame's top, or its top end is the straight (cut) one
-    width = float(np.median(widths[rows.size // 3 :]))
-    if rows.size < min_length * width:
-        return None
-    return _Tip(x, int(rows[0]), width, float(rows.size), (0, o.shape[1]))
-
-
-def _bend(o: BoolArray) -> float:
-    """How far the top edge of object ``o`` is from a straight line (RMS rows, over its middle
-    80% of columns): a fingertip is rounded, the end where a segmented finger was cut is
-    straight, level or (the finger turned at an angle) not."""
-    cols = np.flatnonzero(o.any(axis=0))
-    cols = cols[round(0.1 * cols.size) : max(2, round(0.9 * cols.size))]
-    if cols.size < 3:
-        return 0.0
-    top = o[:, cols].argmax(axis=0).astype(np.float64)
-    fit = np.polyval(np.polyfit(cols.astype(np.float64), top, 1), cols)
-    return float(np.sqrt(np.mean((top - fit) ** 2)))
 
 
 def _pick(tips: list[_Tip]) -> list[_Tip]:

@@ -4,6 +4,7 @@ Internal to :mod:`mobileid.finger.fingertips` (hence the underscore names), whic
 test: a peak of the top profile (first skin row of each column) is a fingertip when the frame
 does not cut it, it stands ``TIP_PROMINENCE`` finger widths above the profile beside it, and
 the finger runs on below it for the given length with its sides no closer than ``MIN_SIDES``.
+An already segmented object's tip is its rounded end (:func:`_object_tip`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mobileid.finger.orient import row_run
 TIP_PROMINENCE = 0.2  # finger widths the tip stands above the profile beside it
 MIN_SIDES = 0.65  # finger widths the sides may close in over that length (a chin: to ~0.4)
 MIN_TIP_WIDTH = 0.04  # of the work copy's shorter side
+BEND_SLACK = 1.0  # px of the work copy: ends whose straightness differs less are alike
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -101,3 +103,32 @@ def _width_and_length(runs: npt.NDArray[np.float64]) -> tuple[float, float]:
     width = float(np.median(runs[start : start + max(2, round(0.4 * runs[start]))]))
     ends = np.flatnonzero(runs[start:] < MIN_SIDES * width)
     return width, float(start + (ends[0] if ends.size else runs.size - start))
+
+
+def _object_tip(o: BoolArray, inside: BoolArray, min_length: float) -> _Tip | None:
+    rows = np.flatnonzero(o.any(axis=1))
+    widths = o[rows].sum(axis=1).astype(np.float64)
+    k = max(1, rows.size // 6)
+    x = int(np.median(np.flatnonzero(o[rows[0]])))  # on the object: its label is the tip's
+    bend = _bend(o) - _bend(o[::-1])
+    if abs(bend) < BEND_SLACK:  # both ends as round (or as straight): the narrower is the tip
+        bend = widths[-k:].mean() - widths[:k].mean()
+    if _cut(inside, int(rows[0]), x) or bend <= 0:
+        return None  # cut by the frame's top, or its top end is the straight (cut) one
+    width = float(np.median(widths[rows.size // 3 :]))
+    if rows.size < min_length * width:
+        return None
+    return _Tip(x, int(rows[0]), width, float(rows.size), (0, o.shape[1]))
+
+
+def _bend(o: BoolArray) -> float:
+    """How far the top edge of object ``o`` is from a straight line (RMS rows, over its middle
+    80% of columns): a fingertip is rounded, the end where a segmented finger was cut is
+    straight, level or (the finger turned at an angle) not."""
+    cols = np.flatnonzero(o.any(axis=0))
+    cols = cols[round(0.1 * cols.size) : max(2, round(0.9 * cols.size))]
+    if cols.size < 3:
+        return 0.0
+    top = o[:, cols].argmax(axis=0).astype(np.float64)
+    fit = np.polyval(np.polyfit(cols.astype(np.float64), top, 1), cols)
+    return float(np.sqrt(np.mean((top - fit) ** 2)))
