@@ -11,85 +11,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-START_LIMIT_S = 180.0
-
-
-def free_port(preferred: int | None = None) -> int:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", preferred or 0))
-        except OSError:
-            s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _answers(uri: str) -> bool:
-    from pymilvus import MilvusClient
-
-    try:
-        MilvusClient(uri, timeout=3).list_collections()
-    except Exception:  # any failure means "not up yet"
-        return False
-    return True
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    for pid in [*_children(proc.pid), proc.pid]:  # the server binary first, then its launcher
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-        for _ in range(100):
-            if not Path(f"/proc/{pid}").exists() or (pid == proc.pid and proc.poll() is not None):
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-
-
-def _log_tail(base: Path) -> str:
-    """The end of the launcher's output and of the server's own logs (where a failure shows)."""
-    files = [base / "server.log", *sorted((base / "data" / "logs").glob("milvus-*.log"))]
-    return "\n".join(
-        f"--- {f.name}: {f.read_text(errors='replace')[-1000:]}" for f in files if f.exists()
-    )
-
-
-def _start(exe: Path, base: Path) -> tuple[subprocess.Popen[bytes], str] | str:
-    """A started server and its URI, or why it did not start (its processes stopped)."""
-    port = free_port()
-    with (base / "server.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [str(exe), "--data", str(base / "data"), "--proxy-port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_LIMIT_S
-    while not _answers(uri):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            _stop(proc)
-            return f"Milvus did not start on {uri}:\n{_log_tail(base)}"
-        time.sleep(1.0)
-    return proc, uri
+from tests.milvus import start, stop
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +39,7 @@ def milvus_uri() -> Iterator[str]:
     failures: list[str] = []
     for _ in range(3):
         base = Path(tempfile.mkdtemp(prefix="mobileid-milvus-"))
-        started = _start(exe, base)
+        started = start(exe, base)
         if isinstance(started, str):
             failures.append(started)
             shutil.rmtree(base, ignore_errors=True)
@@ -119,7 +48,7 @@ def milvus_uri() -> Iterator[str]:
         try:
             yield uri
         finally:
-            _stop(proc)
+            stop(proc)
             shutil.rmtree(base, ignore_errors=True)
         return
     pytest.fail("\n\n".join(failures))

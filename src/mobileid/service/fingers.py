@@ -11,7 +11,6 @@ Searching the galleries with the probes, per-probe calibrations and their fusion
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -35,6 +34,7 @@ from mobileid.service.fusion import FUSION_RULE
 from mobileid.service.identify import (
     audit_search,
     candidate_refs,
+    new_search_id,
     outcome_of,
     permitted_galleries,
     search_details,
@@ -82,7 +82,7 @@ def identify_fingers(
     """Extract each probe print (every fingertip of each photo when ``contactless``), search
     1:N, fuse per subject; audited like a face search. For an operator, role, token scope and
     gallery entitlements are checked first."""
-    search_id = search_id or "Q" + uuid.uuid4().hex[:15]
+    search_id = search_id or new_search_id()
     base = search_details(search_id, reason, caller, "finger")
     try:
         names = permitted_galleries(ctx, caller, galleries, reason, top)

@@ -12,7 +12,6 @@ helped nor hurt. A result is a list of leads for human review, never a verdict.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from mobileid.service.identify import (
     IdentifyResult,
     audit_search,
     candidate_refs,
+    new_search_id,
     outcome_of,
     permitted_galleries,
     search_details,
@@ -128,7 +128,7 @@ def identify_person(
 ) -> PersonIdentifyResult:
     """Embed the face, extract the prints, search both, fuse per subject; one audit entry.
     An unusable capture of either kind refuses the whole search (audited), before any search."""
-    search_id = search_id or "Q" + uuid.uuid4().hex[:15]
+    search_id = search_id or new_search_id()
     base = search_details(search_id, reason, caller, "face+finger")
     try:
         names = permitted_galleries(ctx, caller, galleries, reason, top)

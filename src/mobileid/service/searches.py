@@ -92,14 +92,9 @@ def search_face(
 ) -> IdentifyResult:
     """A face photo searched 1:N (``identify face``). A practice search (non-live purpose) is
     scored and kept in the operator's training record."""
-    reason = require_reason(ctx, caller, why.purpose, why.case_number, why.location)
-    target = _target(ctx, caller, reason, why, where, "face")
-    search_id = new_search_id()
-    run = functools.partial(
-        identify_face, ctx, caller, image, reason=reason, galleries=where.names(), top=where.top,
-        search_id=search_id,
-    )  # fmt: skip
-    return _scored(ctx, caller, Practice(reason, target, "face", search_id), run)
+    return _search(
+        ctx, caller, why, where, "face", functools.partial(identify_face, ctx, caller, image)
+    )
 
 
 @dataclass(frozen=True)
@@ -124,6 +119,22 @@ def _problems(
     if isinstance(result, FingerIdentifyResult):
         return result.refused_fingertips
     return _problems(result.face) + _problems(result.fingers)
+
+
+def _search(
+    ctx: Context, caller: Caller, why: Why, where: Where, modality: str, search: Callable[..., R]
+) -> R:
+    """Check the reason and the practice target, then run ``search`` (an ``identify_*`` with
+    its captures bound) under a new search id, scored on the training range."""
+    reason = require_reason(
+        ctx, caller, why.purpose, why.case_number, why.location, modality=modality
+    )
+    target = _target(ctx, caller, reason, why, where, modality)
+    search_id = new_search_id()
+    run = functools.partial(
+        search, reason=reason, galleries=where.names(), top=where.top, search_id=search_id
+    )
+    return _scored(ctx, caller, Practice(reason, target, modality, search_id), run)
 
 
 def _scored(ctx: Context, caller: Caller, p: Practice, run: Callable[[], R]) -> R:
@@ -174,16 +185,10 @@ def search_fingers(
 ) -> FingerIdentifyResult:
     """Fingerprints of one person searched 1:N, fused per subject (``identify finger``). A
     practice search is scored like a face one."""
-    reason = require_reason(
-        ctx, caller, why.purpose, why.case_number, why.location, modality="finger"
+    search = functools.partial(
+        identify_fingers, ctx, caller, images, contactless=options.contactless, ppi=options.ppi
     )
-    target = _target(ctx, caller, reason, why, where, "finger")
-    search_id = new_search_id()
-    run = functools.partial(
-        identify_fingers, ctx, caller, images, reason=reason, galleries=where.names(),
-        top=where.top, contactless=options.contactless, ppi=options.ppi, search_id=search_id,
-    )  # fmt: skip
-    return _scored(ctx, caller, Practice(reason, target, "finger", search_id), run)
+    return _search(ctx, caller, why, where, "finger", search)
 
 
 def search_person(
@@ -197,16 +202,11 @@ def search_person(
 ) -> PersonIdentifyResult:
     """A face photo and fingerprints searched together, fused per subject. A practice search
     is scored like a face one (its quality gates: the face's and every fingertip's)."""
-    reason = require_reason(
-        ctx, caller, why.purpose, why.case_number, why.location, modality="face+finger"
-    )
-    target = _target(ctx, caller, reason, why, where, "face+finger")
-    search_id = new_search_id()
-    run = functools.partial(
-        identify_person, ctx, caller, face, fingers, reason=reason, galleries=where.names(),
-        top=where.top, contactless=options.contactless, ppi=options.ppi, search_id=search_id,
+    search = functools.partial(
+        identify_person, ctx, caller, face, fingers, contactless=options.contactless,
+        ppi=options.ppi,
     )  # fmt: skip
-    return _scored(ctx, caller, Practice(reason, target, "face+finger", search_id), run)
+    return _search(ctx, caller, why, where, "face+finger", search)
 
 
 def run_super_query(
