@@ -20,11 +20,18 @@ from scipy import ndimage  # type: ignore[import-untyped]
 from mobileid.capture.decode import load_image_file
 from mobileid.config import CaptureLimits
 from mobileid.errors import InputError, InvalidArgument
-from mobileid.finger.contactless import fingertip_print, mirror_template
+from mobileid.finger.contactless import (
+    check_period,
+    fingertip_print,
+    fingertip_prints,
+    mirror_template,
+)
 from mobileid.finger.errors import FingerprintTooSmall, NotAFingerprint
+from mobileid.finger.extract import extract_minutiae
 from mobileid.finger.fingertips import finger_mask, segment_fingertips
-from mobileid.finger.params import ContactlessParams
+from mobileid.finger.params import ContactlessParams, contactless_floors
 from mobileid.finger.pipeline import PhotoTemplates
+from mobileid.finger.quality import check_fingerprint
 from mobileid.finger.views import CONTACT_SCALES, contact_views, scale_template
 from tests.conftest import shared_path
 from tests.finger.bank import TemplateBank, template_bank
@@ -293,3 +300,83 @@ def test_blank_photo_has_no_fingertip(templates: TemplateBank, colour: tuple[int
     blank[:] = colour
     with pytest.raises(NotAFingerprint, match="expected a photo of one to four fingertips"):
         templates.pipeline.enrol_photo_tips(jpeg(blank))
+
+
+def _squeezed(name: str, share: float) -> bytes:
+    """A real fingertip photo narrowed across the finger to ``share`` of its width: the finger
+    as seen from the side (its depth) or a narrower finger, its ridges as far apart along it."""
+    rgb = Image.open(photo_path(name)).convert("RGB")
+    return jpeg(np.asarray(rgb.resize((round(rgb.width * share), rgb.height), Image.LANCZOS)))
+
+
+def test_a_fingertip_seen_from_the_side_is_accepted(templates: TemplateBank) -> None:
+    """A real fingertip narrowed to 85% across (a side view's width) shows ~26 ridge periods
+    across, the edge of the typical range: found in the anatomical one, it gives a template
+    that matches the same finger's other photo; searched in the typical range alone (as
+    before), it was refused as skin without ridges."""
+    pipe = templates.pipeline
+    side = _squeezed("1_o_1_n_1.jpg", 0.85)
+    template = pipe.enrol_photo(side)
+    assert template.count >= 12
+    same = pipe.compare(template, pipe.enrol_photo(_photo("1_i_1_w_1.jpg"))).score  # indoors
+    other = pipe.compare(template, pipe.enrol_photo(_photo("9_o_2_n_1.jpg"))).score
+    assert same > other + 0.1  # measured 0.31 against 0.05
+    typical = ContactlessParams()
+    only_typical = ContactlessParams(
+        anatomical_period_of_width=(typical.min_period_of_width, typical.max_period_of_width)
+    )
+    with pytest.raises(NotAFingerprint, match="skin without ridges") as err:
+        pipe.enrol_photo(side, params=only_typical)
+    assert err.value.reasons == ("no_ridge_period",)
+    assert "ridges across the" in str(err.value)
+
+
+def test_accepted_fingertips_keep_their_period() -> None:
+    """A fingertip the typical range accepts is not searched again: its period, hence its
+    template, is what the typical range alone gives."""
+    typical = ContactlessParams()
+    only_typical = ContactlessParams(
+        anatomical_period_of_width=(typical.min_period_of_width, typical.max_period_of_width)
+    )
+    image = load_image_file(photo_path("9_o_2_n_1.jpg"), CaptureLimits())
+    _, _, period = fingertip_print(image)
+    _, _, before = fingertip_print(image, only_typical)
+    assert period == before
+
+
+def test_a_sliver_of_a_fingertip_gives_no_period_instead_of_failing() -> None:
+    """An LFW face has a 17 px "fingertip" whose spectrum holds nothing in its 4-5 px range
+    (it divided by zero): no period, and refused as too small."""
+    face = shared_path("faces", "lfw-dev", "Bruce_Springsteen", "Bruce_Springsteen_0003.jpg")
+    _, prints = fingertip_prints(load_image_file(face, CaptureLimits()))
+    sliver = min(prints, key=lambda tp: tp.tip.finger_width)
+    assert sliver.tip.finger_width < 20 and not sliver.period_found
+    with pytest.raises(FingerprintTooSmall):
+        check_period(sliver)
+
+
+@pytest.mark.parametrize(
+    "shares", [(1 / 40, 1 / 18), (1 / 70, 1 / 30), (0.0, 1 / 18), (1 / 18, 1 / 70)]
+)
+def test_an_anatomical_range_not_around_the_typical_one_is_refused(
+    shares: tuple[float, float],
+) -> None:
+    """The anatomical range must hold the typical one, within (0, 1): else refused, named."""
+    with pytest.raises(InvalidArgument, match="anatomical_period_of_width: expected") as err:
+        ContactlessParams(anatomical_period_of_width=shares)
+    assert err.value.field == "anatomical_period_of_width"
+
+
+def test_a_face_searched_in_the_anatomical_range_is_still_refused(templates: TemplateBank) -> None:
+    """biden2's "fingertip" (300 px wide, wide enough for the anatomical search) peaks at the
+    typical range's edge; searched again it is refused at the minutiae count, face guard aside."""
+    pipe = templates.pipeline
+    face = next(shared_path("faces", "face_recognition_samples").rglob("biden2.jpg"))
+    _, prints = fingertip_prints(load_image_file(face, CaptureLimits()))
+    floors = contactless_floors(pipe.ridges, ContactlessParams())
+    for tp in prints:
+        assert tp.tip.finger_width >= 280
+        with pytest.raises(InputError):
+            check_period(tp)
+            check_fingerprint(tp.plain, floors, pipe.load)
+            extract_minutiae(tp.image, pipe.extractor, pipe.contactless_pipeline_id)

@@ -26,13 +26,20 @@ comparison with contact prints tries several scales: 18 of 18 first.
 
 Refusals, per fingertip (:func:`check_period`, then the ridge check on the plainly normalised
 print): a fingertip under 104 px wide cannot show ridges 4 px apart; a spectrum peaking at the
-edge of the period range the finger's width allows has no ridges; then the contactless ridge
-floors (0.10 and 0.15). Measured: the 8 ISPFD sample photos (8 photos prove little) give ridge
-fractions 0.15-0.43 for 6 usable ones and 0.0-0.07 for 2 blurred ones; all 16 photos of
-face_recognition_samples are refused (no skin, no fingertip, no ridge period, no ridges, and
-one at the minutiae count); of 400 random LFW faces (250 px) 3 pass as fingertips (hair, its
-strands 4-5 px apart). The band-passed print is what LEADER reads; the ridge check stays on the
-plain form because faces reach 0.14-0.19 on the band-passed one.
+edge of the period range the finger's width allows has no ridges (a colour fingertip: the
+typical range, then anatomy's, :func:`~mobileid.finger.tip_period.find_period`); then the
+contactless ridge floors (0.10 and 0.15). Measured: the 8 ISPFD sample photos (8 photos
+prove little) give ridge fractions 0.15-0.43 for 6 usable ones and 0.0-0.07 for 2 blurred
+ones; the 6 usable ones show 31-39 ridge periods across the finger, the 18 renders 21-54.
+Squeezed across the finger to 85% (a side view shows the finger's depth), 2 of the 6 usable
+photos fell to 27 and were refused by the typical range alone; with anatomy's, 6 of 6 pass
+(at 70%: 3 -> 4, at 50%: 2 -> 4; the 2 blurred ones stay refused at every width). Without
+the face guard, which refuses them all first: 1 of the 16 face_recognition photos and 8 of
+400 LFW faces (250 px, seed 0) pass the gates as fingertips (hair, its strands 4-5 px apart),
+before and after the anatomical range; those LFW faces enlarged 3x (wide enough for it): 19
+before, 20 after.
+The band-passed print is what LEADER reads; the ridge check stays on the plain form because
+faces reach 0.14-0.19 on the band-passed one.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from mobileid.finger.errors import FingerprintTooSmall, NotAFingerprint
 from mobileid.finger.fingertips import Fingertip, FingertipLayout, segment_fingertips
 from mobileid.finger.orient import upright_pixels
 from mobileid.finger.params import ContactlessParams
+from mobileid.finger.tip_period import find_period, ridge_period
 from mobileid.finger.types import FingerImage, GreyArray
 from mobileid.finger.views import mirror_template
 from mobileid.types import DecodedImage, RGBArray
@@ -65,7 +73,6 @@ __all__ = [
 ]
 
 # Constants not yet in ContactlessParams (they change CONTACTLESS_VERSION).
-PERIOD_EDGE = 3  # of 39 bins at either end of the period search: a peak there is no period
 BAND_PASS = (1.2, 4.0)  # Gaussian sigmas, px at 500 ppi: passes ridge periods of ~6-20 px
 
 BoolArray = npt.NDArray[np.bool_]
@@ -81,33 +88,6 @@ class TipPrint:
     period: float  # ridge period in the photo, px
     period_range: tuple[float, float]  # where it was searched (from the finger's width), px
     period_found: bool  # False: the spectrum peaked at the range's edge, no ridges there
-
-
-def ridge_period(grey: npt.NDArray[np.float32], lo: float, hi: float) -> tuple[float, bool]:
-    """Dominant ridge period (px, in ``[lo, hi]``) of the centre of ``grey``, and whether it is
-    a peak inside the range: at either edge, the spectrum only rises beyond it (skin without
-    ridges, fabric, a face), and the period is no ridge period."""
-    h, w = grey.shape
-    side = min(h, w) // 2
-    c = grey[h // 2 - side // 2 : h // 2 + side // 2, w // 2 - side // 2 : w // 2 + side // 2]
-    c = c - ndimage.gaussian_filter(c, side / 16)
-    win = np.outer(np.hanning(c.shape[0]), np.hanning(c.shape[1]))
-    power = np.abs(np.fft.fftshift(np.fft.fft2(c * win))) ** 2
-    fy = np.fft.fftshift(np.fft.fftfreq(c.shape[0]))
-    fx = np.fft.fftshift(np.fft.fftfreq(c.shape[1]))
-    radius = np.hypot(fy[:, None], fx[None, :])
-    band = (radius >= 1.0 / hi) & (radius <= 1.0 / lo)
-    bins = np.linspace(1.0 / hi, 1.0 / lo, 40)
-    which = np.digitize(radius[band], bins)
-    energy = np.bincount(which, weights=power[band], minlength=bins.size + 1)[1 : bins.size]
-    centres = (bins[:-1] + bins[1:]) / 2
-    weighted = energy * centres  # 1/f-weighted
-    k = int(np.argmax(weighted))
-    # The bins are coarse (40 over the range): the period is the weighted mean frequency of
-    # the peak and its neighbours.
-    near = slice(max(0, k - 1), k + 2)
-    f = float(np.sum(weighted[near] * centres[near]) / max(np.sum(weighted[near]), 1e-12))
-    return 1.0 / f, PERIOD_EDGE <= k < centres.size - PERIOD_EDGE
 
 
 def fingertip_prints(
@@ -152,9 +132,7 @@ def _tip_print(
 ) -> TipPrint:
     left, top, right, bottom = tip.box
     grey = upright[top:bottom, left:right, 1].astype(np.float32)  # green: sharpest on skin
-    lo, hi = _period_range(tip.finger_width, p, greyscale)
-    hi = max(hi, lo + 1.0)
-    period, found = ridge_period(grey, lo, hi)
+    period, found, (lo, hi) = find_period(grey, tip.finger_width, p, greyscale)
     shape = tip.mask
     if p.unroll:
         grey, shape = unroll(grey, tip.mask, p.unroll_max_angle)
@@ -190,17 +168,6 @@ def _tip_print(
         period_range=(lo, hi),
         period_found=found,
     )
-
-
-def _period_range(width: float, p: ContactlessParams, greyscale: bool) -> tuple[float, float]:
-    """Where to look for the ridge period, px in the photo, from the finger's width."""
-    shares = (
-        (p.min_period_of_width_grey, p.max_period_of_width_grey)
-        if greyscale
-        else (p.min_period_of_width, p.max_period_of_width)
-    )
-    lo = max(p.min_period, width * shares[0])
-    return lo, max(min(p.max_period, width * shares[1]), lo + 1.0)
 
 
 def _ridges_bright(p: ContactlessParams, greyscale: bool) -> bool:
@@ -284,8 +251,9 @@ def check_period(
     if not tp.period_found:
         lo, hi = tp.period_range
         raise NotAFingerprint(
-            f"{field}: expected a ridge period of {lo:.0f}-{hi:.0f} px (1/48 to 1/26 of the "
-            f"{width:.0f} px finger width), got a spectrum peaking at the edge of that range: "
+            f"{field}: expected a ridge period of {lo:.0f}-{hi:.0f} px ({width / hi:.0f} to "
+            f"{width / lo:.0f} ridges across the {width:.0f} px finger), got a spectrum peaking "
+            "at the edge of that range: "
             "skin without ridges (a face, a blurred finger) or another texture",
             reasons=("no_ridge_period",),
             field=field,

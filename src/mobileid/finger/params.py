@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from mobileid.errors import InvalidArgument
+
 
 @dataclass(frozen=True)
 class LoadParams:
@@ -216,10 +218,19 @@ class ContactlessParams:
     # must differ from it by ``min_object_contrast`` grey levels on average.
     max_grey_chroma: float = 3.0
     min_object_contrast: float = 40.0
-    # A fingertip is 14-20 mm wide and ridges are 0.4-0.55 mm apart: the period is searched
-    # between these fractions of the finger's width.
+    # A fingertip seen from the pad is 14-20 mm wide and ridges are 0.4-0.55 mm apart: the
+    # period of a colour fingertip is searched first between these fractions of its width (the
+    # 6 usable ISPFD photos: 31-39 ridge periods across). Their upper one also sets the
+    # smallest finger width taken (``min_period`` at the most ridges across: 104 px).
     min_period_of_width: float = 1.0 / 48.0
     max_period_of_width: float = 1.0 / 26.0
+    # Where the spectrum peaks at that range's edge, the period is searched between these:
+    # anatomy's extremes. Ridges are 0.33-0.55 mm apart (11-15 per 5 mm, women's finer than
+    # men's); a finger shows 10-23 mm across, from a little finger seen from the side (its
+    # depth, ~0.8 of its 12 mm width) to a thumb's pad. So 18-70 periods across; 2 of 6 ISPFD
+    # photos squeezed across the finger to 85% (a side view) fell to 27 and were refused by
+    # the typical range alone (contactless.py).
+    anatomical_period_of_width: tuple[float, float] = (1.0 / 70.0, 1.0 / 18.0)
     # Greyscale fingertips (renders, segmented captures) seen rolled by 45-54°: their silhouette
     # narrows to ~20 ridge periods (IMPOSE renders: 188 px wide, period 9.3 px).
     max_period_of_width_grey: float = 1.0 / 18.0
@@ -228,6 +239,17 @@ class ContactlessParams:
     min_ridge_fraction: float = 0.10
     min_foreground_fraction: float = 0.15
     ridge_min_std: float = 6.0  # grey levels: a block with contrast, on the plain print
+
+    def __post_init__(self) -> None:
+        lo, hi = self.anatomical_period_of_width
+        if not 0.0 < lo <= self.min_period_of_width < self.max_period_of_width <= hi < 1.0:
+            raise InvalidArgument(
+                "anatomical_period_of_width: expected shares of the finger's width with 0 < "
+                f"low <= min_period_of_width ({self.min_period_of_width:.4g}) < "
+                f"max_period_of_width ({self.max_period_of_width:.4g}) <= high < 1, got "
+                f"({lo:.4g}, {hi:.4g})",
+                field="anatomical_period_of_width",
+            )
 
 
 @dataclass(frozen=True)
