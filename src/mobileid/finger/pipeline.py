@@ -8,7 +8,9 @@
 3. :func:`~mobileid.finger.extract.extract_minutiae`: LEADER minutiae → ``FingerTemplate``,
    read again on the normalised print (:func:`~mobileid.finger.enhance.enhance_print`)
    when the capture gives few, and on the print rebuilt along its ridges
-   (:func:`~mobileid.finger.contextual.contextual_print`) when both give too few to enrol
+   (:func:`~mobileid.finger.contextual.contextual_print`) when both give too few to enrol;
+   optionally (off), a print of unclear orientation read first with its thin valleys
+   deepened (:func:`~mobileid.finger.enhance.sharpen_valleys`)
 4. :func:`~mobileid.finger.match.compare`: cylinders + rigid alignment → similarity
 
 Phone photos and segmented greyscale fingertips replace stages 1-2 with
