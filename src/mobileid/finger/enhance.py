@@ -25,6 +25,11 @@ stretched and a flat plate stays flat.
   the filter's own pattern (DB1_B EER 0.36% -> 1.07%, DB4_B dry 20% -> 34%). A print that
   gives too few minutiae to enrol both ways is read once more rebuilt along its own ridges
   (:mod:`mobileid.finger.contextual`), a fallback that leaves every other template as it was.
+- :func:`sharpen_valleys`: a print whose ridge orientation is unclear (a wet print's merged
+  ridges) may be read with its thin valleys and ridges deepened by morphological top-hats
+  (``ExtractParams.tophat_certainty_below``, off; figures there and in the README). Unlike
+  the filters above it draws nothing along or across the ridges: it only deepens the bright
+  and dark lines narrower than its element, where they are.
 """
 
 from __future__ import annotations
@@ -35,13 +40,20 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage  # type: ignore[import-untyped]
 
-from mobileid.errors import InputError
+from mobileid.errors import InputError, InvalidArgument
 from mobileid.finger.errors import FingerprintTooSmall, NotAFingerprint
 from mobileid.finger.params import EnhanceParams, LoadParams, RidgeParams
 from mobileid.finger.quality import check_fingerprint, ridge_block_map
 from mobileid.finger.types import FingerImage, GreyArray, RidgeQuality
 
-__all__ = ["check_print", "enhance_print", "normalise_print", "print_region", "z_normalised"]
+__all__ = [
+    "check_print",
+    "enhance_print",
+    "normalise_print",
+    "print_region",
+    "sharpen_valleys",
+    "z_normalised",
+]
 
 F32 = npt.NDArray[np.float32]
 Mask = npt.NDArray[np.bool_]
@@ -92,6 +104,23 @@ def enhance_print(
     # A soft edge: a hard step from grey ridges to the white plate reads as ridge endings.
     soft = ndimage.gaussian_filter(mask.astype(np.float32), p.edge)
     return np.clip(np.rint(soft * out + (1 - soft) * 255.0), 0, 255).astype(np.uint8)
+
+
+def sharpen_valleys(px: GreyArray, size: int) -> GreyArray:
+    """``px`` plus its white top-hat, less its black top-hat, over a ``size`` × ``size``
+    element with its corners cut: valleys (and ridges) narrower than the element come out
+    deeper, broader structure and the plate stay as they are. A wet print's valleys, 1.5-3.5
+    px between widened ridges on DB4_B, are the bright lines this restores."""
+    if size < 3 or size % 2 == 0:
+        raise InvalidArgument(
+            f"tophat_size: expected an odd number of pixels >= 3, got {size}", field="tophat_size"
+        )
+    g = px.astype(np.float32)
+    element = np.ones((size, size), dtype=bool)
+    element[0, 0] = element[0, -1] = element[-1, 0] = element[-1, -1] = False
+    bright = g - ndimage.grey_opening(g, footprint=element)  # thin valleys
+    dark = ndimage.grey_closing(g, footprint=element) - g  # thin ridges
+    return np.clip(np.rint(g + bright - dark), 0, 255).astype(np.uint8)
 
 
 def check_print(

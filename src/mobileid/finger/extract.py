@@ -177,24 +177,29 @@ def extract_minutiae(
     field: str = "image",
     enhanced: Callable[[GreyArray], GreyArray] | None = None,
     rebuilt: Callable[[GreyArray], GreyArray] | None = None,
+    sharpened: Callable[[GreyArray], GreyArray] | None = None,
 ) -> FingerTemplate:
     """Minutiae template of ``image``; ``LowQualityFingerprint`` when too few are found.
 
-    With ``enhanced``, a print giving fewer than ``enhance_below`` minutiae is read again as
-    ``enhanced`` turns it; with ``rebuilt``, a print that still gives fewer than
-    ``context_below`` is read once more as ``rebuilt`` turns it (contextual filtering), and so
-    is one of quality under ``context_quality_below`` (see :func:`_rebuilt_reading`). The
-    reading with the most minutiae is kept. Quality is always measured on the print as
-    captured: an enhanced copy looks cleaner than the capture is.
+    With ``sharpened`` and ``tophat_certainty_below`` set, a print of unclear orientation is
+    read first as ``sharpened`` turns it, that reading kept when it reaches ``min_minutiae``
+    (see :func:`_sharpened_reading`). Otherwise: with ``enhanced``, a print giving fewer
+    than ``enhance_below`` minutiae is read again as ``enhanced`` turns it; with ``rebuilt``,
+    a print that still gives fewer than ``context_below`` is read once more as ``rebuilt``
+    turns it (contextual filtering), and so is one of quality under ``context_quality_below``
+    (see :func:`_rebuilt_reading`). The reading with the most minutiae is kept. Quality is
+    always measured on the print as captured: an enhanced copy looks cleaner than it is.
     """
     p = extractor.params
-    m = find_minutiae(image.pixels, extractor)
-    if enhanced is not None and m.shape[0] < p.enhance_below:
-        again = find_minutiae(enhanced(image.pixels), extractor)
-        if again.shape[0] > m.shape[0]:
-            m = again
-    if rebuilt is not None:
-        m = _rebuilt_reading(image, m, extractor, rebuilt)
+    m = _sharpened_reading(image, extractor, sharpened)
+    if m is None:
+        m = find_minutiae(image.pixels, extractor)
+        if enhanced is not None and m.shape[0] < p.enhance_below:
+            again = find_minutiae(enhanced(image.pixels), extractor)
+            if again.shape[0] > m.shape[0]:
+                m = again
+        if rebuilt is not None:
+            m = _rebuilt_reading(image, m, extractor, rebuilt)
     if m.shape[0] < p.min_minutiae:
         raise LowQualityFingerprint(
             f"{field}: expected at least {p.min_minutiae} reliable minutiae, got {m.shape[0]}; "
@@ -241,3 +246,21 @@ def _rebuilt_reading(
     if poor and again.shape[0] > p.context_density * print_area_mm2(image, p):
         return m
     return again
+
+
+def _sharpened_reading(
+    image: FingerImage,
+    extractor: MinutiaeExtractor,
+    sharpened: Callable[[GreyArray], GreyArray] | None,
+) -> np.ndarray | None:
+    """The minutiae of the sharpened print when the option is on, the print's orientation
+    certainty (measured on the capture, without its minutiae) is under the cut and that
+    reading reaches ``min_minutiae``; ``None`` otherwise (the print is read as before)."""
+    p = extractor.params
+    if sharpened is None or p.tophat_certainty_below <= 0:
+        return None
+    none = np.zeros((0, 5), dtype=np.float32)
+    if print_quality(image.pixels, none).certainty >= p.tophat_certainty_below:
+        return None
+    m = find_minutiae(sharpened(image.pixels), extractor)
+    return m if m.shape[0] >= p.min_minutiae else None

@@ -116,6 +116,33 @@ class ExtractParams:
     # fingers 101-105: 0.241), i.e. a bound the sensor's good prints keep, not one fitted to
     # the failures.
     context_density: float = 0.32
+    # Orientation certainty (nfiq.py: median gradient coherence of the print's blocks, no
+    # minutiae needed) under this: the print is read first with its thin valleys and ridges
+    # deepened by top-hats over ``tophat_size`` px (enhance.sharpen_valleys), that reading
+    # kept when it reaches ``min_minutiae``; 0 = off (the shipped tables). The wet imitation
+    # (eval.finger_sensors) drops certainty to a median 0.35 on DB4_B; under 0.3 no print of
+    # DB1_B, DB4_B as captured, dry, small or crop300 falls (capacitive DB4_B: 9 of 80, EER
+    # 2.14% -> 0.78%; DB1_B wet: 1, 0.71% unchanged; DB4_B noisy: 18, 1.07% -> 1.17%, the
+    # top-hat deepens the noise's specks too). Measured on DB4_B wet, EER over all
+    # cross-finger impostors in %, the cut chosen on fingers 101-105 (0.3: the cuts tie
+    # there, and it changes the fewest other templates):
+    #
+    # ===================  =======  =======  =====  =========================
+    # read sharpened       101-105  106-110  all    readings kept (of 80)
+    # ===================  =======  =======  =====  =========================
+    # none (shipped)       1.09     20.5     13.5   0
+    # certainty < 0.3      0.71     16.8     10.4   27 (29 read, 2 under 5)
+    # certainty < 0.35     0.71     16.9     10.4   38
+    # certainty < 0.4      0.71     16.3     10.4   43
+    # quality < 35         0.71     17.3     10.7   35
+    # every print          0.00     15.7     10.0   78
+    # ===================  =======  =======  =====  =========================
+    #
+    # Measured and dropped on the same prints (every print read so): the normalised print
+    # (106-110: 47.8%, 12 prints under 5 minutiae), smoothing along the ridge orientation
+    # (3.5 px, no filter across: 32.9%; gated as above 32-34%).
+    tophat_certainty_below: float = 0.0
+    tophat_size: int = 5  # px: deepens lines up to ~4 px wide (DB4_B's wet valleys: 1.5-3.5)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@
 3. :func:`~mobileid.finger.extract.extract_minutiae`: LEADER minutiae → ``FingerTemplate``,
    read again on the normalised print (:func:`~mobileid.finger.enhance.enhance_print`)
    when the capture gives few, and on the print rebuilt along its ridges
-   (:func:`~mobileid.finger.contextual.contextual_print`) when both give too few to enrol
+   (:func:`~mobileid.finger.contextual.contextual_print`) when both give too few to enrol;
+   optionally (off), a print of unclear orientation read first with its thin valleys
+   deepened (:func:`~mobileid.finger.enhance.sharpen_valleys`)
 4. :func:`~mobileid.finger.match.compare`: cylinders + rigid alignment → similarity
 
 Phone photos and segmented greyscale fingertips replace stages 1-2 with
@@ -33,7 +35,7 @@ from mobileid.config import CaptureLimits
 from mobileid.errors import InputError, InvalidArgument
 from mobileid.finger.contactless import check_period, fingertip_prints
 from mobileid.finger.contextual import contextual_print
-from mobileid.finger.enhance import check_print, enhance_print
+from mobileid.finger.enhance import check_print, enhance_print, sharpen_valleys
 from mobileid.finger.extract import MinutiaeExtractor, extract_minutiae, load_extractor
 from mobileid.finger.face_guard import refuse_face_pixels, refuse_faces
 from mobileid.finger.fingertips import Fingertip
@@ -123,7 +125,7 @@ class FingerPipeline:
         return (
             f"finger/contact-{self.load.working_ppi:g}ppi+{GATE_VERSION}+{self.extractor.model_id}"
             f"-q{e.quality_threshold:g}-min{e.min_minutiae}-crop{e.crop_margin}s{e.crop_snap}"
-            f"-renorm{e.enhance_below}{self._poor_rebuilt}"
+            f"-renorm{e.enhance_below}{self._poor_rebuilt}{self._sharpened_part}"
             f"+{MATCHER_VERSION}"
         )
 
@@ -135,6 +137,15 @@ class FingerPipeline:
         if e.context_quality_below <= 0:
             return ""
         return f"-ctxq{e.context_quality_below}d{e.context_density:g}n"
+
+    @property
+    def _sharpened_part(self) -> str:
+        """Named only when prints of unclear orientation are read sharpened (the certainty
+        cut and the top-hat's size); off, the id of the earlier tables."""
+        e = self.extractor.params
+        if e.tophat_certainty_below <= 0:
+            return ""
+        return f"-thc{e.tophat_certainty_below:g}s{e.tophat_size}"
 
     def load_image(
         self, data: bytes, *, ppi: float | None = None, field: str = "image"
@@ -157,10 +168,14 @@ class FingerPipeline:
             field=field,
             enhanced=self._enhanced,
             rebuilt=self._rebuilt,
+            sharpened=self._sharpened,
         )
 
     def _enhanced(self, pixels: GreyArray) -> GreyArray:
         return enhance_print(pixels, self.enhance, self.ridges)
+
+    def _sharpened(self, pixels: GreyArray) -> GreyArray:
+        return sharpen_valleys(pixels, self.extractor.params.tophat_size)
 
     def _rebuilt(self, pixels: GreyArray) -> GreyArray:
         return contextual_print(pixels, self.context, self.enhance, self.ridges)
