@@ -144,9 +144,9 @@ def test_same_finger_photos_outscore_another_finger(templates: TemplateBank) -> 
     other = pipe.enrol_photo(_photo("9_o_2_n_1.jpg"))
     assert a.pipeline_id == pipe.contactless_pipeline_id != pipe.pipeline_id
     genuine = pipe.compare(a, b).score
-    assert genuine > 0.35
-    assert genuine > pipe.compare(a, other).score + 0.1
-    assert genuine > pipe.compare(b, other).score + 0.1
+    assert genuine > 0.12  # pairs counted by closeness (matcher /3): 0.15, was above 0.35
+    assert genuine > pipe.compare(a, other).score + 0.05
+    assert genuine > pipe.compare(b, other).score + 0.05
 
 
 def test_four_fingertips_get_their_positions(hand: npt.NDArray[np.uint8]) -> None:
@@ -185,7 +185,7 @@ def test_composed_fingertips_match_their_source_photos(hand_templates: PhotoTemp
         assert tip.template is not None and tip.error is None
         scores = [pipe.compare(tip.template, s).score for s in sources]
         others = max(s for j, s in enumerate(scores) if j != i)
-        assert scores[i] > 0.5 and scores[i] > others + 0.25, (i, scores)
+        assert scores[i] > 0.2 and scores[i] > others + 0.15, (i, scores)  # matcher /3
 
 
 def test_one_fingertip_verb_refuses_a_hand(hand: npt.NDArray[np.uint8]) -> None:

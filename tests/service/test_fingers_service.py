@@ -112,7 +112,7 @@ def test_unseen_impression_ranks_its_finger_first(enrolled) -> None:
     assert best.name == "F103" and best.band is Band.POSSIBLE
     assert best.fmr == pytest.approx(RESOLUTION) and best.matches[0].score > 0.45
     assert all(c.band is Band.NONE for c in result.candidates[1:])
-    assert result.thresholds["strong"] is None and result.thresholds["possible"] > 0.2
+    assert result.thresholds["strong"] is None and result.thresholds["possible"] > 0.08
     assert "human review" in result.notice and result.gallery_sizes == {"field": 8}
 
 
@@ -229,7 +229,7 @@ def test_a_photo_finds_its_finger_among_contact_and_photo_templates(street) -> N
     best = max(result.candidates, key=lambda c: c.matches[0].score)
     assert best.name == "P1" and best.matches[0].position == "right_middle"
     assert best.matches[0].pipeline_id == pipe.contactless_pipeline_id
-    assert best.matches[0].score > 0.35
+    assert best.matches[0].score > 0.12  # pairs counted by closeness (matcher /3): was 0.35
     photo_cal = ctx.contactless_calibrations[pipe.contactless_pipeline_id]
     assert by_name["P1"].fmr == pytest.approx(photo_cal.resolution)
     assert {c.name for c in result.candidates} >= {"C101", "C102"}  # contact prints reached
@@ -258,7 +258,7 @@ def test_a_four_finger_photo_searches_with_every_fingertip(street) -> None:
     # RIGHT_HAND: 9_o_2 is the little finger (probe 0), 1_i_1 the index (probe 3).
     for name, probe in (("P9", 0), ("P1", 3)):
         best = max(by_name[name].matches, key=lambda m: m.score)
-        assert best.probe == probe and best.score > 0.5
+        assert best.probe == probe and best.score > 0.2  # matcher /3 (closeness): was 0.5
     last = ctx.audit.read()[-1]
     assert last.outcome == "ok" and last.details["probes"] == 4 and last.details["contactless"]
 
@@ -339,7 +339,7 @@ def test_shipped_calibration_supports_the_possible_band_only(enrolled) -> None:
     cal = ctx.finger_calibration
     assert cal.matcher == ctx.finger_pipeline.pipeline_id
     assert cal.impostor_count == 2880 and cal.resolution == pytest.approx(RESOLUTION)
-    assert 0.2 < cal.threshold(1e-3) < 0.6  # the tight pairing's scale: highest impostor 0.27
+    assert 0.08 < cal.threshold(1e-3) < 0.3  # pairs counted by closeness: 0.10 (count: 0.25)
     with pytest.raises(InvalidArgument, match="resolution"):
         cal.threshold(1e-5)
 

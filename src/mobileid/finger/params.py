@@ -210,6 +210,28 @@ class MatchParams:
     # tolerance). Measured and not kept: overlap floors of 6-20 minutiae (lower: EER of
     # small prints down, FNMR at 1e-3 up; higher: both up), and summing the pairs' cylinder
     # similarities instead of counting them (FNMR at 1e-3 lower, EER not).
+    # Each pair now counts by how closely it pairs (``match._closeness``: 1 - cost / 2, the
+    # pairing's own cost, no new constant): strangers pair anywhere within the tolerances,
+    # one finger's impressions near their middle (DB4_B small, fingers 101-105: median
+    # distance 0.52 of the tolerance against 0.17). Chosen on fingers 101-105 (EER / FNMR at
+    # FMR 1e-3, in %; fingers 106-110 in the README) among these weights of a pair:
+    #
+    # ======================  ===========  ===========  ===========  =========  =========
+    # weight of a pair        DB4_B small  DB1_B small  DB4_B capac  DB1_B      DB1_B dry
+    # ======================  ===========  ===========  ===========  =========  =========
+    # 1 (before)              5.7 / 12.1   3.7 / 5.0    0 / 0        0.7 / 1.4  0.7 / 1.4
+    # 1 - cost / 2 (now)      5.7 / 8.6    3.4 / 3.6    0 / 0        0.7 / 0.7  0.7 / 0.7
+    # 1 - d                   5.0 / 7.1    2.9 / 7.1    0.6 / 5.0
+    # 1 - d²                  5.0 / 7.9    3.1 / 5.7    0.7 / 4.3
+    # (1 - d²)(1 - a²)        5.0 / 8.6    2.9 / 3.6    0.3 / 0.7
+    # now, min_overlap 8      4.3 / 6.4    2.9 / 3.6    0 / 0        0.7 / 0.7  0.7 / 2.9
+    # now x types agree (a)   5.7 / 9.3    3.6 / 3.6    0 / 0
+    # now x seeds agree (b)   6.4 / 8.6    3.6 / 4.3    0 / 0
+    # ======================  ===========  ===========  ===========  =========  =========
+    # d, a: the pair's distance and angle over their tolerances; (a): times 1/2 + 1/2 the
+    # share of pairs whose minutia types agree; (b): times v / (v + 2), v the seeds whose
+    # alignment agrees with the chosen one. The floor stays 10: at 8 the dry prints' FNMR
+    # at 1e-3 rises, as before.
     dist_tol: float = 8.0  # px at 500 ppi (was 14)
     dist_tol_slope: float = 0.06  # extra tolerance per px of distance from the seed (skin bends)
     angle_tol: float = 0.2618  # 15° in radians (was 30°)

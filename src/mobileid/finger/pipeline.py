@@ -64,7 +64,8 @@ __all__ = [
 ]
 
 # /2: tighter pairing tolerances (params.MatchParams), the overlap reach kept at 42 px.
-MATCHER_VERSION = "mcc8x6-rigid-tight/2"
+# /3: pairs counted by how closely they pair (match._closeness), not one each.
+MATCHER_VERSION = "mcc8x6-rigid-tight-close/3"
 # Gates and polarity: relative contrast, face guard, ridge floors on the print (and on its
 # normalised copy), dark ridges.
 GATE_VERSION = "gate-relative-polarity-renorm/3"
