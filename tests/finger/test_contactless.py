@@ -312,15 +312,19 @@ def _squeezed(name: str, share: float) -> bytes:
 def test_a_fingertip_seen_from_the_side_is_accepted(templates: TemplateBank) -> None:
     """A real fingertip narrowed to 85% across (a side view's width) shows ~26 ridge periods
     across, the edge of the typical range: found in the anatomical one, it gives a template
-    that matches the same finger's other photo; searched in the typical range alone (as
-    before), it was refused as skin without ridges."""
+    that matches the same finger's other photo, well above every other finger's; searched in
+    the typical range alone (as before), it was refused as skin without ridges."""
     pipe = templates.pipeline
     side = _squeezed("1_o_1_n_1.jpg", 0.85)
     template = pipe.enrol_photo(side)
     assert template.count >= 12
     same = pipe.compare(template, pipe.enrol_photo(_photo("1_i_1_w_1.jpg"))).score  # indoors
-    other = pipe.compare(template, pipe.enrol_photo(_photo("9_o_2_n_1.jpg"))).score
-    assert same > other + 0.1  # measured 0.31 against 0.05
+    others = [  # the usable photos of the other three fingers
+        pipe.compare(template, pipe.enrol_photo(_photo(f"{n}.jpg"))).score
+        for n in ("1_i_2_w_1", "1_o_2_n_1", "9_o_1_n_1", "9_o_2_n_1")
+    ]
+    # pairs counted by closeness (matcher /3): 0.10 against at most 0.036 (before: 0.31, 0.05)
+    assert same > 2 * max(others)
     typical = ContactlessParams()
     only_typical = ContactlessParams(
         anatomical_period_of_width=(typical.min_period_of_width, typical.max_period_of_width)
