@@ -132,7 +132,10 @@ def test_two_stage_identify(templates: TemplateBank) -> None:
         ranked = identify(
             feats[probe], codes[probe], [feats[g] for g in gallery], codes[gallery], 2
         )
-        assert gallery[ranked[0][0]] == probe - 1 and ranked[0][1] > 0.45
+        assert gallery[ranked[0][0]] == probe - 1
+        # pairs counted by closeness (matcher /3): mates 0.33-0.63, the next at most 0.044
+        # (under /2 the mates scored above 0.45)
+        assert ranked[0][1] > 0.25 and ranked[0][1] > 5 * ranked[1][1]
 
 
 def test_screen_handles_empty_inputs(templates: TemplateBank) -> None:
