@@ -112,7 +112,10 @@ def test_conflicting_face_and_finger_give_no_one_a_boost(ctx) -> None:  # type: 
     assert subjects[face_only.subject_id] == "P1"
     assert p1.fmr >= face_only.fmr  # P1's weak print score adds nothing that beats its face
     assert p2.fmr >= min(c.fmr for c in result.fingers.candidates)
-    assert p1.fmr > 1e-6 and p2.fmr > 1e-6
+    # P2 has only a print that is not the probe's finger: never near the strong band. (P1's
+    # face alone is strong, 4.5e-7; fused with a print of another finger it is weaker, as
+    # checked above: 8.7e-7 on matcher /3, so no bound of 1e-6 applies to P1.)
+    assert p2.fmr > 1e-6
 
 
 @pytest.mark.parametrize(
