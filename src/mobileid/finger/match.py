@@ -126,14 +126,14 @@ def _pair(
     dy = moved[:, :, None, 1] - b.points[None, None, :, 1]
     d2 = dx * dx + dy * dy
     reach = np.hypot(*(moved - origin[:, None, :]).transpose(2, 0, 1))
-    tol2 = ((p.dist_tol + p.dist_tol_slope * reach) ** 2)[:, :, None]  # (K, na, 1)
+    tol2 = _tolerance2(reach, p)[:, :, None]  # (K, na, 1)
     cos_d = (
         np.cos(turned)[:, :, None] * np.cos(b.directions)[None, None, :]
         + np.sin(turned)[:, :, None] * np.sin(b.directions)[None, None, :]
     )
     slack = 1.0 - math.cos(p.angle_tol)
     ok = (d2 <= tol2) & (cos_d >= 1.0 - slack)
-    cost = np.where(ok, d2 / tol2 + (1.0 - cos_d) / slack, np.inf)
+    cost = np.where(ok, _cost(d2, tol2, cos_d, p), np.inf)
     best_b = cost.argmin(axis=2)
     best_a = cost.argmin(axis=1)
     k_idx, a_idx = np.indices(best_b.shape)
@@ -206,11 +206,22 @@ def _closeness(
     if ai.size == 0:
         return 0.0
     reach = np.hypot(*(moved[ai] - b.points[bi].mean(axis=0)).T)
-    tol2 = (p.dist_tol + p.dist_tol_slope * reach) ** 2
     d2 = ((moved[ai] - b.points[bi]) ** 2).sum(axis=1)
     cos_d = np.cos(turned[ai] - b.directions[bi])
-    cost = d2 / tol2 + (1.0 - cos_d) / (1.0 - math.cos(p.angle_tol))
+    cost = _cost(d2, _tolerance2(reach, p), cos_d, p)
     return float(np.clip(1.0 - cost / 2.0, 0.0, 1.0).sum())
+
+
+def _tolerance2(reach: F64, p: MatchParams) -> F64:
+    """The squared pairing distance at ``reach`` px from the alignment's origin (skin
+    stretches, so it grows with the distance)."""
+    return (p.dist_tol + p.dist_tol_slope * reach) ** 2
+
+
+def _cost(d2: F64, tol2: F64, cos_d: F64, p: MatchParams) -> F64:
+    """A pair's cost, 0-2 within the tolerances: squared distance over squared tolerance
+    plus the direction difference's ``1 - cos`` over the angle tolerance's."""
+    return d2 / tol2 + (1.0 - cos_d) / (1.0 - math.cos(p.angle_tol))
 
 
 def _procrustes(src: F64, dst: F64) -> tuple[F64, F64]:
