@@ -26,8 +26,9 @@ from mobileid.errors import PipelineMismatch
 from mobileid.gallery.bulk import EnrolBatch
 from mobileid.gallery.embedded import EmbeddedGallery
 from mobileid.scoring import build_calibration
+from mobileid.service.calibration_files import local_face_calibration
 from mobileid.service.caller import console_caller
-from mobileid.service.context import Context, local_face_calibration, open_context
+from mobileid.service.context import Context, open_context
 from mobileid.service.enrol import IMAGE_SUFFIXES, enrol_directory
 from mobileid.service.identify import identify_face, search_embedding
 from mobileid.service.purpose import TRAINING, Purposes

@@ -26,7 +26,7 @@ from mobileid.gallery.faiss_kinds import choose_kind
 from mobileid.gallery.store import SubjectRow
 from mobileid.gallery.vectors import Partition, Progress, VectorIndex
 from mobileid.scoring import Calibration
-from mobileid.service.context import shipped_face_calibrations
+from mobileid.service.calibration_files import shipped_face_calibrations
 
 
 def bench_key(folder: Path) -> bytes:

@@ -12,8 +12,9 @@ from PIL import Image
 from mobileid.config import Settings
 from mobileid.errors import CorruptImage, NotFound, UnsupportedImage
 from mobileid.face.strata import StratifiedCalibration
+from mobileid.service.calibration_files import shipped_face_strata
 from mobileid.service.caller import console_caller
-from mobileid.service.context import open_context, shipped_face_strata
+from mobileid.service.context import open_context
 from mobileid.service.enrol import enrol_directory
 from mobileid.service.identify import identify_face, require_reason
 from mobileid.types import Band

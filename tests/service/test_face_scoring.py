@@ -16,14 +16,14 @@ from mobileid.eval.faces import embed_root
 from mobileid.face.cohort import SHIPPED
 from mobileid.face.strata import StratifiedCalibration
 from mobileid.scoring import Calibration
-from mobileid.service.caller import console_caller
-from mobileid.service.context import (
+from mobileid.service.calibration_files import (
     local_face_calibration,
     local_face_strata,
-    open_context,
     shipped_face_calibrations,
     shipped_face_strata,
 )
+from mobileid.service.caller import console_caller
+from mobileid.service.context import open_context
 from mobileid.service.enrol import enrol_directory
 from mobileid.service.identify import identify_face, require_reason
 from mobileid.types import Quality

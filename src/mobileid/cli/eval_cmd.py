@@ -220,7 +220,7 @@ def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
     from mobileid.eval.cohort_eval import shipped_cohort
     from mobileid.eval.face_strata import calibrate_strata
     from mobileid.eval.faces import calibrate
-    from mobileid.service.context import local_face_calibration, local_face_strata
+    from mobileid.service.calibration_files import local_face_calibration, local_face_strata
     from mobileid.service.face_scoring import local_face_cohort
 
     tail = tail_option(args)  # refused before any image is read

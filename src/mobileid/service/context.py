@@ -37,35 +37,18 @@ from mobileid.gallery.fingers import FingerGallery
 from mobileid.gallery.photos import ReferencePhotos
 from mobileid.gallery.protocol import GalleryIndex
 from mobileid.scoring import Calibration
+from mobileid.service.calibration_files import (
+    local_face_calibration,
+    local_face_strata,
+    shipped_face_calibrations,
+    shipped_face_strata,
+)
 from mobileid.service.database import open_main_database
 from mobileid.service.deployment_key import deployment_key
 from mobileid.service.face_scoring import check_scoring, load_face_scoring
 from mobileid.service.purpose import Purposes
 from mobileid.training import TrainingStore
 from mobileid.types import Quality
-
-
-def shipped_face_calibrations() -> list[Path]:
-    """The calibrations measured for the shipped face pipelines: the default one
-    (``calibration.json``) and variants such as ``calibration-noflip.json``."""
-    folder = Path(str(resources.files("mobileid.face")))
-    return sorted(folder.glob("calibration*.json"))
-
-
-def local_face_calibration(settings: Settings) -> Path:
-    """A calibration measured on this deployment's data overrides the shipped one."""
-    return settings.data_dir / "calibration" / "face.json"
-
-
-def shipped_face_strata() -> list[Path]:
-    """The quality-stratified calibrations shipped beside the pooled ones (``strata*.json``)."""
-    folder = Path(str(resources.files("mobileid.face")))
-    return sorted(folder.glob("strata*.json"))
-
-
-def local_face_strata(settings: Settings) -> Path:
-    """A stratified calibration measured on this deployment's data overrides the shipped one."""
-    return settings.data_dir / "calibration" / "face-strata.json"
 
 
 @dataclass
