@@ -232,6 +232,28 @@ class MatchParams:
     # share of pairs whose minutia types agree; (b): times v / (v + 2), v the seeds whose
     # alignment agrees with the chosen one. The floor stays 10: at 8 the dry prints' FNMR
     # at 1e-3 rises, as before.
+    # Small prints (10 x 10 mm imitation): most genuine pairs that fail share 1-4 minutiae
+    # (bench/finger_small_area.py); in 4 of 13 no seed was near the true alignment, the
+    # cylinders of mates reaching past a 200 px frame. Measured and not kept (EER / FNMR at
+    # FMR 1e-3 in %, fingers 101-105 where chosen, "all" over all fingers; check: the
+    # DB1_B-fitted tables at predicted 1e-3 on DB4_B's other fingers, good / poor probes):
+    #
+    # ==========================  ==========  ==========  ==========  ==========  =============
+    # cells compared, seed by     DB4_B sm    DB1_B sm    DB4_B sm    capac       check 1e-3
+    #                             101-105     101-105     all         all
+    # ==========================  ==========  ==========  ==========  ==========  =============
+    # every cell, most pairs      5.7 / 8.6   3.4 / 3.6   6.4 / 9.6   1.1 / 2.1   8.4e-4/1.1e-3
+    # every cell, close^2/overl.  5.0 / 7.1   3.6 / 3.6   5.7 / 9.3   1.4 / 3.2
+    # every cell, closeness       5.0 / 7.1   3.6 / 3.6   5.7 / 8.9   1.2 / 3.2   1.2e-3/1.4e-3
+    # on both, most pairs         5.7 / 9.3   3.6 / 3.6   6.4 / 10.0  1.2 / 2.9   7.4e-4/1.1e-3
+    # on both, >= 60% common      7.1 / 9.3   3.6 / 4.3
+    # on both, closeness          4.3 / 7.1   3.6 / 3.6   5.4 / 8.9   1.4 / 3.2   1.8e-3/2.6e-3
+    # ==========================  ==========  ==========  ==========  ==========  =============
+    #
+    # "on both": cylinders compared on the cells in both templates' frames and within MCC's
+    # 50 px of their minutiae's hulls (cosine there; 60% common cells: MCC's floor).
+    # "close^2/overl.": the seed's own score; refining every seed and keeping the best
+    # final score gave the same. Wet (all) rose 10.7 -> 11.4 with closeness either way.
     dist_tol: float = 8.0  # px at 500 ppi (was 14)
     dist_tol_slope: float = 0.06  # extra tolerance per px of distance from the seed (skin bends)
     angle_tol: float = 0.2618  # 15° in radians (was 30°)
