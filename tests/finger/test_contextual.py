@@ -3,6 +3,8 @@ normalised is rebuilt along its own ridges, read once more, and enrolled."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ from mobileid.finger.errors import LowQualityFingerprint
 from mobileid.finger.extract import find_minutiae
 from mobileid.finger.load import load_fingerprint
 from mobileid.finger.params import ContextParams, EnhanceParams
+from mobileid.finger.pipeline import FingerPipeline
 from tests.finger.bank import TemplateBank
 from tests.finger.prints import db4_imitation, png_of
 
@@ -22,10 +25,17 @@ def _ridges(period: float, side: int = 320) -> np.ndarray:
     return (128 + 60 * np.cos(2 * np.pi * (0.96 * xx + 0.28 * yy) / period)).astype(np.uint8)
 
 
+def _unsharpened(pipe: FingerPipeline) -> FingerPipeline:
+    """``pipe`` without the sharpened reading, which reads these wet prints first now (their
+    orientation is unclear): the rebuilt reading stays the fallback for the prints it lets by."""
+    params = replace(pipe.extractor.params, tophat_certainty_below=0.0)
+    return replace(pipe, extractor=replace(pipe.extractor, params=params))
+
+
 def test_a_refused_wet_print_now_enrols_with_its_quality(templates: TemplateBank) -> None:
     """A wet print that gave too few minutiae as captured and normalised (it was refused as
     too poor to use) enrols once rebuilt, with its quality measured on the capture."""
-    pipe = templates.pipeline
+    pipe = _unsharpened(templates.pipeline)
     data = db4_imitation("109_4.tif", "wet")
     image = pipe.load_image(data)
     floor = pipe.extractor.params.min_minutiae
@@ -38,7 +48,7 @@ def test_a_refused_wet_print_now_enrols_with_its_quality(templates: TemplateBank
 def test_a_rescued_wet_print_matches_its_own_finger(templates: TemplateBank) -> None:
     """The minutiae read on the rebuilt wet print are the finger's: it scores higher against
     another wet impression of its finger than against other fingers' wet prints."""
-    pipe = templates.pipeline
+    pipe = _unsharpened(templates.pipeline)
     rescued = pipe.enrol_bytes(db4_imitation("109_4.tif", "wet"))
     mate = pipe.compare(rescued, pipe.enrol_bytes(db4_imitation("109_5.tif", "wet"))).score
     others = [

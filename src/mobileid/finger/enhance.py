@@ -26,8 +26,8 @@ stretched and a flat plate stays flat.
   gives too few minutiae to enrol both ways is read once more rebuilt along its own ridges
   (:mod:`mobileid.finger.contextual`), a fallback that leaves every other template as it was.
 - :func:`sharpen_valleys`: a print whose ridge orientation is unclear (a wet print's merged
-  ridges) may be read with its thin valleys and ridges deepened by morphological top-hats
-  (``ExtractParams.tophat_certainty_below``, off; figures there and in the README). Unlike
+  ridges) is read first with its thin valleys and ridges deepened by morphological top-hats
+  (``ExtractParams.tophat_certainty_below``; figures there and in the README). Unlike
   the filters above it draws nothing along or across the ridges: it only deepens the bright
   and dark lines narrower than its element, where they are.
 """

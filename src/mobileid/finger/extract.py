@@ -38,7 +38,7 @@ import numpy as np
 
 from mobileid.finger.errors import LowQualityFingerprint
 from mobileid.finger.leader_graph import FUSION_VERSION, fuse_leader_graph
-from mobileid.finger.nfiq import print_quality
+from mobileid.finger.nfiq import orientation_certainty, print_quality
 from mobileid.finger.params import ExtractParams
 from mobileid.finger.quality import contrast_blocks
 from mobileid.finger.types import FingerImage, FingerTemplate, GreyArray, MinutiaType
@@ -49,6 +49,7 @@ __all__ = [
     "find_minutiae",
     "load_extractor",
     "print_area_mm2",
+    "reads_sharpened",
 ]
 
 _MULTIPLE = 32  # LEADER's input sides must be multiples of this
@@ -248,19 +249,26 @@ def _rebuilt_reading(
     return again
 
 
+def reads_sharpened(pixels: GreyArray, params: ExtractParams) -> bool:
+    """Whether a print is read sharpened first: the option is on and its orientation
+    certainty, measured on the capture (no minutiae, no spectra: nothing else of its quality),
+    over its blocks with contrast net of the sensor's noise when ``tophat_net_of_noise``, is
+    under ``tophat_certainty_below``."""
+    if params.tophat_certainty_below <= 0:
+        return False
+    certainty = orientation_certainty(pixels, net_of_noise=params.tophat_net_of_noise)
+    return certainty < params.tophat_certainty_below
+
+
 def _sharpened_reading(
     image: FingerImage,
     extractor: MinutiaeExtractor,
     sharpened: Callable[[GreyArray], GreyArray] | None,
 ) -> np.ndarray | None:
-    """The minutiae of the sharpened print when the option is on, the print's orientation
-    certainty (measured on the capture, without its minutiae) is under the cut and that
-    reading reaches ``min_minutiae``; ``None`` otherwise (the print is read as before)."""
+    """The minutiae of the sharpened print when :func:`reads_sharpened` and that reading
+    reaches ``min_minutiae``; ``None`` otherwise (the print is read as before)."""
     p = extractor.params
-    if sharpened is None or p.tophat_certainty_below <= 0:
-        return None
-    none = np.zeros((0, 5), dtype=np.float32)
-    if print_quality(image.pixels, none).certainty >= p.tophat_certainty_below:
+    if sharpened is None or not reads_sharpened(image.pixels, p):
         return None
     m = find_minutiae(sharpened(image.pixels), extractor)
     return m if m.shape[0] >= p.min_minutiae else None

@@ -41,9 +41,10 @@ import numpy.typing as npt
 from scipy import ndimage  # type: ignore[import-untyped]
 
 from mobileid.finger.params import RidgeParams
+from mobileid.finger.quality import contrast_blocks
 from mobileid.finger.types import GreyArray
 
-__all__ = ["QUALITY_VERSION", "PrintQuality", "print_quality"]
+__all__ = ["QUALITY_VERSION", "PrintQuality", "orientation_certainty", "print_quality"]
 
 # Names the features, anchors and weights: a stored quality is comparable only within it.
 QUALITY_VERSION = "nfiq2-style/1"
@@ -100,15 +101,47 @@ def _block_features(blocks: F32, p: RidgeParams) -> dict[str, F32]:
     # Energy at the peak and its 8 neighbours (both halves of the symmetric spectrum).
     near = ndimage.uniform_filter(power, size=(1, 3, 3), mode="wrap") * 9.0
     peak_share = 2.0 * near.reshape(near.shape[0], -1)[np.arange(peak.size), peak]
-    gy, gx = np.gradient(blocks, axis=(1, 2))
-    gxx, gyy, gxy = (gx * gx).sum((1, 2)), (gy * gy).sum((1, 2)), (gx * gy).sum((1, 2))
+    gxx, gyy, gxy = _moments(blocks)
     return {
         "std": blocks.std(axis=(1, 2)),
-        "coherence": np.sqrt((gxx - gyy) ** 2 + 4 * gxy**2) / (gxx + gyy + 1e-9),
+        "coherence": _coherence(gxx, gyy, gxy),
         "angle2": np.arctan2(2 * gxy, gxx - gyy),
         "peak_share": np.minimum(1.0, peak_share / (flat.sum(axis=1) + 1e-9)),
         "freq": radius.ravel()[peak],
     }
+
+
+def _moments(blocks: F32) -> tuple[F32, F32, F32]:
+    """Per block: the gradient's second moments gx², gy², gx·gy, summed."""
+    gy, gx = np.gradient(blocks, axis=(1, 2))
+    return (gx * gx).sum((1, 2)), (gy * gy).sum((1, 2)), (gx * gy).sum((1, 2))
+
+
+def _coherence(gxx: F32, gyy: F32, gxy: F32) -> F32:
+    """Gradient orientation coherence, 0 (no direction) .. 1 (one direction)."""
+    return np.asarray(np.sqrt((gxx - gyy) ** 2 + 4 * gxy**2) / (gxx + gyy + 1e-9))
+
+
+def orientation_certainty(
+    pixels: GreyArray, params: RidgeParams | None = None, *, net_of_noise: bool = False
+) -> float:
+    """The ``certainty`` feature of :func:`print_quality` alone (no spectra, no minutiae):
+    the median coherence of the print's foreground blocks.
+
+    ``net_of_noise``: the foreground counted by contrast net of the sensor's noise
+    (:func:`mobileid.finger.quality.contrast_blocks`), so that a noisy sensor's empty plate,
+    whose noise gives it contrast and no direction, does not count as print."""
+    p = params or RidgeParams()
+    blocks, _, _ = _blocks(pixels, p)
+    if blocks.shape[0] == 0:
+        return 0.0
+    if net_of_noise:
+        fg = contrast_blocks(pixels, p.block, p.min_std, p.min_std_share, net_of_noise=True)
+        fg = fg.reshape(-1)
+    else:
+        std = blocks.std(axis=(1, 2))
+        fg = std >= max(p.min_std, p.min_std_share * float(np.percentile(std, 90)))
+    return float(np.median(_coherence(*_moments(blocks[fg])))) if fg.any() else 0.0
 
 
 def _flow(angle2: F32, fg: npt.NDArray[np.bool_]) -> float:

@@ -9,8 +9,8 @@
    read again on the normalised print (:func:`~mobileid.finger.enhance.enhance_print`)
    when the capture gives few, and on the print rebuilt along its ridges
    (:func:`~mobileid.finger.contextual.contextual_print`) when both give too few to enrol;
-   optionally (off), a print of unclear orientation read first with its thin valleys
-   deepened (:func:`~mobileid.finger.enhance.sharpen_valleys`)
+   a print of unclear orientation (its certainty net of the sensor's noise) read first with
+   its thin valleys deepened (:func:`~mobileid.finger.enhance.sharpen_valleys`)
 4. :func:`~mobileid.finger.match.compare`: cylinders + rigid alignment → similarity
 
 Phone photos and segmented greyscale fingertips replace stages 1-2 with
@@ -142,11 +142,13 @@ class FingerPipeline:
     @property
     def _sharpened_part(self) -> str:
         """Named only when prints of unclear orientation are read sharpened (the certainty
-        cut and the top-hat's size); off, the id of the earlier tables."""
+        cut, ``n``: counted net of the sensor's noise, and the top-hat's size); off, the id of
+        the earlier tables."""
         e = self.extractor.params
         if e.tophat_certainty_below <= 0:
             return ""
-        return f"-thc{e.tophat_certainty_below:g}s{e.tophat_size}"
+        net = "n" if e.tophat_net_of_noise else ""
+        return f"-thc{e.tophat_certainty_below:g}{net}s{e.tophat_size}"
 
     def load_image(
         self, data: bytes, *, ppi: float | None = None, field: str = "image"
