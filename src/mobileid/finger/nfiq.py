@@ -122,6 +122,12 @@ def _coherence(gxx: F32, gyy: F32, gxy: F32) -> F32:
     return np.asarray(np.sqrt((gxx - gyy) ** 2 + 4 * gxy**2) / (gxx + gyy + 1e-9))
 
 
+def _foreground(std: F32, p: RidgeParams) -> npt.NDArray[np.bool_]:
+    """The blocks with contrast: a spread of at least ``min_std`` and ``min_std_share`` of the
+    90th-percentile block's."""
+    return np.asarray(std >= max(p.min_std, p.min_std_share * float(np.percentile(std, 90))))
+
+
 def orientation_certainty(
     pixels: GreyArray, params: RidgeParams | None = None, *, net_of_noise: bool = False
 ) -> float:
@@ -139,8 +145,7 @@ def orientation_certainty(
         fg = contrast_blocks(pixels, p.block, p.min_std, p.min_std_share, net_of_noise=True)
         fg = fg.reshape(-1)
     else:
-        std = blocks.std(axis=(1, 2))
-        fg = std >= max(p.min_std, p.min_std_share * float(np.percentile(std, 90)))
+        fg = _foreground(blocks.std(axis=(1, 2)), p)
     return float(np.median(_coherence(*_moments(blocks[fg])))) if fg.any() else 0.0
 
 
@@ -170,8 +175,7 @@ def print_quality(
     if blocks.shape[0] == 0:
         return PrintQuality(0, 0.0, 0.0, 0.0, 0.0, 0.0, float(minutiae.shape[0]), 0.0)
     feats = _block_features(blocks, p)
-    floor = max(p.min_std, p.min_std_share * float(np.percentile(feats["std"], 90)))
-    fg = feats["std"] >= floor
+    fg = _foreground(feats["std"], p)
     ridge = fg & (feats["coherence"] >= p.min_coherence)
     freq = feats["freq"][ridge]
     f0 = float(np.median(freq)) if freq.size else 0.0
