@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 from mobileid.config import Settings
-from mobileid.eval.finger_sensors import _centre_crop
+from mobileid.eval.finger_sensors import centre_crop_origin
 from mobileid.eval.fingers import TemplateCache, enrol_root, evaluate, list_fvc_root
 from mobileid.eval.metrics import eer
 from mobileid.finger import match as M
@@ -46,61 +46,25 @@ SIDE = 200
 
 
 def _offset(path: Path) -> np.ndarray:
-    """(x, y) of the small crop's top-left corner in the print as captured (the arithmetic of
-    ``finger_sensors._centre_crop``)."""
-    from scipy import ndimage  # type: ignore[import-untyped]
-
+    """(x, y) of the small crop's top-left corner in the print as captured."""
     with Image.open(io.BytesIO(path.read_bytes())) as img:
         g = np.asarray(img.convert("L"), dtype=np.float32)
-    h, w = g.shape
-    weight = np.clip(255.0 - ndimage.gaussian_filter(g, 8.0), 0.0, None)
-    total = float(weight.sum()) or 1.0
-    cy = float((weight.sum(axis=1) * np.arange(h)).sum() / total)
-    cx = float((weight.sum(axis=0) * np.arange(w)).sum() / total)
-    top = int(np.clip(round(cy - SIDE / 2), 0, max(0, h - SIDE)))
-    left = int(np.clip(round(cx - SIDE / 2), 0, max(0, w - SIDE)))
-    assert np.array_equal(_centre_crop(g, SIDE), g[top : top + SIDE, left : left + SIDE])
+    top, left = centre_crop_origin(g, SIDE)
     return np.array([left, top], dtype=np.float64)
 
 
 def align(a: M.MatchFeatures, b: M.MatchFeatures, p: M.MatchParams):  # type: ignore[no-untyped-def]
-    """The matcher's ``_align``, returning the rotation, shift and pairs it chose."""
-    local = M.local_similarity(a.cylinders, b.cylinders)
-    k = min(p.seeds, local.size)
-    flat = np.argpartition(local.ravel(), -k)[-k:]
-    flat = flat[local.ravel()[flat] > 0]
-    ia, ib = np.unravel_index(flat, local.shape)
-    rot = M._wrap(b.directions[ib] - a.directions[ia])
-    c, s = np.cos(rot), np.sin(rot)
-    pa, pb = a.points[ia], b.points[ib]
-    shift = pb - np.stack([c * pa[:, 0] - s * pa[:, 1], s * pa[:, 0] + c * pa[:, 1]], axis=1)
-    moved, turned = M._transform(a, rot, shift)
-    pairs = M._pair(moved, turned, b, pb, p)
-    best = int(pairs.sum(axis=(1, 2)).argmax())
-    r, t, pr = rot[best : best + 1], shift[best : best + 1], pairs[best]
-    return _refine(a, b, r, t, pr, p)
-
-
-def _refine(a, b, r, t, pr, p):  # type: ignore[no-untyped-def]
-    for _ in range(p.refine_rounds):
-        ai, bi = np.nonzero(pr)
-        if ai.size < 3:
-            break
-        r2, t2 = M._procrustes(a.points[ai], b.points[bi])
-        moved2, turned2 = M._transform(a, r2, t2)
-        centre = b.points[bi].mean(axis=0, keepdims=True)
-        pr2 = M._pair(moved2, turned2, b, centre, p)[0]
-        if pr2.sum() < pr.sum():
-            break
-        r, t, pr = r2, t2, pr2
-    return r, t, pr
+    """The matcher's alignment (``_best_seed`` then ``_refine``): rotation, shift and pairs."""
+    seed = M._best_seed(a, b, M.local_similarity(a.cylinders, b.cylinders), p)
+    assert seed is not None, "no local pair between the two prints"
+    return M._refine(a, b, *seed, p)
 
 
 def score_under(a, b, r, t, p, floor=True):  # type: ignore[no-untyped-def]
     """Pairs and score of ``a`` moved by (r, t) onto ``b``, refined as the matcher does."""
     moved, turned = M._transform(a, r, t)
     pr = M._pair(moved, turned, b, moved[0].mean(axis=0, keepdims=True), p)[0]
-    r, t, pr = _refine(a, b, r, t, pr, p)
+    r, t, pr = M._refine(a, b, r, t, pr, p)
     moved, turned = M._transform(a, r, t)
     n = int(pr.sum())
     close = M._closeness(moved[0], turned[0], b, pr, p)

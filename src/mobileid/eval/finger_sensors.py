@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from mobileid.errors import InvalidArgument
 
-__all__ = ["SENSORS", "imitate", "imitate_bytes"]
+__all__ = ["SENSORS", "centre_crop_origin", "imitate", "imitate_bytes"]
 
 Grey = npt.NDArray[np.uint8]
 F32 = npt.NDArray[np.float32]
@@ -111,9 +111,9 @@ def _wet(g: F32, rng: np.random.Generator) -> F32:
     return ndimage.gaussian_filter(fat, 1.2) * 0.9
 
 
-def _centre_crop(g: F32, side: int) -> F32:
-    """A ``side`` square around the centre of the print's dark mass (the whole image when
-    smaller)."""
+def centre_crop_origin(g: F32, side: int) -> tuple[int, int]:
+    """(top, left) of the ``side`` square around the centre of the print's dark mass, kept
+    inside the image (0 where the image is smaller)."""
     from scipy import ndimage
 
     h, w = g.shape
@@ -123,6 +123,13 @@ def _centre_crop(g: F32, side: int) -> F32:
     cx = float((weight.sum(axis=0) * np.arange(w)).sum() / total)
     top = int(np.clip(round(cy - side / 2), 0, max(0, h - side)))
     left = int(np.clip(round(cx - side / 2), 0, max(0, w - side)))
+    return top, left
+
+
+def _centre_crop(g: F32, side: int) -> F32:
+    """A ``side`` square around the centre of the print's dark mass (the whole image when
+    smaller)."""
+    top, left = centre_crop_origin(g, side)
     return g[top : top + side, left : left + side]
 
 

@@ -161,11 +161,27 @@ def _transform(a: MatchFeatures, rot: F64, shift: F64) -> tuple[F64, F64]:
 def _align(
     a: MatchFeatures, b: MatchFeatures, local: F64, p: MatchParams
 ) -> tuple[int, float, float]:
+    seed = _best_seed(a, b, local, p)
+    if seed is None:
+        return 0, 0.0, 0.0
+    r, t, pr = _refine(a, b, *seed, p)
+    moved, turned = _transform(a, r, t)
+    n = int(pr.sum())
+    score = _normalised(n, _closeness(moved[0], turned[0], b, pr, p), moved[0], b.points, p)
+    return n, score, float(r[0])
+
+
+def _best_seed(
+    a: MatchFeatures, b: MatchFeatures, local: F64, p: MatchParams
+) -> tuple[F64, F64, npt.NDArray[np.bool_]] | None:
+    """Of the alignments fixed by the ``seeds`` best local pairs (one each), the one pairing
+    the most minutiae: its rotation (1), shift (1×2) and pairs (na×nb); ``None`` without a
+    local pair."""
     k = min(p.seeds, local.size)
     flat = np.argpartition(local.ravel(), -k)[-k:]
     flat = flat[local.ravel()[flat] > 0]
     if flat.size == 0:
-        return 0, 0.0, 0.0
+        return None
     ia, ib = np.unravel_index(flat, local.shape)
     rot = _wrap(b.directions[ib] - a.directions[ia])
     c, s = np.cos(rot), np.sin(rot)
@@ -173,9 +189,20 @@ def _align(
     shift = pb - np.stack([c * pa[:, 0] - s * pa[:, 1], s * pa[:, 0] + c * pa[:, 1]], axis=1)
     moved, turned = _transform(a, rot, shift)
     pairs = _pair(moved, turned, b, pb, p)
-    counts = pairs.sum(axis=(1, 2))
-    best = int(counts.argmax())
-    r, t, pr = rot[best : best + 1], shift[best : best + 1], pairs[best]
+    best = int(pairs.sum(axis=(1, 2)).argmax())
+    return rot[best : best + 1], shift[best : best + 1], pairs[best]
+
+
+def _refine(
+    a: MatchFeatures,
+    b: MatchFeatures,
+    r: F64,
+    t: F64,
+    pr: npt.NDArray[np.bool_],
+    p: MatchParams,
+) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
+    """Up to ``refine_rounds`` times: the least-squares alignment of the pairs, paired again
+    about their centre, kept while it pairs no fewer."""
     for _ in range(p.refine_rounds):
         ai, bi = np.nonzero(pr)
         if ai.size < 3:
@@ -187,10 +214,7 @@ def _align(
         if pr2.sum() < pr.sum():
             break
         r, t, pr = r2, t2, pr2
-    moved, turned = _transform(a, r, t)
-    n = int(pr.sum())
-    score = _normalised(n, _closeness(moved[0], turned[0], b, pr, p), moved[0], b.points, p)
-    return n, score, float(r[0])
+    return r, t, pr
 
 
 def _closeness(
