@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from mobileid.eval.bootstrap import bootstrap_calibration
 from mobileid.eval.finger_sensors import imitate_bytes
 from mobileid.eval.finger_splits import draw_splits, split_check, subset
-from mobileid.eval.finger_strata import ProbeScores, measure_strata, probe_scores
+from mobileid.eval.finger_strata import ProbeScores, genuine_reach, measure_strata, probe_scores
 from mobileid.eval.fingers import Enrolled, PrintFile, evaluate, list_fvc_root
 from mobileid.eval.tail import FEW
 from mobileid.finger.strata import POOR_SHARE
@@ -97,3 +99,23 @@ def test_split_check_fits_and_checks_on_disjoint_fingers(
     assert every[1e-2].impostors == total and every[1e-2].observed <= every[1e-2].upper95
     # 4 fingers of 6 prints: 216 pairs fit, too few to reach 1e-3 (2 sets x 3 splits)
     assert (every[1e-3].impostors, every[1e-3].unresolved) == (0, 6)
+
+
+def test_genuine_reach_counts_every_protocol_pair(
+    sets: tuple[ProbeScores, ProbeScores, ProbeScores],
+) -> None:
+    """Every genuine pair of the protocol is counted (6 fingers x 15 pairs), a refused print's
+    as not reaching; small prints' mates reach the band less often than full prints'."""
+    matcher = template_bank().pipeline.pipeline_id
+    plain, small, _ = sets
+    pooled = build_calibration(
+        plain.impostor[::2], plain.genuine.size, matcher=matcher, dataset="p"
+    )
+    strata = measure_strata(list(sets), pooled)
+    assert [d.genuine_pairs for d in sets] == [90, 90, 90]
+    full = genuine_reach(strata, plain, 1e-2)
+    assert 0.9 <= full <= 1.0
+    assert genuine_reach(strata, small, 1e-2) < full
+    # twice the pairs, the same scores: the added pairs' prints were refused
+    refused = dataclasses.replace(plain, genuine_pairs=180)
+    assert genuine_reach(strata, refused, 1e-2) == pytest.approx(full / 2)

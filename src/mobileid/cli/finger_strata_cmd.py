@@ -72,7 +72,12 @@ def add_finger_strata_parser(eval_subparsers: Any, common: argparse.ArgumentPars
 def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
     """Enrol every set (cached), compare, measure the strata, check them, print."""
     from mobileid.cli.progress import ProgressLine
-    from mobileid.eval.finger_strata import check_strata, measure_strata, probe_scores
+    from mobileid.eval.finger_strata import (
+        check_strata,
+        genuine_reach,
+        measure_strata,
+        probe_scores,
+    )
     from mobileid.eval.fingers import TemplateCache, enrol_root, evaluate, list_fvc_root
     from mobileid.finger.pipeline import load_finger_pipeline
     from mobileid.scoring import Calibration
@@ -83,6 +88,7 @@ def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
 
     measured: dict[str, dict[str, float]] = {}
     qualities: dict[str, Any] = {}
+    scored: list[Any] = []
 
     def sets(root: Path, sensors: list[str]) -> list[Any]:
         files, out = list_fvc_root(root), []
@@ -95,6 +101,7 @@ def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
             measured[name] = {k: result.metrics[k] for k in keys}
             measured[name]["quality_mean"] = float(out[-1].qualities.mean())
             qualities[name] = out[-1].qualities
+        scored.extend(out)
         return out
 
     dev = sets(args.root, list(SENSORS))
@@ -115,6 +122,10 @@ def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
         report["split_check"] = _split_check(args, dev, pooled.matcher)
     for name, row in measured.items():
         row["poor_share"] = float((qualities[name] < strata.min_good_quality).mean())
+    # How often a true mate reaches the possible band, each pair read from the table of its
+    # poorer print (what an operator searching with that print would see).
+    for d in scored:
+        measured[d.name]["genuine_possible"] = genuine_reach(strata, d, settings.bands.possible_fmr)
     report["sets"] = measured
     if getattr(args, "report", None):
         _write_report(args.report, report)

@@ -42,7 +42,7 @@ from mobileid.finger.nfiq import QUALITY_VERSION
 from mobileid.finger.strata import POOR_SHARE, FingerStrata
 from mobileid.scoring import Calibration, build_calibration
 
-__all__ = ["ProbeScores", "check_strata", "measure_strata", "probe_scores"]
+__all__ = ["ProbeScores", "check_strata", "genuine_reach", "measure_strata", "probe_scores"]
 
 FloatArray = npt.NDArray[np.float64]
 CHECK_FMRS = (1e-2, 1e-3)
@@ -60,6 +60,7 @@ class ProbeScores:
     qualities: FloatArray  # every enrolled print's
     probe_finger: npt.NDArray[np.int64]  # the finger of each impostor score's probe
     other_finger: npt.NDArray[np.int64]  # and of the print it was compared with
+    genuine_pairs: int = 0  # every genuine pair of the protocol, a refused print's included
 
 
 def probe_scores(name: str, enrolled: list[Enrolled], result: FingerEval) -> ProbeScores:
@@ -89,6 +90,7 @@ def probe_scores(name: str, enrolled: list[Enrolled], result: FingerEval) -> Pro
         np.asarray([x for x in q if not math.isnan(x)]),
         np.asarray(fingers, dtype=np.int64)[keep],
         np.asarray(fingers, dtype=np.int64).reshape(-1, 2)[:, ::-1].ravel()[keep],
+        int(result.genuine.size),
     )
 
 
@@ -197,3 +199,16 @@ def check_strata(strata: FingerStrata, test: list[ProbeScores]) -> dict[str, Any
             )
         out[name] = rows
     return out
+
+
+def genuine_reach(strata: FingerStrata, d: ProbeScores, fmr: float) -> float:
+    """The share of ``d``'s genuine pairs whose score reaches the score at which the table of
+    the pair's lower-quality print predicts ``fmr`` (a search by the poorer print of the two);
+    a pair with a refused print counts as not reaching it."""
+    if not d.genuine_pairs:
+        return math.nan
+    reached = 0
+    for score, quality in zip(d.genuine, d.genuine_quality, strict=True):
+        _, table = strata.for_quality(float(quality))
+        reached += int(score >= table.threshold(fmr))
+    return reached / d.genuine_pairs
