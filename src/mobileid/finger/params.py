@@ -258,6 +258,10 @@ class MatchParams:
     # 50 px of their minutiae's hulls (cosine there; 60% common cells: MCC's floor).
     # "close^2/overl.": the seed's own score; refining every seed and keeping the best
     # final score gave the same. Wet (all) rose 10.7 -> 11.4 with closeness either way.
+    # Ridge-orientation agreement fused where the min_overlap floor binds (not in the
+    # template; bench/finger_orientation_fusion.py, README "Accuracy"): chosen on 101-105,
+    # small prints' EER on 106-110 DB4_B 7.1 -> 5.0, DB1_B 10.0 -> 7.9 under this matcher's
+    # alignment, 5.7 and 7.1 with the fields registered alone: a quarter, not kept.
     dist_tol: float = 8.0  # px at 500 ppi (was 14)
     dist_tol_slope: float = 0.06  # extra tolerance per px of distance from the seed (skin bends)
     angle_tol: float = 0.2618  # 15° in radians (was 30°)
