@@ -164,8 +164,8 @@ def test_splits_with_distractors_keep_the_plain_figures_and_search_a_larger_gall
 
 def test_cli_distractors_report_the_larger_gallery(tmp_path: Path, lfw_dev: Path) -> None:
     """``eval faces identify --splits K --distractors singletons`` answers the larger gallery's
-    figures beside the plain ones, in the JSON and the HTML report, on real faces; without --splits it is refused, naming the
-    field, before any image is read."""
+    figures beside the plain ones, in the JSON and the HTML report, on real faces; without
+    --splits it is refused, naming the field, before any image is read."""
     folders = sorted(p for p in lfw_dev.iterdir() if p.is_dir())
     # enough captures in any development half for the quality strata's cuts (20)
     many = [p.name for p in folders if len(list(p.iterdir())) >= 3][:16]
