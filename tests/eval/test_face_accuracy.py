@@ -10,7 +10,8 @@ import pytest
 
 from mobileid.eval.bootstrap import bootstrap_calibration
 from mobileid.eval.concentration import false_candidates_by_subject
-from mobileid.eval.faces import EmbeddedSet, calibrate, impostor_pairs, open_set_split
+from mobileid.eval.faces import EmbeddedSet, calibrate, impostor_pairs
+from mobileid.eval.open_set import distractor_split, open_set_split
 from mobileid.eval.report import write_report
 from mobileid.eval.splits import (
     clopper_pearson_upper,
@@ -19,6 +20,7 @@ from mobileid.eval.splits import (
     subset,
 )
 from mobileid.scoring import build_calibration
+from tests.conftest import cli_json, link_subjects
 from tests.eval.conftest import MANY, SINGLES
 
 
@@ -118,3 +120,80 @@ def test_impostor_sampling_is_unchanged_by_a_subset(sample: EmbeddedSet) -> None
     n = part.identity.size
     same = sum(int(c) * (int(c) - 1) // 2 for c in np.bincount(part.identity))
     assert a.size == n * (n - 1) // 2 - same
+
+
+def test_distractor_split_enrols_singletons_and_leaves_them_out_of_their_own_search(
+    sample: EmbeddedSet,
+) -> None:
+    """With the one-image people enrolled, the mated searches are those of the plain protocol,
+    every person is in the gallery once, and each one-image person searches as a stranger
+    with their own gallery image named for the search to leave out."""
+    gallery, probes, mate = open_set_split(sample.identity)
+    wide, w_probes, w_mate, own = distractor_split(sample.identity)
+    assert gallery.size == MANY and wide.size == MANY + SINGLES
+    assert sorted(sample.identity[wide]) == list(range(len(sample.names)))
+    assert list(w_probes[w_mate >= 0]) == list(probes[mate >= 0])
+    assert [sample.identity[gallery[c]] for c in mate[mate >= 0]] == [
+        sample.identity[wide[c]] for c in w_mate[w_mate >= 0]
+    ]
+    strangers = w_probes[w_mate < 0]
+    assert list(strangers) == list(probes[mate < 0]) and strangers.size == SINGLES
+    assert list(wide[own[w_mate < 0]]) == list(strangers)  # their own image, left out
+    assert (own[w_mate >= 0] == -1).all()
+
+
+def test_splits_with_distractors_keep_the_plain_figures_and_search_a_larger_gallery(
+    sample: EmbeddedSet,
+) -> None:
+    """``distractors`` adds the larger gallery's figures and leaves the plain ones as they
+    were; more candidates can only push a mate down, and the strangers are the same people."""
+
+    def cal(dev: EmbeddedSet):  # type: ignore[no-untyped-def]
+        return calibrate(dev, "dev", resamples=None)
+
+    plain = split_identify(sample, cal, (1e-2, 1e-1), splits=3, seed=5)
+    both = split_identify(sample, cal, (1e-2, 1e-1), splits=3, seed=5, distractors=True)
+    wide = both.pop("singletons_enrolled")
+    assert both == plain
+    assert wide["gallery_size"] == (MANY + SINGLES) / 2
+    assert wide["rank1"] <= plain["rank1"]
+    assert wide["nonmated_probes"] == plain["nonmated_probes"]
+    assert "leave-one-out" in wide["nonmated_searches"]
+    assert wide["band_fpir_predicted"]["strong"] > plain["band_fpir_predicted"]["strong"]
+
+
+def test_cli_distractors_report_the_larger_gallery(tmp_path: Path, lfw_dev: Path) -> None:
+    """``eval faces identify --splits K --distractors singletons`` answers the larger gallery's
+    figures beside the plain ones, in the JSON and the HTML report, on real faces; without
+    --splits it is refused, naming the field, before any image is read."""
+    folders = sorted(p for p in lfw_dev.iterdir() if p.is_dir())
+    # enough captures in any development half for the quality strata's cuts (20)
+    many = [p.name for p in folders if len(list(p.iterdir())) >= 3][:16]
+    singles = [p.name for p in folders if len(list(p.iterdir())) == 1][:4]
+    root = tmp_path / "people"
+    link_subjects(lfw_dev, root, many, per_subject=3)
+    link_subjects(lfw_dev, root, singles, per_subject=1)
+    base = ["eval", "faces", "identify", "--root", str(root), "--data-dir", str(tmp_path / "d")]
+    code, out = cli_json(*base, "--distractors", "singletons")
+    assert code == 2 and out["error"]["field"] == "distractors"
+    assert "--splits" in out["error"]["message"]
+    report = tmp_path / "report"
+    code, out = cli_json(
+        *base,
+        "--splits",
+        "2",
+        "--resamples",
+        "0",
+        "--distractors",
+        "singletons",
+        "--report",
+        str(report),
+    )
+    assert code == 0
+    page = (report / "index.html").read_text(encoding="utf-8")
+    assert "identity_disjoint.singletons_enrolled.rank1" in page
+    split = out["identity_disjoint"]
+    wide = split["singletons_enrolled"]
+    assert wide["gallery_size"] == 10 > split["gallery_size"]
+    assert wide["nonmated_probes"] == split["nonmated_probes"]
+    assert 0 <= wide["rank1"] <= split["rank1"]

@@ -11,7 +11,8 @@ import pytest
 
 from mobileid.errors import InvalidArgument
 from mobileid.eval.face_strata import calibrate_strata, quality_cuts, split_strata, strata_of
-from mobileid.eval.faces import EmbeddedSet, calibrate, open_set_split
+from mobileid.eval.faces import EmbeddedSet, calibrate
+from mobileid.eval.open_set import open_set_split
 from mobileid.eval.splits import identity_splits, subset
 from mobileid.face.strata import STRATA, StratifiedCalibration
 

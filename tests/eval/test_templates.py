@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from mobileid.eval.cohort_eval import build_cohort, with_offsets
-from mobileid.eval.faces import EmbeddedSet, open_set_split
+from mobileid.eval.faces import EmbeddedSet
+from mobileid.eval.open_set import open_set_split
 from mobileid.eval.report import write_report
 from mobileid.eval.splits import identity_splits, subset
 from mobileid.eval.tail import TailModel

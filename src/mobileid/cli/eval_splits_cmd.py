@@ -1,6 +1,6 @@
 """``mobileid eval faces identify --splits K``: the identity-disjoint splits and the options
-that measure other scorings, tables and enrolments on them (``--cohort-norm``,
-``--gallery-strata``, ``--templates``)."""
+that measure other scorings, tables, enrolments and galleries on them (``--cohort-norm``,
+``--gallery-strata``, ``--templates``, ``--distractors``)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ def add_split_options(identify: Any, calibrate: Any) -> None:
         default="real",
         help="the cohort's faces: the development faces, blends of two development people, "
         "or draws from a normal fitted on them (default real)",
+    )
+    identify.add_argument(
+        "--distractors",
+        choices=("singletons",),
+        help="with --splits: also search each tested half with its one-image people enrolled "
+        "(a larger gallery, the same mated searches); its non-mated searches are those people, "
+        "each against the gallery less their own image (JSON singletons_enrolled)",
     )
     identify.add_argument(
         "--gallery-strata",
@@ -89,6 +96,7 @@ def check_split_options(args: argparse.Namespace) -> Any:
     prepare = option_prepare(args.cohort_norm, args.cohort_source, args.splits)
     _check_gallery_strata(args)
     _check_templates(args)
+    _needs_splits(args, "distractors", "the distractors are each tested half's one-image people")
     return prepare
 
 
@@ -145,7 +153,14 @@ def split_metrics(
 
     tail = tail_option(args)
     out: dict[str, Any] = split_report(
-        data, bands, args.splits, args.seed, args.resamples or None, prepare, tail
+        data,
+        bands,
+        args.splits,
+        args.seed,
+        args.resamples or None,
+        prepare,
+        tail,
+        distractors=args.distractors == "singletons",
     )
     out["quality_strata"] = split_strata(
         data,

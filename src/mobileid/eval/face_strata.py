@@ -18,13 +18,8 @@ import numpy.typing as npt
 
 from mobileid.errors import InvalidArgument
 from mobileid.eval.bootstrap import RESAMPLES
-from mobileid.eval.faces import (
-    EmbeddedSet,
-    calibrate,
-    genuine_pairs,
-    impostor_pairs,
-    open_set_split,
-)
+from mobileid.eval.faces import EmbeddedSet, calibrate, genuine_pairs, impostor_pairs
+from mobileid.eval.open_set import open_set_split
 from mobileid.eval.splits import Prepare, clopper_pearson_upper, identity_splits, subset
 from mobileid.eval.tail import TailModel, bootstrap_tail
 from mobileid.face.strata import POOR_SHARE, STRATA, QualityCuts, StratifiedCalibration

@@ -21,6 +21,7 @@ from mobileid.eval import metrics as m
 from mobileid.eval.bootstrap import RESAMPLES
 from mobileid.eval.concentration import false_candidates_by_subject
 from mobileid.eval.lfw_pairs import read_lfw_pairs
+from mobileid.eval.open_set import distractor_split, open_set_split
 from mobileid.eval.tail import TailModel, bootstrap_tail
 from mobileid.face.pipeline import load_face_pipeline
 from mobileid.scoring import Calibration, build_calibration
@@ -198,28 +199,23 @@ def _verify_pairs(data: EmbeddedSet, pairs_file: Path) -> tuple[dict, FloatArray
     return _verify_metrics(data, s[truth], s[~truth], acc, extra), s[truth], s[~truth]
 
 
-def open_set_split(identity: npt.NDArray[np.int64]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gallery = first image of each identity with >= 2 images; the rest of those are mated
-    probes; all images of single-image identities are non-mated probes. Returns (gallery
-    image indices, probe image indices, mate column per probe or -1)."""
-    counts = np.bincount(identity)
-    first: dict[int, int] = {}
-    for i, ident in enumerate(identity):
-        first.setdefault(int(ident), i)
-    gallery = np.array([first[k] for k in sorted(first) if counts[k] >= 2], dtype=np.int64)
-    column = {int(identity[g]): c for c, g in enumerate(gallery)}
-    gset = set(gallery.tolist())
-    probes = np.array([i for i in range(identity.size) if i not in gset], dtype=np.int64)
-    mate = np.array([column.get(int(identity[p]), -1) for p in probes], dtype=np.int64)
-    return gallery, probes, mate
-
-
 def identify(
-    data: EmbeddedSet, cal: Calibration | None, bands: tuple[float, float]
+    data: EmbeddedSet,
+    cal: Calibration | None,
+    bands: tuple[float, float],
+    *,
+    distractors: bool = False,
 ) -> tuple[dict, m.IdentificationMetrics]:
-    """Open-set 1:N metrics, with the honesty check of the calibrated bands."""
-    gallery, probes, mate = open_set_split(data.identity)
+    """Open-set 1:N metrics, with the honesty check of the calibrated bands; with
+    ``distractors``, the one-image people are enrolled too (:func:`distractor_split`)."""
+    if distractors:
+        gallery, probes, mate, own = distractor_split(data.identity)
+    else:
+        (gallery, probes, mate), own = open_set_split(data.identity), None
     sim = data.search_scores(probes, gallery)
+    if own is not None:  # a one-image person's search leaves their own gallery image out
+        rows = np.flatnonzero(own >= 0)
+        sim[rows, own[rows]] = -np.inf
     ident = m.identification_metrics(sim, mate, fpir_points=(0.01, 0.001), max_rank=20)
     out: dict = {
         "rank1": ident.rank1,

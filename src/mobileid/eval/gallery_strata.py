@@ -25,7 +25,8 @@ import numpy.typing as npt
 from mobileid.errors import InvalidArgument
 from mobileid.eval.cohort_eval import build_cohort, cohort_people
 from mobileid.eval.concentration import false_candidates_by_subject
-from mobileid.eval.faces import EmbeddedSet, calibrate, impostor_pairs, open_set_split
+from mobileid.eval.faces import EmbeddedSet, calibrate, impostor_pairs
+from mobileid.eval.open_set import open_set_split
 from mobileid.eval.splits import BANDS, clopper_pearson_upper, identity_splits, subset
 from mobileid.eval.tail import TailModel, bootstrap_tail
 from mobileid.face.cohort import SHIPPED, CohortNorm, cohort_terms

@@ -24,6 +24,7 @@ from scipy.stats import beta  # type: ignore[import-untyped]
 from mobileid.errors import InvalidArgument
 from mobileid.eval.faces import EmbeddedSet, calibrate, identify, impostor_pairs
 from mobileid.eval.metrics import kfold_accuracy
+from mobileid.eval.open_set import NON_MATED
 from mobileid.eval.tail import TailModel
 from mobileid.scoring import Calibration
 
@@ -93,23 +94,32 @@ def split_identify(
     seed: int,
     dev_fraction: float = 0.5,
     prepare: Prepare | None = None,
+    distractors: bool = False,
 ) -> dict:
-    """Run ``splits`` identity-disjoint splits and aggregate them (module docstring)."""
-    runs = []
+    """Run ``splits`` identity-disjoint splits and aggregate them (module docstring); with
+    ``distractors``, the same searches again with each tested half's one-image people enrolled
+    too, read with the same calibration (``singletons_enrolled``)."""
+    runs, wide = [], []
     for in_dev in identity_splits(data.identity, splits, seed, dev_fraction):
         dev = subset(data, np.flatnonzero(in_dev))
         test = subset(data, np.flatnonzero(~in_dev))
         if prepare is not None:
             dev, test = prepare(dev, test)
-        runs.append(_one_split(dev, test, calibrate, bands))
-    return _aggregate(runs, bands, splits, seed, dev_fraction)
+        cal = calibrate(dev)
+        runs.append(_one_split(test, cal, bands))
+        if distractors:
+            wide.append(_one_split(test, cal, bands, distractors=True))
+    out = _aggregate(runs, bands, splits, seed, dev_fraction)
+    if distractors:
+        out["singletons_enrolled"] = _aggregate(wide, bands, splits, seed, dev_fraction)
+        out["singletons_enrolled"]["nonmated_searches"] = NON_MATED
+    return out
 
 
 def _one_split(
-    dev: EmbeddedSet, test: EmbeddedSet, calibrate: Calibrate, bands: tuple[float, float]
+    test: EmbeddedSet, cal: Calibration, bands: tuple[float, float], distractors: bool = False
 ) -> SplitCounts:
-    cal = calibrate(dev)
-    metrics, ident = identify(test, cal, bands)
+    metrics, ident = identify(test, cal, bands, distractors=distractors)
     a, b = impostor_pairs(test.identity)
     imp = test.scores(a, b)
     fpir_events, fmr_events = {}, {}
@@ -207,6 +217,7 @@ def split_report(
     resamples: int | None,
     prepare: Prepare | None = None,
     tail: TailModel | None = None,
+    distractors: bool = False,
 ) -> dict:
     """:func:`split_identify` with the shipped method: each split's calibration is measured on
     its development identities the way ``eval faces calibrate`` measures the shipped one (with
@@ -215,7 +226,9 @@ def split_report(
     def cal(dev: EmbeddedSet) -> Calibration:
         return calibrate(dev, "development identities of the split", resamples=resamples, tail=tail)
 
-    out = split_identify(data, cal, bands, splits=splits, seed=seed, prepare=prepare)
+    out = split_identify(
+        data, cal, bands, splits=splits, seed=seed, prepare=prepare, distractors=distractors
+    )
     out["calibration"] = (
         f"identity-bootstrap 95% upper bound ({resamples} resamples)"
         if resamples

@@ -4,7 +4,7 @@
 Each gallery subject (a tested person with two or more images) enrols its first
 ``min(N, images - 1)`` images, so that at least one is left to search with; the rest are mated
 probes, and the people with a single image are the non-mated probes (with N = 1 this is the
-protocol of :func:`mobileid.eval.faces.open_set_split`). Four readings of the same split:
+protocol of :func:`mobileid.eval.open_set.open_set_split`). Four readings of the same split:
 
 - ``single_image``: the subject's first image only (as with N = 1, on the same probes);
 - ``best_image``: one comparison per enrolled image, the subject's best one counts (what the
