@@ -40,7 +40,7 @@ lint: $(STAMP)
 eval: $(STAMP)
 	$(PY) -m mobileid.cli.main eval faces verify --root $(SHARED)/faces/lfw-dev --splits 10 --report reports/lfw-verify
 	$(PY) -m mobileid.cli.main eval faces identify --root $(SHARED)/faces/lfw-dev --splits 20 --seed 1 \
-	  --cohort-norm 10,0.5,0 --report reports/lfw-identify
+	  --cohort-norm 10,0.5,0 --distractors singletons --report reports/lfw-identify
 	$(PY) -m mobileid.cli.main eval faces identify --root $(SHARED)/faces/lfw-dev --splits 10 --seed 1 \
 	  --report reports/lfw-identify-plain
 	$(PY) -m mobileid.cli.main eval fingers --root $(SHARED)/fingerprints/FVC2002/DB1_B --report reports/fvc2002-db1b
