@@ -119,3 +119,6 @@ def test_genuine_reach_counts_every_protocol_pair(
     # twice the pairs, the same scores: the added pairs' prints were refused
     refused = dataclasses.replace(plain, genuine_pairs=180)
     assert genuine_reach(strata, refused, 1e-2) == pytest.approx(full / 2)
+    # a few thousand impostor comparisons: 1e-4 is finer than the tables can show
+    assert strata.good.resolution > 1e-4
+    assert genuine_reach(strata, plain, 1e-4) == 0.0

@@ -87,7 +87,6 @@ def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
     pooled = Calibration.load(args.pooled)
 
     measured: dict[str, dict[str, float]] = {}
-    qualities: dict[str, Any] = {}
     scored: list[Any] = []
 
     def sets(root: Path, sensors: list[str]) -> list[Any]:
@@ -100,7 +99,6 @@ def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
             keys = ("fte_rate", "eer_all", "eer", "fmr1000", "minutiae_mean")
             measured[name] = {k: result.metrics[k] for k in keys}
             measured[name]["quality_mean"] = float(out[-1].qualities.mean())
-            qualities[name] = out[-1].qualities
         scored.extend(out)
         return out
 
@@ -120,12 +118,12 @@ def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
         report["check"] = check_strata(strata, check)
     if args.splits:
         report["split_check"] = _split_check(args, dev, pooled.matcher)
-    for name, row in measured.items():
-        row["poor_share"] = float((qualities[name] < strata.min_good_quality).mean())
-    # How often a true mate reaches the possible band, each pair read from the table of its
-    # poorer print (what an operator searching with that print would see).
     for d in scored:
-        measured[d.name]["genuine_possible"] = genuine_reach(strata, d, settings.bands.possible_fmr)
+        row = measured[d.name]
+        row["poor_share"] = float((d.qualities < strata.min_good_quality).mean())
+        # how often a true mate reaches the possible band, each pair read from the table of
+        # its poorer print (what an operator searching with that print would see)
+        row["genuine_possible"] = genuine_reach(strata, d, settings.bands.possible_fmr)
     report["sets"] = measured
     if getattr(args, "report", None):
         _write_report(args.report, report)

@@ -204,11 +204,17 @@ def check_strata(strata: FingerStrata, test: list[ProbeScores]) -> dict[str, Any
 def genuine_reach(strata: FingerStrata, d: ProbeScores, fmr: float) -> float:
     """The share of ``d``'s genuine pairs whose score reaches the score at which the table of
     the pair's lower-quality print predicts ``fmr`` (a search by the poorer print of the two);
-    a pair with a refused print counts as not reaching it."""
+    a pair with a refused print counts as not reaching it, and so does every pair read from a
+    table too small to show ``fmr`` (finer than its resolution: no score can reach it)."""
     if not d.genuine_pairs:
         return math.nan
-    reached = 0
-    for score, quality in zip(d.genuine, d.genuine_quality, strict=True):
-        _, table = strata.for_quality(float(quality))
-        reached += int(score >= table.threshold(fmr))
+
+    def threshold(table: Calibration) -> float:
+        return table.threshold(fmr) if fmr >= table.resolution else math.inf
+
+    lines = {"good": threshold(strata.good), "poor": threshold(strata.poor)}
+    reached = sum(
+        int(score >= lines[strata.stratum(float(quality))])
+        for score, quality in zip(d.genuine, d.genuine_quality, strict=True)
+    )
     return reached / d.genuine_pairs
