@@ -265,3 +265,42 @@ def test_a_disposition_logged_before_its_search_does_not_judge_it() -> None:
     assert r.dispositions["strong_then_not_a_match"] == {
         "strong_searches": 1, "judged": 0, "not_a_match": 0, "rate": None,
     }  # fmt: skip
+
+
+def test_subjects_most_often_judged_not_a_match() -> None:
+    """Per subject: listed, listed first, and judged by the search's current disposition naming
+    it (a later one revises; a search judged as a whole names none; training searches and
+    judgements written before their search do not count); the worst are listed, mean beside."""
+
+    def search(sid: str, *subjects: str, training: bool = False) -> dict:
+        refs = [{"subject_id": s, "gallery": "wanted"} for s in subjects]
+        return {"search_id": sid, "best_band": "strong", "training": training,
+                "candidate_ids": refs}  # fmt: skip
+
+    def judge(sid: str, kind: str, subject: str | None) -> dict:
+        return {"search_id": sid, "disposition": kind, "subject_id": subject}
+
+    entries = [
+        _entry(1, "disposition", judge("S1", "not_a_match", "P1")),  # before its search
+        _entry(2, "search", search("S1", "P1", "P2")),
+        _entry(3, "search", search("S2", "P1", "P3")),
+        _entry(4, "search", search("S3", "P2", "P1")),
+        _entry(5, "search", search("S4", "P1")),
+        _entry(6, "search", search("S5", "P1", training=True)),
+        _entry(7, "disposition", judge("S2", "not_a_match", "P1")),
+        _entry(8, "disposition", judge("S3", "not_a_match", "P1")),
+        _entry(9, "disposition", judge("S3", "confirmed", "P2")),  # revises S3's
+        _entry(10, "disposition", judge("S4", "not_a_match", None)),  # the search as a whole
+        _entry(11, "disposition", judge("S1", "not_a_match", "P2")),
+        _entry(12, "disposition", judge("S5", "not_a_match", "P1")),  # training
+    ]
+    day = date(2026, 6, 1)
+    r = build_report(entries, date_from=day, date_to=day, chain=VerifyReport(True, 12, 0))
+    by = r.dispositions["by_subject"]
+    assert (by["subjects_listed"], by["judged_not_a_match"]) == (3, 2)
+    assert by["mean_not_a_match_per_subject"] == pytest.approx(2 / 3)
+    row = {"gallery": "wanted", "not_a_match": 1}
+    assert by["most_often_not_a_match"] == [
+        row | {"subject_id": "P1", "listed": 4, "listed_first": 3, "confirmed": 0},
+        row | {"subject_id": "P2", "listed": 2, "listed_first": 1, "confirmed": 1},
+    ]

@@ -33,13 +33,14 @@ def test_the_report_counts_what_real_commands_did(
         (lfw_dev / "Bill_Clinton" / "Bill_Clinton_0010.jpg", "OV-001", "confirmed"),
         (lfw_dev / "Carlos_Menem" / "Carlos_Menem_0005.jpg", "OV-002", "not_a_match"),
     ]
-    bands = []
+    bands, tops = [], []
     for probe, case, disposition in probes:
         why = ["--purpose", LIVE_PURPOSE, "--case", case]
         code, answer = _run(capsys, "identify", "face", str(probe), *why, *d)
         assert code == 0, answer
         top = answer["candidates"][0]
         bands.append((top["band"], disposition))
+        tops.append(top["subject_id"])
         ruling = [answer["search_id"], disposition, "--subject", top["subject_id"]]
         assert _run(capsys, "disposition", *ruling, *d)[0] == 0
     print_not_face = shared_path("fingerprints", "FVC2002", "DB1_B", "101_1.tif")
@@ -64,3 +65,6 @@ def test_the_report_counts_what_real_commands_did(
         assert dispositions["by_best_band"][band][disposition] >= 1
     judged = sum(1 for band, _ in bands if band == "strong")
     assert dispositions["strong_then_not_a_match"]["strong_searches"] == judged
+    by_subject = dispositions["by_subject"]  # the second search's first candidate was ruled out
+    assert by_subject["judged_not_a_match"] == 1
+    assert [r["subject_id"] for r in by_subject["most_often_not_a_match"]] == [tops[1]]

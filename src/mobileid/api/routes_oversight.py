@@ -70,7 +70,8 @@ async def verify(who: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
     description=described(
         "The oversight report of a window of UTC days (`from`..`to`, both included), from the "
         "audit log alone: searches per day, operator, unit, purpose; authorities; galleries "
-        "and sources reached; bands; dispositions; denials; purges; chain status. JSON, or "
+        "and sources reached; bands; dispositions, with the subjects most often judged not a "
+        "match; denials; purges; chain status. JSON, or "
         "the HTML page with `format=html`. The read is audited.",
         roles="auditor, supervisor",
         scopes="run_report",

@@ -26,7 +26,10 @@ under ``"(not recorded)"``; a search not explicitly marked ``training`` counts a
                 candidates, candidates_by_band{strong, possible, none}
     dispositions    scope, recorded{confirmed, not_a_match, inconclusive, no_action},
                 by_best_band{band: {confirmed, not_a_match, inconclusive, no_action, pending}},
-                strong_then_not_a_match{strong_searches, judged, not_a_match, rate}
+                strong_then_not_a_match{strong_searches, judged, not_a_match, rate},
+                by_subject{scope, subjects_listed, judged_not_a_match,
+                mean_not_a_match_per_subject, most_often_not_a_match[{subject_id, gallery,
+                listed, listed_first, not_a_match, confirmed}] (the 10 worst)}
     training_vs_live    {searches, super_queries, enrolments, deletions: {live, training}}
     certification   live_searches, live_by_certified_operators (should be all),
                 live_by_certification{certified, exempt, (not recorded): the console},

@@ -25,6 +25,7 @@ from mobileid.oversight.searches import (
     latest_dispositions,
     reach_figures,
     search_figures,
+    subject_figures,
     super_query_figures,
 )
 from mobileid.oversight.tally import entry_day, is_training
@@ -101,6 +102,7 @@ def build_report(
     queries = of(window, EventType.SUPER_QUERY)
     live = [e for e in searches if e.outcome == Outcome.OK and not is_training(e.details)]
     bad = chain.first_bad_sequence
+    latest = latest_dispositions(entries)  # a later disposition still judges the window's
     return OversightReport(
         date_from=date_from,
         date_to=date_to,
@@ -118,9 +120,8 @@ def build_report(
         legal_authorities=authority_figures(searches, queries),
         reach=reach_figures(searches, queries, sources),
         bands=band_figures(live),
-        dispositions=disposition_figures(
-            live, of(window, EventType.DISPOSITION), latest_dispositions(entries)
-        ),
+        dispositions=disposition_figures(live, of(window, EventType.DISPOSITION), latest)
+        | {"by_subject": subject_figures(live, latest)},
         training_vs_live=training_figures(window),
         certification=certification_figures(window, entries, date_to),
         access=access_figures(window),

@@ -1,5 +1,6 @@
 """Figures about searches: volume and who, where, why; legal authorities; galleries and record
-sources reached; candidate bands; dispositions.
+sources reached; candidate bands; dispositions, and which enrolled subjects were most often
+listed as a candidate and then judged not a match.
 
 Bands and dispositions cover live searches only: training searches run against planted
 subjects, and mixing them in would blur the one figure oversight asks for most, how often a
@@ -181,4 +182,51 @@ def disposition_figures(
             "not_a_match": wrong,
             "rate": wrong / judged_strong if judged_strong else None,
         },
+    }
+
+
+WORST_SUBJECTS = 10  # rows of the per-subject table: the subjects a supervisor should look at
+
+
+def subject_figures(live: Sequence[AuditEntry], latest: Mapping[str, AuditEntry]) -> dict[str, Any]:
+    """Per enrolled subject listed as a candidate by ``live`` (completed live searches): how
+    often listed, listed first, and judged not a match or confirmed, by the current disposition
+    of the search naming that subject (a search judged as a whole names none). The
+    WORST_SUBJECTS most often judged not a match are listed beside the mean: false candidates
+    gather on a few subjects (a look-alike of someone searched for, or one person enrolled
+    under two names), and an average hides them."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in live:
+        refs = e.details.get("candidate_ids")
+        judged = latest.get(label(e.details, "search_id"))
+        if judged is not None and judged.sequence < e.sequence:
+            judged = None
+        named = judged.details.get("subject_id") if judged is not None else None
+        for rank, ref in enumerate(refs if isinstance(refs, list) else ()):
+            if not isinstance(ref, Mapping):
+                continue
+            key = (label(ref, "subject_id"), label(ref, "gallery"))
+            row = rows.setdefault(
+                key,
+                {"subject_id": key[0], "gallery": key[1], "listed": 0, "listed_first": 0}
+                | {"not_a_match": 0, "confirmed": 0},
+            )
+            row["listed"] += 1
+            row["listed_first"] += rank == 0
+            if judged is not None and named == key[0]:
+                kind = label(judged.details, "disposition")
+                if kind in ("not_a_match", "confirmed"):
+                    row[kind] += 1
+    wrong = sum(r["not_a_match"] for r in rows.values())
+    worst = sorted(
+        (r for r in rows.values() if r["not_a_match"]),
+        key=lambda r: (-r["not_a_match"], -r["listed"], r["subject_id"]),
+    )
+    return {
+        "scope": "enrolled subjects listed as candidates by the window's completed live "
+        "searches; judged by each search's current disposition naming the subject",
+        "subjects_listed": len(rows),
+        "judged_not_a_match": wrong,
+        "mean_not_a_match_per_subject": wrong / len(rows) if rows else None,
+        "most_often_not_a_match": worst[:WORST_SUBJECTS],
     }
