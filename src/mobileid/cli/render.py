@@ -63,6 +63,17 @@ def enrol_report(report: EnrolReport, *, as_json: bool) -> None:
         print(f"  ... and {len(report.failures) - 20} more (use --json for all)")
     if report.subjects_failed:
         print(f"  subjects with no usable image (not enrolled): {len(report.subjects_failed)}")
+    if report.lookalikes:
+        print(
+            f"  subjects whose faces reach the strong band against each other, to review "
+            f"({len(report.lookalikes)}): one person enrolled twice, or two people who will "
+            "draw each other's searches; nothing was changed:"
+        )
+    for x in report.lookalikes:
+        print(
+            f"    {x.subject_id} {x.name}  ~  {x.other_subject_id} {x.other_name}  "
+            f"score {x.score:.3f}"
+        )
     print(f"pipeline: {report.pipeline_id}")
 
 

@@ -23,6 +23,7 @@ from mobileid.service.access import authorize
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 from mobileid.service.embedding import EmbedOutcome, Progress, embed_files, file_sha256
+from mobileid.service.lookalikes import Lookalike, strong_lookalikes
 from mobileid.types import Subject
 
 IMAGE_SUFFIXES = {
@@ -57,6 +58,8 @@ class EnrolReport:
     photos_added: int = 0  # reference photos kept (one per capture added)
     failures: list[ImageFailure] = field(default_factory=list)
     subjects_failed: list[str] = field(default_factory=list)  # no usable image at all
+    # pairs of subjects whose faces reach the strong band against each other (lookalikes.py)
+    lookalikes: list[Lookalike] = field(default_factory=list)
 
 
 class GalleryAudit(Protocol):
@@ -209,6 +212,7 @@ def enrol_directory(
     by_subject: dict[str, list[EmbedOutcome]] = {}
     for (name, _), outcome in zip(todo, outcomes, strict=True):
         by_subject.setdefault(name, []).append(outcome)
+    added_to: list[tuple[Subject, list[EmbedOutcome]]] = []
     for name, results in by_subject.items():
         failures = [ImageFailure(name, o.path, o.error_code, o.error) for o in results if not o.ok]
         good = [(o.sha256, o.vector) for o in results if o.vector is not None]
@@ -227,6 +231,8 @@ def enrol_directory(
             report.images_added += added
             report.photos_added += kept
             report.subjects_enrolled += 1
+            added_to.append((subject, [o for o in results if o.ok]))
         if on_subject:
             on_subject(name, len(good), failures)
+    report.lookalikes = strong_lookalikes(ctx, gallery, added_to)
     return report
