@@ -18,7 +18,7 @@ from mobileid import NOTICE
 from mobileid.audit import AuditEvent, EventType, Outcome
 from mobileid.auth import Action
 from mobileid.errors import InputError, InvalidArgument, NotFound, WorkerLost
-from mobileid.scoring import band_for
+from mobileid.scoring import Calibration, band_for
 from mobileid.service.access import authorize
 from mobileid.service.caller import Caller
 from mobileid.service.config_audit import audit_config_changes
@@ -26,7 +26,7 @@ from mobileid.service.context import Context
 from mobileid.service.purpose import SearchReason
 from mobileid.service.stages import face_embedding
 from mobileid.training import PracticeScore
-from mobileid.types import Band, Candidate, FaceEmbedding, Quality
+from mobileid.types import Band, Candidate, FaceEmbedding, Quality, Vector
 
 MAX_TOP = 100
 
@@ -226,6 +226,19 @@ def audit_search(ctx: Context, caller: Caller, outcome: Outcome, details: dict[s
     )
 
 
+def probe_reading(
+    ctx: Context, vector: Vector, quality: Quality | None
+) -> tuple[str, Calibration, float]:
+    """How a face probe's raw cosine scores are read: its quality stratum and the table of that
+    stratum (the pooled table when its quality was not measured), and the offset every raw
+    score loses. The offset is the probe's own cohort term: it shifts every score of one search
+    alike (no ranking changes); the gallery side is not normalised (face.cohort.SHIPPED)."""
+    stratum, cal = (
+        ctx.face_calibration_for(quality) if quality is not None else ("all", ctx.calibration)
+    )
+    return stratum, cal, float(ctx.face_scoring.offsets(vector)[0][0])
+
+
 def search_embedding(
     ctx: Context,
     embedding: FaceEmbedding,
@@ -234,11 +247,7 @@ def search_embedding(
     reason: SearchReason,
     search_id: str,
 ) -> IdentifyResult:
-    stratum, cal = ctx.face_calibration_for(embedding.quality)
-    scoring = ctx.face_scoring
-    # the probe's own cohort term shifts every score of this search alike (no ranking
-    # changes); the gallery side is not normalised (mobileid.face.cohort.SHIPPED)
-    offset = float(scoring.offsets(embedding.vector)[0][0])
+    stratum, cal, offset = probe_reading(ctx, embedding.vector, embedding.quality)
     bands = ctx.settings.bands
     pid = embedding.pipeline_id
     candidates: list[Candidate] = []
@@ -283,5 +292,5 @@ def search_embedding(
         calibration=cal.dataset,
         reason=reason,
         calibration_stratum=stratum,
-        scoring=scoring.label,
+        scoring=ctx.face_scoring.label,
     )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from mobileid.scoring import band_for
 from mobileid.service.context import Context
 from mobileid.service.embedding import EmbedOutcome
+from mobileid.service.identify import probe_reading
 from mobileid.types import Band, Subject
 
 NEAREST = 5  # hits looked at per face: the subject's own faces come first
@@ -45,19 +46,13 @@ def strong_lookalikes(
     ``enrolled`` (subjects with the outcomes just added to them), the other subjects of
     ``gallery`` it reaches the strong band against."""
     pid = ctx.pipeline.pipeline_id
-    scoring = ctx.face_scoring
     bands = ctx.settings.bands
     best: dict[tuple[str, str], tuple[float, float, Subject, str]] = {}
     for subject, outcomes in enrolled:
         for outcome in outcomes:
             if outcome.vector is None:
                 continue
-            _, cal = (
-                ctx.face_calibration_for(outcome.quality)
-                if outcome.quality is not None
-                else ("all", ctx.calibration)
-            )
-            offset = float(scoring.offsets(outcome.vector)[0][0])
+            _, cal, offset = probe_reading(ctx, outcome.vector, outcome.quality)
             for hit in ctx.gallery.search(gallery, outcome.vector, pid, NEAREST):
                 score = hit.score - offset
                 fmr = cal.fmr(score)
