@@ -151,6 +151,12 @@ def latest_dispositions(entries: Iterable[AuditEntry]) -> dict[str, AuditEntry]:
     return out
 
 
+def judgement(search: AuditEntry, latest: Mapping[str, AuditEntry]) -> AuditEntry | None:
+    """The search's current disposition: the last one logged for its id, if written after it."""
+    judged = latest.get(label(search.details, "search_id"))
+    return judged if judged is not None and judged.sequence > search.sequence else None
+
+
 def disposition_figures(
     live: Sequence[AuditEntry],
     recorded: Sequence[AuditEntry],
@@ -161,8 +167,8 @@ def disposition_figures(
     by_band: dict[str, dict[str, int]] = {}
     for e in live:
         row = by_band.setdefault(_best_band(e.details), dict.fromkeys((*DISPOSITIONS, PENDING), 0))
-        judged = latest.get(label(e.details, "search_id"))
-        if judged is None or judged.sequence < e.sequence:
+        judged = judgement(e, latest)
+        if judged is None:
             row[PENDING] += 1
         else:
             kind = label(judged.details, "disposition")
@@ -198,9 +204,7 @@ def subject_figures(live: Sequence[AuditEntry], latest: Mapping[str, AuditEntry]
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for e in live:
         refs = e.details.get("candidate_ids")
-        judged = latest.get(label(e.details, "search_id"))
-        if judged is not None and judged.sequence < e.sequence:
-            judged = None
+        judged = judgement(e, latest)
         named = judged.details.get("subject_id") if judged is not None else None
         for rank, ref in enumerate(refs if isinstance(refs, list) else ()):
             if not isinstance(ref, Mapping):
