@@ -20,7 +20,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,7 @@ from mobileid.errors import InvalidArgument
 from mobileid.types import Band
 
 _FORMAT = "mobileid.calibration/1"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,12 @@ class Calibration:
         lo, hi = math.log10(fmrs[i - 1]), math.log10(fmrs[i])
         t = (math.log10(f) - lo) / (hi - lo)
         return self._refine(self.scores[i - 1] + t * (self.scores[i] - self.scores[i - 1]), f)
+
+    def threshold_or(self, fmr: float, unreachable: _T) -> float | _T:
+        """:meth:`threshold`, or ``unreachable`` when ``fmr`` is below the resolution: no score
+        can be shown to reach it. An evaluation passes ``math.inf`` (no score passes), a report
+        ``None`` (JSON null)."""
+        return self.threshold(fmr) if float(fmr) >= self.resolution else unreachable
 
     def _refine(self, s: float, f: float) -> float:
         """Move ``s`` by a few ulps to the smallest score with ``fmr <= f``: the inverse formula

@@ -81,6 +81,18 @@ def test_threshold_below_resolution_is_refused() -> None:
     assert info.value.field == "fmr" and "resolution" in str(info.value)
 
 
+def test_threshold_or_answers_for_a_rate_no_score_can_reach() -> None:
+    """Below the resolution the caller's stand-in comes back; at or above it, the threshold.
+    A rate above 1 is still refused: that is a wrong argument, not an unreachable band."""
+    cal = _uniform(1000)
+    assert cal.threshold_or(1e-4, math.inf) == math.inf
+    assert cal.threshold_or(1e-4, None) is None
+    assert cal.threshold_or(1e-3, None) == cal.threshold(1e-3) == 1.0
+    assert cal.threshold_or(0.5, math.inf) == cal.threshold(0.5)
+    with pytest.raises(InvalidArgument):
+        cal.threshold_or(1.5, None)
+
+
 def test_strong_band_needs_a_hundred_thousand_impostors() -> None:
     """1000 impostors cap the best band at possible; 1e5 impostors can reach strong."""
     small = _uniform(1000)

@@ -260,8 +260,7 @@ def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
     }
     for name, table in strata.tables:
         for band, f in (("strong", b.strong_fmr), ("possible", b.possible_fmr)):
-            usable = f >= table.resolution
-            summary[f"threshold_{band}_{name}"] = table.threshold(f) if usable else None
+            summary[f"threshold_{band}_{name}"] = table.threshold_or(f, None)
     print(
         json.dumps(summary, indent=2)
         if args.json

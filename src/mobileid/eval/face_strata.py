@@ -100,7 +100,7 @@ def calibrate_strata(
 
 
 def _thresholds(cal: Calibration, bands: tuple[float, float]) -> list[float]:
-    return [cal.threshold(f) if f >= cal.resolution else math.inf for f in bands]
+    return [cal.threshold_or(f, math.inf) for f in bands]
 
 
 def _one_split(

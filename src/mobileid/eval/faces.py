@@ -254,7 +254,7 @@ def band_check(
     observed, predicted, thresholds = {}, {}, {}
     for name, bound in zip(("strong", "possible"), bands, strict=True):
         # a bound finer than the calibration's resolution cannot be reached by any score
-        t = cal.threshold(bound) if bound >= cal.resolution else math.inf
+        t = cal.threshold_or(bound, math.inf)
         thresholds[name] = t
         observed[name] = ident.fpir(t)
         predicted[name] = min(1.0, n * bound)

@@ -214,7 +214,7 @@ def _metrics(
     ranks: list[dict[str, Any]],
     cal: Calibration,
 ) -> dict[str, Any]:
-    possible = cal.threshold(1e-3) if cal.resolution <= 1e-3 else None
+    possible = cal.threshold_or(1e-3, None)
     near = [r for r in ranks if r["roll"] is not None and abs(r["roll"]) <= 25]
     return {
         "photos": len({p.name for p in probes}) + len(refused),

@@ -210,7 +210,7 @@ def genuine_reach(strata: FingerStrata, d: ProbeScores, fmr: float) -> float:
         return math.nan
 
     def threshold(table: Calibration) -> float:
-        return table.threshold(fmr) if fmr >= table.resolution else math.inf
+        return table.threshold_or(fmr, math.inf)
 
     lines = {"good": threshold(strata.good), "poor": threshold(strata.poor)}
     reached = sum(

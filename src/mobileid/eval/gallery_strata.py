@@ -99,7 +99,7 @@ def fit_gallery_strata(
 
 
 def _threshold(cal: Calibration, fmr: float) -> float:
-    return cal.threshold(fmr) if fmr >= cal.resolution else math.inf
+    return cal.threshold_or(fmr, math.inf)
 
 
 def _gap(fit: GalleryStrata, t: FloatArray) -> FloatArray:

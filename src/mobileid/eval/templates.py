@@ -138,7 +138,7 @@ def _split(
 def _lines(cal: Calibration, bands: tuple[float, float]) -> dict[str, float]:
     """The table's score at each band's bound and at TAIL_FMR (inf where it cannot show it)."""
     return {
-        name: cal.threshold(f) if f >= cal.resolution else math.inf
+        name: cal.threshold_or(f, math.inf)
         for name, f in zip((*BANDS, "fmr_0.01"), (*bands, TAIL_FMR), strict=True)
     }
 

@@ -195,8 +195,6 @@ def calibration_use(
         dataset=cal.dataset,
         impostor_count=cal.impostor_count,
         fmr_resolution=cal.resolution,
-        thresholds={
-            b: cal.threshold(f) if f >= cal.resolution else None for b, f in bounds.items()
-        },
+        thresholds={b: cal.threshold_or(f, None) for b, f in bounds.items()},
         templates=templates,
     )
