@@ -87,7 +87,6 @@ def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
     pooled = Calibration.load(args.pooled)
 
     measured: dict[str, dict[str, float]] = {}
-    scored: list[Any] = []
 
     def sets(root: Path, sensors: list[str]) -> list[Any]:
         files, out = list_fvc_root(root), []
@@ -99,7 +98,6 @@ def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
             keys = ("fte_rate", "eer_all", "eer", "fmr1000", "minutiae_mean")
             measured[name] = {k: result.metrics[k] for k in keys}
             measured[name]["quality_mean"] = float(out[-1].qualities.mean())
-        scored.extend(out)
         return out
 
     dev = sets(args.root, list(SENSORS))
@@ -113,12 +111,12 @@ def eval_finger_strata(args: argparse.Namespace, settings: Settings) -> int:
         "poor_table": strata.poor.dataset,
         "poor_resolution": strata.poor.resolution,
     }
-    if args.check_root:
-        check = sets(args.check_root, args.check_sensor or list(SENSORS))
+    check = sets(args.check_root, args.check_sensor or list(SENSORS)) if args.check_root else []
+    if check:
         report["check"] = check_strata(strata, check)
     if args.splits:
         report["split_check"] = _split_check(args, dev, pooled.matcher)
-    for d in scored:
+    for d in (*dev, *check):
         row = measured[d.name]
         row["poor_share"] = float((d.qualities < strata.min_good_quality).mean())
         # how often a true mate reaches the possible band, each pair read from the table of
