@@ -34,7 +34,7 @@ from mobileid.eval.open_set import distractor_split, open_set_split
 from mobileid.eval.splits import identity_splits, subset
 from mobileid.face.align import align_face
 from mobileid.face.cohort import SHIPPED
-from mobileid.face.detect import _cnn, _hog, detect_faces, downscale
+from mobileid.face.detect import cnn_pass, detect_faces, downscale, hog_pass
 from mobileid.face.pipeline import load_face_pipeline
 
 CATEGORIES = {
@@ -125,12 +125,12 @@ def detection(path: str, pipeline) -> dict:
     small, _ = downscale(image.pixels, p.detect_max_side)
     passes = {}
     for up in (0, 1):
-        found = _hog(small, pipeline.models, up, p.hog_weak_floor)
+        found = hog_pass(small, pipeline.models, up, p.hog_weak_floor)
         passes[f"hog{up}"] = [f for f in found if f[4] >= p.hog_min_score]
         passes[f"hog{up}_weak"] = found
     used = next((k for k in ("hog0", "hog1") if passes[k]), None)
     if used is None:
-        passes["cnn"] = _cnn(small, pipeline.models)
+        passes["cnn"] = cnn_pass(small, pipeline.models)
         used = "cnn" if passes["cnn"] else "hog-weak"
     det = detect_faces(image, pipeline.models, p)
     aligned = align_face(image, det.chosen, pipeline.models, p)

@@ -36,7 +36,10 @@ def downscale(pixels: RGBArray, max_side: int) -> tuple[RGBArray, float]:
     return np.asarray(small), factor
 
 
-def _hog(small: RGBArray, models: FaceModels, upsample: int, min_score: float) -> list[tuple]:
+def hog_pass(small: RGBArray, models: FaceModels, upsample: int, min_score: float) -> list[tuple]:
+    """One HOG pass over the detection copy: ``(x0, y0, x1, y1, score)`` per box scoring at
+    least ``min_score``, in the copy's pixels. Public so that diagnostics replay the passes
+    :func:`detect_faces` chooses between."""
     rects, scores, _ = models.hog.run(small, upsample, min_score)
     return [
         (r.left(), r.top(), r.right(), r.bottom(), float(s))
@@ -44,7 +47,8 @@ def _hog(small: RGBArray, models: FaceModels, upsample: int, min_score: float) -
     ]
 
 
-def _cnn(small: RGBArray, models: FaceModels) -> list[tuple]:
+def cnn_pass(small: RGBArray, models: FaceModels) -> list[tuple]:
+    """The CNN detector's pass over the detection copy, boxes as :func:`hog_pass` gives them."""
     found = models.cnn()(small, 0 if max(small.shape[:2]) >= 320 else 1)
     return [
         (d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom(), float(d.confidence))
@@ -78,13 +82,13 @@ def detect_faces(image: DecodedImage, models: FaceModels, params: FaceParams) ->
     detector = "hog"
     if params.detector == "hog":
         for upsample in range(params.hog_upsample + 1):
-            found = _hog(small, models, upsample, params.hog_weak_floor)
+            found = hog_pass(small, models, upsample, params.hog_weak_floor)
             if any(f[4] >= params.hog_min_score for f in found):
                 raw = found
                 break
             weak = weak or found
     if not raw and (params.detector == "cnn" or params.cnn_fallback):
-        raw, detector = _cnn(small, models), "cnn"
+        raw, detector = cnn_pass(small, models), "cnn"
     if not raw:
         raw, detector = weak, "hog-weak"
     if not raw:
