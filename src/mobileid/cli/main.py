@@ -31,7 +31,7 @@ from mobileid.cli.reason import (
     where,
     why,
 )
-from mobileid.config import Settings
+from mobileid.config import Settings, unknown_variables
 from mobileid.errors import MobileIdError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -188,6 +188,8 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.json = getattr(args, "json", False)
+    for line in unknown_variables():
+        print(f"mobileid: warning: {line}", file=sys.stderr)
     try:
         settings = settings_from(args)
         handler: Handler = args.handler

@@ -1,0 +1,62 @@
+"""A MOBILEID_* variable nothing reads is named on stderr, with the setting it resembles."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from mobileid.cli.main import main
+from mobileid.config import known_variables, unknown_variables
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _mentioned() -> set[str]:
+    """Every whole MOBILEID_* name written in the source, tests, benchmarks, Makefile and README
+    (a prefix such as ``MOBILEID_FACE_*`` is not a name), but this file's misspellings."""
+    files = [ROOT / "README.md", ROOT / "Makefile"]
+    for folder in ("src/mobileid", "tests", "bench"):
+        files += [p for p in (ROOT / folder).rglob("*.py") if p != Path(__file__).resolve()]
+    names: set[str] = set()
+    for path in files:
+        names |= set(re.findall(r"MOBILEID_[A-Z0-9_]*[A-Z0-9]\b", path.read_text("utf-8")))
+    return names
+
+
+def test_every_name_the_project_uses_is_known() -> None:
+    mentioned = _mentioned()
+    assert {"MOBILEID_DATA_DIR", "MOBILEID_BAND_STRONG_FMR", "MOBILEID_TOKEN"} <= mentioned
+    assert mentioned - known_variables() == set()
+
+
+def test_a_misspelt_setting_is_named_with_its_likely_meaning() -> None:
+    env = {
+        "MOBILEID_BAND_STRONG_FRM": "1e-6",
+        "MOBILEID_BAND_STRONG_FMR": "1e-6",
+        "MOBILEID_ZZZ": "1",
+        "PATH": "/bin",
+    }
+    assert unknown_variables(env) == [
+        "MOBILEID_BAND_STRONG_FRM is not a mobileid setting (did you mean "
+        "MOBILEID_BAND_STRONG_FMR?); it is ignored",
+        "MOBILEID_ZZZ is not a mobileid setting; it is ignored",
+    ]
+
+
+def test_the_command_line_warns_and_still_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MOBILEID_FACE_DETECTR", "cnn")
+    code = main(["--data-dir", str(tmp_path / "data"), "subjects", "list", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "subjects" in json.loads(out)
+    assert (
+        "mobileid: warning: MOBILEID_FACE_DETECTR is not a mobileid setting (did you mean "
+        "MOBILEID_FACE_DETECTOR?); it is ignored" in err
+    )
+    monkeypatch.delenv("MOBILEID_FACE_DETECTR")
+    assert main(["--data-dir", str(tmp_path / "data"), "subjects", "list", "--json"]) == 0
+    assert "warning" not in capsys.readouterr().err
