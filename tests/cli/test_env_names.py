@@ -59,4 +59,4 @@ def test_the_command_line_warns_and_still_runs(
     )
     monkeypatch.delenv("MOBILEID_FACE_DETECTR")
     assert main(["--data-dir", str(tmp_path / "data"), "subjects", "list", "--json"]) == 0
-    assert "warning" not in capsys.readouterr().err
+    assert "MOBILEID_FACE_DETECTR" not in capsys.readouterr().err

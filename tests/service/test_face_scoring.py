@@ -109,3 +109,50 @@ def test_a_table_for_other_scores_is_refused(tmp_path: Path) -> None:
         match=r"good stratum table measured on scoring .*, got one measured on 'plain'",
     ):
         fresh.face_calibration_for(GOOD)
+
+
+def test_a_band_bound_finer_than_the_table_is_never_reached(enrolled, lfw_dev) -> None:  # type: ignore[no-untyped-def]
+    """A deployment that asks for a strong band at FMR 1e-8, below what the tables resolve:
+    searches are answered and audited, the strong band's threshold is None and no candidate
+    reaches it (the mate is still first, possible). This used to fail every search, unaudited."""
+    ctx, _ = enrolled
+    bands = replace(ctx.settings.bands, strong_fmr=1e-8)
+    strict = open_context(replace(ctx.settings, bands=bands))
+    probe = lfw_dev / "Ariel_Sharon" / "Ariel_Sharon_0010.jpg"
+    reason = require_reason(strict, CONSOLE, LIVE_PURPOSE, "CASE-0002")
+    result = identify_face(strict, CONSOLE, probe.read_bytes(), reason=reason, galleries=["field"])
+    _, table = strict.face_calibration_for(result.quality)
+    assert table.resolution > 1e-8 and result.thresholds["strong"] is None
+    assert result.thresholds["possible"] == table.threshold(1e-3)
+    best = result.candidates[0]
+    assert best.name == "Ariel Sharon" and best.band.value == "possible"
+    assert all(c.band.value != "strong" for c in result.candidates)
+    entry = [e for e in strict.audit.read() if e.details.get("search_id") == result.search_id]
+    assert [e.outcome for e in entry] == ["ok"]
+
+
+def test_a_search_that_fails_at_the_gallery_is_audited(tmp_path: Path, lfw_dev: Path) -> None:
+    """Checks and capture pass, then the scores cannot be read (the deployment's own table was
+    measured on other scores): the search is refused with its one audit entry, naming the
+    error and the galleries, and nothing is answered."""
+    link_subjects(lfw_dev, tmp_path / "people", PEOPLE[:1], per_subject=2)
+    settings = replace(Settings(), data_dir=tmp_path / "data", workers=1)
+    write_purposes(settings.data_dir)
+    enrol_directory(open_context(settings), CONSOLE, tmp_path / "people", gallery="field")
+    wanted = open_context(settings).pipeline.pipeline_id
+    pooled = next(
+        c for c in map(Calibration.load, shipped_face_calibrations()) if c.matcher == wanted
+    )
+    local = local_face_calibration(settings)
+    local.parent.mkdir(parents=True)
+    replace(pooled, scoring="plain").save(local)
+    ctx = open_context(settings)
+    reason = require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-0003")
+    probe = lfw_dev / PEOPLE[0] / f"{PEOPLE[0]}_0003.jpg"
+    before = len(list(ctx.audit.read()))
+    with pytest.raises(PipelineMismatch):
+        identify_face(ctx, CONSOLE, probe.read_bytes(), reason=reason, galleries=["field"])
+    new = list(ctx.audit.read())[before:]
+    assert [(e.event, e.outcome) for e in new] == [("search", "refused")]
+    assert new[0].details["error"] == "pipeline_mismatch"
+    assert new[0].details["galleries"] == ["field"] and new[0].details["case_number"] == "CASE-0003"

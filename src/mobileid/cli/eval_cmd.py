@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mobileid.cli.eval_splits_cmd import (
     add_split_options,
@@ -15,6 +16,9 @@ from mobileid.cli.eval_splits_cmd import (
     tail_option,
 )
 from mobileid.config import Settings
+
+if TYPE_CHECKING:
+    from mobileid.scoring import Calibration
 
 
 def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -150,7 +154,13 @@ def _thresholds(settings: Settings) -> dict[str, float] | None:
     if ctx.face_scoring.norm is not None:  # the table's scores are not the pairs' cosines
         return None
     b = settings.bands
-    return {"strong": cal.threshold(b.strong_fmr), "possible": cal.threshold(b.possible_fmr)}
+    lines = {
+        "strong": cal.threshold_or(b.strong_fmr, None),
+        "possible": cal.threshold_or(b.possible_fmr, None),
+    }
+    return {
+        band: t for band, t in lines.items() if t is not None
+    }  # a band no score reaches: no line
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -214,6 +224,16 @@ def _identify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _unreachable(band: str, fmr: float, table_name: str, table: Calibration) -> str:
+    """Why a table cannot place a band: too few impostor comparisons to show its rate."""
+    return (
+        f"{band} band (FMR {fmr:g}): the {table_name} table rests on "
+        f"{table.impostor_count:,} impostor comparisons, so no score can be shown to reach it "
+        f"({math.ceil(1 / fmr):,} or more are needed) and searches scored with it never "
+        f"return a {band} candidate; calibrate on more people"
+    )
+
+
 def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
@@ -254,16 +274,20 @@ def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
         "pipeline_id": cal.matcher,
         "impostor_comparisons": cal.impostor_count,
         "genuine_comparisons": cal.genuine_count,
-        "threshold_strong": cal.threshold(b.strong_fmr),
-        "threshold_possible": cal.threshold(b.possible_fmr),
         "quality_cuts": strata.cuts.__dict__,
     }
-    for name, table in strata.tables:
+    warnings = []
+    for name, table in (("", cal), *((f"_{n}", t) for n, t in strata.tables)):
         for band, f in (("strong", b.strong_fmr), ("possible", b.possible_fmr)):
-            summary[f"threshold_{band}_{name}"] = table.threshold_or(f, None)
+            summary[f"threshold_{band}{name}"] = table.threshold_or(f, None)
+            if f < table.resolution:
+                warnings.append(_unreachable(band, f, name.strip("_") or "pooled", table))
+    summary["warnings"] = warnings
+    for line in warnings:
+        print(f"mobileid: warning: {line}", file=sys.stderr)
     print(
         json.dumps(summary, indent=2)
         if args.json
-        else "\n".join(f"{k}: {v}" for k, v in summary.items())
+        else "\n".join(f"{k}: {v}" for k, v in summary.items() if k != "warnings")
     )
     return 0

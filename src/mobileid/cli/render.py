@@ -36,9 +36,14 @@ def identify_result(result: IdentifyResult, *, as_json: bool) -> None:
         print(
             f"{i:>4}  {c.score:6.3f}  {c.fmr:9.1e}  {c.band.value:<8}  {c.subject_id:<17}  {c.name}"
         )
-    t = result.thresholds
+    t = {
+        b: f"{b} never (its FMR bound is finer than the calibration resolves)"
+        if v is None
+        else f"{b} from score {v:.3f}"
+        for b, v in result.thresholds.items()
+    }
     print(
-        f"bands: strong from score {t['strong']:.3f}, possible from {t['possible']:.3f}; "
+        f"bands: {t['strong']}, {t['possible']}; "
         f"expected false candidates per search of someone not enrolled: "
         f"{result.expected_false['strong']:.2g} strong, {result.expected_false['possible']:.2g} "
         "possible or stronger"

@@ -33,6 +33,7 @@ from mobileid.service.finger_search import (
 from mobileid.service.fusion import FUSION_RULE
 from mobileid.service.identify import (
     audit_search,
+    audited_search_step,
     candidate_refs,
     new_search_id,
     outcome_of,
@@ -95,7 +96,8 @@ def identify_fingers(
             {**base, "galleries": galleries or [], "contactless": contactless, "error": exc.code},
         )
         raise
-    result = search_prints(ctx, probes, names, top, reason, search_id)
+    with audited_search_step(ctx, caller, {**base, "galleries": names, "contactless": contactless}):
+        result = search_prints(ctx, probes, names, top, reason, search_id)
     audit_search(ctx, caller, Outcome.OK, {**base, **finger_audit_details(result)})
     return result
 

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mobileid import NOTICE
 from mobileid.audit import AuditEvent, EventType, Outcome
 from mobileid.auth import Action
-from mobileid.errors import InputError, InvalidArgument, NotFound, WorkerLost
+from mobileid.errors import (
+    BackendUnavailable,
+    InputError,
+    InvalidArgument,
+    MobileIdError,
+    NotFound,
+    WorkerLost,
+)
 from mobileid.scoring import Calibration, band_for
 from mobileid.service.access import authorize
 from mobileid.service.caller import Caller
@@ -38,7 +46,9 @@ class IdentifyResult:
     pipeline_id: str
     galleries: tuple[str, ...]
     gallery_sizes: dict[str, int]
-    thresholds: dict[str, float]  # band name -> the score at which it starts
+    # band name -> the score at which it starts; None: no score can reach it (the band's FMR
+    # bound is below what the calibration table resolves)
+    thresholds: dict[str, float | None]
     fmr_bounds: dict[str, float]  # band name -> its false-match-rate bound per comparison
     # gallery size × FMR bound: how many false candidates a search of a person who is not
     # enrolled is expected to return in each band
@@ -150,7 +160,8 @@ def identify_face(
             ctx, caller, outcome_of(exc), {**base, "galleries": galleries or [], "error": exc.code}
         )
         raise
-    result = search_embedding(ctx, embedding, names, top, reason, search_id)
+    with audited_search_step(ctx, caller, {**base, "galleries": names}):
+        result = search_embedding(ctx, embedding, names, top, reason, search_id)
     bands = Counter(c.band.value for c in result.candidates)
     audit_search(
         ctx,
@@ -189,9 +200,25 @@ def candidate_refs(candidates: Sequence[_Ranked]) -> list[dict[str, str]]:
 
 
 def outcome_of(exc: Exception) -> Outcome:
-    """A search that could not be answered: refused (the request was unusable or not allowed)
-    or failed (a worker process stopped while it ran: allowed, attempted, did not work)."""
-    return Outcome.FAILED if isinstance(exc, WorkerLost) else Outcome.REFUSED
+    """A search that could not be answered: refused (the request was unusable or not allowed,
+    or the deployment cannot read its scores) or failed (allowed and attempted, but a worker
+    process or a backend server did not answer, or an unforeseen error stopped it)."""
+    unforeseen = not isinstance(exc, MobileIdError)
+    failed = unforeseen or isinstance(exc, (WorkerLost, BackendUnavailable))
+    return Outcome.FAILED if failed else Outcome.REFUSED
+
+
+@contextmanager
+def audited_search_step(ctx: Context, caller: Caller, details: dict[str, Any]) -> Iterator[None]:
+    """Run the gallery search of a search whose checks and captures passed. Should it raise,
+    the search's one audit entry (``details`` and the error's code) is written before the
+    error goes on: a search that reached the galleries is never left out of the log."""
+    try:
+        yield
+    except Exception as exc:
+        code = exc.code if isinstance(exc, MobileIdError) else "internal_error"
+        audit_search(ctx, caller, outcome_of(exc), {**details, "error": code})
+        raise
 
 
 def new_search_id() -> str:
@@ -283,7 +310,7 @@ def search_embedding(
         pipeline_id=pid,
         galleries=tuple(galleries),
         gallery_sizes=sizes,
-        thresholds={b: cal.threshold(f) for b, f in bounds.items()},
+        thresholds={b: cal.threshold_or(f, None) for b, f in bounds.items()},
         fmr_bounds=bounds,
         expected_false={b: n * f for b, f in bounds.items()},
         faces_seen=embedding.faces_seen,

@@ -34,6 +34,7 @@ from mobileid.service.fusion import FUSION_RULE, fuse_fmrs
 from mobileid.service.identify import (
     IdentifyResult,
     audit_search,
+    audited_search_step,
     candidate_refs,
     new_search_id,
     outcome_of,
@@ -140,10 +141,12 @@ def identify_person(
             ctx, caller, outcome_of(exc), {**details, "error": exc.code, "field": exc.field}
         )
         raise
-    face = search_embedding(ctx, embedding, names, FUSION_SHORTLIST, reason, search_id)
-    fingers = search_prints(ctx, probes, names, FUSION_SHORTLIST, reason, search_id)
-    # the face's FMRs come from its quality stratum's table, whose resolution may be finer
-    _, face_table = ctx.face_calibration_for(embedding.quality)
+    step = {**base, "galleries": names, "contactless": contactless}
+    with audited_search_step(ctx, caller, step):
+        face = search_embedding(ctx, embedding, names, FUSION_SHORTLIST, reason, search_id)
+        fingers = search_prints(ctx, probes, names, FUSION_SHORTLIST, reason, search_id)
+        # the face's FMRs come from its quality stratum's table, whose resolution may be finer
+        _, face_table = ctx.face_calibration_for(embedding.quality)
     floor = min(face_table.resolution, fingers.fmr_resolution)
     bands = ctx.settings.bands
     fused = fuse_modalities(face.candidates, fingers.candidates, floor=floor, bands=bands)
