@@ -69,6 +69,24 @@ class BandParams:
     strong_fmr: float = 1e-5
     possible_fmr: float = 1e-3
 
+    def __post_init__(self) -> None:
+        # refused when the settings are read, before any search: a NaN or negative bound
+        # would otherwise be accepted and silently never reached
+        for name in ("strong_fmr", "possible_fmr"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and 0.0 < v <= 1.0):
+                raise InvalidArgument(
+                    f"{name} (MOBILEID_BAND_{name.upper()}): expected a false-match rate in "
+                    f"(0, 1], got {v!r}",
+                    field=name,
+                )
+        if self.strong_fmr > self.possible_fmr:
+            raise InvalidArgument(
+                f"strong_fmr (MOBILEID_BAND_STRONG_FMR): expected <= possible_fmr "
+                f"({self.possible_fmr!r}), got {self.strong_fmr!r}",
+                field="strong_fmr",
+            )
+
 
 @dataclass(frozen=True)
 class CertificationParams:

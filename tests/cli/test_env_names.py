@@ -60,3 +60,28 @@ def test_the_command_line_warns_and_still_runs(
     monkeypatch.delenv("MOBILEID_FACE_DETECTR")
     assert main(["--data-dir", str(tmp_path / "data"), "subjects", "list", "--json"]) == 0
     assert "MOBILEID_FACE_DETECTR" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("env", "wanted"),
+    [
+        ({"MOBILEID_BAND_STRONG_FMR": "-1"}, "expected a false-match rate in (0, 1], got -1.0"),
+        ({"MOBILEID_BAND_STRONG_FMR": "nan"}, "expected a false-match rate in (0, 1], got nan"),
+        ({"MOBILEID_BAND_POSSIBLE_FMR": "0"}, "expected a false-match rate in (0, 1], got 0.0"),
+        ({"MOBILEID_BAND_STRONG_FMR": "0.01"}, "expected <= possible_fmr (0.001), got 0.01"),
+    ],
+)
+def test_a_band_bound_that_is_not_a_rate_is_refused_before_anything_runs(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    wanted: str,
+) -> None:
+    """Exit 2 naming the variable, and the data folder is not even created."""
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    code = main(["--data-dir", str(tmp_path / "data"), "subjects", "list"])
+    err = capsys.readouterr().err
+    assert code == 2 and wanted in err and "MOBILEID_BAND_" in err
+    assert not (tmp_path / "data").exists()
