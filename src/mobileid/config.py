@@ -18,6 +18,12 @@ if TYPE_CHECKING:
     from mobileid.database.engines import Database
 
 
+def _require(ok: bool, name: str, expected: str, got: object) -> None:
+    """Refuse a setting out of its range when the settings are built, before anything runs."""
+    if not ok:
+        raise InvalidArgument(f"{name}: expected {expected}, got {got!r}", field=name)
+
+
 @dataclass(frozen=True)
 class CaptureLimits:
     """Limits applied before and while decoding an uploaded image."""
@@ -26,6 +32,17 @@ class CaptureLimits:
     max_pixels: int = 64_000_000  # a 48 MP phone sensor fits; a decompression bomb does not
     max_dimension: int = 12_000  # longest side, checked from the header before decoding
     min_dimension: int = 32  # below this there is no face to find
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            _require(v > 0, f"MOBILEID_LIMIT_{f.name.upper()}", "a positive number", v)
+        _require(
+            self.min_dimension <= self.max_dimension,
+            "MOBILEID_LIMIT_MIN_DIMENSION",
+            f"<= max_dimension ({self.max_dimension})",
+            self.min_dimension,
+        )
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,15 @@ class FaceParams:
     max_abs_yaw: float = 1.0
     max_abs_roll_deg: float = 35.0
 
+    def __post_init__(self) -> None:
+        _require(
+            self.detector in ("hog", "cnn"), "MOBILEID_FACE_DETECTOR", "hog or cnn", self.detector
+        )
+        for name in ("detect_max_side", "chip_size"):
+            v = getattr(self, name)
+            _require(v > 0, f"MOBILEID_FACE_{name.upper()}", "a positive number", v)
+        _require(self.hog_upsample >= 0, "MOBILEID_FACE_HOG_UPSAMPLE", ">= 0", self.hog_upsample)
+
 
 @dataclass(frozen=True)
 class BandParams:
@@ -70,22 +96,17 @@ class BandParams:
     possible_fmr: float = 1e-3
 
     def __post_init__(self) -> None:
-        # refused when the settings are read, before any search: a NaN or negative bound
-        # would otherwise be accepted and silently never reached
+        # a NaN or negative bound would otherwise be accepted and silently never reached
         for name in ("strong_fmr", "possible_fmr"):
             v = getattr(self, name)
-            if not (isinstance(v, int | float) and 0.0 < v <= 1.0):
-                raise InvalidArgument(
-                    f"{name} (MOBILEID_BAND_{name.upper()}): expected a false-match rate in "
-                    f"(0, 1], got {v!r}",
-                    field=name,
-                )
-        if self.strong_fmr > self.possible_fmr:
-            raise InvalidArgument(
-                f"strong_fmr (MOBILEID_BAND_STRONG_FMR): expected <= possible_fmr "
-                f"({self.possible_fmr!r}), got {self.strong_fmr!r}",
-                field="strong_fmr",
-            )
+            ok = isinstance(v, int | float) and 0.0 < v <= 1.0
+            _require(ok, f"MOBILEID_BAND_{name.upper()}", "a false-match rate in (0, 1]", v)
+        _require(
+            self.strong_fmr <= self.possible_fmr,
+            "MOBILEID_BAND_STRONG_FMR",
+            f"<= possible_fmr ({self.possible_fmr!r})",
+            self.strong_fmr,
+        )
 
 
 @dataclass(frozen=True)
@@ -97,6 +118,14 @@ class CertificationParams:
     min_quality_rate: float = 0.9  # fraction of practice captures passing the quality gates
     min_mate_first_rate: float = 0.8  # fraction of practice searches ranking the mate first
     valid_days: float = 365.0
+
+    def __post_init__(self) -> None:
+        for name in ("min_quality_rate", "min_mate_first_rate"):
+            v = getattr(self, name)
+            _require(0.0 <= v <= 1.0, f"MOBILEID_CERT_{name.upper()}", "a share in [0, 1]", v)
+        n = self.min_practice_searches
+        _require(n >= 0, "MOBILEID_CERT_MIN_PRACTICE_SEARCHES", ">= 0", n)
+        _require(self.valid_days > 0, "MOBILEID_CERT_VALID_DAYS", "days > 0", self.valid_days)
 
 
 @dataclass(frozen=True)
@@ -145,6 +174,15 @@ class Settings:
     # The embedded index's kind: "auto" (exact below 200,000 vectors, IVF-SQ8 with exact
     # re-ranking above), "exact" or "ivf".
     vector_index: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("workers", "search_threads", "audit_checkpoint_every"):
+            v = getattr(self, name)
+            _require(v >= 1, f"MOBILEID_{name.upper()}", ">= 1", v)
+        m = self.audit_checkpoint_minutes
+        _require(m > 0, "MOBILEID_AUDIT_CHECKPOINT_MINUTES", "minutes > 0", m)
+        m = self.audit_full_verify_minutes
+        _require(m >= 0, "MOBILEID_AUDIT_FULL_VERIFY_MINUTES", "minutes >= 0", m)
 
     @property
     def database_path(self) -> Path:
@@ -254,72 +292,3 @@ def _from_prefix(obj: Any, prefix: str, env: dict[str, str]) -> Any:
         if key in env:
             changes[f.name] = _parse(key, env[key], type(getattr(obj, f.name)))
     return replace(obj, **changes) if changes else obj
-
-
-# Every MOBILEID_* variable something in mobileid reads, besides the prefixed parameters
-# below: a name outside these is a mistake (a misspelt band bound would otherwise be ignored
-# without a word). tests/cli/test_env_names.py keeps this in step with the source.
-_NAMES = frozenset(
-    {
-        # Settings.from_env
-        "MOBILEID_DATA_DIR",
-        "MOBILEID_WORKERS",
-        "MOBILEID_SEARCH_THREADS",
-        "MOBILEID_AUDIT_CHECKPOINT_EVERY",
-        "MOBILEID_AUDIT_CHECKPOINT_MINUTES",
-        "MOBILEID_AUDIT_FULL_VERIFY_MINUTES",
-        "MOBILEID_DATABASE_TIMEOUT_S",
-        "MOBILEID_AUDIT_WITNESS_DIR",
-        "MOBILEID_AUDIT_WITNESS_URL",
-        "MOBILEID_DATABASE_URL",
-        "MOBILEID_DATABASE_PASSWORD_FILE",
-        "MOBILEID_VECTOR_URI",
-        "MOBILEID_VECTOR_INDEX",
-        # the command line, make run and the HTTP service (api.options)
-        "MOBILEID_TOKEN",
-        "MOBILEID_PASSWORD",
-        "MOBILEID_TOTP",
-        "MOBILEID_PURPOSE",
-        "MOBILEID_CASE",
-        "MOBILEID_LOCATION",
-        "MOBILEID_DEMO_DATA",
-        "MOBILEID_HOST",
-        "MOBILEID_PORT",
-        "MOBILEID_API_WORKERS",
-        "MOBILEID_API_PROCESSES",
-        "MOBILEID_API_QUEUE",
-        "MOBILEID_CORS_ORIGINS",
-        # the test suite and the benchmarks
-        "MOBILEID_SHARED_DATA",
-        "MOBILEID_WEB_SHOTS",
-        "MOBILEID_TEST_MILVUS_URI",
-        "MOBILEID_TEST_POSTGRES_URL",
-    }
-)
-_PREFIXES = {
-    "MOBILEID_LIMIT_": CaptureLimits,
-    "MOBILEID_FACE_": FaceParams,
-    "MOBILEID_BAND_": BandParams,
-    "MOBILEID_CERT_": CertificationParams,
-}
-
-
-def known_variables() -> frozenset[str]:
-    """Every ``MOBILEID_*`` environment variable mobileid reads."""
-    prefixed = {p + f.name.upper() for p, kind in _PREFIXES.items() for f in fields(kind)}
-    return _NAMES | prefixed
-
-
-def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
-    """One line per ``MOBILEID_*`` variable set that nothing reads, naming the closest known
-    one: the command line prints them as warnings before it runs."""
-    from difflib import get_close_matches
-
-    env = os.environ if environ is None else environ
-    known = known_variables()
-    lines = []
-    for name in sorted(n for n in env if n.startswith("MOBILEID_") and n not in known):
-        close = get_close_matches(name, sorted(known), n=1, cutoff=0.8)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        lines.append(f"{name} is not a mobileid setting{hint}; it is ignored")
-    return lines

@@ -31,7 +31,8 @@ from mobileid.cli.reason import (
     where,
     why,
 )
-from mobileid.config import Settings, unknown_variables
+from mobileid.config import Settings
+from mobileid.config_names import unknown_variables
 from mobileid.errors import MobileIdError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
