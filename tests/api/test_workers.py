@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from mobileid.api import ApiOptions, create_app
 from mobileid.api.workers import StageWorkers
 from mobileid.cli.main import main
-from mobileid.errors import NoFaceFound, WorkerLost
+from mobileid.errors import InvalidArgument, NoFaceFound, WorkerLost
 from mobileid.service.stages import embed_face_bytes
 from tests.api.conftest import API, Deployment, assert_problem, search_form
 from tests.conftest import LIVE_PURPOSE
@@ -129,3 +129,22 @@ def test_options_default_to_one_worker_per_cpu(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("MOBILEID_API_WORKERS", "3")
     options = ApiOptions.from_env()
     assert options.stage_processes is False and options.workers == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "wanted"),
+    [
+        ("MOBILEID_API_WORKERS", "two", "expected a whole number >= 1, got 'two'"),
+        ("MOBILEID_API_WORKERS", "0", "expected a whole number >= 1, got '0'"),
+        ("MOBILEID_API_QUEUE", "-1", "expected a whole number >= 0, got '-1'"),
+        ("MOBILEID_API_PROCESSES", "yes", "expected 0 (threads) or 1 (worker processes)"),
+    ],
+)
+def test_service_options_out_of_range_are_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, raw: str, wanted: str
+) -> None:
+    """Before: 'two' stopped the service with a traceback, and 'yes' was silently ignored."""
+    monkeypatch.setenv(name, raw)
+    with pytest.raises(InvalidArgument) as info:
+        ApiOptions.from_env()
+    assert info.value.field == name and wanted in str(info.value)

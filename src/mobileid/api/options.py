@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from mobileid.errors import InvalidArgument
+
 
 def default_workers() -> int:
     """One worker process per CPU this process may run on."""
@@ -42,14 +44,33 @@ class ApiOptions:
         env = os.environ
         values: dict[str, object] = {}
         if "MOBILEID_API_WORKERS" in env:
-            values["workers"] = int(env["MOBILEID_API_WORKERS"])
-        if env.get("MOBILEID_API_PROCESSES") in ("0", "1"):
-            values["stage_processes"] = env["MOBILEID_API_PROCESSES"] == "1"
+            values["workers"] = _count(env, "MOBILEID_API_WORKERS", least=1)
+        if "MOBILEID_API_PROCESSES" in env:
+            raw = env["MOBILEID_API_PROCESSES"]
+            if raw.strip() not in ("0", "1"):
+                raise _bad("MOBILEID_API_PROCESSES", "0 (threads) or 1 (worker processes)", raw)
+            values["stage_processes"] = raw.strip() == "1"
         if "MOBILEID_API_QUEUE" in env:
-            values["queue"] = int(env["MOBILEID_API_QUEUE"])
+            values["queue"] = _count(env, "MOBILEID_API_QUEUE", least=0)
         if env.get("MOBILEID_CORS_ORIGINS"):
             values["cors_origins"] = tuple(
                 o.strip() for o in env["MOBILEID_CORS_ORIGINS"].split(",") if o.strip()
             )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _bad(name: str, expected: str, got: str) -> InvalidArgument:
+    return InvalidArgument(f"{name}: expected {expected}, got {got!r}", field=name)
+
+
+def _count(env: os._Environ[str], name: str, *, least: int) -> int:
+    """A whole number of at least ``least`` from the environment, or a refusal naming it."""
+    raw = env[name]
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad(name, f"a whole number >= {least}", raw) from None
+    if value < least:
+        raise _bad(name, f"a whole number >= {least}", raw)
+    return value

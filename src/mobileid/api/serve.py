@@ -76,6 +76,7 @@ def serve(settings: Settings, *, host: str, port: int, tls: bool) -> None:
     from mobileid.api.app import create_app
     from mobileid.api.options import ApiOptions
 
+    options = ApiOptions.from_env(tls=tls)  # refused by name before anything is written
     ssl: dict[str, str] = {}
     scheme = "http"
     if tls:
@@ -84,7 +85,7 @@ def serve(settings: Settings, *, host: str, port: int, tls: bool) -> None:
         scheme = "https"
         print(f"TLS certificate {cert} (self-signed), SHA-256 fingerprint:", file=sys.stderr)
         print(f"  {fingerprint}", file=sys.stderr)
-    app = create_app(settings, options=ApiOptions.from_env(tls=tls))
+    app = create_app(settings, options=options)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     print(f"mobileid serving on {scheme}://{shown}:{port}/", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="info", **ssl)  # type: ignore[arg-type]
