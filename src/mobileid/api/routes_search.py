@@ -53,7 +53,9 @@ _REFUSES = (
     "gallery entitlement that does not allow it, or a live gallery for a training token (403, "
     "audited); a gallery of the wrong kind (404, audited); an unusable image (413/415/422 with "
     "advice, audited); a full work queue (503), or a worker process lost while it ran the "
-    "capture's stages (503, audited as failed)"
+    "capture's stages (503, audited as failed); a vector or database server that does not "
+    "answer while the galleries are searched (503, audited as failed), or calibration tables "
+    "that cannot read this deployment's scores (409, audited)"
 )
 
 
