@@ -125,7 +125,8 @@ class CertificationParams:
             _require(0.0 <= v <= 1.0, f"MOBILEID_CERT_{name.upper()}", "a share in [0, 1]", v)
         n = self.min_practice_searches
         _require(n >= 0, "MOBILEID_CERT_MIN_PRACTICE_SEARCHES", ">= 0", n)
-        _require(self.valid_days > 0, "MOBILEID_CERT_VALID_DAYS", "days > 0", self.valid_days)
+        # 0: a certification lapses as soon as it is made (every live search refused)
+        _require(self.valid_days >= 0, "MOBILEID_CERT_VALID_DAYS", "days >= 0", self.valid_days)
 
 
 @dataclass(frozen=True)

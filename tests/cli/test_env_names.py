@@ -73,7 +73,7 @@ def test_the_command_line_warns_and_still_runs(
         ({"MOBILEID_LIMIT_MAX_PIXELS": "-1"}, "expected a positive number, got -1"),
         ({"MOBILEID_FACE_DETECTOR": "hgo"}, "MOBILEID_FACE_DETECTOR: expected hog or cnn"),
         ({"MOBILEID_CERT_MIN_QUALITY_RATE": "5"}, "expected a share in [0, 1], got 5.0"),
-        ({"MOBILEID_CERT_VALID_DAYS": "0"}, "MOBILEID_CERT_VALID_DAYS: expected days > 0"),
+        ({"MOBILEID_CERT_VALID_DAYS": "-1"}, "MOBILEID_CERT_VALID_DAYS: expected days >= 0"),
     ],
 )
 def test_a_setting_out_of_its_range_is_refused_before_anything_runs(
