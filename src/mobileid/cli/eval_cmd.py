@@ -158,9 +158,8 @@ def _thresholds(settings: Settings) -> dict[str, float] | None:
         "strong": cal.threshold_or(b.strong_fmr, None),
         "possible": cal.threshold_or(b.possible_fmr, None),
     }
-    return {
-        band: t for band, t in lines.items() if t is not None
-    }  # a band no score reaches: no line
+    # a band no score can reach gets no line on the plots
+    return {band: t for band, t in lines.items() if t is not None}
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
