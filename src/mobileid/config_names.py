@@ -71,9 +71,10 @@ def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
 
     env = os.environ if environ is None else environ
     known = known_variables()
+    choices = sorted(known)
     lines = []
     for name in sorted(n for n in env if n.startswith("MOBILEID_") and n not in known):
-        close = get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+        close = get_close_matches(name, choices, n=1, cutoff=0.8)
         hint = f" (did you mean {close[0]}?)" if close else ""
         lines.append(f"{name} is not a mobileid setting{hint}; it is ignored")
     return lines

@@ -153,13 +153,11 @@ def _thresholds(settings: Settings) -> dict[str, float] | None:
         return None
     if ctx.face_scoring.norm is not None:  # the table's scores are not the pairs' cosines
         return None
+    from mobileid.eval.report import band_lines
+
     b = settings.bands
-    lines = {
-        "strong": cal.threshold_or(b.strong_fmr, None),
-        "possible": cal.threshold_or(b.possible_fmr, None),
-    }
     # a band no score can reach gets no line on the plots
-    return {band: t for band, t in lines.items() if t is not None}
+    return band_lines(cal, {"strong": b.strong_fmr, "possible": b.possible_fmr})[0]
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -278,8 +276,8 @@ def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
     warnings = []
     for name, table in (("", cal), *((f"_{n}", t) for n, t in strata.tables)):
         for band, f in (("strong", b.strong_fmr), ("possible", b.possible_fmr)):
-            summary[f"threshold_{band}{name}"] = table.threshold_or(f, None)
-            if f < table.resolution:
+            t = summary[f"threshold_{band}{name}"] = table.threshold_or(f, None)
+            if t is None:
                 warnings.append(_unreachable(band, f, name.strip("_") or "pooled", table))
     summary["warnings"] = warnings
     for line in warnings:

@@ -41,8 +41,8 @@ def band_lines(cal: Calibration, fmrs: dict[str, float]) -> tuple[dict[str, floa
     others), for :func:`write_report`'s ``thresholds`` and ``unshown``."""
     shown, unshown = {}, {}
     for band, fmr in fmrs.items():
-        if fmr >= cal.resolution:
-            shown[band] = cal.threshold(fmr)
+        if (t := cal.threshold_or(fmr, None)) is not None:
+            shown[band] = t
         else:
             unshown[band] = (
                 f"{cal.impostor_count:,} impostor comparisons resolve FMR down to "
