@@ -283,6 +283,7 @@ def test_bad_photos_are_refused_and_audited(street, what: str) -> None:
     assert err.value.field in ("image", "IMAGE[0]")
     last = ctx.audit.read()[-1]
     assert last.outcome == "refused" and last.details["error"] == "not_a_fingerprint"
+    assert last.details["field"] == err.value.field  # which photo, as the answer says
     assert last.details["contactless"] is True and ctx.fingers.count("street") == before
 
 

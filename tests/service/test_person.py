@@ -139,6 +139,7 @@ def test_an_unusable_capture_refuses_the_whole_search(  # type: ignore[no-untype
     entries = _searches(ctx)[before:]
     assert [e.outcome for e in entries] == ["refused"]
     assert entries[0].details["error"] == info.value.code
+    assert entries[0].details.get("field") == info.value.field  # FACE, or which FINGER
 
 
 def test_no_prints_is_a_clear_error(ctx) -> None:  # type: ignore[no-untyped-def]

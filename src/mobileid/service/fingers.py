@@ -18,7 +18,7 @@ from typing import Any
 
 from mobileid import NOTICE
 from mobileid.audit import Outcome
-from mobileid.errors import InputError, InvalidArgument, NotFound, PipelineMismatch, WorkerLost
+from mobileid.errors import InvalidArgument
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
 from mobileid.service.finger_search import (
@@ -36,7 +36,6 @@ from mobileid.service.identify import (
     audited_search_step,
     candidate_refs,
     new_search_id,
-    outcome_of,
     permitted_galleries,
     search_details,
 )
@@ -85,17 +84,11 @@ def identify_fingers(
     gallery entitlements are checked first."""
     search_id = search_id or new_search_id()
     base = search_details(search_id, reason, caller, "finger")
-    try:
+    with audited_search_step(
+        ctx, caller, {**base, "galleries": galleries or [], "contactless": contactless}
+    ):
         names = permitted_galleries(ctx, caller, galleries, reason, top)
         probes = finger_probes(ctx, images, contactless=contactless, ppi=ppi)
-    except (InputError, NotFound, PipelineMismatch, WorkerLost) as exc:
-        audit_search(
-            ctx,
-            caller,
-            outcome_of(exc),
-            {**base, "galleries": galleries or [], "contactless": contactless, "error": exc.code},
-        )
-        raise
     with audited_search_step(ctx, caller, {**base, "galleries": names, "contactless": contactless}):
         result = search_prints(ctx, probes, names, top, reason, search_id)
     audit_search(ctx, caller, Outcome.OK, {**base, **finger_audit_details(result)})

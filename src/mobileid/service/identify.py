@@ -1,8 +1,10 @@
 """Use case: identify a person from one face photo (1:N) in one or more galleries.
 
 Every search states its purpose, legal authority and case number (checked before anything
-else) and leaves exactly one audit entry: ``search`` with outcome ``ok``, or ``refused`` with
-the error's code when the photo cannot be used. No answer is returned unless its audit entry
+else) and leaves exactly one audit entry: ``search`` with outcome ``ok``, ``refused`` with
+the error's code (and the field it names) when the request or the photo cannot be used, or
+``failed`` when a worker, a backend server or an unforeseen error stopped it
+(``audited_search_step``). No answer is returned unless its audit entry
 was written. The entry holds counts and ids, never images or embeddings.
 """
 
@@ -17,7 +19,7 @@ from typing import Any, Protocol
 
 from mobileid import NOTICE
 from mobileid.audit import AuditEvent, EventType, Outcome
-from mobileid.auth import Action
+from mobileid.auth import AccessDenied, Action
 from mobileid.errors import (
     BackendUnavailable,
     InputError,
@@ -152,14 +154,9 @@ def identify_face(
     AccessDenied and is audited)."""
     search_id = search_id or new_search_id()
     base = search_details(search_id, reason, caller, "face")
-    try:
+    with audited_search_step(ctx, caller, {**base, "galleries": galleries or []}):
         names = permitted_galleries(ctx, caller, galleries, reason, top)
         embedding = face_embedding(ctx, image_bytes)
-    except (InputError, NotFound, WorkerLost) as exc:
-        audit_search(
-            ctx, caller, outcome_of(exc), {**base, "galleries": galleries or [], "error": exc.code}
-        )
-        raise
     with audited_search_step(ctx, caller, {**base, "galleries": names}):
         result = search_embedding(ctx, embedding, names, top, reason, search_id)
     bands = Counter(c.band.value for c in result.candidates)
@@ -210,15 +207,24 @@ def outcome_of(exc: Exception) -> Outcome:
 
 @contextmanager
 def audited_search_step(ctx: Context, caller: Caller, details: dict[str, Any]) -> Iterator[None]:
-    """Run the gallery search of a search whose checks and captures passed. Should it raise,
-    the search's one audit entry (``details`` and the error's code) is written before the
-    error goes on: a search that reached the galleries is never left out of the log."""
+    """Run one step of a search (its checks and captures, then its gallery search). Should it
+    raise, the search's one audit entry (``details``, the error's code and the field it names)
+    is written before the error goes on, so no search attempt is left out of the log. A refused
+    access is the exception: ``authorize`` wrote its entry already, with the reason."""
     try:
         yield
-    except Exception as exc:
-        code = exc.code if isinstance(exc, MobileIdError) else "internal_error"
-        audit_search(ctx, caller, outcome_of(exc), {**details, "error": code})
+    except AccessDenied:
         raise
+    except Exception as exc:
+        audit_search(ctx, caller, outcome_of(exc), {**details, **error_details(exc)})
+        raise
+
+
+def error_details(exc: Exception) -> dict[str, Any]:
+    """What a search's audit entry says about the error that ended it."""
+    if not isinstance(exc, MobileIdError):
+        return {"error": "internal_error"}
+    return {"error": exc.code, **({"field": exc.field} if exc.field is not None else {})}
 
 
 def new_search_id() -> str:

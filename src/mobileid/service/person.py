@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from mobileid import NOTICE
 from mobileid.audit import Outcome
 from mobileid.config import BandParams
-from mobileid.errors import InputError, NotFound, PipelineMismatch, WorkerLost
 from mobileid.scoring import band_for
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
@@ -37,7 +36,6 @@ from mobileid.service.identify import (
     audited_search_step,
     candidate_refs,
     new_search_id,
-    outcome_of,
     permitted_galleries,
     search_details,
     search_embedding,
@@ -131,16 +129,12 @@ def identify_person(
     An unusable capture of either kind refuses the whole search (audited), before any search."""
     search_id = search_id or new_search_id()
     base = search_details(search_id, reason, caller, "face+finger")
-    try:
+    with audited_search_step(
+        ctx, caller, {**base, "galleries": galleries or [], "contactless": contactless}
+    ):
         names = permitted_galleries(ctx, caller, galleries, reason, top)
         embedding = face_embedding(ctx, face_image, field="FACE")
         probes = finger_probes(ctx, finger_images, contactless=contactless, ppi=ppi, field="FINGER")
-    except (InputError, NotFound, PipelineMismatch, WorkerLost) as exc:
-        details = {**base, "galleries": galleries or [], "contactless": contactless}
-        audit_search(
-            ctx, caller, outcome_of(exc), {**details, "error": exc.code, "field": exc.field}
-        )
-        raise
     step = {**base, "galleries": names, "contactless": contactless}
     with audited_search_step(ctx, caller, step):
         face = search_embedding(ctx, embedding, names, FUSION_SHORTLIST, reason, search_id)

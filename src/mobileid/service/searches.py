@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import NoReturn, TypeVar
 
 from mobileid.audit import Outcome
-from mobileid.errors import InputError, InvalidArgument, NotFound
+from mobileid.errors import InputError, InvalidArgument
 from mobileid.records.query import RecordQuery
 from mobileid.service.caller import Caller
 from mobileid.service.context import Context
@@ -24,6 +24,7 @@ from mobileid.service.fingers import FingerIdentifyResult, identify_fingers
 from mobileid.service.identify import (
     IdentifyResult,
     audit_search,
+    audited_search_step,
     check_galleries,
     identify_face,
     new_search_id,
@@ -161,18 +162,14 @@ def _target(
     ctx: Context, caller: Caller, reason: SearchReason, why: Why, where: Where, modality: str
 ) -> Subject | None:
     """The practice target, checked before the search; a refusal is audited like any other."""
-    try:
+    details = {"modality": modality, "purpose": reason.purpose, "training": not reason.live}
+    with audited_search_step(ctx, caller, details):
         names = where.names()
         if why.target is not None and not reason.live:
             # where the search will look (a phone names no gallery: the entitled training ones)
             p = caller.principal
             names = check_galleries(ctx, names, reason, frozenset(p.galleries) if p else None)
         return practice_target(ctx, reason, why.target, names, modality)
-    except (InputError, NotFound) as exc:
-        details = {"modality": modality, "purpose": reason.purpose, "error": exc.code,
-                   "field": exc.field, "training": not reason.live}  # fmt: skip
-        audit_search(ctx, caller, Outcome.REFUSED, details)
-        raise
 
 
 def search_fingers(
