@@ -23,6 +23,7 @@ def test_searches_per_day_operator_unit_modality_purpose(report: OversightReport
     assert (s["total"], s["live"], s["training"]) == (7, 6, 1)
     assert s["by_outcome"] == {"ok": 6, "refused": 1}
     assert s["refusal_reasons"] == {"no_face_found": 1}
+    assert s["failure_reasons"] == {}  # no search of the scenario failed
     assert s["distinct_cases"] == 5
     assert s["per_day"] == {"2026-03-02": lt(2, 1), "2026-03-03": lt(3), "2026-03-04": lt(1)}
     assert s["per_operator"] == {"alice": lt(3), "bob": lt(3), "carol": lt(0, 1)}

@@ -15,8 +15,8 @@ under ``"(not recorded)"``; a search not explicitly marked ``training`` counts a
     chain       VerifyReport.as_dict() + window_entries, window_entries_unsigned,
                 window_entries_from_break, window_clock_regressed, unreadable_times
     events      total, by_event, by_outcome, by_operator
-    searches    total, live, training, by_outcome, refusal_reasons, distinct_cases,
-                per_day{YYYY-MM-DD: {live, training}} (every day of the window),
+    searches    total, live, training, by_outcome, refusal_reasons, failure_reasons,
+                distinct_cases, per_day{YYYY-MM-DD: {live, training}} (every day of the window),
                 per_operator / per_unit / per_modality / per_purpose {key: {live, training}}
     super_queries   total, live, training, by_outcome, per_operator, per_purpose
     legal_authorities   {authority: {searches, super_queries}}

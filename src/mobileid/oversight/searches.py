@@ -40,6 +40,10 @@ def search_figures(
         "refusal_reasons": counter(
             label(e.details, "error") for e in searches if e.outcome == Outcome.REFUSED
         ),
+        # allowed and attempted, but a backend, a worker or an unforeseen error stopped them
+        "failure_reasons": counter(
+            label(e.details, "error") for e in searches if e.outcome == Outcome.FAILED
+        ),
         "distinct_cases": len({label(d, "case_number") for d in details} - {NOT_RECORDED}),
         "per_day": per_day,
         "per_operator": split((e.operator, mode(e.details)) for e in searches),
