@@ -3,11 +3,14 @@ lfw-dev faces (a small sample, embedded once per session: tests/eval/conftest.py
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from mobileid.cli.main import main
 from mobileid.eval.bootstrap import bootstrap_calibration
 from mobileid.eval.concentration import false_candidates_by_subject
 from mobileid.eval.faces import EmbeddedSet, calibrate, impostor_pairs
@@ -197,3 +200,15 @@ def test_cli_distractors_report_the_larger_gallery(tmp_path: Path, lfw_dev: Path
     assert wide["gallery_size"] == 10 > split["gallery_size"]
     assert wide["nonmated_probes"] == split["nonmated_probes"]
     assert 0 <= wide["rank1"] <= split["rank1"]
+    # as text, every nested figure is a line named by its path, as in the report; no
+    # Python dictionary is printed whole (the faces are cached by the JSON run)
+    shown = io.StringIO()
+    argv = [*base, "--splits", "2", "--resamples", "0", "--distractors", "singletons"]
+    with contextlib.redirect_stdout(shown):
+        assert main(argv) == 0
+    lines = dict(line.strip().split(": ", 1) for line in shown.getvalue().splitlines())
+    assert float(lines["identity_disjoint.singletons_enrolled.rank1"]) == pytest.approx(
+        wide["rank1"], abs=1e-3
+    )
+    assert lines["identity_disjoint.gallery_size"] == str(split["gallery_size"])
+    assert "{'" not in shown.getvalue()

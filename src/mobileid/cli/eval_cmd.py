@@ -116,9 +116,10 @@ def _emit(
     if args.json:
         print(json.dumps(metrics, indent=2, default=str))
         return
-    for key, value in metrics.items():
-        shown = f"{value:.4f}" if isinstance(value, float) else value
-        print(f"{key:>26}: {shown}")
+    from mobileid.eval.report_tables import flat_rows, text
+
+    for key, value in flat_rows(metrics):  # nested figures by their path, as in the report
+        print(f"{key:>26}: {text(value, '.4g')}")
 
 
 def save_accuracy(settings: Settings, kind: str, metrics: dict[str, Any]) -> Path:

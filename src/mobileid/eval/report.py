@@ -29,7 +29,13 @@ import numpy.typing as npt
 from mobileid import NOTICE
 from mobileid.errors import InvalidArgument
 from mobileid.eval.metrics import IdentificationMetrics, roc
-from mobileid.eval.report_tables import BY_SUBJECT, cell, templates_table, worst_subjects
+from mobileid.eval.report_tables import (
+    BY_SUBJECT,
+    cell,
+    flat_rows,
+    templates_table,
+    worst_subjects,
+)
 from mobileid.scoring import Calibration
 
 if TYPE_CHECKING:
@@ -194,18 +200,6 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    rows: list[tuple[str, Any]] = []
-    for key, value in metrics.items():
-        if isinstance(value, dict) and not value:
-            rows.append((f"{prefix}{key}", "none"))  # an empty map (no failures) still shows
-        elif isinstance(value, dict):
-            rows.extend(_flatten(value, f"{prefix}{key}."))
-        else:
-            rows.append((f"{prefix}{key}", value))
-    return rows
-
-
 def _html(
     title: str,
     metrics: dict[str, Any],
@@ -215,7 +209,7 @@ def _html(
 ) -> str:
     esc = html.escape
     shown = {k: v for k, v in metrics.items() if k not in BY_SUBJECT}
-    rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{cell(v)}</td></tr>" for k, v in _flatten(shown))
+    rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{cell(v)}</td></tr>" for k, v in flat_rows(shown))
     band_rows = "\n".join(
         f"<tr><th>{esc(k)}</th><td>{cell(v)}</td></tr>" for k, v in sorted(lines.items())
     )

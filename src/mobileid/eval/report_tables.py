@@ -18,16 +18,39 @@ READINGS = {
 }
 
 
+def flat_rows(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested figures as rows named by their path (``identity_disjoint.rank1``), as the page
+    and the command line's text show them."""
+    rows: list[tuple[str, Any]] = []
+    for key, value in metrics.items():
+        if isinstance(value, dict) and not value:
+            rows.append((f"{prefix}{key}", "none"))  # an empty map (no failures) still shows
+        elif isinstance(value, dict):
+            rows.extend(flat_rows(value, f"{prefix}{key}."))
+        else:
+            rows.append((f"{prefix}{key}", value))
+    return rows
+
+
+def text(value: Any, digits: str = ".6g") -> str:
+    """One value as plain text: a long list cut to its first 8 values (and how many there
+    are), a mapping inside a list as JSON, not Python's repr."""
+    if isinstance(value, float):
+        return format(value, digits)
+    if isinstance(value, list):
+        shown = ", ".join(text(v, digits) for v in value[:8]) if value else "none"
+        return shown + (f", … ({len(value)} values)" if len(value) > 8 else "")
+    if isinstance(value, dict):
+        rounded = {
+            k: float(format(v, digits)) if isinstance(v, float) else v for k, v in value.items()
+        }
+        return json.dumps(rounded, ensure_ascii=False)
+    return "n/a" if value is None else str(value)
+
+
 def cell(value: Any) -> str:
     """One value as the page shows it (escaped once, here)."""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, list):
-        shown = ", ".join(cell(v) for v in value[:8]) if value else "none"
-        return shown + (html.escape(f", … ({len(value)} values)") if len(value) > 8 else "")
-    if isinstance(value, dict):  # inside a list (a table row each): JSON, not Python's repr
-        return html.escape(json.dumps(value, ensure_ascii=False))
-    return html.escape("n/a" if value is None else str(value))
+    return html.escape(text(value))
 
 
 def _pct(x: Any) -> str:
