@@ -7,6 +7,7 @@ exactly the settings it wants with ``dataclasses.replace``.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -16,6 +17,11 @@ from mobileid.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from mobileid.database.engines import Database
+
+
+# The default bound on each Milvus request (MOBILEID_VECTOR_TIMEOUT_S), also for an index
+# built directly rather than from settings.
+VECTOR_TIMEOUT_S = 10.0
 
 
 def _require(ok: bool, name: str, expected: str, got: object) -> None:
@@ -172,6 +178,10 @@ class Settings:
     # server (``http://HOST:19530``) or Milvus Lite (a path ending in ``.db``). SQL stays the
     # source of truth either way.
     vector_uri: str | None = None
+    # Each request to a Milvus server or Milvus Lite ends after this many seconds with
+    # backend_unavailable (collection changes: at least 60 s); on a server, one that runs it
+    # out opens the circuit breaker, so a limit below a healthy search's time fails them all.
+    vector_timeout_s: float = VECTOR_TIMEOUT_S
     # The embedded index's kind: "auto" (exact below 200,000 vectors, IVF-SQ8 with exact
     # re-ranking above), "exact" or "ivf".
     vector_index: str = "auto"
@@ -184,6 +194,9 @@ class Settings:
         _require(m > 0, "MOBILEID_AUDIT_CHECKPOINT_MINUTES", "minutes > 0", m)
         m = self.audit_full_verify_minutes
         _require(m >= 0, "MOBILEID_AUDIT_FULL_VERIFY_MINUTES", "minutes >= 0", m)
+        t = self.vector_timeout_s  # NaN and infinity too: pymilvus would never give up
+        ok = isinstance(t, int | float) and 0 < t < math.inf
+        _require(ok, "MOBILEID_VECTOR_TIMEOUT_S", "seconds > 0", t)
 
     @property
     def database_path(self) -> Path:
@@ -233,21 +246,17 @@ class Settings:
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then ``MOBILEID_DATA_DIR``, ``MOBILEID_DATABASE_URL``,
         ``MOBILEID_DATABASE_PASSWORD_FILE``, ``MOBILEID_DATABASE_TIMEOUT_S``, ``MOBILEID_WORKERS``,
-        ``MOBILEID_VECTOR_URI``,
+        ``MOBILEID_VECTOR_URI``, ``MOBILEID_VECTOR_TIMEOUT_S``,
         ``MOBILEID_VECTOR_INDEX``, ``MOBILEID_FACE_*``, ``MOBILEID_LIMIT_*``,
         ``MOBILEID_BAND_*`` and ``MOBILEID_CERT_*`` variables, then ``overrides``."""
         env = dict(os.environ if environ is None else environ)
         s = cls()
         if "MOBILEID_DATA_DIR" in env:
             s = replace(s, data_dir=Path(env["MOBILEID_DATA_DIR"]))
-        for key in ("workers", "search_threads", "audit_checkpoint_every"):
+        for key, kind in _NUMBERS.items():
             name = "MOBILEID_" + key.upper()
             if name in env:
-                s = replace(s, **{key: _parse(name, env[name], int)})
-        for key in ("audit_checkpoint_minutes", "audit_full_verify_minutes", "database_timeout_s"):
-            name = "MOBILEID_" + key.upper()
-            if name in env:
-                s = replace(s, **{key: _parse(name, env[name], float)})
+                s = replace(s, **{key: _parse(name, env[name], kind)})
         if env.get("MOBILEID_AUDIT_WITNESS_DIR"):
             s = replace(s, audit_witness_dir=Path(env["MOBILEID_AUDIT_WITNESS_DIR"]))
         if env.get("MOBILEID_AUDIT_WITNESS_URL"):
@@ -269,6 +278,18 @@ class Settings:
             certification=_from_prefix(s.certification, "MOBILEID_CERT_", env),
         )
         return replace(s, **overrides)
+
+
+# The numeric settings read from MOBILEID_<NAME>, and their types.
+_NUMBERS: dict[str, type] = {
+    "workers": int,
+    "search_threads": int,
+    "audit_checkpoint_every": int,
+    "audit_checkpoint_minutes": float,
+    "audit_full_verify_minutes": float,
+    "database_timeout_s": float,
+    "vector_timeout_s": float,
+}
 
 
 def _parse(name: str, raw: str, kind: type) -> Any:

@@ -28,6 +28,7 @@ _NAMES = frozenset(
         "MOBILEID_DATABASE_URL",
         "MOBILEID_DATABASE_PASSWORD_FILE",
         "MOBILEID_VECTOR_URI",
+        "MOBILEID_VECTOR_TIMEOUT_S",
         "MOBILEID_VECTOR_INDEX",
         # the command line, make run and the HTTP service (api.options)
         "MOBILEID_TOKEN",

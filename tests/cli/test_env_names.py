@@ -74,6 +74,10 @@ def test_the_command_line_warns_and_still_runs(
         ({"MOBILEID_FACE_DETECTOR": "hgo"}, "MOBILEID_FACE_DETECTOR: expected hog or cnn"),
         ({"MOBILEID_CERT_MIN_QUALITY_RATE": "5"}, "expected a share in [0, 1], got 5.0"),
         ({"MOBILEID_CERT_VALID_DAYS": "-1"}, "MOBILEID_CERT_VALID_DAYS: expected days >= 0"),
+        ({"MOBILEID_VECTOR_TIMEOUT_S": "0"}, "MOBILEID_VECTOR_TIMEOUT_S: expected seconds > 0"),
+        ({"MOBILEID_VECTOR_TIMEOUT_S": "-2"}, "expected seconds > 0, got -2.0"),
+        ({"MOBILEID_VECTOR_TIMEOUT_S": "inf"}, "expected seconds > 0, got inf"),
+        ({"MOBILEID_VECTOR_TIMEOUT_S": "abc"}, "MOBILEID_VECTOR_TIMEOUT_S: expected a float"),
     ],
 )
 def test_a_setting_out_of_its_range_is_refused_before_anything_runs(

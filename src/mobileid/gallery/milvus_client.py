@@ -77,8 +77,8 @@ class MilvusCalls:
             lite = "" if self.uri.startswith("http") else LITE_HINT
             error = BackendUnavailable(
                 f"vector index: expected Milvus at {self.uri} to answer {what} within "
-                f"{self.timeout:g} s ({self.slow:g} s for collection changes), got "
-                f"{type(e).__name__}: {e}{lite}",
+                f"{self.timeout:g} s (MOBILEID_VECTOR_TIMEOUT_S; {self.slow:g} s for collection "
+                f"changes), got {type(e).__name__}: {e}{lite}",
                 field="vector_uri",
             )
             if breaker is not None:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mobileid.config import VECTOR_TIMEOUT_S
 from mobileid.gallery.milvus_client import STATE, MilvusCalls, check_uri
 from mobileid.gallery.vectors import (
     DIM,
@@ -55,7 +56,7 @@ class MilvusVectorIndex:
         self,
         uri: str,
         *,
-        timeout: float = 10.0,
+        timeout: float = VECTOR_TIMEOUT_S,
         index_type: str = "FLAT",
         index_params: dict[str, Any] | None = None,
         search_params: dict[str, Any] | None = None,

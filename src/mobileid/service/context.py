@@ -293,7 +293,11 @@ def open_context(settings: Settings, progress: Progress | None = None) -> Contex
     try:
         key = deployment_key(settings, engine)
         vectors = open_vector_index(
-            settings.vector_uri, settings.index_dir, key=key, kind=settings.vector_index
+            settings.vector_uri,
+            settings.index_dir,
+            key=key,
+            kind=settings.vector_index,
+            timeout=settings.vector_timeout_s,
         )
         gallery = EmbeddedGallery(
             engine,
