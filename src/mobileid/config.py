@@ -194,9 +194,11 @@ class Settings:
         _require(m > 0, "MOBILEID_AUDIT_CHECKPOINT_MINUTES", "minutes > 0", m)
         m = self.audit_full_verify_minutes
         _require(m >= 0, "MOBILEID_AUDIT_FULL_VERIFY_MINUTES", "minutes >= 0", m)
-        t = self.vector_timeout_s  # NaN and infinity too: pymilvus would never give up
-        ok = isinstance(t, int | float) and 0 < t < math.inf
-        _require(ok, "MOBILEID_VECTOR_TIMEOUT_S", "seconds > 0", t)
+        # NaN and infinity too: a wait bounded by neither ever gives up
+        for name in ("vector_timeout_s", "database_timeout_s"):
+            t = getattr(self, name)
+            ok = isinstance(t, int | float) and 0 < t < math.inf
+            _require(ok, f"MOBILEID_{name.upper()}", "seconds > 0", t)
 
     @property
     def database_path(self) -> Path:

@@ -78,6 +78,7 @@ def test_the_command_line_warns_and_still_runs(
         ({"MOBILEID_VECTOR_TIMEOUT_S": "-2"}, "expected seconds > 0, got -2.0"),
         ({"MOBILEID_VECTOR_TIMEOUT_S": "inf"}, "expected seconds > 0, got inf"),
         ({"MOBILEID_VECTOR_TIMEOUT_S": "abc"}, "MOBILEID_VECTOR_TIMEOUT_S: expected a float"),
+        ({"MOBILEID_DATABASE_TIMEOUT_S": "0"}, "MOBILEID_DATABASE_TIMEOUT_S: expected seconds > 0"),
     ],
 )
 def test_a_setting_out_of_its_range_is_refused_before_anything_runs(

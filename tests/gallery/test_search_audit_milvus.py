@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,14 @@ def test_a_search_cut_off_from_milvus_is_audited_as_failed(
         details = new[0].details
         assert details["error"] == "backend_unavailable" and details["galleries"] == [gallery]
         assert details["case_number"] == "CASE-0004" and details["purpose"] == LIVE_PURPOSE
+        # the oversight report (the command) counts it among failed searches, by its cause
+        today = datetime.now(UTC).date()
+        window = ["--from", str(today - timedelta(days=1)), "--to", str(today + timedelta(days=1))]
+        code, report = cli_json(
+            "report", "oversight", *window, "--data-dir", str(tmp_path / "data")
+        )
+        assert code == 0 and report["searches"]["by_outcome"] == {"failed": 1, "ok": 1}
+        assert report["searches"]["failure_reasons"] == {"backend_unavailable": 1}
     finally:
         relay.resume()
         time.sleep(breaker_for(relay.uri, relay.uri).retry_in_s())
