@@ -263,6 +263,28 @@ def test_the_training_range_searches_training_galleries_only(
     page.screenshot(path=shots / "01-training-results-blurred.png")
 
 
+def test_a_server_that_does_not_answer_is_not_called_busy(phone: Page, deployment: Deployment):
+    """A 503 says what to do next by its cause: a busy service is tried again later; a
+    database or index server that did not answer (backend_unavailable) is also reported to
+    the administrator, with the server's own advice."""
+    phone.goto("/")
+    said = phone.evaluate(
+        """async () => {
+          const { nextStep } = await import("./js/dom.js");
+          const { ApiError } = await import("./js/api.js");
+          const down = new ApiError(503, { detail: "vector index: expected Milvus to answer",
+            code: "backend_unavailable", advice: "restore the network to the index server" }, "4");
+          const busy = new ApiError(503, { detail: "service: expected a free worker",
+            code: "service_busy" }, "2");
+          return [nextStep(down), nextStep(busy)];
+        }"""
+    )
+    assert "not answering: try again in 4 s" in said[0] and "administrator" in said[0]
+    assert "Try: restore the network to the index server." in said[0]
+    assert "busy" not in said[0]
+    assert "The server is busy: try again in 2 s." in said[1]
+
+
 def test_a_poor_capture_is_told_why_its_bands_moved(phone: Page, deployment: Deployment):
     """The results screen names the calibration table that set the bands, and a poor capture
     is told that its bands come from poor captures and to retake the photo."""

@@ -33,13 +33,18 @@ export function nextStep(err, what401 = "Log in again.") {
   const p = err.problem || {};
   const parts = [sentence(err.message)];
   if (p.advice) parts.push(sentence(`Try: ${[].concat(p.advice).join("; ")}`));
+  const later = `try again${err.retryAfter ? ` in ${err.retryAfter} s` : " shortly"}`;
   const what = {
     0: "",
     401: what401,
     403: "Your role or entitlements do not allow this; ask your supervisor.",
     413: "The photo is too large: take it again or choose a smaller one.",
     429: "Too many attempts: wait a few minutes, then try again.",
-    503: `The server is busy: try again${err.retryAfter ? ` in ${err.retryAfter} s` : " shortly"}.`,
+    // a database or index server that did not answer is not a busy server: waiting may not
+    // help, so say who can mend it
+    503: p.code === "backend_unavailable"
+      ? `A server behind mobileid is not answering: ${later}; if it keeps failing, tell your administrator.`
+      : `The server is busy: ${later}.`,
   }[err.status];
   if (what) parts.push(what);
   else if (err.status >= 500) parts.push("Try again; if it keeps failing, tell your administrator.");
