@@ -131,6 +131,18 @@ class Band(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class Resemblance:
+    """Another subject of a candidate's gallery whose face reaches the strong band against the
+    candidate's own face: one person enrolled twice, or a look-alike the reviewer must rule
+    out before acting on the candidate."""
+
+    subject_id: str
+    name: str
+    score: float  # the candidate's face against this subject's, read as a search would
+    fmr: float
+
+
+@dataclass(frozen=True)
 class Candidate:
     """One gallery entry returned by a search: a lead for human review, never a verdict."""
 
@@ -142,6 +154,9 @@ class Candidate:
     band: Band
     pipeline_id: str
     source: str = ""
+    # for a strong-band face candidate: the other subjects of its gallery it resembles as
+    # strongly (service.lookalikes); empty otherwise
+    lookalikes: tuple[Resemblance, ...] = ()
 
 
 @dataclass(frozen=True)

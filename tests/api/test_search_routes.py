@@ -17,7 +17,7 @@ FACE_KEYS = {
 }  # fmt: skip
 CANDIDATE_KEYS = {
     "subject_id", "name", "gallery", "score", "fmr", "band", "pipeline_id", "source", "rank",
-    "photo_url", "records",
+    "photo_url", "records", "lookalikes",
 }  # fmt: skip
 
 
@@ -48,6 +48,7 @@ def test_an_officer_finds_the_right_candidate_with_photo_url_and_records(
     best = body["candidates"][0]
     assert set(best) == CANDIDATE_KEYS
     assert best["name"] == "Bill Clinton" and best["band"] == "strong" and best["rank"] == 1
+    assert best["lookalikes"] == []  # no other subject resembles him as strongly
     assert best["photo_url"] == f"{API}/subjects/{best['subject_id']}/photos/1"
     assert [r["record_id"] for r in best["records"]] == ["R-1"]
     assert all(c["records"] == [] for c in body["candidates"][1:])

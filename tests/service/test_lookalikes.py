@@ -1,6 +1,7 @@
 """At enrolment, pairs of subjects whose faces reach the strong band are reported: LFW files
 one photo under two names (Andrew_Caldecott, Andrew_Gilligan), and enrolling the second finds
-the first; distinct people, and a subject's own faces, are not reported."""
+the first; distinct people, and a subject's own faces, are not reported. At search time, a
+strong candidate carries the same pairs (``lookalikes``), shown and audited."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from dataclasses import replace
 import pytest
 
 from mobileid.cli.render import enrol_report
+from mobileid.cli.render import identify_result as identify_text
 from mobileid.config import Settings
-from mobileid.service.answers import enrol_json
+from mobileid.service.answers import enrol_json, identify_json
 from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
 from mobileid.service.enrol import enrol_directory
-from tests.conftest import link_subjects
+from mobileid.service.identify import identify_face, require_reason
+from mobileid.types import Band
+from tests.conftest import LIVE_PURPOSE, link_subjects, write_purposes
 
 CONSOLE = console_caller()
 PEOPLE = ["Alvaro_Uribe", "Andre_Agassi", "Bill_Clinton", "Carlos_Menem", "Andrew_Caldecott"]
@@ -27,23 +31,24 @@ def runs(tmp_path_factory, lfw_dev):
     root = tmp_path_factory.mktemp("lookalikes")
     first = link_subjects(lfw_dev, root / "first", PEOPLE, per_subject=3)
     second = link_subjects(lfw_dev, root / "second", ["Andrew_Gilligan"])
+    write_purposes(root / "data")
     ctx = open_context(replace(Settings(), data_dir=root / "data", workers=1))
     try:
         reports = [enrol_directory(ctx, CONSOLE, folder) for folder in (first, second, first)]
         names = {s.name: s.subject_id for s in ctx.gallery.subjects()}
-        yield reports, names
+        yield reports, names, ctx
     finally:
         ctx.close()
 
 
 def test_distinct_people_and_a_subjects_own_faces_are_not_reported(runs) -> None:
-    reports, _ = runs
+    reports, _, _ = runs
     assert reports[0].subjects_enrolled == 5 and reports[0].images_added >= 13
     assert reports[0].lookalikes == []
 
 
 def test_the_second_name_of_one_photo_is_reported_against_the_first(runs, capsys) -> None:
-    reports, names = runs
+    reports, names, _ = runs
     (pair,) = reports[1].lookalikes
     assert (pair.subject_id, pair.other_subject_id) == (
         names["Andrew Gilligan"], names["Andrew Caldecott"],
@@ -57,5 +62,47 @@ def test_the_second_name_of_one_photo_is_reported_against_the_first(runs, capsys
 
 
 def test_faces_already_enrolled_are_not_compared_again(runs) -> None:
-    reports, _ = runs
+    reports, _, _ = runs
     assert reports[2].images_added == 0 and reports[2].lookalikes == []
+
+
+def _search(ctx, lfw_dev, person: str, image: int):  # type: ignore[no-untyped-def]
+    probe = (lfw_dev / person / f"{person}_{image:04d}.jpg").read_bytes()
+    reason = require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-LOOK")
+    return identify_face(ctx, CONSOLE, probe, reason=reason)
+
+
+def test_a_strong_candidate_names_the_subject_it_resembles(runs, lfw_dev, capsys) -> None:
+    """The photo filed under both names: each name is a strong candidate and names the other
+    as its look-alike, in the answer and in the search's audit entry."""
+    _, names, ctx = runs
+    result = _search(ctx, lfw_dev, "Andrew_Gilligan", 1)
+    first, second = result.candidates[:2]
+    assert {first.subject_id, second.subject_id} == {
+        names["Andrew Gilligan"], names["Andrew Caldecott"],
+    }  # fmt: skip
+    assert first.band == second.band == Band.STRONG
+    assert [r.subject_id for r in first.lookalikes] == [second.subject_id]
+    assert [r.subject_id for r in second.lookalikes] == [first.subject_id]
+    assert first.lookalikes[0].name == second.name and first.lookalikes[0].fmr <= 1e-5
+    assert all(c.lookalikes == () for c in result.candidates[2:])  # not strong: not checked
+    answer = identify_json(result)["candidates"][0]["lookalikes"][0]
+    assert answer["subject_id"] == second.subject_id and answer["name"] == second.name
+    identify_text(result, as_json=False)
+    assert f"resembles {second.name} ({second.subject_id}) as strongly" in capsys.readouterr().out
+    entry = list(ctx.audit.read())[-1]
+    assert entry.details["lookalike_ids"] == [
+        {"subject_id": second.subject_id, "of": first.subject_id},
+        {"subject_id": first.subject_id, "of": second.subject_id},
+    ]
+
+
+def test_a_strong_candidate_without_a_look_alike_names_none(runs, lfw_dev) -> None:
+    """A photo of Bill_Clinton not enrolled: he is the strong first candidate, and none of the
+    other four people reaches the strong band against his faces."""
+    _, _, ctx = runs
+    result = _search(ctx, lfw_dev, "Bill_Clinton", 4)
+    first = result.candidates[0]
+    assert first.name == "Bill Clinton" and first.band == Band.STRONG
+    assert first.lookalikes == ()
+    assert list(ctx.audit.read())[-1].details["lookalike_ids"] == []

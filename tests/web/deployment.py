@@ -15,13 +15,15 @@ from mobileid.cli.main import main
 from tests.conftest import LIVE_PURPOSE, first_admin_token, link_subjects, write_purposes
 
 TARGET = "Bill_Clinton"  # enrolled in both galleries; the fake camera shows an unseen photo
-LIVE_PEOPLE = [TARGET, "Carlos_Menem", "Colin_Powell", "Ariel_Sharon", "Alvaro_Uribe"]
+# LFW files one photo under both Andrew names: a pair a search must show as look-alikes
+LOOKALIKES = ("Andrew_Gilligan", "Andrew_Caldecott")
+LIVE_PEOPLE = [TARGET, "Carlos_Menem", "Colin_Powell", "Ariel_Sharon", "Alvaro_Uribe", *LOOKALIKES]
 TRAINING_PEOPLE = [TARGET, "Andre_Agassi", "Bill_Gates"]
 PRACTICE_NAME = "Practice Subject 01"  # the training range knows its subjects by pseudonyms
 PASSWORD = "correct horse battery staple 7"
 # One officer per browser test: a TOTP code is accepted once, so two logins by the same
 # officer within one 30-second step would have to wait for the next code.
-OFFICERS = ("officer1", "officer2", "officer3", "officer4", "officer5", "officer6")
+OFFICERS = ("officer1", "officer2", "officer3", "officer4", "officer5", "officer6", "officer7")
 
 
 @dataclass(frozen=True)

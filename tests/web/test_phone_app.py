@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.web.conftest import PageErrors
-from tests.web.deployment import OFFICERS, PASSWORD, PRACTICE_NAME, Deployment
+from tests.web.deployment import LOOKALIKES, OFFICERS, PASSWORD, PRACTICE_NAME, Deployment
 
 CLIENT_TEXTS = {"", "Starting the camera…", "Checking the picture…"}
 
@@ -217,6 +217,35 @@ def test_a_refused_camera_falls_back_to_the_file_input(
     answer = search(page, "/api/v1/searches/face")
     check_first_candidate(page, answer, deployment.target_name)
     shot(page, shots, "02-results")
+
+
+def test_a_strong_candidate_shows_the_subject_it_resembles(
+    phone_without_camera: Page, deployment: Deployment, lfw_dev: Path, shots: Path
+):
+    """The photo LFW files under two names, searched live: both names come back strong, and
+    each card says which other enrolled subject it resembles as strongly, to rule out before
+    acting."""
+    page = phone_without_camera
+    log_in(page, deployment, OFFICERS[6])
+    state_reason(page, deployment, case="CASE-2026-0413")
+    page.get_by_role("button", name="Start shift").click()
+    picker = page.get_by_role("region", name="Face").get_by_label("Take or choose a photo instead")
+    picker.set_input_files(lfw_dev / LOOKALIKES[0] / f"{LOOKALIKES[0]}_0001.jpg")
+    answer = search(page, "/api/v1/searches/face")
+    first, second = answer["candidates"][:2]
+    assert {first["name"], second["name"]} == {n.replace("_", " ") for n in LOOKALIKES}
+    assert first["band"] == second["band"] == "strong"
+    assert [x["subject_id"] for x in first["lookalikes"]] == [second["subject_id"]]
+    card = check_first_candidate(page, answer, first["name"])  # its reference photo shown
+    note = card.get_by_role("note")
+    expect(note).to_contain_text("Resembles another enrolled subject as strongly")
+    expect(note).to_contain_text(f"{second['name']} ({second['subject_id']}")
+    expect(note).to_contain_text("Rule them out before acting")
+    third = page.get_by_role("article").nth(2)
+    expect(third.get_by_role("note")).to_have_count(0)
+    assert "null" not in third.inner_text()  # no empty note written as text
+    note.scroll_into_view_if_needed()
+    shot(page, shots, "01-lookalike-note")
 
 
 def test_the_training_range_searches_training_galleries_only(

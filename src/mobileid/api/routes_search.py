@@ -75,7 +75,10 @@ def _face(ctx: Context, who: Caller, image: bytes, why: Why, where: Where) -> di
     responses=problems(404, 409, 413, 415, 503),
     description=described(
         "Identify from one face photo (1:N): candidates with calibrated scores and bands, "
-        "a lead for human review, never an identification. One audit entry. A live purpose "
+        "a lead for human review, never an identification. A strong candidate lists in "
+        "`lookalikes` the other subjects of its gallery its own face reaches the strong band "
+        "against (one person enrolled twice, or two people alike), to rule out before acting. "
+        "One audit entry. A live purpose "
         "needs a current certification." + _PRACTICE,
         roles=_ROLES,
         scopes=_SCOPES,

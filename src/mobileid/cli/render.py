@@ -36,6 +36,11 @@ def identify_result(result: IdentifyResult, *, as_json: bool) -> None:
         print(
             f"{i:>4}  {c.score:6.3f}  {c.fmr:9.1e}  {c.band.value:<8}  {c.subject_id:<17}  {c.name}"
         )
+        for x in c.lookalikes:
+            print(
+                f"{'':>4}  resembles {x.name} ({x.subject_id}) as strongly, score {x.score:.3f}: "
+                "rule them out before acting"
+            )
     t = {
         b: f"{b} never (its FMR bound is finer than the calibration resolves)"
         if v is None

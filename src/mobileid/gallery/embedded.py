@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -218,6 +220,12 @@ class EmbeddedGallery:
         if k < 1:
             raise InvalidArgument(f"top: expected a whole number >= 1, got {k}", field="top")
         return self.sync.search(Partition(gallery, pipeline_id), stored.check_vector(probe), k)
+
+    def subject_vectors(
+        self, gallery: str, subject_id: str, pipeline_id: str
+    ) -> npt.NDArray[np.float32]:
+        """The subject's embeddings made by ``pipeline_id`` (rows of unit vectors)."""
+        return self.sync.subject_vectors(Partition(gallery, pipeline_id), subject_id).vectors
 
     def catch_up(self, gallery: str, pipeline_id: str) -> int:
         """Bring the partition's vector index up to date with SQL now (a server does this

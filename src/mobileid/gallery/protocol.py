@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+import numpy.typing as npt
+
 from mobileid.database.unit_of_work import UnitOfWork
 from mobileid.types import SearchHit, Subject, Vector
 
@@ -76,6 +79,13 @@ class GalleryIndex(Protocol):
 
     def search(self, gallery: str, probe: Vector, pipeline_id: str, k: int) -> list[SearchHit]:
         """The ``k`` best subjects, best first, each with its best score over its embeddings."""
+        ...
+
+    def subject_vectors(
+        self, gallery: str, subject_id: str, pipeline_id: str
+    ) -> npt.NDArray[np.float32]:
+        """The subject's embeddings made by ``pipeline_id`` (rows of unit vectors), from the
+        database; an empty array when it has none."""
         ...
 
     def retention(self, gallery: str) -> int | None:

@@ -216,6 +216,12 @@ class VectorSync:
             rows.extend(s.execute(_rows(partition).where(_ID.in_(chunk))).all())
         return self._open(partition, rows)
 
+    def subject_vectors(self, partition: Partition, subject_id: str) -> Batch:
+        """One subject's embeddings in the partition, from SQL (none when it has none)."""
+        with Session(self.engine) as s:
+            rows = s.execute(_rows(partition).where(_T.subject_id == subject_id)).all()
+        return self._open(partition, rows)
+
     def _open(self, partition: Partition, rows: Sequence[Any]) -> Batch:
         if not rows:
             return empty_batch()

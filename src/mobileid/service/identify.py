@@ -149,16 +149,20 @@ def identify_face(
     top: int = 10,
     search_id: str | None = None,
 ) -> IdentifyResult:
-    """Decode, embed and search; candidates carry a calibrated FMR and a band. For an
-    operator, role, token scope and gallery entitlements are checked first (a refusal raises
-    AccessDenied and is audited)."""
+    """Decode, embed and search; candidates carry a calibrated FMR and a band, and a strong
+    one the other subjects it resembles as strongly (``lookalikes``). For an operator, role,
+    token scope and gallery entitlements are checked first (a refusal raises AccessDenied
+    and is audited)."""
     search_id = search_id or new_search_id()
     base = search_details(search_id, reason, caller, "face")
     with audited_search_step(ctx, caller, {**base, "galleries": galleries or []}):
         names = permitted_galleries(ctx, caller, galleries, reason, top)
         embedding = face_embedding(ctx, image_bytes)
+    from mobileid.service.lookalikes import with_lookalikes  # it reads searches as this does
+
     with audited_search_step(ctx, caller, {**base, "galleries": names}):
         result = search_embedding(ctx, embedding, names, top, reason, search_id)
+        result = with_lookalikes(ctx, result)
     bands = Counter(c.band.value for c in result.candidates)
     audit_search(
         ctx,
@@ -171,6 +175,12 @@ def identify_face(
             "bands": {b.value: bands.get(b.value, 0) for b in Band},
             "best_band": result.candidates[0].band.value if result.candidates else None,
             "candidate_ids": candidate_refs(result.candidates),
+            # the subjects shown beside a strong candidate as its look-alikes
+            "lookalike_ids": [
+                {"subject_id": r.subject_id, "of": c.subject_id}
+                for c in result.candidates
+                for r in c.lookalikes
+            ],
             "faces_seen": result.faces_seen,
             "pipeline_id": result.pipeline_id,
             "thresholds": result.thresholds,

@@ -1,4 +1,5 @@
-"""At enrolment: faces just enrolled that reach the strong band against another subject.
+"""Faces that reach the strong band against another subject of their gallery: at enrolment,
+the faces just enrolled; at search time, a strong candidate's own faces.
 
 A false strong candidate in a live search most often comes from a pair of gallery subjects:
 one person enrolled twice under two names (in LFW, one photo is filed as Andrew_Caldecott and
@@ -11,18 +12,24 @@ person to review: merge them if they are one person, or know that they will draw
 searches. Nothing is changed automatically. The comparison is part of the enrolment (the
 gallery management the caller was already allowed, audited as the enrolment), not a search of
 a person: it writes no search entry, and its answer goes only to whoever enrolled.
+
+A search repeats the check for each candidate it returns in the strong band
+(:func:`with_lookalikes`): the officer about to act on that candidate is shown the other
+subjects the candidate's face reaches the strong band against, to rule out before acting (a
+pair enrolled before this check, or a second name nobody merged). The gallery faces' capture
+quality is not stored, so their scores are read with the pooled table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 
 from mobileid.scoring import band_for
 from mobileid.service.context import Context
 from mobileid.service.embedding import EmbedOutcome
-from mobileid.service.identify import probe_reading
-from mobileid.types import Band, Subject
+from mobileid.service.identify import IdentifyResult, probe_reading
+from mobileid.types import Band, Candidate, Quality, Resemblance, Subject, Vector
 
 NEAREST = 5  # hits looked at per face: the subject's own faces come first
 
@@ -46,23 +53,19 @@ def strong_lookalikes(
     ``enrolled`` (subjects with the outcomes just added to them), the other subjects of
     ``gallery`` it reaches the strong band against."""
     pid = ctx.pipeline.pipeline_id
-    bands = ctx.settings.bands
     best: dict[tuple[str, str], tuple[float, float, Subject, str]] = {}
     for subject, outcomes in enrolled:
         for outcome in outcomes:
             if outcome.vector is None:
                 continue
-            _, cal, offset = probe_reading(ctx, outcome.vector, outcome.quality)
-            for hit in ctx.gallery.search(gallery, outcome.vector, pid, NEAREST):
-                score = hit.score - offset
-                fmr = cal.fmr(score)
-                strong = band_for(fmr, bands.strong_fmr, bands.possible_fmr) == Band.STRONG
-                if hit.subject_id == subject.subject_id or not strong:
+            near = _strong_others(ctx, gallery, pid, outcome.vector, outcome.quality)
+            for other, score, fmr in near:
+                if other == subject.subject_id:
                     continue
-                pair = (subject.subject_id, hit.subject_id)
+                pair = (subject.subject_id, other)
                 key = (min(pair), max(pair))
                 if key not in best or score > best[key][0]:
-                    best[key] = (score, fmr, subject, hit.subject_id)
+                    best[key] = (score, fmr, subject, other)
     others = ctx.gallery.get_many([other for _, _, _, other in best.values()])
     out = [
         Lookalike(
@@ -76,3 +79,45 @@ def strong_lookalikes(
         for score, fmr, subject, other in best.values()
     ]
     return sorted(out, key=lambda x: -x.score)
+
+
+def _strong_others(
+    ctx: Context, gallery: str, pipeline_id: str, vector: Vector, quality: Quality | None
+) -> Iterator[tuple[str, float, float]]:
+    """(subject id, score, FMR) of each of the ``NEAREST`` subjects of ``gallery`` that
+    ``vector`` reaches the strong band against, scored and read as a search scores its probe
+    (its own subject among them, for the caller to leave out)."""
+    bands = ctx.settings.bands
+    _, cal, offset = probe_reading(ctx, vector, quality)
+    for hit in ctx.gallery.search(gallery, vector, pipeline_id, NEAREST):
+        score = hit.score - offset
+        fmr = cal.fmr(score)
+        if band_for(fmr, bands.strong_fmr, bands.possible_fmr) == Band.STRONG:
+            yield hit.subject_id, score, fmr
+
+
+def candidate_lookalikes(ctx: Context, candidate: Candidate) -> tuple[Resemblance, ...]:
+    """The other subjects of the candidate's gallery that any of its faces reaches the strong
+    band against, best first (each with its best score)."""
+    best: dict[str, tuple[float, float]] = {}
+    gallery, own = candidate.gallery, candidate.subject_id
+    for vector in ctx.gallery.subject_vectors(gallery, own, candidate.pipeline_id):
+        for other, score, fmr in _strong_others(ctx, gallery, candidate.pipeline_id, vector, None):
+            if other != own and (other not in best or score > best[other][0]):
+                best[other] = (score, fmr)
+    names = ctx.gallery.get_many(list(best))
+    found = [
+        Resemblance(other, names[other].name, round(score, 6), fmr)
+        for other, (score, fmr) in best.items()
+        if other in names  # deleted meanwhile
+    ]
+    return tuple(sorted(found, key=lambda r: -r.score))
+
+
+def with_lookalikes(ctx: Context, result: IdentifyResult) -> IdentifyResult:
+    """``result`` with each strong-band candidate's look-alikes (:func:`candidate_lookalikes`)."""
+    candidates = tuple(
+        replace(c, lookalikes=candidate_lookalikes(ctx, c)) if c.band == Band.STRONG else c
+        for c in result.candidates
+    )
+    return replace(result, candidates=candidates)

@@ -94,6 +94,21 @@ function dispositionButtons(result, candidate, onUnauthorized) {
   return [group, status];
 }
 
+// A strong candidate whose own face reaches the strong band against other enrolled subjects
+// (one person under two names, or a look-alike): the officer rules them out before acting.
+// (a list: none or one paragraph, spread into the card)
+export function lookalikeNote(c) {
+  const alike = c.lookalikes || [];
+  if (alike.length === 0) return [];
+  const who = alike.map((x) => `${x.name} (${x.subject_id}, score ${x.score.toFixed(3)})`).join("; ");
+  return [el(
+    "p",
+    { class: "lookalikes", role: "note" },
+    el("strong", { text: "Resembles another enrolled subject as strongly: " }),
+    `${who}. Rule them out before acting on this candidate: they may be one person enrolled twice, or two people alike.`,
+  )];
+}
+
 function candidateCard(result, c, i, probeUrl, onUnauthorized) {
   const band = c.band || "none";
   // A candidate in no band is shown smaller: it is there for completeness, not as a lead.
@@ -117,6 +132,7 @@ function candidateCard(result, c, i, probeUrl, onUnauthorized) {
     el("h3", { text: `${i + 1}. ${c.name}` }),
     pair,
     el("p", { class: `band band-${band}` }, el("strong", { text: band }), ` ${bandMeaning(band, result).replace(/^\w+: /, "— ")}`),
+    ...lookalikeNote(c),
     facts,
     el("h4", { text: "Linked records" }),
     records,
