@@ -12,13 +12,14 @@ import pytest
 from mobileid.cli.render import enrol_report
 from mobileid.cli.render import identify_result as identify_text
 from mobileid.config import Settings
-from mobileid.service.answers import enrol_json, identify_json
+from mobileid.service.answers import enrol_json, identify_json, person_json
 from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
 from mobileid.service.enrol import enrol_directory
 from mobileid.service.identify import identify_face, require_reason
+from mobileid.service.person import identify_person
 from mobileid.types import Band
-from tests.conftest import LIVE_PURPOSE, link_subjects, write_purposes
+from tests.conftest import LIVE_PURPOSE, link_subjects, shared_path, write_purposes
 
 CONSOLE = console_caller()
 PEOPLE = ["Alvaro_Uribe", "Andre_Agassi", "Bill_Clinton", "Carlos_Menem", "Andrew_Caldecott"]
@@ -106,3 +107,19 @@ def test_a_strong_candidate_without_a_look_alike_names_none(runs, lfw_dev) -> No
     assert first.name == "Bill Clinton" and first.band == Band.STRONG
     assert first.lookalikes == ()
     assert list(ctx.audit.read())[-1].details["lookalike_ids"] == []
+
+
+def test_a_person_search_shows_the_face_candidates_look_alikes(runs, lfw_dev) -> None:
+    """A face and a fingerprint searched at once: the face part's strong candidates name their
+    look-alikes as a face search does, and the entry names them too."""
+    _, names, ctx = runs
+    face = (lfw_dev / "Andrew_Gilligan" / "Andrew_Gilligan_0001.jpg").read_bytes()
+    finger = shared_path("fingerprints", "FVC2002", "DB1_B", "101_1.tif").read_bytes()
+    reason = require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-LOOK", modality="face+finger")
+    result = identify_person(ctx, CONSOLE, face, [finger], reason=reason)
+    gilligan = next(c for c in result.face.candidates if c.name == "Andrew Gilligan")
+    assert [r.subject_id for r in gilligan.lookalikes] == [names["Andrew Caldecott"]]
+    refs = list(ctx.audit.read())[-1].details["lookalike_ids"]
+    assert {"subject_id": names["Andrew Caldecott"], "of": gilligan.subject_id} in refs
+    answer = person_json(result)["face"]["candidates"]
+    assert any(x["name"] == "Andrew Caldecott" for c in answer for x in c["lookalikes"])

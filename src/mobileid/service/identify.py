@@ -175,12 +175,7 @@ def identify_face(
             "bands": {b.value: bands.get(b.value, 0) for b in Band},
             "best_band": result.candidates[0].band.value if result.candidates else None,
             "candidate_ids": candidate_refs(result.candidates),
-            # the subjects shown beside a strong candidate as its look-alikes
-            "lookalike_ids": [
-                {"subject_id": r.subject_id, "of": c.subject_id}
-                for c in result.candidates
-                for r in c.lookalikes
-            ],
+            "lookalike_ids": lookalike_refs(result.candidates),
             "faces_seen": result.faces_seen,
             "pipeline_id": result.pipeline_id,
             "thresholds": result.thresholds,
@@ -204,6 +199,13 @@ def candidate_refs(candidates: Sequence[_Ranked]) -> list[dict[str, str]]:
     """Which subjects (and galleries) a search returned, best first: ids only, so that a
     disposition can be checked against the candidates it concerns."""
     return [{"subject_id": c.subject_id, "gallery": c.gallery} for c in candidates]
+
+
+def lookalike_refs(candidates: Sequence[Candidate]) -> list[dict[str, str]]:
+    """The subjects shown beside strong candidates as their look-alikes, with whose."""
+    return [
+        {"subject_id": r.subject_id, "of": c.subject_id} for c in candidates for r in c.lookalikes
+    ]
 
 
 def outcome_of(exc: Exception) -> Outcome:

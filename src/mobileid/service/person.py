@@ -35,11 +35,13 @@ from mobileid.service.identify import (
     audit_search,
     audited_search_step,
     candidate_refs,
+    lookalike_refs,
     new_search_id,
     permitted_galleries,
     search_details,
     search_embedding,
 )
+from mobileid.service.lookalikes import with_lookalikes
 from mobileid.service.purpose import SearchReason
 from mobileid.service.stages import face_embedding
 from mobileid.training import PracticeScore
@@ -138,6 +140,7 @@ def identify_person(
     step = {**base, "galleries": names, "contactless": contactless}
     with audited_search_step(ctx, caller, step):
         face = search_embedding(ctx, embedding, names, FUSION_SHORTLIST, reason, search_id)
+        face = with_lookalikes(ctx, face)
         fingers = search_prints(ctx, probes, names, FUSION_SHORTLIST, reason, search_id)
         # the face's FMRs come from its quality stratum's table, whose resolution may be finer
         _, face_table = ctx.face_calibration_for(embedding.quality)
@@ -170,6 +173,7 @@ def identify_person(
             "bands": {b.value: counts.get(b.value, 0) for b in Band},
             "best_band": result.candidates[0].band.value if result.candidates else None,
             "candidate_ids": candidate_refs(result.candidates),
+            "lookalike_ids": lookalike_refs(face.candidates),
             "pipeline_id": {"face": face.pipeline_id, "finger": fingers.pipeline_id},
             "calibrations": [ctx.calibration.matcher, *finger_details["calibrations"]],
             "thresholds": {"face": face.thresholds, "finger": fingers.thresholds},
