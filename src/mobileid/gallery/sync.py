@@ -217,9 +217,11 @@ class VectorSync:
         return self._open(partition, rows)
 
     def subject_vectors(self, partition: Partition, subject_id: str) -> Batch:
-        """One subject's embeddings in the partition, from SQL (none when it has none)."""
+        """One subject's embeddings in the partition, from SQL, oldest first (none when it has
+        none)."""
         with Session(self.engine) as s:
-            rows = s.execute(_rows(partition).where(_T.subject_id == subject_id)).all()
+            q = _rows(partition).where(_T.subject_id == subject_id).order_by(_ID)
+            rows = s.execute(q).all()
         return self._open(partition, rows)
 
     def _open(self, partition: Partition, rows: Sequence[Any]) -> Batch:

@@ -32,6 +32,9 @@ from mobileid.service.identify import IdentifyResult, probe_reading
 from mobileid.types import Band, Candidate, Quality, Resemblance, Subject, Vector
 
 NEAREST = 5  # hits looked at per face: the subject's own faces come first
+# a strong candidate's faces checked at search time (one gallery search each): bounds the
+# cost for a subject enrolled with many photos
+FACES_CHECKED = 8
 
 
 @dataclass(frozen=True)
@@ -97,11 +100,12 @@ def _strong_others(
 
 
 def candidate_lookalikes(ctx: Context, candidate: Candidate) -> tuple[Resemblance, ...]:
-    """The other subjects of the candidate's gallery that any of its faces reaches the strong
-    band against, best first (each with its best score)."""
+    """The other subjects of the candidate's gallery that any of its first ``FACES_CHECKED``
+    faces reaches the strong band against, best first (each with its best score)."""
     best: dict[str, tuple[float, float]] = {}
     gallery, own = candidate.gallery, candidate.subject_id
-    for vector in ctx.gallery.subject_vectors(gallery, own, candidate.pipeline_id):
+    faces = ctx.gallery.subject_vectors(gallery, own, candidate.pipeline_id)[:FACES_CHECKED]
+    for vector in faces:
         for other, score, fmr in _strong_others(ctx, gallery, candidate.pipeline_id, vector, None):
             if other != own and (other not in best or score > best[other][0]):
                 best[other] = (score, fmr)
