@@ -75,10 +75,11 @@ def _log_tail(base: Path) -> str:
     )
 
 
-def start(
+def launch(
     exe: Path, base: Path, preferred_port: int | None = None
-) -> tuple[subprocess.Popen[bytes], str] | str:
-    """A started server and its URI, or why it did not start (its processes stopped)."""
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A server process just started with its data in ``base``, and its URI: it answers only
+    once :func:`wait_ready` says so."""
     port = free_port(preferred_port)
     with (base / "server.log").open("wb") as log:
         proc = subprocess.Popen(
@@ -87,11 +88,24 @@ def start(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    uri = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_ready(proc: subprocess.Popen[bytes], uri: str, base: Path) -> str | None:
+    """None once the launched server answers; else why not, its processes stopped."""
     deadline = time.monotonic() + START_LIMIT_S
     while not answers(uri):
         if proc.poll() is not None or time.monotonic() > deadline:
             stop(proc)
             return f"Milvus did not start on {uri}:\n{_log_tail(base)}"
         time.sleep(1.0)
-    return proc, uri
+    return None
+
+
+def start(
+    exe: Path, base: Path, preferred_port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str] | str:
+    """A started server and its URI, or why it did not start (its processes stopped)."""
+    proc, uri = launch(exe, base, preferred_port)
+    failure = wait_ready(proc, uri, base)
+    return failure if failure is not None else (proc, uri)

@@ -4,21 +4,59 @@ The server comes from ``MOBILEID_TEST_MILVUS_URI`` when set; otherwise ``milvus-
 ``milvus`` package on PyPI, a dev dependency) is started on 127.0.0.1 with its data in a
 temporary folder, on a free port (never the default 19530, which a deployment on the same
 machine may hold), and stopped by process id at the end (its ``milvus run standalone`` child
-first).
+first). The server is launched as soon as the session's tests are collected, when one of them
+needs it: it boots while the tests before it run, on a machine not yet busy with the session's
+other servers (a start in the middle of the session has been seen to hang).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.milvus import start, stop
+from tests.milvus import launch, start, stop, wait_ready
+
+_EARLY: dict[str, Any] = {}  # the server launched at collection, until the fixture takes it
+
+
+def _exe() -> Path:
+    return Path(sys.executable).with_name("milvus-server")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if os.environ.get("MOBILEID_TEST_MILVUS_URI") or _EARLY or not _exe().exists():
+        return
+    if any("milvus_uri" in getattr(item, "fixturenames", ()) for item in items):
+        base = Path(tempfile.mkdtemp(prefix="mobileid-milvus-"))
+        _EARLY.update(base=base, launched=launch(_exe(), base))
+
+
+def pytest_sessionfinish() -> None:
+    """A server launched early that no test took (all deselected) is stopped all the same."""
+    if _EARLY:
+        stop(_EARLY["launched"][0])
+        shutil.rmtree(_EARLY.pop("base"), ignore_errors=True)
+        _EARLY.clear()
+
+
+def _early() -> tuple[tuple[subprocess.Popen[bytes], str], Path] | str | None:
+    """The early server once it answers (None: none was launched), or why it did not start."""
+    if not _EARLY:
+        return None
+    launched, base = _EARLY.pop("launched"), _EARLY.pop("base")
+    failure = wait_ready(*launched, base)
+    if failure is not None:
+        shutil.rmtree(base, ignore_errors=True)
+        return failure
+    return launched, base
 
 
 @pytest.fixture(scope="session")
@@ -33,10 +71,21 @@ def milvus_uri() -> Iterator[str]:
     if configured:
         yield configured
         return
-    exe = Path(sys.executable).with_name("milvus-server")
+    exe = _exe()
     if not exe.exists():
         pytest.fail(f"milvus-server not found beside {sys.executable}: run `make setup`")
     failures: list[str] = []
+    early = _early()
+    if isinstance(early, str):
+        failures.append(early)
+    elif early is not None:
+        (proc, uri), base = early
+        try:
+            yield uri
+        finally:
+            stop(proc)
+            shutil.rmtree(base, ignore_errors=True)
+        return
     for _ in range(3):
         base = Path(tempfile.mkdtemp(prefix="mobileid-milvus-"))
         started = start(exe, base)
