@@ -43,29 +43,30 @@ def pytest_sessionfinish() -> None:
     """A server launched early that no test took (all deselected) is stopped all the same."""
     if _EARLY:
         stop(_EARLY["launched"][0])
-        shutil.rmtree(_EARLY.pop("base"), ignore_errors=True)
+        shutil.rmtree(_EARLY["base"], ignore_errors=True)
         _EARLY.clear()
 
 
-def _early() -> tuple[tuple[subprocess.Popen[bytes], str], Path] | str | None:
-    """The early server once it answers (None: none was launched), or why it did not start."""
-    if not _EARLY:
-        return None
-    launched, base = _EARLY.pop("launched"), _EARLY.pop("base")
-    failure = wait_ready(*launched, base)
-    if failure is not None:
-        shutil.rmtree(base, ignore_errors=True)
-        return failure
-    return launched, base
+def _starts(exe: Path) -> Iterator[tuple[tuple[subprocess.Popen[bytes], str] | str, Path]]:
+    """Each try, with its folder: the server launched at collection first (when there is one),
+    once it answers, then up to three fresh starts; a try that failed says why."""
+    if _EARLY:
+        launched, base = _EARLY.pop("launched"), _EARLY.pop("base")
+        failure = wait_ready(*launched, base)
+        yield (launched if failure is None else failure), base
+    for _ in range(3):
+        base = Path(tempfile.mkdtemp(prefix="mobileid-milvus-"))
+        yield start(exe, base), base
 
 
 @pytest.fixture(scope="session")
 def milvus_uri() -> Iterator[str]:
     """The URI of a running Milvus server that tests may create collections in.
 
-    A start is tried up to three times, each in a fresh folder: the launcher picks its internal
-    ports by binding and releasing them, so a server started at the same moment elsewhere on the
-    machine can take one first.
+    The server launched at collection is used once it answers; failing that, a start is tried
+    up to three times, each in a fresh folder: the launcher picks its internal ports by binding
+    and releasing them, so a server started at the same moment elsewhere on the machine can
+    take one first.
     """
     configured = os.environ.get("MOBILEID_TEST_MILVUS_URI")
     if configured:
@@ -75,20 +76,7 @@ def milvus_uri() -> Iterator[str]:
     if not exe.exists():
         pytest.fail(f"milvus-server not found beside {sys.executable}: run `make setup`")
     failures: list[str] = []
-    early = _early()
-    if isinstance(early, str):
-        failures.append(early)
-    elif early is not None:
-        (proc, uri), base = early
-        try:
-            yield uri
-        finally:
-            stop(proc)
-            shutil.rmtree(base, ignore_errors=True)
-        return
-    for _ in range(3):
-        base = Path(tempfile.mkdtemp(prefix="mobileid-milvus-"))
-        started = start(exe, base)
+    for started, base in _starts(exe):
         if isinstance(started, str):
             failures.append(started)
             shutil.rmtree(base, ignore_errors=True)
