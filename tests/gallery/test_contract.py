@@ -149,6 +149,40 @@ def test_index_is_rebuilt_when_missing_or_stale(tmp_path):
     fresh.close()
 
 
+def test_search_many_answers_each_probe_as_its_own_search_would(gallery):
+    """Several probes in one request get what one search each gets: the same subjects, in
+    the same order, with the same scores, also for a probe whose first shortlist holds a
+    single subject's faces (it asks again for more)."""
+    rng = np.random.default_rng(11)
+    base = unit(rng)[0]
+    crowd = [base + 0.02 * unit(rng)[0] for _ in range(80)]  # more than a first shortlist
+    gallery.enrol(
+        "g1",
+        "many",
+        "Many",
+        "t",
+        [(f"m{i}", v / np.linalg.norm(v)) for i, v in enumerate(crowd)],
+        PID,
+    )
+    others = unit(rng, 30)
+    for i, v in enumerate(others):
+        gallery.enrol("g1", f"o{i}", f"O{i}", "t", [(f"o{i}", v)], PID)
+    probes = np.stack([base, others[3], others[17] + 0.1 * unit(rng)[0]])
+    together = gallery.search_many("g1", probes, PID, 4)
+    alone = [gallery.search("g1", p, PID, 4) for p in probes]
+    assert [[h.subject_id for h in hits] for hits in together] == [
+        [h.subject_id for h in hits] for hits in alone
+    ]
+    for hits, one in zip(together, alone, strict=True):
+        assert [h.score for h in hits] == pytest.approx([h.score for h in one], abs=1e-6)
+    assert len(together[0]) == 4 and gallery.get(together[0][0].subject_id).name == "Many"
+    assert gallery.search_many("g1", np.empty((0, 128), np.float32), PID, 4) == []
+    with pytest.raises(InvalidArgument, match="top"):
+        gallery.search_many("g1", probes, PID, 0)
+    with pytest.raises(InvalidArgument, match="probe: expected 128 numbers"):
+        gallery.search_many("g1", probes[:, :64], PID, 1)
+
+
 def test_search_argument_errors(gallery):
     """k below 1 and wrong-sized probes are refused with the field named."""
     with pytest.raises(InvalidArgument, match="top"):

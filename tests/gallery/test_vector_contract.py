@@ -59,6 +59,19 @@ def test_search_finds_the_nearest_id_with_its_inner_product(backend):
     assert index.count(part) == 600 and index.applied(part) == 600
 
 
+def test_search_many_answers_each_row_as_search_would(backend):
+    """Several probes in one request: each row's hits are those its own search returns."""
+    _, index, part = backend
+    vecs = fill(index, part)
+    probes = vecs[[5, 300, 599]]
+    together = index.search_many(part, probes, 4)
+    alone = [index.search(part, p, 4) for p in probes]
+    assert [[h.id for h in hits] for hits in together] == [[h.id for h in a] for a in alone]
+    assert [hits[0].id for hits in together] == [6, 301, 600]
+    for hits, one in zip(together, alone, strict=True):
+        assert [h.score for h in hits] == pytest.approx([h.score for h in one], abs=1e-5)
+
+
 def test_upserts_replace_and_removes_delete(backend):
     """apply() removes ids, replaces the vector of an existing id and adds new ones."""
     _, index, part = backend

@@ -221,6 +221,14 @@ class EmbeddedGallery:
             raise InvalidArgument(f"top: expected a whole number >= 1, got {k}", field="top")
         return self.sync.search(Partition(gallery, pipeline_id), stored.check_vector(probe), k)
 
+    def search_many(
+        self, gallery: str, probes: npt.ArrayLike, pipeline_id: str, k: int
+    ) -> list[list[SearchHit]]:
+        """``search`` for each row of ``probes``, in one request to the vector index."""
+        if k < 1:
+            raise InvalidArgument(f"top: expected a whole number >= 1, got {k}", field="top")
+        return self.sync.search_many(Partition(gallery, pipeline_id), np.asarray(probes), k)
+
     def subject_vectors(
         self, gallery: str, subject_id: str, pipeline_id: str
     ) -> npt.NDArray[np.float32]:

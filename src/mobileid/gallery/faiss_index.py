@@ -39,6 +39,7 @@ from mobileid.gallery.vectors import (
     VectorHit,
     check_batch,
     check_k,
+    check_matrix,
     check_probe,
 )
 
@@ -178,14 +179,22 @@ class FaissVectorIndex:
         )
 
     def search(self, partition: Partition, probe: npt.ArrayLike, k: int) -> list[VectorHit]:
-        query, k = check_probe(probe, self.dim), check_k(k)
+        return self.search_many(partition, check_probe(probe, self.dim), k)[0]
+
+    def search_many(
+        self, partition: Partition, probes: npt.ArrayLike, k: int
+    ) -> list[list[VectorHit]]:
+        """``search`` for each row of ``probes``: one FAISS call, which spreads the rows over
+        its threads."""
+        queries, k = check_matrix(probes, self.dim, "probe"), check_k(k)
         with self._lock:
             part = self._part(partition)
             if part is None or part.index.ntotal == 0:
-                return []
-            scores, ids = part.index.search(query, min(k, int(part.index.ntotal)))
+                return [[] for _ in queries]
+            scores, ids = part.index.search(queries, min(k, int(part.index.ntotal)))
         return [
-            VectorHit(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0
+            [VectorHit(int(i), float(s)) for s, i in zip(row_s, row_i, strict=True) if i >= 0]
+            for row_s, row_i in zip(scores, ids, strict=True)
         ]
 
     def drop(self, partition: Partition) -> None:

@@ -81,6 +81,12 @@ class GalleryIndex(Protocol):
         """The ``k`` best subjects, best first, each with its best score over its embeddings."""
         ...
 
+    def search_many(
+        self, gallery: str, probes: npt.ArrayLike, pipeline_id: str, k: int
+    ) -> list[list[SearchHit]]:
+        """``search`` for each row of ``probes`` (one request to the vector index)."""
+        ...
+
     def subject_vectors(
         self, gallery: str, subject_id: str, pipeline_id: str
     ) -> npt.NDArray[np.float32]:

@@ -30,11 +30,13 @@ from mobileid.gallery.vectors import (
     Batch,
     Ids,
     Inspectable,
+    Matrix,
     Partition,
     Progress,
     Rows,
     VectorIndex,
     check_k,
+    check_matrix,
     check_probe,
     empty_batch,
 )
@@ -240,19 +242,35 @@ class VectorSync:
     def search(self, partition: Partition, probe: Vector, k: int) -> list[SearchHit]:
         """The ``k`` best subjects, best first, each scored by its best embedding; exact
         scores from SQL, rows no longer in SQL left out."""
-        query, k = check_probe(probe)[0], check_k(k)
-        self.catch_up(partition)
-        want = max(4 * k, SHORTLIST_MIN)
-        while True:
-            hits = self.vectors.search(partition, query, want)
-            best = self._rerank(partition, [h.id for h in hits], query)
-            if len(best) >= k or len(hits) < want:
-                break
-            want *= 4
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        return [SearchHit(subject_id=sid, score=score) for sid, score in ranked]
+        return self.search_many(partition, check_probe(probe), k)[0]
 
-    def _rerank(self, partition: Partition, ids: list[int], query: Vector) -> dict[str, float]:
+    def search_many(self, partition: Partition, probes: Matrix, k: int) -> list[list[SearchHit]]:
+        """``search`` for each row of ``probes``, with one index request and one SQL read for
+        them all (a probe whose shortlist held too few subjects asks again, for more)."""
+        queries, k = check_matrix(probes, field="probe"), check_k(k)
+        self.catch_up(partition)
+        found: list[list[SearchHit]] = [[] for _ in queries]
+        pending = list(range(len(queries)))
+        want = max(4 * k, SHORTLIST_MIN)
+        while pending:
+            asked = queries[pending]
+            shortlists = self.vectors.search_many(partition, asked, want)
+            bests = self._rerank(partition, [[h.id for h in s] for s in shortlists], asked)
+            again = []
+            for q, shortlist, best in zip(pending, shortlists, bests, strict=True):
+                if len(best) >= k or len(shortlist) < want:
+                    ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+                    found[q] = [SearchHit(subject_id=sid, score=score) for sid, score in ranked]
+                else:
+                    again.append(q)
+            pending, want = again, want * 4
+        return found
+
+    def _rerank(
+        self, partition: Partition, shortlists: list[list[int]], queries: Matrix
+    ) -> list[dict[str, float]]:
+        """For each query, the best exact score of each subject among its shortlist's rows."""
+        ids = sorted({i for shortlist in shortlists for i in shortlist})
         # Core, not the ORM: per search, the ORM's bookkeeping cost more than the query.
         with self.engine.connect() as conn:
             rows: list[Any] = []
@@ -260,13 +278,18 @@ class VectorSync:
                 params = _params(partition) | {"ids": ids[start : start + _IN_CHUNK]}
                 rows.extend(conn.execute(_BY_IDS, params).all())
         if not rows:
-            return {}
-        scores = self._open(partition, rows).vectors @ query
-        best: dict[str, float] = {}
-        for row, score in zip(rows, scores.tolist(), strict=True):
-            if score > best.get(row[1], -np.inf):
-                best[row[1]] = float(score)
-        return best
+            return [{} for _ in shortlists]
+        scores = (self._open(partition, rows).vectors @ queries.T).tolist()
+        at = {row[0]: n for n, row in enumerate(rows)}
+        out: list[dict[str, float]] = []
+        for q, shortlist in enumerate(shortlists):
+            best: dict[str, float] = {}
+            for n in (at[i] for i in shortlist if i in at):
+                subject, score = rows[n][1], scores[n][q]
+                if score > best.get(subject, -np.inf):
+                    best[subject] = float(score)
+            out.append(best)
+        return out
 
 
 _T = cast(Table, EmbeddingRow.__table__).c

@@ -122,6 +122,13 @@ class VectorIndex(Protocol):
         """Up to ``k`` stored vectors, best first (fewer when the partition holds fewer)."""
         ...
 
+    def search_many(
+        self, partition: Partition, probes: npt.ArrayLike, k: int
+    ) -> list[list[VectorHit]]:
+        """``search`` for each row of ``probes``, in one request (one scan of the index, one
+        round trip to a server)."""
+        ...
+
     def count(self, partition: Partition) -> int:
         """Vectors in the partition."""
         ...

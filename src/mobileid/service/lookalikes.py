@@ -22,14 +22,14 @@ quality is not stored, so their scores are read with the pooled table.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from mobileid.scoring import band_for
 from mobileid.service.context import Context
 from mobileid.service.embedding import EmbedOutcome
 from mobileid.service.identify import IdentifyResult, probe_reading
-from mobileid.types import Band, Candidate, Quality, Resemblance, Subject, Vector
+from mobileid.types import Band, Candidate, Quality, Resemblance, SearchHit, Subject, Vector
 
 NEAREST = 5  # hits looked at per face: the subject's own faces come first
 # a strong candidate's faces checked at search time (one gallery search each): bounds the
@@ -86,27 +86,39 @@ def strong_lookalikes(
 
 def _strong_others(
     ctx: Context, gallery: str, pipeline_id: str, vector: Vector, quality: Quality | None
-) -> Iterator[tuple[str, float, float]]:
+) -> list[tuple[str, float, float]]:
     """(subject id, score, FMR) of each of the ``NEAREST`` subjects of ``gallery`` that
     ``vector`` reaches the strong band against, scored and read as a search scores its probe
     (its own subject among them, for the caller to leave out)."""
+    hits = ctx.gallery.search(gallery, vector, pipeline_id, NEAREST)
+    return _strong(ctx, vector, quality, hits)
+
+
+def _strong(
+    ctx: Context, vector: Vector, quality: Quality | None, hits: Sequence[SearchHit]
+) -> list[tuple[str, float, float]]:
+    """Those of ``hits`` (a search with ``vector``) that reach the strong band."""
     bands = ctx.settings.bands
     _, cal, offset = probe_reading(ctx, vector, quality)
-    for hit in ctx.gallery.search(gallery, vector, pipeline_id, NEAREST):
+    out = []
+    for hit in hits:
         score = hit.score - offset
         fmr = cal.fmr(score)
         if band_for(fmr, bands.strong_fmr, bands.possible_fmr) == Band.STRONG:
-            yield hit.subject_id, score, fmr
+            out.append((hit.subject_id, score, fmr))
+    return out
 
 
 def candidate_lookalikes(ctx: Context, candidate: Candidate) -> tuple[Resemblance, ...]:
     """The other subjects of the candidate's gallery that any of its first ``FACES_CHECKED``
-    faces reaches the strong band against, best first (each with its best score)."""
+    faces reaches the strong band against, best first (each with its best score). The faces
+    are searched together, in one request to the vector index."""
     best: dict[str, tuple[float, float]] = {}
-    gallery, own = candidate.gallery, candidate.subject_id
-    faces = ctx.gallery.subject_vectors(gallery, own, candidate.pipeline_id)[:FACES_CHECKED]
-    for vector in faces:
-        for other, score, fmr in _strong_others(ctx, gallery, candidate.pipeline_id, vector, None):
+    gallery, own, pid = candidate.gallery, candidate.subject_id, candidate.pipeline_id
+    faces = ctx.gallery.subject_vectors(gallery, own, pid)[:FACES_CHECKED]
+    searched = ctx.gallery.search_many(gallery, faces, pid, NEAREST) if len(faces) else []
+    for vector, hits in zip(faces, searched, strict=True):
+        for other, score, fmr in _strong(ctx, vector, None, hits):
             if other != own and (other not in best or score > best[other][0]):
                 best[other] = (score, fmr)
     names = ctx.gallery.get_many(list(best))
