@@ -12,9 +12,11 @@ import pytest
 from mobileid.cli.render import enrol_report
 from mobileid.cli.render import identify_result as identify_text
 from mobileid.config import Settings
+from mobileid.errors import InvalidArgument
 from mobileid.service.answers import enrol_json, identify_json, person_json
 from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
+from mobileid.service.disposition import record_disposition
 from mobileid.service.enrol import enrol_directory
 from mobileid.service.identify import identify_face, require_reason
 from mobileid.service.person import identify_person
@@ -123,3 +125,28 @@ def test_a_person_search_shows_the_face_candidates_look_alikes(runs, lfw_dev) ->
     assert {"subject_id": names["Andrew Caldecott"], "of": gilligan.subject_id} in refs
     answer = person_json(result)["face"]["candidates"]
     assert any(x["name"] == "Andrew Caldecott" for c in answer for x in c["lookalikes"])
+
+
+def test_a_look_alike_not_returned_as_a_candidate_can_be_the_disposition(runs, lfw_dev) -> None:
+    """Only the first candidate returned (top 1): the officer who concludes that the person is
+    its look-alike records that against the look-alike, whose entry names the candidate it was
+    shown beside; a subject the search never showed is still refused."""
+    _, names, ctx = runs
+    probe = (lfw_dev / "Andrew_Gilligan" / "Andrew_Gilligan_0001.jpg").read_bytes()
+    reason = require_reason(ctx, CONSOLE, LIVE_PURPOSE, "CASE-LOOK")
+    result = identify_face(ctx, CONSOLE, probe, reason=reason, top=1)
+    (only,) = result.candidates
+    (alike,) = only.lookalikes
+    assert {only.subject_id, alike.subject_id} == {
+        names["Andrew Gilligan"], names["Andrew Caldecott"],
+    }  # fmt: skip
+    done = record_disposition(ctx, CONSOLE, result.search_id, "confirmed", alike.subject_id)
+    assert done.entry.details["subject_id"] == alike.subject_id
+    assert done.entry.details["lookalike_of"] == only.subject_id
+    assert done.entry.details["galleries"] == [only.gallery]
+    again = record_disposition(ctx, CONSOLE, result.search_id, "not_a_match", only.subject_id)
+    assert again.entry.details["lookalike_of"] is None and again.supersedes == done.entry.sequence
+    before = len(list(ctx.audit.read()))
+    with pytest.raises(InvalidArgument, match="or the 1 look-alikes shown beside them"):
+        record_disposition(ctx, CONSOLE, result.search_id, "confirmed", names["Bill Clinton"])
+    assert len(list(ctx.audit.read())) == before

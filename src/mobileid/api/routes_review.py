@@ -37,14 +37,16 @@ class DispositionIn(BaseModel):
     responses=problems(404, 503),
     description=described(
         "Record what a person concluded, by other means, about a search's candidates "
-        "(audited against the search). `subject_id` must be one of the search's candidates. "
+        "(audited against the search). `subject_id` must be one of the search's candidates, or a "
+        "subject shown beside a strong candidate among its `lookalikes` (the answer's "
+        "`lookalike_of` then names that candidate). "
         "A later disposition of the same search supersedes the earlier one: the answer's "
         "`supersedes` names the earlier entry (kept in the log), and the latest is `current`.",
         roles="officer",
         scopes="record_disposition, and an entitlement to the candidate's gallery",
         refuses="an unknown search (404), a search that was refused or a subject that was not "
-        "one of its candidates (400), a role, scope or gallery entitlement that does not allow "
-        "it (403, audited), a full work queue (503)",
+        "one of its candidates or their look-alikes (400), a role, scope or gallery "
+        "entitlement that does not allow it (403, audited), a full work queue (503)",
     ),
 )
 async def disposition(

@@ -124,7 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["confirmed", "not_a_match", "inconclusive", "no_action"],
         help="confirmed by other means / not a match / inconclusive / no action",
     )
-    disp.add_argument("--subject", help="the candidate's subject id the disposition concerns")
+    disp.add_argument(
+        "--subject",
+        help="the subject id the disposition concerns: a candidate's, or a look-alike's shown "
+        "beside a strong candidate",
+    )
     token_argument(disp)
     disp.set_defaults(handler=_disposition)
 
@@ -266,6 +270,9 @@ def _disposition(args: argparse.Namespace, settings: Settings) -> int:
     else:
         seq = done.entry.sequence
         print(f"disposition {args.disposition} recorded for {args.search_id} (audit #{seq})")
+        of = done.entry.details.get("lookalike_of")
+        if of is not None:
+            print(f"{args.subject} was shown as a look-alike of candidate {of}")
         if done.supersedes is not None:
             print(f"it supersedes the disposition of audit #{done.supersedes}, kept in the log")
     return 0

@@ -57,14 +57,15 @@ def dispositions_of(ctx: Context, search_id: str) -> list[AuditEntry]:
     ]
 
 
-def _galleries(search: AuditEntry, subject_id: str | None) -> list[str]:
-    """The galleries a disposition concerns: the candidate's, or every gallery the search
-    reached. InvalidArgument when ``subject_id`` was not one of the search's candidates."""
+def _concerns(search: AuditEntry, subject_id: str | None) -> tuple[list[str], str | None]:
+    """The galleries a disposition concerns (the subject's, or every gallery the search
+    reached), and the strong candidate it was shown beside when the subject was a look-alike
+    rather than a candidate. InvalidArgument when ``subject_id`` was neither."""
     refs = search.details.get("candidate_ids")
     if subject_id is None:
         reached = search.details.get("galleries") or {}
         named = {g for part in reached.values() if isinstance(part, dict) for g in part}
-        return sorted(named | {g for g in reached if not isinstance(reached[g], dict)})
+        return sorted(named | {g for g in reached if not isinstance(reached[g], dict)}), None
     if not isinstance(refs, list):
         raise InvalidArgument(
             f"search_id: expected a search whose candidates were recorded, got "
@@ -72,13 +73,20 @@ def _galleries(search: AuditEntry, subject_id: str | None) -> list[str]:
             field="search_id",
         )
     found = [r["gallery"] for r in refs if r.get("subject_id") == subject_id]
-    if not found:
-        raise InvalidArgument(
-            f"subject_id: expected one of the {len(refs)} candidates of search "
-            f"{search.details.get('search_id')!r}, got {subject_id!r}",
-            field="subject_id",
-        )
-    return found[:1]
+    if found:
+        return found[:1], None
+    # a look-alike shares its candidate's gallery (the check searches only that one)
+    alike = search.details.get("lookalike_ids") or []
+    of = [r["of"] for r in alike if r.get("subject_id") == subject_id]
+    beside = [r["gallery"] for r in refs if of and r.get("subject_id") == of[0]]
+    if beside:
+        return beside[:1], of[0]
+    shown = f" or the {len(alike)} look-alikes shown beside them" if alike else ""
+    raise InvalidArgument(
+        f"subject_id: expected one of the {len(refs)} candidates{shown} of search "
+        f"{search.details.get('search_id')!r}, got {subject_id!r}",
+        field="subject_id",
+    )
 
 
 def record_disposition(
@@ -88,10 +96,11 @@ def record_disposition(
     disposition: str,
     subject_id: str | None = None,
 ) -> DispositionRecord:
-    """Audit the disposition of a search that happened: only for one of its candidates (or,
-    without ``subject_id``, the search as a whole), by an operator entitled to the gallery it
-    concerns. A later disposition of the same search supersedes the earlier one explicitly
-    (``supersedes`` names its entry); both stay in the log, the latest is current."""
+    """Audit the disposition of a search that happened: only for one of its candidates, or a
+    subject shown beside a strong candidate as its look-alike (``lookalike_of`` names that
+    candidate), or, without ``subject_id``, the search as a whole; by an operator entitled to
+    the gallery it concerns. A later disposition of the same search supersedes the earlier one
+    explicitly (``supersedes`` names its entry); both stay in the log, the latest is current."""
     authorize(ctx, caller, Action.RECORD_DISPOSITION)
     try:
         value = Disposition(disposition)
@@ -107,7 +116,7 @@ def record_disposition(
             f"{search.outcome}",
             field="search_id",
         )
-    galleries = _galleries(search, subject_id)
+    galleries, lookalike_of = _concerns(search, subject_id)
     authorize(ctx, caller, Action.RECORD_DISPOSITION, galleries=galleries)
     earlier = dispositions_of(ctx, search_id)
     previous = earlier[-1].sequence if earlier else None
@@ -115,6 +124,7 @@ def record_disposition(
         "search_id": search_id,
         "disposition": value.value,
         "subject_id": subject_id,
+        "lookalike_of": lookalike_of,
         "galleries": galleries,
         "best_band": search.details.get("best_band"),
         "training": search.details.get("training"),
