@@ -90,7 +90,9 @@ def test_dispositions_and_strong_then_not_a_match(report: OversightReport) -> No
     disposition, even one logged after the window; strong -> not_a_match is 1 of 3."""
     d = report.dispositions
     assert d["recorded"] == {"confirmed": 2, "not_a_match": 2, "inconclusive": 1, "no_action": 1}
-    zero = {"confirmed": 0, "not_a_match": 0, "inconclusive": 0, "no_action": 0, "pending": 0}
+    zero = {"confirmed": 0, "not_a_match": 0, "inconclusive": 0, "no_action": 0} | {
+        "lookalike_confirmed": 0, "pending": 0,
+    }  # fmt: skip
     assert d["by_best_band"] == {
         "strong": zero | {"confirmed": 1, "not_a_match": 1, "inconclusive": 1},
         "possible": zero | {"confirmed": 1},
@@ -100,6 +102,7 @@ def test_dispositions_and_strong_then_not_a_match(report: OversightReport) -> No
         "strong_searches": 3,
         "judged": 3,
         "not_a_match": 1,
+        "of_which_lookalike_confirmed": 0,
         "rate": pytest.approx(1 / 3),
     }
 
@@ -264,7 +267,8 @@ def test_a_disposition_logged_before_its_search_does_not_judge_it() -> None:
     day = date(2026, 6, 1)
     r = build_report(entries, date_from=day, date_to=day, chain=VerifyReport(True, 2, 0))
     assert r.dispositions["strong_then_not_a_match"] == {
-        "strong_searches": 1, "judged": 0, "not_a_match": 0, "rate": None,
+        "strong_searches": 1, "judged": 0, "not_a_match": 0, "of_which_lookalike_confirmed": 0,
+        "rate": None,
     }  # fmt: skip
 
 
@@ -304,4 +308,37 @@ def test_subjects_most_often_judged_not_a_match() -> None:
     assert by["most_often_not_a_match"] == [
         row | {"subject_id": "P1", "listed": 4, "listed_first": 3, "confirmed": 0},
         row | {"subject_id": "P2", "listed": 2, "listed_first": 1, "confirmed": 1},
+    ]
+
+
+def test_a_look_alike_confirmed_judges_its_strong_candidate_not_a_match() -> None:
+    """A search whose disposition confirms the look-alike shown beside its strong candidate
+    counts as a strong candidate judged not a match (and says how), and that candidate, not
+    the look-alike, is the subject judged not a match; a look-alike judged not a match
+    itself judges nobody else."""
+    refs = [{"subject_id": "A", "gallery": "wanted"}]
+    search = {"best_band": "strong", "training": False, "candidate_ids": refs}
+
+    def judge(sid: str, kind: str) -> dict:
+        return {"search_id": sid, "disposition": kind, "subject_id": "B", "lookalike_of": "A"}
+
+    entries = [
+        _entry(1, "search", search | {"search_id": "S1"}),
+        _entry(2, "search", search | {"search_id": "S2"}),
+        _entry(3, "disposition", judge("S1", "confirmed")),
+        _entry(4, "disposition", judge("S2", "not_a_match")),
+    ]
+    day = date(2026, 6, 1)
+    r = build_report(entries, date_from=day, date_to=day, chain=VerifyReport(True, 4, 0))
+    d = r.dispositions
+    assert d["recorded"]["confirmed"] == 1 and d["recorded"]["not_a_match"] == 1
+    assert d["by_best_band"]["strong"]["lookalike_confirmed"] == 1
+    assert d["by_best_band"]["strong"]["confirmed"] == 0
+    assert d["strong_then_not_a_match"] == {
+        "strong_searches": 2, "judged": 2, "not_a_match": 2, "of_which_lookalike_confirmed": 1,
+        "rate": 1.0,
+    }  # fmt: skip
+    assert d["by_subject"]["most_often_not_a_match"] == [
+        {"subject_id": "A", "gallery": "wanted", "listed": 2, "listed_first": 2}
+        | {"not_a_match": 1, "confirmed": 0},
     ]

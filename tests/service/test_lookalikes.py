@@ -6,6 +6,7 @@ strong candidate carries the same pairs (``lookalikes``), shown and audited."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,6 +14,7 @@ from mobileid.cli.render import enrol_report
 from mobileid.cli.render import identify_result as identify_text
 from mobileid.config import Settings
 from mobileid.errors import InvalidArgument
+from mobileid.oversight import build_report
 from mobileid.service.answers import enrol_json, identify_json, person_json
 from mobileid.service.caller import console_caller
 from mobileid.service.context import open_context
@@ -144,6 +146,13 @@ def test_a_look_alike_not_returned_as_a_candidate_can_be_the_disposition(runs, l
     assert done.entry.details["subject_id"] == alike.subject_id
     assert done.entry.details["lookalike_of"] == only.subject_id
     assert done.entry.details["galleries"] == [only.gallery]
+    entries = list(ctx.audit.read())
+    today = datetime.now(UTC).date()
+    report = build_report(entries, date_from=today, date_to=today, chain=ctx.audit.verify())
+    strong = report.dispositions["strong_then_not_a_match"]
+    assert strong["of_which_lookalike_confirmed"] == 1 and strong["not_a_match"] >= 1
+    (judged,) = report.dispositions["by_subject"]["most_often_not_a_match"]
+    assert judged["subject_id"] == only.subject_id and judged["not_a_match"] == 1
     again = record_disposition(ctx, CONSOLE, result.search_id, "not_a_match", only.subject_id)
     assert again.entry.details["lookalike_of"] is None and again.supersedes == done.entry.sequence
     before = len(list(ctx.audit.read()))

@@ -168,6 +168,8 @@ def summary(body: dict[str, Any]) -> list[str]:
     sources = r["record_sources"]
     stm = d["strong_then_not_a_match"]
     rate = "n/a" if stm["rate"] is None else f"{stm['rate']:.1%}"
+    alike = stm.get("of_which_lookalike_confirmed", 0)
+    instead = f"; {alike} by confirming the look-alike shown beside it" if alike else ""
     lines = [
         f"oversight report {w['from']} to {w['to']} ({w['days']} UTC days), "
         f"as of entry {body['as_of_sequence']}",
@@ -185,7 +187,8 @@ def summary(body: dict[str, Any]) -> list[str]:
         f"best band (live): {_pairs(body['bands']['searches_by_best_band'])}",
         f"dispositions logged: {_pairs(d['recorded'])}",
         f"strong candidate later judged not a match: {stm['not_a_match']} of {stm['judged']} "
-        f"judged ({rate}); {stm['strong_searches']} live searches had a strong candidate",
+        f"judged ({rate}{instead}); {stm['strong_searches']} live searches had a strong "
+        "candidate",
         f"access denied {acc['denied']}, lockouts {acc['lockouts']}, "
         f"failed logons {acc['logon_failures']}",
         f"purges: {body['retention']['purges']} ({body['retention']['deleted']} deleted)",

@@ -25,8 +25,11 @@ under ``"(not recorded)"``; a search not explicitly marked ``training`` counts a
     bands       scope, searches, searches_by_best_band{strong, possible, none, ...},
                 candidates, candidates_by_band{strong, possible, none}
     dispositions    scope, recorded{confirmed, not_a_match, inconclusive, no_action},
-                by_best_band{band: {confirmed, not_a_match, inconclusive, no_action, pending}},
-                strong_then_not_a_match{strong_searches, judged, not_a_match, rate},
+                by_best_band{band: {confirmed, not_a_match, inconclusive, no_action,
+                lookalike_confirmed, pending}} (lookalike_confirmed: the look-alike shown
+                beside a strong candidate was confirmed, so that candidate was not a match),
+                strong_then_not_a_match{strong_searches, judged, not_a_match (look-alikes
+                confirmed included), of_which_lookalike_confirmed, rate},
                 by_subject{scope, subjects_listed, judged_not_a_match,
                 mean_not_a_match_per_subject, most_often_not_a_match[{subject_id, gallery,
                 listed, listed_first, not_a_match, confirmed}] (the 10 worst)}

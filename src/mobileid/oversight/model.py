@@ -16,6 +16,9 @@ NOT_RECORDED = "(not recorded)"  # a details key that is missing, null or empty
 BANDS = ("strong", "possible", "none")
 DISPOSITIONS = ("confirmed", "not_a_match", "inconclusive", "no_action")
 PENDING = "pending"  # a search with no disposition recorded after it
+# a search judged "confirmed" for a look-alike shown beside a strong candidate (its
+# ``lookalike_of``): the person was the look-alike, so that candidate was not a match
+LOOKALIKE_CONFIRMED = "lookalike_confirmed"
 
 Section = Mapping[str, Any]
 

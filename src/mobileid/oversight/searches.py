@@ -15,7 +15,13 @@ from datetime import date, timedelta
 from typing import Any
 
 from mobileid.audit import AuditEntry, EventType, Outcome
-from mobileid.oversight.model import BANDS, DISPOSITIONS, NOT_RECORDED, PENDING
+from mobileid.oversight.model import (
+    BANDS,
+    DISPOSITIONS,
+    LOOKALIKE_CONFIRMED,
+    NOT_RECORDED,
+    PENDING,
+)
 from mobileid.oversight.tally import count, counter, label, live_training, mode, split
 
 SEARCH_KEYS = ("operator", "unit", "modality", "purpose")
@@ -161,6 +167,15 @@ def judgement(search: AuditEntry, latest: Mapping[str, AuditEntry]) -> AuditEntr
     return judged if judged is not None and judged.sequence > search.sequence else None
 
 
+def lookalike_confirmed(judged: AuditEntry) -> str | None:
+    """The strong candidate a disposition found was not the person because it confirmed the
+    look-alike shown beside it (that candidate's subject id); None for any other."""
+    if label(judged.details, "disposition") != "confirmed":
+        return None
+    of = judged.details.get("lookalike_of")
+    return of if isinstance(of, str) else None
+
+
 def disposition_figures(
     live: Sequence[AuditEntry],
     recorded: Sequence[AuditEntry],
@@ -169,17 +184,21 @@ def disposition_figures(
     """``live``: completed live searches in the window; ``recorded``: disposition events in the
     window; ``latest``: the last disposition per search id in the whole log."""
     by_band: dict[str, dict[str, int]] = {}
+    columns = (*DISPOSITIONS, LOOKALIKE_CONFIRMED, PENDING)
     for e in live:
-        row = by_band.setdefault(_best_band(e.details), dict.fromkeys((*DISPOSITIONS, PENDING), 0))
+        row = by_band.setdefault(_best_band(e.details), dict.fromkeys(columns, 0))
         judged = judgement(e, latest)
         if judged is None:
             row[PENDING] += 1
+        elif lookalike_confirmed(judged) is not None:
+            row[LOOKALIKE_CONFIRMED] += 1
         else:
             kind = label(judged.details, "disposition")
             row[kind] = row.get(kind, 0) + 1
     strong = by_band.get("strong", {PENDING: 0})
     judged_strong = sum(strong.values()) - strong[PENDING]
-    wrong = strong.get("not_a_match", 0)
+    instead = strong.get(LOOKALIKE_CONFIRMED, 0)
+    wrong = strong.get("not_a_match", 0) + instead
     kinds = Counter(label(e.details, "disposition") for e in recorded)
     return {
         "scope": "dispositions logged in the window; live searches of the window as judged since",
@@ -190,6 +209,7 @@ def disposition_figures(
             "strong_searches": sum(strong.values()),
             "judged": judged_strong,
             "not_a_match": wrong,
+            "of_which_lookalike_confirmed": instead,
             "rate": wrong / judged_strong if judged_strong else None,
         },
     }
@@ -201,7 +221,8 @@ WORST_SUBJECTS = 10  # rows of the per-subject table: the subjects a supervisor 
 def subject_figures(live: Sequence[AuditEntry], latest: Mapping[str, AuditEntry]) -> dict[str, Any]:
     """Per enrolled subject listed as a candidate by ``live`` (completed live searches): how
     often listed, listed first, and judged not a match or confirmed, by the current disposition
-    of the search naming that subject (a search judged as a whole names none). The
+    of the search naming that subject (a search judged as a whole names none; a look-alike
+    confirmed instead judges the candidate it was shown beside not a match). The
     WORST_SUBJECTS most often judged not a match are listed beside the mean: false candidates
     gather on a few subjects (a look-alike of someone searched for, or one person enrolled
     under two names), and an average hides them."""
@@ -210,6 +231,7 @@ def subject_figures(live: Sequence[AuditEntry], latest: Mapping[str, AuditEntry]
         refs = e.details.get("candidate_ids")
         judged = judgement(e, latest)
         named = judged.details.get("subject_id") if judged is not None else None
+        instead = lookalike_confirmed(judged) if judged is not None else None
         for rank, ref in enumerate(refs if isinstance(refs, list) else ()):
             if not isinstance(ref, Mapping):
                 continue
@@ -225,6 +247,8 @@ def subject_figures(live: Sequence[AuditEntry], latest: Mapping[str, AuditEntry]
                 kind = label(judged.details, "disposition")
                 if kind in ("not_a_match", "confirmed"):
                     row[kind] += 1
+            elif instead == key[0]:  # its look-alike was the person
+                row["not_a_match"] += 1
     wrong = sum(r["not_a_match"] for r in rows.values())
     worst = sorted(
         (r for r in rows.values() if r["not_a_match"]),
