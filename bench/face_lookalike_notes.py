@@ -28,35 +28,23 @@ from pathlib import Path
 
 import numpy as np
 
+from face_strong_strangers import split_searches
 from mobileid.config import Settings
-from mobileid.eval.cohort_eval import cohort_prepare
-from mobileid.eval.faces import calibrate, embed_root
-from mobileid.eval.open_set import distractor_split
-from mobileid.eval.splits import identity_splits, subset
-from mobileid.face.cohort import SHIPPED
+from mobileid.eval.faces import embed_root
 
-STRONG_FMR = 1e-5  # the service's strong band (config.BandParams)
 KINDS = ("mated, mate first", "mated, another first", "non-mated")
 
 
 def measure(root: Path, splits: int, seed: int) -> dict[str, list[int]]:
     """Per kind: [strong searches, with a note, whose note names the true mate]."""
     data = embed_root(root, Settings.from_env())
-    prepare = cohort_prepare(SHIPPED, "real")
     counts = {kind: [0, 0, 0] for kind in KINDS}
-    for k, in_dev in enumerate(identity_splits(data.identity, splits, seed)):
-        dev_i, test_i = np.flatnonzero(in_dev), np.flatnonzero(~in_dev)
-        dev, test = prepare(subset(data, dev_i), subset(data, test_i))
-        t = calibrate(dev, "development identities of the split", resamples=100).threshold(
-            STRONG_FMR
-        )
-        gallery, probes, mate, own = distractor_split(test.identity)
-        sim = test.search_scores(probes, gallery)
-        rows = np.flatnonzero(own >= 0)
-        sim[rows, own[rows]] = -np.inf  # a one-image person's search leaves their image out
-        alike = test.search_scores(gallery, gallery) >= t  # the note: gallery face as a probe
+    for k, split in enumerate(split_searches(data, splits, seed)):
+        sim, t, mate, own = split.sim, split.threshold, split.mate, split.own
+        # the note: each gallery face scored as a probe against the other gallery faces
+        alike = split.test.search_scores(split.gallery, split.gallery) >= t
         np.fill_diagonal(alike, False)
-        for r in range(len(probes)):
+        for r in range(len(split.probes)):
             c = int(np.argmax(sim[r]))
             if sim[r, c] < t:
                 continue

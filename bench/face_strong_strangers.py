@@ -18,13 +18,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from mobileid.config import Settings
 from mobileid.eval.cohort_eval import cohort_prepare
-from mobileid.eval.faces import calibrate, embed_root
+from mobileid.eval.faces import EmbeddedSet, calibrate, embed_root
 from mobileid.eval.open_set import distractor_split
 from mobileid.eval.splits import identity_splits, subset
 from mobileid.face.cohort import SHIPPED
@@ -32,12 +35,27 @@ from mobileid.face.cohort import SHIPPED
 STRONG_FMR = 1e-5  # the service's strong band (config.BandParams)
 
 
-def strong_strangers(root: Path, splits: int, seed: int) -> tuple[list[tuple], int]:
-    """(split, probe path, candidate path, score, threshold) per search, and the searches."""
-    data = embed_root(root, Settings.from_env())
+@dataclass(frozen=True)
+class SplitSearch:
+    """One split's open-set searches at the larger gallery (``distractor_split`` of its
+    tested half ``test``, whose rows are ``test_i`` of the embedded set): probes × gallery
+    scores, a one-image person's own enrolled image left out, and the strong threshold of
+    the table measured on the split's development people."""
+
+    test_i: npt.NDArray[np.int64]
+    test: EmbeddedSet
+    threshold: float
+    gallery: npt.NDArray[np.int64]
+    probes: npt.NDArray[np.int64]
+    mate: npt.NDArray[np.int64]
+    own: npt.NDArray[np.int64]
+    sim: npt.NDArray[np.float64]
+
+
+def split_searches(data: EmbeddedSet, splits: int, seed: int) -> Iterator[SplitSearch]:
+    """Each identity-disjoint split's searches, scored with the shipped cohort scoring."""
     prepare = cohort_prepare(SHIPPED, "real")
-    found, searches = [], 0
-    for k, in_dev in enumerate(identity_splits(data.identity, splits, seed)):
+    for in_dev in identity_splits(data.identity, splits, seed):
         dev_i, test_i = np.flatnonzero(in_dev), np.flatnonzero(~in_dev)
         dev, test = prepare(subset(data, dev_i), subset(data, test_i))
         t = calibrate(dev, "development identities of the split", resamples=100).threshold(
@@ -47,13 +65,22 @@ def strong_strangers(root: Path, splits: int, seed: int) -> tuple[list[tuple], i
         sim = test.search_scores(probes, gallery)
         rows = np.flatnonzero(own >= 0)
         sim[rows, own[rows]] = -np.inf  # a one-image person's search leaves their image out
-        strangers = np.flatnonzero(mate < 0)
+        yield SplitSearch(test_i, test, t, gallery, probes, mate, own, sim)
+
+
+def strong_strangers(root: Path, splits: int, seed: int) -> tuple[list[tuple], int]:
+    """(split, probe path, candidate path, score, threshold) per search, and the searches."""
+    data = embed_root(root, Settings.from_env())
+    found, searches = [], 0
+    for k, split in enumerate(split_searches(data, splits, seed)):
+        strangers = np.flatnonzero(split.mate < 0)
         searches += strangers.size
         for r in strangers:
-            c = int(np.argmax(sim[r]))
-            if sim[r, c] >= t:
-                probe, cand = data.paths[test_i[probes[r]]], data.paths[test_i[gallery[c]]]
-                found.append((k, probe, cand, float(sim[r, c]), t))
+            c = int(np.argmax(split.sim[r]))
+            if split.sim[r, c] >= split.threshold:
+                probe = data.paths[split.test_i[split.probes[r]]]
+                cand = data.paths[split.test_i[split.gallery[c]]]
+                found.append((k, probe, cand, float(split.sim[r, c]), split.threshold))
         print(f"split {k + 1}/{splits}: {len(found)} so far", file=sys.stderr, flush=True)
     return found, searches
 
