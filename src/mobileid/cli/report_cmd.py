@@ -168,7 +168,7 @@ def summary(body: dict[str, Any]) -> list[str]:
     sources = r["record_sources"]
     stm = d["strong_then_not_a_match"]
     rate = "n/a" if stm["rate"] is None else f"{stm['rate']:.1%}"
-    alike = stm.get("of_which_lookalike_confirmed", 0)
+    alike = stm["of_which_lookalike_confirmed"]
     instead = f"; {alike} by confirming the look-alike shown beside it" if alike else ""
     lines = [
         f"oversight report {w['from']} to {w['to']} ({w['days']} UTC days), "

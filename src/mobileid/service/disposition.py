@@ -72,21 +72,26 @@ def _concerns(search: AuditEntry, subject_id: str | None) -> tuple[list[str], st
             f"{search.details.get('search_id')!r}, logged before candidates were kept",
             field="search_id",
         )
-    found = [r["gallery"] for r in refs if r.get("subject_id") == subject_id]
-    if found:
-        return found[:1], None
+    gallery = _gallery_of(refs, subject_id)
+    if gallery is not None:
+        return [gallery], None
     # a look-alike shares its candidate's gallery (the check searches only that one)
     alike = search.details.get("lookalike_ids") or []
-    of = [r["of"] for r in alike if r.get("subject_id") == subject_id]
-    beside = [r["gallery"] for r in refs if of and r.get("subject_id") == of[0]]
-    if beside:
-        return beside[:1], of[0]
+    of = next((r["of"] for r in alike if r.get("subject_id") == subject_id), None)
+    gallery = _gallery_of(refs, of) if of is not None else None
+    if gallery is not None:
+        return [gallery], of
     shown = f" or the {len(alike)} look-alikes shown beside them" if alike else ""
     raise InvalidArgument(
         f"subject_id: expected one of the {len(refs)} candidates{shown} of search "
         f"{search.details.get('search_id')!r}, got {subject_id!r}",
         field="subject_id",
     )
+
+
+def _gallery_of(refs: list[dict[str, str]], subject_id: str) -> str | None:
+    """The gallery of the first of a search's candidates that is ``subject_id``."""
+    return next((r["gallery"] for r in refs if r.get("subject_id") == subject_id), None)
 
 
 def record_disposition(
