@@ -9,10 +9,17 @@ SHARED ?= ../shared/data
 	calibrate-fingers-contactless \
 	calibrate-fingers calibrate-faces fuzz eval-fingers-strata
 
+# dlib is built from source against OpenBLAS (its prebuilt wheel, dlib-bin, has no BLAS: each
+# face embedding then takes about six times as long). The first build takes about 14 minutes
+# on 2 cores; pip keeps the wheel, so later set-ups on the machine reuse it.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	sh deploy/dlib-build-deps.sh $(PY)
+	$(PY) -m pip uninstall --quiet -y dlib-bin 2>/dev/null || true
+	@$(PY) -c 'import importlib.util as u; u.find_spec("dlib") or print("building dlib with BLAS: about 14 minutes on 2 cores, unless pip built it here before")'
+	CMAKE_TOOLCHAIN_FILE=$(CURDIR)/deploy/dlib-nolto.cmake $(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -c 'import dlib; dlib.DLIB_USE_BLAS or print("warning: dlib was built without BLAS: face embeddings run about 6x slower (deploy/dlib-build-deps.sh)")'
 	touch $(STAMP)
 
 setup: $(STAMP)
