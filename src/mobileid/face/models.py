@@ -7,7 +7,6 @@ iBUG 300-W, which forbids commercial use).
 
 from __future__ import annotations
 
-import site
 import threading
 from dataclasses import dataclass
 from importlib import metadata
@@ -15,7 +14,6 @@ from typing import Any
 
 import dlib
 import face_recognition_models
-from threadpoolctl import ThreadpoolController
 
 _lock = threading.Lock()
 _cnn: Any = None
@@ -43,31 +41,6 @@ class FaceModels:
 _models: FaceModels | None = None
 
 
-def dlib_blas_libraries() -> list[str]:
-    """Paths of the loaded BLAS libraries that come from outside Python's package folders: the
-    system OpenBLAS that dlib was built against (numpy and FAISS bring their own copies)."""
-    packages = (*site.getsitepackages(), site.getusersitepackages())
-    return [
-        lib.filepath
-        for lib in ThreadpoolController().lib_controllers
-        if lib.user_api == "blas" and not str(lib.filepath).startswith(packages)
-    ]
-
-
-def one_dlib_blas_thread() -> None:
-    """Put dlib's BLAS on one thread for the rest of the process.
-
-    Measured on 2 cores: the ResNet embedding of a 150 px chip takes 33 ms on one thread
-    and 30 ms on two, but the two OpenBLAS threads keep spinning after each pass and slowed
-    the FAISS search that follows from 1.3 to 23 ms. A busy service uses both cores through
-    its worker processes, not through BLAS threads.
-    """
-    wanted = set(dlib_blas_libraries())
-    for lib in ThreadpoolController().lib_controllers:
-        if lib.filepath in wanted:
-            lib.set_num_threads(1)
-
-
 def load_face_models() -> FaceModels:
     """Load the detector, the 5-point landmark model and the ResNet embedder (once per process)."""
     global _models
@@ -84,5 +57,4 @@ def load_face_models() -> FaceModels:
                 dlib_version=str(dlib.__version__),
                 models_version=metadata.version("face_recognition_models"),
             )
-            one_dlib_blas_thread()
         return _models
